@@ -1,0 +1,70 @@
+"""State enums and their named groups.
+
+Raw executor strings (Slurm's ``OUT_OF_MEMORY``, Batch's ``RUNNABLE``) are
+mapped to :class:`ExecState` inside each executor and nowhere else; the rest
+of gwasflow only ever compares these enums and groups.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "ACTIVE_EXEC_STATES",
+    "ACTIVE_JOB_STATES",
+    "FINISHED_EXEC_STATES",
+    "FINISHED_JOB_STATES",
+    "FINISHED_RUN_STATES",
+    "ExecState",
+    "JobState",
+    "RunState",
+]
+
+
+class JobState(enum.StrEnum):
+    """Where a job of the graph stands (persisted in the store)."""
+
+    PENDING = "pending"  # waiting for its dependencies
+    QUEUED = "queued"  # submitted to the executor, not yet running
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # out of attempts or not retryable
+    RETRY_WAIT = "retry_wait"  # failed an attempt, will be resubmitted
+    CANCELLED = "cancelled"
+    UPSTREAM_FAILED = "upstream_failed"  # a dependency failed or was cancelled
+
+
+ACTIVE_JOB_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
+FINISHED_JOB_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.UPSTREAM_FAILED}
+)
+
+
+class RunState(enum.StrEnum):
+    """Where a whole run stands."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_RUN_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
+
+
+class ExecState(enum.StrEnum):
+    """What an executor says of one submitted attempt."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # exit code 0
+    FAILED = "failed"  # non-zero exit or killed by a signal
+    CANCELLED = "cancelled"
+    LOST = "lost"  # the executor no longer knows the attempt (node lost, orchestrator restarted)
+
+
+ACTIVE_EXEC_STATES = frozenset({ExecState.PENDING, ExecState.RUNNING})
+FINISHED_EXEC_STATES = frozenset(
+    {ExecState.SUCCEEDED, ExecState.FAILED, ExecState.CANCELLED, ExecState.LOST}
+)

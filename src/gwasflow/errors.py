@@ -1,0 +1,137 @@
+"""The one exception tree of gwasflow.
+
+Every error gwasflow raises on purpose is a :class:`GwasflowError`. The tree
+decides exit codes and, for job failures, whether a retry can help::
+
+    GwasflowError                      exit 1 unless noted
+    ├── SpecError                      exit 2: the run spec or an input is wrong; nothing started
+    │     .problems: list[Problem]     every problem found, each naming field, file, line
+    ├── EngineInputError               exit 2: the built-in regenie engine rejected its input
+    ├── PlanError                      the planner cannot build a graph from valid input
+    ├── StagingError                   copying inputs into / publishing out of the workspace failed
+    ├── StoreError                     the run store is missing, locked or from another version
+    ├── SubmitError                    the executor refused a job (sbatch/SubmitJob failed)
+    └── JobError                       a job attempt ended without its outputs
+          .job_id, .attempt, .error_type, .exit_code, .signal, .log_path
+          ├── JobFailed                retryable per policy (crash, out_of_memory, timeout, ...)
+          ├── JobInterrupted           node lost / spot reclaimed / preempted: its own retry budget
+          └── JobCancelled             cancelled by the user: never retried
+
+``bad_input`` job failures are :class:`JobFailed` whose ``error_type`` the retry
+policy never retries; see ``engine/retry.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "EngineInputError",
+    "GwasflowError",
+    "JobCancelled",
+    "JobError",
+    "JobFailed",
+    "JobInterrupted",
+    "PlanError",
+    "Problem",
+    "SpecError",
+    "StagingError",
+    "StoreError",
+    "SubmitError",
+]
+
+
+class GwasflowError(Exception):
+    """Base of every error gwasflow raises on purpose."""
+
+    exit_code: int = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a run spec or an input file.
+
+    ``field`` is the dotted spec path (``phenotypes.columns[1]``); ``file`` and
+    ``line`` locate the problem in an input file when there is one.
+    """
+
+    field: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.field
+        if self.file is not None:
+            where += f" ({self.file}"
+            where += f", line {self.line})" if self.line is not None else ")"
+        return f"{where}: {self.message}"
+
+
+class SpecError(GwasflowError):
+    """The run spec or one of its inputs is invalid. Carries every problem found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        count = len(self.problems)
+        super().__init__(f"invalid run spec: {count} problem{'s' if count != 1 else ''}\n{lines}")
+
+
+class EngineInputError(GwasflowError):
+    """The built-in regenie engine was given a bad flag or input file."""
+
+    exit_code = 2
+
+
+class PlanError(GwasflowError):
+    """A graph cannot be built from this (valid) spec and data."""
+
+
+class StagingError(GwasflowError):
+    """Staging inputs into the workspace or publishing outputs failed."""
+
+
+class StoreError(GwasflowError):
+    """The run store cannot be opened or is inconsistent."""
+
+
+class SubmitError(GwasflowError):
+    """The executor refused to start a job."""
+
+
+class JobError(GwasflowError):
+    """A job attempt ended without producing its outputs."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str,
+        attempt: int,
+        error_type: str,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        log_path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.attempt = attempt
+        self.error_type = error_type
+        self.job_exit_code = exit_code
+        self.signal = signal
+        self.log_path = log_path
+
+
+class JobFailed(JobError):
+    """The job failed; the retry policy for its error type decides what happens."""
+
+
+class JobInterrupted(JobError):
+    """The job's host went away (node failure, spot reclaim, preemption)."""
+
+
+class JobCancelled(JobError):
+    """The job was cancelled on purpose; it is never retried."""

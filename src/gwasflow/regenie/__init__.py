@@ -1,0 +1,1 @@
+"""gwasflow.regenie"""

@@ -1,0 +1,150 @@
+"""The run spec: one declarative description of a GWAS run.
+
+Frozen pydantic v2 models. Field-level rules (a batch size > 0, a known
+engine) live here; checks that read files (does the .bed exist, do the
+columns exist) live in ``validate.py``, which reports every problem at once.
+Relative paths are resolved against the spec file's folder by ``load.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "CovariateSpec",
+    "DatasetSpec",
+    "EngineKind",
+    "EngineSpec",
+    "ExecutorSpec",
+    "PhenotypeSpec",
+    "ResourceSpec",
+    "RunSpec",
+    "Step1Spec",
+    "Step2Spec",
+    "Trait",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Trait(enum.StrEnum):
+    QUANTITATIVE = "quantitative"
+
+
+class EngineKind(enum.StrEnum):
+    BUILTIN = "builtin"
+    REGENIE = "regenie"
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class DatasetSpec(_Frozen):
+    """One genotype file set. ``bed`` is a PLINK prefix (``data/chr1`` for ``data/chr1.bed``)."""
+
+    bed: str = Field(description="PLINK .bed/.bim/.fam prefix")
+    label: str | None = Field(default=None, description="short name used in job ids and logs")
+
+
+class PhenotypeSpec(_Frozen):
+    file: str = Field(description="whitespace-separated table with FID IID header")
+    columns: list[str] = Field(min_length=1, description="phenotype columns to analyse")
+
+
+class CovariateSpec(_Frozen):
+    file: str = Field(description="whitespace-separated table with FID IID header")
+    columns: list[str] = Field(default_factory=list, description="covariate columns (empty: none)")
+
+
+class ResourceSpec(_Frozen):
+    cpus: PositiveInt = 1
+    memory_mb: PositiveInt = 2048
+    time_s: PositiveInt = 3600
+
+
+class Step1Spec(_Frozen):
+    bsize: PositiveInt = Field(default=1000, description="regenie --bsize for step 1")
+    skip: bool = Field(default=False, description="skip step 1 and use `predictions`")
+    predictions: str | None = Field(default=None, description="existing <out>_pred.list when skip is true")
+    dataset: str | None = Field(default=None, description="label of the dataset used for step 1 (default: first)")
+    lowmem: bool = True
+    resources: ResourceSpec = Field(default_factory=ResourceSpec)
+
+    @model_validator(mode="after")
+    def _skip_needs_predictions(self) -> Step1Spec:
+        if self.skip and not self.predictions:
+            raise ValueError("skip: true needs predictions: <pred.list>")
+        if self.predictions and not self.skip:
+            raise ValueError("predictions is only used with skip: true")
+        return self
+
+
+class Step2Spec(_Frozen):
+    bsize: PositiveInt = Field(default=400, description="regenie --bsize for step 2")
+    variants_per_job: PositiveInt = Field(default=50_000, description="variants per step 2 shard")
+    phenotypes_per_job: PositiveInt = Field(default=20, description="phenotypes per step 2 shard")
+    gz: bool = True
+    resources: ResourceSpec = Field(default_factory=ResourceSpec)
+
+
+class EngineSpec(_Frozen):
+    """Which program runs regenie's steps."""
+
+    kind: EngineKind = EngineKind.BUILTIN
+    version: str | None = Field(default=None, description="regenie version, e.g. 4.1.2")
+    binary: str | None = Field(default=None, description="path or name of a regenie binary")
+    image: str | None = Field(default=None, description="container image, e.g. ghcr.io/rgcgithub/regenie/regenie")
+    threads: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _regenie_needs_a_program(self) -> EngineSpec:
+        if self.kind is EngineKind.REGENIE:
+            if bool(self.binary) == bool(self.image):
+                raise ValueError("engine regenie needs exactly one of binary or image")
+            if self.image and not self.version:
+                raise ValueError("engine regenie with image needs version (the image tag)")
+        elif self.binary or self.image:
+            raise ValueError("binary/image are only used with kind: regenie")
+        return self
+
+
+class ExecutorSpec(_Frozen):
+    kind: Literal["local"] = "local"
+    max_parallel: PositiveInt = Field(default=2, description="jobs run at once")
+    poll_interval_s: float = Field(default=0.2, gt=0)
+
+
+class RunSpec(_Frozen):
+    """A whole run. Paths are absolute after ``spec.load``."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    phenotypes: PhenotypeSpec
+    covariates: CovariateSpec | None = None
+    trait: Trait = Trait.QUANTITATIVE
+    step1: Step1Spec = Field(default_factory=Step1Spec)
+    step2: Step2Spec = Field(default_factory=Step2Spec)
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    workdir: str = Field(description="transient workspace (deleted at the end unless keep_workspace)")
+    outdir: str = Field(description="where merged results, the report and the run store go")
+    keep_workspace: bool = False
+
+    @model_validator(mode="after")
+    def _labels_unique(self) -> RunSpec:
+        labels = [d.label for d in self.datasets if d.label]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"dataset labels must be unique: {', '.join(dupes)}")
+        if self.step1.dataset and self.step1.dataset not in labels:
+            raise ValueError(f"step1.dataset {self.step1.dataset!r} is not a dataset label")
+        return self
+
+    def dataset_labels(self) -> list[str]:
+        """Each dataset's label, ``d0``, ``d1``... where none is given."""
+        return [d.label or f"d{i}" for i, d in enumerate(self.datasets)]
