@@ -1,0 +1,598 @@
+"""The durable run store: runs, jobs and attempts.
+
+Every method of a :class:`Store` commits before it returns, so the driver can
+act on a state change knowing it will survive a crash of the orchestrator.
+
+Two implementations behave identically (one conformance suite in
+``tests/engine/test_store.py`` runs against both):
+
+* :class:`SQLiteStore` -- the production store, one SQLite file per
+  workspace. This is the only module of gwasflow that writes SQL.
+* :class:`MemoryStore` -- plain dicts, for fast unit tests.
+
+Ordering guarantees shared by both: ``list_runs`` returns runs in creation
+order, ``list_jobs`` in the order the jobs were added, ``list_attempts`` and
+``active_attempts`` in the order the attempts were created. Unknown run, job
+or attempt ids raise :class:`~gwasflow.errors.StoreError`; a method that
+raises changes nothing.
+
+Attempt states are free strings owned by the driver, except the three active
+ones the store itself writes (``submitting`` -> ``submitted`` -> ``running``,
+see :data:`ACTIVE_ATTEMPT_STATES`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from gwasflow.engine.states import JobState, RunState
+from gwasflow.errors import StoreError
+
+__all__ = [
+    "ACTIVE_ATTEMPT_STATES",
+    "SCHEMA_VERSION",
+    "AttemptRecord",
+    "JobRecord",
+    "MemoryStore",
+    "RunRecord",
+    "SQLiteStore",
+    "Store",
+]
+
+SCHEMA_VERSION = 1
+
+ATTEMPT_SUBMITTING = "submitting"
+ATTEMPT_SUBMITTED = "submitted"
+ATTEMPT_RUNNING = "running"
+ACTIVE_ATTEMPT_STATES = frozenset({ATTEMPT_SUBMITTING, ATTEMPT_SUBMITTED, ATTEMPT_RUNNING})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run: its spec and graph as JSON, and where it stands."""
+
+    run_id: str
+    name: str
+    state: RunState
+    spec_json: str
+    graph_json: str
+    created_at: float
+    updated_at: float
+    message: str
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job of a run. ``memory_mb`` / ``time_s`` override the plan's resources when set."""
+
+    run_id: str
+    job_id: str
+    step: str
+    state: JobState
+    attempts: int
+    updated_at: float
+    memory_mb: int | None
+    time_s: int | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of one job on an executor (``attempt`` is 1-based)."""
+
+    run_id: str
+    job_id: str
+    attempt: int
+    state: str
+    executor: str
+    handle: str | None
+    log_path: str
+    resources_json: str
+    submitted_at: float
+    started_at: float | None
+    ended_at: float | None
+    exit_code: int | None
+    signal: int | None
+    error_type: str | None
+    reason: str
+    log_tail: str
+
+
+class Store(Protocol):
+    """What the driver, CLI and dashboard need from a run store. Every method commits."""
+
+    def create_run(self, run_id: str, name: str, spec_json: str, graph_json: str) -> None: ...
+    def get_run(self, run_id: str) -> RunRecord: ...
+    def latest_run(self) -> RunRecord | None: ...
+    def list_runs(self) -> list[RunRecord]: ...
+    def set_run_state(self, run_id: str, state: RunState, message: str = "") -> None: ...
+    def add_jobs(self, run_id: str, jobs: Sequence[tuple[str, str]]) -> None: ...
+    def set_job_state(self, run_id: str, job_id: str, state: JobState) -> None: ...
+    def set_job_states(self, run_id: str, changes: Sequence[tuple[str, JobState]]) -> None: ...
+    def get_job(self, run_id: str, job_id: str) -> JobRecord: ...
+    def list_jobs(
+        self, run_id: str, *, step: str | None = None, states: Collection[JobState] | None = None
+    ) -> list[JobRecord]: ...
+    def set_job_overrides(
+        self, run_id: str, job_id: str, *, memory_mb: int | None, time_s: int | None
+    ) -> None: ...
+    def new_attempt(
+        self, run_id: str, job_id: str, *, executor: str, log_path: str, resources_json: str
+    ) -> int: ...
+    def set_attempt_handle(self, run_id: str, job_id: str, attempt: int, handle: str) -> None: ...
+    def mark_attempt_running(self, run_id: str, job_id: str, attempt: int, started_at: float) -> None: ...
+    def finish_attempt(
+        self,
+        run_id: str,
+        job_id: str,
+        attempt: int,
+        *,
+        state: str,
+        exit_code: int | None,
+        signal: int | None,
+        error_type: str | None,
+        reason: str,
+        log_tail: str,
+        ended_at: float,
+    ) -> None: ...
+    def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]: ...
+    def active_attempts(self, run_id: str) -> list[AttemptRecord]: ...
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- in memory
+
+
+class MemoryStore:
+    """The in-memory twin of :class:`SQLiteStore` (same behaviour, no persistence)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._jobs: dict[str, dict[str, JobRecord]] = {}
+        self._attempts: dict[str, dict[tuple[str, int], AttemptRecord]] = {}
+
+    def create_run(self, run_id: str, name: str, spec_json: str, graph_json: str) -> None:
+        if run_id in self._runs:
+            raise StoreError(f"run {run_id!r} already exists")
+        now = time.time()
+        self._runs[run_id] = RunRecord(run_id, name, RunState.CREATED, spec_json, graph_json, now, now, "")
+        self._jobs[run_id] = {}
+        self._attempts[run_id] = {}
+
+    def get_run(self, run_id: str) -> RunRecord:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise StoreError(f"unknown run {run_id!r}") from None
+
+    def latest_run(self) -> RunRecord | None:
+        return next(reversed(self._runs.values()), None)
+
+    def list_runs(self) -> list[RunRecord]:
+        return list(self._runs.values())
+
+    def set_run_state(self, run_id: str, state: RunState, message: str = "") -> None:
+        run = self.get_run(run_id)
+        self._runs[run_id] = replace(run, state=RunState(state), message=message, updated_at=time.time())
+
+    def add_jobs(self, run_id: str, jobs: Sequence[tuple[str, str]]) -> None:
+        table = self._run_jobs(run_id)
+        ids = [job_id for job_id, _ in jobs]
+        if len(set(ids)) != len(ids) or any(i in table for i in ids):
+            raise StoreError(f"run {run_id!r}: duplicate job ids")
+        now = time.time()
+        for job_id, step in jobs:
+            table[job_id] = JobRecord(run_id, job_id, step, JobState.PENDING, 0, now, None, None)
+
+    def set_job_state(self, run_id: str, job_id: str, state: JobState) -> None:
+        self.set_job_states(run_id, [(job_id, state)])
+
+    def set_job_states(self, run_id: str, changes: Sequence[tuple[str, JobState]]) -> None:
+        table = self._run_jobs(run_id)
+        missing = [job_id for job_id, _ in changes if job_id not in table]
+        if missing:
+            raise StoreError(f"run {run_id!r}: unknown jobs {missing[:5]!r}")
+        now = time.time()
+        for job_id, state in changes:
+            table[job_id] = replace(table[job_id], state=JobState(state), updated_at=now)
+
+    def get_job(self, run_id: str, job_id: str) -> JobRecord:
+        try:
+            return self._run_jobs(run_id)[job_id]
+        except KeyError:
+            raise StoreError(f"run {run_id!r}: unknown job {job_id!r}") from None
+
+    def list_jobs(
+        self, run_id: str, *, step: str | None = None, states: Collection[JobState] | None = None
+    ) -> list[JobRecord]:
+        wanted = None if states is None else {JobState(s) for s in states}
+        return [
+            j
+            for j in self._run_jobs(run_id).values()
+            if (step is None or j.step == step) and (wanted is None or j.state in wanted)
+        ]
+
+    def set_job_overrides(
+        self, run_id: str, job_id: str, *, memory_mb: int | None, time_s: int | None
+    ) -> None:
+        job = self.get_job(run_id, job_id)
+        self._jobs[run_id][job_id] = replace(job, memory_mb=memory_mb, time_s=time_s, updated_at=time.time())
+
+    def new_attempt(
+        self, run_id: str, job_id: str, *, executor: str, log_path: str, resources_json: str
+    ) -> int:
+        job = self.get_job(run_id, job_id)
+        number = job.attempts + 1
+        now = time.time()
+        self._jobs[run_id][job_id] = replace(job, attempts=number, updated_at=now)
+        self._attempts[run_id][(job_id, number)] = AttemptRecord(
+            run_id, job_id, number, ATTEMPT_SUBMITTING, executor, None, log_path, resources_json,
+            now, None, None, None, None, None, "", "",
+        )  # fmt: skip
+        return number
+
+    def set_attempt_handle(self, run_id: str, job_id: str, attempt: int, handle: str) -> None:
+        rec = self._attempt(run_id, job_id, attempt)
+        self._attempts[run_id][(job_id, attempt)] = replace(rec, handle=handle, state=ATTEMPT_SUBMITTED)
+
+    def mark_attempt_running(self, run_id: str, job_id: str, attempt: int, started_at: float) -> None:
+        rec = self._attempt(run_id, job_id, attempt)
+        if rec.state in ACTIVE_ATTEMPT_STATES:
+            rec = replace(rec, state=ATTEMPT_RUNNING, started_at=started_at)
+            self._attempts[run_id][(job_id, attempt)] = rec
+
+    def finish_attempt(
+        self,
+        run_id: str,
+        job_id: str,
+        attempt: int,
+        *,
+        state: str,
+        exit_code: int | None,
+        signal: int | None,
+        error_type: str | None,
+        reason: str,
+        log_tail: str,
+        ended_at: float,
+    ) -> None:
+        rec = self._attempt(run_id, job_id, attempt)
+        self._attempts[run_id][(job_id, attempt)] = replace(
+            rec, state=state, exit_code=exit_code, signal=signal, error_type=error_type,
+            reason=reason, log_tail=log_tail, ended_at=ended_at,
+        )  # fmt: skip
+
+    def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:
+        self.get_run(run_id)
+        return [a for a in self._attempts[run_id].values() if job_id is None or a.job_id == job_id]
+
+    def active_attempts(self, run_id: str) -> list[AttemptRecord]:
+        return [a for a in self.list_attempts(run_id) if a.state in ACTIVE_ATTEMPT_STATES]
+
+    def close(self) -> None:
+        """Nothing to release; kept for the protocol."""
+
+    def _run_jobs(self, run_id: str) -> dict[str, JobRecord]:
+        self.get_run(run_id)
+        return self._jobs[run_id]
+
+    def _attempt(self, run_id: str, job_id: str, attempt: int) -> AttemptRecord:
+        self.get_job(run_id, job_id)
+        try:
+            return self._attempts[run_id][(job_id, attempt)]
+        except KeyError:
+            raise StoreError(f"run {run_id!r}: job {job_id!r} has no attempt {attempt}") from None
+
+
+# --------------------------------------------------------------------------- SQLite
+
+_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
+    spec_json TEXT NOT NULL, graph_json TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, message TEXT NOT NULL
+);
+CREATE TABLE jobs (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), job_id TEXT NOT NULL,
+    step TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+    updated_at REAL NOT NULL, memory_mb INTEGER, time_s INTEGER,
+    UNIQUE (run_id, job_id)
+);
+CREATE INDEX jobs_run_state ON jobs (run_id, state);
+CREATE INDEX jobs_run_step ON jobs (run_id, step);
+CREATE TABLE attempts (
+    run_id TEXT NOT NULL, job_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+    state TEXT NOT NULL, executor TEXT NOT NULL, handle TEXT, log_path TEXT NOT NULL,
+    resources_json TEXT NOT NULL, submitted_at REAL NOT NULL, started_at REAL, ended_at REAL,
+    exit_code INTEGER, signal INTEGER, error_type TEXT, reason TEXT NOT NULL, log_tail TEXT NOT NULL,
+    UNIQUE (run_id, job_id, attempt),
+    FOREIGN KEY (run_id, job_id) REFERENCES jobs (run_id, job_id)
+);
+CREATE INDEX attempts_run_state ON attempts (run_id, state);
+"""
+
+_RUN_COLS = "run_id, name, state, spec_json, graph_json, created_at, updated_at, message"
+_JOB_COLS = "run_id, job_id, step, state, attempts, updated_at, memory_mb, time_s"
+_ATTEMPT_COLS = (
+    "run_id, job_id, attempt, state, executor, handle, log_path, resources_json, submitted_at, "
+    "started_at, ended_at, exit_code, signal, error_type, reason, log_tail"
+)
+_ACTIVE_SQL = ", ".join(f"'{s}'" for s in sorted(ACTIVE_ATTEMPT_STATES))
+
+
+def _run(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(row[0], row[1], RunState(row[2]), row[3], row[4], row[5], row[6], row[7])
+
+
+def _job(row: tuple[Any, ...]) -> JobRecord:
+    return JobRecord(row[0], row[1], row[2], JobState(row[3]), row[4], row[5], row[6], row[7])
+
+
+def _attempt(row: tuple[Any, ...]) -> AttemptRecord:
+    return AttemptRecord(*row)
+
+
+class SQLiteStore:
+    """The run store in one SQLite file, safe to read from other processes while a run writes.
+
+    * WAL journal: readers (``gwasflow status``, the dashboard) never block the
+      writer and always see the last committed state.
+    * ``synchronous=NORMAL``: in WAL mode every commit survives a crash or kill
+      of the orchestrator (the case resume is built for); only an OS crash or
+      power loss can drop the last few commits, never corrupt the file. What
+      such a loss can cost is a re-submitted attempt, which is safe because
+      jobs are idempotent -- so we do not pay an fsync per state change (FULL).
+    * Writes take the write lock up front (``BEGIN IMMEDIATE``) and wait up to
+      ``busy_timeout_s`` for another process's lock, so two processes never
+      deadlock and a short contention is not an error.
+    * The file carries a schema version; opening another version raises
+      :class:`~gwasflow.errors.StoreError`.
+
+    One connection guarded by a lock: safe to share between threads of one process.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open run store {self.path}: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._init_schema()
+        except (sqlite3.Error, StoreError) as exc:
+            self._db.close()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"cannot open run store {self.path}: {exc}") from exc
+
+    def _init_schema(self) -> None:
+        with self._write() as db:
+            exists = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+            ).fetchone()
+            if exists is None:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                return
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            if row is None or row[0] != SCHEMA_VERSION:
+                found = None if row is None else row[0]
+                raise StoreError(
+                    f"run store {self.path} has schema version {found}, this gwasflow needs {SCHEMA_VERSION}"
+                )
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction holding the write lock; rolled back if the body raises.
+
+        SQLite errors (a lock held too long by another process, a constraint)
+        come out as :class:`StoreError`.
+        """
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store {self.path}: {exc}") from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"run store {self.path}: {exc}") from exc
+                raise
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"run store {self.path}: {exc}") from exc
+
+    def _change(self, sql: str, params: Sequence[Any], missing: str) -> None:
+        """Run one UPDATE; raise ``StoreError(missing)`` (and change nothing) if no row matched."""
+        with self._write() as db:
+            if db.execute(sql, params).rowcount == 0:
+                raise StoreError(missing)
+
+    # runs ---------------------------------------------------------------
+
+    def create_run(self, run_id: str, name: str, spec_json: str, graph_json: str) -> None:
+        now = time.time()
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None:
+                raise StoreError(f"run {run_id!r} already exists")
+            db.execute(
+                f"INSERT INTO runs ({_RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, '')",
+                (run_id, name, RunState.CREATED.value, spec_json, graph_json, now, now),
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        rows = self._query(f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise StoreError(f"unknown run {run_id!r}")
+        return _run(rows[0])
+
+    def latest_run(self) -> RunRecord | None:
+        rows = self._query(f"SELECT {_RUN_COLS} FROM runs ORDER BY rowid DESC LIMIT 1")
+        return _run(rows[0]) if rows else None
+
+    def list_runs(self) -> list[RunRecord]:
+        return [_run(r) for r in self._query(f"SELECT {_RUN_COLS} FROM runs ORDER BY rowid")]
+
+    def set_run_state(self, run_id: str, state: RunState, message: str = "") -> None:
+        self._change(
+            "UPDATE runs SET state = ?, message = ?, updated_at = ? WHERE run_id = ?",
+            (RunState(state).value, message, time.time(), run_id),
+            f"unknown run {run_id!r}",
+        )
+
+    # jobs ---------------------------------------------------------------
+
+    def add_jobs(self, run_id: str, jobs: Sequence[tuple[str, str]]) -> None:
+        self.get_run(run_id)
+        now = time.time()
+        rows = ((run_id, job_id, step, JobState.PENDING.value, now) for job_id, step in jobs)
+        with self._write() as db:
+            db.executemany(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?, ?, ?, ?, 0, ?, NULL, NULL)", rows)
+
+    def set_job_state(self, run_id: str, job_id: str, state: JobState) -> None:
+        self.set_job_states(run_id, [(job_id, state)])
+
+    def set_job_states(self, run_id: str, changes: Sequence[tuple[str, JobState]]) -> None:
+        now = time.time()
+        rows = [(JobState(state).value, now, run_id, job_id) for job_id, state in changes]
+        with self._write() as db:
+            cur = db.executemany(
+                "UPDATE jobs SET state = ?, updated_at = ? WHERE run_id = ? AND job_id = ?", rows
+            )
+            if cur.rowcount != len(rows):
+                known = {r[0] for r in db.execute("SELECT job_id FROM jobs WHERE run_id = ?", (run_id,))}
+                missing = [job_id for job_id, _ in changes if job_id not in known]
+                raise StoreError(f"run {run_id!r}: unknown jobs {missing[:5]!r}")
+
+    def get_job(self, run_id: str, job_id: str) -> JobRecord:
+        rows = self._query(f"SELECT {_JOB_COLS} FROM jobs WHERE run_id = ? AND job_id = ?", (run_id, job_id))
+        if not rows:
+            raise StoreError(f"run {run_id!r}: unknown job {job_id!r}")
+        return _job(rows[0])
+
+    def list_jobs(
+        self, run_id: str, *, step: str | None = None, states: Collection[JobState] | None = None
+    ) -> list[JobRecord]:
+        self.get_run(run_id)
+        sql = f"SELECT {_JOB_COLS} FROM jobs WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if step is not None:
+            sql += " AND step = ?"
+            params.append(step)
+        if states is not None:
+            values = sorted({JobState(s).value for s in states})
+            sql += f" AND state IN ({', '.join('?' * len(values))})"
+            params.extend(values)
+        return [_job(r) for r in self._query(sql + " ORDER BY rowid", params)]
+
+    def set_job_overrides(
+        self, run_id: str, job_id: str, *, memory_mb: int | None, time_s: int | None
+    ) -> None:
+        self._change(
+            "UPDATE jobs SET memory_mb = ?, time_s = ?, updated_at = ? WHERE run_id = ? AND job_id = ?",
+            (memory_mb, time_s, time.time(), run_id, job_id),
+            f"run {run_id!r}: unknown job {job_id!r}",
+        )
+
+    # attempts -----------------------------------------------------------
+
+    def new_attempt(
+        self, run_id: str, job_id: str, *, executor: str, log_path: str, resources_json: str
+    ) -> int:
+        now = time.time()
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE jobs SET attempts = attempts + 1, updated_at = ? WHERE run_id = ? AND job_id = ? "
+                "RETURNING attempts",
+                (now, run_id, job_id),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError(f"run {run_id!r}: unknown job {job_id!r}")
+            number = int(row[0])
+            db.execute(
+                f"INSERT INTO attempts ({_ATTEMPT_COLS}) "
+                "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, '', '')",
+                (run_id, job_id, number, ATTEMPT_SUBMITTING, executor, log_path, resources_json, now),
+            )
+        return number
+
+    def set_attempt_handle(self, run_id: str, job_id: str, attempt: int, handle: str) -> None:
+        self._change(
+            "UPDATE attempts SET handle = ?, state = ? WHERE run_id = ? AND job_id = ? AND attempt = ?",
+            (handle, ATTEMPT_SUBMITTED, run_id, job_id, attempt),
+            f"run {run_id!r}: job {job_id!r} has no attempt {attempt}",
+        )
+
+    def mark_attempt_running(self, run_id: str, job_id: str, attempt: int, started_at: float) -> None:
+        self._change(
+            "UPDATE attempts SET state = CASE WHEN state IN "
+            f"({_ACTIVE_SQL}) THEN ? ELSE state END, started_at = CASE WHEN state IN "
+            f"({_ACTIVE_SQL}) THEN ? ELSE started_at END "
+            "WHERE run_id = ? AND job_id = ? AND attempt = ?",
+            (ATTEMPT_RUNNING, started_at, run_id, job_id, attempt),
+            f"run {run_id!r}: job {job_id!r} has no attempt {attempt}",
+        )
+
+    def finish_attempt(
+        self,
+        run_id: str,
+        job_id: str,
+        attempt: int,
+        *,
+        state: str,
+        exit_code: int | None,
+        signal: int | None,
+        error_type: str | None,
+        reason: str,
+        log_tail: str,
+        ended_at: float,
+    ) -> None:
+        self._change(
+            "UPDATE attempts SET state = ?, exit_code = ?, signal = ?, error_type = ?, reason = ?, "
+            "log_tail = ?, ended_at = ? WHERE run_id = ? AND job_id = ? AND attempt = ?",
+            (state, exit_code, signal, error_type, reason, log_tail, ended_at, run_id, job_id, attempt),
+            f"run {run_id!r}: job {job_id!r} has no attempt {attempt}",
+        )
+
+    def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:
+        self.get_run(run_id)
+        sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if job_id is not None:
+            sql += " AND job_id = ?"
+            params.append(job_id)
+        return [_attempt(r) for r in self._query(sql + " ORDER BY rowid", params)]
+
+    def active_attempts(self, run_id: str) -> list[AttemptRecord]:
+        self.get_run(run_id)
+        sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE run_id = ? AND state IN ({_ACTIVE_SQL})"
+        return [_attempt(r) for r in self._query(sql + " ORDER BY rowid", (run_id,))]
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            self._db.close()
