@@ -1,0 +1,246 @@
+"""Build the job graph of a run: a pure function of the spec and the dataset metadata.
+
+Jobs, in topological order::
+
+    step1                                    COMMAND  (unless step1.skip)
+    step2-<label>-c<chrom>_<index>-p<group>  COMMAND  one per dataset x chunk x phenotype group
+    merge-<phenotype>                        INTERNAL action "merge", one per phenotype
+    report                                   INTERNAL action "report"
+    cleanup                                  INTERNAL action "cleanup"
+
+Paths: step 1 writes under ``<workdir>/step1/``, shards under
+``<workdir>/step2/``, merged results go to ``<outdir>/results/`` and the
+summary to ``<outdir>/summary.tsv``. Output names follow regenie's:
+``<out>_pred.list``, ``<out>_<k>.loco``, ``<out>_<pheno>.regenie[.gz]``,
+``<out>.log``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gwasflow.errors import PlanError
+from gwasflow.plan.chunking import Chunk, chrom_sort_key, chunk_variants, group_phenotypes
+from gwasflow.plan.commands import Launcher, launcher_for, step1_flags, step2_flags
+from gwasflow.plan.meta import DatasetMeta
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
+from gwasflow.spec.model import ResourceSpec, RunSpec
+
+__all__ = ["build_graph", "safe_id_part", "summarize"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_id_part(text: str) -> str:
+    """``text`` with every character outside ``[A-Za-z0-9_.-]`` replaced by ``_``."""
+    return _UNSAFE.sub("_", text)
+
+
+def _resources(spec: ResourceSpec) -> Resources:
+    return Resources(cpus=spec.cpus, memory_mb=spec.memory_mb, time_s=spec.time_s)
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """Bookkeeping for one step 2 shard, kept for the merge jobs."""
+
+    job_id: str
+    dataset_index: int
+    chunk: Chunk
+    phenotypes: tuple[str, ...]
+    out: str
+    ext: str
+
+
+@dataclass(frozen=True)
+class _Step1:
+    """What step 2 needs from step 1: the prediction list, its files and the job to wait for."""
+
+    pred: str
+    inputs: tuple[str, ...]
+    deps: tuple[str, ...]
+
+
+def build_graph(spec: RunSpec, datasets: Sequence[DatasetMeta], *, python: str = sys.executable) -> JobGraph:
+    """The :class:`JobGraph` of ``spec`` over ``datasets`` (one per ``spec.datasets``, same order)."""
+    labels = spec.dataset_labels()
+    if [d.label for d in datasets] != labels:
+        raise PlanError(f"dataset metadata {[d.label for d in datasets]} does not match spec labels {labels}")
+    launcher = launcher_for(spec.engine, python=python)
+    jobs: list[Job] = []
+    step1 = _step1(spec, datasets, launcher, jobs)
+    shards = _step2(spec, datasets, launcher, step1, jobs)
+    merges = _merges(spec, shards, jobs)
+    jobs.append(
+        Job(
+            id="report",
+            step=Step.REPORT,
+            kind=JobKind.INTERNAL,
+            action="report",
+            deps=tuple(merges),
+            inputs=tuple(j.outputs[0] for j in jobs[-len(merges) :]),
+            outputs=(f"{spec.outdir}/summary.tsv",),
+            meta={"phenotypes": list(spec.phenotypes.columns), "outdir": spec.outdir},
+        )
+    )
+    jobs.append(
+        Job(
+            id="cleanup",
+            step=Step.CLEANUP,
+            kind=JobKind.INTERNAL,
+            action="cleanup",
+            deps=("report",),
+            meta={"workdir": spec.workdir, "keep_workspace": spec.keep_workspace},
+        )
+    )
+    return JobGraph(jobs)
+
+
+def _table_inputs(spec: RunSpec) -> list[str]:
+    files = [spec.phenotypes.file]
+    if spec.covariates is not None:
+        files.append(spec.covariates.file)
+    return files
+
+
+def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, jobs: list[Job]) -> _Step1:
+    if spec.step1.skip:
+        assert spec.step1.predictions is not None  # guaranteed by Step1Spec
+        return _Step1(spec.step1.predictions, (spec.step1.predictions,), ())
+    label = spec.step1.dataset or datasets[0].label
+    meta = next(d for d in datasets if d.label == label)
+    out = f"{spec.workdir}/step1/{spec.name}"
+    flags = step1_flags(spec, prefix=meta.prefix, out=out, lowmem_prefix=f"{spec.workdir}/step1/tmp")
+    n_pheno = len(spec.phenotypes.columns)
+    pred = f"{out}_pred.list"
+    locos = tuple(f"{out}_{k}.loco" for k in range(1, n_pheno + 1))
+    job_meta: dict[str, Any] = {
+        "dataset": label,
+        "phenotypes": list(spec.phenotypes.columns),
+        "n_variants": meta.n_variants,
+        "log": f"{out}.log",
+    }
+    if launcher.image:
+        job_meta["image"] = launcher.image
+    jobs.append(
+        Job(
+            id="step1",
+            step=Step.STEP1,
+            kind=JobKind.COMMAND,
+            argv=launcher.argv(flags),
+            inputs=(*_plink_files(meta.prefix), *_table_inputs(spec)),
+            outputs=(pred, *locos),
+            resources=_resources(spec.step1.resources),
+            meta=job_meta,
+        )
+    )
+    return _Step1(pred, (pred, *locos), ("step1",))
+
+
+def _plink_files(prefix: str) -> tuple[str, str, str]:
+    return (f"{prefix}.bed", f"{prefix}.bim", f"{prefix}.fam")
+
+
+def _step2(
+    spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, step1: _Step1, jobs: list[Job]
+) -> list[_Shard]:
+    groups = group_phenotypes(spec.phenotypes.columns, spec.step2.phenotypes_per_job)
+    ext = ".regenie.gz" if spec.step2.gz else ".regenie"
+    resources = _resources(spec.step2.resources)
+    tables = tuple(_table_inputs(spec))
+    shards: list[_Shard] = []
+    for d_index, meta in enumerate(datasets):
+        chunks = chunk_variants(meta.chrom, meta.pos, spec.step2.variants_per_job)
+        chunks.sort(key=lambda c: (chrom_sort_key(c.chrom), c.start))
+        inputs = (*_plink_files(meta.prefix), *tables, *step1.inputs)
+        label = safe_id_part(meta.label)
+        for chunk in chunks:
+            chunk_id = f"step2-{label}-c{safe_id_part(chunk.chrom)}_{chunk.index:05d}"
+            for g_index, group in enumerate(groups):
+                job_id = f"{chunk_id}-p{g_index:03d}"
+                out = f"{spec.workdir}/step2/{job_id}"
+                flags = step2_flags(
+                    spec, prefix=meta.prefix, phenotypes=group, pred=step1.pred, range_=chunk.range, out=out
+                )
+                job_meta: dict[str, Any] = {
+                    "dataset": meta.label,
+                    "chrom": chunk.chrom,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "n_variants": chunk.n_variants,
+                    "phenotypes": list(group),
+                    "log": f"{out}.log",
+                }
+                if launcher.image:
+                    job_meta["image"] = launcher.image
+                jobs.append(
+                    Job(
+                        id=job_id,
+                        step=Step.STEP2,
+                        kind=JobKind.COMMAND,
+                        argv=launcher.argv(flags),
+                        deps=step1.deps,
+                        inputs=inputs,
+                        outputs=tuple(f"{out}_{p}{ext}" for p in group),
+                        resources=resources,
+                        meta=job_meta,
+                    )
+                )
+                shards.append(_Shard(job_id, d_index, chunk, group, out, ext))
+    return shards
+
+
+def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
+    """One merge per phenotype; shards in chromosome/position order, datasets in spec order on ties."""
+    ordered = sorted(
+        shards, key=lambda s: (chrom_sort_key(s.chunk.chrom), s.chunk.start, s.dataset_index, s.chunk.index)
+    )
+    ids: list[str] = []
+    for pheno in spec.phenotypes.columns:
+        mine = [s for s in ordered if pheno in s.phenotypes]
+        if not mine:
+            raise PlanError(f"no step 2 shard tests phenotype {pheno!r}")
+        results = [f"{s.out}_{pheno}{s.ext}" for s in mine]
+        job_id = f"merge-{safe_id_part(pheno)}"
+        jobs.append(
+            Job(
+                id=job_id,
+                step=Step.MERGE,
+                kind=JobKind.INTERNAL,
+                action="merge",
+                deps=tuple(s.job_id for s in mine),
+                inputs=tuple(results),
+                outputs=(f"{spec.outdir}/results/{pheno}.regenie.gz",),
+                meta={
+                    "phenotype": pheno,
+                    "shards": results,
+                    "shard_logs": [f"{s.out}.log" for s in mine],
+                    "planned_rows": sum(s.chunk.n_variants for s in mine),
+                },
+            )
+        )
+        ids.append(job_id)
+    return ids
+
+
+def summarize(graph: JobGraph) -> str:
+    """A human-readable plan: jobs per step, then each command (shell-quoted for display only)."""
+    counts = graph.counts()
+    lines = [f"{len(graph)} jobs"]
+    lines += [f"  {step.value:<8} {counts[step]}" for step in Step if step in counts]
+    lines.append("")
+    for job in graph:
+        if job.kind is JobKind.COMMAND:
+            image = job.meta.get("image")
+            where = f" [image {image}]" if image else ""
+            lines.append(f"{job.id}{where}:\n  {shlex.join(job.argv)}")
+        else:
+            lines.append(
+                f"{job.id}: {job.action} (after {len(job.deps)} job{'s' if len(job.deps) != 1 else ''})"
+            )
+    return "\n".join(lines) + "\n"

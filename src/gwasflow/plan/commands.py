@@ -1,0 +1,187 @@
+"""regenie command lines, as argv lists (never shell strings).
+
+Three engines run the same flags:
+
+- ``builtin``: ``[python, "-m", "gwasflow", "regenie", *flags]``;
+- ``regenie`` with ``binary``: ``[binary, *flags]``;
+- ``regenie`` with ``image``: ``["regenie", *flags]`` run inside the container
+  ``<image>:v<version>`` (:attr:`Launcher.image`); the executor decides how to
+  run images.
+
+:data:`FLAGS` records, for every flag the planner may emit, the regenie
+version that introduced it, so ``spec.validate`` can refuse a plan that an
+older regenie would reject (:func:`missing_flags`).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from gwasflow.spec.model import EngineKind, EngineSpec, RunSpec
+
+__all__ = [
+    "FLAGS",
+    "Launcher",
+    "flags_for",
+    "launcher_for",
+    "missing_flags",
+    "parse_version",
+    "probe_version",
+    "step1_flags",
+    "step2_flags",
+]
+
+# Sources (regenie repository, rgcgithub/regenie):
+#   [R]  RELEASE_LOG.md "Changelog for past releases"
+#   [v22] release notes of v2.2 (github.com/rgcgithub/regenie/releases/tag/v2.2)
+# Flags present in the initial release (v1.0, 22 June 2020) are dated 1.0;
+# v1.0.5.3 renamed --p/--c/--b/--o to --phenoFile/--covarFile/--bsize/--out.
+FLAGS: Mapping[str, str] = MappingProxyType(
+    {
+        "--step": "1.0",  # [R] v1.0 initial release
+        "--bed": "1.0",  # [R] v1.0 initial release (PLINK bed/bim/fam input)
+        "--lowmem": "1.0",  # [R] v1.0 initial release
+        "--threads": "1.0",  # [R] v1.0 initial release
+        "--pred": "1.0",  # [R] v1.0 initial release (step 2 reads the step 1 list)
+        "--ignore-pred": "1.0",  # [R] v1.0 initial release; [v22] refers to it as existing
+        "--phenoColList": "1.0.4.1",  # [R] v1.0.4.1 "multiple phenotypes/covariates ... comma separated"
+        "--covarColList": "1.0.4.1",  # [R] v1.0.4.1, same entry
+        "--phenoFile": "1.0.5.3",  # [R] v1.0.5.3 renamed --p to --phenoFile
+        "--covarFile": "1.0.5.3",  # [R] v1.0.5.3 renamed --c to --covarFile
+        "--bsize": "1.0.5.3",  # [R] v1.0.5.3 renamed --b to --bsize
+        "--out": "1.0.5.3",  # [R] v1.0.5.3 renamed --o to --out
+        "--lowmem-prefix": "1.0.5.3",  # [R] v1.0.5.3 "added options --lowmem-prefix/--pThresh"
+        "--gz": "1.0.5.6",  # [R] v1.0.5.6 gzip output of LOCO and association files
+        "--range": "1.0.6.8",  # [R] v1.0.6.8 "New option --range ... in step 2"
+        "--use-relative-path": "2.2",  # [v22] "New option --use-relative-path"
+    }
+)
+
+_VERSION = re.compile(r"v?(\d+(?:\.\d+)*)")
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"v4.1.2.gz"`` -> ``(4, 1, 2)``; the first dotted number in ``text``."""
+    match = _VERSION.search(text)
+    if match is None:
+        raise ValueError(f"no version number in {text!r}")
+    return tuple(int(p) for p in match.group(1).split("."))
+
+
+def _at_least(version: tuple[int, ...], minimum: tuple[int, ...]) -> bool:
+    width = max(len(version), len(minimum))
+    return version + (0,) * (width - len(version)) >= minimum + (0,) * (width - len(minimum))
+
+
+def missing_flags(version: str, flags: Iterable[str]) -> list[tuple[str, str]]:
+    """Flags (with the version that introduced them) that regenie ``version`` does not know.
+
+    Flags absent from :data:`FLAGS` are not judged. Each flag is reported once,
+    in first-seen order.
+    """
+    have = parse_version(version)
+    out: list[tuple[str, str]] = []
+    for flag in dict.fromkeys(flags):
+        introduced = FLAGS.get(flag)
+        if introduced is not None and not _at_least(have, parse_version(introduced)):
+            out.append((flag, introduced))
+    return out
+
+
+def probe_version(binary: str, *, timeout_s: float = 30.0) -> str:
+    """Run ``<binary> --version`` and return its version (``"4.1.2"``).
+
+    Raises ``OSError`` when the program cannot be run and ``ValueError`` when
+    its output holds no version number.
+    """
+    try:
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise OSError(f"{binary} --version did not finish in {timeout_s:g} s") from exc
+    text = f"{done.stdout}\n{done.stderr}"
+    match = re.search(r"v(\d+(?:\.\d+)+)", text) or re.search(r"(\d+\.\d+(?:\.\d+)*)", text)
+    if match is None:
+        raise ValueError(f"{binary} --version printed no version: {text.strip()[:200]!r}")
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """How to start regenie: the argv prefix and, for containers, the image reference."""
+
+    prefix: tuple[str, ...]
+    image: str | None = None
+
+    def argv(self, flags: Sequence[str]) -> tuple[str, ...]:
+        return (*self.prefix, *flags)
+
+
+def launcher_for(engine: EngineSpec, *, python: str = sys.executable) -> Launcher:
+    """The :class:`Launcher` of an engine spec (see the module docstring)."""
+    if engine.kind is EngineKind.BUILTIN:
+        return Launcher((python, "-m", "gwasflow", "regenie"))
+    if engine.binary:
+        return Launcher((engine.binary,))
+    if engine.image:
+        return Launcher(("regenie",), image_reference(engine.image, engine.version or "latest"))
+    raise ValueError("engine regenie needs a binary or an image")
+
+
+def image_reference(image: str, version: str) -> str:
+    """``<image>:v<version>``, unless ``image`` already carries a tag or digest."""
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last or "@" in last:
+        return image
+    return f"{image}:v{version.removeprefix('v')}"
+
+
+def _covariate_flags(spec: RunSpec) -> list[str]:
+    if spec.covariates is None:
+        return []
+    flags = ["--covarFile", spec.covariates.file]
+    if spec.covariates.columns:
+        flags += ["--covarColList", ",".join(spec.covariates.columns)]
+    return flags
+
+
+def step1_flags(spec: RunSpec, *, prefix: str, out: str, lowmem_prefix: str) -> list[str]:
+    """regenie step 1 flags for every phenotype column of ``spec``."""
+    flags = ["--step", "1", "--bed", prefix, "--phenoFile", spec.phenotypes.file]
+    flags += ["--phenoColList", ",".join(spec.phenotypes.columns), *_covariate_flags(spec)]
+    flags += ["--bsize", str(spec.step1.bsize)]
+    if spec.step1.lowmem:
+        flags += ["--lowmem", "--lowmem-prefix", lowmem_prefix]
+    flags += ["--threads", str(spec.engine.threads), "--out", out]
+    return flags
+
+
+def step2_flags(
+    spec: RunSpec, *, prefix: str, phenotypes: Sequence[str], pred: str, range_: str, out: str
+) -> list[str]:
+    """regenie step 2 flags for one shard (``range_`` is ``CHR:START-END``)."""
+    flags = ["--step", "2", "--bed", prefix, "--phenoFile", spec.phenotypes.file]
+    flags += ["--phenoColList", ",".join(phenotypes), *_covariate_flags(spec)]
+    flags += ["--bsize", str(spec.step2.bsize), "--pred", pred, "--range", range_]
+    flags += ["--threads", str(spec.engine.threads)]
+    if spec.step2.gz:
+        flags.append("--gz")
+    flags += ["--out", out]
+    return flags
+
+
+def flags_for(spec: RunSpec) -> list[str]:
+    """Every ``--flag`` the plan of ``spec`` emits (same builders, placeholder paths)."""
+    argv: list[str] = []
+    if not spec.step1.skip:
+        argv += step1_flags(spec, prefix="p", out="o", lowmem_prefix="t")
+    argv += step2_flags(
+        spec, prefix="p", phenotypes=spec.phenotypes.columns[:1], pred="x", range_="1:1-1", out="o"
+    )
+    return list(dict.fromkeys(a for a in argv if a.startswith("--")))

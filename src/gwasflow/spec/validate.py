@@ -1,0 +1,325 @@
+"""Check every input of a run spec and report every problem at once.
+
+:func:`validate` reads (never writes) the PLINK file sets, the phenotype and
+covariate tables, the step 1 predictions when step 1 is skipped, and asks
+the regenie binary its version. It raises one :class:`SpecError` carrying
+every :class:`Problem` found, each naming the spec field, the file and, for
+table files, the line. On success it returns the dataset metadata the
+planner needs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gwasflow.errors import Problem, SpecError
+from gwasflow.plan.commands import flags_for, missing_flags, parse_version, probe_version
+from gwasflow.plan.meta import DatasetMeta, scan_dataset
+from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec
+
+__all__ = ["MISSING_VALUES", "validate"]
+
+#: Cell values read as missing in phenotype/covariate columns (an empty cell is missing too).
+MISSING_VALUES = frozenset({"NA", "nan", "NaN", "NAN", ""})
+_MAX_PER_KIND = 5
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+SampleId = tuple[str, str]
+
+
+def validate(spec: RunSpec) -> list[DatasetMeta]:
+    """Check every input of ``spec``; return the dataset metadata, or raise one :class:`SpecError`."""
+    problems: list[Problem] = []
+    metas, fams = _check_datasets(spec, problems)
+    pheno_ids = _check_table(spec.phenotypes, "phenotypes", problems)
+    cov_ids = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
+    _check_overlap(spec, fams, pheno_ids, cov_ids, problems)
+    _check_names(spec, problems)
+    if spec.step1.skip:
+        _check_predictions(spec, problems)
+    _check_engine(spec, problems)
+    _check_dirs(spec, problems)
+    if problems:
+        raise SpecError(problems)
+    return metas
+
+
+# -- datasets -------------------------------------------------------------------------------------
+
+
+def _check_datasets(spec: RunSpec, problems: list[Problem]) -> tuple[list[DatasetMeta], list[set[SampleId]]]:
+    metas: list[DatasetMeta] = []
+    fams: list[set[SampleId]] = []
+    for i, (label, ds) in enumerate(zip(spec.dataset_labels(), spec.datasets, strict=True)):
+        scan = scan_dataset(label, ds.bed)
+        problems.extend(Problem(f"datasets[{i}].bed", x.message, x.file, x.line) for x in scan.issues)
+        if scan.meta is not None:
+            metas.append(scan.meta)
+        fams.append(set(scan.sample_ids))
+    return metas, fams
+
+
+# -- phenotype / covariate tables ------------------------------------------------------------------
+
+
+@dataclass
+class _TableCheck:
+    """Running state of one table scan: what is reported and how much was left unsaid."""
+
+    section: str
+    path: str
+    problems: list[Problem]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, fld: str, message: str, line: int | None) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] <= _MAX_PER_KIND:
+            self.problems.append(Problem(fld, message, self.path, line))
+
+    def close(self) -> None:
+        for kind, n in self.counts.items():
+            if n > _MAX_PER_KIND:
+                self.problems.append(
+                    Problem(f"{self.section}.file", f"{n - _MAX_PER_KIND} more {kind} not listed", self.path)
+                )
+
+
+def _split(line: str, tabbed: bool) -> list[str]:
+    return [f.strip() for f in line.split("\t")] if tabbed else line.split()
+
+
+def _check_table(
+    table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem]
+) -> set[SampleId] | None:
+    """Check one FID/IID table; return its sample ids (None when the file is unusable)."""
+    path = table.file
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except FileNotFoundError:
+        problems.append(Problem(f"{section}.file", "file not found", path))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(f"{section}.file", f"cannot read: {exc}", path))
+        return None
+    if not lines or not lines[0].strip():
+        problems.append(Problem(f"{section}.file", "empty file or empty header line", path, 1))
+        return None
+    tabbed = "\t" in lines[0]
+    header = _split(lines[0], tabbed)
+    if header[:2] != ["FID", "IID"]:
+        problems.append(
+            Problem(f"{section}.file", f"header must start with FID IID, found {header[:2]}", path, 1)
+        )
+        return None
+    used = _used_columns(table.columns, header, section, path, problems)
+    check = _TableCheck(section, path, problems)
+    ids = _scan_rows(lines, header, used, tabbed, check)
+    check.close()
+    return ids
+
+
+def _used_columns(
+    columns: Sequence[str], header: list[str], section: str, path: str, problems: list[Problem]
+) -> list[tuple[int, str]]:
+    """(header index, field name) of every requested column that exists; report the others."""
+    used: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for k, col in enumerate(columns):
+        fld = f"{section}.columns[{k}]"
+        if col in seen:
+            problems.append(Problem(fld, f"column {col!r} is listed twice", path, 1))
+        elif col in ("FID", "IID") or col not in header:
+            have = ", ".join(header[2:]) or "none"
+            problems.append(Problem(fld, f"column {col!r} not in the header (columns: {have})", path, 1))
+        else:
+            used.append((header.index(col), fld))
+        seen.add(col)
+    return used
+
+
+def _scan_rows(
+    lines: list[str], header: list[str], used: list[tuple[int, str]], tabbed: bool, check: _TableCheck
+) -> set[SampleId]:
+    ids: dict[SampleId, int] = {}
+    width = len(header)
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = _split(line, tabbed)
+        if len(fields) != width:
+            check.add(
+                "rows with a wrong field count",
+                f"{check.section}.file",
+                f"expected {width} fields, found {len(fields)}",
+                lineno,
+            )
+            continue
+        sid = (fields[0], fields[1])
+        if sid in ids:
+            check.add(
+                "duplicate sample ids",
+                f"{check.section}.file",
+                f"duplicate sample {sid[0]} {sid[1]} (first on line {ids[sid]})",
+                lineno,
+            )
+        else:
+            ids[sid] = lineno
+        for index, fld in used:
+            value = fields[index]
+            if not _is_number_or_missing(value):
+                check.add(
+                    "non-numeric values",
+                    fld,
+                    f"value {value!r} in column {header[index]!r} is not a number (missing: NA, nan, empty)",
+                    lineno,
+                )
+    if not ids:
+        check.problems.append(Problem(f"{check.section}.file", "no sample rows", check.path))
+    return set(ids)
+
+
+def _is_number_or_missing(value: str) -> bool:
+    if value in MISSING_VALUES:
+        return True
+    try:
+        return not math.isinf(float(value))
+    except ValueError:
+        return False
+
+
+def _check_overlap(
+    spec: RunSpec,
+    fams: list[set[SampleId]],
+    pheno: set[SampleId] | None,
+    cov: set[SampleId] | None,
+    problems: list[Problem],
+) -> None:
+    for i, fam in enumerate(fams):
+        fam_file = f"{spec.datasets[i].bed}.fam"
+        if not fam:
+            continue
+        if pheno and not pheno & fam:
+            problems.append(
+                Problem(
+                    "phenotypes.file", f"no sample (FID IID) in common with {fam_file}", spec.phenotypes.file
+                )
+            )
+        if cov and spec.covariates and not cov & fam:
+            problems.append(
+                Problem(
+                    "covariates.file", f"no sample (FID IID) in common with {fam_file}", spec.covariates.file
+                )
+            )
+    if pheno and cov and spec.covariates and not pheno & cov:
+        problems.append(
+            Problem(
+                "covariates.file",
+                "no sample (FID IID) in common with the phenotype file",
+                spec.covariates.file,
+            )
+        )
+
+
+# -- names, predictions, engine, folders ------------------------------------------------------------
+
+
+def _check_names(spec: RunSpec, problems: list[Problem]) -> None:
+    """Labels and phenotype names become parts of job ids and file names."""
+    for i, ds in enumerate(spec.datasets):
+        if ds.label is not None and not _SAFE_NAME.match(ds.label):
+            problems.append(Problem(f"datasets[{i}].label", f"{ds.label!r}: use only letters, digits, _ . -"))
+    for k, col in enumerate(spec.phenotypes.columns):
+        if not _SAFE_NAME.match(col):
+            problems.append(
+                Problem(
+                    f"phenotypes.columns[{k}]",
+                    f"{col!r}: use only letters, digits, _ . -",
+                    spec.phenotypes.file,
+                )
+            )
+
+
+def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
+    path = spec.step1.predictions
+    assert path is not None  # Step1Spec: skip needs predictions
+    fld = "step1.predictions"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except FileNotFoundError:
+        problems.append(Problem(fld, "file not found", path))
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(fld, f"cannot read: {exc}", path))
+        return
+    listed: set[str] = set()
+    base = Path(path).parent
+    for lineno, line in enumerate(lines, start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            problems.append(
+                Problem(fld, f"expected '<phenotype> <loco file>', found {len(parts)} fields", path, lineno)
+            )
+            continue
+        listed.add(parts[0])
+        loco = base / parts[1]
+        if parts[0] in spec.phenotypes.columns and not loco.is_file():
+            problems.append(Problem(fld, f"LOCO file {loco} not found", path, lineno))
+    for k, col in enumerate(spec.phenotypes.columns):
+        if col not in listed:
+            problems.append(
+                Problem(f"phenotypes.columns[{k}]", f"phenotype {col!r} has no LOCO file in {path}", path)
+            )
+
+
+def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
+    engine = spec.engine
+    if engine.kind is not EngineKind.REGENIE:
+        return
+    version = engine.version
+    if engine.binary:
+        found = engine.binary if "/" in engine.binary else shutil.which(engine.binary)
+        if found is None or not os.path.isfile(found):
+            problems.append(Problem("engine.binary", f"regenie binary {engine.binary!r} not found"))
+            return
+        if not os.access(found, os.X_OK):
+            problems.append(Problem("engine.binary", f"{found} is not executable"))
+            return
+        if version is None:
+            try:
+                version = probe_version(found)
+            except (OSError, ValueError) as exc:
+                problems.append(Problem("engine.binary", f"cannot read the version of {found}: {exc}"))
+                return
+    if version is None:
+        return
+    try:
+        parse_version(version)
+    except ValueError:
+        problems.append(Problem("engine.version", f"{version!r} is not a version number"))
+        return
+    for flag, introduced in missing_flags(version, flags_for(spec)):
+        problems.append(
+            Problem(
+                "engine.version",
+                f"the plan needs {flag}, introduced in regenie {introduced}; this regenie is {version}",
+            )
+        )
+
+
+def _check_dirs(spec: RunSpec, problems: list[Problem]) -> None:
+    for name in ("workdir", "outdir"):
+        value: str = getattr(spec, name)
+        if os.path.exists(value) and not os.path.isdir(value):
+            problems.append(Problem(name, f"{value} exists and is not a folder"))
+    work, out = Path(spec.workdir), Path(spec.outdir)
+    if out == work or work in out.parents:
+        problems.append(Problem("outdir", f"{out} is inside workdir {work}, which cleanup deletes"))
