@@ -1,0 +1,177 @@
+"""The ``gwasflow`` command: parse arguments, dispatch to one small handler per subcommand.
+
+Exit codes: 0 success; 1 the run failed; 2 bad spec, input or arguments
+(nothing started, nothing written); 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gwasflow import __version__
+from gwasflow.errors import GwasflowError, Problem, SpecError
+
+__all__ = ["main"]
+
+EXIT_CANCELLED = 130
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gwasflow", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"gwasflow {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="validate, plan and run a spec to the end")
+    p.add_argument("spec", type=Path)
+    _add_run_args(p)
+
+    p = sub.add_parser("validate", help="check a spec and every input file; start nothing")
+    p.add_argument("spec", type=Path)
+
+    p = sub.add_parser("plan", help="print the job graph of a spec")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--json", action="store_true", help="the whole graph as JSON")
+
+    p = sub.add_parser("demo", help="simulate a cohort and run a whole GWAS on it")
+    p.add_argument("--out", type=Path, default=Path("demo"), help="folder for data, spec and results")
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--variants", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=7)
+    _add_run_args(p)
+
+    p = sub.add_parser("simulate", help="write a simulated cohort (PLINK .bed, phenotypes, covariates)")
+    p.add_argument("--out", type=Path, required=True, help="output prefix")
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--variants", type=int, default=20_000)
+    p.add_argument("--chromosomes", type=int, default=3)
+    p.add_argument("--causal", type=int, default=20)
+    p.add_argument("--seed", type=int, default=7)
+
+    p = sub.add_parser("status", help="job states of a run (default: the run in this folder)")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (the spec's outdir)")
+    p.add_argument("--json", action="store_true")
+
+    sub.add_parser("regenie", help="the built-in regenie engine (regenie's flags)", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["regenie"]:
+        from gwasflow.regenie.cli import main as regenie_main
+
+        return regenie_main(args_list[1:])
+    args = _parser().parse_args(args_list)
+    handler = _HANDLERS[args.command]
+    try:
+        return handler(args)
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return exc.exit_code
+    except GwasflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from gwasflow.spec import load, validate
+
+    spec = load(args.spec)
+    metas = validate(spec)
+    _check_workspace(spec.workdir)
+    n_variants = sum(m.n_variants for m in metas)
+    print(f"ok: {args.spec}: {len(metas)} dataset(s), {n_variants} variants, "
+          f"{len(spec.phenotypes.columns)} phenotype(s)")
+    return 0
+
+
+def _check_workspace(workdir: str) -> None:
+    from gwasflow.engine.rundir import WORKSPACE_MARK
+
+    path = Path(workdir)
+    if path.is_file() or (path.is_dir() and any(path.iterdir()) and not (path / WORKSPACE_MARK).exists()):
+        raise SpecError([Problem("workdir", "exists and is not an empty folder or a gwasflow workspace",
+                                 file=str(path))])
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from gwasflow.plan.build import build_graph, summarize
+    from gwasflow.spec import load, validate
+
+    spec = load(args.spec)
+    graph = build_graph(spec, validate(spec))
+    print(json.dumps(graph.to_dict(), indent=1) if args.json else summarize(graph))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    return run_spec_file(args.spec, quiet=args.quiet)
+
+
+def run_spec_file(path: Path, *, quiet: bool = False) -> int:
+    """``gwasflow run``: validate (exit 2 on any problem, nothing written), then run to the end."""
+    from gwasflow.engine.launch import start_run
+    from gwasflow.engine.progress import make_progress
+    from gwasflow.engine.states import RunState
+    from gwasflow.spec import load, validate
+
+    spec = load(path)
+    metas = validate(spec)
+    _check_workspace(spec.workdir)
+    outcome = start_run(spec, metas, progress=make_progress(quiet=quiet))
+    results = Path(spec.outdir) / "results"
+    print(f"run {outcome.run_id}: {outcome.state.value} in {outcome.elapsed_s:.1f} s ({outcome.message})")
+    if outcome.state is RunState.SUCCEEDED:
+        print(f"results: {results}")
+        summary = Path(spec.outdir) / "summary.tsv"
+        if summary.exists():
+            print(summary.read_text().rstrip())
+        return 0
+    print(f"see: gwasflow status {spec.outdir}", file=sys.stderr)
+    return EXIT_CANCELLED if outcome.state is RunState.CANCELLED else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from gwasflow.demo import write_demo
+
+    spec_path = write_demo(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed)
+    print(f"demo: cohort and spec written to {args.out} ({args.samples} samples x {args.variants} variants)")
+    return run_spec_file(spec_path, quiet=args.quiet)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from gwasflow.simulate import simulate_cohort, write_cohort
+
+    cohort = simulate_cohort(n_samples=args.samples, n_variants=args.variants, n_chrom=args.chromosomes,
+                             n_causal=args.causal, seed=args.seed)
+    files = write_cohort(cohort, args.out)
+    print(f"wrote {files.bed}, {files.pheno}, {files.covar}, {files.truth}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from gwasflow.status import print_status
+
+    return print_status(args.run, as_json=args.json)
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _cmd_run,
+    "validate": _cmd_validate,
+    "plan": _cmd_plan,
+    "demo": _cmd_demo,
+    "simulate": _cmd_simulate,
+    "status": _cmd_status,
+}

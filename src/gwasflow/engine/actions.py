@@ -1,0 +1,79 @@
+"""The driver's in-process jobs: merge, report, cleanup.
+
+Each action takes the job (its ``meta`` says what to do) and the run context,
+and raises on failure; the driver records the outcome like any other job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gwasflow.engine.rundir import RunDir, remove_workspace
+from gwasflow.plan.model import Job, JobGraph, Step
+from gwasflow.report.merge import ignored_low_mac, merge_phenotype
+from gwasflow.report.summary import summarize_results, write_summary
+
+__all__ = ["ACTIONS", "ActionContext", "run_action"]
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    graph: JobGraph
+    rundir: RunDir
+    workspace: Path
+    keep_workspace: bool
+    shard_traits: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, graph: JobGraph, rundir: RunDir, workspace: Path, keep_workspace: bool) -> ActionContext:
+        """A context that knows, for every step 2 output file, how many traits its shard tests."""
+        traits = {out: len(job.meta["phenotypes"]) for job in graph.by_step(Step.STEP2) for out in job.outputs}
+        return cls(graph, rundir, workspace, keep_workspace, traits)
+
+
+def _merge(job: Job, ctx: ActionContext) -> str:
+    shards = [Path(p) for p in job.meta["shards"]]
+    logs = [Path(p) for p in job.meta["shard_logs"]]
+    # regenie counts ignored *tests* (variant x trait); a shard tests all of its phenotypes on the
+    # same samples' genotypes, so its ignored variants are its ignored tests over its trait count.
+    per_shard = [ctx.shard_traits.get(str(s), 1) for s in shards]
+    ignored = [ignored_low_mac(log) // n for log, n in zip(logs, per_shard, strict=True)]
+    result = merge_phenotype(
+        shards, Path(job.outputs[0]), planned_rows=int(job.meta["planned_rows"]), ignored_per_shard=ignored
+    )
+    return f"{result.rows} rows ({result.ignored} ignored for low MAC)"
+
+
+def _report(job: Job, ctx: ActionContext) -> str:
+    summaries = []
+    for merge in ctx.graph.by_step(Step.MERGE):
+        summaries.append(summarize_results(Path(merge.outputs[0]), str(merge.meta["phenotype"])))
+    write_summary(summaries, Path(job.outputs[0]) if job.outputs else ctx.rundir.summary_path)
+    return "; ".join(
+        f"{s.phenotype}: lambda_gc={s.lambda_gc:.3f} significant={s.n_significant}" for s in summaries
+    )
+
+
+def _cleanup(job: Job, ctx: ActionContext) -> str:
+    if ctx.keep_workspace:
+        return f"workspace kept: {ctx.workspace}"
+    removed = remove_workspace(ctx.workspace)
+    return f"workspace {'deleted' if removed else 'not ours, left'}: {ctx.workspace}"
+
+
+ACTIONS: dict[str, Callable[[Job, ActionContext], str]] = {
+    "merge": _merge,
+    "report": _report,
+    "cleanup": _cleanup,
+}
+
+
+def run_action(job: Job, ctx: ActionContext) -> str:
+    """Run an INTERNAL job; returns a one-line description of what it did."""
+    try:
+        action = ACTIONS[job.action]
+    except KeyError:
+        raise ValueError(f"job {job.id}: unknown action {job.action!r}") from None
+    return action(job, ctx)

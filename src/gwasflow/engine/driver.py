@@ -1,0 +1,280 @@
+"""The driver: ties the scheduler, an executor and the store together.
+
+One loop: ask the scheduler what can run, record each new attempt in the
+store *before* submitting it, submit, poll every active attempt in one batched
+call, check each finished attempt's outputs, record the outcome, repeat. The
+store is written before anything is acted on, so a killed driver leaves a
+store that says exactly what was started. Ctrl-C (SIGINT) and SIGTERM cancel
+the active attempts and record them as cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gwasflow.engine.actions import ActionContext, run_action
+from gwasflow.engine.classify import ErrorType, classify
+from gwasflow.engine.machine import Scheduler
+from gwasflow.engine.progress import NullProgress, ProgressSink
+from gwasflow.engine.rundir import RunDir, remove_workspace
+from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecState, JobState, RunState
+from gwasflow.engine.store import Store
+from gwasflow.executors.base import ExecStatus, Executor, Submission
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
+
+__all__ = ["Driver", "RunOutcome"]
+
+# Until the retry policy of the spec lands: one more attempt for anything but bad input.
+_MAX_ATTEMPTS = 2
+_NEVER_RETRY = frozenset({ErrorType.BAD_INPUT})
+
+
+class _Stop(Exception):
+    """Raised from the signal handler to stop the loop and cancel."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    state: RunState
+    message: str
+    elapsed_s: float
+
+
+@dataclass
+class _Active:
+    job_id: str
+    attempt: int
+    log_path: Path
+    started: bool = False
+
+
+class Driver:
+    """Drive one run's graph to completion (or failure, or cancellation)."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        graph: JobGraph,
+        store: Store,
+        executor: Executor,
+        rundir: RunDir,
+        workspace: Path,
+        keep_workspace: bool = False,
+        poll_interval_s: float = 0.2,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.graph = graph
+        self.store = store
+        self.executor = executor
+        self.rundir = rundir
+        self.workspace = workspace
+        self.keep_workspace = keep_workspace
+        self.poll_interval_s = poll_interval_s
+        self.progress = progress or NullProgress()
+        self._active: dict[str, _Active] = {}
+        states = {rec.job_id: rec.state for rec in store.list_jobs(run_id)}
+        self.scheduler = Scheduler(graph, states)
+        self._ctx = ActionContext.create(graph, rundir, workspace, keep_workspace)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self) -> RunOutcome:
+        """Run until every job is finished; always records the run's final state."""
+        t0 = time.monotonic()
+        self.store.set_run_state(self.run_id, RunState.RUNNING)
+        self.rundir.event("run_started", run_id=self.run_id, jobs=len(self.graph))
+        try:
+            with _signals_raise_stop():
+                while not self.scheduler.done():
+                    changed = self._launch()
+                    changed |= self._poll()
+                    self.progress.update(self.scheduler.counts_by_step())
+                    if not changed:
+                        time.sleep(self.poll_interval_s)
+        except (KeyboardInterrupt, _Stop):
+            self._cancel_all()
+            return self._finish(RunState.CANCELLED, "cancelled by signal", t0)
+        finally:
+            self.progress.update(self.scheduler.counts_by_step())
+            self.progress.close()
+        return self._conclude(t0)
+
+    def _launch(self) -> bool:
+        launched = False
+        for job in self.scheduler.runnable():
+            if job.kind is JobKind.INTERNAL:
+                self._run_internal(job)
+            else:
+                self._submit(job)
+            launched = True
+        return launched
+
+    def _submit(self, job: Job) -> None:
+        record = self.store.get_job(self.run_id, job.id)
+        resources = Resources(
+            cpus=job.resources.cpus,
+            memory_mb=record.memory_mb or job.resources.memory_mb,
+            time_s=record.time_s or job.resources.time_s,
+        )
+        log_path = self.rundir.log_path(job.id, record.attempts + 1)
+        attempt = self.store.new_attempt(
+            self.run_id,
+            job.id,
+            executor=self.executor.name,
+            log_path=str(log_path),
+            resources_json=json.dumps(resources.to_dict()),
+        )
+        self._set(job.id, JobState.QUEUED)
+        threads = str(resources.cpus)
+        env = {"OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        sub = Submission(job.id, attempt, job.argv, log_path, resources, cwd=self.workspace, env=env)
+        handle = self.executor.submit(sub)
+        self.store.set_attempt_handle(self.run_id, job.id, attempt, handle)
+        self._active[handle] = _Active(job.id, attempt, log_path)
+        self.rundir.event("submitted", job=job.id, attempt=attempt, handle=handle)
+
+    def _poll(self) -> bool:
+        if not self._active:
+            return False
+        statuses = self.executor.poll(list(self._active))
+        changed = False
+        for handle, status in statuses.items():
+            active = self._active[handle]
+            if status.state is ExecState.RUNNING and not active.started:
+                active.started = True
+                self.store.mark_attempt_running(self.run_id, active.job_id, active.attempt, time.time())
+                self._set(active.job_id, JobState.RUNNING)
+                changed = True
+            elif status.state in FINISHED_EXEC_STATES:
+                del self._active[handle]
+                self._attempt_ended(active, status)
+                changed = True
+        return changed
+
+    # -- outcomes ---------------------------------------------------------------------------------
+    def _attempt_ended(self, active: _Active, status: ExecStatus) -> None:
+        job = self.graph[active.job_id]
+        reason = status.reason
+        if status.state is ExecState.SUCCEEDED:
+            missing = [p for p in job.outputs if not Path(p).exists()]
+            if not missing:
+                self._record(active, "succeeded", status, None, reason)
+                self._set(job.id, JobState.SUCCEEDED)
+                return
+            reason = f"missing output: {missing[0]}" + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
+        if status.state is ExecState.CANCELLED:
+            self._record(active, "cancelled", status, None, reason or "cancelled")
+            self._set(job.id, JobState.CANCELLED)
+            return
+        tail = _tail(active.log_path)
+        error = classify(exit_code=status.exit_code, signal=status.signal, reason=reason, log_tail=tail)
+        self._record(active, "failed", status, error, reason, tail)
+        retry = error not in _NEVER_RETRY and active.attempt < _MAX_ATTEMPTS
+        self._set(job.id, JobState.RETRY_WAIT if retry else JobState.FAILED)
+        self.rundir.event("attempt_failed", job=job.id, attempt=active.attempt, error_type=error.value,
+                          exit_code=status.exit_code, signal=status.signal, retry=retry)
+
+    def _record(
+        self, active: _Active, state: str, status: ExecStatus, error: ErrorType | None, reason: str, tail: str = ""
+    ) -> None:
+        self.store.finish_attempt(
+            self.run_id, active.job_id, active.attempt, state=state, exit_code=status.exit_code,
+            signal=status.signal, error_type=error.value if error else None, reason=reason,
+            log_tail=tail, ended_at=time.time(),
+        )
+
+    def _run_internal(self, job: Job) -> None:
+        record = self.store.get_job(self.run_id, job.id)
+        log_path = self.rundir.log_path(job.id, record.attempts + 1)
+        attempt = self.store.new_attempt(
+            self.run_id, job.id, executor="driver", log_path=str(log_path), resources_json="{}"
+        )
+        self._set(job.id, JobState.RUNNING)
+        self.store.mark_attempt_running(self.run_id, job.id, attempt, time.time())
+        active = _Active(job.id, attempt, log_path, started=True)
+        try:
+            message = run_action(job, self._ctx)
+        except Exception as exc:  # an action's failure is a job failure, recorded, not a driver crash
+            text = f"{type(exc).__name__}: {exc}"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text(text + "\n")
+            status = ExecStatus(ExecState.FAILED, exit_code=1)
+            self._record(active, "failed", status, ErrorType.CRASH, text, text)
+            self._set(job.id, JobState.FAILED)
+            self.rundir.event("action_failed", job=job.id, error=text)
+            return
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(message + "\n")
+        self._record(active, "succeeded", ExecStatus(ExecState.SUCCEEDED, exit_code=0), None, message)
+        self._set(job.id, JobState.SUCCEEDED)
+        self.rundir.event("action_done", job=job.id, message=message)
+
+    def _set(self, job_id: str, state: JobState) -> None:
+        changes = self.scheduler.set_state(job_id, state)
+        self.store.set_job_states(self.run_id, changes)
+
+    # -- the end ----------------------------------------------------------------------------------
+    def _cancel_all(self) -> None:
+        handles = list(self._active)
+        if handles:
+            self.executor.cancel(handles)
+        for handle in handles:
+            active = self._active.pop(handle)
+            self._record(active, "cancelled", ExecStatus(ExecState.CANCELLED), None, "cancelled by user")
+            self._set(active.job_id, JobState.CANCELLED)
+        # jobs that never started will not start now
+        pending = [j for j, s in self.scheduler.states().items() if s in (JobState.PENDING, JobState.RETRY_WAIT)]
+        for job_id in pending:
+            if self.scheduler.state(job_id) in (JobState.PENDING, JobState.RETRY_WAIT):
+                self._set(job_id, JobState.CANCELLED)
+
+    def _conclude(self, t0: float) -> RunOutcome:
+        counts = self.scheduler.counts()
+        failed = {s: n for s, n in counts.items() if s is not JobState.SUCCEEDED and n}
+        if not failed:
+            return self._finish(RunState.SUCCEEDED, f"all {len(self.graph)} jobs succeeded", t0)
+        summary = ", ".join(f"{n} {s.value}" for s, n in sorted(failed.items()))
+        return self._finish(RunState.FAILED, summary, t0)
+
+    def _finish(self, state: RunState, message: str, t0: float) -> RunOutcome:
+        cleanup_done = self.scheduler.state("cleanup") is JobState.SUCCEEDED if "cleanup" in self.graph else True
+        if state is RunState.CANCELLED and not cleanup_done and not self.keep_workspace:
+            remove_workspace(self.workspace)
+        elapsed = time.monotonic() - t0
+        self.store.set_run_state(self.run_id, state, message)
+        self.rundir.write_sentinel(state is RunState.SUCCEEDED, f"{state.value}: {message}")
+        self.rundir.event("run_finished", run_id=self.run_id, state=state.value, message=message,
+                          elapsed_s=round(elapsed, 3))
+        return RunOutcome(self.run_id, state, message, elapsed)
+
+
+def _tail(path: Path, lines: int = 50) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def _signals_raise_stop() -> Iterator[None]:
+    """Within the block, SIGTERM stops the loop like Ctrl-C does."""
+
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
