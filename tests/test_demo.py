@@ -1,0 +1,83 @@
+"""The whole path, end to end, through the real command: simulate, validate, plan, run, merge, summarize."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+GWS = 7.3
+
+
+def _gwasflow(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gwasflow", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=900, check=False)
+
+
+def _results(path: Path) -> dict[str, list[str]]:
+    with gzip.open(path, "rt") as handle:
+        header = handle.readline().split()
+        rows = [line.split() for line in handle]
+    return {name: [r[i] for r in rows] for i, name in enumerate(header)}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The demo at its default size (2,000 samples x 20,000 variants), run once for this module."""
+    out = tmp_path_factory.mktemp("demo") / "d"
+    proc = _gwasflow(["demo", "--out", str(out), "--quiet"], out.parent)
+    return out, proc
+
+
+def test_demo__succeeds_and_prints_where_results_are(demo: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, proc = demo
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"results: {out / 'results'}" in proc.stdout
+    assert (out / ".gwasflow" / "SUCCEEDED").exists()
+    assert not (out / "work").exists(), "the transient workspace must be deleted after a successful run"
+
+
+def test_demo__merged_results_cover_every_variant_in_order(demo: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = demo
+    bim = np.loadtxt(out / "data" / "cohort.bim", dtype=str)
+    for pheno in ("Y1", "Y2"):
+        res = _results(out / "results" / f"{pheno}.regenie.gz")
+        assert res["ID"] == list(bim[:, 1])
+        assert res["ALLELE1"] == list(bim[:, 4])
+
+
+def test_demo__finds_planted_variants_and_null_trait_is_calibrated(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    truth = [line.split("\t") for line in (out / "truth.tsv").read_text().splitlines()[1:]]
+    causal = {row[1] for row in truth}
+    y1 = _results(out / "results" / "Y1.regenie.gz")
+    hits = {vid for vid, p in zip(y1["ID"], y1["LOG10P"], strict=True) if float(p) > GWS}
+    found = hits & causal
+    assert len(found) >= len(causal) // 2, f"only {len(found)} of {len(causal)} planted variants found"
+    assert len(hits - causal) <= 2, f"false positives: {sorted(hits - causal)}"
+    y2 = _results(out / "results" / "Y2.regenie.gz")
+    chisq = np.array([float(c) for c in y2["CHISQ"]])
+    lam = float(np.median(chisq) / 0.454936423119572)
+    assert 0.9 <= lam <= 1.1
+    summary = (out / "summary.tsv").read_text().splitlines()
+    row = dict(zip(summary[0].split("\t"), summary[2].split("\t"), strict=True))
+    assert row["phenotype"] == "Y2" and math.isclose(float(row["lambda_gc"]), lam, abs_tol=1e-3)
+
+
+def test_demo__status_works_from_inside_the_run_folder(demo: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = demo
+    proc = _gwasflow(["status", "--json"], out)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["state"] == "succeeded"
+    assert set(status["steps"]) >= {"step1", "step2", "merge", "report", "cleanup"}
+    for states in status["steps"].values():
+        assert set(states) == {"succeeded"}
