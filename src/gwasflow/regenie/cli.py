@@ -1,0 +1,64 @@
+"""Command-line entry of the built-in regenie engine.
+
+``main(argv)`` accepts regenie's flags (see :mod:`gwasflow.regenie.options`)
+and returns an exit code: 0 on success, 2 for a bad flag or input, reported as
+one ``error: ...`` line on stderr (never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager, nullcontext
+
+from gwasflow.errors import EngineInputError
+from gwasflow.regenie.options import Options, parse_args
+from gwasflow.regenie.runlog import RunLog
+
+__all__ = ["main"]
+
+
+def _blas_limit(threads: int) -> AbstractContextManager[object]:
+    """Limit BLAS threads to ``threads`` when threadpoolctl is installed; otherwise leave them."""
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return nullcontext()
+    limiter: AbstractContextManager[object] = threadpool_limits(limits=threads, user_api="blas")
+    return limiter
+
+
+def _run(opts: Options, log: RunLog) -> None:
+    log.options(opts)
+    with _blas_limit(opts.threads):
+        if opts.step == 1:
+            from gwasflow.regenie.step1 import run_step1
+
+            run_step1(opts, log)
+        else:
+            from gwasflow.regenie.step2 import run_step2
+
+            run_step2(opts, log)
+
+
+def main(argv: list[str]) -> int:
+    """Run the engine with regenie-style ``argv`` (program name excluded); return the exit code."""
+    log = RunLog()
+    opts: Options | None = None
+    try:
+        opts = parse_args(argv)
+        _run(opts, log)
+    except EngineInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        log.add(f"ERROR: {exc}")
+        if opts is not None:
+            _write_log(log, opts.out)
+        return exc.exit_code
+    _write_log(log, opts.out)
+    return 0
+
+
+def _write_log(log: RunLog, out: str) -> None:
+    try:
+        log.write(out)
+    except OSError as exc:
+        print(f"error: --out: cannot write {out}.log: {exc}", file=sys.stderr)

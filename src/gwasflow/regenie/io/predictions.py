@@ -1,0 +1,68 @@
+"""Step 1 prediction files: ``<out>_pred.list`` and ``<out>_<k>.loco``.
+
+As in regenie, a relative ``.loco`` path in the list is opened relative to the
+current directory, not to the list's folder (regenie docs, ``--pred``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.errors import EngineInputError
+
+__all__ = ["read_loco", "read_pred_list"]
+
+
+def read_pred_list(path: str) -> dict[str, str]:
+    """Map phenotype name to its ``.loco`` path, from a ``_pred.list`` file."""
+    file = Path(path)
+    if not file.is_file():
+        raise EngineInputError(f"--pred: file not found: {path}")
+    result: dict[str, str] = {}
+    for line_no, line in enumerate(file.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise EngineInputError(f"{path}: line {line_no}: expected '<phenotype> <loco file>'")
+        result[fields[0]] = fields[1]
+    return result
+
+
+def _parse_row(fields: list[str], path: str, line_no: int) -> tuple[int, NDArray[np.float64]]:
+    try:
+        chrom = int(fields[0])
+        values = np.asarray([np.nan if f == "NA" else float(f) for f in fields[1:]], dtype=np.float64)
+    except ValueError:
+        raise EngineInputError(f"{path}: line {line_no}: non-numeric value") from None
+    return chrom, values
+
+
+def read_loco(path: str, sample_ids: list[str]) -> dict[int, NDArray[np.float64]]:
+    """Per-chromosome LOCO predictions for ``sample_ids`` (FID_IID), in that order."""
+    file = Path(path)
+    if not file.is_file():
+        raise EngineInputError(f"--pred: loco file not found: {path}")
+    with file.open() as handle:
+        header = handle.readline().split()
+        if not header or header[0] != "FID_IID":
+            raise EngineInputError(f"{path}: line 1: header must start with 'FID_IID'")
+        column = {sample: i for i, sample in enumerate(header[1:])}
+        missing = [s for s in sample_ids if s not in column]
+        if missing:
+            raise EngineInputError(f"{path}: line 1: no prediction for {len(missing)} analysed samples "
+                                   f"(first: {missing[0]})")
+        order = np.asarray([column[s] for s in sample_ids], dtype=np.intp)
+        rows: dict[int, NDArray[np.float64]] = {}
+        for line_no, line in enumerate(handle, start=2):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise EngineInputError(f"{path}: line {line_no}: expected {len(header)} fields")
+            chrom, values = _parse_row(fields, path, line_no)
+            rows[chrom] = values[order]
+    return rows

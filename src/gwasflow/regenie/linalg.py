@@ -1,0 +1,65 @@
+"""Covariate projections shared by step 1 and step 2.
+
+regenie regresses covariates out of phenotypes and genotypes before any fit
+(Mbatchou et al., Nat Genet 2021, Methods; regenie docs, "Overview"): with Q an
+orthonormal basis of the covariate matrix X, a residual is ``A - Q (Q' A)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.errors import EngineInputError
+
+__all__ = ["PhenoGroup", "covariate_basis", "group_by_mask", "residualize"]
+
+
+def covariate_basis(covariates: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Orthonormal basis Q (n_samples, n_covariates) of the covariate columns.
+
+    Raises :class:`EngineInputError` if the covariates are collinear.
+    """
+    n_samples, n_cov = covariates.shape
+    if n_samples <= n_cov:
+        raise EngineInputError(f"only {n_samples} samples for {n_cov} covariates (intercept included)")
+    q, r = np.linalg.qr(covariates)
+    diag = np.abs(np.diag(r))
+    if diag.min() <= 1e-8 * max(float(diag.max()), 1.0):
+        raise EngineInputError("covariates are collinear (an intercept is always included)")
+    return np.ascontiguousarray(q)
+
+
+def residualize(q: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``values`` minus their projection on the span of ``q``."""
+    return values - q @ (q.T @ values)
+
+
+@dataclass(frozen=True)
+class PhenoGroup:
+    """Phenotypes sharing one pattern of observed samples.
+
+    ``rows`` indexes the analysed samples observed for every phenotype in
+    ``columns``; ``None`` when all samples are observed (no copy needed).
+    """
+
+    rows: NDArray[np.intp] | None
+    columns: list[int]
+
+    def n_rows(self, n_samples: int) -> int:
+        return n_samples if self.rows is None else int(self.rows.shape[0])
+
+
+def group_by_mask(observed: NDArray[np.bool_]) -> list[PhenoGroup]:
+    """Group phenotype columns by identical observed-sample masks, in column order."""
+    groups: dict[bytes, list[int]] = {}
+    for column in range(observed.shape[1]):
+        groups.setdefault(np.packbits(observed[:, column]).tobytes(), []).append(column)
+    result = []
+    for columns in groups.values():
+        mask = observed[:, columns[0]]
+        rows = None if mask.all() else np.flatnonzero(mask).astype(np.intp)
+        result.append(PhenoGroup(rows=rows, columns=columns))
+    return result

@@ -1,0 +1,195 @@
+"""Step 2 for quantitative traits: read variant blocks, test them, write ``<out>_<pheno>.regenie``.
+
+The statistics are in :mod:`gwasflow.regenie.assoc`. Variants are processed in
+.bim order, in blocks of ``--bsize`` variants within a chromosome; results for
+all phenotypes of one block come from a few matrix products. Variants with a
+minor allele count below ``--minMAC`` are not written and are counted, per
+phenotype, in the log line ``Number of ignored tests due to low MAC : <n>``
+(regenie docs, ``--minMAC``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.errors import EngineInputError
+from gwasflow.regenie.assoc import NullModel, Offsets, fit_null, make_offsets, test_block
+from gwasflow.regenie.io.bed import BedFile, VariantInfo, open_bed_file
+from gwasflow.regenie.io.predictions import read_loco, read_pred_list
+from gwasflow.regenie.linalg import PhenoGroup, group_by_mask
+from gwasflow.regenie.options import Options
+from gwasflow.regenie.output import RESULT_HEADER, PendingFiles, result_lines
+from gwasflow.regenie.runlog import RunLog
+from gwasflow.regenie.samples import Analysis, load_analysis
+
+__all__ = ["iter_blocks", "run_step2", "select_variants"]
+
+Loco = dict[int, NDArray[np.float64]]
+
+
+def select_variants(variants: VariantInfo, opts: Options) -> NDArray[np.intp]:
+    """Indices (in .bim order) of the variants kept by ``--chr`` and ``--range``."""
+    keep = np.ones(variants.chrom.shape[0], dtype=bool)
+    if opts.chrs:
+        keep &= np.isin(variants.chrom, opts.chrs)
+    if opts.range is not None:
+        r = opts.range
+        keep &= (variants.chrom == r.chrom) & (variants.pos >= r.start) & (variants.pos <= r.end)
+    return np.flatnonzero(keep).astype(np.intp)
+
+
+def iter_blocks(index: NDArray[np.intp], chrom: NDArray[np.int64], bsize: int,
+                ) -> Iterator[tuple[int, NDArray[np.intp]]]:
+    """Split ``index`` into runs of one chromosome, then into blocks of at most ``bsize``."""
+    if index.size == 0:
+        return
+    codes = chrom[index]
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    for run in np.split(index, starts):
+        for first in range(0, run.size, bsize):
+            yield int(chrom[run[0]]), run[first:first + bsize]
+
+
+def _load_locos(opts: Options, analysis: Analysis, log: RunLog) -> list[Loco] | None:
+    if opts.ignore_pred or opts.pred is None:
+        log.add(" * no step 1 predictions given. Simple linear regression will be performed")
+        return None
+    listed = read_pred_list(opts.pred)
+    log.add(f" * LOCO predictions : [{opts.pred}]")
+    locos = []
+    for name in analysis.phenotype_names:
+        if name not in listed:
+            raise EngineInputError(f"--pred: phenotype '{name}' is not listed in {opts.pred}")
+        log.add(f"   -file [{listed[name]}] for phenotype '{name}'")
+        locos.append(read_loco(listed[name], analysis.sample_ids))
+    return locos
+
+
+@dataclass
+class _GroupState:
+    group: PhenoGroup
+    null: NullModel
+    offsets: Offsets | None = None
+    chrom: int = -1
+
+
+def _offsets_for(state: _GroupState, chrom: int, locos: list[Loco] | None, pred: str | None) -> Offsets:
+    if state.offsets is None or state.chrom != chrom:
+        loco = None
+        if locos is not None:
+            columns = []
+            for col in state.group.columns:
+                if chrom not in locos[col]:
+                    raise EngineInputError(f"--pred: no LOCO prediction for chromosome {chrom} in {pred}")
+                values = locos[col][chrom]
+                columns.append(values if state.group.rows is None else values[state.group.rows])
+            loco = np.column_stack(columns)
+        state.offsets = make_offsets(state.null, loco)
+        state.chrom = chrom
+    return state.offsets
+
+
+def _group_states(analysis: Analysis) -> list[_GroupState]:
+    states = []
+    for group in group_by_mask(analysis.observed):
+        rows = slice(None) if group.rows is None else group.rows
+        null = fit_null(analysis.covariates[rows], analysis.phenotypes[rows][:, group.columns],
+                        [analysis.phenotype_names[c] for c in group.columns])
+        states.append(_GroupState(group=group, null=null))
+    # groups needing a row subset first: the full-sample group imputes the block in place
+    return sorted(states, key=lambda s: s.group.rows is None)
+
+
+def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[list[str]]:
+    return [
+        [str(c) for c in variants.chrom[block].tolist()],
+        [str(p) for p in variants.pos[block].tolist()],
+        variants.ids[block].tolist(),
+        variants.allele0[block].tolist(),
+        variants.allele1[block].tolist(),
+    ]
+
+
+def _test_and_write(geno: NDArray[np.float64], state: _GroupState, offsets: Offsets, strings: list[list[str]],
+                    handles: list[TextIO], min_mac: float) -> int:
+    """Test one block for one phenotype group, write kept rows; return the number of ignored tests."""
+    stats = test_block(geno, state.null, offsets)
+    keep = stats.mac >= min_mac
+    rows = np.flatnonzero(keep)
+    kept = [[column[i] for i in rows.tolist()] for column in strings]
+    freq = stats.a1freq[rows]
+    for j, col in enumerate(state.group.columns):
+        columns = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
+        handles[col].write(result_lines(kept, freq, stats.n_obs[rows], columns))
+    return int((~keep).sum()) * len(state.group.columns)
+
+
+def _run_blocks(bed: BedFile, analysis: Analysis, opts: Options, locos: list[Loco] | None,
+                handles: list[TextIO], log: RunLog) -> int:
+    states = _group_states(analysis)
+    index = select_variants(bed.variants, opts)
+    sample_index = None if analysis.n_samples == analysis.n_fam else analysis.fam_index
+    ignored = 0
+    current = -1
+    for chrom, block in iter_blocks(index, bed.variants.chrom, opts.bsize):
+        if chrom != current:
+            log.add(f"Chromosome {chrom}")
+            current = chrom
+        geno = bed.read_block(block, sample_index)
+        strings = _variant_strings(bed.variants, block)
+        for state in states:
+            rows = state.group.rows
+            sub = geno if rows is None else geno[rows]
+            offsets = _offsets_for(state, chrom, locos, opts.pred)
+            ignored += _test_and_write(sub, state, offsets, strings, handles, opts.min_mac)
+    log.add(f" * tested {index.size} variants in blocks of {opts.bsize}")
+    return ignored
+
+
+def _describe(analysis: Analysis, bed: BedFile, opts: Options, log: RunLog) -> None:
+    log.add("Association testing mode (gwasflow built-in engine, quantitative traits)")
+    log.add(f" * bim              : [{bed.prefix}.bim] n_snps = {bed.n_variants}")
+    log.add(f" * fam              : [{bed.prefix}.fam] n_samples = {bed.n_samples}")
+    log.add(f" * phenotypes       : [{opts.pheno_file}] n_pheno = {len(analysis.phenotype_names)}")
+    if opts.covar_file:
+        log.add(f" * covariates       : [{opts.covar_file}] n_cov = {len(analysis.covariate_names) - 1}")
+    log.add(f" * number of individuals used in analysis = {analysis.n_samples}")
+    log.add(" * number of observations for each trait:")
+    for name, count in zip(analysis.phenotype_names, analysis.observed.sum(axis=0).tolist(), strict=True):
+        log.add(f"   - '{name}': {count} observations")
+
+
+def run_step2(opts: Options, log: RunLog) -> None:
+    """Run step 2 end to end; every result file appears only when complete."""
+    bed = open_bed_file(opts.bed)
+    bed.num_threads = opts.threads
+    analysis = load_analysis(opts, bed)
+    _describe(analysis, bed, opts, log)
+    locos = _load_locos(opts, analysis, log)
+    log.add(f" * # threads        : [{opts.threads}]")
+    log.add(f" * block size       : [{opts.bsize}]")
+    log.add(f" * using minimum MAC of {opts.min_mac:g} (variants with lower MAC are ignored)")
+    log.add()
+    suffix = ".regenie.gz" if opts.gz else ".regenie"
+    names = [f"{opts.out}_{name}{suffix}" for name in analysis.phenotype_names]
+    pending = PendingFiles()
+    try:
+        handles = [pending.open(name, gz=opts.gz) for name in names]
+        for handle in handles:
+            handle.write(RESULT_HEADER)
+        ignored = _run_blocks(bed, analysis, opts, locos, handles, log)
+        pending.commit()
+    except BaseException:
+        pending.discard()
+        raise
+    log.add()
+    log.add("Association results stored separately for each trait in files : ")
+    for name in names:
+        log.add(f"* [{name}]")
+    log.add()
+    log.add(f"Number of ignored tests due to low MAC : {ignored}")
