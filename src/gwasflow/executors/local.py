@@ -1,0 +1,292 @@
+"""The local executor: attempts run as child processes of the orchestrator.
+
+Guarantees:
+
+* at most ``max_parallel`` children run at once; further submissions wait
+  in FIFO order (state PENDING) and are started by ``submit`` or ``poll``
+  as slots free up;
+* each child runs ``argv`` without a shell, in its own session and process
+  group (so a timeout or cancel reaches its whole process tree), with stdin
+  from ``/dev/null`` and stdout+stderr appended to ``sub.log_path`` after
+  one header line naming job, attempt and command;
+* ``poll`` never blocks: it reaps finished children with ``os.wait4``
+  (exit code or signal, CPU time, peak memory), enforces each attempt's
+  ``resources.time_s`` (SIGTERM to the group, SIGKILL ``kill_grace_s``
+  later; the attempt then FAILS with reason ``timeout: exceeded N s``) and
+  fills free slots;
+* ``cancel`` and ``close`` block at most ``kill_grace_s``: SIGTERM, wait,
+  SIGKILL, reap. A cancelled attempt reports CANCELLED whatever its exit;
+* a handle this executor never issued reports LOST (e.g. after a restart of
+  the orchestrator: children of a previous process cannot be waited on).
+
+Not thread-safe: one driver thread owns an executor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from gwasflow.engine.states import ExecState
+from gwasflow.errors import SubmitError
+from gwasflow.executors.base import ExecStatus, Submission
+
+__all__ = ["LocalExecutor", "LocalSettings"]
+
+_TICK_S = 0.02
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Settings of the local executor, validated on construction."""
+
+    max_parallel: int = field(default=2, metadata={"help": "child processes running at once (>= 1)"})
+    kill_grace_s: float = field(
+        default=5.0, metadata={"help": "seconds between SIGTERM and SIGKILL on timeout or cancel (>= 0)"}
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_parallel, bool) or not isinstance(self.max_parallel, int):
+            raise ValueError(f"local executor: max_parallel must be an integer, got {self.max_parallel!r}")
+        if self.max_parallel < 1:
+            raise ValueError(f"local executor: max_parallel must be >= 1, got {self.max_parallel}")
+        if not self.kill_grace_s >= 0:
+            raise ValueError(f"local executor: kill_grace_s must be >= 0, got {self.kill_grace_s!r}")
+
+
+@dataclass
+class _Attempt:
+    """What the executor tracks of one submission."""
+
+    handle: str
+    sub: Submission
+    proc: subprocess.Popen[bytes] | None = None
+    started: float | None = None  # monotonic
+    term_sent: float | None = None  # monotonic time of the SIGTERM
+    timed_out: bool = False
+    cancelled: bool = False
+    status: ExecStatus | None = None  # set once finished
+
+
+class LocalExecutor:
+    """Runs attempts as local child processes; see the module docstring for guarantees."""
+
+    name = "local"
+
+    def __init__(self, max_parallel: int = 2, *, kill_grace_s: float = 5.0) -> None:
+        self.settings = LocalSettings(max_parallel=max_parallel, kill_grace_s=kill_grace_s)
+        self._prefix = f"local-{uuid.uuid4().hex[:8]}"
+        self._count = 0
+        self._attempts: dict[str, _Attempt] = {}
+        self._queue: deque[str] = deque()
+        self._running: dict[str, _Attempt] = {}
+
+    # protocol ------------------------------------------------------------
+
+    def submit(self, submission: Submission) -> str:
+        """Queue one attempt and return its handle; it starts now if a slot is free."""
+        if not submission.argv:
+            raise SubmitError(f"job {submission.job_id!r}: empty command")
+        self._count += 1
+        handle = f"{self._prefix}-{self._count}"
+        self._attempts[handle] = _Attempt(handle, submission)
+        self._queue.append(handle)
+        self._fill_slots()
+        return handle
+
+    def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
+        """Reap, enforce time limits, start queued attempts; then the status of every handle."""
+        self._reap()
+        self._enforce_time_limits()
+        self._fill_slots()
+        return {h: self._status(h) for h in handles}
+
+    def cancel(self, handles: Sequence[str]) -> None:
+        """Cancel these attempts: queued ones are dropped, running ones terminated and reaped."""
+        victims: list[_Attempt] = []
+        for handle in handles:
+            att = self._attempts.get(handle)
+            if att is None or att.status is not None:
+                continue
+            att.cancelled = True
+            if att.proc is None:
+                self._queue.remove(handle)
+                att.status = ExecStatus(ExecState.CANCELLED, reason="cancelled before start")
+            else:
+                victims.append(att)
+        self._terminate(victims)
+        self._fill_slots()
+
+    def logs(self, handle: str, *, tail: int = 50) -> str:
+        """The last ``tail`` lines of the attempt's log ("" if unknown or not started)."""
+        att = self._attempts.get(handle)
+        if att is None or tail <= 0:
+            return ""
+        return _tail_lines(att.sub.log_path, tail)
+
+    def close(self) -> None:
+        """Cancel everything queued or running and reap every child (idempotent)."""
+        self.cancel([h for h, a in self._attempts.items() if a.status is None])
+
+    # internals -----------------------------------------------------------
+
+    def _status(self, handle: str) -> ExecStatus:
+        att = self._attempts.get(handle)
+        if att is None:
+            return ExecStatus(ExecState.LOST, reason="unknown to this local executor")
+        if att.status is not None:
+            return att.status
+        return ExecStatus(ExecState.PENDING if att.proc is None else ExecState.RUNNING)
+
+    def _fill_slots(self) -> None:
+        while self._queue and len(self._running) < self.settings.max_parallel:
+            handle = self._queue.popleft()
+            self._start(self._attempts[handle])
+
+    def _start(self, att: _Attempt) -> None:
+        """Start one attempt; a failure to start is recorded as a FAILED status, never raised."""
+        sub = att.sub
+        try:
+            sub.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(sub.log_path, "wb") as log:
+                _write_header(log, sub)
+                att.proc = subprocess.Popen(
+                    list(sub.argv),
+                    shell=False,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=sub.cwd,
+                    env=os.environ | dict(sub.env),
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            reason = f"cannot start: {exc}"
+            with contextlib.suppress(OSError), open(sub.log_path, "ab") as log:
+                log.write(f"gwasflow: {reason}\n".encode())
+            att.status = ExecStatus(ExecState.FAILED, reason=reason)
+            return
+        att.started = time.monotonic()
+        self._running[att.handle] = att
+
+    def _reap(self) -> None:
+        for att in list(self._running.values()):
+            self._reap_one(att)
+
+    def _reap_one(self, att: _Attempt, *, block: bool = False) -> bool:
+        """Collect the child if it has exited (waiting for it if ``block``); True if reaped.
+
+        The Popen object is told the return code so it never reaps (or warns) itself.
+        """
+        assert att.proc is not None
+        try:
+            pid, wstatus, usage = os.wait4(att.proc.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else: the exit status is lost
+            att.proc.returncode = -1
+            self._finish(att, None, None)
+            return True
+        if pid == 0:
+            return False
+        att.proc.returncode = code = os.waitstatus_to_exitcode(wstatus)
+        self._finish(att, code, usage)
+        return True
+
+    def _finish(self, att: _Attempt, code: int | None, usage: resource.struct_rusage | None) -> None:
+        del self._running[att.handle]
+        exit_code = code if code is not None and code >= 0 else None
+        sig = -code if code is not None and code < 0 else None
+        cpu, peak = _usage(usage)
+        if att.cancelled:
+            state, reason = ExecState.CANCELLED, "cancelled"
+        elif att.timed_out:
+            state, reason = ExecState.FAILED, f"timeout: exceeded {att.sub.resources.time_s} s"
+        elif code == 0:
+            state, reason = ExecState.SUCCEEDED, ""
+        else:
+            state = ExecState.FAILED
+            reason = "exit status lost" if code is None else f"killed by signal {sig}" if sig else ""
+        att.status = ExecStatus(state, exit_code, sig, reason, peak_memory_mb=peak, cpu_time_s=cpu)
+
+    def _enforce_time_limits(self) -> None:
+        now = time.monotonic()
+        for att in self._running.values():
+            assert att.started is not None
+            if att.term_sent is None and now - att.started > att.sub.resources.time_s:
+                att.timed_out = True
+                _signal_group(att, signal.SIGTERM)
+                att.term_sent = now
+            elif att.term_sent is not None and now - att.term_sent >= self.settings.kill_grace_s:
+                _signal_group(att, signal.SIGKILL)
+
+    def _terminate(self, victims: list[_Attempt]) -> None:
+        """SIGTERM each group, wait up to the grace period, SIGKILL survivors, reap all."""
+        if not victims:
+            return
+        for att in victims:
+            _signal_group(att, signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.kill_grace_s
+        left = victims
+        while True:
+            left = [a for a in left if not self._reap_one(a)]
+            if not left:
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(_TICK_S)
+        for att in left:
+            _signal_group(att, signal.SIGKILL)
+        for att in left:
+            self._reap_one(att, block=True)  # prompt: SIGKILL cannot be caught
+
+
+def _write_header(log: IO[bytes], sub: Submission) -> None:
+    line = f"# gwasflow job={sub.job_id} attempt={sub.attempt} argv: {shlex.join(sub.argv)}\n"
+    log.write(line.encode())
+    log.flush()
+
+
+def _signal_group(att: _Attempt, sig: signal.Signals) -> None:
+    """Signal the attempt's process group; the leader is not yet reaped, so the group id is still its own."""
+    assert att.proc is not None
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(att.proc.pid, sig)
+
+
+def _usage(usage: resource.struct_rusage | None) -> tuple[float | None, float | None]:
+    """(CPU seconds, peak resident MB) from an ``os.wait4`` rusage, or (None, None)."""
+    if usage is None:
+        return None, None
+    cpu = float(usage.ru_utime + usage.ru_stime)
+    maxrss = float(usage.ru_maxrss)
+    peak = maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024  # bytes vs KiB
+    return cpu, peak
+
+
+def _tail_lines(path: Path, n: int) -> str:
+    """The last ``n`` lines of a file, reading backwards in blocks (never the whole file)."""
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            block, data = 8192, b""
+            pos = end
+            while pos > 0 and data.count(b"\n") <= n:
+                step = min(block, pos)
+                pos -= step
+                f.seek(pos)
+                data = f.read(step) + data
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return "\n".join(lines[-n:])
