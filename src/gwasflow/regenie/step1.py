@@ -1,0 +1,172 @@
+"""Step 1 for quantitative traits: whole-genome ridge regression and LOCO predictions.
+
+Mbatchou et al., Nat Genet 2021 (Methods, "Step 1"); regenie docs ("Overview /
+Step 1"). Phenotypes are residualized on the covariates and scaled to unit
+residual variance (missing values mean-imputed, i.e. zero after
+residualizing); genotypes, in blocks of ``--bsize`` variants within each
+chromosome, are mean-imputed, residualized on the covariates and standardized.
+The ridge stages are in :mod:`gwasflow.regenie.ridge`. Outputs:
+``<out>_<k>.loco`` (predictions on the scaled residual phenotype, the scale
+step 2 subtracts them on) and ``<out>_pred.list``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.errors import EngineInputError
+from gwasflow.regenie import ridge
+from gwasflow.regenie.io.bed import BedFile, open_bed_file
+from gwasflow.regenie.linalg import covariate_basis, residualize
+from gwasflow.regenie.options import Options
+from gwasflow.regenie.output import loco_text, write_text_atomic
+from gwasflow.regenie.runlog import RunLog
+from gwasflow.regenie.samples import Analysis, load_analysis
+from gwasflow.regenie.step2 import iter_blocks
+
+__all__ = ["prepare_phenotypes", "run_step1", "standardize_block"]
+
+F64 = NDArray[np.float64]
+N_LOCO_ROWS = 23
+
+
+def prepare_phenotypes(q_all: F64, covariates: F64, phenotypes: F64) -> F64:
+    """Residualize each phenotype on the covariates of its observed samples and scale it.
+
+    Scaling is to ``r'r = n_observed - n_covariates``, as in regenie; missing
+    values become 0 (the mean of the residual).
+    """
+    out = np.zeros_like(phenotypes)
+    n_cov = q_all.shape[1]
+    for col in range(phenotypes.shape[1]):
+        seen = ~np.isnan(phenotypes[:, col])
+        q = q_all if seen.all() else covariate_basis(covariates[seen])
+        resid = residualize(q, phenotypes[seen, col][:, None])[:, 0]
+        scale = np.sqrt(resid @ resid / (int(seen.sum()) - n_cov))
+        if not scale > 0:
+            raise EngineInputError(f"--phenoFile: phenotype {col + 1} is constant after removing covariates")
+        out[seen, col] = resid / scale
+    return out
+
+
+def standardize_block(geno: F64, q: F64) -> F64:
+    """Mean-impute, residualize on the covariates and scale columns to variance 1 (n - 1 divisor)."""
+    missing = np.isnan(geno)
+    if missing.any():
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(missing.all(axis=0), 0.0, geno), axis=0)
+        geno = np.where(missing, mean, geno)
+    resid = residualize(q, geno)
+    norm = np.sqrt(np.einsum("ij,ij->j", resid, resid) / (geno.shape[0] - 1))
+    scale = np.where(norm > 1e-8, norm, np.inf)
+    result: F64 = resid / scale
+    return result
+
+
+@dataclass(frozen=True)
+class _Design:
+    folds: list[slice] | None  # None for leave-one-out
+    lambdas: F64
+    n_blocks: int
+
+
+def _level0(bed: BedFile, analysis: Analysis, opts: Options, q: F64, y: F64,
+            log: RunLog) -> tuple[F64, NDArray[np.int64]]:
+    """W (n_samples, n_blocks * n_shrink, n_phenotypes) and the chromosome of each column."""
+    index = np.arange(bed.n_variants, dtype=np.intp)
+    blocks = list(iter_blocks(index, bed.variants.chrom, opts.bsize))
+    design = _design(opts, analysis.n_samples, bed.n_variants, len(blocks))
+    sample_index = None if analysis.n_samples == analysis.n_fam else analysis.fam_index
+    n_shrink = design.lambdas.shape[0]
+    w = np.empty((analysis.n_samples, len(blocks) * n_shrink, y.shape[1]))
+    chrom_of_column = np.repeat([chrom for chrom, _ in blocks], n_shrink).astype(np.int64)
+    current = -1
+    for b, (chrom, block) in enumerate(blocks):
+        if chrom != current:
+            log.add(f"Chromosome {chrom}")
+            current = chrom
+        x = standardize_block(bed.read_block(block, sample_index), q)
+        if design.folds is None:
+            preds = ridge.level0_loo(x, y, design.lambdas)
+        else:
+            preds = ridge.level0_kfold(x, y, design.folds, design.lambdas)
+        w[:, b * n_shrink:(b + 1) * n_shrink, :] = preds
+        log.add(f" block [{b + 1}] : {block.size} snps")
+    return w, chrom_of_column
+
+
+def _design(opts: Options, n_samples: int, n_variants: int, n_blocks: int) -> _Design:
+    folds = None
+    if not opts.loocv:
+        if n_samples < opts.cv:
+            raise EngineInputError(f"--cv: {n_samples} samples cannot be split into {opts.cv} folds")
+        folds = ridge.fold_slices(n_samples, opts.cv)
+    return _Design(folds=folds, lambdas=ridge.shrinkage_grid(n_variants), n_blocks=n_blocks)
+
+
+def _level1(w: F64, y: F64, chrom_of_column: NDArray[np.int64], opts: Options, names: list[str],
+            log: RunLog) -> list[ridge.Level1Fit]:
+    chroms = sorted(set(chrom_of_column.tolist()))
+    taus = ridge.shrinkage_grid(w.shape[1])
+    n = y.shape[0]
+    folds = None if opts.loocv else ridge.fold_slices(n, opts.cv)
+    fits = []
+    for p, name in enumerate(names):
+        wp = ridge.scale_columns(w[:, :, p])
+        if folds is None:
+            fit = ridge.level1_loo(wp, y[:, p], taus, chrom_of_column, chroms)
+        else:
+            fit = ridge.level1_kfold(wp, y[:, p], folds, taus, chrom_of_column, chroms)
+        log.add(f"phenotype {p + 1} ({name}) : ")
+        for i, h2 in enumerate(ridge.H2_GRID):
+            mark = "<- min value" if i == fit.best else ""
+            log.add(f"  {h2:<5g} : Rsq = {fit.r2[i]:g}, MSE = {fit.mse[i]:g}{mark}")
+        fits.append(fit)
+    return fits
+
+
+def _loco_rows(fit: ridge.Level1Fit, chroms: list[int], order: NDArray[np.intp]) -> list[tuple[int, F64]]:
+    codes = sorted(set(range(1, N_LOCO_ROWS + 1)) | set(chroms))
+    rows = []
+    for code in codes:
+        column = chroms.index(code) if code in chroms else len(chroms)
+        rows.append((code, fit.predictions[order, column]))
+    return rows
+
+
+def _write_outputs(opts: Options, analysis: Analysis, fits: list[ridge.Level1Fit], chroms: list[int],
+                   log: RunLog) -> None:
+    order = np.asarray(sorted(range(analysis.n_samples), key=lambda i: analysis.sample_ids[i].encode()),
+                       dtype=np.intp)
+    ids = [analysis.sample_ids[i] for i in order.tolist()]
+    entries = []
+    for k, (name, fit) in enumerate(zip(analysis.phenotype_names, fits, strict=True), start=1):
+        path = f"{opts.out}_{k}.loco"
+        write_text_atomic(path, loco_text(ids, _loco_rows(fit, chroms, order)))
+        shown = os.path.basename(path) if opts.use_relative_path else os.path.abspath(path)
+        entries.append(f"{name} {shown}\n")
+    write_text_atomic(f"{opts.out}_pred.list", "".join(entries))
+    log.add()
+    log.add(f"List of blup files written to: [{opts.out}_pred.list]")
+
+
+def run_step1(opts: Options, log: RunLog) -> None:
+    """Run step 1 end to end and write the LOCO files and the prediction list."""
+    bed = open_bed_file(opts.bed)
+    bed.num_threads = opts.threads
+    analysis = load_analysis(opts, bed)
+    q = covariate_basis(analysis.covariates)
+    y = prepare_phenotypes(q, analysis.covariates, analysis.phenotypes)
+    log.add("Fitting null model (gwasflow built-in engine, quantitative traits)")
+    log.add(f" * number of individuals used in analysis = {analysis.n_samples}")
+    log.add(f" * # CV folds       : [{'LOOCV' if opts.loocv else opts.cv}]")
+    log.add(f" * ridge data_l0    : [ {len(ridge.H2_GRID)} : {' '.join(f'{h:g}' for h in ridge.H2_GRID)} ]")
+    w, chrom_of_column = _level0(bed, analysis, opts, q, y, log)
+    log.add()
+    log.add(" Level 1 ridge...")
+    fits = _level1(w, y, chrom_of_column, opts, analysis.phenotype_names, log)
+    _write_outputs(opts, analysis, fits, sorted(set(chrom_of_column.tolist())), log)
