@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -277,6 +279,36 @@ class TestSQLiteStore(StoreConformance):
         finally:
             writer.close()
             reader.close()
+
+    def test_sqlitestore__other_process_reads_while_this_one_writes(self, tmp_path: Path) -> None:
+        path = tmp_path / "runs.sqlite"
+        writer = SQLiteStore(path)
+        writer.create_run(RUN, "demo", "{}", "[]")
+        writer.add_jobs(RUN, [(f"j{i}", "step2") for i in range(300)])
+        reader_code = (
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from gwasflow.engine.store import SQLiteStore\n"
+            "from gwasflow.engine.states import JobState\n"
+            "s = SQLiteStore(Path(sys.argv[1]))\n"
+            "end = time.monotonic() + 1.0\n"
+            "while time.monotonic() < end:\n"
+            "    print(len(s.list_jobs('run-1', states=[JobState.SUCCEEDED])), flush=True)\n"
+            "s.close()\n"
+        )
+        reader = subprocess.Popen(
+            [sys.executable, "-c", reader_code, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            for i in range(300):
+                writer.set_job_state(RUN, f"j{i}", JobState.SUCCEEDED)
+                time.sleep(0.002)
+            out, _ = reader.communicate(timeout=30)
+        finally:
+            writer.close()
+        assert reader.returncode == 0
+        seen = [int(line) for line in out.split()]
+        assert seen and seen == sorted(seen) and 0 <= seen[0] <= seen[-1] <= 300
 
     def test_sqlitestore__other_schema_version_raises(self, tmp_path: Path) -> None:
         path = tmp_path / "runs.sqlite"
