@@ -23,14 +23,22 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import chi2
+from scipy.special import log_ndtr
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.linalg import covariate_basis, residualize
 
-__all__ = ["BlockStats", "NullModel", "Offsets", "fit_null", "make_offsets", "test_block"]
+__all__ = ["BlockStats", "NullModel", "Offsets", "chi2_1_logsf", "fit_null", "make_offsets", "test_block"]
 
 _LN10 = float(np.log(10.0))
+_LN2 = float(np.log(2.0))
+
+
+def chi2_1_logsf(chisq: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Natural log of the chi-square(1) upper tail, ``log(2 Phi(-sqrt(x)))``, without underflow."""
+    with np.errstate(invalid="ignore"):
+        result: NDArray[np.float64] = _LN2 + log_ndtr(-np.sqrt(chisq))
+    return result
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,7 @@ def test_block(geno: NDArray[np.float64], null: NullModel, offsets: Offsets) -> 
         beta = numer / gg_safe
         se = np.sqrt(offsets.sigma2[None, :] / gg_safe)
         chisq = (beta / se) ** 2
-    log10p = -chi2.logsf(chisq, 1) / _LN10
+    log10p = -chi2_1_logsf(chisq) / _LN10
     return BlockStats(
         n_obs=n_obs,
         dosage_sum=dosage,

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.blas import dsyrk
 
 __all__ = [
     "H2_GRID",
@@ -66,23 +68,39 @@ def scale_columns(w: F64) -> F64:
 
 
 def _ridge_solutions(gram: F64, xty: F64, shrink: F64) -> F64:
-    """``(gram + s I)^-1 xty`` for each s: shape (n_shrink, n_features, n_targets)."""
-    values, vectors = np.linalg.eigh(gram)
-    rotated = vectors.T @ xty
-    scaled = rotated[None, :, :] / (values[None, :, None] + shrink[:, None, None])
-    result: F64 = np.einsum("ij,sjp->sip", vectors, scaled)
+    """``(gram + s I)^-1 xty`` for each s: shape (n_shrink, n_features, n_targets).
+
+    Only the upper triangle of ``gram`` is read. One Cholesky factorization
+    per shrinkage value: for a few values this is several times faster than
+    an eigendecomposition of ``gram``.
+    """
+    out = np.empty((shrink.shape[0], *xty.shape))
+    diag = np.diag_indices_from(gram)
+    base = gram[diag].copy()
+    system = gram.copy()
+    for i, value in enumerate(shrink.tolist()):
+        system[diag] = base + value
+        out[i] = cho_solve(cho_factor(system, lower=False, overwrite_a=False, check_finite=False), xty,
+                           check_finite=False)
+    return out
+
+
+def _upper_gram(x: F64) -> F64:
+    """Upper triangle of ``x'x`` (BLAS syrk, half the work of a full product); lower part is zero."""
+    result: F64 = dsyrk(1.0, x, trans=1, lower=0)
     return result
 
 
 def level0_kfold(x: F64, y: F64, folds: list[slice], shrink: F64) -> F64:
     """Out-of-fold level 0 predictions, shape (n_samples, n_shrink, n_phenotypes)."""
-    gram = x.T @ x
-    xty = x.T @ y
+    fold_grams = [_upper_gram(x[fold]) for fold in folds]
+    fold_xty = [x[fold].T @ y[fold] for fold in folds]
+    gram = np.sum(fold_grams, axis=0)
+    xty = np.sum(fold_xty, axis=0)
     out = np.empty((x.shape[0], shrink.shape[0], y.shape[1]))
-    for fold in folds:
-        xf = x[fold]
-        betas = _ridge_solutions(gram - xf.T @ xf, xty - xf.T @ y[fold], shrink)
-        out[fold] = np.einsum("ib,sbp->isp", xf, betas)
+    for fold, fold_gram, fold_y in zip(folds, fold_grams, fold_xty, strict=True):
+        betas = _ridge_solutions(gram - fold_gram, xty - fold_y, shrink)
+        out[fold] = np.matmul(x[fold], betas).transpose(1, 0, 2)
     return out
 
 
