@@ -72,7 +72,7 @@ CASES: list[Case] = [
     ("unknown_pheno_column", _nothing, {"phenotypes": {"file": "data/phenotype.txt", "columns": ["Y9"]}}, "Y9"),
     ("unknown_covar_column", _nothing, {"covariates": {"file": "data/covariates.txt", "columns": ["V7"]}}, "V7"),
     ("non_numeric_pheno", _letters_in_pheno, {}, "line 4"),
-    ("no_sample_overlap", _other_samples_in_covar, {}, "overlap"),
+    ("no_sample_overlap", _other_samples_in_covar, {}, "in common"),
     ("zero_batch_size", _nothing, {"step2": {"variants_per_job": 0}}, "step2.variants_per_job"),
     ("negative_bsize", _nothing, {"step1": {"bsize": -5}}, "step1.bsize"),
     ("skip_without_predictions", _nothing, {"step1": {"skip": True}}, "step1"),

@@ -47,7 +47,9 @@ def print_status(path: Path | None, *, as_json: bool = False) -> int:
                           "steps": {s: counts[s] for s in steps}}, indent=2))
         return 0
     states = [s.value for s in JobState]
-    table = Table(title=f"run {run.run_id}: {run.state.value}" + (f" ({run.message})" if run.message else ""))
+    console = Console(file=sys.stdout)
+    console.print(f"run {run.run_id}: [bold]{run.state.value}[/bold]" + (f" ({run.message})" if run.message else ""))
+    table = Table()
     table.add_column("step")
     shown = [s for s in states if any(s in counts[step] for step in steps)]
     for state in shown:
@@ -56,5 +58,5 @@ def print_status(path: Path | None, *, as_json: bool = False) -> int:
     for step in steps:
         row = counts[step]
         table.add_row(step, *[str(row.get(s, 0)) for s in shown], str(sum(row.values())))
-    Console(file=sys.stdout).print(table)
+    console.print(table)
     return 0

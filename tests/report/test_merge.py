@@ -31,7 +31,8 @@ def test_merge_phenotype__concatenates_in_given_order_with_one_header(tmp_path: 
     b = _shard(tmp_path / "b.regenie", [_row(2, 5)], gz=False)
     out = tmp_path / "res" / "Y1.regenie.gz"
     result = merge_phenotype([a, b], out, planned_rows=3, ignored_per_shard=[0, 0])
-    lines = gzip.open(out, "rt").read().splitlines()
+    with gzip.open(out, "rt") as handle:
+        lines = handle.read().splitlines()
     assert result.rows == 3
     assert lines[0] == HEADER.strip()
     assert [line.split()[1] for line in lines[1:]] == ["1", "2", "5"]

@@ -126,6 +126,8 @@ class Driver:
             time_s=record.time_s or job.resources.time_s,
         )
         log_path = self.rundir.log_path(job.id, record.attempts + 1)
+        for folder in {Path(p).parent for p in job.outputs}:
+            folder.mkdir(parents=True, exist_ok=True)  # regenie itself does not create output folders
         attempt = self.store.new_attempt(
             self.run_id,
             job.id,

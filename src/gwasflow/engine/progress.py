@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from gwasflow.engine.states import FINISHED_JOB_STATES, JobState
 
@@ -51,7 +51,7 @@ class RichProgress:
             TimeElapsedColumn(),
             console=console or Console(stderr=True),
         )
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
         self._progress.start()
 
     def update(self, counts: Counts) -> None:

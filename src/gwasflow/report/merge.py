@@ -60,7 +60,8 @@ def _rows(path: Path, header: list[str]) -> Iterator[str]:
             raise MergeError(f"shard {path} is empty (no header)")
         if first.split() != header and header:
             raise MergeError(f"shard {path} has header {first.split()} but earlier shards have {header}")
-        header[:] = first.split() if not header else header
+        if not header:
+            header[:] = first.split()
         for line in handle:
             if line.strip():
                 yield line if line.endswith("\n") else line + "\n"

@@ -73,7 +73,8 @@ def summarize_results(path: Path, phenotype: str) -> PhenotypeSummary:
             logp = _float(cells[i_logp])
             if math.isnan(logp) or (top is not None and logp <= top.log10p and logp <= GWS_LOG10P):
                 continue
-            hit = Hit(cells[col["CHROM"]], int(cells[col["GENPOS"]]), cells[col["ID"]], _float(cells[col["BETA"]]), logp)
+            beta = _float(cells[col["BETA"]])
+            hit = Hit(cells[col["CHROM"]], int(cells[col["GENPOS"]]), cells[col["ID"]], beta, logp)
             if top is None or logp > top.log10p:
                 top = hit
             if logp > GWS_LOG10P:
