@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from gwasflow.engine.states import ExecState
 from gwasflow.plan.model import Resources
 
-__all__ = ["Executor", "ExecStatus", "Submission"]
+__all__ = ["ExecStatus", "Executor", "Submission"]
 
 
 @dataclass(frozen=True)
