@@ -17,23 +17,25 @@ summary to ``<outdir>/summary.tsv``. Output names follow regenie's:
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gwasflow.errors import PlanError
 from gwasflow.plan.chunking import Chunk, chrom_sort_key, chunk_variants, group_phenotypes
 from gwasflow.plan.commands import Launcher, launcher_for, step1_flags, step2_flags
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step, gc_paused
 from gwasflow.spec.model import ResourceSpec, RunSpec
 
 __all__ = ["build_graph", "safe_id_part", "summarize"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_chrom_key = functools.lru_cache(maxsize=1024)(chrom_sort_key)
 
 
 def safe_id_part(text: str) -> str:
@@ -45,16 +47,14 @@ def _resources(spec: ResourceSpec) -> Resources:
     return Resources(cpus=spec.cpus, memory_mb=spec.memory_mb, time_s=spec.time_s)
 
 
-@dataclass(frozen=True)
-class _Shard:
+class _Shard(NamedTuple):
     """Bookkeeping for one step 2 shard, kept for the merge jobs."""
 
     job_id: str
     dataset_index: int
     chunk: Chunk
-    phenotypes: tuple[str, ...]
+    group_index: int
     out: str
-    ext: str
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,17 @@ class _Step1:
 
 
 def build_graph(spec: RunSpec, datasets: Sequence[DatasetMeta], *, python: str = sys.executable) -> JobGraph:
-    """The :class:`JobGraph` of ``spec`` over ``datasets`` (one per ``spec.datasets``, same order)."""
+    """The :class:`JobGraph` of ``spec`` over ``datasets`` (one per ``spec.datasets``, same order).
+
+    The cyclic garbage collector is paused while the graph is built: a
+    100,000-shard plan allocates millions of small acyclic containers and
+    repeated full collections over them would double the build time.
+    """
+    with gc_paused():
+        return _build(spec, datasets, python)
+
+
+def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGraph:
     labels = spec.dataset_labels()
     if [d.label for d in datasets] != labels:
         raise PlanError(f"dataset metadata {[d.label for d in datasets]} does not match spec labels {labels}")
@@ -146,6 +156,35 @@ def _plink_files(prefix: str) -> tuple[str, str, str]:
     return (f"{prefix}.bed", f"{prefix}.bim", f"{prefix}.fam")
 
 
+class _ArgvTemplate:
+    """A step 2 argv with the shard-specific ``--range`` and ``--out`` values left to fill.
+
+    Built once per dataset x phenotype group with the same builder as every
+    other command, then copied per shard: 100,000 shards cost one list copy each.
+    """
+
+    _RANGE = "\0range"
+    _OUT = "\0out"
+
+    def __init__(self, launcher: Launcher, flags: list[str]) -> None:
+        self._argv = list(launcher.argv(flags))
+        self._i_range = self._argv.index(self._RANGE)
+        self._i_out = self._argv.index(self._OUT)
+
+    @classmethod
+    def step2(
+        cls, spec: RunSpec, launcher: Launcher, prefix: str, group: Sequence[str], pred: str
+    ) -> _ArgvTemplate:
+        flags = step2_flags(spec, prefix=prefix, phenotypes=group, pred=pred, range_=cls._RANGE, out=cls._OUT)
+        return cls(launcher, flags)
+
+    def fill(self, range_: str, out: str) -> tuple[str, ...]:
+        argv = self._argv.copy()
+        argv[self._i_range] = range_
+        argv[self._i_out] = out
+        return tuple(argv)
+
+
 def _step2(
     spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, step1: _Step1, jobs: list[Job]
 ) -> list[_Shard]:
@@ -156,17 +195,16 @@ def _step2(
     shards: list[_Shard] = []
     for d_index, meta in enumerate(datasets):
         chunks = chunk_variants(meta.chrom, meta.pos, spec.step2.variants_per_job)
-        chunks.sort(key=lambda c: (chrom_sort_key(c.chrom), c.start))
+        chunks.sort(key=lambda c: (_chrom_key(c.chrom), c.start))
         inputs = (*_plink_files(meta.prefix), *tables, *step1.inputs)
+        templates = [_ArgvTemplate.step2(spec, launcher, meta.prefix, g, step1.pred) for g in groups]
         label = safe_id_part(meta.label)
         for chunk in chunks:
             chunk_id = f"step2-{label}-c{safe_id_part(chunk.chrom)}_{chunk.index:05d}"
+            range_ = chunk.range
             for g_index, group in enumerate(groups):
                 job_id = f"{chunk_id}-p{g_index:03d}"
                 out = f"{spec.workdir}/step2/{job_id}"
-                flags = step2_flags(
-                    spec, prefix=meta.prefix, phenotypes=group, pred=step1.pred, range_=chunk.range, out=out
-                )
                 job_meta: dict[str, Any] = {
                     "dataset": meta.label,
                     "chrom": chunk.chrom,
@@ -183,48 +221,57 @@ def _step2(
                         id=job_id,
                         step=Step.STEP2,
                         kind=JobKind.COMMAND,
-                        argv=launcher.argv(flags),
+                        argv=templates[g_index].fill(range_, out),
                         deps=step1.deps,
                         inputs=inputs,
-                        outputs=tuple(f"{out}_{p}{ext}" for p in group),
+                        outputs=tuple([f"{out}_{p}{ext}" for p in group]),
                         resources=resources,
                         meta=job_meta,
                     )
                 )
-                shards.append(_Shard(job_id, d_index, chunk, group, out, ext))
+                shards.append(_Shard(job_id, d_index, chunk, g_index, out))
     return shards
 
 
 def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
     """One merge per phenotype; shards in chromosome/position order, datasets in spec order on ties."""
+    groups = group_phenotypes(spec.phenotypes.columns, spec.step2.phenotypes_per_job)
+    ext = ".regenie.gz" if spec.step2.gz else ".regenie"
     ordered = sorted(
-        shards, key=lambda s: (chrom_sort_key(s.chunk.chrom), s.chunk.start, s.dataset_index, s.chunk.index)
+        shards, key=lambda s: (_chrom_key(s.chunk.chrom), s.chunk.start, s.dataset_index, s.chunk.index)
     )
+    per_group: list[list[_Shard]] = [[] for _ in groups]
+    for shard in ordered:
+        per_group[shard.group_index].append(shard)
     ids: list[str] = []
-    for pheno in spec.phenotypes.columns:
-        mine = [s for s in ordered if pheno in s.phenotypes]
+    for group, mine in zip(groups, per_group, strict=True):
         if not mine:
-            raise PlanError(f"no step 2 shard tests phenotype {pheno!r}")
-        results = [f"{s.out}_{pheno}{s.ext}" for s in mine]
-        job_id = f"merge-{safe_id_part(pheno)}"
-        jobs.append(
-            Job(
-                id=job_id,
-                step=Step.MERGE,
-                kind=JobKind.INTERNAL,
-                action="merge",
-                deps=tuple(s.job_id for s in mine),
-                inputs=tuple(results),
-                outputs=(f"{spec.outdir}/results/{pheno}.regenie.gz",),
-                meta={
-                    "phenotype": pheno,
-                    "shards": results,
-                    "shard_logs": [f"{s.out}.log" for s in mine],
-                    "planned_rows": sum(s.chunk.n_variants for s in mine),
-                },
+            raise PlanError(f"no step 2 shard tests phenotypes {', '.join(group)}")
+        deps = tuple([s.job_id for s in mine])
+        outs = [s.out for s in mine]
+        logs = [f"{out}.log" for out in outs]
+        rows = sum(s.chunk.n_variants for s in mine)
+        for pheno in group:
+            results = [f"{out}_{pheno}{ext}" for out in outs]
+            job_id = f"merge-{safe_id_part(pheno)}"
+            jobs.append(
+                Job(
+                    id=job_id,
+                    step=Step.MERGE,
+                    kind=JobKind.INTERNAL,
+                    action="merge",
+                    deps=deps,
+                    inputs=tuple(results),
+                    outputs=(f"{spec.outdir}/results/{pheno}.regenie.gz",),
+                    meta={
+                        "phenotype": pheno,
+                        "shards": results,
+                        "shard_logs": logs.copy(),
+                        "planned_rows": rows,
+                    },
+                )
             )
-        )
-        ids.append(job_id)
+            ids.append(job_id)
     return ids
 
 

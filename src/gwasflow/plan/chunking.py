@@ -9,6 +9,7 @@ chunk larger than ``variants_per_job``.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Sequence
@@ -92,16 +93,17 @@ def _chunk_run(name: str, pos: npt.NDArray[np.int64], size: int) -> list[Chunk]:
     """Chunks of one chromosome; ``pos`` is sorted."""
     if len(pos) > 1 and bool(np.any(pos[1:] < pos[:-1])):
         raise PlanError(f"positions on chromosome {name} are not sorted")
-    n = len(pos)
+    p: list[int] = pos.tolist()  # plain ints: per-chunk work below is scalar
+    n = len(p)
     out: list[Chunk] = []
     i = 0
     while i < n:
         j = min(i + size, n)
-        if j < n and pos[j] == pos[j - 1]:
+        if j < n and p[j] == p[j - 1]:
             # j would split a run of equal positions: end before it, or after it if it starts at i
-            left = int(np.searchsorted(pos, pos[j], side="left"))
-            j = left if left > i else int(np.searchsorted(pos, pos[j], side="right"))
-        out.append(Chunk(name, int(pos[i]), int(pos[j - 1]), j - i, len(out)))
+            left = bisect.bisect_left(p, p[j], i, j)
+            j = left if left > i else bisect.bisect_right(p, p[j], j)
+        out.append(Chunk(name, p[i], p[j - 1], j - i, len(out)))
         i = j
     return out
 

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gwasflow.errors import Problem, SpecError
-from gwasflow.plan.commands import flags_for, missing_flags, parse_version, probe_version
-from gwasflow.plan.meta import DatasetMeta, scan_dataset
+
+# module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
+from gwasflow.plan import commands, meta
+from gwasflow.plan.meta import DatasetMeta
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec
 
 __all__ = ["MISSING_VALUES", "validate"]
@@ -56,7 +58,7 @@ def _check_datasets(spec: RunSpec, problems: list[Problem]) -> tuple[list[Datase
     metas: list[DatasetMeta] = []
     fams: list[set[SampleId]] = []
     for i, (label, ds) in enumerate(zip(spec.dataset_labels(), spec.datasets, strict=True)):
-        scan = scan_dataset(label, ds.bed)
+        scan = meta.scan_dataset(label, ds.bed)
         problems.extend(Problem(f"datasets[{i}].bed", x.message, x.file, x.line) for x in scan.issues)
         if scan.meta is not None:
             metas.append(scan.meta)
@@ -295,18 +297,18 @@ def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
             return
         if version is None:
             try:
-                version = probe_version(found)
+                version = commands.probe_version(found)
             except (OSError, ValueError) as exc:
                 problems.append(Problem("engine.binary", f"cannot read the version of {found}: {exc}"))
                 return
     if version is None:
         return
     try:
-        parse_version(version)
+        commands.parse_version(version)
     except ValueError:
         problems.append(Problem("engine.version", f"{version!r} is not a version number"))
         return
-    for flag, introduced in missing_flags(version, flags_for(spec)):
+    for flag, introduced in commands.missing_flags(version, commands.flags_for(spec)):
         problems.append(
             Problem(
                 "engine.version",
