@@ -31,9 +31,7 @@ def _spec(**fields: Any) -> RunSpec:
 
 
 def _meta(label: str, prefix: str, chrom: list[str], pos: list[int]) -> DatasetMeta:
-    return DatasetMeta(
-        label, prefix, 10, len(pos), np.array(chrom, dtype=np.str_), np.array(pos, dtype=np.int64)
-    )
+    return DatasetMeta(label, prefix, 10, len(pos), np.array(chrom, dtype=np.str_), np.array(pos, dtype=np.int64))
 
 
 def _datasets() -> list[DatasetMeta]:
@@ -67,9 +65,7 @@ def test_build_graph__step1_command() -> None:
 
 
 def test_build_graph__step1_on_named_dataset() -> None:
-    spec = _spec(
-        datasets=[{"bed": "/d/a", "label": "a"}, {"bed": "/d/b", "label": "b"}], step1={"dataset": "b"}
-    )
+    spec = _spec(datasets=[{"bed": "/d/a", "label": "a"}, {"bed": "/d/b", "label": "b"}], step1={"dataset": "b"})
     datasets = _datasets()
     datasets[1] = _meta("b", "/d/b", ["2", "2"], [1, 2])
     job = build_graph(spec, datasets)["step1"]
@@ -115,9 +111,7 @@ def test_build_graph__merge_order_and_rows() -> None:
     assert merge.meta["shard_logs"][0] == "/w/step2/step2-d1-c2_00000-p000.log"
     assert merge.meta["planned_rows"] == 8
     assert merge.outputs == ("/o/results/Y1.regenie.gz",)
-    assert set(merge.deps) == {
-        s.rsplit("/", 1)[1].removesuffix("_Y1.regenie.gz") for s in merge.meta["shards"]
-    }
+    assert set(merge.deps) == {s.rsplit("/", 1)[1].removesuffix("_Y1.regenie.gz") for s in merge.meta["shards"]}
 
 
 def test_build_graph__report_and_cleanup() -> None:
@@ -148,9 +142,7 @@ def test_build_graph__image_engine() -> None:
 
 
 def test_build_graph__binary_engine() -> None:
-    spec = _spec(
-        engine={"kind": "regenie", "binary": "/opt/regenie", "version": "4.1.2"}, step1={"lowmem": False}
-    )
+    spec = _spec(engine={"kind": "regenie", "binary": "/opt/regenie", "version": "4.1.2"}, step1={"lowmem": False})
     job = build_graph(spec, _datasets())["step1"]
     assert job.argv[:3] == ("/opt/regenie", "--step", "1")
     assert "--lowmem" not in job.argv

@@ -16,9 +16,7 @@ def variant_lists(draw: st.DrawFn) -> tuple[list[str], list[int]]:
     """Chromosomes in contiguous runs, positions sorted within each, with repeats."""
     chroms: list[str] = []
     positions: list[int] = []
-    for name in draw(
-        st.lists(st.sampled_from(["1", "2", "10", "X", "MT"]), min_size=1, max_size=4, unique=True)
-    ):
+    for name in draw(st.lists(st.sampled_from(["1", "2", "10", "X", "MT"]), min_size=1, max_size=4, unique=True)):
         steps = draw(st.lists(st.integers(0, 3), min_size=1, max_size=60))
         pos = draw(st.integers(1, 100))
         for step in steps:
@@ -53,9 +51,7 @@ def test_chunk_variants__covers_every_variant_once_without_overlap(
 
 @given(variant_lists(), st.integers(1, 12))
 @settings(max_examples=300, deadline=None)
-def test_chunk_variants__size_bound_except_tied_positions(
-    variants: tuple[list[str], list[int]], size: int
-) -> None:
+def test_chunk_variants__size_bound_except_tied_positions(variants: tuple[list[str], list[int]], size: int) -> None:
     chrom, pos = variants
     for c in chunk_variants(chrom, pos, size):
         if c.n_variants > size:

@@ -103,9 +103,7 @@ def test_launcher_for__three_engines() -> None:
     binary = launcher_for(EngineSpec(kind="regenie", binary="/opt/regenie"))
     assert binary.argv(["--step", "2"]) == ("/opt/regenie", "--step", "2")
     assert binary.image is None
-    image = launcher_for(
-        EngineSpec(kind="regenie", image="ghcr.io/rgcgithub/regenie/regenie", version="4.1.2")
-    )
+    image = launcher_for(EngineSpec(kind="regenie", image="ghcr.io/rgcgithub/regenie/regenie", version="4.1.2"))
     assert image.argv(["--step", "2"]) == ("regenie", "--step", "2")
     assert image.image == "ghcr.io/rgcgithub/regenie/regenie:v4.1.2"
 

@@ -36,9 +36,7 @@ def _write_plink(prefix: Path, n_samples: int, chrom: list[str], pos: list[int])
     prefix.with_suffix(".bim").write_text(
         "".join(f"{c}\tv{i}\t0\t{p}\tA\tC\n" for i, (c, p) in enumerate(zip(chrom, pos, strict=True)))
     )
-    prefix.with_suffix(".bed").write_bytes(
-        b"\x6c\x1b\x01" + bytes(expected_bed_size(n_samples, len(pos)) - 3)
-    )
+    prefix.with_suffix(".bed").write_bytes(b"\x6c\x1b\x01" + bytes(expected_bed_size(n_samples, len(pos)) - 3))
 
 
 def test_read_dataset_meta__non_integer_position(tmp_path: Path) -> None:

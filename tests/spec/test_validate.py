@@ -130,9 +130,7 @@ def test_validate__non_numeric_value_names_column_and_line(write_spec: SpecWrite
     assert "'abc'" in problem.message
 
 
-def test_validate__non_numeric_values_reported_first_few_then_counted(
-    write_spec: SpecWriter, data_dir: Path
-) -> None:
+def test_validate__non_numeric_values_reported_first_few_then_counted(write_spec: SpecWriter, data_dir: Path) -> None:
     cov = data_dir / "covariates.txt"
     for lineno in range(2, 12):
         _rewrite_line(cov, lineno, f"{lineno - 1} {lineno - 1} x 1 1")
@@ -149,9 +147,7 @@ def test_validate__missing_markers_accepted(write_spec: SpecWriter, data_dir: Pa
     validate(load(write_spec()))
 
 
-def test_validate__empty_cell_is_missing_in_tab_separated_table(
-    write_spec: SpecWriter, data_dir: Path
-) -> None:
+def test_validate__empty_cell_is_missing_in_tab_separated_table(write_spec: SpecWriter, data_dir: Path) -> None:
     pheno = data_dir / "phenotype.txt"
     rows = [line.split() for line in pheno.read_text().splitlines()]
     rows[1][2] = ""
@@ -209,9 +205,7 @@ def test_validate__predictions_missing_loco(tmp_path: Path, write_spec: SpecWrit
     assert "demo_2.loco" in problem.message
 
 
-def test_validate__predictions_file_missing_and_phenotype_unlisted(
-    tmp_path: Path, write_spec: SpecWriter
-) -> None:
+def test_validate__predictions_file_missing_and_phenotype_unlisted(tmp_path: Path, write_spec: SpecWriter) -> None:
     path = write_spec(step1={"skip": True, "predictions": "prev/demo_pred.list"})
     assert _only(_problems(path)).field == "step1.predictions"
     (tmp_path / "prev").mkdir()
@@ -249,9 +243,7 @@ def test_validate__probed_regenie_too_old_for_range(tmp_path: Path, write_spec: 
 
 
 def test_validate__image_version_lacks_flags(write_spec: SpecWriter) -> None:
-    path = write_spec(
-        engine={"kind": "regenie", "image": "ghcr.io/rgcgithub/regenie/regenie", "version": "1.0.5.5"}
-    )
+    path = write_spec(engine={"kind": "regenie", "image": "ghcr.io/rgcgithub/regenie/regenie", "version": "1.0.5.5"})
     problems = _problems(path)
     flags = sorted(p.message.split()[3].rstrip(",") for p in problems)
     assert flags == ["--gz", "--range"]
@@ -273,15 +265,11 @@ def test_validate__outdir_inside_workdir(write_spec: SpecWriter) -> None:
 def test_validate__unsafe_phenotype_name(write_spec: SpecWriter, data_dir: Path) -> None:
     pheno = data_dir / "phenotype.txt"
     _rewrite_line(pheno, 1, "FID IID Y/1 Y2")
-    problem = _only(
-        _problems(write_spec(phenotypes={"file": "data/phenotype.txt", "columns": ["Y/1", "Y2"]}))
-    )
+    problem = _only(_problems(write_spec(phenotypes={"file": "data/phenotype.txt", "columns": ["Y/1", "Y2"]})))
     assert problem.field == "phenotypes.columns[0]"
 
 
-def test_validate__reports_every_problem_at_once(
-    tmp_path: Path, write_spec: SpecWriter, data_dir: Path
-) -> None:
+def test_validate__reports_every_problem_at_once(tmp_path: Path, write_spec: SpecWriter, data_dir: Path) -> None:
     bed = data_dir / "example_3chr.bed"
     bed.write_bytes(bed.read_bytes()[:-1])
     (data_dir / "covariates.txt").unlink()

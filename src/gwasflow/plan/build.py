@@ -172,9 +172,7 @@ class _ArgvTemplate:
         self._i_out = self._argv.index(self._OUT)
 
     @classmethod
-    def step2(
-        cls, spec: RunSpec, launcher: Launcher, prefix: str, group: Sequence[str], pred: str
-    ) -> _ArgvTemplate:
+    def step2(cls, spec: RunSpec, launcher: Launcher, prefix: str, group: Sequence[str], pred: str) -> _ArgvTemplate:
         flags = step2_flags(spec, prefix=prefix, phenotypes=group, pred=pred, range_=cls._RANGE, out=cls._OUT)
         return cls(launcher, flags)
 
@@ -237,9 +235,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
     """One merge per phenotype; shards in chromosome/position order, datasets in spec order on ties."""
     groups = group_phenotypes(spec.phenotypes.columns, spec.step2.phenotypes_per_job)
     ext = ".regenie.gz" if spec.step2.gz else ".regenie"
-    ordered = sorted(
-        shards, key=lambda s: (_chrom_key(s.chunk.chrom), s.chunk.start, s.dataset_index, s.chunk.index)
-    )
+    ordered = sorted(shards, key=lambda s: (_chrom_key(s.chunk.chrom), s.chunk.start, s.dataset_index, s.chunk.index))
     per_group: list[list[_Shard]] = [[] for _ in groups]
     for shard in ordered:
         per_group[shard.group_index].append(shard)
@@ -287,7 +283,5 @@ def summarize(graph: JobGraph) -> str:
             where = f" [image {image}]" if image else ""
             lines.append(f"{job.id}{where}:\n  {shlex.join(job.argv)}")
         else:
-            lines.append(
-                f"{job.id}: {job.action} (after {len(job.deps)} job{'s' if len(job.deps) != 1 else ''})"
-            )
+            lines.append(f"{job.id}: {job.action} (after {len(job.deps)} job{'s' if len(job.deps) != 1 else ''})")
     return "\n".join(lines) + "\n"

@@ -100,9 +100,7 @@ def probe_version(binary: str, *, timeout_s: float = 30.0) -> str:
     its output holds no version number.
     """
     try:
-        done = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, timeout=timeout_s, check=False
-        )
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
         raise OSError(f"{binary} --version did not finish in {timeout_s:g} s") from exc
     text = f"{done.stdout}\n{done.stderr}"
@@ -181,7 +179,5 @@ def flags_for(spec: RunSpec) -> list[str]:
     argv: list[str] = []
     if not spec.step1.skip:
         argv += step1_flags(spec, prefix="p", out="o", lowmem_prefix="t")
-    argv += step2_flags(
-        spec, prefix="p", phenotypes=spec.phenotypes.columns[:1], pred="x", range_="1:1-1", out="o"
-    )
+    argv += step2_flags(spec, prefix="p", phenotypes=spec.phenotypes.columns[:1], pred="x", range_="1:1-1", out="o")
     return list(dict.fromkeys(a for a in argv if a.startswith("--")))

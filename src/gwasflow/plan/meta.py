@@ -161,9 +161,7 @@ def _fam_tolerates(lines: list[bytes]) -> bool:
     return all(len(ln.split()) in (0, 6) for ln in lines)
 
 
-def _read_bim(
-    path: str, issues: list[FileIssue]
-) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]] | None:
+def _read_bim(path: str, issues: list[FileIssue]) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]] | None:
     data = _read_lines(path, issues)
     if data is None:
         return None
@@ -192,16 +190,12 @@ def _report_bad_positions(raw: list[bytes], path: str, issues: list[FileIssue]) 
             int(value)
         except ValueError:
             found += 1
-            issues.append(
-                FileIssue(path, f"position {value.decode(errors='replace')!r} is not an integer", i + 1)
-            )
+            issues.append(FileIssue(path, f"position {value.decode(errors='replace')!r} is not an integer", i + 1))
             if found >= _MAX_LINE_ISSUES:
                 break
 
 
-def _check_order(
-    chrom: npt.NDArray[np.str_], pos: npt.NDArray[np.int64], path: str, issues: list[FileIssue]
-) -> None:
+def _check_order(chrom: npt.NDArray[np.str_], pos: npt.NDArray[np.int64], path: str, issues: list[FileIssue]) -> None:
     """Each chromosome must be one contiguous run, sorted by position (step 2 shards use --range)."""
     if len(pos) < 2:
         return
@@ -218,9 +212,7 @@ def _check_order(
     bad = np.flatnonzero(same & (pos[1:] < pos[:-1]))
     for i in bad[:_MAX_LINE_ISSUES].tolist():
         issues.append(
-            FileIssue(
-                path, f"position {pos[i + 1]} after {pos[i]} on chromosome {chrom[i]}: not sorted", i + 2
-            )
+            FileIssue(path, f"position {pos[i + 1]} after {pos[i]} on chromosome {chrom[i]}: not sorted", i + 2)
         )
     if len(bad) > _MAX_LINE_ISSUES:
         issues.append(FileIssue(path, f"{len(bad) - _MAX_LINE_ISSUES} more unsorted positions"))

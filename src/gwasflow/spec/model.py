@@ -71,9 +71,7 @@ class Step1Spec(_Frozen):
     bsize: PositiveInt = Field(default=1000, description="regenie --bsize for step 1")
     skip: bool = Field(default=False, description="skip step 1 and use `predictions`")
     predictions: str | None = Field(default=None, description="existing <out>_pred.list when skip is true")
-    dataset: str | None = Field(
-        default=None, description="label of the dataset used for step 1 (default: first)"
-    )
+    dataset: str | None = Field(default=None, description="label of the dataset used for step 1 (default: first)")
     lowmem: bool = True
     resources: ResourceSpec = Field(default_factory=ResourceSpec)
 
@@ -100,9 +98,7 @@ class EngineSpec(_Frozen):
     kind: EngineKind = EngineKind.BUILTIN
     version: str | None = Field(default=None, description="regenie version, e.g. 4.1.2")
     binary: str | None = Field(default=None, description="path or name of a regenie binary")
-    image: str | None = Field(
-        default=None, description="container image, e.g. ghcr.io/rgcgithub/regenie/regenie"
-    )
+    image: str | None = Field(default=None, description="container image, e.g. ghcr.io/rgcgithub/regenie/regenie")
     threads: PositiveInt = 1
 
     @model_validator(mode="after")

@@ -95,9 +95,7 @@ def _split(line: str, tabbed: bool) -> list[str]:
     return [f.strip() for f in line.split("\t")] if tabbed else line.split()
 
 
-def _check_table(
-    table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem]
-) -> set[SampleId] | None:
+def _check_table(table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem]) -> set[SampleId] | None:
     """Check one FID/IID table; return its sample ids (None when the file is unusable)."""
     path = table.file
     try:
@@ -115,9 +113,7 @@ def _check_table(
     tabbed = "\t" in lines[0]
     header = _split(lines[0], tabbed)
     if header[:2] != ["FID", "IID"]:
-        problems.append(
-            Problem(f"{section}.file", f"header must start with FID IID, found {header[:2]}", path, 1)
-        )
+        problems.append(Problem(f"{section}.file", f"header must start with FID IID, found {header[:2]}", path, 1))
         return None
     used = _used_columns(table.columns, header, section, path, problems)
     check = _TableCheck(section, path, problems)
@@ -208,15 +204,11 @@ def _check_overlap(
             continue
         if pheno and not pheno & fam:
             problems.append(
-                Problem(
-                    "phenotypes.file", f"no sample (FID IID) in common with {fam_file}", spec.phenotypes.file
-                )
+                Problem("phenotypes.file", f"no sample (FID IID) in common with {fam_file}", spec.phenotypes.file)
             )
         if cov and spec.covariates and not cov & fam:
             problems.append(
-                Problem(
-                    "covariates.file", f"no sample (FID IID) in common with {fam_file}", spec.covariates.file
-                )
+                Problem("covariates.file", f"no sample (FID IID) in common with {fam_file}", spec.covariates.file)
             )
     if pheno and cov and spec.covariates and not pheno & cov:
         problems.append(
@@ -277,9 +269,7 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
             problems.append(Problem(fld, f"LOCO file {loco} not found", path, lineno))
     for k, col in enumerate(spec.phenotypes.columns):
         if col not in listed:
-            problems.append(
-                Problem(f"phenotypes.columns[{k}]", f"phenotype {col!r} has no LOCO file in {path}", path)
-            )
+            problems.append(Problem(f"phenotypes.columns[{k}]", f"phenotype {col!r} has no LOCO file in {path}", path))
 
 
 def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
