@@ -29,7 +29,9 @@ class ActionContext:
     @classmethod
     def create(cls, graph: JobGraph, rundir: RunDir, workspace: Path, keep_workspace: bool) -> ActionContext:
         """A context that knows, for every step 2 output file, how many traits its shard tests."""
-        traits = {out: len(job.meta["phenotypes"]) for job in graph.by_step(Step.STEP2) for out in job.outputs}
+        traits = {
+            out: len(job.meta.get("phenotypes", ())) or 1 for job in graph.by_step(Step.STEP2) for out in job.outputs
+        }
         return cls(graph, rundir, workspace, keep_workspace, traits)
 
 
