@@ -226,18 +226,14 @@ class Driver:
 
     # -- the end ----------------------------------------------------------------------------------
     def _cancel_all(self) -> None:
+        """Cancel active attempts on the executor, then record every unfinished job as cancelled."""
         handles = list(self._active)
         if handles:
             self.executor.cancel(handles)
         for handle in handles:
             active = self._active.pop(handle)
             self._record(active, "cancelled", ExecStatus(ExecState.CANCELLED), None, "cancelled by user")
-            self._set(active.job_id, JobState.CANCELLED)
-        # jobs that never started will not start now
-        pending = [j for j, s in self.scheduler.states().items() if s in (JobState.PENDING, JobState.RETRY_WAIT)]
-        for job_id in pending:
-            if self.scheduler.state(job_id) in (JobState.PENDING, JobState.RETRY_WAIT):
-                self._set(job_id, JobState.CANCELLED)
+        self.store.set_job_states(self.run_id, self.scheduler.cancel_all())
 
     def _conclude(self, t0: float) -> RunOutcome:
         counts = self.scheduler.counts()

@@ -1,0 +1,65 @@
+"""Ctrl-C on a running `gwasflow run`: running jobs are killed and recorded as cancelled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gwasflow.demo import write_demo
+
+
+def _events(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _regenie_processes(workspace: Path) -> list[int]:
+    """Pids of processes whose command line runs the built-in engine on this workspace."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "regenie" in cmdline and str(workspace) in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_run__sigint_cancels_running_jobs_and_records_them(tmp_path: Path) -> None:
+    spec = write_demo(tmp_path / "d", n_samples=2000, n_variants=20_000, seed=3)
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events_path = tmp_path / "d" / ".gwasflow" / "events.jsonl"
+    deadline = time.monotonic() + 60
+    while not any(e["event"] == "submitted" for e in _events(events_path)):
+        assert proc.poll() is None and time.monotonic() < deadline, "step 1 was never submitted"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    workspace = tmp_path / "d" / "work"
+    assert _regenie_processes(workspace), "step 1 should be running"
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not _regenie_processes(workspace), "cancelled jobs must not keep running"
+    db = sqlite3.connect(tmp_path / "d" / ".gwasflow" / "gwasflow.sqlite")
+    try:
+        run_state = db.execute("SELECT state FROM runs").fetchone()[0]
+        states = dict(db.execute("SELECT job_id, state FROM jobs").fetchall())
+        attempts = db.execute("SELECT job_id, state FROM attempts").fetchall()
+    finally:
+        db.close()
+    assert run_state == "cancelled"
+    assert states["step1"] == "cancelled"
+    assert set(states.values()) == {"cancelled"}
+    assert attempts == [("step1", "cancelled")]
+    assert not workspace.exists(), "a cancelled run deletes its workspace"
