@@ -17,7 +17,7 @@ OUTPUTS = REFERENCE / "outputs"
 @pytest.fixture
 def reference() -> Path:
     if not (INPUTS / "example_3chr.bed").is_file():
-        pytest.skip(f"regenie reference data not found under {REFERENCE}")
+        raise FileNotFoundError(f"regenie reference data not found under {REFERENCE}")
     return REFERENCE
 
 

@@ -28,7 +28,7 @@ from scipy.special import log_ndtr
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.linalg import covariate_basis, residualize
 
-__all__ = ["BlockStats", "NullModel", "Offsets", "chi2_1_logsf", "fit_null", "make_offsets", "test_block"]
+__all__ = ["BlockStats", "NullModel", "Offsets", "association_block", "chi2_1_logsf", "fit_null", "make_offsets"]
 
 _LN10 = float(np.log(10.0))
 _LN2 = float(np.log(2.0))
@@ -129,7 +129,7 @@ def _cross_products(geno: _F64, weights: _F64) -> tuple[_F64, _F64, NDArray[np.i
     return cross, sumsq, n_obs, dosage
 
 
-def test_block(geno: NDArray[np.float64], null: NullModel, offsets: Offsets) -> BlockStats:
+def association_block(geno: NDArray[np.float64], null: NullModel, offsets: Offsets) -> BlockStats:
     """Test every variant of ``geno`` (n_samples, n_variants; NaN = missing) against every phenotype.
 
     ``geno`` is modified (missing values imputed).

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.assoc import NullModel, Offsets, fit_null, make_offsets, test_block
+from gwasflow.regenie.assoc import NullModel, Offsets, association_block, fit_null, make_offsets
 from gwasflow.regenie.io.bed import BedFile, VariantInfo, open_bed_file
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
 from gwasflow.regenie.linalg import PhenoGroup, group_by_mask
@@ -118,7 +118,7 @@ def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[lis
 def _test_and_write(geno: NDArray[np.float64], state: _GroupState, offsets: Offsets, strings: list[list[str]],
                     handles: list[TextIO], min_mac: float) -> int:
     """Test one block for one phenotype group, write kept rows; return the number of ignored tests."""
-    stats = test_block(geno, state.null, offsets)
+    stats = association_block(geno, state.null, offsets)
     keep = stats.mac >= min_mac
     rows = np.flatnonzero(keep)
     kept = [[column[i] for i in rows.tolist()] for column in strings]
