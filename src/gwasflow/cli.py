@@ -135,12 +135,24 @@ def run_spec_file(path: Path, *, quiet: bool = False) -> int:
     print(f"run {outcome.run_id}: {outcome.state.value} in {outcome.elapsed_s:.1f} s ({outcome.message})")
     if outcome.state is RunState.SUCCEEDED:
         print(f"results: {results}")
-        summary = Path(spec.outdir) / "summary.tsv"
-        if summary.exists():
-            print(summary.read_text().rstrip())
+        _print_summary(Path(spec.outdir) / "summary.tsv")
         return 0
     print(f"see: gwasflow status {spec.outdir}", file=sys.stderr)
     return EXIT_CANCELLED if outcome.state is RunState.CANCELLED else 1
+
+
+def _print_summary(path: Path) -> None:
+    """The run's summary.tsv as an aligned table."""
+    if not path.exists():
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [line.split("\t") for line in path.read_text().splitlines() if line]
+    table = Table(*rows[0], title=str(path))
+    for row in rows[1:]:
+        table.add_row(*row)
+    Console(file=sys.stdout, width=160).print(table)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
