@@ -109,16 +109,27 @@ class Driver:
         return self._conclude(t0)
 
     def _launch(self) -> bool:
-        launched = False
-        for job in self.scheduler.runnable():
+        runnable = self.scheduler.runnable()
+        commands: list[Job] = []
+        for job in runnable:
             if job.kind is JobKind.INTERNAL:
                 self._run_internal(job)
             else:
-                self._submit(job)
-            launched = True
-        return launched
+                commands.append(job)
+        if commands:
+            self._submit(commands)
+        return bool(runnable)
 
-    def _submit(self, job: Job) -> None:
+    def _submit(self, jobs: list[Job]) -> None:
+        """Record a new attempt of each job, then hand them all to the executor in one call."""
+        submissions = [self._prepare(job) for job in jobs]
+        handles = self.executor.submit_batch(submissions)
+        for sub, handle in zip(submissions, handles, strict=True):
+            self.store.set_attempt_handle(self.run_id, sub.job_id, sub.attempt, handle)
+            self._active[handle] = _Active(sub.job_id, sub.attempt, sub.log_path)
+            self.rundir.event("submitted", job=sub.job_id, attempt=sub.attempt, handle=handle)
+
+    def _prepare(self, job: Job) -> Submission:
         record = self.store.get_job(self.run_id, job.id)
         resources = Resources(
             cpus=job.resources.cpus,
@@ -138,11 +149,7 @@ class Driver:
         self._set(job.id, JobState.QUEUED)
         threads = str(resources.cpus)
         env = {"OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-        sub = Submission(job.id, attempt, job.argv, log_path, resources, cwd=self.workspace, env=env)
-        handle = self.executor.submit(sub)
-        self.store.set_attempt_handle(self.run_id, job.id, attempt, handle)
-        self._active[handle] = _Active(job.id, attempt, log_path)
-        self.rundir.event("submitted", job=job.id, attempt=attempt, handle=handle)
+        return Submission(job.id, attempt, job.argv, log_path, resources, cwd=self.workspace, env=env)
 
     def _poll(self) -> bool:
         if not self._active:

@@ -59,6 +59,10 @@ class Executor(Protocol):
         """Start an attempt; return the executor's handle (pid, Slurm id, Batch id)."""
         ...
 
+    def submit_batch(self, submissions: Sequence[Submission]) -> list[str]:
+        """Start many attempts at once (Slurm: job arrays, Batch: array jobs); handles in order."""
+        ...
+
     def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
         """Status of every handle given, in one batched query."""
         ...

@@ -106,6 +106,10 @@ class LocalExecutor:
         self._fill_slots()
         return handle
 
+    def submit_batch(self, submissions: Sequence[Submission]) -> list[str]:
+        """Queue many attempts at once; handles in the same order."""
+        return [self.submit(sub) for sub in submissions]
+
     def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
         """Reap, enforce time limits, start queued attempts; then the status of every handle."""
         self._reap()
