@@ -80,6 +80,7 @@ CASES: list[Case] = [
     ("short_covar_row", _short_row, {}, "line 6"),
     ("unknown_field", _nothing, {"colour": "blue"}, "colour"),
     ("regenie_without_binary", _nothing, {"engine": {"kind": "regenie"}}, "engine"),
+    ("unknown_executor_setting", _nothing, {"executor": {"kind": "local", "settings": {"colour": 3}}}, "colour"),
 ]
 
 

@@ -11,9 +11,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gwasflow import __version__
 from gwasflow.errors import GwasflowError, Problem, SpecError
+
+if TYPE_CHECKING:
+    from gwasflow.spec.model import RunSpec
 
 __all__ = ["main"]
 
@@ -90,20 +94,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     spec = load(args.spec)
     metas = validate(spec)
-    _check_workspace(spec.workdir)
+    _preflight(spec)
     n_variants = sum(m.n_variants for m in metas)
     print(f"ok: {args.spec}: {len(metas)} dataset(s), {n_variants} variants, "
           f"{len(spec.phenotypes.columns)} phenotype(s)")
     return 0
 
 
-def _check_workspace(workdir: str) -> None:
+def _preflight(spec: RunSpec) -> None:
+    """Checks that need more than the input files: the workspace folder and the executor settings."""
     from gwasflow.engine.rundir import WORKSPACE_MARK
+    from gwasflow.executors.registry import check_settings
 
-    path = Path(workdir)
+    problems = []
+    path = Path(spec.workdir)
     if path.is_file() or (path.is_dir() and any(path.iterdir()) and not (path / WORKSPACE_MARK).exists()):
-        raise SpecError([Problem("workdir", "exists and is not an empty folder or a gwasflow workspace",
-                                 file=str(path))])
+        problems.append(Problem("workdir", "exists and is not an empty folder or a gwasflow workspace", str(path)))
+    settings = {"max_parallel": spec.executor.max_parallel, **spec.executor.settings}
+    problems += [Problem("executor.settings", msg) for msg in check_settings(spec.executor.kind, settings)]
+    if problems:
+        raise SpecError(problems)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -129,7 +139,7 @@ def run_spec_file(path: Path, *, quiet: bool = False) -> int:
 
     spec = load(path)
     metas = validate(spec)
-    _check_workspace(spec.workdir)
+    _preflight(spec)
     outcome = start_run(spec, metas, progress=make_progress(quiet=quiet))
     results = Path(spec.outdir) / "results"
     print(f"run {outcome.run_id}: {outcome.state.value} in {outcome.elapsed_s:.1f} s ({outcome.message})")

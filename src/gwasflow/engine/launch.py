@@ -39,7 +39,9 @@ def start_run(
     rundir.create()
     write_atomic(rundir.spec_path, spec.model_dump_json(indent=2))
     store = SQLiteStore(rundir.store_path)
-    executor = make_executor(spec.executor.kind, max_parallel=spec.executor.max_parallel)
+    executor = make_executor(
+        spec.executor.kind, max_parallel=spec.executor.max_parallel, **spec.executor.settings
+    )
     try:
         run_id = new_run_id(spec.name)
         store.create_run(run_id, spec.name, spec.model_dump_json(), json.dumps(graph.to_dict()))

@@ -14,7 +14,7 @@ from typing import Any
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import LocalExecutor, LocalSettings
 
-__all__ = ["executor_kinds", "make_executor"]
+__all__ = ["check_settings", "executor_kinds", "make_executor"]
 
 # kind -> (factory, settings dataclass listing the accepted keyword settings)
 _BACKENDS: dict[str, tuple[Callable[..., Executor], type[Any]]] = {
@@ -40,3 +40,19 @@ def make_executor(kind: str, **settings: Any) -> Executor:
             f"executor {kind!r}: unknown settings {unknown!r}; accepted: {', '.join(sorted(accepted))}"
         )
     return factory(**settings)
+
+
+def check_settings(kind: str, settings: dict[str, Any]) -> list[str]:
+    """Problems with an executor kind and its settings, without making the executor (for validation)."""
+    if kind not in _BACKENDS:
+        return [f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}"]
+    _, settings_type = _BACKENDS[kind]
+    accepted = {f.name for f in dataclasses.fields(settings_type)}
+    unknown = sorted(set(settings) - accepted)
+    if unknown:
+        return [f"unknown settings {unknown!r}; accepted: {', '.join(sorted(accepted))}"]
+    try:
+        settings_type(**settings)
+    except (TypeError, ValueError) as exc:
+        return [str(exc)]
+    return []

@@ -9,7 +9,7 @@ Relative paths are resolved against the spec file's folder by ``load.py``.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -114,9 +114,14 @@ class EngineSpec(_Frozen):
 
 
 class ExecutorSpec(_Frozen):
-    kind: Literal["local"] = "local"
-    max_parallel: PositiveInt = Field(default=2, description="jobs run at once")
-    poll_interval_s: float = Field(default=0.2, gt=0)
+    """Where jobs run. ``settings`` are the backend's own typed settings (checked by the backend)."""
+
+    kind: Literal["local", "slurm"] = "local"
+    max_parallel: PositiveInt = Field(default=2, description="jobs in flight at once")
+    poll_interval_s: float = Field(default=0.2, gt=0, description="seconds between status polls")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="backend settings, e.g. slurm: partition, account, qos, sbatch_args"
+    )
 
 
 class RunSpec(_Frozen):
