@@ -108,24 +108,37 @@ class BlockStats:
 _F64 = NDArray[np.float64]
 
 
+def _impute_missing(geno: _F64, sumsq: _F64) -> tuple[NDArray[np.int64], _F64, NDArray[np.intp]]:
+    """Mean-impute NaNs in place in the columns whose ``sumsq`` is NaN.
+
+    Returns non-missing counts, dosage sums of the imputed columns (before
+    imputation) and their indices; ``sumsq`` is updated.
+    """
+    n_samples, n_variants = geno.shape
+    n_obs = np.full(n_variants, n_samples, dtype=np.int64)
+    bad = np.flatnonzero(np.isnan(sumsq))
+    if bad.size == 0:
+        return n_obs, np.empty(0), bad
+    sub = geno if bad.size == n_variants else geno[:, bad]
+    missing = np.isnan(sub)
+    n_obs[bad] = n_samples - missing.sum(axis=0)
+    np.copyto(sub, 0.0, where=missing)
+    sums = sub.sum(axis=0)
+    mean = sums / np.maximum(n_obs[bad], 1)
+    np.copyto(sub, np.broadcast_to(mean, sub.shape), where=missing)
+    if sub is not geno:
+        geno[:, bad] = sub
+    sumsq[bad] = np.einsum("ij,ij->j", sub, sub)
+    return n_obs, sums, bad
+
+
 def _cross_products(geno: _F64, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
     """G'[1|Q|E], sum of squares, non-missing counts and dosage sums; imputes missing in place."""
-    cross = geno.T @ weights
     sumsq = np.einsum("ij,ij->j", geno, geno)
-    n_obs = np.full(geno.shape[1], geno.shape[0], dtype=np.int64)
+    n_obs, bad_sums, bad = _impute_missing(geno, sumsq)
+    cross = geno.T @ weights
     dosage = cross[:, 0].copy()
-    bad = np.flatnonzero(np.isnan(sumsq))
-    if bad.size:
-        sub = geno[:, bad]
-        missing = np.isnan(sub)
-        n_obs[bad] = geno.shape[0] - missing.sum(axis=0)
-        dosage[bad] = np.nansum(sub, axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(n_obs[bad] > 0, dosage[bad] / n_obs[bad], 0.0)
-        sub = np.where(missing, mean, sub)
-        geno[:, bad] = sub
-        cross[bad] = sub.T @ weights
-        sumsq[bad] = np.einsum("ij,ij->j", sub, sub)
+    dosage[bad] = bad_sums
     return cross, sumsq, n_obs, dosage
 
 

@@ -86,7 +86,9 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 
 def _column_strings(values: NDArray[np.float64]) -> list[str]:
-    return [format_g(v) for v in values.tolist()]
+    if np.isnan(values).any():
+        return [format_g(v) for v in values.tolist()]
+    return [f"{v:g}" for v in (values + 0.0).tolist()]
 
 
 def result_lines(

@@ -1,0 +1,107 @@
+"""Benchmark the built-in engine's step 2 (quantitative traits, ``--ignore-pred``).
+
+Simulates a cohort (numpy, fixed seed) in a temporary folder — by default
+10,000 samples x 50,000 variants x 4 phenotypes — then runs
+``python -m gwasflow.regenie --step 2 --ignore-pred --bsize 1000`` once per
+thread count in a subprocess whose BLAS pools are capped through
+``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS``. Prints wall
+time, variant x phenotype tests per second and the child's peak RSS.
+
+    python benchmarks/bench_step2.py                      # full size, threads 1 and 2
+    python benchmarks/bench_step2.py --samples 2000 --variants 5000 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--variants", type=int, default=50_000)
+    parser.add_argument("--phenotypes", type=int, default=4)
+    parser.add_argument("--bsize", type=int, default=1000)
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts to run")
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
+    return parser.parse_args(argv)
+
+
+def _genotypes(rng: np.random.Generator, n_samples: int, n_variants: int) -> np.ndarray:
+    """Hardy-Weinberg dosages (int8) with 0.5% missing calls (-127), simulated in chunks."""
+    freq = rng.uniform(0.01, 0.5, n_variants).astype(np.float32)
+    out = np.empty((n_samples, n_variants), dtype=np.int8)
+    for start in range(0, n_variants, 5000):
+        f = freq[start:start + 5000]
+        chunk = (rng.random((n_samples, f.size), dtype=np.float32) < f).astype(np.int8)
+        chunk += rng.random((n_samples, f.size), dtype=np.float32) < f
+        chunk[rng.random((n_samples, f.size), dtype=np.float32) < 0.005] = -127
+        out[:, start:start + f.size] = chunk
+    return out
+
+
+def simulate(folder: Path, n_samples: int, n_variants: int, n_pheno: int, seed: int) -> None:
+    """Write ``cohort.bed/.bim/.fam``, ``pheno.txt`` and ``covar.txt`` into ``folder``."""
+    from bed_reader import to_bed
+
+    rng = np.random.default_rng(seed)
+    ids = [f"s{i}" for i in range(n_samples)]
+    chrom = np.repeat(np.arange(1, 23), -(-n_variants // 22))[:n_variants].astype(str)
+    props = {"fid": ids, "iid": ids, "chromosome": chrom, "bp_position": np.arange(1, n_variants + 1)}
+    to_bed(folder / "cohort.bed", _genotypes(rng, n_samples, n_variants), properties=props, count_A1=True)
+    covar = rng.normal(size=(n_samples, 3))
+    pheno = covar @ rng.normal(size=(3, n_pheno)) + rng.normal(size=(n_samples, n_pheno))
+    for name, values, prefix in (("pheno.txt", pheno, "Y"), ("covar.txt", covar, "C")):
+        header = "FID IID " + " ".join(f"{prefix}{j + 1}" for j in range(values.shape[1]))
+        rows = [f"{s} {s} " + " ".join(f"{v:.6f}" for v in row) for s, row in zip(ids, values.tolist(), strict=True)]
+        (folder / name).write_text("\n".join([header, *rows]) + "\n")
+
+
+def run_once(folder: Path, threads: int, bsize: int) -> tuple[float, int]:
+    """Run step 2 in a subprocess; return wall seconds and the child's peak RSS in KiB."""
+    env = dict(os.environ)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(threads)
+    argv = [sys.executable, "-m", "gwasflow.regenie", "--step", "2", "--bed", str(folder / "cohort"),
+            "--phenoFile", str(folder / "pheno.txt"), "--covarFile", str(folder / "covar.txt"),
+            "--ignore-pred", "--bsize", str(bsize), "--threads", str(threads), "--out", str(folder / f"t{threads}")]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"engine failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, int(usage.ru_maxrss)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    context = tempfile.TemporaryDirectory(prefix="bench_step2_") if args.keep is None else None
+    folder = Path(context.name) if context is not None else args.keep
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        start = time.perf_counter()
+        simulate(folder, args.samples, args.variants, args.phenotypes, args.seed)
+        print(f"simulated {args.samples} samples x {args.variants} variants x {args.phenotypes} phenotypes "
+              f"in {time.perf_counter() - start:.1f} s ({folder})")
+        tests = args.variants * args.phenotypes
+        for threads in (int(t) for t in args.threads.split(",")):
+            wall, rss = run_once(folder, threads, args.bsize)
+            print(f"threads={threads} wall={wall:.2f} s  tests/s={tests / wall:,.0f}  peak_rss={rss / 1024:.0f} MiB")
+    finally:
+        if context is not None:
+            context.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
