@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from gwasflow.plan.meta import DatasetFileError, expected_bed_size, read_dataset_meta
+from tests.conftest import REGENIE_EXAMPLE
 
-EXAMPLE = Path("/work/shared/data/regenie-example/inputs/example_3chr")
+EXAMPLE = REGENIE_EXAMPLE / "inputs" / "example_3chr"
 
 
 def test_expected_bed_size__rounds_samples_up() -> None:
@@ -17,8 +18,6 @@ def test_expected_bed_size__rounds_samples_up() -> None:
 
 
 def test_read_dataset_meta__example() -> None:
-    if not EXAMPLE.with_suffix(".bim").is_file():
-        pytest.skip("example data not available")
     meta = read_dataset_meta("ex", str(EXAMPLE))
     assert (meta.n_samples, meta.n_variants) == (500, 500)
     assert meta.pos.dtype == np.int64

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-EXAMPLE = Path("/work/shared/data/regenie-example/inputs")
+from tests.conftest import REGENIE_EXAMPLE
+
+EXAMPLE = REGENIE_EXAMPLE / "inputs"
 FILES = ["example_3chr.bed", "example_3chr.bim", "example_3chr.fam", "phenotype.txt", "covariates.txt"]
 
 SpecWriter = Callable[..., Path]
@@ -20,7 +22,7 @@ SpecWriter = Callable[..., Path]
 def data_dir(tmp_path: Path) -> Path:
     """A writable copy of the example inputs, in ``tmp_path/data``."""
     if not EXAMPLE.is_dir():
-        pytest.skip("regenie example data not available")
+        raise FileNotFoundError(f"regenie example data not found at {EXAMPLE}")
     out = tmp_path / "data"
     out.mkdir()
     for name in FILES:
