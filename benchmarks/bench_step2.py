@@ -33,6 +33,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts to run")
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
+    parser.add_argument("--simulate-only", type=Path, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -85,12 +86,18 @@ def run_once(folder: Path, threads: int, bsize: int) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.simulate_only is not None:
+        simulate(args.simulate_only, args.samples, args.variants, args.phenotypes, args.seed)
+        return 0
     context = tempfile.TemporaryDirectory(prefix="bench_step2_") if args.keep is None else None
     folder = Path(context.name) if context is not None else args.keep
     folder.mkdir(parents=True, exist_ok=True)
     try:
         start = time.perf_counter()
-        simulate(folder, args.samples, args.variants, args.phenotypes, args.seed)
+        # simulate in a child so this process stays small: a child's peak RSS counts what it inherits at fork
+        subprocess.run([sys.executable, __file__, "--simulate-only", str(folder), "--samples", str(args.samples),
+                        "--variants", str(args.variants), "--phenotypes", str(args.phenotypes),
+                        "--seed", str(args.seed)], check=True)
         print(f"simulated {args.samples} samples x {args.variants} variants x {args.phenotypes} phenotypes "
               f"in {time.perf_counter() - start:.1f} s ({folder})")
         tests = args.variants * args.phenotypes

@@ -156,3 +156,26 @@ def test_pending_files__discard_leaves_no_final_file(tmp_path: Path) -> None:
                                              (123456789.0, "1.23457e+08"), (-0.0, "0"), (float("nan"), "NA")])
 def test_format_g__prints_like_regenie(value: float, text: str) -> None:
     assert format_g(value) == text
+
+
+def test_main__missing_out_folder_exits_2(reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--out", str(tmp_path / "no" / "x")]) == 2
+    assert capsys.readouterr().err.startswith("error: --out: folder")
+
+
+def test_main__step1_mean_imputes_missing_phenotypes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    n = 80
+    ids = [str(i + 1) for i in range(n)]
+    write_bed(tmp_path / "g", rng.binomial(2, 0.3, size=(n, 40)).astype(float), ["1"] * 20 + ["2"] * 20,
+              list(range(1, 41)))
+    y = rng.normal(size=n)
+    y[[3, 50]] = np.nan
+    write_table(tmp_path / "p.txt", ids, {"A": y})
+    out = tmp_path / "s1"
+    assert main(["--step", "1", "--bed", str(tmp_path / "g"), "--phenoFile", str(tmp_path / "p.txt"),
+                 "--bsize", "10", "--out", str(out)]) == 0
+    lines = (tmp_path / "s1_1.loco").read_text().splitlines()
+    assert lines[0].split()[1:4] == ["10_10", "11_11", "12_12"]
+    assert len(lines) == 24 and all("NA" not in line for line in lines)
+    assert (tmp_path / "s1_pred.list").read_text() == f"A {tmp_path / 's1_1.loco'}\n"

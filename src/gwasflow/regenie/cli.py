@@ -7,6 +7,7 @@ one ``error: ...`` line on stderr (never a traceback).
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 
@@ -28,6 +29,9 @@ def _blas_limit(threads: int) -> AbstractContextManager[object]:
 
 
 def _run(opts: Options, log: RunLog) -> None:
+    folder = os.path.dirname(opts.out) or "."
+    if not os.path.isdir(folder):
+        raise EngineInputError(f"--out: folder {folder} does not exist")
     log.options(opts)
     with _blas_limit(opts.threads):
         if opts.step == 1:
@@ -50,7 +54,7 @@ def main(argv: list[str]) -> int:
     except EngineInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         log.add(f"ERROR: {exc}")
-        if opts is not None:
+        if opts is not None and os.path.isdir(os.path.dirname(opts.out) or "."):
             _write_log(log, opts.out)
         return exc.exit_code
     _write_log(log, opts.out)
