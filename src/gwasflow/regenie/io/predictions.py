@@ -35,7 +35,10 @@ def read_pred_list(path: str) -> dict[str, str]:
 def _parse_row(fields: list[str], path: str, line_no: int) -> tuple[int, NDArray[np.float64]]:
     try:
         chrom = int(fields[0])
-        values = np.asarray([np.nan if f == "NA" else float(f) for f in fields[1:]], dtype=np.float64)
+        try:
+            values = np.asarray(fields[1:], dtype=np.float64)
+        except ValueError:  # binary-trait files hold NA for samples without a phenotype
+            values = np.asarray([np.nan if f == "NA" else float(f) for f in fields[1:]], dtype=np.float64)
     except ValueError:
         raise EngineInputError(f"{path}: line {line_no}: non-numeric value") from None
     return chrom, values
