@@ -11,18 +11,21 @@ from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
+from gwasflow.spec.model import RetrySpec
 
 PY = sys.executable
 
 
-def _cmd(job_id: str, code: str, outputs: list[Path], deps: tuple[str, ...] = ()) -> Job:
+def _cmd(
+    job_id: str, code: str, outputs: list[Path], deps: tuple[str, ...] = (), resources: Resources | None = None
+) -> Job:
     return Job(
         id=job_id, step=Step.STEP2, kind=JobKind.COMMAND, argv=(PY, "-c", code), deps=deps,
-        outputs=tuple(str(p) for p in outputs), resources=Resources(time_s=30),
+        outputs=tuple(str(p) for p in outputs), resources=resources or Resources(time_s=30),
     )
 
 
-def _drive(tmp_path: Path, jobs: list[Job]) -> tuple[Driver, MemoryStore]:
+def _drive(tmp_path: Path, jobs: list[Job], retry: RetrySpec | None = None) -> tuple[Driver, MemoryStore]:
     graph = JobGraph(jobs)
     store = MemoryStore()
     store.create_run("r1", "t", "{}", "{}")
@@ -31,7 +34,7 @@ def _drive(tmp_path: Path, jobs: list[Job]) -> tuple[Driver, MemoryStore]:
     prepare_workspace(ws)
     executor = LocalExecutor(max_parallel=2)
     driver = Driver(run_id="r1", graph=graph, store=store, executor=executor, rundir=RunDir(tmp_path / "out"),
-                    workspace=ws, poll_interval_s=0.02)
+                    workspace=ws, poll_interval_s=0.02, retry=retry or RetrySpec(backoff_s=0))
     try:
         driver.run()
     finally:
@@ -56,7 +59,7 @@ def test_driver_run__crash_is_retried_then_fails_and_dependents_are_upstream_fai
     jobs = [_cmd("bad", "import sys; print('boom'); sys.exit(3)", []), _cmd("after", "pass", [], ("bad",))]
     _, store = _drive(tmp_path, jobs)
     attempts = store.list_attempts("r1", "bad")
-    assert [(a.state, a.exit_code, a.error_type) for a in attempts] == [("failed", 3, "crash")] * 2
+    assert [(a.state, a.exit_code, a.error_type) for a in attempts] == [("failed", 3, "crash")] * 3
     assert "boom" in attempts[0].log_tail
     assert store.get_job("r1", "after").state is JobState.UPSTREAM_FAILED
     run = store.get_run("r1")
@@ -96,3 +99,55 @@ def test_driver_run__jobs_run_in_the_workspace_with_thread_limits(tmp_path: Path
     _drive(tmp_path, [_cmd("j", code, [out])])
     cwd, threads = out.read_text().split()
     assert Path(cwd) == (tmp_path / "ws").resolve() and threads == "1"
+
+
+def test_driver_run__out_of_memory_retries_with_double_memory(tmp_path: Path) -> None:
+    out = tmp_path / "o.txt"
+    code = (
+        "import json, os, sys\n"
+        f"if not os.path.exists({str(out) + '.1'!r}):\n"
+        f"    open({str(out) + '.1'!r}, 'w').close(); print('MemoryError'); sys.exit(1)\n"
+        f"open({str(out)!r}, 'w').write('ok')"
+    )
+    _, store = _drive(tmp_path, [_cmd("j", code, [out], resources=Resources(memory_mb=1000, time_s=30))])
+    attempts = store.list_attempts("r1", "j")
+    assert [a.error_type for a in attempts] == ["out_of_memory", None]
+    assert '"memory_mb": 2000' in attempts[1].resources_json
+    assert store.get_job("r1", "j").memory_mb == 2000
+
+
+def test_driver_run__time_limit_is_a_timeout_and_doubles_the_limit(tmp_path: Path) -> None:
+    out = tmp_path / "o.txt"
+    code = (
+        "import os, time\n"
+        f"if not os.path.exists({str(out) + '.1'!r}):\n"
+        f"    open({str(out) + '.1'!r}, 'w').close(); time.sleep(60)\n"
+        f"open({str(out)!r}, 'w').write('ok')"
+    )
+    _, store = _drive(tmp_path, [_cmd("j", code, [out], resources=Resources(time_s=1))])
+    attempts = store.list_attempts("r1", "j")
+    assert [a.error_type for a in attempts] == ["timeout", None]
+    assert '"time_s": 2' in attempts[1].resources_json
+
+
+def test_driver_run__retry_limits_per_error_type(tmp_path: Path) -> None:
+    policy = RetrySpec(backoff_s=0, max_attempts=5, per_error_type={"crash": 2})
+    _, store = _drive(tmp_path, [_cmd("j", "raise SystemExit(4)", [])], retry=policy)
+    assert len(store.list_attempts("r1", "j")) == 2
+
+
+def test_driver_run__truncated_step2_output_is_detected_and_retried(tmp_path: Path) -> None:
+    res = tmp_path / "s_Y1.regenie"
+    header = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA"
+    row = "1 5 v A C 0.1 10 ADD 0.1 0.1 1 0.5 NA"
+    code = (
+        "import os\n"
+        f"rows = 1 if os.path.exists({str(res)!r}) else 2\n"
+        f"open({str(res)!r}, 'w').write({header!r} + '\\n' + ({row!r} + '\\n') * rows)"
+    )
+    job = Job(id="s", step=Step.STEP2, kind=JobKind.COMMAND, argv=(PY, "-c", code), outputs=(str(res),),
+              resources=Resources(time_s=30), meta={"n_variants": 1, "phenotypes": ["Y1"]})
+    _, store = _drive(tmp_path, [job])
+    attempts = store.list_attempts("r1", "s")
+    assert [a.error_type for a in attempts] == ["truncated_output", None]
+    assert "2 rows" in attempts[0].reason

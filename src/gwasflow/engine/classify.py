@@ -46,6 +46,8 @@ def classify(
         return ErrorType.INTERRUPTED
     if reason.startswith("missing output"):
         return ErrorType.MISSING_OUTPUT
+    if reason.startswith("truncated output"):
+        return ErrorType.TRUNCATED_OUTPUT
     if signal is not None and signal in (_signal.SIGKILL, _signal.SIGTERM, _signal.SIGINT):
         return ErrorType.KILLED
     if exit_code == BAD_INPUT_EXIT and _BAD_INPUT.search(log_tail):

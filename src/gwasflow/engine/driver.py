@@ -19,21 +19,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
 from gwasflow.engine.classify import ErrorType, classify
 from gwasflow.engine.machine import Scheduler
+from gwasflow.engine.outputs import check_outputs
 from gwasflow.engine.progress import NullProgress, ProgressSink
+from gwasflow.engine.recovery import initial_states, recover_attempts
+from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir, remove_workspace
-from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecState, JobState, RunState
+from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecState, JobState, RunState
 from gwasflow.engine.store import Store
 from gwasflow.executors.base import ExecStatus, Executor, Submission
+from gwasflow.executors.local import ATTEMPT_ENV
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
+from gwasflow.spec.model import RetrySpec
 
 __all__ = ["Driver", "RunOutcome"]
-
-# Until the retry policy of the spec lands: one more attempt for anything but bad input.
-_MAX_ATTEMPTS = 2
-_NEVER_RETRY = frozenset({ErrorType.BAD_INPUT})
 
 
 class _Stop(Exception):
@@ -71,6 +73,7 @@ class Driver:
         keep_workspace: bool = False,
         poll_interval_s: float = 0.2,
         progress: ProgressSink | None = None,
+        retry: RetrySpec | None = None,
     ) -> None:
         self.run_id = run_id
         self.graph = graph
@@ -81,9 +84,11 @@ class Driver:
         self.keep_workspace = keep_workspace
         self.poll_interval_s = poll_interval_s
         self.progress = progress or NullProgress()
+        self.retry = retry or RetrySpec()
+        self.faults = faults.from_env()
         self._active: dict[str, _Active] = {}
-        states = {rec.job_id: rec.state for rec in store.list_jobs(run_id)}
-        self.scheduler = Scheduler(graph, states)
+        self._not_before: dict[str, float] = {}
+        self.scheduler = Scheduler(graph, initial_states(store, run_id, graph))
         self._ctx = ActionContext.create(graph, rundir, workspace, keep_workspace)
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -94,6 +99,7 @@ class Driver:
         self.rundir.event("run_started", run_id=self.run_id, jobs=len(self.graph))
         try:
             with _signals_raise_stop():
+                self._recover()
                 while not self.scheduler.done():
                     changed = self._launch()
                     changed |= self._poll()
@@ -108,8 +114,21 @@ class Driver:
             self.progress.close()
         return self._conclude(t0)
 
+    def _recover(self) -> None:
+        """Re-attach attempts left in flight by a previous driver of this run; re-queue the rest."""
+        reattached, rerun = recover_attempts(self.store, self.run_id, self.executor)
+        for att in reattached:
+            self._active[att.handle] = _Active(att.job_id, att.attempt, att.log_path, att.started)
+        tracked = {att.job_id for att in reattached}
+        stale = [j for j, s in self.scheduler.states().items() if s in ACTIVE_JOB_STATES and j not in tracked]
+        for job_id in stale:
+            self._set(job_id, JobState.PENDING)
+        if reattached or rerun:
+            self.rundir.event("recovered", reattached=len(reattached), rerun=sorted(set(rerun) | set(stale)))
+
     def _launch(self) -> bool:
-        runnable = self.scheduler.runnable()
+        now = time.monotonic()
+        runnable = [j for j in self.scheduler.runnable() if self._not_before.get(j.id, 0.0) <= now]
         commands: list[Job] = []
         for job in runnable:
             if job.kind is JobKind.INTERNAL:
@@ -148,8 +167,14 @@ class Driver:
         )
         self._set(job.id, JobState.QUEUED)
         threads = str(resources.cpus)
-        env = {"OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-        return Submission(job.id, attempt, job.argv, log_path, resources, cwd=self.workspace, env=env)
+        env = {
+            "OPENBLAS_NUM_THREADS": threads,
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            ATTEMPT_ENV: f"{self.run_id}:{job.id}:{attempt}",
+        }
+        argv = self.faults.wrap(job, attempt, job.argv) if self.faults else job.argv
+        return Submission(job.id, attempt, argv, log_path, resources, cwd=self.workspace, env=env)
 
     def _poll(self) -> bool:
         if not self._active:
@@ -174,12 +199,12 @@ class Driver:
         job = self.graph[active.job_id]
         reason = status.reason
         if status.state is ExecState.SUCCEEDED:
-            missing = [p for p in job.outputs if not Path(p).exists()]
-            if not missing:
+            problem = check_outputs(job)
+            if problem is None:
                 self._record(active, "succeeded", status, None, reason)
                 self._set(job.id, JobState.SUCCEEDED)
                 return
-            reason = f"missing output: {missing[0]}" + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
+            reason = problem
         if status.state is ExecState.CANCELLED:
             self._record(active, "cancelled", status, None, reason or "cancelled")
             self._set(job.id, JobState.CANCELLED)
@@ -187,10 +212,25 @@ class Driver:
         tail = _tail(active.log_path)
         error = classify(exit_code=status.exit_code, signal=status.signal, reason=reason, log_tail=tail)
         self._record(active, "failed", status, error, reason, tail)
-        retry = error not in _NEVER_RETRY and active.attempt < _MAX_ATTEMPTS
-        self._set(job.id, JobState.RETRY_WAIT if retry else JobState.FAILED)
-        self.rundir.event("attempt_failed", job=job.id, attempt=active.attempt, error_type=error.value,
-                          exit_code=status.exit_code, signal=status.signal, retry=retry)
+        self._after_failure(job, active.attempt, error, status)
+
+    def _after_failure(self, job: Job, attempt: int, error: ErrorType, status: ExecStatus) -> None:
+        """Ask the retry policy; on a retry, persist escalated resources and wait out the back-off."""
+        attempts = self.store.list_attempts(self.run_id, job.id)
+        history = [ErrorType(a.error_type) for a in attempts if a.state == "failed" and a.error_type]
+        current = Resources.from_dict(json.loads(attempts[-1].resources_json)) if attempts else job.resources
+        decision = decide(self.retry, history, current)
+        if decision.retry:
+            if decision.resources != current:
+                self.store.set_job_overrides(
+                    self.run_id, job.id, memory_mb=decision.resources.memory_mb, time_s=decision.resources.time_s
+                )
+            self._not_before[job.id] = time.monotonic() + decision.delay_s
+        self._set(job.id, JobState.RETRY_WAIT if decision.retry else JobState.FAILED)
+        self.rundir.event(
+            "attempt_failed", job=job.id, attempt=attempt, error_type=error.value, exit_code=status.exit_code,
+            signal=status.signal, retry=decision.retry, why=decision.why,
+        )
 
     def _record(
         self, active: _Active, state: str, status: ExecStatus, error: ErrorType | None, reason: str, tail: str = ""

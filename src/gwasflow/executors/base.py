@@ -63,6 +63,13 @@ class Executor(Protocol):
         """Start many attempts at once (Slurm: job arrays, Batch: array jobs); handles in order."""
         ...
 
+    def reattach(self, handles: Sequence[str]) -> list[str]:
+        """Of these handles from an earlier orchestrator process, the ones this executor can still track.
+
+        Slurm and Batch jobs live on in the cluster and are re-attached; local children are not.
+        """
+        ...
+
     def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
         """Status of every handle given, in one batched query."""
         ...

@@ -43,7 +43,11 @@ from gwasflow.engine.states import ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Submission
 
-__all__ = ["LocalExecutor", "LocalSettings"]
+__all__ = ["ATTEMPT_ENV", "LocalExecutor", "LocalSettings", "kill_strays"]
+
+# Every attempt's environment names its run, job and attempt, so that children left running by an
+# orchestrator that died can be found and stopped when the run is resumed.
+ATTEMPT_ENV = "GWASFLOW_ATTEMPT"
 
 _TICK_S = 0.02
 
@@ -105,6 +109,10 @@ class LocalExecutor:
         self._queue.append(handle)
         self._fill_slots()
         return handle
+
+    def reattach(self, handles: Sequence[str]) -> list[str]:
+        """Children of another orchestrator process cannot be waited on: none can be re-attached."""
+        return [h for h in handles if h in self._attempts]
 
     def submit_batch(self, submissions: Sequence[Submission]) -> list[str]:
         """Queue many attempts at once; handles in the same order."""
@@ -294,3 +302,29 @@ def _tail_lines(path: Path, n: int) -> str:
         return ""
     lines = data.decode("utf-8", errors="replace").splitlines()
     return "\n".join(lines[-n:])
+
+
+def kill_strays(marker_prefix: str) -> list[int]:
+    """SIGKILL the process groups of processes whose ``GWASFLOW_ATTEMPT`` starts with ``marker_prefix``.
+
+    Used on resume: attempts started by a driver that was killed keep running in their own sessions;
+    they are stopped before their jobs are run again. Returns the pids found. Linux only (``/proc``).
+    """
+    needle = f"{ATTEMPT_ENV}={marker_prefix}".encode()
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item.startswith(needle) for item in environ.split(b"\0")):
+            pid = int(entry.name)
+            found.append(pid)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+    return found

@@ -21,6 +21,7 @@ __all__ = [
     "ExecutorSpec",
     "PhenotypeSpec",
     "ResourceSpec",
+    "RetrySpec",
     "RunSpec",
     "Step1Spec",
     "Step2Spec",
@@ -124,6 +125,35 @@ class ExecutorSpec(_Frozen):
     )
 
 
+class RetrySpec(_Frozen):
+    """When a failed job attempt is tried again, and with what resources (see ``engine/retry.py``).
+
+    ``bad_input`` failures and cancelled jobs are never retried, whatever is set here.
+    """
+
+    max_attempts: PositiveInt = Field(default=3, description="attempts per job for crash, timeout, OOM, ...")
+    max_interruptions: int = Field(
+        default=5, ge=0, description="extra attempts after node loss / spot reclaim / preemption"
+    )
+    per_error_type: dict[str, PositiveInt] = Field(
+        default_factory=dict, description="attempt limit per error type, e.g. {crash: 2, out_of_memory: 4}"
+    )
+    memory_factor: float = Field(default=2.0, ge=1.0, description="memory multiplier after out_of_memory")
+    max_memory_mb: PositiveInt = Field(default=256_000, description="cap of memory escalation")
+    time_factor: float = Field(default=2.0, ge=1.0, description="time limit multiplier after timeout")
+    max_time_s: PositiveInt = Field(default=7 * 24 * 3600, description="cap of time escalation")
+    backoff_s: float = Field(default=1.0, ge=0, description="wait before the first retry; doubles each time")
+    max_backoff_s: float = Field(default=300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _known_error_types(self) -> RetrySpec:
+        known = {"out_of_memory", "timeout", "interrupted", "killed", "missing_output", "truncated_output", "crash"}
+        unknown = sorted(set(self.per_error_type) - known)
+        if unknown:
+            raise ValueError(f"unknown error types {unknown}; retryable types: {', '.join(sorted(known))}")
+        return self
+
+
 class RunSpec(_Frozen):
     """A whole run. Paths are absolute after ``spec.load``."""
 
@@ -136,6 +166,7 @@ class RunSpec(_Frozen):
     step2: Step2Spec = Field(default_factory=Step2Spec)
     engine: EngineSpec = Field(default_factory=EngineSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
     workdir: str = Field(description="transient workspace (deleted at the end unless keep_workspace)")
     outdir: str = Field(description="where merged results, the report and the run store go")
     keep_workspace: bool = False

@@ -1,0 +1,80 @@
+"""Check a finished job's outputs before calling it a success.
+
+A job that exits 0 is only a success when its outputs are all there and
+whole. Step 2 result files must decompress completely and hold exactly the
+planned rows (the shard's variants minus those its log says were ignored for
+low MAC); step 1 must leave one prediction list line per phenotype and LOCO
+files whose rows are all complete. What fails here is classified as
+``missing_output`` or ``truncated_output`` and retried like any failure.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+from gwasflow.plan.model import Job, Step
+from gwasflow.report.merge import ignored_low_mac, open_text
+
+__all__ = ["check_outputs"]
+
+
+def check_outputs(job: Job) -> str | None:
+    """``None`` when the job's outputs are complete, else a reason starting with the error type's words."""
+    missing = [p for p in job.outputs if not Path(p).exists()]
+    if missing:
+        more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
+        return f"missing output: {missing[0]}{more}"
+    try:
+        if job.step is Step.STEP2 and "n_variants" in job.meta:
+            return _check_step2(job)
+        if job.step is Step.STEP1:
+            return _check_step1(job)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        return f"truncated output: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _data_rows(path: Path) -> tuple[int, int]:
+    """(data rows, rows whose field count differs from the header's)."""
+    with open_text(path) as handle:
+        width = len(handle.readline().split())
+        rows = bad = 0
+        for line in handle:
+            if not line.strip():
+                continue
+            rows += 1
+            if len(line.split()) != width or not line.endswith("\n"):
+                bad += 1
+    return rows, bad
+
+
+def _check_step2(job: Job) -> str | None:
+    phenotypes = list(job.meta.get("phenotypes", ())) or [""]
+    log = job.meta.get("log")
+    ignored_tests = ignored_low_mac(Path(log)) if log else 0
+    expected = int(job.meta["n_variants"]) - ignored_tests // len(phenotypes)
+    for out in job.outputs:
+        path = Path(out)
+        if not path.name.endswith((".regenie", ".regenie.gz")):
+            continue
+        rows, bad = _data_rows(path)
+        if bad or rows != expected:
+            return f"truncated output: {path.name} has {rows} rows ({bad} incomplete), expected {expected}"
+    return None
+
+
+def _check_step1(job: Job) -> str | None:
+    for out in job.outputs:
+        path = Path(out)
+        if path.name.endswith("_pred.list"):
+            lines = [line for line in path.read_text().splitlines() if line.strip()]
+            malformed = sum(1 for line in lines if len(line.split()) != 2)
+            if malformed or not lines:
+                return f"truncated output: {path.name} has {len(lines)} lines, {malformed} malformed"
+        elif path.name.endswith(".loco"):
+            rows, bad = _data_rows(path)
+            if bad or rows == 0:
+                return f"truncated output: {path.name} has {rows} rows ({bad} incomplete)"
+    return None

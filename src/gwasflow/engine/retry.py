@@ -1,0 +1,69 @@
+"""The retry policy: whether a failed attempt is tried again, when, and with what resources.
+
+The decision depends only on the job's history of error types (from the
+store) and the spec's :class:`~gwasflow.spec.model.RetrySpec`:
+
+* ``bad_input`` is never retried (the same input fails the same way);
+  a cancelled job never reaches the policy;
+* ``interrupted`` (node lost, spot reclaim, preemption) draws on its own
+  budget, ``max_interruptions``, and does not use up ``max_attempts``;
+* every other type may be retried while the job's non-interruption failures
+  are below the type's limit (``per_error_type``, else ``max_attempts``);
+* ``out_of_memory`` multiplies memory by ``memory_factor`` (capped at
+  ``max_memory_mb``), ``timeout`` multiplies the time limit by
+  ``time_factor`` (capped at ``max_time_s``);
+* back-off: ``backoff_s * 2**(n-1)`` seconds before the n-th retry, capped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gwasflow.engine.classify import ErrorType
+from gwasflow.plan.model import Resources
+from gwasflow.spec.model import RetrySpec
+
+__all__ = ["RetryDecision", "decide"]
+
+_NEVER = frozenset({ErrorType.BAD_INPUT})
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    retry: bool
+    resources: Resources
+    delay_s: float
+    why: str
+
+
+def decide(policy: RetrySpec, history: Sequence[ErrorType], resources: Resources) -> RetryDecision:
+    """Decide after the last failure in ``history`` (every failed attempt's type, oldest first)."""
+    if not history:
+        raise ValueError("decide() needs at least one failure")
+    last = history[-1]
+    if last in _NEVER:
+        return RetryDecision(False, resources, 0.0, f"{last.value} is never retried")
+    interruptions = sum(1 for e in history if e is ErrorType.INTERRUPTED)
+    failures = len(history) - interruptions
+    if last is ErrorType.INTERRUPTED:
+        if interruptions > policy.max_interruptions:
+            why = f"{interruptions} interruptions, budget {policy.max_interruptions}"
+            return RetryDecision(False, resources, 0.0, why)
+    else:
+        limit = policy.per_error_type.get(last.value, policy.max_attempts)
+        if failures >= limit:
+            return RetryDecision(False, resources, 0.0, f"{failures} failed attempts, limit {limit} for {last.value}")
+    retries = len(history)
+    delay = min(policy.max_backoff_s, policy.backoff_s * 2 ** (retries - 1)) if policy.backoff_s else 0.0
+    return RetryDecision(True, _escalate(policy, last, resources), delay, f"retry {retries} after {last.value}")
+
+
+def _escalate(policy: RetrySpec, error: ErrorType, resources: Resources) -> Resources:
+    if error is ErrorType.OUT_OF_MEMORY:
+        memory = min(policy.max_memory_mb, int(resources.memory_mb * policy.memory_factor))
+        return Resources(resources.cpus, max(memory, resources.memory_mb), resources.time_s)
+    if error is ErrorType.TIMEOUT:
+        time_s = min(policy.max_time_s, int(resources.time_s * policy.time_factor))
+        return Resources(resources.cpus, resources.memory_mb, max(time_s, resources.time_s))
+    return resources
