@@ -17,6 +17,7 @@ from gwasflow import __version__
 from gwasflow.errors import GwasflowError, Problem, SpecError
 
 if TYPE_CHECKING:
+    from gwasflow.engine.driver import RunOutcome
     from gwasflow.spec.model import RunSpec
 
 __all__ = ["main"]
@@ -63,8 +64,60 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (the spec's outdir)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("failures", help="the failure log: every failed attempt with its error type")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("logs", help="the log of a job's latest attempt")
+    p.add_argument("args", nargs="+", metavar="[RUN] JOB", help="optional run folder, then the job id")
+    p.add_argument("--attempt", type=int, default=None)
+
+    p = sub.add_parser("retry", help="re-run failed jobs (optionally with more memory/time), then what follows")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+    p.add_argument("--job", action="append", default=[], help="a failed job id (repeatable; default: all)")
+    p.add_argument("--error-type", action="append", default=[], help="only failures of this type (repeatable)")
+    p.add_argument("--mem", type=_memory_mb, default=None, help="memory for the re-run, e.g. 16G or 8000M")
+    p.add_argument("--time", type=_seconds, default=None, help="time limit for the re-run, e.g. 2h, 90m, 600s")
+    _add_run_args(p)
+
+    p = sub.add_parser("resume", help="carry on with a run whose driver died; nothing finished runs again")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+    _add_run_args(p)
+
+    p = sub.add_parser("cancel", help="cancel a run: its running jobs are stopped and recorded as cancelled")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+
+    p = sub.add_parser("verify", help="final check: every job succeeded, every output there with planned rows")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+
     sub.add_parser("regenie", help="the built-in regenie engine (regenie's flags)", add_help=False)
     return parser
+
+
+_UNITS_MB = {"": 1, "m": 1, "mb": 1, "g": 1024, "gb": 1024, "t": 1024 * 1024, "tb": 1024 * 1024}
+_UNITS_S = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def _with_unit(text: str, units: dict[str, int], what: str) -> int:
+    value = text.strip().lower()
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    try:
+        amount = float(number) * units[value[len(number):]]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"cannot read {what} {text!r}") from None
+    if amount <= 0:
+        raise argparse.ArgumentTypeError(f"{what} must be > 0, got {text!r}")
+    return round(amount)
+
+
+def _memory_mb(text: str) -> int:
+    """``16G`` -> 16384 (MB); plain numbers are MB."""
+    return _with_unit(text, _UNITS_MB, "memory")
+
+
+def _seconds(text: str) -> int:
+    """``2h`` -> 7200; plain numbers are seconds."""
+    return _with_unit(text, _UNITS_S, "time")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,14 +194,13 @@ def run_spec_file(path: Path, *, quiet: bool = False) -> int:
     metas = validate(spec)
     _preflight(spec)
     outcome = start_run(spec, metas, progress=make_progress(quiet=quiet))
-    results = Path(spec.outdir) / "results"
-    print(f"run {outcome.run_id}: {outcome.state.value} in {outcome.elapsed_s:.1f} s ({outcome.message})")
+    code = _report_outcome(outcome)
     if outcome.state is RunState.SUCCEEDED:
-        print(f"results: {results}")
+        print(f"results: {Path(spec.outdir) / 'results'}")
         _print_summary(Path(spec.outdir) / "summary.tsv")
-        return 0
-    print(f"see: gwasflow status {spec.outdir}", file=sys.stderr)
-    return EXIT_CANCELLED if outcome.state is RunState.CANCELLED else 1
+    else:
+        print(f"see: gwasflow status {spec.outdir}; gwasflow failures {spec.outdir}", file=sys.stderr)
+    return code
 
 
 def _print_summary(path: Path) -> None:
@@ -183,6 +235,68 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_failures(args: argparse.Namespace) -> int:
+    from gwasflow.runfolder import print_failures
+
+    return print_failures(args.run, as_json=args.json)
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    from gwasflow.runfolder import print_logs
+
+    if len(args.args) > 2:
+        raise SpecError([Problem("logs", "give at most a run folder and a job id")])
+    run = Path(args.args[0]) if len(args.args) == 2 else None
+    return print_logs(run, args.args[-1], attempt=args.attempt)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from gwasflow.runfolder import print_verify
+
+    return print_verify(args.run)
+
+
+def _report_outcome(outcome: RunOutcome) -> int:
+    from gwasflow.engine.states import RunState
+
+    print(f"run {outcome.run_id}: {outcome.state.value} in {outcome.elapsed_s:.1f} s ({outcome.message})")
+    if outcome.state is RunState.SUCCEEDED:
+        return 0
+    return EXIT_CANCELLED if outcome.state is RunState.CANCELLED else 1
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from gwasflow.engine.launch import resume_run
+    from gwasflow.engine.progress import make_progress
+    from gwasflow.status import find_rundir
+
+    return _report_outcome(resume_run(find_rundir(args.run), progress=make_progress(quiet=args.quiet)))
+
+
+def _cmd_retry(args: argparse.Namespace) -> int:
+    from gwasflow.engine.launch import retry_run
+    from gwasflow.engine.progress import make_progress
+    from gwasflow.status import find_rundir
+
+    chosen, outcome = retry_run(
+        find_rundir(args.run), job_ids=args.job, error_types=args.error_type, memory_mb=args.mem,
+        time_s=args.time, progress=make_progress(quiet=args.quiet),
+    )
+    if outcome is None:
+        print("no failed job matches; nothing to retry")
+        return 0
+    print(f"re-running {len(chosen)} failed job(s): {', '.join(chosen[:10])}{' ...' if len(chosen) > 10 else ''}")
+    return _report_outcome(outcome)
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    from gwasflow.engine.launch import cancel_run
+    from gwasflow.status import find_rundir
+
+    print(cancel_run(find_rundir(args.run)))
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from gwasflow.status import print_status
 
@@ -196,4 +310,10 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo,
     "simulate": _cmd_simulate,
     "status": _cmd_status,
+    "failures": _cmd_failures,
+    "logs": _cmd_logs,
+    "retry": _cmd_retry,
+    "resume": _cmd_resume,
+    "cancel": _cmd_cancel,
+    "verify": _cmd_verify,
 }

@@ -30,6 +30,7 @@ from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir, remove_workspace
 from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecState, JobState, RunState
 from gwasflow.engine.store import Store
+from gwasflow.engine.verify import ignored_by_merge, verify_run
 from gwasflow.executors.base import ExecStatus, Executor, Submission
 from gwasflow.executors.local import ATTEMPT_ENV
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
@@ -285,10 +286,18 @@ class Driver:
     def _conclude(self, t0: float) -> RunOutcome:
         counts = self.scheduler.counts()
         failed = {s: n for s, n in counts.items() if s is not JobState.SUCCEEDED and n}
-        if not failed:
-            return self._finish(RunState.SUCCEEDED, f"all {len(self.graph)} jobs succeeded", t0)
-        summary = ", ".join(f"{n} {s.value}" for s, n in sorted(failed.items()))
-        return self._finish(RunState.FAILED, summary, t0)
+        if failed:
+            summary = ", ".join(f"{n} {s.value}" for s, n in sorted(failed.items()))
+            return self._finish(RunState.FAILED, summary, t0)
+        problems = self.final_check()
+        if problems:
+            return self._finish(RunState.FAILED, "final check: " + "; ".join(problems), t0)
+        return self._finish(RunState.SUCCEEDED, f"all {len(self.graph)} jobs succeeded, final check passed", t0)
+
+    def final_check(self) -> list[str]:
+        """``verify_run`` with what the merges recorded (see ``engine/verify.py``)."""
+        ignored = ignored_by_merge(self.graph, self.store.list_attempts(self.run_id))
+        return verify_run(self.graph, self.scheduler.states(), ignored)
 
     def _finish(self, state: RunState, message: str, t0: float) -> RunOutcome:
         cleanup_done = self.scheduler.state("cleanup") is JobState.SUCCEEDED if "cleanup" in self.graph else True

@@ -8,7 +8,9 @@ whether the attempt fails and how:
 * ``kill``: the wrapper SIGKILLs itself;
 * ``hang``: sleep far past any time limit (the executor's time limit ends it);
 * ``truncate``: run the command, then cut each output file short in the
-  middle of a line, and exit 0.
+  middle of a line, and exit 0;
+* ``oom`` (only when asked for): print what an allocation failure prints
+  (``MemoryError``) and exit 1, as a process that ran out of memory does.
 
 The wrapper never tells the driver what it did: ``hang`` is caught by the
 executor's time limit and ``truncate`` by the output check, exactly as real
@@ -32,7 +34,8 @@ from gwasflow.plan.model import Job, JobKind
 __all__ = ["ENV", "KINDS", "FaultConfig", "from_env", "parse"]
 
 ENV = "GWASFLOW_FAULTS"
-KINDS = ("crash", "kill", "hang", "truncate")
+KINDS = ("crash", "kill", "hang", "truncate", "oom")
+DEFAULT_KINDS = ("crash", "kill", "hang", "truncate")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def parse(text: str) -> FaultConfig:
     rate = float(fields.get("rate", "0.1"))
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"{ENV}: rate must be within [0, 1], got {rate}")
-    kinds = tuple(k for k in fields.get("kinds", "+".join(KINDS)).split("+") if k)
+    kinds = tuple(k for k in fields.get("kinds", "+".join(DEFAULT_KINDS)).split("+") if k)
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise ValueError(f"{ENV}: unknown fault kinds {unknown}; known: {'+'.join(KINDS)}")
@@ -100,6 +103,9 @@ def _main(args: list[str]) -> int:
     print(f"gwasflow fault injection: {kind}", file=sys.stderr, flush=True)
     if kind == "crash":
         return 3
+    if kind == "oom":
+        print("MemoryError: Unable to allocate 12.0 GiB for an array", file=sys.stderr, flush=True)
+        return 1
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     if kind == "hang":

@@ -1,22 +1,37 @@
-"""Start a run from a validated spec: plan it, record it, drive it."""
+"""Start, resume, retry and cancel runs: everything that opens a run folder and drives it.
+
+One driver at a time per run folder: the driver holds an exclusive lock on
+``.gwasflow/driver.lock`` (with its pid in ``driver.pid``) while it runs, so
+``resume`` or ``retry`` cannot start a second driver on a live run, and
+``cancel`` knows whom to signal.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gwasflow.engine.driver import Driver, RunOutcome
+from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.progress import ProgressSink
 from gwasflow.engine.rundir import RunDir, prepare_workspace, write_atomic
-from gwasflow.engine.store import SQLiteStore
+from gwasflow.engine.states import JobState, RunState
+from gwasflow.engine.store import RunRecord, SQLiteStore, Store
+from gwasflow.errors import StoreError
 from gwasflow.executors.registry import make_executor
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
+from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import RunSpec
 
-__all__ = ["new_run_id", "start_run"]
+__all__ = ["cancel_run", "driver_pid", "new_run_id", "resume_run", "retry_run", "start_run"]
 
 
 def new_run_id(name: str) -> str:
@@ -24,40 +39,180 @@ def new_run_id(name: str) -> str:
     return f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
 
 
-def start_run(
-    spec: RunSpec,
-    datasets: list[DatasetMeta],
-    *,
-    progress: ProgressSink | None = None,
-    python: str = sys.executable,
-) -> RunOutcome:
-    """Plan ``spec`` (already validated), record the run in its store and drive it to the end."""
-    graph = build_graph(spec, datasets, python=python)
-    rundir = RunDir(Path(spec.outdir))
-    workspace = Path(spec.workdir)
-    prepare_workspace(workspace)
-    rundir.create()
-    write_atomic(rundir.spec_path, spec.model_dump_json(indent=2))
-    store = SQLiteStore(rundir.store_path)
-    executor = make_executor(
-        spec.executor.kind, max_parallel=spec.executor.max_parallel, **spec.executor.settings
-    )
+@contextlib.contextmanager
+def _driver_lock(rundir: RunDir) -> Iterator[None]:
+    rundir.state_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = rundir.state_dir / "driver.lock"
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(rundir)
+            raise StoreError(
+                f"run in {rundir.root} is being driven by process {pid}; wait or `gwasflow cancel`"
+            ) from None
+        write_atomic(rundir.state_dir / "driver.pid", f"{os.getpid()}\n")
+        try:
+            yield
+        finally:
+            (rundir.state_dir / "driver.pid").unlink(missing_ok=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_pid(rundir: RunDir) -> int:
+    path = rundir.state_dir / "driver.pid"
+    text = path.read_text().strip() if path.exists() else ""
+    return int(text) if text.isdigit() else -1
+
+
+def driver_pid(rundir: RunDir) -> int | None:
+    """The pid of the live driver of this run folder, or None when no driver holds the lock."""
+    lock_path = rundir.state_dir / "driver.lock"
+    if not lock_path.exists():
+        return None
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(rundir)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def _drive(spec: RunSpec, rundir: RunDir, store: Store, run_id: str, graph: JobGraph,
+           progress: ProgressSink | None) -> RunOutcome:
+    executor = make_executor(spec.executor.kind, max_parallel=spec.executor.max_parallel, **spec.executor.settings)
     try:
-        run_id = new_run_id(spec.name)
-        store.create_run(run_id, spec.name, spec.model_dump_json(), json.dumps(graph.to_dict()))
-        store.add_jobs(run_id, [(job.id, job.step.value) for job in graph])
         driver = Driver(
-            run_id=run_id,
-            graph=graph,
-            store=store,
-            executor=executor,
-            rundir=rundir,
-            workspace=workspace,
-            keep_workspace=spec.keep_workspace,
-            poll_interval_s=spec.executor.poll_interval_s,
-            progress=progress,
+            run_id=run_id, graph=graph, store=store, executor=executor, rundir=rundir,
+            workspace=Path(spec.workdir), keep_workspace=spec.keep_workspace,
+            poll_interval_s=spec.executor.poll_interval_s, progress=progress, retry=spec.retry,
         )
         return driver.run()
     finally:
         executor.close()
+
+
+def start_run(
+    spec: RunSpec, datasets: list[DatasetMeta], *, progress: ProgressSink | None = None, python: str = sys.executable
+) -> RunOutcome:
+    """Plan ``spec`` (already validated), record the run in its store and drive it to the end."""
+    graph = build_graph(spec, datasets, python=python)
+    rundir = RunDir(Path(spec.outdir))
+    with _driver_lock(rundir):
+        prepare_workspace(Path(spec.workdir))
+        rundir.create()
+        write_atomic(rundir.spec_path, spec.model_dump_json(indent=2))
+        store = SQLiteStore(rundir.store_path)
+        try:
+            run_id = new_run_id(spec.name)
+            store.create_run(run_id, spec.name, spec.model_dump_json(), json.dumps(graph.to_dict()))
+            store.add_jobs(run_id, [(job.id, job.step.value) for job in graph])
+            return _drive(spec, rundir, store, run_id, graph, progress)
+        finally:
+            store.close()
+
+
+def _open(rundir: RunDir, run_id: str | None) -> tuple[SQLiteStore, RunRecord]:
+    store = SQLiteStore(rundir.store_path)
+    try:
+        run = store.get_run(run_id) if run_id else store.latest_run()
+    except BaseException:
+        store.close()
+        raise
+    if run is None:
+        store.close()
+        raise StoreError(f"{rundir.store_path} holds no run")
+    return store, run
+
+
+def resume_run(rundir: RunDir, *, run_id: str | None = None, progress: ProgressSink | None = None) -> RunOutcome:
+    """Carry on with a run after its driver died: nothing that finished runs again."""
+    with _driver_lock(rundir):
+        store, run = _open(rundir, run_id)
+        try:
+            spec = RunSpec.model_validate_json(run.spec_json)
+            graph = JobGraph.from_dict(json.loads(run.graph_json))
+            prepare_workspace(Path(spec.workdir))
+            rundir.create()
+            return _drive(spec, rundir, store, run.run_id, graph, progress)
+        finally:
+            store.close()
+
+
+def retry_run(
+    rundir: RunDir,
+    *,
+    run_id: str | None = None,
+    job_ids: Sequence[str] = (),
+    error_types: Sequence[str] = (),
+    memory_mb: int | None = None,
+    time_s: int | None = None,
+    progress: ProgressSink | None = None,
+) -> tuple[list[str], RunOutcome | None]:
+    """Re-open the chosen failed jobs (with new resources if given) and drive the run to its end.
+
+    With no ``job_ids`` and no ``error_types``, every failed job is chosen. Returns the re-opened
+    job ids and the outcome (None when nothing matched).
+    """
+    store, run = _open(rundir, run_id)
+    try:
+        graph = JobGraph.from_dict(json.loads(run.graph_json))
+        chosen = _choose_failed(store, run.run_id, job_ids, error_types)
+        if not chosen:
+            return [], None
+        for job_id in chosen:
+            if memory_mb is not None or time_s is not None:
+                record = store.get_job(run.run_id, job_id)
+                store.set_job_overrides(run.run_id, job_id, memory_mb=memory_mb or record.memory_mb,
+                                        time_s=time_s or record.time_s)
+        scheduler = Scheduler(graph, {r.job_id: r.state for r in store.list_jobs(run.run_id)})
+        store.set_job_states(run.run_id, scheduler.reopen(chosen))
+        store.set_run_state(run.run_id, RunState.RUNNING, f"retry of {len(chosen)} job(s)")
+    finally:
+        store.close()
+    return chosen, resume_run(rundir, run_id=run.run_id, progress=progress)
+
+
+def _choose_failed(store: Store, run_id: str, job_ids: Sequence[str], error_types: Sequence[str]) -> list[str]:
+    failed = [j.job_id for j in store.list_jobs(run_id, states=[JobState.FAILED])]
+    if job_ids:
+        unknown = sorted(set(job_ids) - set(failed))
+        if unknown:
+            raise StoreError(f"not failed jobs of run {run_id}: {', '.join(unknown)}")
+        failed = [j for j in failed if j in set(job_ids)]
+    if error_types:
+        last_error = {a.job_id: a.error_type for a in store.list_attempts(run_id) if a.state == "failed"}
+        failed = [j for j in failed if last_error.get(j) in set(error_types)]
+    return failed
+
+
+def cancel_run(rundir: RunDir, *, run_id: str | None = None) -> str:
+    """Ask the live driver to cancel (SIGTERM); with no live driver, cancel what is left in the store."""
+    pid = driver_pid(rundir)
+    if pid is not None and pid > 0:
+        os.kill(pid, signal.SIGTERM)
+        return f"asked driver process {pid} to cancel the run"
+    store, run = _open(rundir, run_id)
+    try:
+        graph = JobGraph.from_dict(json.loads(run.graph_json))
+        spec = RunSpec.model_validate_json(run.spec_json)
+        active = store.active_attempts(run.run_id)
+        handles = [a.handle for a in active if a.handle and a.executor == spec.executor.kind]
+        if handles:
+            executor = make_executor(spec.executor.kind, max_parallel=spec.executor.max_parallel,
+                                     **spec.executor.settings)
+            try:
+                executor.cancel(executor.reattach(handles))
+            finally:
+                executor.close()
+        for att in active:
+            store.finish_attempt(run.run_id, att.job_id, att.attempt, state="cancelled", exit_code=None,
+                                 signal=None, error_type=None, reason="cancelled by user", log_tail="",
+                                 ended_at=time.time())
+        scheduler = Scheduler(graph, {r.job_id: r.state for r in store.list_jobs(run.run_id)})
+        store.set_job_states(run.run_id, scheduler.cancel_all())
+        store.set_run_state(run.run_id, RunState.CANCELLED, "cancelled by user")
+        return f"run {run.run_id} cancelled ({len(active)} attempt(s) in flight)"
+    finally:
         store.close()

@@ -1,0 +1,101 @@
+"""Read-only commands on a run folder: ``failures``, ``logs``, ``verify``.
+
+Each takes the run folder (default: the current folder) and reads the run
+store; none of them changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from gwasflow.engine.rundir import RunDir
+from gwasflow.engine.store import AttemptRecord, RunRecord, SQLiteStore
+from gwasflow.engine.verify import ignored_by_merge, verify_run
+from gwasflow.errors import StoreError
+from gwasflow.plan.model import JobGraph
+from gwasflow.status import find_rundir
+
+__all__ = ["print_failures", "print_logs", "print_verify"]
+
+
+def _latest(rundir: RunDir) -> tuple[SQLiteStore, RunRecord]:
+    store = SQLiteStore(rundir.store_path)
+    run = store.latest_run()
+    if run is None:
+        store.close()
+        raise StoreError(f"{rundir.store_path} holds no run")
+    return store, run
+
+
+def _failure_dict(att: AttemptRecord) -> dict[str, object]:
+    data = asdict(att)
+    data["resources"] = json.loads(att.resources_json or "{}")
+    del data["resources_json"]
+    return data
+
+
+def print_failures(path: Path | None, *, as_json: bool = False) -> int:
+    """Every failed attempt of the latest run: job, attempt, error type, exit code/signal, log tail."""
+    store, run = _latest(find_rundir(path))
+    try:
+        failed = [a for a in store.list_attempts(run.run_id) if a.state == "failed"]
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps([_failure_dict(a) for a in failed], indent=2))
+        return 0
+    console = Console(file=sys.stdout)
+    if not failed:
+        console.print(f"run {run.run_id}: no failed attempts")
+        return 0
+    table = Table(title=f"run {run.run_id}: {len(failed)} failed attempt(s)")
+    for col in ("job", "attempt", "error type", "exit", "signal", "reason", "last log line"):
+        table.add_column(col)
+    for a in failed:
+        last = a.log_tail.strip().splitlines()[-1] if a.log_tail.strip() else ""
+        table.add_row(a.job_id, str(a.attempt), a.error_type or "", str(a.exit_code or ""),
+                      str(a.signal or ""), a.reason[:60], last[:60])
+    console.print(table)
+    console.print("re-run with: gwasflow retry [--job ID ...] [--error-type T] [--mem 16G] [--time 2h]")
+    return 0
+
+
+def print_logs(path: Path | None, job_id: str, *, attempt: int | None = None) -> int:
+    """The log of a job's latest (or given) attempt."""
+    rundir = find_rundir(path)
+    store, run = _latest(rundir)
+    try:
+        attempts = store.list_attempts(run.run_id, job_id)
+    finally:
+        store.close()
+    if not attempts:
+        raise StoreError(f"job {job_id!r} has no attempts in run {run.run_id}")
+    chosen = attempts[-1] if attempt is None else next((a for a in attempts if a.attempt == attempt), None)
+    if chosen is None:
+        raise StoreError(f"job {job_id!r} has no attempt {attempt}")
+    log = Path(chosen.log_path)
+    text = log.read_text(errors="replace") if log.exists() else chosen.log_tail
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    return 0
+
+
+def print_verify(path: Path | None) -> int:
+    """The final check (see ``engine/verify.py``); exit 0 when the run is complete, 1 otherwise."""
+    store, run = _latest(find_rundir(path))
+    try:
+        graph = JobGraph.from_dict(json.loads(run.graph_json))
+        states = {r.job_id: r.state for r in store.list_jobs(run.run_id)}
+        ignored = ignored_by_merge(graph, store.list_attempts(run.run_id))
+    finally:
+        store.close()
+    problems = verify_run(graph, states, ignored)
+    for problem in problems:
+        print(f"FAIL {problem}")
+    print(f"run {run.run_id}: {'complete' if not problems else f'{len(problems)} problem(s)'}")
+    return 0 if not problems else 1

@@ -1,0 +1,146 @@
+"""Nothing lost: kill -9 of the driver then `gwasflow resume`; `gwasflow retry` with more memory; chaos."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gwasflow.demo import write_demo
+
+Event = dict[str, object]
+
+
+def _gwasflow(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gwasflow", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, check=False, env={**os.environ, **(env or {})})
+
+
+def _demo(path: Path, **spec_changes: object) -> Path:
+    spec = write_demo(path, n_samples=800, n_variants=3000, seed=5)
+    data = yaml.safe_load(spec.read_text())
+    data.update(spec_changes)
+    spec.write_text(yaml.safe_dump(data))
+    return spec
+
+
+def _results(folder: Path) -> dict[str, bytes]:
+    return {p.name: gzip.decompress(p.read_bytes()) for p in sorted((folder / "results").glob("*.regenie.gz"))}
+
+
+def _events(folder: Path) -> list[Event]:
+    path = folder / ".gwasflow" / "events.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _attempts(folder: Path) -> dict[str, list[str]]:
+    db = sqlite3.connect(folder / ".gwasflow" / "gwasflow.sqlite")
+    try:
+        rows = db.execute("SELECT job_id, state FROM attempts ORDER BY job_id, attempt").fetchall()
+    finally:
+        db.close()
+    out: dict[str, list[str]] = {}
+    for job_id, state in rows:
+        out.setdefault(job_id, []).append(state)
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Merged results of an undisturbed run of the same small demo."""
+    folder = tmp_path_factory.mktemp("clean") / "d"
+    proc = _gwasflow(["run", str(_demo(folder)), "--quiet"], folder)
+    assert proc.returncode == 0, proc.stderr
+    return _results(folder)
+
+
+def _step1_running(events: list[Event]) -> bool:
+    return any(e["event"] == "submitted" and e["job"] == "step1" for e in events)
+
+
+def _mid_step2(events: list[Event]) -> bool:
+    done = [e for e in events if e["event"] == "submitted" and str(e["job"]).startswith("step2")]
+    return len(done) >= 3
+
+
+def _during_merge(events: list[Event]) -> bool:
+    return any(e["event"] == "action_done" and str(e["job"]).startswith("merge") for e in events)
+
+
+@pytest.mark.parametrize("when", [_step1_running, _mid_step2, _during_merge], ids=["step1", "step2", "merge"])
+def test_resume__after_sigkill_finishes_with_identical_results_and_reruns_nothing_finished(
+    tmp_path: Path, clean: dict[str, bytes], when: Callable[[list[Event]], bool]
+) -> None:
+    folder = tmp_path / "d"
+    spec = _demo(folder, executor={"kind": "local", "max_parallel": 2, "poll_interval_s": 0.05})
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not when(_events(folder)):
+        assert proc.poll() is None, "the run ended before the kill point"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = _attempts(folder)
+    finished = {job for job, states in before.items() if states[-1] == "succeeded"}
+    resumed = _gwasflow(["resume"], folder)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _results(folder) == clean
+    after = _attempts(folder)
+    for job in finished:
+        assert after[job] == before[job], f"{job} ran again after it had finished"
+    assert all(states[-1] == "succeeded" for states in after.values())
+    assert _gwasflow(["verify"], folder).returncode == 0
+
+
+def test_retry__out_of_memory_job_reruns_with_the_memory_asked_for(tmp_path: Path, clean: dict[str, bytes]) -> None:
+    folder = tmp_path / "d"
+    spec = _demo(folder, retry={"max_attempts": 1})
+    failed = _gwasflow(["run", str(spec), "--quiet"], folder, env={"GWASFLOW_FAULTS": "rate=1,seed=1,kinds=oom"})
+    assert failed.returncode == 1
+    log = json.loads(_gwasflow(["failures", "--json"], folder).stdout)
+    assert [(f["job_id"], f["error_type"]) for f in log] == [("step1", "out_of_memory")]
+    assert "MemoryError" in log[0]["log_tail"]
+    retried = _gwasflow(["retry", "--job", "step1", "--mem", "8G", "--quiet"], folder)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    db = sqlite3.connect(folder / ".gwasflow" / "gwasflow.sqlite")
+    try:
+        last = db.execute("SELECT resources_json, state FROM attempts WHERE job_id='step1' ORDER BY attempt DESC")
+        resources, state = last.fetchone()
+    finally:
+        db.close()
+    assert json.loads(resources)["memory_mb"] == 8192 and state == "succeeded"
+    assert _results(folder) == clean
+
+
+def test_chaos__injected_faults_are_survived_with_identical_results(tmp_path: Path, clean: dict[str, bytes]) -> None:
+    folder = tmp_path / "d"
+    spec = _demo(
+        folder,
+        step1={"bsize": 1000, "resources": {"time_s": 30}},
+        step2={"bsize": 1000, "variants_per_job": 100, "phenotypes_per_job": 2, "resources": {"time_s": 10}},
+        retry={"max_attempts": 6, "backoff_s": 0},
+    )
+    chaos = {"GWASFLOW_FAULTS": "rate=0.3,seed=11,kinds=crash+kill+hang+truncate"}
+    proc = _gwasflow(["run", str(spec), "--quiet"], folder, env=chaos)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _results(folder) == clean
+    failures = json.loads(_gwasflow(["failures", "--json"], folder).stdout)
+    kinds = {f["error_type"] for f in failures}
+    assert failures and kinds <= {"crash", "killed", "timeout", "truncated_output"}
+    assert len(kinds) >= 3, kinds
+    shutil.rmtree(folder / "data")
