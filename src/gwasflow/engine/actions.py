@@ -6,6 +6,7 @@ and raises on failure; the driver records the outcome like any other job.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,15 @@ from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.merge import ignored_low_mac, merge_phenotype
 from gwasflow.report.summary import summarize_results, write_summary
 
-__all__ = ["ACTIONS", "ActionContext", "run_action"]
+__all__ = ["ACTIONS", "ActionContext", "merge_ignored", "run_action"]
+
+_MERGE_MESSAGE = re.compile(r"^(\d+) rows \((\d+) ignored for low MAC\)")
+
+
+def merge_ignored(message: str) -> int:
+    """Variants ignored for low MAC, from the message a merge job recorded (0 if it says nothing)."""
+    match = _MERGE_MESSAGE.match(message)
+    return int(match.group(2)) if match else 0
 
 
 @dataclass(frozen=True)
