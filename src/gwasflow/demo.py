@@ -34,10 +34,15 @@ covariates:
 trait: quantitative
 step1:
   bsize: 1000
+  resources: {{cpus: 1, memory_mb: 4000, time_s: 600}}
 step2:
   bsize: 1000
   variants_per_job: {variants_per_job}
   phenotypes_per_job: 2
+  resources: {{cpus: 1, memory_mb: 2000, time_s: 120}}
+retry:
+  max_attempts: 4             # per job, for crash / timeout / out of memory / truncated output
+  backoff_s: 1
 engine:
   kind: builtin               # or: kind: regenie, binary: /path/to/regenie
 executor:
