@@ -50,17 +50,16 @@ def print_failures(path: Path | None, *, as_json: bool = False) -> int:
     if as_json:
         print(json.dumps([_failure_dict(a) for a in failed], indent=2))
         return 0
-    console = Console(file=sys.stdout)
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
     if not failed:
         console.print(f"run {run.run_id}: no failed attempts")
         return 0
     table = Table(title=f"run {run.run_id}: {len(failed)} failed attempt(s)")
-    for col in ("job", "attempt", "error type", "exit", "signal", "reason", "last log line"):
-        table.add_column(col)
+    for col in ("job", "attempt", "error type", "exit/signal", "reason"):
+        table.add_column(col, overflow="fold")
     for a in failed:
-        last = a.log_tail.strip().splitlines()[-1] if a.log_tail.strip() else ""
-        table.add_row(a.job_id, str(a.attempt), a.error_type or "", str(a.exit_code or ""),
-                      str(a.signal or ""), a.reason[:60], last[:60])
+        ending = f"signal {a.signal}" if a.signal else (str(a.exit_code) if a.exit_code is not None else "")
+        table.add_row(a.job_id, str(a.attempt), a.error_type or "", ending, a.reason[:100])
     console.print(table)
     console.print("re-run with: gwasflow retry [--job ID ...] [--error-type T] [--mem 16G] [--time 2h]")
     return 0
