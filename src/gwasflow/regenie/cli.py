@@ -21,7 +21,7 @@ __all__ = ["main"]
 def _blas_limit(threads: int) -> AbstractContextManager[object]:
     """Limit BLAS threads to ``threads`` when threadpoolctl is installed; otherwise leave them."""
     try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found,unused-ignore]
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return nullcontext()
     limiter: AbstractContextManager[object] = threadpool_limits(limits=threads, user_api="blas")

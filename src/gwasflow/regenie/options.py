@@ -31,10 +31,20 @@ class Options:
 
     step: int = 0
     bed: str = ""
+    pgen: str = ""
+    bgen: str = ""
+    sample: str | None = None
+    ref_first: bool = False
     pheno_file: str = ""
     pheno_cols: list[str] | None = None
     covar_file: str | None = None
     covar_cols: list[str] | None = None
+    cat_covar_cols: list[str] = field(default_factory=list)
+    max_cat_levels: int = 10
+    keep: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    extract: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
     bsize: int = 0
     out: str = ""
     pred: str | None = None
@@ -111,15 +121,28 @@ def _set_chr(opts: Options, value: int) -> None:
     opts.chrs.append(value)
 
 
+def _set_chr_list(opts: Options, flag: str, text: str) -> None:
+    opts.chrs.extend(_chrom(flag, name) for name in _names(flag, text))
+
+
 _Setter = Callable[[Options, str, str], None]
 
 _VALUED: dict[str, _Setter] = {
     "--step": lambda o, f, v: setattr(o, "step", _step(f, v)),
     "--bed": lambda o, f, v: setattr(o, "bed", v),
+    "--pgen": lambda o, f, v: setattr(o, "pgen", v),
+    "--bgen": lambda o, f, v: setattr(o, "bgen", v),
+    "--sample": lambda o, f, v: setattr(o, "sample", v),
     "--phenoFile": lambda o, f, v: setattr(o, "pheno_file", v),
     "--phenoColList": lambda o, f, v: setattr(o, "pheno_cols", _names(f, v)),
     "--covarFile": lambda o, f, v: setattr(o, "covar_file", v),
     "--covarColList": lambda o, f, v: setattr(o, "covar_cols", _names(f, v)),
+    "--catCovarList": lambda o, f, v: o.cat_covar_cols.extend(_names(f, v)),
+    "--maxCatLevels": lambda o, f, v: setattr(o, "max_cat_levels", _positive_int(f, v)),
+    "--keep": lambda o, f, v: o.keep.append(v),
+    "--remove": lambda o, f, v: o.remove.append(v),
+    "--extract": lambda o, f, v: o.extract.append(v),
+    "--exclude": lambda o, f, v: o.exclude.append(v),
     "--bsize": lambda o, f, v: setattr(o, "bsize", _positive_int(f, v)),
     "--out": lambda o, f, v: setattr(o, "out", v),
     "--pred": lambda o, f, v: setattr(o, "pred", v),
@@ -128,6 +151,7 @@ _VALUED: dict[str, _Setter] = {
     "--cv": lambda o, f, v: setattr(o, "cv", _positive_int(f, v)),
     "--range": lambda o, f, v: setattr(o, "range", _range(f, v)),
     "--chr": lambda o, f, v: _set_chr(o, _chrom(f, v)),
+    "--chrList": lambda o, f, v: _set_chr_list(o, f, v),
     "--minMAC": lambda o, f, v: setattr(o, "min_mac", _nonneg_float(f, v)),
 }
 
@@ -138,17 +162,29 @@ _SWITCHES = {
     "--loocv": "loocv",
     "--use-relative-path": "use_relative_path",
     "--force-qt": "force_qt",
+    "--ref-first": "ref_first",
 }
 
 _REQUIRED = {
-    "--step": "step", "--bed": "bed", "--phenoFile": "pheno_file", "--bsize": "bsize", "--out": "out",
+    "--step": "step", "--phenoFile": "pheno_file", "--bsize": "bsize", "--out": "out",
 }
+_GENOTYPES = {"--bed": "bed", "--pgen": "pgen", "--bgen": "bgen"}
 
 
 def _check(opts: Options) -> None:
     for flag, attr in _REQUIRED.items():
         if not getattr(opts, attr):
             raise EngineInputError(f"{flag}: required option is missing")
+    given = [flag for flag, attr in _GENOTYPES.items() if getattr(opts, attr)]
+    if len(given) != 1:
+        found = "none" if not given else " and ".join(given)
+        raise EngineInputError(f"--bed/--pgen/--bgen: exactly one genotype input is required (got {found})")
+    if opts.sample is not None and not opts.bgen:
+        raise EngineInputError("--sample: only used with --bgen")
+    if opts.keep and opts.remove:
+        raise EngineInputError("--keep/--remove: use one or the other")
+    if opts.extract and opts.exclude:
+        raise EngineInputError("--extract/--exclude: use one or the other")
     if opts.step == 2 and opts.pred is None and not opts.ignore_pred:
         raise EngineInputError("--pred: step 2 needs --pred FILE or --ignore-pred")
     if opts.step == 1 and not opts.loocv and opts.cv < 2:

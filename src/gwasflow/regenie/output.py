@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "RESULT_HEADER",
+    "RESULT_HEADER_INFO",
     "PendingFiles",
     "format_g",
     "loco_text",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 RESULT_HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA\n"
+RESULT_HEADER_INFO = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ INFO N TEST BETA SE CHISQ LOG10P EXTRA\n"
 
 
 def format_g(value: float) -> str:
@@ -96,15 +98,20 @@ def result_lines(
     freq: NDArray[np.float64],
     n_obs: NDArray[np.int64],
     stats: Sequence[NDArray[np.float64]],
+    info: NDArray[np.float64] | None = None,
 ) -> str:
     """Result rows for one block and phenotype.
 
     ``variant_cols`` holds the CHROM, GENPOS, ID, ALLELE0, ALLELE1 strings;
-    ``stats`` holds BETA, SE, CHISQ, LOG10P.
+    ``stats`` holds BETA, SE, CHISQ, LOG10P. With ``info`` (BGEN input), an
+    INFO value follows A1FREQ, as regenie writes it.
     """
     chrom, pos, ids, a0, a1 = variant_cols
     beta, se, chisq, log10p = (_column_strings(s) for s in stats)
-    rows = zip(chrom, pos, ids, a0, a1, _column_strings(freq), n_obs.tolist(), beta, se, chisq, log10p,
+    freqs = _column_strings(freq)
+    if info is not None:
+        freqs = [f"{f} {i}" for f, i in zip(freqs, _column_strings(info), strict=True)]
+    rows = zip(chrom, pos, ids, a0, a1, freqs, n_obs.tolist(), beta, se, chisq, log10p,
                strict=True)
     return "".join(f"{c} {p} {i} {r} {a} {f} {n} ADD {b} {s} {x} {lp} NA\n"
                    for c, p, i, r, a, f, n, b, s, x, lp in rows)

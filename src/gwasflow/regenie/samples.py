@@ -1,9 +1,14 @@
-"""The analysed samples: .fam order, intersected with the phenotype and covariate tables.
+"""The analysed samples: genotype-file order, intersected with the phenotype and covariate tables.
 
 Following regenie (Mbatchou et al., Nat Genet 2021; regenie docs, "Input
-files"): a sample is analysed when it is in the .fam, in the phenotype file and,
-with ``--covarFile``, has every covariate; an intercept is always the first
-covariate. A missing phenotype value drops the sample for that phenotype only.
+files" and "Options"): a sample is analysed when it is in the genotype file,
+in the phenotype file, passes ``--keep``/``--remove`` and, with
+``--covarFile``, has every covariate; an intercept is always the first
+covariate. Categorical covariates (``--catCovarList``) become ``k - 1``
+indicator columns for their ``k`` levels among the analysed samples (the first
+level in sorted order is the baseline; regenie caps ``k`` with
+``--maxCatLevels``, default 10). A missing phenotype value drops the sample for
+that phenotype only.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.io.bed import BedFile
-from gwasflow.regenie.io.tables import SampleTable, read_table
+from gwasflow.regenie.io.genotypes import GenotypeSource
+from gwasflow.regenie.io.lists import read_sample_list
+from gwasflow.regenie.io.tables import SampleTable, TextTable, read_header, read_table, read_text_table
 from gwasflow.regenie.options import Options
 
 __all__ = ["Analysis", "load_analysis"]
@@ -23,9 +29,9 @@ __all__ = ["Analysis", "load_analysis"]
 
 @dataclass(frozen=True)
 class Analysis:
-    """Aligned inputs, rows in .fam order of the analysed samples."""
+    """Aligned inputs, rows in genotype-file order of the analysed samples."""
 
-    fam_index: NDArray[np.intp]  # row of each analysed sample in the .fam
+    fam_index: NDArray[np.intp]  # row of each analysed sample in the genotype file's sample list
     sample_ids: list[str]  # FID_IID, as regenie writes them in .loco headers
     covariates: NDArray[np.float64]  # (n_samples, n_covariates), intercept first
     covariate_names: list[str]
@@ -41,41 +47,110 @@ class Analysis:
     def observed(self) -> NDArray[np.bool_]:
         return ~np.isnan(self.phenotypes)
 
+    @property
+    def sample_index(self) -> NDArray[np.intp] | None:
+        """Rows to read from the genotype file; None when every sample is analysed."""
+        return None if self.n_samples == self.n_fam else self.fam_index
 
-def _rows(table: SampleTable, keys: list[tuple[str, str]]) -> NDArray[np.intp]:
+
+def _rows(table: SampleTable | TextTable, keys: list[tuple[str, str]]) -> NDArray[np.intp]:
     lookup = table.row_of()
     return np.asarray([lookup.get(key, -1) for key in keys], dtype=np.intp)
 
 
-def load_analysis(opts: Options, bed: BedFile) -> Analysis:
-    """Read ``--phenoFile``/``--covarFile`` and align them with the .fam of ``bed``."""
+def _list_filter(opts: Options, keys: list[tuple[str, str]]) -> NDArray[np.bool_]:
+    if opts.keep:
+        listed = read_sample_list(opts.keep, "--keep")
+        return np.asarray([key in listed for key in keys], dtype=bool)
+    if opts.remove:
+        listed = read_sample_list(opts.remove, "--remove")
+        return np.asarray([key not in listed for key in keys], dtype=bool)
+    return np.ones(len(keys), dtype=bool)
+
+
+@dataclass
+class _Covariates:
+    numeric: NDArray[np.float64]  # (n_fam, n_numeric), NaN = missing or absent
+    numeric_names: list[str]
+    text: list[list[str | None]]  # per categorical column, per fam row
+    text_names: list[str]
+    present: NDArray[np.bool_]  # complete covariates, per fam row
+
+
+def _read_covariates(opts: Options, keys: list[tuple[str, str]]) -> _Covariates:
+    n = len(keys)
+    empty = _Covariates(np.ones((n, 0)), [], [], [], np.ones(n, dtype=bool))
+    if opts.covar_file is None:
+        if opts.covar_cols is not None or opts.cat_covar_cols:
+            raise EngineInputError("--covarColList/--catCovarList: need --covarFile")
+        return empty
+    cats = opts.cat_covar_cols
+    names = opts.covar_cols
+    if names is None:
+        names = [c for c in read_header(opts.covar_file, flag="--covarFile") if c not in cats]
+    overlap = sorted(set(names) & set(cats))
+    if overlap:
+        raise EngineInputError(f"--catCovarList: {overlap[0]} is also in --covarColList")
+    present = np.ones(n, dtype=bool)
+    numeric = np.ones((n, 0))
+    if names:
+        table = read_table(opts.covar_file, names, flag="--covarFile")
+        crow = _rows(table, keys)
+        numeric = np.where((crow >= 0)[:, None], table.values[crow], np.nan)
+        present &= (crow >= 0) & ~np.isnan(numeric).any(axis=1)
+        names = table.columns
+    text: list[list[str | None]] = []
+    if cats:
+        ttable = read_text_table(opts.covar_file, cats, flag="--covarFile")
+        trow = _rows(ttable, keys).tolist()
+        for column in ttable.values:
+            values = [column[r] if r >= 0 else None for r in trow]
+            present &= np.asarray([v is not None for v in values], dtype=bool)
+            text.append(values)
+    return _Covariates(numeric, names, text, list(cats), present)
+
+
+def _dummies(cov: _Covariates, rows: NDArray[np.intp], max_levels: int) -> tuple[NDArray[np.float64], list[str]]:
+    """Indicator columns (all levels but the first, sorted) of each categorical covariate."""
+    columns: list[NDArray[np.float64]] = []
+    names: list[str] = []
+    for name, values in zip(cov.text_names, cov.text, strict=True):
+        kept = [str(values[i]) for i in rows.tolist()]
+        levels = sorted(set(kept))
+        if len(levels) > max_levels:
+            raise EngineInputError(f"--catCovarList: '{name}' has {len(levels)} levels, more than --maxCatLevels "
+                                   f"{max_levels}")
+        codes = np.asarray(kept)
+        for level in levels[1:]:
+            columns.append((codes == level).astype(np.float64))
+            names.append(f"{name}_{level}")
+    if not columns:
+        return np.ones((rows.shape[0], 0)), []
+    return np.column_stack(columns), names
+
+
+def load_analysis(opts: Options, source: GenotypeSource) -> Analysis:
+    """Read ``--phenoFile``/``--covarFile`` and align them with the samples of ``source``."""
     pheno = read_table(opts.pheno_file, opts.pheno_cols, flag="--phenoFile")
-    fam_keys = list(zip(bed.fid, bed.iid, strict=True))
-    keep = _rows(pheno, fam_keys) >= 0
-    covar_values = np.ones((len(fam_keys), 0))
-    covar_names: list[str] = []
-    if opts.covar_file is not None:
-        covar = read_table(opts.covar_file, opts.covar_cols, flag="--covarFile")
-        crow = _rows(covar, fam_keys)
-        covar_values = np.where((crow >= 0)[:, None], covar.values[crow], np.nan)
-        keep &= (crow >= 0) & ~np.isnan(covar_values).any(axis=1)
-        covar_names = covar.columns
-    elif opts.covar_cols is not None:
-        raise EngineInputError("--covarColList: needs --covarFile")
+    fam_keys = list(zip(source.fid, source.iid, strict=True))
+    keep = (_rows(pheno, fam_keys) >= 0) & _list_filter(opts, fam_keys)
+    cov = _read_covariates(opts, fam_keys)
+    keep &= cov.present
     fam_index = np.flatnonzero(keep).astype(np.intp)
     if fam_index.size == 0:
         raise EngineInputError(
-            f"no sample is in {bed.prefix}.fam, {opts.pheno_file}"
+            f"no sample is in the genotype file, {opts.pheno_file}"
             + (f" and {opts.covar_file}" if opts.covar_file else "")
-            + " with complete covariates"
+            + " with complete covariates" + (" (after --keep/--remove)" if opts.keep or opts.remove else "")
         )
     prow = _rows(pheno, [fam_keys[i] for i in fam_index])
+    dummies, dummy_names = _dummies(cov, fam_index, opts.max_cat_levels)
     intercept = np.ones((fam_index.size, 1))
     return Analysis(
         fam_index=fam_index,
-        sample_ids=[f"{bed.fid[i]}_{bed.iid[i]}" for i in fam_index],
-        covariates=np.hstack([intercept, covar_values[fam_index]]),
-        covariate_names=["intercept", *covar_names],
+        sample_ids=[f"{source.fid[i]}_{source.iid[i]}" for i in fam_index],
+        covariates=np.hstack([intercept, cov.numeric[fam_index], dummies]),
+        covariate_names=["intercept", *cov.numeric_names, *dummy_names],
         phenotypes=pheno.values[prow],
         phenotype_names=pheno.columns,
         n_fam=len(fam_keys),

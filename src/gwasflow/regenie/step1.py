@@ -20,13 +20,13 @@ from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie import ridge
-from gwasflow.regenie.io.bed import BedFile, open_bed_file
+from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.linalg import covariate_basis, residualize
 from gwasflow.regenie.options import Options
 from gwasflow.regenie.output import loco_text, write_text_atomic
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
-from gwasflow.regenie.step2 import iter_blocks
+from gwasflow.regenie.step2 import iter_blocks, select_variants
 
 __all__ = ["prepare_phenotypes", "run_step1", "standardize_block"]
 
@@ -74,13 +74,15 @@ class _Design:
     n_blocks: int
 
 
-def _level0(bed: BedFile, analysis: Analysis, opts: Options, q: F64, y: F64,
+def _level0(bed: GenotypeSource, analysis: Analysis, opts: Options, q: F64, y: F64,
             log: RunLog) -> tuple[F64, NDArray[np.int64]]:
     """W (n_samples, n_blocks * n_shrink, n_phenotypes) and the chromosome of each column."""
-    index = np.arange(bed.n_variants, dtype=np.intp)
+    index = select_variants(bed.variants, opts)
+    if index.size == 0:
+        raise EngineInputError("no variant left for step 1 after --extract/--exclude/--chr/--range")
     blocks = list(iter_blocks(index, bed.variants.chrom, opts.bsize))
-    design = _design(opts, analysis.n_samples, bed.n_variants, len(blocks))
-    sample_index = None if analysis.n_samples == analysis.n_fam else analysis.fam_index
+    design = _design(opts, analysis.n_samples, int(index.size), len(blocks))
+    sample_index = analysis.sample_index
     n_shrink = design.lambdas.shape[0]
     w = np.empty((analysis.n_samples, len(blocks) * n_shrink, y.shape[1]))
     chrom_of_column = np.repeat([chrom for chrom, _ in blocks], n_shrink).astype(np.int64)
@@ -156,8 +158,7 @@ def _write_outputs(opts: Options, analysis: Analysis, fits: list[ridge.Level1Fit
 
 def run_step1(opts: Options, log: RunLog) -> None:
     """Run step 1 end to end and write the LOCO files and the prediction list."""
-    bed = open_bed_file(opts.bed)
-    bed.num_threads = opts.threads
+    bed = open_genotypes(opts)
     analysis = load_analysis(opts, bed)
     q = covariate_basis(analysis.covariates)
     y = prepare_phenotypes(q, analysis.covariates, analysis.phenotypes)

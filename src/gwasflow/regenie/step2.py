@@ -19,11 +19,13 @@ from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.assoc import NullModel, Offsets, association_block, fit_null, make_offsets
-from gwasflow.regenie.io.bed import BedFile, VariantInfo, open_bed_file
+from gwasflow.regenie.io.bed import VariantInfo
+from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
+from gwasflow.regenie.io.lists import read_variant_list
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
 from gwasflow.regenie.linalg import PhenoGroup, group_by_mask
 from gwasflow.regenie.options import Options
-from gwasflow.regenie.output import RESULT_HEADER, PendingFiles, result_lines
+from gwasflow.regenie.output import RESULT_HEADER, RESULT_HEADER_INFO, PendingFiles, result_lines
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
 
@@ -33,8 +35,12 @@ Loco = dict[int, NDArray[np.float64]]
 
 
 def select_variants(variants: VariantInfo, opts: Options) -> NDArray[np.intp]:
-    """Indices (in .bim order) of the variants kept by ``--chr`` and ``--range``."""
+    """Indices (in file order) of the variants kept by ``--chr``, ``--range`` and ``--extract``/``--exclude``."""
     keep = np.ones(variants.chrom.shape[0], dtype=bool)
+    if opts.extract:
+        keep &= np.isin(variants.ids, sorted(read_variant_list(opts.extract, "--extract")))
+    if opts.exclude:
+        keep &= ~np.isin(variants.ids, sorted(read_variant_list(opts.exclude, "--exclude")))
     if opts.chrs:
         keep &= np.isin(variants.chrom, opts.chrs)
     if opts.range is not None:
@@ -116,7 +122,7 @@ def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[lis
 
 
 def _test_and_write(geno: NDArray[np.float64], state: _GroupState, offsets: Offsets, strings: list[list[str]],
-                    handles: list[TextIO], min_mac: float) -> int:
+                    handles: list[TextIO], min_mac: float, info: NDArray[np.float64] | None) -> int:
     """Test one block for one phenotype group, write kept rows; return the number of ignored tests."""
     stats = association_block(geno, state.null, offsets)
     keep = stats.mac >= min_mac
@@ -125,36 +131,40 @@ def _test_and_write(geno: NDArray[np.float64], state: _GroupState, offsets: Offs
     freq = stats.a1freq[rows]
     for j, col in enumerate(state.group.columns):
         columns = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
-        handles[col].write(result_lines(kept, freq, stats.n_obs[rows], columns))
+        handles[col].write(result_lines(kept, freq, stats.n_obs[rows], columns, None if info is None else info[rows]))
     return int((~keep).sum()) * len(state.group.columns)
 
 
-def _run_blocks(bed: BedFile, analysis: Analysis, opts: Options, locos: list[Loco] | None,
+def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
                 handles: list[TextIO], log: RunLog) -> int:
     states = _group_states(analysis)
-    index = select_variants(bed.variants, opts)
-    sample_index = None if analysis.n_samples == analysis.n_fam else analysis.fam_index
+    index = select_variants(source.variants, opts)
+    sample_index = analysis.sample_index
     ignored = 0
     current = -1
-    for chrom, block in iter_blocks(index, bed.variants.chrom, opts.bsize):
+    for chrom, block in iter_blocks(index, source.variants.chrom, opts.bsize):
         if chrom != current:
             log.add(f"Chromosome {chrom}")
             current = chrom
-        geno = bed.read_block(block, sample_index)
-        strings = _variant_strings(bed.variants, block)
+        info = None
+        if source.has_info:
+            geno, info = source.read_block_info(block, sample_index)
+        else:
+            geno = source.read_block(block, sample_index)
+        strings = _variant_strings(source.variants, block)
         for state in states:
             rows = state.group.rows
             sub = geno if rows is None else geno[rows]
             offsets = _offsets_for(state, chrom, locos, opts.pred)
-            ignored += _test_and_write(sub, state, offsets, strings, handles, opts.min_mac)
+            ignored += _test_and_write(sub, state, offsets, strings, handles, opts.min_mac, info)
     log.add(f" * tested {index.size} variants in blocks of {opts.bsize}")
     return ignored
 
 
-def _describe(analysis: Analysis, bed: BedFile, opts: Options, log: RunLog) -> None:
+def _describe(analysis: Analysis, source: GenotypeSource, opts: Options, log: RunLog) -> None:
     log.add("Association testing mode (gwasflow built-in engine, quantitative traits)")
-    log.add(f" * bim              : [{bed.prefix}.bim] n_snps = {bed.n_variants}")
-    log.add(f" * fam              : [{bed.prefix}.fam] n_samples = {bed.n_samples}")
+    log.add(f" * {source.label}")
+    log.add(f"   -{source.n_variants} variants, {source.n_samples} samples")
     log.add(f" * phenotypes       : [{opts.pheno_file}] n_pheno = {len(analysis.phenotype_names)}")
     if opts.covar_file:
         log.add(f" * covariates       : [{opts.covar_file}] n_cov = {len(analysis.covariate_names) - 1}")
@@ -166,10 +176,9 @@ def _describe(analysis: Analysis, bed: BedFile, opts: Options, log: RunLog) -> N
 
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
-    bed = open_bed_file(opts.bed)
-    bed.num_threads = opts.threads
-    analysis = load_analysis(opts, bed)
-    _describe(analysis, bed, opts, log)
+    source = open_genotypes(opts)
+    analysis = load_analysis(opts, source)
+    _describe(analysis, source, opts, log)
     locos = _load_locos(opts, analysis, log)
     log.add(f" * # threads        : [{opts.threads}]")
     log.add(f" * block size       : [{opts.bsize}]")
@@ -181,8 +190,8 @@ def run_step2(opts: Options, log: RunLog) -> None:
     try:
         handles = [pending.open(name, gz=opts.gz) for name in names]
         for handle in handles:
-            handle.write(RESULT_HEADER)
-        ignored = _run_blocks(bed, analysis, opts, locos, handles, log)
+            handle.write(RESULT_HEADER_INFO if source.has_info else RESULT_HEADER)
+        ignored = _run_blocks(source, analysis, opts, locos, handles, log)
         pending.commit()
     except BaseException:
         pending.discard()

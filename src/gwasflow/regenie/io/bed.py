@@ -2,7 +2,9 @@
 
 Genotypes are read in blocks of variants with ``count_A1=True``: the value is
 the number of copies of the .bim's 5th-column allele (A1), which regenie calls
-ALLELE1 and tests. Missing calls come back as NaN.
+ALLELE1 and tests. With ``--ref-first`` the 5th column is the reference
+(ALLELE0) and the 6th is tested instead (regenie docs, ``--ref-first``).
+Missing calls come back as NaN. The prefix may be an fsspec URI.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
+from gwasflow.regenie.io.remote import localize
 
 __all__ = ["BedFile", "VariantInfo", "chrom_code", "open_bed_file"]
 
@@ -50,8 +53,11 @@ class VariantInfo:
 class BedFile:
     """An open .bed with its .bim/.fam metadata; genotypes are read per block."""
 
+    has_info = False
+
     def __init__(self, prefix: str, reader: object, variants: VariantInfo, fid: list[str], iid: list[str]):
         self.prefix = prefix
+        self.label = f"bed : [{prefix}.bed]"
         self._reader = reader
         self.variants = variants
         self.fid = fid
@@ -74,6 +80,11 @@ class BedFile:
             index, dtype="float64", order="F", num_threads=self.num_threads
         )
         return block
+
+    def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Dosages as :meth:`read_block`; hard calls carry no INFO score (NaN)."""
+        return self.read_block(variant_index, sample_index), np.full(variant_index.shape[0], np.nan)
 
 
 def _read_fam(path: Path) -> tuple[list[str], list[str]]:
@@ -123,16 +134,20 @@ def _read_bim(path: Path) -> VariantInfo:
     )
 
 
-def open_bed_file(prefix: str) -> BedFile:
+def open_bed_file(prefix: str, *, ref_first: bool = False) -> BedFile:
     """Open ``PREFIX.bed`` with its .bim and .fam; raise :class:`EngineInputError` if unusable."""
     from bed_reader import open_bed
 
-    paths = {ext: Path(f"{prefix}.{ext}") for ext in ("bed", "bim", "fam")}
+    local = {ext: localize(f"{prefix}.{ext}", flag="--bed", required=False) for ext in ("bed", "bim", "fam")}
+    paths = {ext: Path(path or f"{prefix}.{ext}") for ext, path in local.items()}
     for ext, path in paths.items():
         if not path.is_file():
-            raise EngineInputError(f"--bed: {ext} file not found: {path}")
+            raise EngineInputError(f"--bed: {ext} file not found: {prefix}.{ext}")
     fid, iid = _read_fam(paths["fam"])
     variants = _read_bim(paths["bim"])
+    if ref_first:
+        variants = VariantInfo(variants.chrom, variants.pos, variants.ids, allele1=variants.allele0,
+                               allele0=variants.allele1)
     n_variants = int(variants.chrom.shape[0])
     expected = 3 + n_variants * ((len(iid) + 3) // 4)
     size = paths["bed"].stat().st_size
@@ -141,7 +156,7 @@ def open_bed_file(prefix: str) -> BedFile:
             f"{paths['bed']}: size {size} bytes does not match {len(iid)} samples x {n_variants} variants"
         )
     try:
-        reader = open_bed(paths["bed"], iid_count=len(iid), sid_count=n_variants, count_A1=True,
+        reader = open_bed(paths["bed"], iid_count=len(iid), sid_count=n_variants, count_A1=not ref_first,
                           properties={"fid": fid, "iid": iid})
     except (ValueError, OSError) as exc:
         raise EngineInputError(f"{paths['bed']}: cannot read: {exc}") from None

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 
-__all__ = ["SampleTable", "read_table"]
+__all__ = ["SampleTable", "TextTable", "read_header", "read_table", "read_text_table"]
 
 _MISSING = {"na", "nan", "."}
 
@@ -31,6 +31,53 @@ class SampleTable:
 
     def row_of(self) -> dict[tuple[str, str], int]:
         return {key: row for row, key in enumerate(self.keys)}
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """Columns kept as strings (categorical covariates); ``None`` marks a missing value."""
+
+    columns: list[str]
+    keys: list[tuple[str, str]]
+    values: list[list[str | None]]  # per column, one value per row
+
+    def row_of(self) -> dict[tuple[str, str], int]:
+        return {key: row for row, key in enumerate(self.keys)}
+
+
+def _lines(path: str, flag: str) -> list[str]:
+    file = Path(path)
+    if not file.is_file():
+        raise EngineInputError(f"{flag}: file not found: {path}")
+    with file.open() as handle:
+        lines = handle.read().splitlines()
+    if not lines or lines[0].split()[:2] != ["FID", "IID"]:
+        raise EngineInputError(f"{path}: line 1: header must start with 'FID IID'")
+    return lines
+
+
+def read_header(path: str, *, flag: str) -> list[str]:
+    """Data column names of a table (after ``FID IID``)."""
+    return _lines(path, flag)[0].split()[2:]
+
+
+def read_text_table(path: str, columns: list[str], *, flag: str) -> TextTable:
+    """Read ``columns`` of ``path`` as strings (``NA``, ``nan``, ``.`` are missing)."""
+    lines = _lines(path, flag)
+    header = lines[0].split()
+    positions = _select(header, columns, path, flag)
+    keys: list[tuple[str, str]] = []
+    values: list[list[str | None]] = [[] for _ in positions]
+    for line_no, line in enumerate(lines[1:], start=2):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            raise EngineInputError(f"{path}: line {line_no}: expected {len(header)} fields, found {len(fields)}")
+        keys.append((fields[0], fields[1]))
+        for out, p in zip(values, positions, strict=True):
+            out.append(None if fields[p].lower() in _MISSING else fields[p])
+    return TextTable(columns=[header[p] for p in positions], keys=keys, values=values)
 
 
 def _select(header: list[str], wanted: list[str] | None, path: str, flag: str) -> list[int]:
@@ -61,13 +108,7 @@ def read_table(path: str, columns: list[str] | None, *, flag: str) -> SampleTabl
 
     ``flag`` names the command-line option the file came from, for messages.
     """
-    file = Path(path)
-    if not file.is_file():
-        raise EngineInputError(f"{flag}: file not found: {path}")
-    with file.open() as handle:
-        lines = handle.read().splitlines()
-    if not lines or lines[0].split()[:2] != ["FID", "IID"]:
-        raise EngineInputError(f"{path}: line 1: header must start with 'FID IID'")
+    lines = _lines(path, flag)
     header = lines[0].split()
     if len(set(header)) != len(header):
         raise EngineInputError(f"{path}: line 1: duplicated column name")

@@ -1,0 +1,247 @@
+"""BGEN v1.2 access: genotype probabilities through cbgen, variants from the ``.bgi`` index.
+
+* Layout 2 files, zlib or zstd compressed (or not), biallelic, ploidy 2 (the
+  genotype blocks are decoded by cbgen, the limix/bgen C library).
+* Variant metadata and file offsets come from ``<file>.bgi`` (bgenix's SQLite
+  index, read with :mod:`sqlite3`) when present; otherwise cbgen builds its
+  metafile in a temporary folder.
+* Samples come from ``--sample`` (Oxford .sample: two header lines, then
+  ``ID_1 ID_2 ...`` taken as FID, IID), else from the IDs stored in the file,
+  split at the first ``_`` into FID and IID (``FID_IID``).
+* Allele order (regenie docs, ``--ref-first``): by default the first allele
+  is the tested one (ALLELE1) and the second ALLELE0; with ``--ref-first`` the
+  first allele is the reference (ALLELE0) and the second is tested.
+* Dosage of the tested allele ``A``: ``2 P(AA) + P(AB)`` (unphased) or the sum
+  of the two haplotype probabilities (phased); a missing call is NaN.
+* INFO is the IMPUTE-style information score over the analysed samples with a
+  call: ``1 - sum_i (E[g_i^2] - E[g_i]^2) / (2 n f (1 - f))``, ``f`` the
+  tested allele's frequency; 1 when ``f`` is 0 or 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.errors import EngineInputError
+from gwasflow.regenie.io.bed import VariantInfo, chrom_code
+from gwasflow.regenie.io.remote import localize
+
+__all__ = ["BgenFile", "BgenHeader", "open_bgen_file", "read_bgen_header", "read_sample_file"]
+
+_COMPRESSION = {0: "uncompressed", 1: "zlib compressed", 2: "zstd compressed"}
+
+
+class BgenHeader:
+    """The fields of a BGEN header block the engine checks and logs."""
+
+    def __init__(self, n_variants: int, n_samples: int, compression: int, layout: int, has_ids: bool):
+        self.n_variants = n_variants
+        self.n_samples = n_samples
+        self.compression = compression
+        self.layout = layout
+        self.has_ids = has_ids
+
+    def summary(self) -> str:
+        kind = _COMPRESSION.get(self.compression, f"compression {self.compression}")
+        names = "named" if self.has_ids else "anonymous"
+        return f"bgen file (v1.{self.layout} layout, {kind}) with {self.n_samples} {names} samples and " \
+               f"{self.n_variants} variants"
+
+
+def read_bgen_header(path: Path) -> BgenHeader:
+    """Read the header block (spec: https://www.well.ox.ac.uk/~gav/bgen_format/spec/latest.html)."""
+    with path.open("rb") as handle:
+        head = handle.read(24)
+    if len(head) < 24 or head[16:20] not in (b"bgen", b"\0\0\0\0"):
+        raise EngineInputError(f"--bgen: {path} is not a BGEN file")
+    _, _, n_variants, n_samples = struct.unpack("<IIII", head[:16])
+    (flags,) = struct.unpack("<I", head[20:24])
+    return BgenHeader(n_variants, n_samples, flags & 3, (flags >> 2) & 15, bool(flags >> 31))
+
+
+def read_sample_file(path: Path) -> tuple[list[str], list[str]]:
+    """FID (ID_1) and IID (ID_2) of an Oxford .sample file."""
+    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    if len(lines) < 2 or lines[0][:2] != ["ID_1", "ID_2"]:
+        raise EngineInputError(f"--sample: {path}: line 1: header must start with 'ID_1 ID_2'")
+    body = lines[2:]
+    for line_no, fields in enumerate(body, start=3):
+        if len(fields) < 2:
+            raise EngineInputError(f"--sample: {path}: line {line_no}: expected ID_1 and ID_2")
+    return [f[0] for f in body], [f[1] for f in body]
+
+
+def _bgi_variants(bgi: Path, data: Path) -> tuple[list[tuple[str, int, str, str, str]], NDArray[np.int64]]:
+    """Variants in file order and their genotype-block offsets, from a bgenix index."""
+    con = sqlite3.connect(f"file:{bgi}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT chromosome, position, rsid, number_of_alleles, allele1, allele2, file_start_position "
+            "FROM Variant ORDER BY file_start_position").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise EngineInputError(f"--bgen: {bgi}: not a bgenix index ({exc})") from None
+    finally:
+        con.close()
+    offsets = np.empty(len(rows), dtype=np.int64)
+    with data.open("rb") as handle:
+        for i, (chrom, _, rsid, n_alleles, a1, a2, start) in enumerate(rows):
+            if n_alleles != 2:
+                raise EngineInputError(f"--bgen: variant {rsid} has {n_alleles} alleles; only biallelic supported")
+            handle.seek(start)
+            (id_len,) = struct.unpack("<H", handle.read(2))
+            # identifying block: id, rsid, chrom (each u16 length + bytes), u32 position, u16 K, K x (u32 + bytes)
+            offsets[i] = start + 2 + id_len + 2 + len(rsid.encode()) + 2 + len(chrom.encode()) + 4 + 2 \
+                + 4 + len(a1.encode()) + 4 + len(a2.encode())
+    return [(r[0], r[1], r[2], r[4], r[5]) for r in rows], offsets
+
+
+def _metafile_variants(data: Path, reader: object) -> tuple[list[tuple[str, int, str, str, str]], NDArray[np.int64]]:
+    """Variants and offsets through cbgen's own metafile, built in a temporary folder."""
+    from cbgen import bgen_metafile  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    with tempfile.TemporaryDirectory(prefix="gwasflow_bgen_") as folder:
+        path = os.path.join(folder, "meta")
+        reader.create_metafile(path)  # type: ignore[attr-defined]
+        rows: list[tuple[str, int, str, str, str]] = []
+        offsets: list[NDArray[np.int64]] = []
+        with bgen_metafile(path) as meta:
+            for part in range(meta.npartitions):
+                variants = meta.read_partition(part).variants
+                offsets.append(np.asarray(variants.offset, dtype=np.int64))
+                for chrom, pos, rsid, alleles in zip(variants.chromosome, variants.position, variants.rsid,
+                                                     variants.allele_ids, strict=True):
+                    names = alleles.decode().split(",")
+                    if len(names) != 2:
+                        raise EngineInputError(f"--bgen: variant {rsid.decode()} is not biallelic")
+                    rows.append((chrom.decode(), int(pos), rsid.decode(), names[0], names[1]))
+    return rows, np.concatenate(offsets) if offsets else np.empty(0, dtype=np.int64)
+
+
+def _variant_info(rows: list[tuple[str, int, str, str, str]], ref_first: bool) -> VariantInfo:
+    try:
+        chrom = np.asarray([chrom_code(r[0]) for r in rows], dtype=np.int64)
+    except ValueError as exc:
+        raise EngineInputError(f"--bgen: bad chromosome '{exc}'") from None
+    first = np.asarray([r[3] for r in rows], dtype=np.str_)
+    second = np.asarray([r[4] for r in rows], dtype=np.str_)
+    return VariantInfo(chrom=chrom, pos=np.asarray([r[1] for r in rows], dtype=np.int64),
+                       ids=np.asarray([r[2] for r in rows], dtype=np.str_),
+                       allele1=second if ref_first else first, allele0=first if ref_first else second)
+
+
+class BgenFile:
+    """An open BGEN file; dosages and INFO scores are read per block of variants."""
+
+    has_info = True
+
+    def __init__(self, path: str, reader: object, header: BgenHeader, variants: VariantInfo,
+                 offsets: NDArray[np.int64], fid: list[str], iid: list[str], *, ref_first: bool):
+        self.label = f"bgen : [{path}]"
+        self.header = header
+        self._reader = reader
+        self.variants = variants
+        self._offsets = offsets
+        self.fid = fid
+        self.iid = iid
+        self.num_threads = 1
+        self._tested = 2 if ref_first else 0  # column of the tested homozygote in (AA, AB, BB)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.iid)
+
+    @property
+    def n_variants(self) -> int:
+        return int(self.variants.chrom.shape[0])
+
+    def _dosage_moments(self, probs: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """E[g] and E[g^2] of the tested allele count from (n, 3) unphased or (n, 4) phased probabilities."""
+        if probs.shape[1] == 3:
+            hom, het = probs[:, self._tested], probs[:, 1]
+            return 2.0 * hom + het, 4.0 * hom + het
+        if probs.shape[1] == 4:
+            col = 1 if self._tested == 2 else 0
+            h1, h2 = probs[:, col], probs[:, col + 2]
+            return h1 + h2, h1 + h2 + 2.0 * h1 * h2
+        raise EngineInputError(f"--bgen: {probs.shape[1]} probabilities per sample; only diploid biallelic data")
+
+    def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        n_rows = self.n_samples if sample_index is None else int(sample_index.shape[0])
+        dosage = np.empty((n_rows, variant_index.shape[0]), dtype=np.float64, order="F")
+        info = np.empty(variant_index.shape[0])
+        for j, v in enumerate(variant_index.tolist()):
+            probs = self._reader.read_probability(int(self._offsets[v]))  # type: ignore[attr-defined]
+            if sample_index is not None:
+                probs = probs[sample_index]
+            mean, square = self._dosage_moments(probs)
+            dosage[:, j] = mean
+            info[j] = _info_score(mean, square)
+        return dosage, info
+
+    def read_block(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                   ) -> NDArray[np.float64]:
+        return self.read_block_info(variant_index, sample_index)[0]
+
+
+def _info_score(mean: NDArray[np.float64], square: NDArray[np.float64]) -> float:
+    called = ~np.isnan(mean)
+    n = int(called.sum())
+    if n == 0:
+        return float("nan")
+    freq = float(mean[called].sum()) / (2.0 * n)
+    if freq <= 0.0 or freq >= 1.0:
+        return 1.0
+    variance = float((square[called] - mean[called] ** 2).sum())
+    return 1.0 - variance / (2.0 * n * freq * (1.0 - freq))
+
+
+def _samples(header: BgenHeader, reader: object, sample: str | None) -> tuple[list[str], list[str]]:
+    if sample is not None:
+        local = localize(sample, flag="--sample")
+        assert local is not None
+        if not Path(local).is_file():
+            raise EngineInputError(f"--sample: file not found: {sample}")
+        fid, iid = read_sample_file(Path(local))
+    elif header.has_ids:
+        names = [s.decode() for s in reader.read_samples()]  # type: ignore[attr-defined]
+        fid = [n.partition("_")[0] if "_" in n else n for n in names]
+        iid = [n.partition("_")[2] if "_" in n else n for n in names]
+    else:
+        raise EngineInputError("--bgen: the file stores no sample IDs; give --sample FILE")
+    if len(iid) != header.n_samples:
+        raise EngineInputError(f"--sample: {len(iid)} samples but the BGEN file has {header.n_samples}")
+    return fid, iid
+
+
+def open_bgen_file(path: str, sample: str | None, *, ref_first: bool = False) -> BgenFile:
+    """Open a BGEN v1.2 file (``path`` may be an fsspec URI) with its index and sample IDs."""
+    from cbgen import bgen_file  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    local = localize(path, flag="--bgen")
+    assert local is not None
+    data = Path(local)
+    if not data.is_file():
+        raise EngineInputError(f"--bgen: file not found: {path}")
+    header = read_bgen_header(data)
+    if header.layout != 2:
+        raise EngineInputError(f"--bgen: {path}: layout 1.{header.layout} is not supported (v1.2 needed)")
+    reader = bgen_file(data)
+    bgi = localize(f"{path}.bgi", flag="--bgen", required=False)
+    if bgi is not None and Path(bgi).is_file():
+        rows, offsets = _bgi_variants(Path(bgi), data)
+    else:
+        rows, offsets = _metafile_variants(data, reader)
+    if len(rows) != header.n_variants:
+        raise EngineInputError(f"--bgen: index lists {len(rows)} variants but the file has {header.n_variants}")
+    fid, iid = _samples(header, reader, sample)
+    bgen = BgenFile(path, reader, header, _variant_info(rows, ref_first), offsets, fid, iid, ref_first=ref_first)
+    bgen.label = f"bgen : [{path}] {header.summary()}"
+    return bgen

@@ -1,0 +1,64 @@
+"""The genotype sources of the engine behind one interface: PLINK1 .bed, PLINK2 .pgen, BGEN v1.2.
+
+Every source gives per-variant metadata (:class:`VariantInfo`, with
+``allele1`` the tested allele, regenie's ALLELE1), the sample IDs in file
+order, and dosages of ALLELE1 read per block of variants as an
+(n_samples, n_block) float64 array, NaN where missing. Sources that carry
+imputation probabilities (BGEN) also give an INFO score per variant.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.regenie.io.bed import VariantInfo, open_bed_file
+from gwasflow.regenie.options import Options
+
+__all__ = ["GenotypeSource", "open_genotypes"]
+
+
+class GenotypeSource(Protocol):
+    """What step 1 and step 2 need from a genotype file."""
+
+    label: str  # e.g. "bed : [prefix.bed]", for logs
+    variants: VariantInfo
+    fid: list[str]
+    iid: list[str]
+    num_threads: int
+    has_info: bool
+
+    @property
+    def n_samples(self) -> int: ...
+
+    @property
+    def n_variants(self) -> int: ...
+
+    def read_block(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                   ) -> NDArray[np.float64]:
+        """Dosages of ALLELE1, shape (n_samples, n_block), NaN where missing."""
+        ...
+
+    def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Dosages as :meth:`read_block` and the INFO score of each variant (NaN when not applicable)."""
+        ...
+
+
+def open_genotypes(opts: Options) -> GenotypeSource:
+    """Open the one genotype input named by ``--bed``, ``--pgen`` or ``--bgen``."""
+    source: GenotypeSource
+    if opts.pgen:
+        from gwasflow.regenie.io.pgen import open_pgen_file
+
+        source = open_pgen_file(opts.pgen)
+    elif opts.bgen:
+        from gwasflow.regenie.io.bgen import open_bgen_file
+
+        source = open_bgen_file(opts.bgen, opts.sample, ref_first=opts.ref_first)
+    else:
+        source = open_bed_file(opts.bed, ref_first=opts.ref_first)
+    source.num_threads = opts.threads
+    return source
