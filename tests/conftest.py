@@ -7,6 +7,8 @@ depends on it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,38 @@ def regenie_example() -> Path:
     if not (REGENIE_EXAMPLE / "inputs").is_dir():
         raise FileNotFoundError(f"regenie reference data not found at {REGENIE_EXAMPLE}")
     return REGENIE_EXAMPLE
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """A real AWS API server (moto in server mode) on 127.0.0.1, for S3, Batch, DynamoDB, ...
+
+    Production code reaches it through the same boto3/s3fs code path as real AWS: only the endpoint
+    differs, given by the standard ``AWS_ENDPOINT_URL`` variable (set here for this process and every
+    subprocess it starts), with throwaway credentials. Yields the endpoint URL.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {k: os.environ.get(k) for k in _AWS_ENV}
+    os.environ.update({
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    })
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")

@@ -167,6 +167,9 @@ class RunSpec(_Frozen):
     engine: EngineSpec = Field(default_factory=EngineSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     retry: RetrySpec = Field(default_factory=RetrySpec)
+    failure_log: str | None = Field(
+        default=None, description="also write each failure to s3://bucket/prefix/ or dynamodb:TABLE"
+    )
     workdir: str = Field(description="transient workspace (deleted at the end unless keep_workspace)")
     outdir: str = Field(description="where merged results, the report and the run store go")
     keep_workspace: bool = False
