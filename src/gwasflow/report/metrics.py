@@ -39,6 +39,7 @@ __all__ = [
     "RunMetrics",
     "StepMetrics",
     "collect_metrics",
+    "format_duration",
     "format_json",
     "format_prometheus",
     "format_table",
@@ -213,8 +214,9 @@ def format_json(m: RunMetrics) -> str:
 
 def format_table(m: RunMetrics, *, slowest: int = 10) -> str:
     """A plain-text report: the run, one row per step, failures by error type, the slowest jobs."""
+    d = format_duration
     out = [
-        f"run {m.run_id} ({m.name}): {m.state}, {_duration(m.elapsed_s)}, {m.jobs} jobs, "
+        f"run {m.run_id} ({m.name}): {m.state}, {d(m.elapsed_s)}, {m.jobs} jobs, "
         f"{m.attempts} attempts, {m.failed_attempts} failed",
         "",
     ]
@@ -223,8 +225,8 @@ def format_table(m: RunMetrics, *, slowest: int = 10) -> str:
     for s in m.steps:
         rows.append([
             s.step, str(s.jobs), " ".join(f"{k}={v}" for k, v in s.state_counts.items()), str(s.attempts),
-            str(s.failed_attempts), _duration(s.elapsed_s), _duration(s.busy_s), _duration(s.queue_wait_mean_s),
-            _duration(s.queue_wait_max_s), _duration(s.cpu_time_s) if s.cpu_time_s is not None else "-",
+            str(s.failed_attempts), d(s.elapsed_s), d(s.busy_s), d(s.queue_wait_mean_s),
+            d(s.queue_wait_max_s), d(s.cpu_time_s) if s.cpu_time_s is not None else "-",
             f"{s.peak_memory_mb:.0f} MB" if s.peak_memory_mb is not None else "-",
         ])  # fmt: skip
     out += _aligned(rows)
@@ -239,7 +241,14 @@ def format_table(m: RunMetrics, *, slowest: int = 10) -> str:
         out += _aligned(
             [["job", "step", "state", "attempts", "elapsed", "queue"]]
             + [
-                [j.job_id, j.step, j.state, str(j.attempts), _duration(j.elapsed_s), _duration(j.queue_wait_s)]
+                [
+                    j.job_id,
+                    j.step,
+                    j.state,
+                    str(j.attempts),
+                    d(j.elapsed_s),
+                    d(j.queue_wait_s),
+                ]
                 for j in jobs
             ]
         )
@@ -251,7 +260,8 @@ def _aligned(rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``42.0s``, ``3m07s``, ``2h05m``."""
     if seconds < 60:
         return f"{seconds:.1f}s"
     if seconds < 3600:
