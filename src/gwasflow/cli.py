@@ -94,30 +94,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_UNITS_MB = {"": 1, "m": 1, "mb": 1, "g": 1024, "gb": 1024, "t": 1024 * 1024, "tb": 1024 * 1024}
-_UNITS_S = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-
-
-def _with_unit(text: str, units: dict[str, int], what: str) -> int:
-    value = text.strip().lower()
-    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
-    try:
-        amount = float(number) * units[value[len(number):]]
-    except (ValueError, KeyError):
-        raise argparse.ArgumentTypeError(f"cannot read {what} {text!r}") from None
-    if amount <= 0:
-        raise argparse.ArgumentTypeError(f"{what} must be > 0, got {text!r}")
-    return round(amount)
-
-
 def _memory_mb(text: str) -> int:
-    """``16G`` -> 16384 (MB); plain numbers are MB."""
-    return _with_unit(text, _UNITS_MB, "memory")
+    from gwasflow.units import parse_memory_mb
+
+    try:
+        return parse_memory_mb(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> int:
-    """``2h`` -> 7200; plain numbers are seconds."""
-    return _with_unit(text, _UNITS_S, "time")
+    from gwasflow.units import parse_seconds
+
+    try:
+        return parse_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -217,6 +217,22 @@ class StoreConformance(ABC):
         assert run.get_job(RUN, "a").state is JobState.PENDING
         assert [j.step for j in run.list_jobs("run-2")] == ["stage_in"]
 
+    # retry requests
+
+    def test_take_retry_requests__each_request_is_taken_once_in_order(self, run: Store) -> None:
+        first = run.add_retry_request(RUN, "b", memory_mb=8192, time_s=None, source="cli")
+        second = run.add_retry_request(RUN, "c", memory_mb=None, time_s=7200, source="dynamodb")
+        taken = run.take_retry_requests(RUN)
+        assert [(r.request_id, r.job_id, r.memory_mb, r.time_s, r.source) for r in taken] == [
+            (first, "b", 8192, None, "cli"), (second, "c", None, 7200, "dynamodb")]
+        assert run.take_retry_requests(RUN) == []
+        assert second > first
+
+    def test_add_retry_request__unknown_job_is_an_error(self, run: Store) -> None:
+        with pytest.raises(StoreError):
+            run.add_retry_request(RUN, "nope", memory_mb=None, time_s=None, source="cli")
+        assert run.take_retry_requests(RUN) == []
+
 
 class TestMemoryStore(StoreConformance):
     def make_store(self, tmp_path: Path) -> Store:

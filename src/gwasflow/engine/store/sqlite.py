@@ -1,25 +1,4 @@
-"""The durable run store: runs, jobs and attempts.
-
-Every method of a :class:`Store` commits before it returns, so the driver can
-act on a state change knowing it will survive a crash of the orchestrator.
-
-Two implementations behave identically (one conformance suite in
-``tests/engine/test_store.py`` runs against both):
-
-* :class:`SQLiteStore` -- the production store, one SQLite file per
-  workspace. This is the only module of gwasflow that writes SQL.
-* :class:`MemoryStore` -- plain dicts, for fast unit tests.
-
-Ordering guarantees shared by both: ``list_runs`` returns runs in creation
-order, ``list_jobs`` in the order the jobs were added, ``list_attempts`` and
-``active_attempts`` in the order the attempts were created. Unknown run, job
-or attempt ids raise :class:`~gwasflow.errors.StoreError`; a method that
-raises changes nothing.
-
-Attempt states are free strings owned by the driver, except the three active
-ones the store itself writes (``submitting`` -> ``submitted`` -> ``running``,
-see :data:`ACTIVE_ATTEMPT_STATES`).
-"""
+"""``SQLiteStore``: the production run store, one SQLite file per run folder (WAL)."""
 
 from __future__ import annotations
 
@@ -28,268 +7,25 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from gwasflow.engine.states import JobState, RunState
+from gwasflow.engine.store.records import (
+    ACTIVE_ATTEMPT_STATES,
+    ATTEMPT_RUNNING,
+    ATTEMPT_SUBMITTED,
+    ATTEMPT_SUBMITTING,
+    SCHEMA_VERSION,
+    AttemptRecord,
+    JobRecord,
+    RetryRequest,
+    RunRecord,
+)
 from gwasflow.errors import StoreError
 
-__all__ = [
-    "ACTIVE_ATTEMPT_STATES",
-    "SCHEMA_VERSION",
-    "AttemptRecord",
-    "JobRecord",
-    "MemoryStore",
-    "RunRecord",
-    "SQLiteStore",
-    "Store",
-]
+__all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 1
-
-ATTEMPT_SUBMITTING = "submitting"
-ATTEMPT_SUBMITTED = "submitted"
-ATTEMPT_RUNNING = "running"
-ACTIVE_ATTEMPT_STATES = frozenset({ATTEMPT_SUBMITTING, ATTEMPT_SUBMITTED, ATTEMPT_RUNNING})
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run: its spec and graph as JSON, and where it stands."""
-
-    run_id: str
-    name: str
-    state: RunState
-    spec_json: str
-    graph_json: str
-    created_at: float
-    updated_at: float
-    message: str
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One job of a run. ``memory_mb`` / ``time_s`` override the plan's resources when set."""
-
-    run_id: str
-    job_id: str
-    step: str
-    state: JobState
-    attempts: int
-    updated_at: float
-    memory_mb: int | None
-    time_s: int | None
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    """One attempt of one job on an executor (``attempt`` is 1-based)."""
-
-    run_id: str
-    job_id: str
-    attempt: int
-    state: str
-    executor: str
-    handle: str | None
-    log_path: str
-    resources_json: str
-    submitted_at: float
-    started_at: float | None
-    ended_at: float | None
-    exit_code: int | None
-    signal: int | None
-    error_type: str | None
-    reason: str
-    log_tail: str
-
-
-class Store(Protocol):
-    """What the driver, CLI and dashboard need from a run store. Every method commits."""
-
-    def create_run(self, run_id: str, name: str, spec_json: str, graph_json: str) -> None: ...
-    def get_run(self, run_id: str) -> RunRecord: ...
-    def latest_run(self) -> RunRecord | None: ...
-    def list_runs(self) -> list[RunRecord]: ...
-    def set_run_state(self, run_id: str, state: RunState, message: str = "") -> None: ...
-    def add_jobs(self, run_id: str, jobs: Sequence[tuple[str, str]]) -> None: ...
-    def set_job_state(self, run_id: str, job_id: str, state: JobState) -> None: ...
-    def set_job_states(self, run_id: str, changes: Sequence[tuple[str, JobState]]) -> None: ...
-    def get_job(self, run_id: str, job_id: str) -> JobRecord: ...
-    def list_jobs(
-        self, run_id: str, *, step: str | None = None, states: Collection[JobState] | None = None
-    ) -> list[JobRecord]: ...
-    def set_job_overrides(
-        self, run_id: str, job_id: str, *, memory_mb: int | None, time_s: int | None
-    ) -> None: ...
-    def new_attempt(
-        self, run_id: str, job_id: str, *, executor: str, log_path: str, resources_json: str
-    ) -> int: ...
-    def set_attempt_handle(self, run_id: str, job_id: str, attempt: int, handle: str) -> None: ...
-    def mark_attempt_running(self, run_id: str, job_id: str, attempt: int, started_at: float) -> None: ...
-    def finish_attempt(
-        self,
-        run_id: str,
-        job_id: str,
-        attempt: int,
-        *,
-        state: str,
-        exit_code: int | None,
-        signal: int | None,
-        error_type: str | None,
-        reason: str,
-        log_tail: str,
-        ended_at: float,
-    ) -> None: ...
-    def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]: ...
-    def active_attempts(self, run_id: str) -> list[AttemptRecord]: ...
-    def close(self) -> None: ...
-
-
-# --------------------------------------------------------------------------- in memory
-
-
-class MemoryStore:
-    """The in-memory twin of :class:`SQLiteStore` (same behaviour, no persistence)."""
-
-    def __init__(self) -> None:
-        self._runs: dict[str, RunRecord] = {}
-        self._jobs: dict[str, dict[str, JobRecord]] = {}
-        self._attempts: dict[str, dict[tuple[str, int], AttemptRecord]] = {}
-
-    def create_run(self, run_id: str, name: str, spec_json: str, graph_json: str) -> None:
-        if run_id in self._runs:
-            raise StoreError(f"run {run_id!r} already exists")
-        now = time.time()
-        self._runs[run_id] = RunRecord(run_id, name, RunState.CREATED, spec_json, graph_json, now, now, "")
-        self._jobs[run_id] = {}
-        self._attempts[run_id] = {}
-
-    def get_run(self, run_id: str) -> RunRecord:
-        try:
-            return self._runs[run_id]
-        except KeyError:
-            raise StoreError(f"unknown run {run_id!r}") from None
-
-    def latest_run(self) -> RunRecord | None:
-        return next(reversed(self._runs.values()), None)
-
-    def list_runs(self) -> list[RunRecord]:
-        return list(self._runs.values())
-
-    def set_run_state(self, run_id: str, state: RunState, message: str = "") -> None:
-        run = self.get_run(run_id)
-        self._runs[run_id] = replace(run, state=RunState(state), message=message, updated_at=time.time())
-
-    def add_jobs(self, run_id: str, jobs: Sequence[tuple[str, str]]) -> None:
-        table = self._run_jobs(run_id)
-        ids = [job_id for job_id, _ in jobs]
-        if len(set(ids)) != len(ids) or any(i in table for i in ids):
-            raise StoreError(f"run {run_id!r}: duplicate job ids")
-        now = time.time()
-        for job_id, step in jobs:
-            table[job_id] = JobRecord(run_id, job_id, step, JobState.PENDING, 0, now, None, None)
-
-    def set_job_state(self, run_id: str, job_id: str, state: JobState) -> None:
-        self.set_job_states(run_id, [(job_id, state)])
-
-    def set_job_states(self, run_id: str, changes: Sequence[tuple[str, JobState]]) -> None:
-        table = self._run_jobs(run_id)
-        missing = [job_id for job_id, _ in changes if job_id not in table]
-        if missing:
-            raise StoreError(f"run {run_id!r}: unknown jobs {missing[:5]!r}")
-        now = time.time()
-        for job_id, state in changes:
-            table[job_id] = replace(table[job_id], state=JobState(state), updated_at=now)
-
-    def get_job(self, run_id: str, job_id: str) -> JobRecord:
-        try:
-            return self._run_jobs(run_id)[job_id]
-        except KeyError:
-            raise StoreError(f"run {run_id!r}: unknown job {job_id!r}") from None
-
-    def list_jobs(
-        self, run_id: str, *, step: str | None = None, states: Collection[JobState] | None = None
-    ) -> list[JobRecord]:
-        wanted = None if states is None else {JobState(s) for s in states}
-        return [
-            j
-            for j in self._run_jobs(run_id).values()
-            if (step is None or j.step == step) and (wanted is None or j.state in wanted)
-        ]
-
-    def set_job_overrides(
-        self, run_id: str, job_id: str, *, memory_mb: int | None, time_s: int | None
-    ) -> None:
-        job = self.get_job(run_id, job_id)
-        self._jobs[run_id][job_id] = replace(job, memory_mb=memory_mb, time_s=time_s, updated_at=time.time())
-
-    def new_attempt(
-        self, run_id: str, job_id: str, *, executor: str, log_path: str, resources_json: str
-    ) -> int:
-        job = self.get_job(run_id, job_id)
-        number = job.attempts + 1
-        now = time.time()
-        self._jobs[run_id][job_id] = replace(job, attempts=number, updated_at=now)
-        self._attempts[run_id][(job_id, number)] = AttemptRecord(
-            run_id, job_id, number, ATTEMPT_SUBMITTING, executor, None, log_path, resources_json,
-            now, None, None, None, None, None, "", "",
-        )  # fmt: skip
-        return number
-
-    def set_attempt_handle(self, run_id: str, job_id: str, attempt: int, handle: str) -> None:
-        rec = self._attempt(run_id, job_id, attempt)
-        self._attempts[run_id][(job_id, attempt)] = replace(rec, handle=handle, state=ATTEMPT_SUBMITTED)
-
-    def mark_attempt_running(self, run_id: str, job_id: str, attempt: int, started_at: float) -> None:
-        rec = self._attempt(run_id, job_id, attempt)
-        if rec.state in ACTIVE_ATTEMPT_STATES:
-            rec = replace(rec, state=ATTEMPT_RUNNING, started_at=started_at)
-            self._attempts[run_id][(job_id, attempt)] = rec
-
-    def finish_attempt(
-        self,
-        run_id: str,
-        job_id: str,
-        attempt: int,
-        *,
-        state: str,
-        exit_code: int | None,
-        signal: int | None,
-        error_type: str | None,
-        reason: str,
-        log_tail: str,
-        ended_at: float,
-    ) -> None:
-        rec = self._attempt(run_id, job_id, attempt)
-        self._attempts[run_id][(job_id, attempt)] = replace(
-            rec, state=state, exit_code=exit_code, signal=signal, error_type=error_type,
-            reason=reason, log_tail=log_tail, ended_at=ended_at,
-        )  # fmt: skip
-
-    def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:
-        self.get_run(run_id)
-        return [a for a in self._attempts[run_id].values() if job_id is None or a.job_id == job_id]
-
-    def active_attempts(self, run_id: str) -> list[AttemptRecord]:
-        return [a for a in self.list_attempts(run_id) if a.state in ACTIVE_ATTEMPT_STATES]
-
-    def close(self) -> None:
-        """Nothing to release; kept for the protocol."""
-
-    def _run_jobs(self, run_id: str) -> dict[str, JobRecord]:
-        self.get_run(run_id)
-        return self._jobs[run_id]
-
-    def _attempt(self, run_id: str, job_id: str, attempt: int) -> AttemptRecord:
-        self.get_job(run_id, job_id)
-        try:
-            return self._attempts[run_id][(job_id, attempt)]
-        except KeyError:
-            raise StoreError(f"run {run_id!r}: job {job_id!r} has no attempt {attempt}") from None
-
-
-# --------------------------------------------------------------------------- SQLite
 
 _SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -315,6 +51,13 @@ CREATE TABLE attempts (
     FOREIGN KEY (run_id, job_id) REFERENCES jobs (run_id, job_id)
 );
 CREATE INDEX attempts_run_state ON attempts (run_id, state);
+"""
+
+_RETRY_REQUESTS = """
+CREATE TABLE IF NOT EXISTS retry_requests (
+    request_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, job_id TEXT NOT NULL,
+    memory_mb INTEGER, time_s INTEGER, source TEXT NOT NULL, requested_at REAL NOT NULL, taken INTEGER NOT NULL
+)
 """
 
 _RUN_COLS = "run_id, name, state, spec_json, graph_json, created_at, updated_at, message"
@@ -380,6 +123,8 @@ class SQLiteStore:
 
     def _init_schema(self) -> None:
         with self._write() as db:
+            # additive table, created in stores written before it existed (same schema version)
+            db.execute(_RETRY_REQUESTS)
             exists = db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
             ).fetchone()
@@ -591,6 +336,29 @@ class SQLiteStore:
         self.get_run(run_id)
         sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE run_id = ? AND state IN ({_ACTIVE_SQL})"
         return [_attempt(r) for r in self._query(sql + " ORDER BY rowid", (run_id,))]
+
+    def add_retry_request(
+        self, run_id: str, job_id: str, *, memory_mb: int | None, time_s: int | None, source: str
+    ) -> int:
+        self.get_job(run_id, job_id)
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO retry_requests (run_id, job_id, memory_mb, time_s, source, requested_at, taken)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (run_id, job_id, memory_mb, time_s, source, time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def take_retry_requests(self, run_id: str) -> list[RetryRequest]:
+        """Every request not yet taken, marked taken in the same transaction (each is seen once)."""
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT run_id, request_id, job_id, memory_mb, time_s, source, requested_at FROM retry_requests"
+                " WHERE run_id = ? AND taken = 0 ORDER BY request_id",
+                (run_id,),
+            ).fetchall()
+            db.execute("UPDATE retry_requests SET taken = 1 WHERE run_id = ? AND taken = 0", (run_id,))
+        return [RetryRequest(*row) for row in rows]
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
