@@ -22,6 +22,7 @@ from pathlib import Path
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
 from gwasflow.engine.classify import ErrorType, classify
+from gwasflow.engine.failure_log import FailureRecord, FailureSink, RetryAsk
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.outputs import check_outputs
 from gwasflow.engine.progress import NullProgress, ProgressSink
@@ -29,7 +30,7 @@ from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir, remove_workspace
 from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecState, JobState, RunState
-from gwasflow.engine.store import Store
+from gwasflow.engine.store import AttemptRecord, Store
 from gwasflow.engine.verify import ignored_by_merge, verify_run
 from gwasflow.executors.base import ExecStatus, Executor, Submission
 from gwasflow.executors.local import ATTEMPT_ENV
@@ -37,6 +38,9 @@ from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
 
 __all__ = ["Driver", "RunOutcome"]
+
+# How often a live run looks for retry requests (store rows, edited failure records).
+_WATCH_INTERVAL_S = 2.0
 
 
 class _Stop(Exception):
@@ -75,6 +79,7 @@ class Driver:
         poll_interval_s: float = 0.2,
         progress: ProgressSink | None = None,
         retry: RetrySpec | None = None,
+        failure_sink: FailureSink | None = None,
     ) -> None:
         self.run_id = run_id
         self.graph = graph
@@ -87,6 +92,8 @@ class Driver:
         self.progress = progress or NullProgress()
         self.retry = retry or RetrySpec()
         self.faults = faults.from_env()
+        self.failure_sink = failure_sink
+        self._watched_at = 0.0
         self._active: dict[str, _Active] = {}
         self._not_before: dict[str, float] = {}
         self.scheduler = Scheduler(graph, initial_states(store, run_id, graph))
@@ -102,6 +109,7 @@ class Driver:
             with _signals_raise_stop():
                 self._recover()
                 while not self.scheduler.done():
+                    self._watch_retry_requests()
                     changed = self._launch()
                     changed |= self._poll()
                     self.progress.update(self.scheduler.counts_by_step())
@@ -126,6 +134,31 @@ class Driver:
             self._set(job_id, JobState.PENDING)
         if reattached or rerun:
             self.rundir.event("recovered", reattached=len(reattached), rerun=sorted(set(rerun) | set(stale)))
+        self._watch_retry_requests(force=True)
+
+    def _watch_retry_requests(self, *, force: bool = False) -> None:
+        """Take retry requests (``gwasflow retry`` on this live run, edited failure records) and apply them."""
+        now = time.monotonic()
+        if not force and now - self._watched_at < _WATCH_INTERVAL_S:
+            return
+        self._watched_at = now
+        asks = [RetryAsk(r.job_id, r.memory_mb, r.time_s) for r in self.store.take_retry_requests(self.run_id)]
+        if self.failure_sink is not None:
+            try:
+                asks += self.failure_sink.retry_asks(self.run_id)
+            except Exception as exc:  # the external log must never stop the run
+                self.rundir.event("failure_log_error", error=f"{type(exc).__name__}: {exc}")
+        for ask in asks:
+            if ask.job_id not in self.graph or self.scheduler.state(ask.job_id) is not JobState.FAILED:
+                self.rundir.event("retry_request_ignored", job=ask.job_id, why="job is not failed")
+                continue
+            if ask.memory_mb is not None or ask.time_s is not None:
+                record = self.store.get_job(self.run_id, ask.job_id)
+                self.store.set_job_overrides(self.run_id, ask.job_id, memory_mb=ask.memory_mb or record.memory_mb,
+                                             time_s=ask.time_s or record.time_s)
+            self.store.set_job_states(self.run_id, self.scheduler.reopen([ask.job_id]))
+            self._not_before.pop(ask.job_id, None)
+            self.rundir.event("retry_requested", job=ask.job_id, memory_mb=ask.memory_mb, time_s=ask.time_s)
 
     def _launch(self) -> bool:
         now = time.monotonic()
@@ -220,6 +253,7 @@ class Driver:
         attempts = self.store.list_attempts(self.run_id, job.id)
         history = [ErrorType(a.error_type) for a in attempts if a.state == "failed" and a.error_type]
         current = Resources.from_dict(json.loads(attempts[-1].resources_json)) if attempts else job.resources
+        self._log_failure(job.id, attempt, error, status, attempts[-1] if attempts else None, current)
         decision = decide(self.retry, history, current)
         if decision.retry:
             if decision.resources != current:
@@ -232,6 +266,21 @@ class Driver:
             "attempt_failed", job=job.id, attempt=attempt, error_type=error.value, exit_code=status.exit_code,
             signal=status.signal, retry=decision.retry, why=decision.why,
         )
+
+    def _log_failure(self, job_id: str, attempt: int, error: ErrorType, status: ExecStatus,
+                     record: AttemptRecord | None, resources: Resources) -> None:
+        """Copy a failure to the external failure log, if one is configured (never fatal)."""
+        if self.failure_sink is None:
+            return
+        failure = FailureRecord(
+            run_id=self.run_id, job_id=job_id, attempt=attempt, error_type=error.value, exit_code=status.exit_code,
+            signal=status.signal, reason=record.reason if record else status.reason,
+            log_tail=record.log_tail if record else "", resources=resources.to_dict(), recorded_at=time.time(),
+        )
+        try:
+            self.failure_sink.record(failure)
+        except Exception as exc:  # the external log must never stop the run
+            self.rundir.event("failure_log_error", job=job_id, error=f"{type(exc).__name__}: {exc}")
 
     def _record(
         self, active: _Active, state: str, status: ExecStatus, error: ErrorType | None, reason: str, tail: str = ""
