@@ -1,4 +1,4 @@
-"""Executors by name: ``make_executor("local", max_parallel=4)``.
+"""Executors by name: ``make_executor("local", max_parallel=4)``, ``make_executor("slurm", partition="short")``.
 
 The run spec names an executor kind and its settings; this is the one place
 that maps the kind to a class. Unknown kinds and settings a backend does not
@@ -13,12 +13,14 @@ from typing import Any
 
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import LocalExecutor, LocalSettings
+from gwasflow.executors.slurm import SlurmExecutor, SlurmSettings
 
 __all__ = ["check_settings", "executor_kinds", "make_executor"]
 
 # kind -> (factory, settings dataclass listing the accepted keyword settings)
 _BACKENDS: dict[str, tuple[Callable[..., Executor], type[Any]]] = {
     "local": (LocalExecutor, LocalSettings),
+    "slurm": (SlurmExecutor, SlurmSettings),
 }
 
 
