@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from gwasflow.executors.aws_batch import AwsBatchExecutor, AwsBatchSettings
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import LocalExecutor, LocalSettings
 from gwasflow.executors.slurm import SlurmExecutor, SlurmSettings
@@ -19,6 +20,7 @@ __all__ = ["check_settings", "executor_kinds", "make_executor"]
 
 # kind -> (factory, settings dataclass listing the accepted keyword settings)
 _BACKENDS: dict[str, tuple[Callable[..., Executor], type[Any]]] = {
+    "aws_batch": (AwsBatchExecutor, AwsBatchSettings),
     "local": (LocalExecutor, LocalSettings),
     "slurm": (SlurmExecutor, SlurmSettings),
 }
