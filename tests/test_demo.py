@@ -81,3 +81,18 @@ def test_demo__status_works_from_inside_the_run_folder(demo: tuple[Path, subproc
     assert set(status["steps"]) >= {"step1", "step2", "merge", "report", "cleanup"}
     for states in status["steps"].values():
         assert set(states) == {"succeeded"}
+
+
+def test_demo__writes_a_self_contained_report_and_prometheus_metrics(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4  # a Manhattan and a QQ plot per phenotype, at least
+    assert "http://" not in html and "https://" not in html
+    assert "lambda" in html.lower()
+    proc = _gwasflow(["metrics", "--format", "prometheus"], out)
+    assert proc.returncode == 0, proc.stderr
+    samples = [line for line in proc.stdout.splitlines() if line and not line.startswith("#")]
+    assert any(line.startswith("gwasflow_step_elapsed_seconds{") for line in samples)
+    assert all(len(line.rsplit(" ", 1)) == 2 and float(line.rsplit(" ", 1)[1]) >= 0 for line in samples)

@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="final check: every job succeeded, every output there with planned rows")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
 
+    p = sub.add_parser("report", help="(re)write the run's self-contained report.html")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+    p.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/report.html)")
+
+    p = sub.add_parser("metrics", help="elapsed time, queue wait, attempts and failures per step and job")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+    p.add_argument("--format", choices=["table", "json", "prometheus"], default="table")
+
     sub.add_parser("regenie", help="the built-in regenie engine (regenie's flags)", add_help=False)
     return parser
 
@@ -242,6 +250,18 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     return print_logs(run, args.args[-1], attempt=args.attempt)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from gwasflow.runfolder import write_run_report
+
+    return write_run_report(args.run, out=args.out)
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from gwasflow.runfolder import print_metrics
+
+    return print_metrics(args.run, fmt=args.format)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from gwasflow.runfolder import print_verify
 
@@ -308,4 +328,6 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": _cmd_resume,
     "cancel": _cmd_cancel,
     "verify": _cmd_verify,
+    "report": _cmd_report,
+    "metrics": _cmd_metrics,
 }

@@ -21,7 +21,7 @@ from gwasflow.errors import StoreError
 from gwasflow.plan.model import JobGraph
 from gwasflow.status import find_rundir
 
-__all__ = ["print_failures", "print_logs", "print_verify"]
+__all__ = ["print_failures", "print_logs", "print_metrics", "print_verify", "write_run_report"]
 
 
 def _latest(rundir: RunDir) -> tuple[SQLiteStore, RunRecord]:
@@ -98,3 +98,33 @@ def print_verify(path: Path | None) -> int:
         print(f"FAIL {problem}")
     print(f"run {run.run_id}: {'complete' if not problems else f'{len(problems)} problem(s)'}")
     return 0 if not problems else 1
+
+
+def print_metrics(path: Path | None, *, fmt: str = "table") -> int:
+    """Elapsed time, queue wait, attempts and failures per run, step and job (table, json or prometheus)."""
+    from gwasflow.report.metrics import collect_metrics, format_json, format_prometheus, format_table
+
+    store, run = _latest(find_rundir(path))
+    try:
+        metrics = collect_metrics(store, run.run_id)
+    finally:
+        store.close()
+    formatter = {"table": format_table, "json": format_json, "prometheus": format_prometheus}[fmt]
+    text = formatter(metrics)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def write_run_report(path: Path | None, *, out: Path | None = None) -> int:
+    """(Re)write the run's self-contained HTML report; prints its path."""
+    from gwasflow.report.html import write_report
+
+    rundir = find_rundir(path)
+    store, run = _latest(rundir)
+    try:
+        graph = JobGraph.from_dict(json.loads(run.graph_json))
+        written = write_report(rundir=rundir, store=store, run_id=run.run_id, graph=graph, out=out)
+    finally:
+        store.close()
+    print(f"report: {written}")
+    return 0

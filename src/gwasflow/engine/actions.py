@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gwasflow.engine.rundir import RunDir, remove_workspace
+from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
+from gwasflow.report.html import write_report
 from gwasflow.report.merge import ignored_low_mac, merge_phenotype
 from gwasflow.report.summary import summarize_results, write_summary
 
@@ -33,15 +35,19 @@ class ActionContext:
     rundir: RunDir
     workspace: Path
     keep_workspace: bool
+    store: Store
+    run_id: str
     shard_traits: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, graph: JobGraph, rundir: RunDir, workspace: Path, keep_workspace: bool) -> ActionContext:
+    def create(
+        cls, graph: JobGraph, rundir: RunDir, workspace: Path, keep_workspace: bool, store: Store, run_id: str
+    ) -> ActionContext:
         """A context that knows, for every step 2 output file, how many traits its shard tests."""
         traits = {
             out: len(job.meta.get("phenotypes", ())) or 1 for job in graph.by_step(Step.STEP2) for out in job.outputs
         }
-        return cls(graph, rundir, workspace, keep_workspace, traits)
+        return cls(graph, rundir, workspace, keep_workspace, store, run_id, traits)
 
 
 def _merge(job: Job, ctx: ActionContext) -> str:
@@ -58,12 +64,18 @@ def _merge(job: Job, ctx: ActionContext) -> str:
 
 
 def _report(job: Job, ctx: ActionContext) -> str:
-    summaries = []
-    for merge in ctx.graph.by_step(Step.MERGE):
-        summaries.append(summarize_results(Path(merge.outputs[0]), str(merge.meta["phenotype"])))
-    write_summary(summaries, Path(job.outputs[0]) if job.outputs else ctx.rundir.summary_path)
+    """``summary.tsv`` and the self-contained ``report.html`` (plots, loci, timeline, failures)."""
+    summaries = {
+        str(merge.meta["phenotype"]): summarize_results(Path(merge.outputs[0]), str(merge.meta["phenotype"]))
+        for merge in ctx.graph.by_step(Step.MERGE)
+    }
+    summary_path = next((Path(p) for p in job.outputs if p.endswith(".tsv")), ctx.rundir.summary_path)
+    write_summary(list(summaries.values()), summary_path)
+    html_path = next((Path(p) for p in job.outputs if p.endswith(".html")), None)
+    write_report(rundir=ctx.rundir, store=ctx.store, run_id=ctx.run_id, graph=ctx.graph, out=html_path,
+                 summaries=summaries)
     return "; ".join(
-        f"{s.phenotype}: lambda_gc={s.lambda_gc:.3f} significant={s.n_significant}" for s in summaries
+        f"{s.phenotype}: lambda_gc={s.lambda_gc:.3f} significant={s.n_significant}" for s in summaries.values()
     )
 
 

@@ -97,7 +97,7 @@ class Driver:
         self._active: dict[str, _Active] = {}
         self._not_before: dict[str, float] = {}
         self.scheduler = Scheduler(graph, initial_states(store, run_id, graph))
-        self._ctx = ActionContext.create(graph, rundir, workspace, keep_workspace)
+        self._ctx = ActionContext.create(graph, rundir, workspace, keep_workspace, store, run_id)
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> RunOutcome:

@@ -94,7 +94,7 @@ def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGr
             action="report",
             deps=tuple(merges),
             inputs=tuple(j.outputs[0] for j in jobs[-len(merges) :]),
-            outputs=(f"{spec.outdir}/summary.tsv",),
+            outputs=(f"{spec.outdir}/summary.tsv", f"{spec.outdir}/report.html"),
             meta={"phenotypes": list(spec.phenotypes.columns), "outdir": spec.outdir},
         )
     )
