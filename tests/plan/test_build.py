@@ -117,7 +117,7 @@ def test_build_graph__merge_order_and_rows() -> None:
 def test_build_graph__report_and_cleanup() -> None:
     graph = build_graph(_spec(), _datasets())
     assert graph["report"].deps == ("merge-Y1", "merge-Y2", "merge-Y3")
-    assert graph["report"].outputs == ("/o/summary.tsv",)
+    assert graph["report"].outputs == ("/o/summary.tsv", "/o/report.html")
     assert (graph["cleanup"].action, graph["cleanup"].deps) == ("cleanup", ("report",))
 
 
