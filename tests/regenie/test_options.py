@@ -198,22 +198,32 @@ def test_main__min_mac_default_is_5_and_filters_rows(tmp_path: Path) -> None:
         assert [line.split()[2] for line in handle.read().splitlines()[1:]] == ["v0", "v3"]
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_main__threads_caps_blas_pools_in_process(reference: Path, tmp_path: Path, threads: int,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("step", "threads", "blas"), [(1, 1, 1), (1, 2, 2), (2, 2, 1)])
+def test_main__threads_caps_blas_pools_in_process(reference: Path, tmp_path: Path, step: int, threads: int,
+                                                  blas: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 1 gives BLAS ``--threads``; step 2 runs ``--threads`` blocks at once with single-threaded BLAS."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from gwasflow.regenie import step2
+    from gwasflow.regenie import step1, step2
 
+    module = step1 if step == 1 else step2
+    name = "run_step1" if step == 1 else "run_step2"
     seen: list[int] = []
-    original = step2.run_step2
 
     def spy(opts: object, log: object) -> None:
         seen.extend(pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas")
-        original(opts, log)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(step2, "run_step2", spy)
-    assert cli.main([*BASE, "--threads", str(threads), "--out", str(tmp_path / "t")]) == 0
-    assert seen and set(seen) == {threads}
+    monkeypatch.setattr(module, name, spy)
+    argv = ["--step", "1", *[a for a in BASE[2:] if a != "--ignore-pred"]] if step == 1 else BASE
+    assert cli.main([*argv, "--threads", str(threads), "--out", str(tmp_path / "t")]) == 0
+    assert seen and set(seen) == {blas}
+
+
+def test_main__step2_threads_give_identical_files(reference: Path, tmp_path: Path) -> None:
+    argv = [*BASE, "--covarFile", str(INPUTS / "covariates.txt"), "--bsize", "30"]
+    assert main([*argv, "--threads", "1", "--out", str(tmp_path / "one")]) == 0
+    assert main([*argv, "--threads", "2", "--out", str(tmp_path / "two")]) == 0
+    for pheno in ("Y1", "Y2"):
+        assert (tmp_path / f"one_{pheno}.regenie").read_bytes() == (tmp_path / f"two_{pheno}.regenie").read_bytes()
 
 
 def test_parse_args__new_flags_and_conflicts() -> None:

@@ -28,7 +28,17 @@ from scipy.special import log_ndtr
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.linalg import covariate_basis, residualize
 
-__all__ = ["BlockStats", "NullModel", "Offsets", "association_block", "chi2_1_logsf", "fit_null", "make_offsets"]
+__all__ = [
+    "BlockStats",
+    "GenoBlock",
+    "NullModel",
+    "Offsets",
+    "association_block",
+    "chi2_1_logsf",
+    "fit_null",
+    "genotype_block",
+    "make_offsets",
+]
 
 _LN10 = float(np.log(10.0))
 _LN2 = float(np.log(2.0))
@@ -108,47 +118,75 @@ class BlockStats:
 _F64 = NDArray[np.float64]
 
 
-def _impute_missing(geno: _F64, sumsq: _F64) -> tuple[NDArray[np.int64], _F64, NDArray[np.intp]]:
-    """Mean-impute NaNs in place in the columns whose ``sumsq`` is NaN.
+@dataclass(frozen=True)
+class GenoBlock:
+    """A block of genotypes ready for the cross products, missing calls set to 0.
 
-    Returns non-missing counts, dosage sums of the imputed columns (before
-    imputation) and their indices; ``sumsq`` is updated.
+    ``miss_rows``/``miss_cols`` locate the missing calls (sample, variant).
+    Sums of squares over the observed calls are ``sumsq``, or for hard calls
+    (0/1/2) ``sum + 2 * twos`` with the sum taken from the products. Mean
+    imputation is applied afterwards, exactly, as a correction of the
+    products: ``G_imp = G_0 + M diag(mean)`` with M the missing-call indicator.
     """
-    n_samples, n_variants = geno.shape
-    n_obs = np.full(n_variants, n_samples, dtype=np.int64)
-    bad = np.flatnonzero(np.isnan(sumsq))
-    if bad.size == 0:
-        return n_obs, np.empty(0), bad
-    sub = geno if bad.size == n_variants else geno[:, bad]
-    missing = np.isnan(sub)
-    n_obs[bad] = n_samples - missing.sum(axis=0)
-    np.copyto(sub, 0.0, where=missing)
-    sums = sub.sum(axis=0)
-    mean = sums / np.maximum(n_obs[bad], 1)
-    np.copyto(sub, np.broadcast_to(mean, sub.shape), where=missing)
-    if sub is not geno:
-        geno[:, bad] = sub
-    sumsq[bad] = np.einsum("ij,ij->j", sub, sub)
-    return n_obs, sums, bad
+
+    values: _F64  # (n_samples, n_variants), Fortran order
+    miss_rows: NDArray[np.intp]
+    miss_cols: NDArray[np.intp]
+    sumsq: _F64 | None = None
+    twos: NDArray[np.intp] | None = None
 
 
-def _cross_products(geno: _F64, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
-    """G'[1|Q|E], sum of squares, non-missing counts and dosage sums; imputes missing in place."""
-    sumsq = np.einsum("ij,ij->j", geno, geno)
-    n_obs, bad_sums, bad = _impute_missing(geno, sumsq)
-    cross = geno.T @ weights
+def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None) -> GenoBlock:
+    """Prepare ``raw``: int8 hard calls (negative = missing) or float dosages (NaN = missing); not modified.
+
+    ``out``, a Fortran-ordered float64 buffer with ``raw``'s number of rows and
+    at least its number of columns, is reused for the values: writing into
+    pages already mapped is several times faster than a fresh 80 MB array.
+    """
+    n_samples, n_variants = raw.shape
+    if out is None:
+        values: _F64 = np.empty((n_samples, n_variants), dtype=np.float64, order="F")
+    else:
+        values = out[:, :n_variants]
+    np.copyto(values, raw)
+    flat = np.asfortranarray(raw).ravel(order="F")  # a view: column-major like ``values``
+    missing = np.flatnonzero(np.less(flat, 0) if raw.dtype == np.int8 else np.isnan(flat))
+    if missing.size:
+        values.ravel(order="F")[missing] = 0.0  # ravel of a Fortran array is a view
+    miss_cols, miss_rows = np.divmod(missing, n_samples)
+    if raw.dtype == np.int8:
+        twos = np.count_nonzero(raw == 2, axis=0)
+        return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, twos=np.asarray(twos))
+    return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols,
+                     sumsq=np.einsum("ij,ij->j", values, values))
+
+
+def _cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
+    """G_imp'[1|Q|E], sums of squares of G_imp, non-missing counts and dosage sums of observed calls."""
+    n_samples, n_variants = block.values.shape
+    cross = block.values.T @ weights
     dosage = cross[:, 0].copy()
-    dosage[bad] = bad_sums
+    n_miss = np.bincount(block.miss_cols, minlength=n_variants)
+    n_obs = (n_samples - n_miss).astype(np.int64)
+    sumsq = block.sumsq if block.sumsq is not None else dosage + 2.0 * np.asarray(block.twos, dtype=np.float64)
+    if block.miss_cols.size:
+        mean = dosage / np.maximum(n_obs, 1)
+        picked = weights[block.miss_rows]
+        for c in range(weights.shape[1]):
+            cross[:, c] += mean * np.bincount(block.miss_cols, weights=picked[:, c], minlength=n_variants)
+        sumsq = sumsq + n_miss * mean**2
     return cross, sumsq, n_obs, dosage
 
 
-def association_block(geno: NDArray[np.float64], null: NullModel, offsets: Offsets) -> BlockStats:
-    """Test every variant of ``geno`` (n_samples, n_variants; NaN = missing) against every phenotype.
+def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, null: NullModel,
+                      offsets: Offsets) -> BlockStats:
+    """Test every variant of ``geno`` (n_samples, n_variants) against every phenotype.
 
-    ``geno`` is modified (missing values imputed).
+    ``geno`` is a :class:`GenoBlock`, or raw dosages as :func:`genotype_block` takes them.
     """
+    block = geno if isinstance(geno, GenoBlock) else genotype_block(geno)
     k = null.q.shape[1]
-    cross, sumsq, n_obs, dosage = _cross_products(geno, offsets.weights)
+    cross, sumsq, n_obs, dosage = _cross_products(block, offsets.weights)
     gtq = cross[:, 1:1 + k]
     gg = sumsq - np.einsum("ij,ij->i", gtq, gtq)
     numer = cross[:, 1 + k:] - gtq @ offsets.qte

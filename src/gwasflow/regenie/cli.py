@@ -33,7 +33,8 @@ def _run(opts: Options, log: RunLog) -> None:
     if not os.path.isdir(folder):
         raise EngineInputError(f"--out: folder {folder} does not exist")
     log.options(opts)
-    with _blas_limit(opts.threads):
+    # step 2 runs --threads blocks at once, each with single-threaded BLAS; step 1 gives BLAS the threads
+    with _blas_limit(opts.threads if opts.step == 1 else 1):
         if opts.step == 1:
             from gwasflow.regenie.step1 import run_step1
 

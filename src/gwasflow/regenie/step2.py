@@ -10,15 +10,26 @@ phenotype, in the log line ``Number of ignored tests due to low MAC : <n>``
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.assoc import NullModel, Offsets, association_block, fit_null, make_offsets
+from gwasflow.regenie.assoc import (
+    BlockStats,
+    NullModel,
+    Offsets,
+    association_block,
+    fit_null,
+    genotype_block,
+    make_offsets,
+)
 from gwasflow.regenie.io.bed import VariantInfo
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.lists import read_variant_list
@@ -80,24 +91,46 @@ def _load_locos(opts: Options, analysis: Analysis, log: RunLog) -> list[Loco] | 
 class _GroupState:
     group: PhenoGroup
     null: NullModel
-    offsets: Offsets | None = None
-    chrom: int = -1
+    offsets: dict[int, Offsets] = field(default_factory=dict)
 
 
-def _offsets_for(state: _GroupState, chrom: int, locos: list[Loco] | None, pred: str | None) -> Offsets:
-    if state.offsets is None or state.chrom != chrom:
-        loco = None
-        if locos is not None:
-            columns = []
-            for col in state.group.columns:
-                if chrom not in locos[col]:
-                    raise EngineInputError(f"--pred: no LOCO prediction for chromosome {chrom} in {pred}")
-                values = locos[col][chrom]
-                columns.append(values if state.group.rows is None else values[state.group.rows])
-            loco = np.column_stack(columns)
-        state.offsets = make_offsets(state.null, loco)
-        state.chrom = chrom
-    return state.offsets
+class _Context:
+    """What every block job needs; LOCO offsets are built once per chromosome and group, under a lock."""
+
+    def __init__(self, source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None):
+        self.source = source
+        self.states = _group_states(analysis)
+        self.sample_index = analysis.sample_index
+        self.locos = locos
+        self.opts = opts
+        self.n_phenotypes = len(analysis.phenotype_names)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def buffer(self, n_rows: int) -> NDArray[np.float64]:
+        """This thread's reusable (n_rows, bsize) float64 buffer for a block's genotypes."""
+        buffers: dict[int, NDArray[np.float64]] = self._local.__dict__.setdefault("buffers", {})
+        if n_rows not in buffers:
+            buffers[n_rows] = np.empty((n_rows, self.opts.bsize), dtype=np.float64, order="F")
+        return buffers[n_rows]
+
+    def offsets(self, state: _GroupState, chrom: int) -> Offsets:
+        with self._lock:
+            if chrom not in state.offsets:
+                state.offsets.clear()  # blocks arrive in chromosome order: keep one chromosome per group
+                state.offsets[chrom] = make_offsets(state.null, self._loco(state, chrom))
+            return state.offsets[chrom]
+
+    def _loco(self, state: _GroupState, chrom: int) -> NDArray[np.float64] | None:
+        if self.locos is None:
+            return None
+        columns = []
+        for col in state.group.columns:
+            if chrom not in self.locos[col]:
+                raise EngineInputError(f"--pred: no LOCO prediction for chromosome {chrom} in {self.opts.pred}")
+            values = self.locos[col][chrom]
+            columns.append(values if state.group.rows is None else values[state.group.rows])
+        return np.column_stack(columns)
 
 
 def _group_states(analysis: Analysis) -> list[_GroupState]:
@@ -107,8 +140,7 @@ def _group_states(analysis: Analysis) -> list[_GroupState]:
         null = fit_null(analysis.covariates[rows], analysis.phenotypes[rows][:, group.columns],
                         [analysis.phenotype_names[c] for c in group.columns])
         states.append(_GroupState(group=group, null=null))
-    # groups needing a row subset first: the full-sample group imputes the block in place
-    return sorted(states, key=lambda s: s.group.rows is None)
+    return states
 
 
 def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[list[str]]:
@@ -121,42 +153,63 @@ def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[lis
     ]
 
 
-def _test_and_write(geno: NDArray[np.float64], state: _GroupState, offsets: Offsets, strings: list[list[str]],
-                    handles: list[TextIO], min_mac: float, info: NDArray[np.float64] | None) -> int:
-    """Test one block for one phenotype group, write kept rows; return the number of ignored tests."""
-    stats = association_block(geno, state.null, offsets)
+def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
+                  info: NDArray[np.float64] | None, texts: list[str]) -> int:
+    """Result lines of one phenotype group into ``texts``; return the number of ignored tests."""
     keep = stats.mac >= min_mac
     rows = np.flatnonzero(keep)
     kept = [[column[i] for i in rows.tolist()] for column in strings]
     freq = stats.a1freq[rows]
-    for j, col in enumerate(state.group.columns):
-        columns = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
-        handles[col].write(result_lines(kept, freq, stats.n_obs[rows], columns, None if info is None else info[rows]))
-    return int((~keep).sum()) * len(state.group.columns)
+    for j, col in enumerate(columns):
+        values = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
+        texts[col] = result_lines(kept, freq, stats.n_obs[rows], values, None if info is None else info[rows])
+    return int((~keep).sum()) * len(columns)
+
+
+def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> tuple[list[str], int]:
+    """Read, test and format one block: the text for each phenotype and the number of ignored tests."""
+    info = None
+    raw: NDArray[np.int8] | NDArray[np.float64]
+    if ctx.source.has_info:
+        raw, info = ctx.source.read_block_info(block, ctx.sample_index)
+    else:
+        raw = ctx.source.read_raw(block, ctx.sample_index)
+    strings = _variant_strings(ctx.source.variants, block)
+    texts = [""] * ctx.n_phenotypes
+    ignored = 0
+    for state in ctx.states:
+        rows = state.group.rows
+        sub = raw if rows is None else raw[rows]
+        geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]))
+        stats = association_block(geno, state.null, ctx.offsets(state, chrom))
+        ignored += _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, info, texts)
+    return texts, ignored
 
 
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
                 handles: list[TextIO], log: RunLog) -> int:
-    states = _group_states(analysis)
+    """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
+    source.num_threads = 1  # parallelism is over blocks
+    ctx = _Context(source, analysis, opts, locos)
     index = select_variants(source.variants, opts)
-    sample_index = analysis.sample_index
+    blocks = list(iter_blocks(index, source.variants.chrom, opts.bsize))
     ignored = 0
     current = -1
-    for chrom, block in iter_blocks(index, source.variants.chrom, opts.bsize):
-        if chrom != current:
-            log.add(f"Chromosome {chrom}")
-            current = chrom
-        info = None
-        if source.has_info:
-            geno, info = source.read_block_info(block, sample_index)
-        else:
-            geno = source.read_block(block, sample_index)
-        strings = _variant_strings(source.variants, block)
-        for state in states:
-            rows = state.group.rows
-            sub = geno if rows is None else geno[rows]
-            offsets = _offsets_for(state, chrom, locos, opts.pred)
-            ignored += _test_and_write(sub, state, offsets, strings, handles, opts.min_mac, info)
+    with ThreadPoolExecutor(max_workers=opts.threads) as pool:
+        pending: deque[tuple[int, Future[tuple[list[str], int]]]] = deque()
+        for position in range(len(blocks) + 1):
+            if position < len(blocks):
+                chrom, block = blocks[position]
+                pending.append((chrom, pool.submit(_block_job, ctx, chrom, block)))
+            while pending and (len(pending) > 2 * opts.threads or position == len(blocks)):
+                chrom, future = pending.popleft()
+                if chrom != current:
+                    log.add(f"Chromosome {chrom}")
+                    current = chrom
+                texts, count = future.result()
+                for handle, text in zip(handles, texts, strict=True):
+                    handle.write(text)
+                ignored += count
     log.add(f" * tested {index.size} variants in blocks of {opts.bsize}")
     return ignored
 

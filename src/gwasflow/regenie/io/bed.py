@@ -81,6 +81,15 @@ class BedFile:
         )
         return block
 
+    def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                 ) -> NDArray[np.int8]:
+        """Hard calls of A1 as int8 (0, 1, 2; -127 where missing), shape (n_samples, n_block), Fortran order."""
+        index = (slice(None) if sample_index is None else sample_index, variant_index)
+        block: NDArray[np.int8] = self._reader.read(  # type: ignore[attr-defined]
+            index, dtype="int8", order="F", num_threads=self.num_threads
+        )
+        return block
+
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Dosages as :meth:`read_block`; hard calls carry no INFO score (NaN)."""

@@ -24,6 +24,7 @@ import os
 import sqlite3
 import struct
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,8 @@ class BgenFile:
         self.fid = fid
         self.iid = iid
         self.num_threads = 1
-        self._tested = 2 if ref_first else 0  # column of the tested homozygote in (AA, AB, BB)
+        self._tested = 2 if ref_first else 0
+        self._lock = threading.Lock()  # column of the tested homozygote in (AA, AB, BB)
 
     @property
     def n_samples(self) -> int:
@@ -172,13 +174,18 @@ class BgenFile:
             return h1 + h2, h1 + h2 + 2.0 * h1 * h2
         raise EngineInputError(f"--bgen: {probs.shape[1]} probabilities per sample; only diploid biallelic data")
 
+    def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                 ) -> NDArray[np.float64]:
+        return self.read_block(variant_index, sample_index)
+
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         n_rows = self.n_samples if sample_index is None else int(sample_index.shape[0])
         dosage = np.empty((n_rows, variant_index.shape[0]), dtype=np.float64, order="F")
         info = np.empty(variant_index.shape[0])
         for j, v in enumerate(variant_index.tolist()):
-            probs = self._reader.read_probability(int(self._offsets[v]))  # type: ignore[attr-defined]
+            with self._lock:  # one file handle inside cbgen: not safe for concurrent reads
+                probs = self._reader.read_probability(int(self._offsets[v]))  # type: ignore[attr-defined]
             if sample_index is not None:
                 probs = probs[sample_index]
             mean, square = self._dosage_moments(probs)

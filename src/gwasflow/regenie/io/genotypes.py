@@ -41,6 +41,11 @@ class GenotypeSource(Protocol):
         """Dosages of ALLELE1, shape (n_samples, n_block), NaN where missing."""
         ...
 
+    def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                 ) -> NDArray[np.int8] | NDArray[np.float64]:
+        """The cheapest exact form: int8 hard calls (negative = missing) or dosages as :meth:`read_block`."""
+        ...
+
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Dosages as :meth:`read_block` and the INFO score of each variant (NaN when not applicable)."""

@@ -10,6 +10,7 @@ their ``#CHROM`` header (or a header-less .bim-style layout).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,7 @@ class PgenFile:
         self.num_threads = 1
         self._reader: object | None = None
         self._subset: bytes | None = None
+        self._lock = threading.Lock()
 
     @property
     def n_samples(self) -> int:
@@ -127,13 +129,18 @@ class PgenFile:
     def read_block(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                    ) -> NDArray[np.float64]:
         """ALT dosages, shape (n_samples, n_block) (Fortran order), NaN where missing."""
-        reader = self._reader_for(sample_index)
         n_rows = self.n_samples if sample_index is None else int(sample_index.shape[0])
         out = np.empty((variant_index.shape[0], n_rows), dtype=np.float64)
-        reader.read_dosages_list(np.asarray(variant_index, dtype=np.uint32), out)  # type: ignore[attr-defined]
+        with self._lock:  # one pgenlib reader: not safe for concurrent reads
+            reader = self._reader_for(sample_index)
+            reader.read_dosages_list(np.asarray(variant_index, dtype=np.uint32), out)  # type: ignore[attr-defined]
         out[out == _MISSING_DOSAGE] = np.nan
         block: NDArray[np.float64] = out.T
         return block
+
+    def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                 ) -> NDArray[np.float64]:
+        return self.read_block(variant_index, sample_index)
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
