@@ -1,0 +1,1 @@
+"""Exports of a run plan to other workflow systems (AWS Step Functions)."""
