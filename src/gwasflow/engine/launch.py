@@ -1,5 +1,8 @@
 """Start, resume, retry and cancel runs: everything that opens a run folder and drives it.
 
+Inputs on object storage are staged into the workspace first and the run
+folder of a remote ``outdir`` is published at the end (``gwasflow.storage``).
+
 One driver at a time per run folder: the driver holds an exclusive lock on
 ``.gwasflow/driver.lock`` (with its pid in ``driver.pid``) while it runs, so
 ``resume`` or ``retry`` cannot start a second driver on a live run, and
@@ -12,24 +15,31 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import sys
 import time
+import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gwasflow.engine.driver import Driver, RunOutcome
 from gwasflow.engine.machine import Scheduler
-from gwasflow.engine.progress import ProgressSink
+from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.rundir import RunDir, prepare_workspace, write_atomic
 from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import RunRecord, SQLiteStore, Store
-from gwasflow.errors import StoreError
+from gwasflow.errors import StagingError, StoreError
 from gwasflow.executors.registry import make_executor
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import RunSpec
+from gwasflow.storage.progress import make_byte_progress
+from gwasflow.storage.publish import publish_run
+from gwasflow.storage.staging import copy_in, plan_staging
+from gwasflow.storage.uri import is_remote
+from gwasflow.storage.workspace import local_run_root, open_workspace
 
 __all__ = ["cancel_run", "driver_pid", "new_run_id", "resume_run", "retry_run", "start_run"]
 
@@ -96,13 +106,37 @@ def _drive(spec: RunSpec, rundir: RunDir, store: Store, run_id: str, graph: JobG
 def start_run(
     spec: RunSpec, datasets: list[DatasetMeta], *, progress: ProgressSink | None = None, python: str = sys.executable
 ) -> RunOutcome:
-    """Plan ``spec`` (already validated), record the run in its store and drive it to the end."""
+    """Stage ``spec``'s inputs (already validated), plan, record the run in its store, drive it to the end.
+
+    Remote inputs are copied into the workspace and the planner sees only local paths; with a
+    remote ``outdir`` the run folder is local during the run and published at the end, whatever
+    the outcome. The workspace is deleted as ``storage/workspace.py`` describes.
+    """
+    quiet = progress is None or isinstance(progress, NullProgress)
+    remote_out = is_remote(spec.outdir)
+    root = local_run_root(spec) if remote_out else Path(spec.outdir)
+    with _sigterm_interrupts():
+        try:
+            with open_workspace(spec) as workspace:
+                plan = plan_staging(spec, datasets, workspace.path, mounts=workspace.mounts)
+                copy_in(plan.transfers, make_byte_progress(quiet=quiet))
+                local_spec = plan.spec.model_copy(update={"outdir": str(root)})
+                outcome = _start_local(local_spec, plan.datasets, spec, progress, python)
+        finally:
+            if remote_out and RunDir(root).store_path.exists():
+                _publish(root, spec.outdir, quiet=quiet)
+    return outcome
+
+
+def _start_local(spec: RunSpec, datasets: list[DatasetMeta], original: RunSpec, progress: ProgressSink | None,
+                 python: str) -> RunOutcome:
+    """Plan and drive ``spec``, whose every path is local; ``original`` is what the user wrote."""
     graph = build_graph(spec, datasets, python=python)
     rundir = RunDir(Path(spec.outdir))
     with _driver_lock(rundir):
         prepare_workspace(Path(spec.workdir))
         rundir.create()
-        write_atomic(rundir.spec_path, spec.model_dump_json(indent=2))
+        write_atomic(rundir.spec_path, original.model_dump_json(indent=2))
         store = SQLiteStore(rundir.store_path)
         try:
             run_id = new_run_id(spec.name)
@@ -111,6 +145,33 @@ def start_run(
             return _drive(spec, rundir, store, run_id, graph, progress)
         finally:
             store.close()
+
+
+def _publish(root: Path, outdir: str, *, quiet: bool) -> None:
+    """Publish the local run folder to ``outdir``, then delete it; kept (and named) if publishing fails."""
+    try:
+        publish_run(root, outdir, progress=make_byte_progress(quiet=quiet))
+    except StagingError as exc:
+        raise StagingError(f"{exc}; the run folder is kept at {root}") from exc
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt (outside the driver loop, which has its own handler).
+
+    So that ``kill`` during staging or publishing still runs every ``finally``: the workspace
+    and an FSx file system are deleted, the run folder published.
+    """
+
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _open(rundir: RunDir, run_id: str | None) -> tuple[SQLiteStore, RunRecord]:

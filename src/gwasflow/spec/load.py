@@ -2,7 +2,8 @@
 
 Relative paths (dataset ``bed`` prefixes, phenotype and covariate files,
 ``step1.predictions``, ``engine.binary`` when it contains a ``/``,
-``workdir``, ``outdir``) are resolved against the spec file's folder. Every
+``workdir``, ``outdir``) are resolved against the spec file's folder; URIs
+(``s3://``, ``gs://``) are kept as written and ``file://`` is dropped. Every
 pydantic error becomes a :class:`~gwasflow.errors.Problem` naming the dotted
 field (``step2.variants_per_job``), the spec file and, for YAML, the line.
 """
@@ -21,6 +22,7 @@ from pydantic_core import ErrorDetails
 
 from gwasflow.errors import Problem, SpecError
 from gwasflow.spec.model import RunSpec
+from gwasflow.storage.uri import is_remote, local_path
 
 __all__ = ["dotted", "load", "load_text"]
 
@@ -135,7 +137,10 @@ def _problem(err: ErrorDetails, where: str, lines: Mapping[_Loc, int]) -> Proble
 
 
 def _abs(base: Path, value: str) -> str:
-    expanded = os.path.expanduser(value)
+    """``value`` resolved against ``base``; a URI (``s3://``, ``gs://``) is kept as written."""
+    if is_remote(value):
+        return value
+    expanded = os.path.expanduser(local_path(value))
     return str(Path(os.path.normpath(base / expanded)))
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "EngineKind",
     "EngineSpec",
     "ExecutorSpec",
+    "FsxSpec",
     "PhenotypeSpec",
     "ResourceSpec",
     "RetrySpec",
@@ -26,6 +27,7 @@ __all__ = [
     "Step1Spec",
     "Step2Spec",
     "Trait",
+    "WorkspaceSpec",
 ]
 
 
@@ -154,6 +156,41 @@ class RetrySpec(_Frozen):
         return self
 
 
+class FsxSpec(_Frozen):
+    """A transient FSx for Lustre file system linked to the inputs' S3 prefix (see ``storage/fsx.py``)."""
+
+    subnet_ids: list[str] = Field(min_length=1, description="subnet of the file system (one for PERSISTENT_2)")
+    security_group_ids: list[str] = Field(default_factory=list, description="must allow Lustre (TCP 988)")
+    storage_capacity_gib: PositiveInt = Field(default=1200, description="1200 or a multiple of 2400 GiB")
+    deployment_type: Literal["PERSISTENT_2", "SCRATCH_2"] = "PERSISTENT_2"
+    throughput_mb_s_per_tib: PositiveInt | None = Field(
+        default=125, description="PerUnitStorageThroughput (PERSISTENT_2 only)"
+    )
+    data_repository: str | None = Field(
+        default=None, description="s3://bucket/prefix/ linked to the file system (default: the inputs' common prefix)"
+    )
+    file_system_path: str = Field(default="/data", description="where the S3 prefix appears in the file system")
+    mount_path: str = Field(default="/fsx", description="where the file system is mounted on every host")
+    mount: bool = Field(default=True, description="mount it on this host (needs root and the Lustre client)")
+    timeout_s: PositiveInt = Field(default=1800, description="longest wait for creation or deletion")
+    poll_interval_s: float = Field(default=15.0, gt=0, description="seconds between describe calls")
+
+
+class WorkspaceSpec(_Frozen):
+    """Where ``workdir`` lives: a local or shared-disk folder, or a transient FSx for Lustre."""
+
+    kind: Literal["local", "fsx"] = "local"
+    fsx: FsxSpec | None = None
+
+    @model_validator(mode="after")
+    def _fsx_settings(self) -> WorkspaceSpec:
+        if self.kind == "fsx" and self.fsx is None:
+            raise ValueError("kind: fsx needs fsx: {subnet_ids: [...], ...}")
+        if self.kind != "fsx" and self.fsx is not None:
+            raise ValueError("fsx settings are only used with kind: fsx")
+        return self
+
+
 class RunSpec(_Frozen):
     """A whole run. Paths are absolute after ``spec.load``."""
 
@@ -173,6 +210,7 @@ class RunSpec(_Frozen):
     workdir: str = Field(description="transient workspace (deleted at the end unless keep_workspace)")
     outdir: str = Field(description="where merged results, the report and the run store go")
     keep_workspace: bool = False
+    workspace: WorkspaceSpec = Field(default_factory=WorkspaceSpec)
 
     @model_validator(mode="after")
     def _labels_unique(self) -> RunSpec:

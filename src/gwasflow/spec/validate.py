@@ -2,7 +2,10 @@
 
 :func:`validate` reads (never writes) the PLINK file sets, the phenotype and
 covariate tables, the step 1 predictions when step 1 is skipped, and asks
-the regenie binary its version. It raises one :class:`SpecError` carrying
+the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
+are read through fsspec in place, without staging (``storage/probe.py``); a
+scheme whose package is missing (``gs://`` without gcsfs) is a problem like
+any other. It raises one :class:`SpecError` carrying
 every :class:`Problem` found, each naming the spec field, the file and, for
 table files, the line. On success it returns the dataset metadata the
 planner needs.
@@ -24,6 +27,8 @@ from gwasflow.errors import Problem, SpecError
 from gwasflow.plan import commands, meta
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec
+from gwasflow.storage import probe
+from gwasflow.storage.uri import is_remote, join, unsupported
 
 __all__ = ["MISSING_VALUES", "validate"]
 
@@ -37,6 +42,8 @@ SampleId = tuple[str, str]
 def validate(spec: RunSpec) -> list[DatasetMeta]:
     """Check every input of ``spec``; return the dataset metadata, or raise one :class:`SpecError`."""
     problems: list[Problem] = []
+    if _check_schemes(spec, problems):
+        raise SpecError(problems)
     metas, fams = _check_datasets(spec, problems)
     pheno_ids = _check_table(spec.phenotypes, "phenotypes", problems)
     cov_ids = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
@@ -58,12 +65,39 @@ def _check_datasets(spec: RunSpec, problems: list[Problem]) -> tuple[list[Datase
     metas: list[DatasetMeta] = []
     fams: list[set[SampleId]] = []
     for i, (label, ds) in enumerate(zip(spec.dataset_labels(), spec.datasets, strict=True)):
-        scan = meta.scan_dataset(label, ds.bed)
+        scan = probe.scan_remote_dataset(label, ds.bed) if is_remote(ds.bed) else meta.scan_dataset(label, ds.bed)
         problems.extend(Problem(f"datasets[{i}].bed", x.message, x.file, x.line) for x in scan.issues)
         if scan.meta is not None:
             metas.append(scan.meta)
         fams.append(set(scan.sample_ids))
     return metas, fams
+
+
+def _check_schemes(spec: RunSpec, problems: list[Problem]) -> bool:
+    """Report every URI that cannot be read or written here; True when there is any."""
+    fields = [(f"datasets[{i}].bed", d.bed) for i, d in enumerate(spec.datasets)]
+    fields += [("phenotypes.file", spec.phenotypes.file), ("outdir", spec.outdir)]
+    if spec.covariates is not None:
+        fields.append(("covariates.file", spec.covariates.file))
+    if spec.step1.predictions:
+        fields.append(("step1.predictions", spec.step1.predictions))
+    found = False
+    for name, value in fields:
+        why = unsupported(value)
+        if why is not None:
+            problems.append(Problem(name, why, value))
+            found = True
+    if is_remote(spec.workdir):
+        problems.append(Problem("workdir", "must be a local or shared-disk folder, not a URI", spec.workdir))
+        found = True
+    return found
+
+
+def _read_text(path: str) -> str:
+    if is_remote(path):
+        return probe.read_text(path)
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
 
 
 # -- phenotype / covariate tables ------------------------------------------------------------------
@@ -99,8 +133,7 @@ def _check_table(table: PhenotypeSpec | CovariateSpec, section: str, problems: l
     """Check one FID/IID table; return its sample ids (None when the file is unusable)."""
     path = table.file
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        lines = _read_text(path).splitlines()
     except FileNotFoundError:
         problems.append(Problem(f"{section}.file", "file not found", path))
         return None
@@ -244,8 +277,7 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
     assert path is not None  # Step1Spec: skip needs predictions
     fld = "step1.predictions"
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        lines = _read_text(path).splitlines()
     except FileNotFoundError:
         problems.append(Problem(fld, "file not found", path))
         return
@@ -253,7 +285,7 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
         problems.append(Problem(fld, f"cannot read: {exc}", path))
         return
     listed: set[str] = set()
-    base = Path(path).parent
+    base = path.rsplit("/", 1)[0] if is_remote(path) else str(Path(path).parent)
     for lineno, line in enumerate(lines, start=1):
         parts = line.split()
         if not parts:
@@ -264,12 +296,16 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
             )
             continue
         listed.add(parts[0])
-        loco = base / parts[1]
-        if parts[0] in spec.phenotypes.columns and not loco.is_file():
+        loco = parts[1] if is_remote(parts[1]) else join(base, parts[1])
+        if parts[0] in spec.phenotypes.columns and not _is_file(loco):
             problems.append(Problem(fld, f"LOCO file {loco} not found", path, lineno))
     for k, col in enumerate(spec.phenotypes.columns):
         if col not in listed:
             problems.append(Problem(f"phenotypes.columns[{k}]", f"phenotype {col!r} has no LOCO file in {path}", path))
+
+
+def _is_file(path: str) -> bool:
+    return probe.exists(path) if is_remote(path) else os.path.isfile(path)
 
 
 def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
@@ -310,8 +346,13 @@ def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
 def _check_dirs(spec: RunSpec, problems: list[Problem]) -> None:
     for name in ("workdir", "outdir"):
         value: str = getattr(spec, name)
-        if os.path.exists(value) and not os.path.isdir(value):
+        if not is_remote(value) and os.path.exists(value) and not os.path.isdir(value):
             problems.append(Problem(name, f"{value} exists and is not a folder"))
+    fsx = spec.workspace.fsx
+    if fsx is not None and Path(fsx.mount_path) not in Path(spec.workdir).parents:
+        problems.append(Problem("workdir", f"with workspace kind fsx, workdir must be under {fsx.mount_path}"))
+    if is_remote(spec.outdir):
+        return
     work, out = Path(spec.workdir), Path(spec.outdir)
     if out == work or work in out.parents:
         problems.append(Problem("outdir", f"{out} is inside workdir {work}, which cleanup deletes"))
