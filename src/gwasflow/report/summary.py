@@ -419,12 +419,18 @@ class _Scan:
         self._hits(block)
 
     def _consolidate(self) -> None:
-        """Deduplicate the pending cells; halve the position resolution while there are too many."""
+        """Deduplicate the pending cells; halve the position resolution while there are too many.
+
+        With very many contigs, one cell per contig and -log10 p bin can still
+        be more than ``_MAX_CELLS``; coarsening stops once a contig is one bin.
+        """
         self.cells = _sorted_unique(np.concatenate([self.cells, *self.pending]))
         self.pending, self.n_pending = [], 0
         while self.cells.size > _MAX_CELLS:
-            self.cell_bp *= 2
             x = (self.cells >> 8) & _X_MASK
+            if not x.any():
+                break
+            self.cell_bp *= 2
             self.cells = _sorted_unique((self.cells & ~(_X_MASK << 8)) | ((x // 2) << 8))
 
     def _codes(self, chrom: NDArray[np.str_]) -> NDArray[np.int32]:
