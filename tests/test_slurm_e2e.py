@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from gwasflow.demo import write_demo
@@ -68,6 +67,3 @@ def test_run__slurm_results_identical_to_local(tmp_path: Path) -> None:
     finally:
         store.close()
     assert not any(p.is_dir() for p in (tmp_path / "spool").iterdir())  # close() removed the finished arrays' files
-
-
-pytestmark = pytest.mark.filterwarnings("error")
