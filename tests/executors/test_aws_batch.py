@@ -371,6 +371,16 @@ def test_cancel__some_children_terminated_one_by_one(executor: AwsBatchExecutor,
     assert sorted(b["jobId"] for b in calls.params["TerminateJob"]) == array[1:3]
 
 
+def test_cancel__reattached_children_terminated_one_by_one(job_queue: str, tmp_path: Path) -> None:
+    first = AwsBatchExecutor(job_queue=job_queue, image=IMAGE, poll_min_s=0, poll_max_s=0)
+    array = first.submit_batch([_sub(tmp_path, n) for n in range(3)])
+    fresh = AwsBatchExecutor(job_queue=job_queue, image=IMAGE, poll_min_s=0, poll_max_s=0)
+    fresh.reattach(array[:2])
+    calls = _Calls(fresh.batch)
+    fresh.cancel(array[:2])  # a restarted driver does not know the array's size: never terminate the parent
+    assert sorted(b["jobId"] for b in calls.params["TerminateJob"]) == sorted(array[:2])
+
+
 def test_reattach__returns_handles_batch_knows(executor: AwsBatchExecutor, job_queue: str, tmp_path: Path) -> None:
     handles = [*executor.submit_batch([_sub(tmp_path, n) for n in range(3)]), executor.submit(_sub(tmp_path, 8))]
     fresh = AwsBatchExecutor(job_queue=job_queue, image=IMAGE, poll_min_s=0, poll_max_s=0)

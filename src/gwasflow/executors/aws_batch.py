@@ -296,7 +296,8 @@ class AwsBatchExecutor:
             by_parent.setdefault(handle.split(":", 1)[0], []).append(handle)
         for parent, mine in by_parent.items():
             issued = [h for h in self._subs if h.split(":", 1)[0] == parent]
-            covered = ":" not in mine[0] or set(issued) <= self._cancelled
+            # the parent covers its children only when this executor submitted the array and all are cancelled
+            covered = ":" not in mine[0] or (bool(issued) and set(issued) <= self._cancelled)
             for job_id in [parent] if covered else mine:
                 try:
                     self.batch.terminate_job(jobId=job_id, reason=CANCEL_REASON)
