@@ -1,0 +1,90 @@
+"""Benchmark the built-in engine's step 1 (quantitative traits): wall time, CPU time and peak RSS.
+
+Simulates a cohort with ``bench_step2.simulate`` (numpy, fixed seed; streamed to
+disk, so simulation memory is one chunk) — by default 5,000 samples x 20,000
+variants x 4 phenotypes — then runs ``python -m gwasflow.regenie --step 1
+--bsize 1000 --threads T`` in a subprocess and prints wall time, CPU time and
+the child's peak RSS. Memory is flat in the number of variants: genotypes are
+read one block at a time and only the level 0 predictions (samples x blocks x
+5 x phenotypes) are kept.
+
+    python benchmarks/bench_step1.py                                   # 5,000 x 20,000, threads 2
+    python benchmarks/bench_step1.py --keep /tmp/s1 --repeat 3         # simulate once, best of 3
+    python benchmarks/bench_step1.py --variants 40000                  # peak RSS vs the number of variants
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_step2 import simulate
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=5_000)
+    parser.add_argument("--variants", type=int, default=20_000)
+    parser.add_argument("--phenotypes", type=int, default=4)
+    parser.add_argument("--bsize", type=int, default=1000)
+    parser.add_argument("--threads", default="2", help="comma-separated thread counts to run")
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder (reused if present)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per thread count (best and spread printed)")
+    parser.add_argument("--simulate-only", type=Path, default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def run_once(folder: Path, threads: int, bsize: int) -> tuple[float, int, float]:
+    """Run step 1 in a subprocess; return wall seconds, peak RSS in KiB and CPU seconds of the child."""
+    env = dict(os.environ)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(threads)
+    argv = [sys.executable, "-m", "gwasflow.regenie", "--step", "1", "--bed", str(folder / "cohort"),
+            "--phenoFile", str(folder / "pheno.txt"), "--covarFile", str(folder / "covar.txt"),
+            "--bsize", str(bsize), "--lowmem", "--threads", str(threads), "--out", str(folder / f"s1_t{threads}")]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"engine failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.simulate_only is not None:
+        simulate(args.simulate_only, args.samples, args.variants, args.phenotypes, args.seed)
+        return 0
+    context = tempfile.TemporaryDirectory(prefix="bench_step1_") if args.keep is None else None
+    folder = Path(context.name) if context is not None else args.keep
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if not (folder / "cohort.bed").is_file():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, __file__, "--simulate-only", str(folder), "--samples", str(args.samples),
+                            "--variants", str(args.variants), "--phenotypes", str(args.phenotypes),
+                            "--seed", str(args.seed)], check=True)
+            print(f"simulated {args.samples} samples x {args.variants} variants x {args.phenotypes} phenotypes "
+                  f"in {time.perf_counter() - start:.1f} s ({folder})")
+        for threads in (int(t) for t in args.threads.split(",")):
+            runs = [run_once(folder, threads, args.bsize) for _ in range(args.repeat)]
+            walls = [w for w, _, _ in runs]
+            best = min(walls)
+            print(f"step 1 threads={threads} --bsize {args.bsize}: best_wall={best:.2f} s  "
+                  f"spread={max(walls) - best:.2f} s (n={len(walls)})  cpu={min(c for _, _, c in runs):.2f} s  "
+                  f"peak_rss={max(r for _, r, _ in runs) / 1024:.0f} MiB")
+    finally:
+        if context is not None:
+            context.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
