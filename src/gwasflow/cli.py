@@ -18,6 +18,7 @@ from gwasflow.errors import GwasflowError, Problem, SpecError
 
 if TYPE_CHECKING:
     from gwasflow.engine.driver import RunOutcome
+    from gwasflow.engine.rundir import RunDir
     from gwasflow.spec.model import RunSpec
 
 __all__ = ["main"]
@@ -90,6 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="final check: every job succeeded, every output there with planned rows")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
 
+    p = sub.add_parser("export", help="write the plan for another workflow engine (AWS Step Functions)")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--format", choices=["stepfunctions"], default="stepfunctions")
+    p.add_argument("-o", "--out", type=Path, default=None, help="output file (default: stdout)")
+    p.add_argument("--job-queue", default=None, help="Batch job queue (default: executor.settings.job_queue)")
+    p.add_argument("--job-definition-prefix", default="gwasflow")
+    p.add_argument("--failure-table", default=None, help="DynamoDB table (default: from failure_log)")
+    p.add_argument("--image", default=None, help="container image (default: executor.settings.image)")
+
     p = sub.add_parser("report", help="(re)write the run's self-contained report.html")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/report.html)")
@@ -99,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json", "prometheus"], default="table")
 
     sub.add_parser("regenie", help="the built-in regenie engine (regenie's flags)", add_help=False)
+    sub.add_parser("selftest", help="check this installation's engine against regenie's own outputs", add_help=False)
     return parser
 
 
@@ -126,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gwasflow.regenie.cli import main as regenie_main
 
         return regenie_main(args_list[1:])
+    if args_list[:1] == ["selftest"]:
+        from gwasflow.selftest import main as selftest_main
+
+        return selftest_main(args_list[1:])
     args = _parser().parse_args(args_list)
     handler = _HANDLERS[args.command]
     try:
@@ -250,6 +265,14 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     return print_logs(run, args.args[-1], attempt=args.attempt)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from gwasflow.export.stepfunctions import main_export
+
+    return main_export(args.spec, args.format, args.out, job_queue=args.job_queue,
+                       job_definition_prefix=args.job_definition_prefix, failure_table=args.failure_table,
+                       image=args.image)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from gwasflow.runfolder import write_run_report
 
@@ -286,12 +309,15 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_retry(args: argparse.Namespace) -> int:
-    from gwasflow.engine.launch import retry_run
+    from gwasflow.engine.launch import driver_pid, retry_run
     from gwasflow.engine.progress import make_progress
     from gwasflow.status import find_rundir
 
+    rundir = find_rundir(args.run)
+    if driver_pid(rundir) is not None:
+        return _retry_live(rundir, args)
     chosen, outcome = retry_run(
-        find_rundir(args.run), job_ids=args.job, error_types=args.error_type, memory_mb=args.mem,
+        rundir, job_ids=args.job, error_types=args.error_type, memory_mb=args.mem,
         time_s=args.time, progress=make_progress(quiet=args.quiet),
     )
     if outcome is None:
@@ -299,6 +325,25 @@ def _cmd_retry(args: argparse.Namespace) -> int:
         return 0
     print(f"re-running {len(chosen)} failed job(s): {', '.join(chosen[:10])}{' ...' if len(chosen) > 10 else ''}")
     return _report_outcome(outcome)
+
+
+def _retry_live(rundir: RunDir, args: argparse.Namespace) -> int:
+    """The run is being driven: record retry requests that its driver takes within seconds."""
+    from gwasflow.engine.control import request_retry
+    from gwasflow.engine.launch import choose_failed
+    from gwasflow.engine.store import SQLiteStore
+
+    store = SQLiteStore(rundir.store_path)
+    try:
+        run = store.latest_run()
+        chosen = choose_failed(store, run.run_id, args.job, args.error_type) if run else []
+    finally:
+        store.close()
+    if not chosen:
+        print("no failed job matches; nothing to retry")
+        return 0
+    print(request_retry(rundir, job_ids=chosen, memory_mb=args.mem, time_s=args.time, source="cli"))
+    return 0
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
@@ -329,5 +374,6 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "cancel": _cmd_cancel,
     "verify": _cmd_verify,
     "report": _cmd_report,
+    "export": _cmd_export,
     "metrics": _cmd_metrics,
 }

@@ -208,7 +208,9 @@ class Driver:
             ATTEMPT_ENV: f"{self.run_id}:{job.id}:{attempt}",
         }
         argv = self.faults.wrap(job, attempt, job.argv) if self.faults else job.argv
-        return Submission(job.id, attempt, argv, log_path, resources, cwd=self.workspace, env=env)
+        image = job.meta.get("image")
+        return Submission(job.id, attempt, argv, log_path, resources, cwd=self.workspace, env=env,
+                          image=str(image) if image else None)
 
     def _poll(self) -> bool:
         if not self._active:

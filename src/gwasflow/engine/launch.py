@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gwasflow.engine.driver import Driver, RunOutcome
+from gwasflow.engine.failure_log import make_sink
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.rundir import RunDir, prepare_workspace, write_atomic
@@ -91,12 +92,17 @@ def driver_pid(rundir: RunDir) -> int | None:
 
 def _drive(spec: RunSpec, rundir: RunDir, store: Store, run_id: str, graph: JobGraph,
            progress: ProgressSink | None) -> RunOutcome:
+    try:
+        sink = make_sink(spec.failure_log)
+    except Exception as exc:  # boto3 missing, table unreachable, ...: before any job starts
+        raise StagingError(f"failure_log {spec.failure_log}: {type(exc).__name__}: {exc}") from exc
     executor = make_executor(spec.executor.kind, max_parallel=spec.executor.max_parallel, **spec.executor.settings)
     try:
         driver = Driver(
             run_id=run_id, graph=graph, store=store, executor=executor, rundir=rundir,
             workspace=Path(spec.workdir), keep_workspace=spec.keep_workspace,
             poll_interval_s=spec.executor.poll_interval_s, progress=progress, retry=spec.retry,
+            failure_sink=sink,
         )
         return driver.run()
     finally:
@@ -213,13 +219,15 @@ def retry_run(
 ) -> tuple[list[str], RunOutcome | None]:
     """Re-open the chosen failed jobs (with new resources if given) and drive the run to its end.
 
+    For a run that a live driver is driving, use ``engine.control.request_retry`` instead.
+
     With no ``job_ids`` and no ``error_types``, every failed job is chosen. Returns the re-opened
     job ids and the outcome (None when nothing matched).
     """
     store, run = _open(rundir, run_id)
     try:
         graph = JobGraph.from_dict(json.loads(run.graph_json))
-        chosen = _choose_failed(store, run.run_id, job_ids, error_types)
+        chosen = choose_failed(store, run.run_id, job_ids, error_types)
         if not chosen:
             return [], None
         for job_id in chosen:
@@ -235,7 +243,7 @@ def retry_run(
     return chosen, resume_run(rundir, run_id=run.run_id, progress=progress)
 
 
-def _choose_failed(store: Store, run_id: str, job_ids: Sequence[str], error_types: Sequence[str]) -> list[str]:
+def choose_failed(store: Store, run_id: str, job_ids: Sequence[str], error_types: Sequence[str]) -> list[str]:
     failed = [j.job_id for j in store.list_jobs(run_id, states=[JobState.FAILED])]
     if job_ids:
         unknown = sorted(set(job_ids) - set(failed))

@@ -335,7 +335,7 @@ class AwsBatchExecutor:
     # submitting ----------------------------------------------------------
 
     def _image(self, sub: Submission) -> str:
-        image = getattr(sub, "image", None) or self.settings.image
+        image = sub.image or self.settings.image
         if not image:
             raise SubmitError(f"job {sub.job_id!r}: no container image (set the aws_batch setting image)")
         return str(image)

@@ -30,6 +30,7 @@ class Submission:
     resources: Resources
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    image: str | None = None  # container image to run argv in (Batch); None: run argv as is
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ class EngineSpec(_Frozen):
 class ExecutorSpec(_Frozen):
     """Where jobs run. ``settings`` are the backend's own typed settings (checked by the backend)."""
 
-    kind: Literal["local", "slurm"] = "local"
+    kind: Literal["local", "slurm", "aws_batch"] = "local"
     max_parallel: PositiveInt = Field(default=2, description="jobs in flight at once")
     poll_interval_s: float = Field(default=0.2, gt=0, description="seconds between status polls")
     settings: dict[str, Any] = Field(
