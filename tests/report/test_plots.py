@@ -71,7 +71,7 @@ def test_qq_png__square_with_band_and_diagonal() -> None:
 def _store_with_attempts() -> MemoryStore:
     store = MemoryStore()
     store.create_run("r", "r", "{}", "{}")
-    store.add_jobs("r", [("step1", "step1"), ("a", "step2"), ("b", "step2")])
+    store.add_jobs("r", [("step1", "step1"), ("a", "step2"), ("b", "step2"), ("c", "step2")])
     for job, state, error in [("step1", "succeeded", None), ("a", "failed", "out_of_memory"),
                               ("a", "succeeded", None), ("b", "cancelled", None)]:  # fmt: skip
         n = store.new_attempt("r", job, executor="local", log_path="", resources_json="{}")
@@ -80,6 +80,8 @@ def _store_with_attempts() -> MemoryStore:
         store.finish_attempt("r", job, n, state=state, exit_code=None, signal=None, error_type=error,
                              reason="", log_tail="", ended_at=t + 5.0)  # fmt: skip
     store.new_attempt("r", "b", executor="local", log_path="", resources_json="{}")  # still queued
+    n = store.new_attempt("r", "c", executor="local", log_path="", resources_json="{}")  # running
+    store.mark_attempt_running("r", "c", n, store.list_attempts("r", "c")[0].submitted_at + 1.0)
     return store
 
 

@@ -28,6 +28,7 @@ from gwasflow.report.summary import GWS_LOG10P, Locus, ManhattanPoints, QQPoints
 
 __all__ = [
     "ATTEMPT_COLOURS",
+    "CHROM_COLOURS",
     "SUGGESTIVE_LOG10P",
     "manhattan_png",
     "qq_png",
@@ -43,6 +44,8 @@ ATTEMPT_COLOURS = {
     "running": "#f2a541",
 }
 _QUEUE_COLOUR = "#d9d9d9"
+_OTHER_COLOUR = "#6b6b6b"  # an attempt state the driver does not write today
+_QUEUED = "queued"  # submitted, not started yet: only its queue wait is drawn
 _MAX_LANES = 40  # per step on the timeline; busier steps share their last lane
 _DPI = 100
 
@@ -193,15 +196,17 @@ def timeline_png(attempts: Sequence[AttemptRecord], job_steps: Mapping[str, str]
                 s, q, e = (b.start - t0) / scale, (b.submitted - t0) / scale, (b.end - t0) / scale
                 if with_queue and s > q:
                     queue.append(_rect(q, s, top + 0.35, top + 0.65))
-                run.append(_rect(s, max(e, s + min_width), top + 0.1, top + 0.9))
-                colours.append(ATTEMPT_COLOURS.get(b.state, ATTEMPT_COLOURS["succeeded"]))
+                if b.state != _QUEUED:
+                    run.append(_rect(s, max(e, s + min_width), top + 0.1, top + 0.9))
+                    colours.append(ATTEMPT_COLOURS.get(b.state, _OTHER_COLOUR))
         ticks.append(y + len(lanes) / 2)
         labels.append(step)
         y += len(lanes) + 0.6
         ax.axhline(y - 0.3, color="#eeeeee", lw=0.8)
     if queue:
         ax.add_collection(PolyCollection(queue, facecolors=_QUEUE_COLOUR, edgecolors="none"))
-    ax.add_collection(PolyCollection(run, facecolors=colours, edgecolors="white", linewidths=0.3))
+    if run:
+        ax.add_collection(PolyCollection(run, facecolors=colours, edgecolors="white", linewidths=0.3))
     ax.set_xlim(0, (max(b.end - t0 for b in bars) / scale + min_width) * 1.02)
     ax.set_ylim(y - 0.3, -0.3)
     ax.set_yticks(ticks, labels)
@@ -217,7 +222,9 @@ def timeline_png(attempts: Sequence[AttemptRecord], job_steps: Mapping[str, str]
 def _bar(a: AttemptRecord, step: str, now: float) -> _Bar:
     start = a.started_at if a.started_at is not None else (a.ended_at if a.ended_at is not None else now)
     end = a.ended_at if a.ended_at is not None else now
-    state = a.state if a.state in ATTEMPT_COLOURS else ("running" if a.ended_at is None else a.state)
+    state = a.state
+    if a.ended_at is None:
+        state = "running" if a.started_at is not None else _QUEUED
     return _Bar(step, a.submitted_at, start, max(end, start), state)
 
 
