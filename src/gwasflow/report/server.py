@@ -313,11 +313,11 @@ def serve(run: Path | None, *, host: str = "127.0.0.1", port: int = 8765, token:
     """Serve the dashboard of the run in ``run`` (default: this folder) until Ctrl-C."""
     rundir = find_rundir(run)
     server, url = make_server(rundir, host=host, port=port, token=token)
-    print(f"gwasflow dashboard for {rundir.root}\nopen: {url}\n(Ctrl-C to stop)", flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {host}; anyone who can reach it and has the token can retry jobs",
-              file=sys.stderr, flush=True)
     try:
+        print(f"gwasflow dashboard for {rundir.root}\nopen: {url}\n(Ctrl-C to stop)", flush=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: listening on {host}; anyone who can reach it and has the token can retry jobs",
+                  file=sys.stderr, flush=True)
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass
