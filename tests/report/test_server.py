@@ -19,7 +19,7 @@ import pytest
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import SQLiteStore
-from gwasflow.errors import StoreError
+from gwasflow.errors import GwasflowError, StoreError
 from gwasflow.report import server as server_mod
 from gwasflow.report.server import TOKEN_HEADER, DashboardServer, make_server, run_status, serve
 
@@ -155,6 +155,12 @@ def test_make_server__random_token_when_none_given(tmp_path: Path) -> None:
     finally:
         first.server_close()
         second.server_close()
+
+
+def test_make_server__port_in_use_is_a_clear_error(dash: Dash) -> None:
+    port = dash.server.server_address[1]
+    with pytest.raises(GwasflowError, match=f"cannot listen on 127.0.0.1:{port}: .*choose another --port"):
+        make_server(dash.rundir, port=port, quiet=True)
 
 
 def test_make_server__access_log_never_shows_token(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

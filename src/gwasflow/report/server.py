@@ -148,15 +148,15 @@ class DashboardServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], rundir: RunDir, token: str, *, quiet: bool = False) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
         self.rundir = rundir
         self.token = token
         self.quiet = quiet
-        self.store = SQLiteStore(rundir.store_path)
         self.pending: dict[str, float] = {}
         self.retry_lock = threading.Lock()
         env = jinja2.Environment(loader=jinja2.PackageLoader("gwasflow.report", "templates"), autoescape=True)
         self.page = env.get_template("dashboard.html.j2")
+        self.store = SQLiteStore(rundir.store_path)
+        super().__init__(address, _Handler)  # closes the server (and the store) if it cannot bind
 
     def token_ok(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
@@ -301,9 +301,13 @@ def make_server(
 ) -> tuple[DashboardServer, str]:
     """A dashboard server over ``rundir`` (not yet serving) and the URL to open, token included.
 
-    ``port=0`` takes any free port; ``token=None`` draws a random one.
+    ``port=0`` takes any free port; ``token=None`` draws a random one. A port in use raises
+    :class:`~gwasflow.errors.GwasflowError`.
     """
-    server = DashboardServer((host, port), rundir, token or secrets.token_urlsafe(24), quiet=quiet)
+    try:
+        server = DashboardServer((host, port), rundir, token or secrets.token_urlsafe(24), quiet=quiet)
+    except OSError as exc:
+        raise GwasflowError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from exc
     bound_port = server.server_address[1]
     shown_host = f"[{host}]" if ":" in host else host
     return server, f"http://{shown_host}:{bound_port}/?token={urllib.parse.quote(server.token)}"
