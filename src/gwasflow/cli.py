@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/report.html)")
 
+    p = sub.add_parser("serve", help="live dashboard of a run on 127.0.0.1; prints a URL with a random token")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+
     p = sub.add_parser("metrics", help="elapsed time, queue wait, attempts and failures per step and job")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
     p.add_argument("--format", choices=["table", "json", "prometheus"], default="table")
@@ -279,6 +284,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return write_run_report(args.run, out=args.out)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from gwasflow.report.server import serve
+
+    serve(args.run, host=args.host, port=args.port)
+    return 0
+
+
 def _cmd_metrics(args: argparse.Namespace) -> int:
     from gwasflow.runfolder import print_metrics
 
@@ -376,4 +388,5 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": _cmd_report,
     "export": _cmd_export,
     "metrics": _cmd_metrics,
+    "serve": _cmd_serve,
 }

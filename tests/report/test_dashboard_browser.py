@@ -150,12 +150,6 @@ def test_dashboard__forbidden_without_token(browser: Any, dashboard: str) -> Non
         assert not browser.find_elements(By.ID, "jobs")
 
 
-# engine.control.request_retry drops the Popen of the detached `gwasflow retry` while it runs, and Python warns
-# (ResourceWarning from Popen.__del__). Remove this filter once request_retry reaps its child.
-_POPEN_DEL = "ignore:Exception ignored in. <function Popen.__del__:pytest.PytestUnraisableExceptionWarning"
-
-
-@pytest.mark.filterwarnings(_POPEN_DEL)
 def test_dashboard__retry_button_reruns_failed_job(
     browser: Any, dashboard: str, failed_run: RunDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 
 from gwasflow.engine.launch import driver_pid
@@ -53,7 +54,10 @@ def request_retry(
         argv += ["--mem", f"{memory_mb}M"]
     if time_s is not None:
         argv += ["--time", f"{time_s}s"]
-    log = (rundir.state_dir / "retry.log").open("ab")
-    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
+    with (rundir.state_dir / "retry.log").open("ab") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    # reap it when it ends, so a long-lived caller (the dashboard) leaves no zombie behind
+    threading.Thread(target=proc.wait, name=f"reap-retry-{proc.pid}", daemon=True).start()
     return f"started `gwasflow retry` for {', '.join(job_ids)} (log: {rundir.state_dir / 'retry.log'})"
