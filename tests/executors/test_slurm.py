@@ -387,6 +387,27 @@ def test_poll__no_accounting_falls_back_to_squeue(
     assert [c[0] for c in fake.calls] == ["sbatch", "sacct", "squeue", "squeue"]
 
 
+def test_poll__missing_from_sacct_but_in_squeue_is_not_lost(
+    fake: _FakeSlurm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        fake.calls.append(list(argv))
+        if argv[0] == "sacct":  # slurmdbd lags: it has not recorded task 1 yet
+            return subprocess.CompletedProcess(argv, 0, "101_0|RUNNING|0:0||00:00:01|00:00:00\n", "")
+        if argv[0] == "squeue":
+            return subprocess.CompletedProcess(argv, 0, "101_0|RUNNING|None\n101_[1-2%2]|PENDING|Priority\n", "")
+        return subprocess.CompletedProcess(argv, 0, "101\n", "")
+
+    monkeypatch.setattr(slurm_module.subprocess, "run", run)
+    ex = SlurmExecutor(spool_dir=str(tmp_path), poll_min_s=0.01, poll_max_s=0.01, lost_after_s=0.01, max_array_size=9)
+    handles = ex.submit_batch([_sub(tmp_path, "pass", f"m{i}") for i in range(4)])  # neither shows task 3
+    time.sleep(0.03)
+    statuses = ex.poll(handles)
+    assert [statuses[h].state for h in handles] == [ExecState.RUNNING, ExecState.PENDING, ExecState.PENDING,
+                                                    ExecState.LOST]  # fmt: skip
+    assert [c[0] for c in fake.calls[-2:]] == ["sacct", "squeue"]
+
+
 @pytest.mark.parametrize(
     ("settings", "match"),
     [({"max_parallel": 0}, "max_parallel"), ({"max_parallel": 2.5}, "integer"),

@@ -17,7 +17,7 @@ storage is disabled"), polling falls back to one ``squeue --states=all`` call pe
 ``MinJobAge`` after they end. Either way the exact exit code, signal, CPU time, peak memory and a time-limit stop
 come from the task runner's result file; Slurm's state says what Slurm itself did (OUT_OF_MEMORY, TIMEOUT,
 NODE_FAIL, PREEMPTED, CANCELLED). A handle Slurm does not know ``lost_after_s`` after it was submitted (or first
-asked about) is LOST.
+asked about), in neither ``sacct`` nor ``squeue``, is LOST.
 
 Slurm's state words are mapped to :class:`ExecState` here and nowhere else (:func:`status_from_slurm`), with
 reasons that ``engine/classify.py`` reads: ``timeout: ...``, ``out of memory: ...``, ``NODE_FAIL: ...``,
@@ -406,20 +406,26 @@ class SlurmExecutor:
         return handles
 
     def _query(self, active: list[str], now: float) -> bool:
-        """Ask Slurm once about all ``active`` handles; update the known statuses; True if any changed."""
+        """Ask Slurm once about all ``active`` handles; update the known statuses; True if any changed.
+
+        sacct can miss a job for a while (slurmctld sends records to slurmdbd through a queue that lags under load),
+        so a handle it has not shown for ``lost_after_s`` is looked up in ``squeue`` before it is called LOST.
+        """
         changed = False
-        bad = [h for h in active if not _HANDLE.match(h)]
-        for handle in bad:
+        for handle in [h for h in active if not _HANDLE.match(h)]:
             self._status[handle] = ExecStatus(ExecState.LOST, reason=f"not a Slurm job id: {handle!r}")
             changed = True
-        ids = sorted({h.partition("_")[0] for h in active if _HANDLE.match(h)}, key=int)
+        active = [h for h in active if _HANDLE.match(h)]
+        ids = sorted({h.partition("_")[0] for h in active}, key=int)
         records = self._squeue() if self._use_squeue else self._sacct(ids)
         if records is None:  # the query failed: keep what we knew, try again later
             return changed
         self._place_unsplit(records, ids)
+        overdue = [h for h in active if h not in records and now - self._since[h] >= self.settings.lost_after_s]
+        if overdue and not self._use_squeue:
+            live = self._squeue() or {}
+            records.update((h, live[h]) for h in overdue if h in live)
         for handle in active:
-            if handle in bad:
-                continue
             new = self._status_of(handle, records.get(handle), now)
             if new != self._status[handle]:
                 self._status[handle] = new
