@@ -39,3 +39,19 @@ def test_write_cohort__bed_roundtrips_through_bed_reader(tmp_path: Path) -> None
     assert truth[0] == "chrom\tid\tbeta" and len(truth) == 3
     header = files.pheno.read_text().splitlines()[0]
     assert header == "FID IID Y1 Y2"
+
+
+def test_simulate_cohort__binary_traits_hit_the_prevalence_with_planted_log_odds() -> None:
+    c = simulate_cohort(n_samples=4000, n_variants=200, n_causal=5, trait="binary", prevalence=0.1, seed=3)
+    for name in ("Y1", "Y2"):
+        y = c.phenotypes[name]
+        observed = y[~np.isnan(y)]
+        assert set(np.unique(observed)) == {0.0, 1.0}
+        assert 0.08 < observed.mean() < 0.12
+    assert np.allclose(np.abs(c.causal_beta), 0.9)
+
+
+def test_simulate_cohort__quantitative_cohort_unchanged_by_binary_option() -> None:
+    a = simulate_cohort(n_samples=50, n_variants=30, n_causal=3, seed=1)
+    b = simulate_cohort(n_samples=50, n_variants=30, n_causal=3, seed=1, trait="quantitative", prevalence=0.3)
+    assert np.array_equal(a.phenotypes["Y1"], b.phenotypes["Y1"], equal_nan=True)

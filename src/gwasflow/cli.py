@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--variants", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--trait", choices=["quantitative", "binary"], default="quantitative")
     _add_run_args(p)
 
     p = sub.add_parser("simulate", help="write a simulated cohort (PLINK .bed, phenotypes, covariates)")
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--chromosomes", type=int, default=3)
     p.add_argument("--causal", type=int, default=20)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--trait", choices=["quantitative", "binary"], default="quantitative")
 
     p = sub.add_parser("status", help="job states of a run (default: the run in this folder)")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (the spec's outdir)")
@@ -160,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # `gwasflow plan ... | head`: the reader left; say nothing more
+        sys.stderr.close()
+        return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -240,7 +245,8 @@ def _print_summary(path: Path) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from gwasflow.demo import write_demo
 
-    spec_path = write_demo(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed)
+    spec_path = write_demo(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed,
+                           trait=args.trait)
     print(f"demo: cohort and spec written to {args.out} ({args.samples} samples x {args.variants} variants)")
     return run_spec_file(spec_path, quiet=args.quiet)
 
@@ -249,7 +255,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from gwasflow.simulate import simulate_cohort, write_cohort
 
     cohort = simulate_cohort(n_samples=args.samples, n_variants=args.variants, n_chrom=args.chromosomes,
-                             n_causal=args.causal, seed=args.seed)
+                             n_causal=args.causal, seed=args.seed, trait=args.trait)
     files = write_cohort(cohort, args.out)
     print(f"wrote {files.bed}, {files.pheno}, {files.covar}, {files.truth}")
     return 0

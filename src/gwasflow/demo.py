@@ -31,7 +31,7 @@ phenotypes:
 covariates:
   file: data/cohort.covar.txt
   columns: [age, sex, pc1]
-trait: quantitative
+{trait_lines}
 step1:
   bsize: 1000
   resources: {{cpus: 1, memory_mb: 4000, time_s: 600}}
@@ -53,15 +53,33 @@ outdir: .                     # results/, summary.tsv and the run store go here
 """
 
 
-def write_demo(out: Path, *, n_samples: int = 2000, n_variants: int = 20_000, seed: int = 7) -> Path:
+_TRAIT_LINES = {
+    "quantitative": "trait: quantitative",
+    "binary": (
+        "trait: binary                 # cases 1, controls 0 (about 15% cases)\n"
+        "correction: firth_approx      # or firth, spa: applied to tests with p < pthresh\n"
+        "pthresh: 0.05"
+    ),
+}
+
+
+def write_demo(
+    out: Path, *, n_samples: int = 2000, n_variants: int = 20_000, seed: int = 7, trait: str = "quantitative"
+) -> Path:
     """Simulate the cohort into ``out`` and write its spec; returns the spec's path."""
+    if trait not in _TRAIT_LINES:
+        raise ValueError(f"trait must be one of {sorted(_TRAIT_LINES)}, got {trait!r}")
     out.mkdir(parents=True, exist_ok=True)
     n_causal = 20 if n_variants >= 200 else max(1, n_variants // 10)
-    cohort = simulate_cohort(n_samples=n_samples, n_variants=n_variants, n_chrom=3, n_causal=n_causal, seed=seed)
+    cohort = simulate_cohort(
+        n_samples=n_samples, n_variants=n_variants, n_chrom=3, n_causal=n_causal, seed=seed, trait=trait
+    )
     files = write_cohort(cohort, out / "data" / "cohort")
     shutil.copyfile(files.truth, out / "truth.tsv")
     per_chrom = -(-n_variants // 3)
-    spec = DEMO_SPEC.format(n_causal=n_causal, variants_per_job=max(1, -(-per_chrom // 3)))
+    spec = DEMO_SPEC.format(
+        n_causal=n_causal, variants_per_job=max(1, -(-per_chrom // 3)), trait_lines=_TRAIT_LINES[trait]
+    )
     spec_path = out / "spec.yaml"
     write_atomic(spec_path, spec)
     return spec_path

@@ -12,6 +12,11 @@ checked against the truth:
   inflation lambda GC should be close to 1);
 * about 0.5% of phenotype values are missing (``NA``), independently per trait.
 
+With ``trait="binary"`` both traits are case/control (1/0) instead: the log-odds
+are covariate effects + (for ``Y1``) the planted effects, each a per-allele
+log odds ratio of +-``log_or``, and an intercept chosen so that a fraction
+``prevalence`` of samples are cases.
+
 Files written for a prefix ``P``: ``P.bed/.bim/.fam`` (PLINK 1, SNP-major,
 A1 = the counted allele = .bim column 5), ``P.pheno.txt``, ``P.covar.txt``
 (whitespace-separated, ``FID IID`` header) and a truth table.
@@ -67,11 +72,16 @@ def simulate_cohort(
     maf_min: float = 0.05,
     missing_rate: float = 0.002,
     seed: int = 7,
+    trait: str = "quantitative",
+    prevalence: float = 0.15,
+    log_or: float = 0.9,
 ) -> Cohort:
     """Draw a cohort. Same arguments and seed, same cohort, on any machine."""
     if n_samples < 10 or n_variants < n_chrom or n_chrom < 1:
         raise ValueError("need at least 10 samples and one variant per chromosome")
-    if n_causal * h2_per_causal >= 0.9:
+    if trait not in ("quantitative", "binary"):
+        raise ValueError(f"trait must be quantitative or binary, got {trait!r}")
+    if trait == "quantitative" and n_causal * h2_per_causal >= 0.9:
         raise ValueError("planted effects would explain >= 90% of the variance")
     rng = np.random.default_rng(seed)
     maf = rng.uniform(maf_min, 0.5, size=n_variants)
@@ -90,9 +100,16 @@ def simulate_cohort(
     beta = np.sqrt(h2_per_causal / var_g) * rng.choice([-1.0, 1.0], size=n_causal)
     genetic = genotypes[:, causal].astype(np.float64) @ beta
     genetic -= genetic.mean()
-    noise_sd = np.sqrt(1.0 - n_causal * h2_per_causal)
-    y1 = base + genetic + noise_sd * rng.standard_normal(n_samples)
-    y2 = base + rng.standard_normal(n_samples)
+    if trait == "binary":
+        beta = log_or * np.sign(beta)
+        genetic = genotypes[:, causal].astype(np.float64) @ beta
+        genetic -= genetic.mean()
+        y1 = _cases(base + genetic, prevalence, rng)
+        y2 = _cases(base, prevalence, rng)
+    else:
+        noise_sd = np.sqrt(1.0 - n_causal * h2_per_causal)
+        y1 = base + genetic + noise_sd * rng.standard_normal(n_samples)
+        y2 = base + rng.standard_normal(n_samples)
     for y in (y1, y2):
         y[rng.random(n_samples) < 0.005] = np.nan
     genotypes[missing] = -127
@@ -112,6 +129,17 @@ def simulate_cohort(
         causal_index=causal,
         causal_beta=beta,
     )
+
+
+def _cases(log_odds: np.ndarray, prevalence: float, rng: np.random.Generator) -> np.ndarray:
+    """Draw 0/1 outcomes with an intercept found by bisection so that the mean risk is ``prevalence``."""
+    low, high = -30.0, 30.0
+    for _ in range(80):
+        mid = (low + high) / 2
+        risk = 1.0 / (1.0 + np.exp(-(log_odds + mid)))
+        low, high = (mid, high) if risk.mean() < prevalence else (low, mid)
+    risk = 1.0 / (1.0 + np.exp(-(log_odds + (low + high) / 2)))
+    return (rng.random(log_odds.shape[0]) < risk).astype(np.float64)
 
 
 def _layout(n_variants: int, n_chrom: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

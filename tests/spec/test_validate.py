@@ -295,3 +295,19 @@ def test_validate__reports_every_problem_at_once(tmp_path: Path, write_spec: Spe
     }
     message = str(SpecError(problems))
     assert "9 problems" in message
+
+
+def test_validate__binary_trait_values_must_be_0_1_or_missing(tmp_path: Path, write_spec: SpecWriter) -> None:
+    pheno = tmp_path / "data" / "bin.txt"
+    pheno.write_text("FID IID B1\n1 1 0\n2 2 1\n3 3 NA\n4 4 2\n5 5 0.5\n")
+    path = write_spec(trait="binary", phenotypes={"file": "data/bin.txt", "columns": ["B1"]})
+    problems = [p for p in _problems(path) if "not 0 (control)" in p.message]
+    assert [(p.field, p.line) for p in problems] == [("phenotypes.columns[0]", 5), ("phenotypes.columns[0]", 6)]
+
+
+def test_validate__binary_example_phenotypes_pass(tmp_path: Path, write_spec: SpecWriter, data_dir: Path) -> None:
+    from tests.conftest import REGENIE_EXAMPLE
+
+    (data_dir / "pb.txt").write_bytes((REGENIE_EXAMPLE / "inputs" / "phenotype_bin_wNA.txt").read_bytes())
+    path = write_spec(trait="binary", correction="spa", phenotypes={"file": "data/pb.txt", "columns": ["Y1", "Y2"]})
+    assert validate(load(path))

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from gwasflow.spec.model import EngineKind, EngineSpec, RunSpec
+from gwasflow.spec.model import Correction, EngineKind, EngineSpec, RunSpec
 
 __all__ = [
     "FLAGS",
@@ -44,6 +44,14 @@ __all__ = [
 FLAGS: Mapping[str, str] = MappingProxyType(
     {
         "--step": "1.0",  # [R] v1.0 initial release
+        # Binary traits: the first public release already fitted case-control traits with Firth and SPA
+        # corrections (regenie README, Mbatchou et al. 2021 preprint). [A] = assumed from that, not confirmed
+        # line by line in the changelog.
+        "--bt": "1.0",  # [A]
+        "--firth": "1.0",  # [A]
+        "--spa": "1.0",  # [A]
+        "--pThresh": "1.0",  # [A]
+        "--approx": "1.0",  # [A]
         "--bed": "1.0",  # [R] v1.0 initial release (PLINK bed/bim/fam input)
         "--lowmem": "1.0",  # [R] v1.0 initial release
         "--threads": "1.0",  # [R] v1.0 initial release
@@ -149,9 +157,24 @@ def _covariate_flags(spec: RunSpec) -> list[str]:
     return flags
 
 
+def _trait_flags(spec: RunSpec, *, step: int) -> list[str]:
+    """``--bt`` for binary traits; in step 2 also the correction and its p-value threshold."""
+    correction = spec.binary_correction()
+    if correction is None:
+        return []
+    if step == 1:
+        return ["--bt"]
+    extra = {
+        Correction.FIRTH: ["--firth"],
+        Correction.FIRTH_APPROX: ["--firth", "--approx"],
+        Correction.SPA: ["--spa"],
+    }[correction]
+    return ["--bt", *extra, "--pThresh", f"{spec.pthresh:g}"]
+
+
 def step1_flags(spec: RunSpec, *, prefix: str, out: str, lowmem_prefix: str) -> list[str]:
     """regenie step 1 flags for every phenotype column of ``spec``."""
-    flags = ["--step", "1", "--bed", prefix, "--phenoFile", spec.phenotypes.file]
+    flags = ["--step", "1", "--bed", prefix, *_trait_flags(spec, step=1), "--phenoFile", spec.phenotypes.file]
     flags += ["--phenoColList", ",".join(spec.phenotypes.columns), *_covariate_flags(spec)]
     flags += ["--bsize", str(spec.step1.bsize)]
     if spec.step1.lowmem:
@@ -164,7 +187,7 @@ def step2_flags(
     spec: RunSpec, *, prefix: str, phenotypes: Sequence[str], pred: str, range_: str, out: str
 ) -> list[str]:
     """regenie step 2 flags for one shard (``range_`` is ``CHR:START-END``)."""
-    flags = ["--step", "2", "--bed", prefix, "--phenoFile", spec.phenotypes.file]
+    flags = ["--step", "2", "--bed", prefix, *_trait_flags(spec, step=2), "--phenoFile", spec.phenotypes.file]
     flags += ["--phenoColList", ",".join(phenotypes), *_covariate_flags(spec)]
     flags += ["--bsize", str(spec.step2.bsize), "--pred", pred, "--range", range_]
     flags += ["--threads", str(spec.engine.threads)]

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "Correction",
     "CovariateSpec",
     "DatasetSpec",
     "EngineKind",
@@ -37,6 +38,15 @@ class _Frozen(BaseModel):
 
 class Trait(enum.StrEnum):
     QUANTITATIVE = "quantitative"
+    BINARY = "binary"  # 0 = control, 1 = case, NA = missing (regenie --bt)
+
+
+class Correction(enum.StrEnum):
+    """Step 2 correction of the score test for binary traits, applied when p < ``pthresh``."""
+
+    FIRTH = "firth"  # Firth penalized likelihood ratio test (regenie --firth)
+    FIRTH_APPROX = "firth_approx"  # regenie's approximate Firth (--firth --approx)
+    SPA = "spa"  # saddle-point approximation (--spa)
 
 
 class EngineKind(enum.StrEnum):
@@ -199,6 +209,10 @@ class RunSpec(_Frozen):
     phenotypes: PhenotypeSpec
     covariates: CovariateSpec | None = None
     trait: Trait = Trait.QUANTITATIVE
+    correction: Correction | None = Field(
+        default=None, description="binary traits: firth, firth_approx (default) or spa; none for quantitative"
+    )
+    pthresh: float = Field(default=0.05, gt=0, lt=1, description="binary traits: correct tests with p below this")
     step1: Step1Spec = Field(default_factory=Step1Spec)
     step2: Step2Spec = Field(default_factory=Step2Spec)
     engine: EngineSpec = Field(default_factory=EngineSpec)
@@ -211,6 +225,18 @@ class RunSpec(_Frozen):
     outdir: str = Field(description="where merged results, the report and the run store go")
     keep_workspace: bool = False
     workspace: WorkspaceSpec = Field(default_factory=WorkspaceSpec)
+
+    @model_validator(mode="after")
+    def _correction_needs_binary(self) -> RunSpec:
+        if self.correction is not None and self.trait is not Trait.BINARY:
+            raise ValueError("correction applies to trait: binary only")
+        return self
+
+    def binary_correction(self) -> Correction | None:
+        """The correction a binary run uses (firth_approx unless set), None for quantitative traits."""
+        if self.trait is not Trait.BINARY:
+            return None
+        return self.correction or Correction.FIRTH_APPROX
 
     @model_validator(mode="after")
     def _labels_unique(self) -> RunSpec:

@@ -26,7 +26,7 @@ from gwasflow.errors import Problem, SpecError
 # module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
 from gwasflow.plan import commands, meta
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec
+from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
 from gwasflow.storage.uri import is_remote, join, unsupported
 
@@ -45,7 +45,7 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     if _check_schemes(spec, problems):
         raise SpecError(problems)
     metas, fams = _check_datasets(spec, problems)
-    pheno_ids = _check_table(spec.phenotypes, "phenotypes", problems)
+    pheno_ids = _check_table(spec.phenotypes, "phenotypes", problems, binary=spec.trait is Trait.BINARY)
     cov_ids = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
     _check_overlap(spec, fams, pheno_ids, cov_ids, problems)
     _check_names(spec, problems)
@@ -129,8 +129,13 @@ def _split(line: str, tabbed: bool) -> list[str]:
     return [f.strip() for f in line.split("\t")] if tabbed else line.split()
 
 
-def _check_table(table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem]) -> set[SampleId] | None:
-    """Check one FID/IID table; return its sample ids (None when the file is unusable)."""
+def _check_table(
+    table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem], *, binary: bool = False
+) -> set[SampleId] | None:
+    """Check one FID/IID table; return its sample ids (None when the file is unusable).
+
+    ``binary``: the used columns are case/control traits, coded 0 (control), 1 (case) or missing.
+    """
     path = table.file
     try:
         lines = _read_text(path).splitlines()
@@ -150,7 +155,7 @@ def _check_table(table: PhenotypeSpec | CovariateSpec, section: str, problems: l
         return None
     used = _used_columns(table.columns, header, section, path, problems)
     check = _TableCheck(section, path, problems)
-    ids = _scan_rows(lines, header, used, tabbed, check)
+    ids = _scan_rows(lines, header, used, tabbed, check, binary=binary)
     check.close()
     return ids
 
@@ -175,7 +180,8 @@ def _used_columns(
 
 
 def _scan_rows(
-    lines: list[str], header: list[str], used: list[tuple[int, str]], tabbed: bool, check: _TableCheck
+    lines: list[str], header: list[str], used: list[tuple[int, str]], tabbed: bool, check: _TableCheck,
+    *, binary: bool = False,
 ) -> set[SampleId]:
     ids: dict[SampleId, int] = {}
     width = len(header)
@@ -208,6 +214,13 @@ def _scan_rows(
                     "non-numeric values",
                     fld,
                     f"value {value!r} in column {header[index]!r} is not a number (missing: NA, nan, empty)",
+                    lineno,
+                )
+            elif binary and value not in MISSING_VALUES and float(value) not in (0.0, 1.0):
+                check.add(
+                    "non-binary values",
+                    fld,
+                    f"value {value!r} in column {header[index]!r} is not 0 (control), 1 (case) or missing",
                     lineno,
                 )
     if not ids:
