@@ -9,11 +9,11 @@ STATE="${GWASFLOW_SLURM_DIR:-/tmp/gwasflow-slurm}"
 purge=0
 [[ "${1:-}" == "--purge" ]] && purge=1
 
-stop() {  # stop NAME: TERM the pid in $STATE/run/NAME.pid, wait up to 15 s, then KILL
-    local pidfile="$STATE/run/$1.pid" pid
+stop() {  # stop NAME PIDFILE: TERM the pid in PIDFILE if it is a NAME process, wait up to 15 s, then KILL
+    local pidfile="$2" pid
     [[ -s "$pidfile" ]] || return 0
     pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
+    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$1" ]]; then  # not a reused pid
         echo "slurm-down: stopping $1 ($pid)" >&2
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 150); do
@@ -25,9 +25,9 @@ stop() {  # stop NAME: TERM the pid in $STATE/run/NAME.pid, wait up to 15 s, the
     rm -f "$pidfile"
 }
 
-for daemon in slurmd slurmctld slurmdbd; do stop "$daemon"; done
-stop ../mysql/mariadbd
-stop munged
+for daemon in slurmd slurmctld slurmdbd; do stop "$daemon" "$STATE/run/$daemon.pid"; done
+stop mariadbd "$STATE/mysql/mariadbd.pid"
+stop munged "$STATE/run/munged.pid"  # only if slurm-up.sh started it (a system munged has no pid file here)
 if ((purge)); then
     rm -rf "$STATE"
     echo "slurm-down: removed $STATE" >&2

@@ -8,8 +8,8 @@ file that hands the manifest and ``$SLURM_ARRAY_TASK_ID`` to :mod:`gwasflow.exec
 argv without a shell. No shell text is ever built from job data. Handles are ``<array job id>_<task id>``; a batch
 of one is a plain job whose handle is its job id.
 
-Polling: one ``sacct --parsable2 --noheader -j <array ids>`` call for all active handles (accounting through
-slurmdbd, as on any production cluster and as ``scripts/slurm-up.sh`` sets up), rate-limited: at most one query
+Polling: one ``sacct --parsable2 --noheader --allocations -j <array ids>`` call for all active handles (accounting
+through slurmdbd, as on any production cluster and as ``scripts/slurm-up.sh`` sets up), rate-limited: at most one query
 per ``poll_min_s`` after something changed or was submitted, the interval doubling up to ``poll_max_s`` while
 nothing changes; between queries the last known statuses are returned. ``sacct`` shows each array task under its
 own id, its state, exit code and signal, and keeps finished jobs. If the cluster has no accounting ("accounting
@@ -433,7 +433,9 @@ class SlurmExecutor:
         return changed
 
     def _sacct(self, ids: list[str]) -> dict[str, _Record] | None:
-        argv = ["sacct", "--parsable2", "--noheader", f"--format={','.join(SACCT_FIELDS)}", "-j", ",".join(ids)]
+        # --allocations: one line per job or task, no step lines (the runner's result file has usage, exactly)
+        argv = ["sacct", "--parsable2", "--noheader", "--allocations", f"--format={','.join(SACCT_FIELDS)}",
+                "-j", ",".join(ids)]  # fmt: skip
         proc = self._run(argv)
         if proc.returncode != 0:
             if "accounting storage is disabled" in proc.stderr.lower():
