@@ -11,11 +11,7 @@ the active attempts and record them as cancelled.
 from __future__ import annotations
 
 import json
-import signal
 import time
-import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +25,7 @@ from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir, remove_workspace
+from gwasflow.engine.signals import sigterm_as_interrupt
 from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecState, JobState, RunState
 from gwasflow.engine.store import AttemptRecord, Store
 from gwasflow.engine.verify import ignored_by_merge, verify_run
@@ -41,10 +38,6 @@ __all__ = ["Driver", "RunOutcome"]
 
 # How often a live run looks for retry requests (store rows, edited failure records).
 _WATCH_INTERVAL_S = 2.0
-
-
-class _Stop(Exception):
-    """Raised from the signal handler to stop the loop and cancel."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +99,7 @@ class Driver:
         self.store.set_run_state(self.run_id, RunState.RUNNING)
         self.rundir.event("run_started", run_id=self.run_id, jobs=len(self.graph))
         try:
-            with _signals_raise_stop():
+            with sigterm_as_interrupt():
                 self._recover()
                 while not self.scheduler.done():
                     self._watch_retry_requests()
@@ -115,7 +108,7 @@ class Driver:
                     self.progress.update(self.scheduler.counts_by_step())
                     if not changed:
                         time.sleep(self.poll_interval_s)
-        except (KeyboardInterrupt, _Stop):
+        except KeyboardInterrupt:
             self._cancel_all()
             return self._finish(RunState.CANCELLED, "cancelled by signal", t0)
         finally:
@@ -368,18 +361,3 @@ def _tail(path: Path, lines: int = 50) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
-
-
-@contextmanager
-def _signals_raise_stop() -> Iterator[None]:
-    """Within the block, SIGTERM stops the loop like Ctrl-C does."""
-
-    def handler(signum: int, frame: types.FrameType | None) -> None:
-        raise _Stop(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-

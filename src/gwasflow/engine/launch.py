@@ -19,7 +19,6 @@ import shutil
 import signal
 import sys
 import time
-import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from gwasflow.engine.failure_log import make_sink
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.rundir import RunDir, prepare_workspace, write_atomic
+from gwasflow.engine.signals import sigterm_as_interrupt
 from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import RunRecord, SQLiteStore, Store
 from gwasflow.errors import StagingError, StoreError
@@ -121,7 +121,7 @@ def start_run(
     quiet = progress is None or isinstance(progress, NullProgress)
     remote_out = is_remote(spec.outdir)
     root = local_run_root(spec) if remote_out else Path(spec.outdir)
-    with _sigterm_interrupts():
+    with sigterm_as_interrupt():
         try:
             with open_workspace(spec) as workspace:
                 plan = plan_staging(spec, datasets, workspace.path, mounts=workspace.mounts)
@@ -160,24 +160,6 @@ def _publish(root: Path, outdir: str, *, quiet: bool) -> None:
     except StagingError as exc:
         raise StagingError(f"{exc}; the run folder is kept at {root}") from exc
     shutil.rmtree(root, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt (outside the driver loop, which has its own handler).
-
-    So that ``kill`` during staging or publishing still runs every ``finally``: the workspace
-    and an FSx file system are deleted, the run folder published.
-    """
-
-    def handler(signum: int, frame: types.FrameType | None) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _open(rundir: RunDir, run_id: str | None) -> tuple[SQLiteStore, RunRecord]:
