@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gwasflow.engine.states import JobState, RunState
-from gwasflow.engine.store import MemoryStore, SQLiteStore, Store
+from gwasflow.engine.store import MemoryStore, OutputRecord, SQLiteStore, Store
 from gwasflow.errors import StoreError
 
 RUN = "run-1"
@@ -232,6 +232,16 @@ class StoreConformance(ABC):
         with pytest.raises(StoreError):
             run.add_retry_request(RUN, "nope", memory_mb=None, time_s=None, source="cli")
         assert run.take_retry_requests(RUN) == []
+
+    # outputs
+
+    def test_record_outputs__replaces_a_jobs_records(self, run: Store) -> None:
+        first = OutputRecord("a", "/w/a.txt", 3, 10, "00")
+        run.record_outputs(RUN, "a", [first, OutputRecord("a", "/w/b.txt", 4, 11, "11")])
+        run.record_outputs(RUN, "a", [OutputRecord("a", "/w/a.txt", 5, 12, "22")])
+        run.record_outputs(RUN, "b", [OutputRecord("b", "/w/c.txt", 1, 1, "33")])
+        assert [(o.job_id, o.path, o.size, o.sha256) for o in run.list_outputs(RUN)] == [
+            ("a", "/w/a.txt", 5, "22"), ("b", "/w/c.txt", 1, "33")]
 
 
 class TestMemoryStore(StoreConformance):

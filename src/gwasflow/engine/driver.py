@@ -20,7 +20,7 @@ from gwasflow.engine.actions import ActionContext, run_action
 from gwasflow.engine.classify import ErrorType, classify
 from gwasflow.engine.failure_log import FailureRecord, FailureSink, RetryAsk
 from gwasflow.engine.machine import Scheduler
-from gwasflow.engine.outputs import check_outputs
+from gwasflow.engine.outputs import check_outputs, fingerprint
 from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
@@ -231,7 +231,7 @@ class Driver:
             problem = check_outputs(job)
             if problem is None:
                 self._record(active, "succeeded", status, None, reason)
-                self._set(job.id, JobState.SUCCEEDED)
+                self._succeeded(job)
                 return
             reason = problem
         if status.state is ExecState.CANCELLED:
@@ -309,8 +309,14 @@ class Driver:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(message + "\n")
         self._record(active, "succeeded", ExecStatus(ExecState.SUCCEEDED, exit_code=0), None, message)
-        self._set(job.id, JobState.SUCCEEDED)
+        self._succeeded(job)
         self.rundir.event("action_done", job=job.id, message=message)
+
+    def _succeeded(self, job: Job) -> None:
+        """Record the job's outputs (size, time, SHA-256) and only then its success."""
+        records = [fingerprint(job.id, Path(p)) for p in job.outputs if Path(p).is_file()]
+        self.store.record_outputs(self.run_id, job.id, records)
+        self._set(job.id, JobState.SUCCEEDED)
 
     def _set(self, job_id: str, state: JobState) -> None:
         changes = self.scheduler.set_state(job_id, state)

@@ -11,13 +11,15 @@ files whose rows are all complete. What fails here is classified as
 from __future__ import annotations
 
 import gzip
+import hashlib
 import zlib
 from pathlib import Path
 
+from gwasflow.engine.store import OutputRecord
 from gwasflow.plan.model import Job, Step
 from gwasflow.report.merge import ignored_low_mac, open_text
 
-__all__ = ["check_outputs"]
+__all__ = ["check_outputs", "fingerprint", "unchanged"]
 
 
 def check_outputs(job: Job) -> str | None:
@@ -78,3 +80,27 @@ def _check_step1(job: Job) -> str | None:
             if bad or rows == 0:
                 return f"truncated output: {path.name} has {rows} rows ({bad} incomplete)"
     return None
+
+
+def fingerprint(job_id: str, path: Path) -> OutputRecord:
+    """Size, modification time and SHA-256 of one output file, as recorded when its job succeeds."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    stat = path.stat()
+    return OutputRecord(job_id, str(path), stat.st_size, stat.st_mtime_ns, digest.hexdigest())
+
+
+def unchanged(record: OutputRecord) -> bool:
+    """Whether the file is still what its job wrote: same size and time, or else the same SHA-256."""
+    path = Path(record.path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if stat.st_size != record.size:
+        return False
+    if stat.st_mtime_ns == record.mtime_ns:
+        return True
+    return fingerprint(record.job_id, path).sha256 == record.sha256

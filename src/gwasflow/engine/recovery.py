@@ -10,8 +10,9 @@ stopped (killed, crashed, node rebooted). For each:
   ``lost`` (which does not count against the retry budget) and the job goes
   back to PENDING to run again.
 
-Jobs recorded as succeeded whose outputs have since disappeared (a deleted
-workspace) are set back to PENDING too; cancelled jobs are re-opened, since
+Jobs recorded as succeeded whose outputs are still needed but have since
+disappeared or changed (checked against the size, time and SHA-256 recorded
+when they succeeded) are set back to PENDING too; cancelled jobs are re-opened, since
 resuming a cancelled run means carrying on with it.
 """
 
@@ -21,11 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.engine.outputs import unchanged
 from gwasflow.engine.states import JobState
-from gwasflow.engine.store import Store
+from gwasflow.engine.store import OutputRecord, Store
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import kill_strays
-from gwasflow.plan.model import JobGraph, JobKind
+from gwasflow.plan.model import Job, JobGraph, JobKind
 
 __all__ = ["Reattached", "initial_states", "recover_attempts"]
 
@@ -40,15 +42,21 @@ class Reattached:
 
 
 def initial_states(store: Store, run_id: str, graph: JobGraph) -> dict[str, JobState]:
-    """Job states to start the scheduler from: the store's, with vanished outputs and cancellations re-opened."""
+    """Job states to start the scheduler from: the store's, with stale outputs and cancellations re-opened.
+
+    A succeeded job runs again only when its outputs are still needed (a dependent has not succeeded)
+    and they are gone or differ from what was recorded when it succeeded (size and time, else SHA-256).
+    """
     states = {rec.job_id: rec.state for rec in store.list_jobs(run_id)}
+    recorded: dict[str, list[OutputRecord]] = {}
+    for record in store.list_outputs(run_id):
+        recorded.setdefault(record.job_id, []).append(record)
     changes: list[tuple[str, JobState]] = []
     for job in graph:
         state = states.get(job.id, JobState.PENDING)
-        gone = state is JobState.SUCCEEDED and job.kind is JobKind.COMMAND and any(
-            not Path(p).exists() for p in job.outputs
-        )
-        if gone or state is JobState.CANCELLED:
+        needed = any(states.get(d) is not JobState.SUCCEEDED for d in graph.dependents(job.id))
+        stale = state is JobState.SUCCEEDED and needed and not _outputs_intact(job, recorded.get(job.id))
+        if stale or state is JobState.CANCELLED:
             changes.append((job.id, JobState.PENDING))
     reopened = {job_id for job_id, _ in changes}
     for job in graph:  # dependents that only failed because of a cancelled job run again too
@@ -59,6 +67,12 @@ def initial_states(store: Store, run_id: str, graph: JobGraph) -> dict[str, JobS
         store.set_job_states(run_id, changes)
         states.update(changes)
     return states
+
+
+def _outputs_intact(job: Job, records: list[OutputRecord] | None) -> bool:
+    if records is not None:
+        return all(unchanged(r) for r in records)
+    return job.kind is not JobKind.COMMAND or all(Path(p).exists() for p in job.outputs)
 
 
 def recover_attempts(store: Store, run_id: str, executor: Executor) -> tuple[list[Reattached], list[str]]:

@@ -14,6 +14,7 @@ from gwasflow.engine.store.records import (
     ATTEMPT_SUBMITTING,
     AttemptRecord,
     JobRecord,
+    OutputRecord,
     RetryRequest,
     RunRecord,
 )
@@ -30,6 +31,7 @@ class MemoryStore:
         self._jobs: dict[str, dict[str, JobRecord]] = {}
         self._attempts: dict[str, dict[tuple[str, int], AttemptRecord]] = {}
         self._retry_requests: list[tuple[RetryRequest, bool]] = []  # (request, taken)
+        self._outputs: dict[str, dict[str, list[OutputRecord]]] = {}
 
     def create_run(self, run_id: str, name: str, spec_json: str, graph_json: str) -> None:
         if run_id in self._runs:
@@ -164,6 +166,14 @@ class MemoryStore:
                 self._retry_requests[i] = (request, True)
                 taken.append(request)
         return taken
+
+    def record_outputs(self, run_id: str, job_id: str, outputs: Sequence[OutputRecord]) -> None:
+        self.get_job(run_id, job_id)
+        self._outputs.setdefault(run_id, {})[job_id] = list(outputs)
+
+    def list_outputs(self, run_id: str) -> list[OutputRecord]:
+        self.get_run(run_id)
+        return [o for records in self._outputs.get(run_id, {}).values() for o in records]
 
     def close(self) -> None:
         """Nothing to release; kept for the protocol."""

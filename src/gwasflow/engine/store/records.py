@@ -16,6 +16,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AttemptRecord",
     "JobRecord",
+    "OutputRecord",
     "RetryRequest",
     "RunRecord",
     "Store",
@@ -94,6 +95,17 @@ class RetryRequest:
     requested_at: float
 
 
+@dataclass(frozen=True)
+class OutputRecord:
+    """A file a succeeded job left behind, as it was then: resume re-runs a job whose outputs changed."""
+
+    job_id: str
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
 class Store(Protocol):
     """What the driver, CLI and dashboard need from a run store. Every method commits."""
 
@@ -137,6 +149,8 @@ class Store(Protocol):
         self, run_id: str, job_id: str, *, memory_mb: int | None, time_s: int | None, source: str
     ) -> int: ...
     def take_retry_requests(self, run_id: str) -> list[RetryRequest]: ...
+    def record_outputs(self, run_id: str, job_id: str, outputs: Sequence[OutputRecord]) -> None: ...
+    def list_outputs(self, run_id: str) -> list[OutputRecord]: ...
     def close(self) -> None: ...
 
 

@@ -19,6 +19,7 @@ from gwasflow.engine.store.records import (
     SCHEMA_VERSION,
     AttemptRecord,
     JobRecord,
+    OutputRecord,
     RetryRequest,
     RunRecord,
 )
@@ -51,6 +52,13 @@ CREATE TABLE attempts (
     FOREIGN KEY (run_id, job_id) REFERENCES jobs (run_id, job_id)
 );
 CREATE INDEX attempts_run_state ON attempts (run_id, state);
+"""
+
+_OUTPUTS = """
+CREATE TABLE IF NOT EXISTS outputs (
+    run_id TEXT NOT NULL, job_id TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, UNIQUE (run_id, job_id, path)
+)
 """
 
 _RETRY_REQUESTS = """
@@ -125,6 +133,7 @@ class SQLiteStore:
         with self._write() as db:
             # additive table, created in stores written before it existed (same schema version)
             db.execute(_RETRY_REQUESTS)
+            db.execute(_OUTPUTS)
             exists = db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
             ).fetchone()
@@ -359,6 +368,23 @@ class SQLiteStore:
             ).fetchall()
             db.execute("UPDATE retry_requests SET taken = 1 WHERE run_id = ? AND taken = 0", (run_id,))
         return [RetryRequest(*row) for row in rows]
+
+    def record_outputs(self, run_id: str, job_id: str, outputs: Sequence[OutputRecord]) -> None:
+        """Replace the job's recorded outputs (one transaction)."""
+        self.get_job(run_id, job_id)
+        with self._write() as db:
+            db.execute("DELETE FROM outputs WHERE run_id = ? AND job_id = ?", (run_id, job_id))
+            db.executemany(
+                "INSERT INTO outputs (run_id, job_id, path, size, mtime_ns, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, o.job_id, o.path, o.size, o.mtime_ns, o.sha256) for o in outputs],
+            )
+
+    def list_outputs(self, run_id: str) -> list[OutputRecord]:
+        self.get_run(run_id)
+        rows = self._query(
+            "SELECT job_id, path, size, mtime_ns, sha256 FROM outputs WHERE run_id = ? ORDER BY rowid", (run_id,)
+        )
+        return [OutputRecord(*row) for row in rows]
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
