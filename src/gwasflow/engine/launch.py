@@ -104,9 +104,26 @@ def _drive(spec: RunSpec, rundir: RunDir, store: Store, run_id: str, graph: JobG
             poll_interval_s=spec.executor.poll_interval_s, progress=progress, retry=spec.retry,
             failure_sink=sink,
         )
-        return driver.run()
+        outcome = driver.run()
     finally:
         executor.close()
+    if spec.metrics == "cloudwatch":
+        _publish_metrics(store, run_id, rundir)
+    return outcome
+
+
+def _publish_metrics(store: Store, run_id: str, rundir: RunDir) -> None:
+    """Send the run's metrics to CloudWatch; a failure is logged, never fatal (the results are done)."""
+    from gwasflow.report.cloudwatch import publish_cloudwatch
+    from gwasflow.report.metrics import collect_metrics
+
+    try:
+        sent = publish_cloudwatch(collect_metrics(store, run_id))
+    except Exception as exc:
+        rundir.event("metrics_error", sink="cloudwatch", error=f"{type(exc).__name__}: {exc}")
+        print(f"warning: metrics not published to CloudWatch: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return
+    rundir.event("metrics_published", sink="cloudwatch", data=sent)
 
 
 def start_run(

@@ -218,6 +218,9 @@ class RunSpec(_Frozen):
     engine: EngineSpec = Field(default_factory=EngineSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     retry: RetrySpec = Field(default_factory=RetrySpec)
+    metrics: Literal["cloudwatch"] | None = Field(
+        default=None, description="also publish the run's metrics to a sink at the end: cloudwatch"
+    )
     failure_log: str | None = Field(
         default=None, description="also write each failure to s3://bucket/prefix/ or dynamodb:TABLE"
     )
