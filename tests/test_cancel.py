@@ -63,3 +63,24 @@ def test_run__sigint_cancels_running_jobs_and_records_them(tmp_path: Path) -> No
     assert set(states.values()) == {"cancelled"}
     assert attempts == [("step1", "cancelled")]
     assert not workspace.exists(), "a cancelled run deletes its workspace"
+
+
+def test_cancel__command_stops_a_live_run_from_its_folder(tmp_path: Path) -> None:
+    spec = write_demo(tmp_path / "d", n_samples=2000, n_variants=20_000, seed=4)
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = tmp_path / "d"
+    deadline = time.monotonic() + 60
+    while not any(e["event"] == "submitted" for e in _events(folder / ".gwasflow" / "events.jsonl")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    cancel = subprocess.run([sys.executable, "-m", "gwasflow", "cancel"], cwd=folder, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert cancel.returncode == 0 and "asked driver process" in cancel.stdout, cancel.stderr
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    status = subprocess.run([sys.executable, "-m", "gwasflow", "status", "--json"], cwd=folder,
+                            capture_output=True, text=True, timeout=60, check=False)
+    data = json.loads(status.stdout)
+    assert data["state"] == "cancelled"
+    assert {s for states in data["steps"].values() for s in states} == {"cancelled"}
