@@ -17,7 +17,13 @@ from gwasflow.demo import write_demo
 def _events(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:  # a line the driver is still writing
+            continue
+    return events
 
 
 def _regenie_processes(workspace: Path) -> list[int]:

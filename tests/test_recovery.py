@@ -43,7 +43,13 @@ def _events(folder: Path) -> list[Event]:
     path = folder / ".gwasflow" / "events.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:  # a line the driver is still writing
+            continue
+    return events
 
 
 def _attempts(folder: Path) -> dict[str, list[str]]:

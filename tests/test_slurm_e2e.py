@@ -67,3 +67,46 @@ def test_run__slurm_results_identical_to_local(tmp_path: Path) -> None:
     finally:
         store.close()
     assert not any(p.is_dir() for p in (tmp_path / "spool").iterdir())  # close() removed the finished arrays' files
+
+
+def test_resume__slurm_jobs_running_when_the_driver_died_are_reattached(tmp_path: Path) -> None:
+    """kill -9 of gwasflow while step 1 runs on Slurm: resume re-attaches to it, it is not submitted again."""
+    import json
+    import os
+    import signal
+    import time
+
+    slurm_conf = slurm_conf_or_skip()
+    spec = write_demo(tmp_path / "demo", n_samples=2000, n_variants=20_000, seed=9)
+    slurm = _with_executor(spec, "slurm", {
+        "kind": "slurm", "max_parallel": 4, "poll_interval_s": 0.1,
+        "settings": {"slurm_conf": slurm_conf, "spool_dir": str(tmp_path / "spool"), "poll_min_s": 0.2,
+                     "poll_max_s": 2.0},
+    })  # fmt: skip
+    folder = spec.parent / "out-slurm"
+    events = folder / ".gwasflow" / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(slurm), "--quiet"], cwd=spec.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    def step1_submitted() -> bool:
+        lines = events.read_text().splitlines() if events.exists() else []
+        return any('"job": "step1"' in line for line in lines)
+
+    while not step1_submitted():
+        assert proc.poll() is None and time.monotonic() < deadline, "step 1 was never submitted"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    resumed = subprocess.run([sys.executable, "-m", "gwasflow", "resume"], cwd=folder, capture_output=True,
+                             text=True, timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    store = SQLiteStore(folder / ".gwasflow" / "gwasflow.sqlite")
+    try:
+        (run,) = store.list_runs()
+        step1 = store.list_attempts(run.run_id, "step1")
+        assert [(a.attempt, a.state) for a in step1] == [(1, "succeeded")], step1
+        assert all(j.state is JobState.SUCCEEDED for j in store.list_jobs(run.run_id))
+    finally:
+        store.close()
+    recovered = [json.loads(line) for line in events.read_text().splitlines() if '"recovered"' in line]
+    assert recovered and recovered[-1]["reattached"] == 1
