@@ -221,8 +221,9 @@ def run_spec_file(path: Path, *, quiet: bool = False) -> int:
     outcome = start_run(spec, metas, progress=make_progress(quiet=quiet))
     code = _report_outcome(outcome)
     if outcome.state is RunState.SUCCEEDED:
-        print(f"results: {Path(spec.outdir) / 'results'}")
-        _print_summary(Path(spec.outdir) / "summary.tsv")
+        print(f"results: {spec.outdir.rstrip('/')}/results")
+        if "://" not in spec.outdir:  # a remote outdir's summary is in the published folder
+            _print_summary(Path(spec.outdir) / "summary.tsv")
     else:
         print(f"see: gwasflow status {spec.outdir}; gwasflow failures {spec.outdir}", file=sys.stderr)
     return code
