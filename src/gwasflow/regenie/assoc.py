@@ -35,6 +35,7 @@ __all__ = [
     "Offsets",
     "association_block",
     "chi2_1_logsf",
+    "cross_products",
     "fit_null",
     "genotype_block",
     "make_offsets",
@@ -161,7 +162,7 @@ def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None) -> 
                      sumsq=np.einsum("ij,ij->j", values, values))
 
 
-def _cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
+def cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
     """G_imp'[1|Q|E], sums of squares of G_imp, non-missing counts and dosage sums of observed calls."""
     n_samples, n_variants = block.values.shape
     cross = block.values.T @ weights
@@ -186,7 +187,7 @@ def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, 
     """
     block = geno if isinstance(geno, GenoBlock) else genotype_block(geno)
     k = null.q.shape[1]
-    cross, sumsq, n_obs, dosage = _cross_products(block, offsets.weights)
+    cross, sumsq, n_obs, dosage = cross_products(block, offsets.weights)
     gtq = cross[:, 1:1 + k]
     gg = sumsq - np.einsum("ij,ij->i", gtq, gtq)
     numer = cross[:, 1 + k:] - gtq @ offsets.qte

@@ -60,6 +60,11 @@ class Options:
     min_mac: float = 5.0
     use_relative_path: bool = False
     force_qt: bool = False
+    bt: bool = False
+    firth: bool = False
+    approx: bool = False
+    spa: bool = False
+    pthresh: float = 0.05
     given: list[tuple[str, str | None]] = field(default_factory=list)
 
 
@@ -80,6 +85,16 @@ def _nonneg_float(flag: str, text: str) -> float:
         raise EngineInputError(f"{flag}: expected a number, got '{text}'") from None
     if not value >= 0:
         raise EngineInputError(f"{flag}: expected a number >= 0, got '{text}'")
+    return value
+
+
+def _probability(flag: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise EngineInputError(f"{flag}: expected a number in (0, 1], got '{text}'") from None
+    if not 0.0 < value <= 1.0:
+        raise EngineInputError(f"{flag}: expected a number in (0, 1], got '{text}'")
     return value
 
 
@@ -153,6 +168,7 @@ _VALUED: dict[str, _Setter] = {
     "--chr": lambda o, f, v: _set_chr(o, _chrom(f, v)),
     "--chrList": lambda o, f, v: _set_chr_list(o, f, v),
     "--minMAC": lambda o, f, v: setattr(o, "min_mac", _nonneg_float(f, v)),
+    "--pThresh": lambda o, f, v: setattr(o, "pthresh", _probability(f, v)),
 }
 
 _SWITCHES = {
@@ -163,6 +179,10 @@ _SWITCHES = {
     "--use-relative-path": "use_relative_path",
     "--force-qt": "force_qt",
     "--ref-first": "ref_first",
+    "--bt": "bt",
+    "--firth": "firth",
+    "--approx": "approx",
+    "--spa": "spa",
 }
 
 _REQUIRED = {
@@ -187,8 +207,19 @@ def _check(opts: Options) -> None:
         raise EngineInputError("--extract/--exclude: use one or the other")
     if opts.step == 2 and opts.pred is None and not opts.ignore_pred:
         raise EngineInputError("--pred: step 2 needs --pred FILE or --ignore-pred")
+    _check_binary(opts)
     if opts.step == 1 and not opts.loocv and opts.cv < 2:
         raise EngineInputError(f"--cv: need at least 2 folds, got {opts.cv}")
+
+
+def _check_binary(opts: Options) -> None:
+    """``--firth``/``--spa`` need ``--bt`` and exclude each other; ``--approx`` needs ``--firth``."""
+    if (opts.firth or opts.spa) and not opts.bt:
+        raise EngineInputError(f"{'--firth' if opts.firth else '--spa'}: only used with --bt")
+    if opts.firth and opts.spa:
+        raise EngineInputError("--firth/--spa: use one or the other")
+    if opts.approx and not opts.firth:
+        raise EngineInputError("--approx: only used with --firth")
 
 
 def parse_args(argv: list[str]) -> Options:

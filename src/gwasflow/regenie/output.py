@@ -99,22 +99,28 @@ def result_lines(
     n_obs: NDArray[np.int64],
     stats: Sequence[NDArray[np.float64]],
     info: NDArray[np.float64] | None = None,
+    *,
+    extra: Sequence[str] | None = None,
 ) -> str:
     """Result rows for one block and phenotype.
 
     ``variant_cols`` holds the CHROM, GENPOS, ID, ALLELE0, ALLELE1 strings;
     ``stats`` holds BETA, SE, CHISQ, LOG10P. With ``info`` (BGEN input), an
-    INFO value follows A1FREQ, as regenie writes it.
+    INFO value follows A1FREQ, as regenie writes it. ``extra`` gives the
+    EXTRA column per row (``NA`` when None).
     """
     chrom, pos, ids, a0, a1 = variant_cols
     beta, se, chisq, log10p = (_column_strings(s) for s in stats)
     freqs = _column_strings(freq)
     if info is not None:
         freqs = [f"{f} {i}" for f, i in zip(freqs, _column_strings(info), strict=True)]
-    rows = zip(chrom, pos, ids, a0, a1, freqs, n_obs.tolist(), beta, se, chisq, log10p,
-               strict=True)
-    return "".join(f"{c} {p} {i} {r} {a} {f} {n} ADD {b} {s} {x} {lp} NA\n"
-                   for c, p, i, r, a, f, n, b, s, x, lp in rows)
+    if extra is None:
+        rows = zip(chrom, pos, ids, a0, a1, freqs, n_obs.tolist(), beta, se, chisq, log10p, strict=True)
+        return "".join(f"{c} {p} {i} {r} {a} {f} {n} ADD {b} {s} {x} {lp} NA\n"
+                       for c, p, i, r, a, f, n, b, s, x, lp in rows)
+    marked = zip(chrom, pos, ids, a0, a1, freqs, n_obs.tolist(), beta, se, chisq, log10p, extra, strict=True)
+    return "".join(f"{c} {p} {i} {r} {a} {f} {n} ADD {b} {s} {x} {lp} {e}\n"
+                   for c, p, i, r, a, f, n, b, s, x, lp, e in marked)
 
 
 def loco_text(sample_ids: Sequence[str], rows: Sequence[tuple[int, NDArray[np.float64]]]) -> str:

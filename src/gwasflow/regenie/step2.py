@@ -1,6 +1,8 @@
-"""Step 2 for quantitative traits: read variant blocks, test them, write ``<out>_<pheno>.regenie``.
+"""Step 2: read variant blocks, test them, write ``<out>_<pheno>.regenie``.
 
-The statistics are in :mod:`gwasflow.regenie.assoc`. Variants are processed in
+The statistics are in :mod:`gwasflow.regenie.assoc` (quantitative traits) and
+:mod:`gwasflow.regenie.assoc_bt` (binary traits, ``--bt``: score test with
+Firth or SPA correction below ``--pThresh``). Variants are processed in
 .bim order, in blocks of ``--bsize`` variants within a chromosome; results for
 all phenotypes of one block come from a few matrix products. Variants with a
 minor allele count below ``--minMAC`` are not written and are counted, per
@@ -30,17 +32,19 @@ from gwasflow.regenie.assoc import (
     genotype_block,
     make_offsets,
 )
+from gwasflow.regenie.assoc_bt import BinaryModel, BinaryStats, Correction, binary_block, fit_binary_model
 from gwasflow.regenie.io.bed import VariantInfo
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.lists import read_variant_list
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
 from gwasflow.regenie.linalg import PhenoGroup, group_by_mask
+from gwasflow.regenie.logistic import check_binary
 from gwasflow.regenie.options import Options
 from gwasflow.regenie.output import RESULT_HEADER, RESULT_HEADER_INFO, PendingFiles, result_lines
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
 
-__all__ = ["iter_blocks", "run_step2", "select_variants"]
+__all__ = ["correction_of", "iter_blocks", "run_step2", "select_variants"]
 
 Loco = dict[int, NDArray[np.float64]]
 
@@ -87,11 +91,33 @@ def _load_locos(opts: Options, analysis: Analysis, log: RunLog) -> list[Loco] | 
     return locos
 
 
+def correction_of(opts: Options) -> Correction:
+    """The binary-trait correction named by ``--firth [--approx]`` / ``--spa`` (regenie docs, "Options")."""
+    if opts.spa:
+        return Correction.SPA
+    if opts.firth:
+        return Correction.FIRTH_APPROX if opts.approx else Correction.FIRTH
+    return Correction.NONE
+
+
 @dataclass
 class _GroupState:
+    """One group of phenotypes: the QT null model, or for ``--bt`` the inputs of the per-chromosome logistic ones."""
+
     group: PhenoGroup
-    null: NullModel
-    offsets: dict[int, Offsets] = field(default_factory=dict)
+    null: NullModel | None
+    x: NDArray[np.float64] | None = None
+    y: NDArray[np.float64] | None = None
+    names: list[str] = field(default_factory=list)
+    offsets: dict[int, Offsets | BinaryModel] = field(default_factory=dict)
+
+
+@dataclass
+class _BlockResult:
+    texts: list[str]
+    ignored: int = 0
+    corrected: int = 0
+    failed: int = 0
 
 
 class _Context:
@@ -99,7 +125,8 @@ class _Context:
 
     def __init__(self, source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None):
         self.source = source
-        self.states = _group_states(analysis)
+        self.correction = correction_of(opts)
+        self.states = _group_states(analysis, binary=opts.bt)
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
@@ -114,11 +141,17 @@ class _Context:
             buffers[n_rows] = np.empty((n_rows, self.opts.bsize), dtype=np.float64, order="F")
         return buffers[n_rows]
 
-    def offsets(self, state: _GroupState, chrom: int) -> Offsets:
+    def offsets(self, state: _GroupState, chrom: int) -> Offsets | BinaryModel:
         with self._lock:
             if chrom not in state.offsets:
                 state.offsets.clear()  # blocks arrive in chromosome order: keep one chromosome per group
-                state.offsets[chrom] = make_offsets(state.null, self._loco(state, chrom))
+                loco = self._loco(state, chrom)
+                if state.null is not None:
+                    state.offsets[chrom] = make_offsets(state.null, loco)
+                else:
+                    assert state.x is not None and state.y is not None
+                    offset = np.zeros(state.y.shape) if loco is None else loco
+                    state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction)
             return state.offsets[chrom]
 
     def _loco(self, state: _GroupState, chrom: int) -> NDArray[np.float64] | None:
@@ -133,13 +166,17 @@ class _Context:
         return np.column_stack(columns)
 
 
-def _group_states(analysis: Analysis) -> list[_GroupState]:
+def _group_states(analysis: Analysis, *, binary: bool) -> list[_GroupState]:
     states = []
     for group in group_by_mask(analysis.observed):
         rows = slice(None) if group.rows is None else group.rows
-        null = fit_null(analysis.covariates[rows], analysis.phenotypes[rows][:, group.columns],
-                        [analysis.phenotype_names[c] for c in group.columns])
-        states.append(_GroupState(group=group, null=null))
+        x = analysis.covariates[rows]
+        y = analysis.phenotypes[rows][:, group.columns]
+        names = [analysis.phenotype_names[c] for c in group.columns]
+        if binary:
+            states.append(_GroupState(group=group, null=None, x=x, y=y, names=names))
+        else:
+            states.append(_GroupState(group=group, null=fit_null(x, y, names)))
     return states
 
 
@@ -154,20 +191,26 @@ def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[lis
 
 
 def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
-                  info: NDArray[np.float64] | None, texts: list[str]) -> int:
-    """Result lines of one phenotype group into ``texts``; return the number of ignored tests."""
+                  info: NDArray[np.float64] | None, result: _BlockResult) -> None:
+    """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests."""
     keep = stats.mac >= min_mac
     rows = np.flatnonzero(keep)
     kept = [[column[i] for i in rows.tolist()] for column in strings]
     freq = stats.a1freq[rows]
     for j, col in enumerate(columns):
         values = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
-        texts[col] = result_lines(kept, freq, stats.n_obs[rows], values, None if info is None else info[rows])
-    return int((~keep).sum()) * len(columns)
+        extra = None
+        if isinstance(stats, BinaryStats):
+            extra = ["TEST_FAIL" if failed else "NA" for failed in stats.failed[rows, j].tolist()]
+            result.corrected += int(stats.corrected[rows, j].sum())
+            result.failed += int(stats.failed[rows, j].sum())
+        result.texts[col] = result_lines(kept, freq, stats.n_obs[rows], values,
+                                         None if info is None else info[rows], extra=extra)
+    result.ignored += int((~keep).sum()) * len(columns)
 
 
-def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> tuple[list[str], int]:
-    """Read, test and format one block: the text for each phenotype and the number of ignored tests."""
+def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResult:
+    """Read, test and format one block: the text for each phenotype and the counts for the log."""
     info = None
     raw: NDArray[np.int8] | NDArray[np.float64]
     if ctx.source.has_info:
@@ -175,28 +218,34 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> tuple[list
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
     strings = _variant_strings(ctx.source.variants, block)
-    texts = [""] * ctx.n_phenotypes
-    ignored = 0
+    result = _BlockResult(texts=[""] * ctx.n_phenotypes)
     for state in ctx.states:
         rows = state.group.rows
         sub = raw if rows is None else raw[rows]
         geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]))
-        stats = association_block(geno, state.null, ctx.offsets(state, chrom))
-        ignored += _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, info, texts)
-    return texts, ignored
+        model = ctx.offsets(state, chrom)
+        stats: BlockStats
+        if isinstance(model, BinaryModel):
+            stats = binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh,
+                                 min_mac=ctx.opts.min_mac)
+        else:
+            assert state.null is not None
+            stats = association_block(geno, state.null, model)
+        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, info, result)
+    return result
 
 
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
-                handles: list[TextIO], log: RunLog) -> int:
+                handles: list[TextIO], log: RunLog) -> _BlockResult:
     """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
     source.num_threads = 1  # parallelism is over blocks
     ctx = _Context(source, analysis, opts, locos)
     index = select_variants(source.variants, opts)
     blocks = list(iter_blocks(index, source.variants.chrom, opts.bsize))
-    ignored = 0
+    total = _BlockResult(texts=[])
     current = -1
     with ThreadPoolExecutor(max_workers=opts.threads) as pool:
-        pending: deque[tuple[int, Future[tuple[list[str], int]]]] = deque()
+        pending: deque[tuple[int, Future[_BlockResult]]] = deque()
         for position in range(len(blocks) + 1):
             if position < len(blocks):
                 chrom, block = blocks[position]
@@ -206,25 +255,47 @@ def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos
                 if chrom != current:
                     log.add(f"Chromosome {chrom}")
                     current = chrom
-                texts, count = future.result()
-                for handle, text in zip(handles, texts, strict=True):
+                done = future.result()
+                for handle, text in zip(handles, done.texts, strict=True):
                     handle.write(text)
-                ignored += count
+                total.ignored += done.ignored
+                total.corrected += done.corrected
+                total.failed += done.failed
     log.add(f" * tested {index.size} variants in blocks of {opts.bsize}")
-    return ignored
+    return total
 
 
 def _describe(analysis: Analysis, source: GenotypeSource, opts: Options, log: RunLog) -> None:
-    log.add("Association testing mode (gwasflow built-in engine, quantitative traits)")
+    kind = "binary" if opts.bt else "quantitative"
+    log.add(f"Association testing mode (gwasflow built-in engine, {kind} traits)")
     log.add(f" * {source.label}")
     log.add(f"   -{source.n_variants} variants, {source.n_samples} samples")
     log.add(f" * phenotypes       : [{opts.pheno_file}] n_pheno = {len(analysis.phenotype_names)}")
     if opts.covar_file:
         log.add(f" * covariates       : [{opts.covar_file}] n_cov = {len(analysis.covariate_names) - 1}")
     log.add(f" * number of individuals used in analysis = {analysis.n_samples}")
+    if opts.bt:
+        _describe_binary(analysis, log)
+        return
     log.add(" * number of observations for each trait:")
     for name, count in zip(analysis.phenotype_names, analysis.observed.sum(axis=0).tolist(), strict=True):
         log.add(f"   - '{name}': {count} observations")
+
+
+def _describe_binary(analysis: Analysis, log: RunLog) -> None:
+    """Check the 0/1 coding and log the case-control counts, as regenie does."""
+    log.add(" * case-control counts for each trait:")
+    for j, name in enumerate(analysis.phenotype_names):
+        values = analysis.phenotypes[:, j]
+        check_binary(values, name)
+        log.add(f"   - '{name}': {int((values == 1).sum())} cases and {int((values == 0).sum())} controls")
+
+
+_CORRECTION_LOG = {
+    Correction.FIRTH: "Firth correction",
+    Correction.FIRTH_APPROX: "fast Firth correction",
+    Correction.SPA: "SPA correction",
+}
 
 
 def run_step2(opts: Options, log: RunLog) -> None:
@@ -236,6 +307,10 @@ def run_step2(opts: Options, log: RunLog) -> None:
     log.add(f" * # threads        : [{opts.threads}]")
     log.add(f" * block size       : [{opts.bsize}]")
     log.add(f" * using minimum MAC of {opts.min_mac:g} (variants with lower MAC are ignored)")
+    correction = correction_of(opts)
+    if correction is not Correction.NONE:
+        log.add(f" * using {_CORRECTION_LOG[correction]} for logistic regression p-values less than "
+                f"{opts.pthresh:g}")
     log.add()
     suffix = ".regenie.gz" if opts.gz else ".regenie"
     names = [f"{opts.out}_{name}{suffix}" for name in analysis.phenotype_names]
@@ -244,7 +319,7 @@ def run_step2(opts: Options, log: RunLog) -> None:
         handles = [pending.open(name, gz=opts.gz) for name in names]
         for handle in handles:
             handle.write(RESULT_HEADER_INFO if source.has_info else RESULT_HEADER)
-        ignored = _run_blocks(source, analysis, opts, locos, handles, log)
+        counts = _run_blocks(source, analysis, opts, locos, handles, log)
         pending.commit()
     except BaseException:
         pending.discard()
@@ -254,4 +329,8 @@ def run_step2(opts: Options, log: RunLog) -> None:
     for name in names:
         log.add(f"* [{name}]")
     log.add()
-    log.add(f"Number of ignored tests due to low MAC : {ignored}")
+    if correction is not Correction.NONE:
+        label = "SPA" if correction is Correction.SPA else "Firth"
+        log.add(f"Number of tests with {label} correction : {counts.corrected}")
+        log.add(f"Number of failed tests : ({counts.failed}/{counts.corrected})")
+    log.add(f"Number of ignored tests due to low MAC : {counts.ignored}")

@@ -1,0 +1,221 @@
+"""Array-level single-variant tests for binary traits (step 2 with ``--bt``).
+
+Mbatchou et al., Nat Genet 2021 (Methods, "Step 2"); regenie docs ("Overview /
+Step 2: binary traits"). The null model ``logit p = X b + LOCO`` is fitted per
+phenotype and chromosome (:mod:`gwasflow.regenie.logistic`); with
+``W = diag(p (1 - p))`` and the genotype residualized on the covariates with
+those weights, ``g_r = g - X (X'WX)^-1 X'W g``, the score test is::
+
+    T = g_r'(y - p)          V = g_r'W g_r = g'Wg - g'WX (X'WX)^-1 X'Wg
+    BETA = T / V             SE = 1 / sqrt(V)          CHISQ = T^2 / V
+
+computed for a whole block of variants from two matrix products. When its
+p-value is below ``--pThresh`` a variant is corrected:
+
+* ``--spa`` (:mod:`gwasflow.regenie.spa`): the p-value is the saddle-point
+  one, CHISQ its chi-square(1) quantile, SE unchanged and
+  ``BETA = sign(T) SE sqrt(CHISQ)`` (as regenie reports them);
+* ``--firth`` / ``--firth --approx`` (:mod:`gwasflow.regenie.firth`): BETA, SE
+  and the penalized LRT as CHISQ.
+
+A correction that fails leaves BETA, SE, CHISQ and LOG10P missing and marks
+the row ``TEST_FAIL`` in ``EXTRA``. Missing genotypes are mean-imputed, as for
+quantitative traits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import ndtri_exp
+
+from gwasflow.errors import EngineInputError
+from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products
+from gwasflow.regenie.firth import approx_firth_block, exact_firth_test, fit_firth
+from gwasflow.regenie.logistic import NullLogistic, fit_null_logistic
+from gwasflow.regenie.spa import spa_logp
+
+__all__ = ["BinaryModel", "BinaryStats", "Correction", "binary_block", "fit_binary_model"]
+
+F64 = NDArray[np.float64]
+_LN10 = float(np.log(10.0))
+_LN2 = float(np.log(2.0))
+_CHUNK = 256  # corrected variants handled at once (n_samples x _CHUNK arrays)
+
+
+class Correction(Enum):
+    """Which correction step 2 applies below ``--pThresh``."""
+
+    NONE = "none"
+    SPA = "spa"
+    FIRTH = "firth"
+    FIRTH_APPROX = "firth_approx"
+
+
+@dataclass(frozen=True)
+class BinaryModel:
+    """Null models of a group of binary phenotypes on one chromosome."""
+
+    x: F64  # (n_samples, n_covariates)
+    y: F64  # (n_samples, n_phenotypes), 0/1
+    offset: F64  # (n_samples, n_phenotypes): the LOCO predictions (zeros without --pred)
+    nulls: list[NullLogistic]
+    weights: F64  # [1 | W_1 X | r_1 | W_2 X | r_2 ...], Fortran order; r = y - p
+    w: F64  # (n_samples, n_phenotypes) null weights p (1 - p)
+    xtr_solved: F64  # (n_covariates, n_phenotypes): (X'WX)^-1 X'r, ~0 at convergence
+    firth_coef: list[F64] | None  # null Firth covariate effects, per phenotype
+
+
+def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: Correction) -> BinaryModel:
+    """Fit the null logistic (and, for Firth, the null Firth) model of each phenotype column."""
+    if np.isnan(offset).any():
+        raise EngineInputError("--pred: a LOCO prediction is NA for a sample with a phenotype value")
+    nulls = [fit_null_logistic(x, y[:, j], offset[:, j], name=name) for j, name in enumerate(names)]
+    columns = [np.ones((x.shape[0], 1))]
+    for j, null in enumerate(nulls):
+        columns += [null.w[:, None] * x, (y[:, j] - null.p)[:, None]]
+    firth_coef = None
+    if correction in (Correction.FIRTH, Correction.FIRTH_APPROX):
+        firth_coef = []
+        for j, null in enumerate(nulls):
+            fit = fit_firth(x, y[:, j], offset[:, j], start=null.coef)
+            if not fit.converged:
+                raise EngineInputError(f"null Firth logistic regression did not converge for '{names[j]}'")
+            firth_coef.append(fit.coef)
+    return BinaryModel(
+        x=x, y=y, offset=offset, nulls=nulls,
+        weights=np.asfortranarray(np.hstack(columns)),
+        w=np.column_stack([null.w for null in nulls]),
+        xtr_solved=np.column_stack([null.xtwx_inv @ (x.T @ (y[:, j] - null.p)) for j, null in enumerate(nulls)]),
+        firth_coef=firth_coef,
+    )
+
+
+@dataclass(frozen=True)
+class BinaryStats(BlockStats):
+    """:class:`BlockStats` plus, per (variant, phenotype), whether a correction ran and whether it failed."""
+
+    corrected: NDArray[np.bool_]
+    failed: NDArray[np.bool_]
+
+
+def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int64]) -> F64:
+    """``g'Wg`` per variant and phenotype for mean-imputed genotypes, (n_variants, n_phenotypes)."""
+    values = block.values
+    result: F64 = np.square(values).T @ w
+    if block.miss_cols.size:
+        mean = dosage / np.maximum(n_obs, 1)
+        for j in range(w.shape[1]):
+            picked = np.bincount(block.miss_cols, weights=w[block.miss_rows, j], minlength=values.shape[1])
+            result[:, j] += picked * mean**2
+    return result
+
+
+def _imputed_columns(block: GenoBlock, cols: NDArray[np.intp], dosage: F64, n_obs: NDArray[np.int64]) -> F64:
+    """Mean-imputed genotypes of the variants ``cols``, (n_samples, len(cols))."""
+    g = block.values[:, cols].copy()
+    if block.miss_cols.size:
+        position = np.full(block.values.shape[1], -1)
+        position[cols] = np.arange(cols.size)
+        hit = position[block.miss_cols] >= 0
+        c = block.miss_cols[hit]
+        g[block.miss_rows[hit], position[c]] = dosage[c] / np.maximum(n_obs[c], 1)
+    return g
+
+
+@dataclass
+class _Result:
+    beta: F64
+    se: F64
+    chisq: F64
+    logp: F64
+    corrected: NDArray[np.bool_]
+    failed: NDArray[np.bool_]
+
+
+def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model: BinaryModel, j: int,
+             correction: Correction, g: F64) -> None:
+    """Apply ``correction`` to the variants ``rows`` (residualized genotypes ``gr``, raw ``g``)."""
+    null = model.nulls[j]
+    if correction is Correction.SPA:
+        logp, ok = spa_logp(gr, null.p, score)
+        with np.errstate(invalid="ignore"):
+            chisq = np.where(ok, ndtri_exp(logp - _LN2) ** 2, np.nan)
+        result.chisq[rows] = chisq
+        result.logp[rows] = np.where(ok, logp, np.nan)
+        result.beta[rows] = np.where(ok, np.sign(score) * result.se[rows] * np.sqrt(chisq), np.nan)
+        result.se[rows] = np.where(ok, result.se[rows], np.nan)
+    elif correction is Correction.FIRTH_APPROX:
+        assert model.firth_coef is not None
+        offset = model.offset[:, j] + model.x @ model.firth_coef[j]
+        fit = approx_firth_block(gr, model.y[:, j], offset)
+        ok = fit.ok
+        result.beta[rows] = np.where(ok, fit.beta, np.nan)
+        result.se[rows] = np.where(ok, fit.se, np.nan)
+        result.chisq[rows] = np.where(ok, fit.lrt, np.nan)
+        result.logp[rows] = np.where(ok, chi2_1_logsf(fit.lrt), np.nan)
+    else:
+        assert model.firth_coef is not None
+        ok = np.ones(rows.size, dtype=bool)
+        for i, row in enumerate(rows.tolist()):
+            beta, se, lrt, success = exact_firth_test(model.x, g[:, i], model.y[:, j], model.offset[:, j],
+                                                      null_coef=model.firth_coef[j])
+            ok[i] = success
+            values = (beta, se, lrt, float(chi2_1_logsf(np.asarray(lrt)))) if success else (np.nan,) * 4
+            result.beta[row], result.se[row], result.chisq[row], result.logp[row] = values
+    result.corrected[rows] = True
+    result.failed[rows] = ~ok
+
+
+def _phenotype(block: GenoBlock, model: BinaryModel, j: int, cross: F64, gwg: F64, testable: NDArray[np.bool_],
+               dosage: F64, n_obs: NDArray[np.int64], correction: Correction, log_pthresh: float) -> _Result:
+    k = model.x.shape[1]
+    first = 1 + j * (k + 1)
+    gwx = cross[:, first:first + k]
+    inv = model.nulls[j].xtwx_inv
+    var = gwg[:, j] - np.einsum("ij,jk,ik->i", gwx, inv, gwx)
+    score = cross[:, first + k] - gwx @ model.xtr_solved[:, j]
+    ok = var > 1e-10 * np.maximum(gwg[:, j], 1e-300)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var_safe = np.where(ok, var, np.nan)
+        chisq = score**2 / var_safe
+        result = _Result(beta=score / var_safe, se=1.0 / np.sqrt(var_safe), chisq=chisq,
+                         logp=chi2_1_logsf(chisq), corrected=np.zeros(var.shape, dtype=bool),
+                         failed=np.zeros(var.shape, dtype=bool))
+    if correction is Correction.NONE:
+        return result
+    with np.errstate(invalid="ignore"):
+        picked = np.flatnonzero(ok & testable & (result.logp < log_pthresh))
+    for start in range(0, picked.size, _CHUNK):
+        rows = picked[start:start + _CHUNK]
+        g = _imputed_columns(block, rows, dosage, n_obs)
+        gr = g - model.x @ (inv @ gwx[rows].T)
+        _correct(result, rows, gr, score[rows], model, j, correction, g)
+    return result
+
+
+def binary_block(block: GenoBlock, model: BinaryModel, *, correction: Correction, pthresh: float,
+                 min_mac: float) -> BinaryStats:
+    """Test every variant of ``block`` against every phenotype of ``model``.
+
+    Corrections run only for variants with a minor allele count of at least
+    ``min_mac`` (the others are not reported) and a score-test p-value below
+    ``pthresh``.
+    """
+    cross, _, n_obs, dosage = cross_products(block, model.weights)
+    gwg = _weighted_sumsq(block, model.w, dosage, n_obs)
+    testable = np.minimum(dosage, 2.0 * n_obs - dosage) >= min_mac
+    results = [_phenotype(block, model, j, cross, gwg, testable, dosage, n_obs, correction, float(np.log(pthresh)))
+               for j in range(model.y.shape[1])]
+
+    def stack(name: str) -> NDArray[np.float64]:
+        return np.column_stack([getattr(r, name) for r in results])
+
+    return BinaryStats(
+        n_obs=n_obs, dosage_sum=dosage, beta=stack("beta"), se=stack("se"), chisq=stack("chisq"),
+        log10p=-stack("logp") / _LN10 + 0.0, corrected=stack("corrected").astype(bool),
+        failed=stack("failed").astype(bool),
+    )

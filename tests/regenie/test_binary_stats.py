@@ -1,0 +1,152 @@
+"""Binary-trait statistics against independent computations (statsmodels, scipy optimizers and root finders)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy.optimize import brentq, minimize, minimize_scalar
+from scipy.special import expit
+from scipy.stats import norm
+
+from gwasflow.errors import EngineInputError
+from gwasflow.regenie.assoc import genotype_block
+from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
+from gwasflow.regenie.firth import approx_firth_block, exact_firth_test
+from gwasflow.regenie.logistic import fit_null_logistic
+from gwasflow.regenie.options import parse_args
+from gwasflow.regenie.spa import spa_logp
+
+
+def _cohort(seed: int, n: int = 400, n_variants: int = 12, prevalence: float = 0.1,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    offset = 0.3 * rng.normal(size=n)
+    geno = rng.binomial(2, rng.uniform(0.01, 0.3, n_variants), size=(n, n_variants)).astype(float)
+    eta = np.log(prevalence / (1 - prevalence)) + x[:, 1:] @ [0.4, -0.3] + offset + 0.5 * geno[:, 0]
+    y = (rng.random(n) < expit(eta)).astype(float)
+    return x, y, offset, geno
+
+
+def _penalized(z: np.ndarray, y: np.ndarray, offset: np.ndarray, b: np.ndarray) -> float:
+    eta = z @ b + offset
+    p = expit(eta)
+    w = p * (1 - p)
+    return float(np.sum(y * eta - np.logaddexp(0, eta)) + 0.5 * np.linalg.slogdet(z.T @ (w[:, None] * z))[1])
+
+
+def _residualized(x: np.ndarray, g: np.ndarray, w: np.ndarray) -> np.ndarray:
+    cols = g.reshape(g.shape[0], -1)
+    coef, *_ = np.linalg.lstsq(np.sqrt(w)[:, None] * x, np.sqrt(w)[:, None] * cols, rcond=None)
+    return (cols - x @ coef).reshape(g.shape)
+
+
+def test_fit_null_logistic__matches_statsmodels_glm_with_offset() -> None:
+    x, y, offset, _ = _cohort(1)
+    ours = fit_null_logistic(x, y, offset)
+    theirs = sm.GLM(y, x, family=sm.families.Binomial(), offset=offset).fit(tol=1e-12)
+    np.testing.assert_allclose(ours.coef, theirs.params, rtol=1e-7)
+    np.testing.assert_allclose(ours.p, theirs.fittedvalues, rtol=1e-7)
+
+
+def test_binary_block__score_test_matches_statsmodels_score_test() -> None:
+    x, y, offset, geno = _cohort(2)
+    geno[:5, 3] = np.nan  # mean-imputed, as statsmodels sees it below
+    model = fit_binary_model(x, y[:, None], offset[:, None], ["y"], Correction.NONE)
+    stats = binary_block(genotype_block(geno.copy()), model, correction=Correction.NONE, pthresh=0.05, min_mac=0)
+    null = sm.GLM(y, x, family=sm.families.Binomial(), offset=offset).fit(tol=1e-12)
+    imputed = np.where(np.isnan(geno), np.nanmean(geno, axis=0), geno)
+    for j in range(geno.shape[1]):
+        chisq = float(np.asarray(null.score_test(exog_extra=imputed[:, j:j + 1])[0]).item())
+        assert stats.chisq[j, 0] == pytest.approx(chisq, rel=1e-6)
+        g_r = _residualized(x, imputed[:, j], null.fittedvalues * (1 - null.fittedvalues))
+        info = float(np.sum(g_r**2 * null.fittedvalues * (1 - null.fittedvalues)))
+        assert stats.se[j, 0] == pytest.approx(1 / np.sqrt(info), rel=1e-6)
+        assert stats.beta[j, 0] == pytest.approx(g_r @ (y - null.fittedvalues) / info, rel=1e-5, abs=1e-9)
+
+
+def test_exact_firth_test__matches_direct_maximization_of_penalized_likelihood() -> None:
+    x, y, offset, geno = _cohort(3, n=300, prevalence=0.08)
+    g = geno[:, 0]
+    beta, se, lrt, ok = exact_firth_test(x, g, y, offset)
+    z = np.column_stack([x, g])
+    full = minimize(lambda b: -_penalized(z, y, offset, b), np.zeros(4), method="BFGS", options={"gtol": 1e-9})
+    null = minimize(lambda b: -_penalized(z, y, offset, np.append(b, 0.0)), np.zeros(3), method="BFGS",
+                    options={"gtol": 1e-9})
+    p = expit(z @ full.x + offset)
+    expected_se = np.sqrt(np.linalg.inv(z.T @ ((p * (1 - p))[:, None] * z))[-1, -1])
+    assert ok
+    assert beta == pytest.approx(full.x[-1], rel=1e-5)
+    assert se == pytest.approx(expected_se, rel=1e-5)
+    assert lrt == pytest.approx(2 * (null.fun - full.fun), abs=1e-6)
+
+
+def test_approx_firth_block__matches_one_parameter_maximization() -> None:
+    x, y, offset, geno = _cohort(4, n=300, prevalence=0.08)
+    w = expit(offset) * (1 - expit(offset))
+    gr = _residualized(x, geno[:, :4], w)
+    fit = approx_firth_block(gr, y, offset)
+    assert fit.ok.all()
+    for j in range(4):
+        col = gr[:, j:j + 1]
+        best = minimize_scalar(lambda b, c=col: -_penalized(c, y, offset, np.array([b])), bounds=(-10, 10),
+                               method="bounded", options={"xatol": 1e-10})
+        assert fit.beta[j] == pytest.approx(best.x, rel=1e-5, abs=1e-8)
+        lrt = 2 * (_penalized(col, y, offset, np.array([best.x])) - _penalized(col, y, offset, np.zeros(1)))
+        assert fit.lrt[j] == pytest.approx(lrt, rel=1e-6, abs=1e-9)
+        p = expit(offset + col[:, 0] * best.x)
+        assert fit.se[j] == pytest.approx(1 / np.sqrt(np.sum(col[:, 0] ** 2 * p * (1 - p))), rel=1e-5)
+
+
+def _spa_reference(g: np.ndarray, p: np.ndarray, score: float) -> float:
+    """Two-sided Lugannani-Rice p-value with brentq roots (Dey et al. 2017, eqs. for K, K', K'')."""
+    def cgf(t: float) -> float:
+        return float(np.sum(np.log(1 - p + p * np.exp(g * t))) - t * np.sum(g * p))
+
+    def d1(t: float) -> float:
+        e = p * np.exp(g * t)
+        return float(np.sum(g * e / (1 - p + e)) - np.sum(g * p))
+
+    def d2(t: float) -> float:
+        e = p * np.exp(g * t)
+        return float(np.sum(g * g * e * (1 - p) / (1 - p + e) ** 2))
+
+    def tail(q: float) -> float:
+        t = brentq(lambda s: d1(s) - q, -30, 30, xtol=1e-14)
+        w = np.sign(t) * np.sqrt(2 * (t * q - cgf(t)))
+        v = t * np.sqrt(d2(t))
+        return float(norm.cdf(w + np.log(v / w) / w))
+
+    return (1 - tail(abs(score))) + tail(-abs(score))
+
+
+def test_spa_logp__matches_root_finding_with_brentq() -> None:
+    x, y, offset, geno = _cohort(5, n=500, prevalence=0.05)
+    null = fit_null_logistic(x, y, offset)
+    gr = _residualized(x, geno, null.w)
+    score = gr.T @ (y - null.p)
+    logp, ok = spa_logp(gr, null.p, score)
+    assert ok.all()
+    for j in range(geno.shape[1]):
+        assert np.exp(logp[j]) == pytest.approx(_spa_reference(gr[:, j], null.p, float(score[j])), rel=1e-6)
+
+
+def test_spa_logp__is_close_to_the_normal_test_for_a_common_balanced_variant() -> None:
+    rng = np.random.default_rng(6)
+    p = np.full(4000, 0.5)
+    g = rng.binomial(2, 0.4, size=4000).astype(float)
+    g -= g.mean()
+    score = np.array([2.0 * np.sqrt(np.sum(g * g * 0.25))])  # z = 2
+    logp, ok = spa_logp(g[:, None], p, score)
+    assert ok.all()
+    assert np.exp(logp[0]) == pytest.approx(2 * norm.sf(2.0), rel=0.02)
+
+
+def test_parse_args__binary_corrections_need_bt_and_exclude_each_other() -> None:
+    base = ["--step", "2", "--bed", "x", "--phenoFile", "p", "--bsize", "10", "--out", "o", "--ignore-pred"]
+    assert parse_args([*base, "--bt", "--firth", "--approx", "--pThresh", "0.01"]).pthresh == 0.01
+    assert parse_args([*base, "--bt"]).pthresh == 0.05
+    for bad in (["--firth"], ["--bt", "--firth", "--spa"], ["--bt", "--approx"], ["--bt", "--pThresh", "2"]):
+        with pytest.raises(EngineInputError):
+            parse_args([*base, *bad])
