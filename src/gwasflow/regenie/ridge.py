@@ -37,6 +37,7 @@ __all__ = [
     "level0_loo",
     "level1_kfold",
     "level1_loo",
+    "loco_sums",
     "scale_columns",
     "shrinkage_grid",
 ]
@@ -145,7 +146,7 @@ def _cv_summary(y: F64, cv_pred: F64) -> tuple[F64, F64]:
     return mse, r2
 
 
-def _loco_sums(w: F64, alpha: F64, chrom_of_column: NDArray[np.int64], chroms: list[int]) -> F64:
+def loco_sums(w: F64, alpha: F64, chrom_of_column: NDArray[np.int64], chroms: list[int]) -> F64:
     """Per-row predictions ``w[:, not chrom] @ alpha`` for each chrom, then the full one.
 
     ``alpha`` is (n_rows, n_columns) (row-specific weights) or (n_columns,).
@@ -175,7 +176,7 @@ def level1_kfold(w: F64, y: F64, folds: list[slice], shrink: F64, chrom_of_colum
     best = int(np.argmin(mse))
     preds = np.empty((w.shape[0], len(chroms) + 1))
     for fold, sol in zip(folds, alphas, strict=True):
-        preds[fold] = _loco_sums(w[fold], sol[best], chrom_of_column, chroms)
+        preds[fold] = loco_sums(w[fold], sol[best], chrom_of_column, chroms)
     return Level1Fit(best=best, mse=mse, r2=r2, predictions=preds)
 
 
@@ -200,5 +201,5 @@ def level1_loo(w: F64, y: F64, shrink: F64, chrom_of_column: NDArray[np.int64],
     alpha = vectors @ (inv * (wv.T @ y))
     hat = (wv * wv) @ inv
     step = ((y - w @ alpha) / (1.0 - hat))[:, None] * ((wv * inv) @ vectors.T)  # rows: A^-1 w_i r_i/(1-h_ii)
-    preds = _loco_sums(w, alpha[None, :] - step, chrom_of_column, chroms)
+    preds = loco_sums(w, alpha[None, :] - step, chrom_of_column, chroms)
     return Level1Fit(best=best, mse=mse, r2=r2, predictions=preds)

@@ -28,7 +28,7 @@ from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
 from gwasflow.regenie.step2 import iter_blocks, select_variants
 
-__all__ = ["prepare_phenotypes", "run_step1", "standardize_block"]
+__all__ = ["level0", "prepare_phenotypes", "run_step1", "standardize_block", "write_outputs"]
 
 F64 = NDArray[np.float64]
 N_LOCO_ROWS = 23
@@ -74,7 +74,7 @@ class _Design:
     n_blocks: int
 
 
-def _level0(bed: GenotypeSource, analysis: Analysis, opts: Options, q: F64, y: F64,
+def level0(bed: GenotypeSource, analysis: Analysis, opts: Options, q: F64, y: F64,
             log: RunLog) -> tuple[F64, NDArray[np.int64]]:
     """W (n_samples, n_blocks * n_shrink, n_phenotypes) and the chromosome of each column."""
     index = select_variants(bed.variants, opts)
@@ -140,7 +140,7 @@ def _loco_rows(fit: ridge.Level1Fit, chroms: list[int], order: NDArray[np.intp])
     return rows
 
 
-def _write_outputs(opts: Options, analysis: Analysis, fits: list[ridge.Level1Fit], chroms: list[int],
+def write_outputs(opts: Options, analysis: Analysis, fits: list[ridge.Level1Fit], chroms: list[int],
                    log: RunLog) -> None:
     order = np.asarray(sorted(range(analysis.n_samples), key=lambda i: analysis.sample_ids[i].encode()),
                        dtype=np.intp)
@@ -158,6 +158,11 @@ def _write_outputs(opts: Options, analysis: Analysis, fits: list[ridge.Level1Fit
 
 def run_step1(opts: Options, log: RunLog) -> None:
     """Run step 1 end to end and write the LOCO files and the prediction list."""
+    if opts.bt:
+        from gwasflow.regenie.step1_bt import run_step1_bt
+
+        run_step1_bt(opts, log)
+        return
     bed = open_genotypes(opts)
     analysis = load_analysis(opts, bed)
     q = covariate_basis(analysis.covariates)
@@ -166,8 +171,8 @@ def run_step1(opts: Options, log: RunLog) -> None:
     log.add(f" * number of individuals used in analysis = {analysis.n_samples}")
     log.add(f" * # CV folds       : [{'LOOCV' if opts.loocv else opts.cv}]")
     log.add(f" * ridge data_l0    : [ {len(ridge.H2_GRID)} : {' '.join(f'{h:g}' for h in ridge.H2_GRID)} ]")
-    w, chrom_of_column = _level0(bed, analysis, opts, q, y, log)
+    w, chrom_of_column = level0(bed, analysis, opts, q, y, log)
     log.add()
     log.add(" Level 1 ridge...")
     fits = _level1(w, y, chrom_of_column, opts, analysis.phenotype_names, log)
-    _write_outputs(opts, analysis, fits, sorted(set(chrom_of_column.tolist())), log)
+    write_outputs(opts, analysis, fits, sorted(set(chrom_of_column.tolist())), log)
