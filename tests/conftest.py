@@ -7,6 +7,7 @@ depends on it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,3 +59,16 @@ def aws_endpoint() -> Iterator[str]:
 
 
 _AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+
+
+def read_events(path: Path) -> list[dict[str, object]]:
+    """A run's ``events.jsonl`` as dicts; a last line the driver is still writing is skipped."""
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events

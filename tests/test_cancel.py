@@ -12,18 +12,11 @@ import time
 from pathlib import Path
 
 from gwasflow.demo import write_demo
+from tests.conftest import read_events
 
 
 def _events(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:  # a line the driver is still writing
-            continue
-    return events
+    return read_events(path)
 
 
 def _regenie_processes(workspace: Path) -> list[int]:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from gwasflow.demo import write_demo
+from tests.conftest import read_events
 
 Event = dict[str, object]
 
@@ -40,16 +41,7 @@ def _results(folder: Path) -> dict[str, bytes]:
 
 
 def _events(folder: Path) -> list[Event]:
-    path = folder / ".gwasflow" / "events.jsonl"
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:  # a line the driver is still writing
-            continue
-    return events
+    return read_events(folder / ".gwasflow" / "events.jsonl")
 
 
 def _attempts(folder: Path) -> dict[str, list[str]]:
