@@ -126,20 +126,22 @@ class ApproxFirth:
     ok: NDArray[np.bool_]
 
 
-def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
+def approx_firth_block(gr: F64, y: F64, offset: F64, start: F64 | None = None) -> ApproxFirth:
     """regenie's approximate Firth for the columns of ``gr`` (n_samples, n_variants), vectorized.
 
     One-parameter Newton iterations on ``l*(b)`` of ``logit p = offset + g_r b``
     for all columns at once (a converged column keeps its value); a column whose
     iterations do not settle within :data:`MAX_ITER` is reported as failed.
     With ``info = sum g_r^2 w`` and ``h_i = w_i g_ri^2 / info`` the Firth score
-    is ``g_r'(y - p) + sum g_ri^3 w_i (1/2 - p_i) / info``.
+    is ``g_r'(y - p) + sum g_ri^3 w_i (1/2 - p_i) / info``. ``start`` (the
+    score test's ``T / V``, close to the penalized estimate) saves iterations
+    from 0; a non-finite start is replaced by 0.
     """
     n_variants = gr.shape[1]
     gr2 = gr * gr
     gr3 = gr2 * gr
     gy = gr.T @ y
-    beta = np.zeros(n_variants)
+    beta = np.zeros(n_variants) if start is None else np.where(np.isfinite(start), start, 0.0)
     done = np.zeros(n_variants, dtype=bool)
     for _ in range(MAX_ITER):
         if done.all():
@@ -157,9 +159,14 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
     ok = done & np.isfinite(beta)
     eta = gr * beta
     eta += offset[:, None]
-    p_hat = expit(eta)
-    info_hat = np.einsum("ij,ij->j", gr2, p_hat * (1.0 - p_hat))
-    loglik_hat = beta * gy + float(y @ offset) - np.logaddexp(0.0, eta, out=eta).sum(axis=0)
+    with np.errstate(over="ignore"):
+        e = np.exp(eta)  # one pass for both p(1 - p) = e / (1 + e)^2 and log(1 + e^eta)
+    one_e = 1.0 + e
+    finite = np.isfinite(e)
+    w_hat = np.where(finite, e / (one_e * one_e), 0.0)
+    info_hat = np.einsum("ij,ij->j", gr2, w_hat)
+    softplus = np.where(finite, np.log(one_e, out=one_e), eta)
+    loglik_hat = beta * gy + float(y @ offset) - softplus.sum(axis=0)
     p0 = expit(offset)
     info_null = gr2.T @ (p0 * (1.0 - p0))
     loglik_null = float(np.sum(y * offset - np.logaddexp(0.0, offset)))
