@@ -31,7 +31,7 @@ __all__ = ["spa_logp"]
 F64 = NDArray[np.float64]
 _MAX_ITER = 100
 _TOL = 1e-10
-_SETTLE = 1e-5
+_SETTLE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -41,93 +41,111 @@ class _Terms:
     gr: F64
     gr2: F64
     gr3: F64
+    gr4: F64
     eta: F64
     gp: F64
+    sp_eta: float  # sum softplus(eta)
 
 
-def _derivatives(terms: _Terms, t: F64) -> tuple[F64, F64, F64]:
-    """K'(t), K''(t) and K'''(t) for every column from one ``expit`` pass.
+def _expansion(terms: _Terms, t: F64) -> F64:
+    """K(t) and its first four derivatives for every column, (5, n_cols), from one ``expit`` and one ``log`` pass.
 
-    ``K'''(t) = sum g^3 q (1 - q) (1 - 2 q)`` needs no transcendental
-    function beyond the ``q`` of K' and K'', and lets the root finder take
-    Halley (third-order) steps.
-    """
-    q = terms.gr * t
-    q += terms.eta[:, None]
-    expit(q, out=q)
-    k1 = np.einsum("ij,ij->j", terms.gr, q) - terms.gp
-    v = 1.0 - q
-    v *= q
-    k2 = np.einsum("ij,ij->j", terms.gr2, v)
-    q *= -2.0
-    q += 1.0
-    q *= v
-    k3 = np.einsum("ij,ij->j", terms.gr3, q)
-    return k1, k2, k3
-
-
-def _cgf_k2(terms: _Terms, t: F64) -> tuple[F64, F64]:
-    """K(t) and K''(t) from one ``exp`` pass.
-
-    With ``u_i = eta_i + g_i t``, ``log(1 - p_i + p_i e^(g_i t)) = softplus(u_i) - softplus(eta_i)``
-    (``softplus(u) = log(1 + e^u)``), so ``K(t) = sum softplus(u_i) - sum softplus(eta_i) - t sum g_i p_i``;
-    and ``q_i (1 - q_i) = e^u_i / (1 + e^u_i)^2``.
+    With ``u_i = eta_i + g_i t`` and ``q_i = expit(u_i)``:
+    ``log(1 - p_i + p_i e^(g_i t)) = softplus(u_i) - softplus(eta_i)`` and
+    ``softplus(u) = log(1 + e^u) = u - log q``, so
+    ``K(t) = sum (u_i - log q_i) - sum softplus(eta_i) - t sum g_i p_i``;
+    ``K'''(t) = sum g^3 v (1 - 2q)`` and ``K''''(t) = sum g^4 v (1 - 6v)`` with
+    ``v = q (1 - q)`` need no further transcendental function.
     """
     u = terms.gr * t
     u += terms.eta[:, None]
-    with np.errstate(over="ignore"):
-        e = np.exp(u)
-    one_e = 1.0 + e
-    v = e / (one_e * one_e)
-    k2: F64 = np.einsum("ij,ij->j", terms.gr2, v)
-    sp = np.log(one_e, out=one_e)  # 1 + e^u is >= 1: log loses nothing that matters to the sum
-    if not np.isfinite(e).all():  # e^u overflowed: softplus(u) = u there
-        sp = np.where(np.isfinite(e), sp, u)
-        k2 = np.einsum("ij,ij->j", terms.gr2, np.where(np.isfinite(e), v, 0.0))
-    k: F64 = sp.sum(axis=0) - float(np.logaddexp(0.0, terms.eta).sum()) - t * terms.gp
-    return k, k2
+    q = expit(u)
+    sp = np.log(q)
+    if not np.isfinite(sp).all():  # q underflowed to 0: fall back to the overflow-safe form
+        sp = -np.logaddexp(0.0, u)
+        sp += u
+    u -= sp  # softplus(u)
+    out = np.empty((5, t.size))
+    out[0] = u.sum(axis=0) - terms.sp_eta - t * terms.gp
+    out[1] = np.einsum("ij,ij->j", terms.gr, q) - terms.gp
+    v = 1.0 - q
+    v *= q
+    out[2] = np.einsum("ij,ij->j", terms.gr2, v)
+    q *= -2.0
+    q += 1.0
+    q *= v
+    out[3] = np.einsum("ij,ij->j", terms.gr3, q)
+    np.multiply(v, -6.0 * v + 1.0, out=v)
+    out[4] = np.einsum("ij,ij->j", terms.gr4, v)
+    return out
 
 
-def _roots(terms: _Terms, target: F64, k2_0: F64) -> tuple[F64, NDArray[np.bool_]]:
+def _start(target: F64, k2_0: F64, k3_0: F64, k4_0: F64) -> F64:
+    """A root of K's Taylor expansion at 0, ``K''(0) t + K'''(0) t^2 / 2 + K''''(0) t^3 / 6 = target``.
+
+    From the quadratic's root, two Newton steps on the cubic; ``target / K''(0)``
+    where that fails. Matrix products made the coefficients, so no sample-size
+    work is done here.
+    """
+    disc = k2_0 * k2_0 + 2.0 * k3_0 * target
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        t: F64 = 2.0 * target / (k2_0 + np.sqrt(np.maximum(disc, 0.0)))
+        for _ in range(2):
+            f = t * (k2_0 + t * (k3_0 / 2.0 + t * k4_0 / 6.0)) - target
+            t = t - f / (k2_0 + t * (k3_0 + t * k4_0 / 2.0))
+    result: F64 = np.where((disc > 0) & np.isfinite(t) & (t * target > 0), t, target / k2_0)
+    return result
+
+
+def _roots(terms: _Terms, target: F64, k0: tuple[F64, F64, F64]) -> tuple[F64, F64, F64, NDArray[np.bool_]]:
     """Solve ``K'(t) = target`` per column by Halley steps kept inside a shrinking bracket.
 
-    Starts at the Newton point from 0, ``target / K''(0)``; a Halley step
-    outside the bracket falls back to Newton, then to bisection. All columns
-    are evaluated at every iteration (a solved column keeps its root):
-    cheaper than copying out the unsolved ones.
+    Starts at the root of K's quartic Taylor expansion at 0 (:func:`_start`);
+    a Halley step outside the bracket falls back to Newton, then to bisection.
+    All columns are evaluated at every iteration (a solved column keeps its
+    root): cheaper than copying out the unsolved ones. A column whose last
+    Halley step was below ``_SETTLE`` relative (its error then ~ the step
+    cubed) takes that step unchecked, with ``K`` and ``K''`` at the new point
+    from their Taylor expansions at the last evaluated one (errors of order
+    step^5 and step^3). Returns ``t``, ``K(t)``, ``K''(t)`` and the found mask.
     """
     n_cols = terms.gr.shape[1]
-    t = target / k2_0
+    t = _start(target, *k0)
     lo = np.full(n_cols, -np.inf)
     hi = np.full(n_cols, np.inf)
     done = np.zeros(n_cols, dtype=bool)
+    k_t = np.full(n_cols, np.nan)
+    k2_t = np.full(n_cols, np.nan)
     for _ in range(_MAX_ITER):
         if done.all():
             break
-        k1, k2, k3 = _derivatives(terms, t)
+        k, k1, k2, k3, k4 = _expansion(terms, t)
         f = k1 - target
         lo = np.where(f < 0, t, lo)
         hi = np.where(f >= 0, t, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
             halley = t - 2.0 * f * k2 / (2.0 * k2 * k2 - f * k3)
             new = t - f / k2
-        new = np.where((halley > lo) & (halley < hi) & np.isfinite(halley), halley, new)
+        is_halley = (halley > lo) & (halley < hi) & np.isfinite(halley)
+        new = np.where(is_halley, halley, new)
         inside = (new > lo) & (new < hi) & np.isfinite(new)
         both = np.isfinite(lo) & np.isfinite(hi)
         fallback = np.where(both, 0.5 * (lo + hi), np.where(f < 0, np.abs(t) * 2 + 1, -np.abs(t) * 2 - 1))
         new = np.where(inside, new, fallback)
         solved = np.abs(f) < _TOL * np.maximum(np.abs(target), 1.0)
-        # a Halley step this small lands within ~(1e-5)^3 of the root: take it without checking
-        settled = inside & (np.abs(new - t) < _SETTLE * np.maximum(np.abs(t), 1e-8))
+        settled = inside & is_halley & (np.abs(new - t) < _SETTLE * np.maximum(np.abs(t), 1e-8))
+        step = np.where(solved, 0.0, new - t)
+        active = ~done & (solved | settled)
+        k_t = np.where(active, k + step * (k1 + step * (k2 / 2.0 + step * (k3 / 6.0 + step * k4 / 24.0))), k_t)
+        k2_t = np.where(active, k2 + step * (k3 + step * k4 / 2.0), k2_t)
         t = np.where(done | solved, t, new)
         done |= solved | settled
-    return t, done
+    return t, k_t, k2_t, done
 
 
-def _tail_z(terms: _Terms, target: F64, k2_0: F64) -> tuple[F64, NDArray[np.bool_]]:
+def _tail_z(terms: _Terms, target: F64, k0: tuple[F64, F64, F64]) -> tuple[F64, NDArray[np.bool_]]:
     """The Lugannani-Rice ``z`` at ``target`` for each column, and whether its root was found."""
-    t, found = _roots(terms, target, k2_0)
-    k, k2 = _cgf_k2(terms, t)
+    t, k, k2, found = _roots(terms, target, k0)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.sign(t) * np.sqrt(np.maximum(2.0 * (t * target - k), 0.0))
         v = t * np.sqrt(k2)
@@ -143,10 +161,14 @@ def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
     (root found, finite result).
     """
     gr2 = gr * gr
-    terms = _Terms(gr=gr, gr2=gr2, gr3=gr2 * gr, eta=np.log(p) - np.log1p(-p), gp=gr.T @ p)
-    k2_0 = gr2.T @ (p * (1.0 - p))  # K''(0)
-    z_up, found_up = _tail_z(terms, np.abs(score), k2_0)
-    z_low, found_low = _tail_z(terms, -np.abs(score), k2_0)
+    eta = np.log(p) - np.log1p(-p)
+    terms = _Terms(gr=gr, gr2=gr2, gr3=gr2 * gr, gr4=gr2 * gr2, eta=eta, gp=gr.T @ p,
+                   sp_eta=float(np.logaddexp(0.0, eta).sum()))
+    w = p * (1.0 - p)
+    k2_0 = gr2.T @ w  # K''(0) and K'''(0): matrix products, no transcendental function
+    k0 = (k2_0, terms.gr3.T @ (w * (1.0 - 2.0 * p)), terms.gr4.T @ (w * (1.0 - 6.0 * w)))
+    z_up, found_up = _tail_z(terms, np.abs(score), k0)
+    z_low, found_low = _tail_z(terms, -np.abs(score), k0)
     logp = np.minimum(np.logaddexp(log_ndtr(-z_up), log_ndtr(z_low)), 0.0)
     ok = found_up & found_low & np.isfinite(logp)
     return logp, ok
