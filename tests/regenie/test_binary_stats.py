@@ -13,7 +13,7 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
 from gwasflow.regenie.firth import approx_firth_block, exact_firth_test
-from gwasflow.regenie.logistic import fit_null_logistic
+from gwasflow.regenie.logistic import column_log_sums, fit_null_logistic
 from gwasflow.regenie.options import parse_args
 from gwasflow.regenie.spa import spa_logp
 
@@ -150,3 +150,11 @@ def test_parse_args__binary_corrections_need_bt_and_exclude_each_other() -> None
     for bad in (["--firth"], ["--bt", "--firth", "--spa"], ["--bt", "--approx"], ["--bt", "--pThresh", "2"]):
         with pytest.raises(EngineInputError):
             parse_args([*base, *bad])
+
+
+def test_column_log_sums__matches_sum_of_logs_also_with_tiny_factors() -> None:
+    rng = np.random.default_rng(7)
+    r = rng.uniform(0.01, 1.0, size=(1003, 5))
+    np.testing.assert_allclose(column_log_sums(r), np.log(r).sum(axis=0), rtol=1e-13)
+    r[17, 2] = 1e-300  # a group product near underflow: every entry's log is taken
+    np.testing.assert_allclose(column_log_sums(r), np.log(r).sum(axis=0), rtol=1e-13)

@@ -151,7 +151,7 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
     elif correction is Correction.FIRTH_APPROX:
         assert model.firth_coef is not None
         offset = model.offset[:, j] + model.x @ model.firth_coef[j]
-        fit = approx_firth_block(gr, model.y[:, j], offset, start=result.beta[rows])
+        fit = approx_firth_block(gr, model.y[:, j], offset)
         ok = fit.ok
         result.beta[rows] = np.where(ok, fit.beta, np.nan)
         result.se[rows] = np.where(ok, fit.se, np.nan)

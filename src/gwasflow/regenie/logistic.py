@@ -19,7 +19,7 @@ from scipy.special import expit
 
 from gwasflow.errors import EngineInputError
 
-__all__ = ["NullLogistic", "check_binary", "fit_null_logistic", "log_likelihood"]
+__all__ = ["NullLogistic", "check_binary", "column_log_sums", "fit_null_logistic", "log_likelihood"]
 
 F64 = NDArray[np.float64]
 _MAX_ITER = 100
@@ -34,6 +34,24 @@ def check_binary(values: F64, name: str) -> None:
         raise EngineInputError(f"--phenoFile: binary phenotype '{name}' has value {bad:g}; expected 0, 1 or NA")
     if not (seen == 1.0).any() or not (seen == 0.0).any():
         raise EngineInputError(f"--phenoFile: binary phenotype '{name}' needs both cases (1) and controls (0)")
+
+
+def column_log_sums(r: F64, group: int = 16) -> F64:
+    """``sum_i log r_ij`` for each column of ``r`` (values in (0, 1]), taking one log per ``group`` rows.
+
+    The product of ``group`` factors is formed first (cheap multiplications)
+    and its log taken: ~``group`` times fewer logs, with a rounding error of
+    about ``group`` ulps per product. If any product comes near the smallest
+    normal double (a tiny factor), every entry's log is taken instead.
+    """
+    n_rows = r.shape[0] - r.shape[0] % group
+    head = r[:n_rows].reshape(n_rows // group, group, *r.shape[1:]).prod(axis=1)
+    if not n_rows or float(head.min()) > 1e-250:
+        result: F64 = np.log(head).sum(axis=0) + np.log(r[n_rows:]).sum(axis=0)
+        return result
+    with np.errstate(divide="ignore"):
+        full: F64 = np.log(r).sum(axis=0)
+    return full
 
 
 def log_likelihood(y: F64, eta: F64) -> float:
