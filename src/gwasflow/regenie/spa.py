@@ -26,6 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, log_ndtr
 
+from gwasflow.regenie.logistic import column_log_sums
+
 __all__ = ["spa_logp"]
 
 F64 = NDArray[np.float64]
@@ -48,7 +50,7 @@ class _Terms:
 
 
 def _expansion(terms: _Terms, t: F64) -> F64:
-    """K(t) and its first four derivatives for every column, (5, n_cols), from one ``expit`` and one ``log`` pass.
+    """K(t) and its first four derivatives for every column, (5, n_cols): one ``expit`` pass, a log per 16 rows.
 
     With ``u_i = eta_i + g_i t`` and ``q_i = expit(u_i)``:
     ``log(1 - p_i + p_i e^(g_i t)) = softplus(u_i) - softplus(eta_i)`` and
@@ -60,13 +62,11 @@ def _expansion(terms: _Terms, t: F64) -> F64:
     u = terms.gr * t
     u += terms.eta[:, None]
     q = expit(u)
-    sp = np.log(q)
-    if not np.isfinite(sp).all():  # q underflowed to 0: fall back to the overflow-safe form
-        sp = -np.logaddexp(0.0, u)
-        sp += u
-    u -= sp  # softplus(u)
     out = np.empty((5, t.size))
-    out[0] = u.sum(axis=0) - terms.sp_eta - t * terms.gp
+    log_q = column_log_sums(q)  # one log per 16 rows
+    if not np.isfinite(log_q).all():  # some q underflowed to 0: the overflow-safe form
+        log_q = (u - np.logaddexp(0.0, u)).sum(axis=0)
+    out[0] = u.sum(axis=0) - log_q - terms.sp_eta - t * terms.gp
     out[1] = np.einsum("ij,ij->j", terms.gr, q) - terms.gp
     v = 1.0 - q
     v *= q
