@@ -148,11 +148,25 @@ def _firth_score_slope(gy: F64, gp: F64, info: F64, a_sum: F64, b_sum: F64) -> t
     return score, np.where(slope > 0, slope, info)
 
 
-def _newton_terms(gr: F64, gr2: F64, gr3: F64, gr4: F64, gy: F64, offset: F64, beta: F64) -> tuple[F64, F64]:
-    """Firth score ``S`` and slope ``-dS/db`` of the columns of ``gr`` at ``beta``: one ``expit`` pass."""
+def _newton_terms(gr: F64, gr2: F64, gr3: F64, gr4: F64, gy: F64, offset: F64, beta: F64) -> F64:
+    """Everything one Newton step needs at ``beta``, from one ``expit`` pass: a (7, n_cols) array.
+
+    Rows: the Firth score ``S``, its slope ``-dS/db``, the log-likelihood
+    ``l`` without its constant ``y'offset``, the unpenalized score
+    ``U = g'(y - p)``, ``info``, ``A = sum g^3 w (1/2 - p)`` and ``B``
+    (:func:`_firth_score_slope`). ``l = b g'y + y'offset - sum softplus(eta)``
+    with ``softplus(eta) = eta - log p``.
+    """
     p = gr * beta
     p += offset[:, None]
+    eta_sum = p.sum(axis=0)
     expit(p, out=p)
+    log_p = column_log_sums(p)
+    if not np.isfinite(log_p).all():  # some p underflowed to 0: the overflow-safe form
+        eta = gr * beta
+        eta += offset[:, None]
+        log_p = (eta - np.logaddexp(0.0, eta)).sum(axis=0)
+    out = np.empty((7, beta.size))
     w = p - p * p
     info = np.einsum("ij,ij->j", gr2, w)
     half = 0.5 - p
@@ -163,7 +177,12 @@ def _newton_terms(gr: F64, gr2: F64, gr3: F64, gr4: F64, gy: F64, offset: F64, b
     half -= w
     half *= w
     b_sum = np.einsum("ij,ij->j", gr4, half)
-    return _firth_score_slope(gy, np.einsum("ij,ij->j", gr, p), info, a_sum, b_sum)
+    gp = np.einsum("ij,ij->j", gr, p)
+    out[0], out[1] = _firth_score_slope(gy, gp, info, a_sum, b_sum)
+    out[2] = beta * gy - eta_sum + log_p
+    out[3] = gy - gp
+    out[4], out[5], out[6] = info, a_sum, b_sum
+    return out
 
 
 def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
@@ -177,7 +196,9 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
     exact slope (:func:`_firth_score_slope`), so they converge quadratically,
     and a step below :data:`SETTLE` is taken without a further check. The
     start is the root of the quadratic Taylor expansion of ``S`` at 0, from
-    matrix products with ``expit(offset)`` only. Once few columns are left
+    matrix products with ``expit(offset)`` only; ``l`` and ``info`` at the
+    estimate come from Taylor expansions at the last evaluated point, so no
+    pass follows the last step. Once few columns are left
     they are iterated on alone.
     """
     n_variants = gr.shape[1]
@@ -196,27 +217,30 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
         beta = np.where((disc > 0) & np.isfinite(beta), beta, score0 / slope0)
     beta = np.clip(np.nan_to_num(beta), -MAX_STEP, MAX_STEP)
     done = np.zeros(n_variants, dtype=bool)
+    loglik_hat = np.full(n_variants, np.nan)
+    info_hat = np.full(n_variants, np.nan)
     for _ in range(MAX_ITER):
         active = np.flatnonzero(~done)
         if active.size == 0:
             break
         if 4 * active.size <= n_variants:
-            score, slope = _newton_terms(gr[:, active], gr2[:, active], gr3[:, active], gr4[:, active],
-                                         gy[active], offset, beta[active])
+            terms = _newton_terms(gr[:, active], gr2[:, active], gr3[:, active], gr4[:, active],
+                                  gy[active], offset, beta[active])
         else:
-            score, slope = _newton_terms(gr, gr2, gr3, gr4, gy, offset, beta)
-            score, slope = score[active], slope[active]
+            terms = _newton_terms(gr, gr2, gr3, gr4, gy, offset, beta)[:, active]
+        score, slope, loglik, unpenalized, info, a_sum, b_sum = terms
         step = np.clip(score / slope, -MAX_STEP, MAX_STEP)
         beta[active] += step
-        done[active] = (np.abs(score) < TOL) | (np.abs(step) < SETTLE)
+        settled = (np.abs(score) < TOL) | (np.abs(step) < SETTLE)
+        done[active] = settled
+        # l and info at b + step from their Taylor expansions at b (the third derivative of l
+        # is -2A, the second of info 2B): errors of order step^4 and step^3, with step < SETTLE
+        taylor_l = loglik + step * (unpenalized - step * (info / 2.0 + step * a_sum / 3.0))
+        taylor_info = info + step * (2.0 * a_sum + step * b_sum)
+        loglik_hat[active] = np.where(settled, taylor_l, np.nan)
+        info_hat[active] = np.where(settled, taylor_info, np.nan)
     ok = done & np.isfinite(beta)
-    r = gr * -beta
-    r -= offset[:, None]
-    expit(r, out=r)  # r = 1 - p at b_hat, exactly: p (1 - p) = r (1 - r) and log(1 + e^eta) = -log r
-    softplus_sum = -column_log_sums(r)
-    r -= r * r
-    info_hat = np.einsum("ij,ij->j", gr2, r)
-    loglik_hat = beta * gy + float(y @ offset) - softplus_sum
+    loglik_hat += float(y @ offset)
     loglik_null = float(np.sum(y * offset - np.logaddexp(0.0, offset)))
     lrt = 2.0 * (loglik_hat + 0.5 * np.log(info_hat) - loglik_null - 0.5 * np.log(info_null))
     return ApproxFirth(beta=beta, se=1.0 / np.sqrt(info_hat), lrt=np.maximum(lrt, 0.0), ok=ok)
