@@ -16,13 +16,13 @@ read one block at a time and only the level 0 predictions (samples x blocks x
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _engine import run_engine
 from bench_step2 import simulate
 
 
@@ -42,19 +42,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def run_once(folder: Path, threads: int, bsize: int) -> tuple[float, int, float]:
     """Run step 1 in a subprocess; return wall seconds, peak RSS in KiB and CPU seconds of the child."""
-    env = dict(os.environ)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = str(threads)
-    argv = [sys.executable, "-m", "gwasflow.regenie", "--step", "1", "--bed", str(folder / "cohort"),
-            "--phenoFile", str(folder / "pheno.txt"), "--covarFile", str(folder / "covar.txt"),
-            "--bsize", str(bsize), "--lowmem", "--threads", str(threads), "--out", str(folder / f"s1_t{threads}")]
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"engine failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
+    flags = ["--step", "1", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / "pheno.txt"),
+             "--covarFile", str(folder / "covar.txt"), "--bsize", str(bsize), "--lowmem",
+             "--threads", str(threads), "--out", str(folder / f"s1_t{threads}")]
+    return run_engine(flags, threads)
 
 
 def main(argv: list[str] | None = None) -> int:

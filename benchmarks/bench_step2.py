@@ -20,7 +20,6 @@ the machine is shared, so single runs are noisy.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _engine import run_engine
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -91,19 +91,10 @@ def simulate(folder: Path, n_samples: int, n_variants: int, n_pheno: int, seed: 
 
 def run_once(folder: Path, threads: int, bsize: int) -> tuple[float, int, float]:
     """Run step 2 in a subprocess; return wall seconds, the child's peak RSS in KiB and its CPU seconds."""
-    env = dict(os.environ)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = str(threads)
-    argv = [sys.executable, "-m", "gwasflow.regenie", "--step", "2", "--bed", str(folder / "cohort"),
-            "--phenoFile", str(folder / "pheno.txt"), "--covarFile", str(folder / "covar.txt"),
-            "--ignore-pred", "--bsize", str(bsize), "--threads", str(threads), "--out", str(folder / f"t{threads}")]
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"engine failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
+    flags = ["--step", "2", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / "pheno.txt"),
+             "--covarFile", str(folder / "covar.txt"), "--ignore-pred", "--bsize", str(bsize),
+             "--threads", str(threads), "--out", str(folder / f"t{threads}")]
+    return run_engine(flags, threads)
 
 
 def main(argv: list[str] | None = None) -> int:

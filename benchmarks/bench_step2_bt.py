@@ -19,15 +19,14 @@ run on the same genotypes for the ratio.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _engine import run_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step2 import _write_genotypes
@@ -76,19 +75,11 @@ def simulate(folder: Path, args: argparse.Namespace) -> None:
 def run_once(folder: Path, args: argparse.Namespace, flags: list[str], pheno: str, out: str,
              ) -> tuple[float, int, float, str]:
     """One engine run in a subprocess: wall seconds, peak RSS (KiB), CPU seconds and its log text."""
-    env = dict(os.environ)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = str(args.threads)
-    argv = [sys.executable, "-m", "gwasflow.regenie", "--step", "2", "--bed", str(folder / "cohort"),
-            "--phenoFile", str(folder / pheno), "--covarFile", str(folder / "covar.txt"), *flags,
-            "--ignore-pred", "--bsize", str(args.bsize), "--threads", str(args.threads), "--out", str(folder / out)]
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"engine failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, (folder / f"{out}.log").read_text()
+    argv = ["--step", "2", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / pheno),
+            "--covarFile", str(folder / "covar.txt"), *flags, "--ignore-pred", "--bsize", str(args.bsize),
+            "--threads", str(args.threads), "--out", str(folder / out)]
+    wall, rss, cpu = run_engine(argv, args.threads)
+    return wall, rss, cpu, (folder / f"{out}.log").read_text()
 
 
 def _report(label: str, runs: list[tuple[float, int, float, str]], tests: int) -> float:
