@@ -12,20 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-FILES = ["example_3chr.bed", "example_3chr.bim", "example_3chr.fam", "phenotype.txt", "covariates.txt"]
-
-
-def _spec() -> dict[str, Any]:
-    return {
-        "name": "bad",
-        "datasets": [{"bed": "data/example_3chr", "label": "ex"}],
-        "phenotypes": {"file": "data/phenotype.txt", "columns": ["Y1", "Y2"]},
-        "covariates": {"file": "data/covariates.txt", "columns": ["V1", "V2", "V3"]},
-        "step1": {"bsize": 100},
-        "step2": {"variants_per_job": 100, "phenotypes_per_job": 1},
-        "workdir": "work",
-        "outdir": "out",
-    }
+from tests.spec.conftest import FILES, base_spec
 
 
 def _truncate_bed(d: Path) -> None:
@@ -99,7 +86,7 @@ def test_run__bad_input_exits_2_with_a_clear_line_and_writes_nothing(
     for f in FILES:
         shutil.copyfile(regenie_example / "inputs" / f, data / f)
     corrupt(data)
-    spec = _spec()
+    spec = base_spec()
     spec.update(fields)
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -118,7 +105,7 @@ def test_validate__reports_every_problem_at_once(tmp_path: Path, regenie_example
     for f in FILES:
         shutil.copyfile(regenie_example / "inputs" / f, data / f)
     _truncate_bed(data)
-    spec = _spec()
+    spec = base_spec()
     spec["phenotypes"] = {"file": "data/phenotype.txt", "columns": ["Y1", "Nope"]}
     spec["covariates"] = {"file": "data/covariates.txt", "columns": ["V1", "Missing"]}
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
@@ -134,7 +121,7 @@ def test_validate__good_spec_exits_0(tmp_path: Path, regenie_example: Path) -> N
     data.mkdir()
     for f in FILES:
         shutil.copyfile(regenie_example / "inputs" / f, data / f)
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(_spec()))
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(base_spec()))
     proc = _run(["validate", "spec.yaml"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "ok:" in proc.stdout
