@@ -13,7 +13,7 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
 from gwasflow.regenie.firth import approx_firth_block, exact_firth_test
-from gwasflow.regenie.logistic import column_log_sums, fit_null_logistic
+from gwasflow.regenie.logistic import column_log_sums, expit_inplace, fit_null_logistic
 from gwasflow.regenie.options import parse_args
 from gwasflow.regenie.spa import spa_logp
 
@@ -150,6 +150,35 @@ def test_parse_args__binary_corrections_need_bt_and_exclude_each_other() -> None
     for bad in (["--firth"], ["--bt", "--firth", "--spa"], ["--bt", "--approx"], ["--bt", "--pThresh", "2"]):
         with pytest.raises(EngineInputError):
             parse_args([*base, *bad])
+
+
+def test_binary_block__hard_calls_over_several_square_chunks_match_a_dense_computation() -> None:
+    rng = np.random.default_rng(11)
+    x, _, offset, _ = _cohort(3, n=300)
+    n_variants = 37  # the squares for g'Wg are taken 16 columns at a time: 3 chunks, the last one short
+    geno = rng.binomial(2, rng.uniform(0.05, 0.5, n_variants), size=(300, n_variants)).astype(np.int8)
+    geno[rng.random(geno.shape) < 0.03] = -1  # missing calls, mean-imputed
+    y = (rng.random((300, 2)) < 0.2).astype(float)
+    offsets = np.column_stack([offset, -offset])
+    model = fit_binary_model(x, y, offsets, ["a", "b"], Correction.NONE)
+    stats = binary_block(genotype_block(geno), model, correction=Correction.NONE, pthresh=0.05, min_mac=0)
+    observed = np.where(geno < 0, np.nan, geno.astype(float))
+    imputed = np.where(np.isnan(observed), np.nanmean(observed, axis=0), observed)
+    for j in range(2):
+        null = fit_null_logistic(x, y[:, j], offsets[:, j])
+        g_r = _residualized(x, imputed, null.w)
+        info = (g_r**2 * null.w[:, None]).sum(axis=0)
+        score = g_r.T @ (y[:, j] - null.p)
+        np.testing.assert_allclose(stats.se[:, j], 1 / np.sqrt(info), rtol=1e-9)
+        np.testing.assert_allclose(stats.chisq[:, j], score**2 / info, rtol=1e-7)
+
+
+def test_expit_inplace__equals_scipy_expit_without_overflow_warnings() -> None:
+    u = np.concatenate([np.linspace(-40, 40, 1001), [-800.0, -709.8, 709.8, 800.0, 0.0]])
+    expected = expit(u)
+    result = expit_inplace(u.copy())  # pytest turns an overflow RuntimeWarning into an error
+    np.testing.assert_allclose(result, expected, rtol=1e-15, atol=0)
+    assert result[-5] == 0.0 and result[-2] == 1.0 and result[-1] == 0.5
 
 
 def test_column_log_sums__matches_sum_of_logs_also_with_tiny_factors() -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "fit_null",
     "genotype_block",
     "make_offsets",
+    "missing_sums",
 ]
 
 _LN10 = float(np.log(10.0))
@@ -162,6 +163,17 @@ def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None) -> 
                      sumsq=np.einsum("ij,ij->j", values, values))
 
 
+def missing_sums(block: GenoBlock, weights: _F64) -> tuple[NDArray[np.intp], _F64]:
+    """The variants with missing calls and, for each, the sums of the rows of ``weights`` at its missing samples.
+
+    ``miss_cols`` is sorted (column-major scan), so one ``reduceat`` over the
+    gathered rows sums every segment and every weight column at once.
+    """
+    cols = block.miss_cols
+    starts = np.flatnonzero(np.concatenate(([True], cols[1:] != cols[:-1])))
+    return cols[starts], np.add.reduceat(weights[block.miss_rows], starts, axis=0)
+
+
 def cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
     """G_imp'[1|Q|E], sums of squares of G_imp, non-missing counts and dosage sums of observed calls."""
     n_samples, n_variants = block.values.shape
@@ -172,9 +184,8 @@ def cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray
     sumsq = block.sumsq if block.sumsq is not None else dosage + 2.0 * np.asarray(block.twos, dtype=np.float64)
     if block.miss_cols.size:
         mean = dosage / np.maximum(n_obs, 1)
-        picked = weights[block.miss_rows]
-        for c in range(weights.shape[1]):
-            cross[:, c] += mean * np.bincount(block.miss_cols, weights=picked[:, c], minlength=n_variants)
+        cols, sums = missing_sums(block, weights)
+        cross[cols] += mean[cols, None] * sums
         sumsq = sumsq + n_miss * mean**2
     return cross, sumsq, n_obs, dosage
 

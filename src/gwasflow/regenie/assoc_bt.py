@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtri_exp
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products
+from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
 from gwasflow.regenie.firth import approx_firth_block, exact_firth_test, fit_firth
 from gwasflow.regenie.logistic import NullLogistic, fit_null_logistic
 from gwasflow.regenie.spa import spa_logp
@@ -43,6 +43,7 @@ __all__ = ["BinaryModel", "BinaryStats", "Correction", "binary_block", "fit_bina
 F64 = NDArray[np.float64]
 _LN10 = float(np.log(10.0))
 _LN2 = float(np.log(2.0))
+_SQUARE_COLS = 16  # columns squared at once for g'Wg
 _CHUNK = 32  # corrected variants handled at once: n_samples x 32 temporaries stay in cache (2x faster than 256)
 
 
@@ -105,12 +106,20 @@ class BinaryStats(BlockStats):
 def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int64]) -> F64:
     """``g'Wg`` per variant and phenotype for mean-imputed genotypes, (n_variants, n_phenotypes)."""
     values = block.values
-    result: F64 = np.square(values).T @ w
+    n_samples, n_variants = values.shape
+    result: F64 = np.empty((n_variants, w.shape[1]))
+    # squares of _SQUARE_COLS columns at a time into one small buffer that stays in cache: half the time of
+    # squaring the whole block (a fresh n_samples x n_variants array) before one product
+    buffer = np.empty((n_samples, min(_SQUARE_COLS, n_variants)), order="F")
+    for start in range(0, n_variants, _SQUARE_COLS):
+        part = values[:, start:start + _SQUARE_COLS]
+        squares = buffer[:, :part.shape[1]]
+        np.square(part, out=squares)
+        result[start:start + part.shape[1]] = squares.T @ w
     if block.miss_cols.size:
         mean = dosage / np.maximum(n_obs, 1)
-        for j in range(w.shape[1]):
-            picked = np.bincount(block.miss_cols, weights=w[block.miss_rows, j], minlength=values.shape[1])
-            result[:, j] += picked * mean**2
+        cols, sums = missing_sums(block, w)
+        result[cols] += (mean[cols] ** 2)[:, None] * sums
     return result
 
 

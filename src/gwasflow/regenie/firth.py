@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from gwasflow.regenie.logistic import column_log_sums
+from gwasflow.regenie.logistic import column_log_sums, expit_inplace
 
 __all__ = ["ApproxFirth", "FirthFit", "approx_firth_block", "exact_firth_test", "fit_firth"]
 
@@ -160,7 +160,7 @@ def _newton_terms(gr: F64, gr2: F64, gr3: F64, gr4: F64, gy: F64, offset: F64, b
     p = gr * beta
     p += offset[:, None]
     eta_sum = p.sum(axis=0)
-    expit(p, out=p)
+    expit_inplace(p)
     log_p = column_log_sums(p)
     if not np.isfinite(log_p).all():  # some p underflowed to 0: the overflow-safe form
         eta = gr * beta

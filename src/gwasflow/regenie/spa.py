@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, log_ndtr
+from scipy.special import log_ndtr
 
-from gwasflow.regenie.logistic import column_log_sums
+from gwasflow.regenie.logistic import column_log_sums, expit_inplace
 
 __all__ = ["spa_logp"]
 
@@ -46,11 +46,13 @@ class _Terms:
     gr4: F64
     eta: F64
     gp: F64
+    g_sum: F64  # sum g_r per column
+    eta_sum: float
     sp_eta: float  # sum softplus(eta)
 
 
 def _expansion(terms: _Terms, t: F64) -> F64:
-    """K(t) and its first four derivatives for every column, (5, n_cols): one ``expit`` pass, a log per 16 rows.
+    """K(t) and its first four derivatives for every column, (5, n_cols): one logistic pass, a log per 16 rows.
 
     With ``u_i = eta_i + g_i t`` and ``q_i = expit(u_i)``:
     ``log(1 - p_i + p_i e^(g_i t)) = softplus(u_i) - softplus(eta_i)`` and
@@ -61,12 +63,14 @@ def _expansion(terms: _Terms, t: F64) -> F64:
     """
     u = terms.gr * t
     u += terms.eta[:, None]
-    q = expit(u)
+    q = expit_inplace(u)  # u is overwritten; sum u = sum eta + t sum g
     out = np.empty((5, t.size))
     log_q = column_log_sums(q)  # one log per 16 rows
     if not np.isfinite(log_q).all():  # some q underflowed to 0: the overflow-safe form
+        u = terms.gr * t
+        u += terms.eta[:, None]
         log_q = (u - np.logaddexp(0.0, u)).sum(axis=0)
-    out[0] = u.sum(axis=0) - log_q - terms.sp_eta - t * terms.gp
+    out[0] = terms.eta_sum + t * terms.g_sum - log_q - terms.sp_eta - t * terms.gp
     out[1] = np.einsum("ij,ij->j", terms.gr, q) - terms.gp
     v = 1.0 - q
     v *= q
@@ -163,7 +167,7 @@ def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
     gr2 = gr * gr
     eta = np.log(p) - np.log1p(-p)
     terms = _Terms(gr=gr, gr2=gr2, gr3=gr2 * gr, gr4=gr2 * gr2, eta=eta, gp=gr.T @ p,
-                   sp_eta=float(np.logaddexp(0.0, eta).sum()))
+                   g_sum=gr.sum(axis=0), eta_sum=float(eta.sum()), sp_eta=float(np.logaddexp(0.0, eta).sum()))
     w = p * (1.0 - p)
     k2_0 = gr2.T @ w  # K''(0) and K'''(0): matrix products, no transcendental function
     k0 = (k2_0, terms.gr3.T @ (w * (1.0 - 2.0 * p)), terms.gr4.T @ (w * (1.0 - 6.0 * w)))

@@ -144,9 +144,12 @@ class _Context:
     def offsets(self, state: _GroupState, chrom: int) -> Offsets | BinaryModel:
         with self._lock:
             if chrom not in state.offsets:
+                previous = next(iter(state.offsets.values()), None)
                 state.offsets.clear()  # blocks arrive in chromosome order: keep one chromosome per group
                 loco = self._loco(state, chrom)
-                if state.null is not None:
+                if loco is None and previous is not None:
+                    state.offsets[chrom] = previous  # no LOCO predictions: the same null model on every chromosome
+                elif state.null is not None:
                     state.offsets[chrom] = make_offsets(state.null, loco)
                 else:
                     assert state.x is not None and state.y is not None
