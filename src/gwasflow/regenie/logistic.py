@@ -11,15 +11,18 @@ step halved while the deviance increases.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
 from gwasflow.errors import EngineInputError
 
-__all__ = ["NullLogistic", "check_binary", "column_log_sums", "expit_inplace", "fit_null_logistic", "log_likelihood"]
+__all__ = ["NullLogistic", "check_binary", "column_log_sums", "expit_inplace", "fit_null_logistic", "log_likelihood",
+           "njit_kernel"]
 
 F64 = NDArray[np.float64]
 _MAX_ITER = 100
@@ -50,6 +53,21 @@ def expit_inplace(u: F64) -> F64:
         u += 1.0
         np.reciprocal(u, out=u)
     return u
+
+
+def njit_kernel(func: Callable[..., None]) -> Callable[..., None]:
+    """``func`` compiled by ``numba.njit(cache=True, fastmath=False, nogil=True)``, compiled lazily on first call.
+
+    Exact IEEE arithmetic (no fastmath), so a kernel rounds as its Python
+    source reads. The machine code is cached next to the module, or in the
+    user's cache folder where that is read-only; where numba finds no
+    writable place at all, the kernel is compiled in every process instead.
+    """
+    try:
+        compiled: Callable[..., None] = numba.njit(cache=True, fastmath=False, nogil=True)(func)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        compiled = numba.njit(cache=False, fastmath=False, nogil=True)(func)
+    return compiled
 
 
 def column_log_sums(r: F64, group: int = 16) -> F64:
