@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -231,14 +232,14 @@ def _add_one(x: np.ndarray, out: np.ndarray) -> None:
 
 def test_njit_kernel__compiles_without_the_disk_cache_where_numba_finds_no_writable_folder(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    real_njit = logistic.numba.njit
+    real_njit = numba.njit
 
     def njit(**options: object) -> object:
         if options.get("cache"):
             raise RuntimeError("cannot cache function '_add_one': no locator available")
         return real_njit(**options)
 
-    monkeypatch.setattr(logistic.numba, "njit", njit)
+    monkeypatch.setattr(numba, "njit", njit)
     kernel = logistic.njit_kernel(_add_one)
     out = np.empty(3)
     kernel(np.arange(3.0), out)

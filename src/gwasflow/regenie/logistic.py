@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
@@ -56,18 +55,31 @@ def expit_inplace(u: F64) -> F64:
 
 
 def njit_kernel(func: Callable[..., None]) -> Callable[..., None]:
-    """``func`` compiled by ``numba.njit(cache=True, fastmath=False, nogil=True)``, compiled lazily on first call.
+    """``func`` compiled by ``numba.njit(cache=True, fastmath=False, nogil=True)`` on its first call.
 
     Exact IEEE arithmetic (no fastmath), so a kernel rounds as its Python
-    source reads. The machine code is cached next to the module, or in the
-    user's cache folder where that is read-only; where numba finds no
-    writable place at all, the kernel is compiled in every process instead.
+    source reads. numba is imported only then (about 0.25 s, which runs
+    without a binary-trait correction do not pay). The machine code is cached
+    next to the module, or in the user's cache folder where that is
+    read-only; where numba finds no writable place at all, the kernel is
+    compiled in every process instead.
     """
-    try:
-        compiled: Callable[..., None] = numba.njit(cache=True, fastmath=False, nogil=True)(func)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        compiled = numba.njit(cache=False, fastmath=False, nogil=True)(func)
-    return compiled
+    compiled: Callable[..., None] | None = None
+
+    def kernel(*args: object) -> None:
+        nonlocal compiled
+        if compiled is None:
+            import numba
+
+            try:
+                compiled = numba.njit(cache=True, fastmath=False, nogil=True)(func)
+            except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+                compiled = numba.njit(cache=False, fastmath=False, nogil=True)(func)
+        assert compiled is not None
+        compiled(*args)
+
+    kernel.__doc__ = func.__doc__
+    return kernel
 
 
 def column_log_sums(r: F64, group: int = 16) -> F64:
