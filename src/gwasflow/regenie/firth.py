@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from gwasflow.regenie.logistic import njit_kernel
+from gwasflow.regenie.logistic import njit_kernel, power_moments
 
 __all__ = ["ApproxFirth", "FirthFit", "approx_firth_block", "exact_firth_test", "fit_firth"]
 
@@ -130,10 +130,13 @@ class ApproxFirth:
     ok: NDArray[np.bool_]
 
 
-def _moment_weights(p: F64, gr3: F64, gr4: F64) -> tuple[F64, F64]:
-    """``sum g^3 w (1/2 - p)`` and ``sum g^4 w (2 (1/2 - p)^2 - w)`` per column for a probability vector ``p``."""
+def _null_moments(gr: F64, p: F64) -> F64:
+    """``sum g p``, ``info = sum g^2 w``, ``A = sum g^3 w (1/2 - p)``, ``B = sum g^4 w (2 (1/2 - p)^2 - w)``.
+
+    Per column of ``gr`` for a probability vector ``p`` (``w = p (1 - p)``): a (4, n_cols) array.
+    """
     w = p - p * p
-    return gr3.T @ (w * (0.5 - p)), gr4.T @ (w * (2.0 * (0.5 - p) ** 2 - w))
+    return power_moments(gr, np.column_stack([p, w, w * (0.5 - p), w * (2.0 * (0.5 - p) ** 2 - w)]))
 
 
 def _firth_score_slope(gy: F64, gp: F64, info: F64, a_sum: F64, b_sum: F64) -> tuple[F64, F64]:
@@ -209,7 +212,7 @@ def _newton_sums_py(gr: F64, offset: F64, beta: F64, out: F64) -> None:
 _newton_sums = njit_kernel(_newton_sums_py)
 
 
-def _newton_terms(gr: F64, gr2: F64, gr3: F64, gr4: F64, gy: F64, offset: F64, beta: F64) -> F64:
+def _newton_terms(gr: F64, gy: F64, offset: F64, beta: F64) -> F64:
     """Everything one Newton step needs at ``beta``, from one fused pass over ``gr`` (numba): a (7, n_cols) array.
 
     Rows: the Firth score ``S``, its slope ``-dS/db``, the log-likelihood
@@ -217,10 +220,7 @@ def _newton_terms(gr: F64, gr2: F64, gr3: F64, gr4: F64, gy: F64, offset: F64, b
     ``U = g'(y - p)``, ``info``, ``A = sum g^3 w (1/2 - p)`` and ``B``
     (:func:`_firth_score_slope`). ``l = b g'y + y'offset - sum softplus(eta)``.
     The sums over the samples come from :func:`_newton_sums_py` (one ``exp``
-    per entry, one ``log`` per 32 rows, no (n_samples x n_cols) temporary),
-    which forms the powers of ``g`` itself: ``gr2``, ``gr3`` and ``gr4``
-    (``gr``'s square, cube and fourth power, which the caller keeps for its
-    matrix products) are not read.
+    per entry, one ``log`` per 32 rows, no (n_samples x n_cols) temporary).
     """
     sums = np.empty((5, beta.size))
     _newton_sums(np.ascontiguousarray(gr), offset, np.ascontiguousarray(beta, dtype=np.float64), sums)
@@ -250,15 +250,10 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
     they are iterated on alone.
     """
     n_variants = gr.shape[1]
-    gr2 = gr * gr
-    gr3 = gr2 * gr
-    gr4 = gr2 * gr2
+    gr = np.ascontiguousarray(gr)
     gy = gr.T @ y
-    p0 = expit(offset)
-    w0 = p0 - p0 * p0
-    info_null = gr2.T @ w0
-    a0, b0 = _moment_weights(p0, gr3, gr4)
-    score0, slope0 = _firth_score_slope(gy, gr.T @ p0, info_null, a0, b0)
+    gp0, info_null, a0, b0 = _null_moments(gr, expit(offset))
+    score0, slope0 = _firth_score_slope(gy, gp0, info_null, a0, b0)
     disc = slope0 * slope0 + 4.0 * a0 * score0  # S(b) ~ S(0) - slope0 b - A0 b^2 (unpenalized part of S'' = -2A)
     with np.errstate(invalid="ignore", divide="ignore"):
         beta = 2.0 * score0 / (slope0 + np.sqrt(np.maximum(disc, 0.0)))
@@ -272,10 +267,9 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
         if active.size == 0:
             break
         if 4 * active.size <= n_variants:
-            terms = _newton_terms(gr[:, active], gr2[:, active], gr3[:, active], gr4[:, active],
-                                  gy[active], offset, beta[active])
+            terms = _newton_terms(gr[:, active], gy[active], offset, beta[active])
         else:
-            terms = _newton_terms(gr, gr2, gr3, gr4, gy, offset, beta)[:, active]
+            terms = _newton_terms(gr, gy, offset, beta)[:, active]
         score, slope, loglik, unpenalized, info, a_sum, b_sum = terms
         step = np.clip(score / slope, -MAX_STEP, MAX_STEP)
         beta[active] += step

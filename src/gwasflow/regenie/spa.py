@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_ndtr
 
-from gwasflow.regenie.logistic import njit_kernel
+from gwasflow.regenie.logistic import njit_kernel, power_moments
 
 __all__ = ["spa_logp"]
 
@@ -39,12 +39,9 @@ _SETTLE = 1e-3
 
 @dataclass(frozen=True)
 class _Terms:
-    """What every evaluation of K', K'' reuses: ``g_r``, its powers, ``eta`` and ``sum g_r p`` per column."""
+    """What every evaluation of K', K'' reuses: ``g_r``, ``eta`` and ``sum g_r p`` per column."""
 
     gr: F64
-    gr2: F64
-    gr3: F64
-    gr4: F64
     eta: F64
     gp: F64
     sp_eta: float  # sum softplus(eta)
@@ -120,7 +117,7 @@ def _expansion(terms: _Terms, t: F64) -> F64:
     one ``log`` per 32 rows, no (n_samples x n_cols) temporary.
     """
     out = np.empty((5, t.size))
-    _expansion_sums(np.ascontiguousarray(terms.gr), terms.eta, np.ascontiguousarray(t, dtype=np.float64), out)
+    _expansion_sums(terms.gr, terms.eta, np.ascontiguousarray(t, dtype=np.float64), out)
     out[0] -= terms.sp_eta + t * terms.gp
     out[1] -= terms.gp
     return out
@@ -206,13 +203,12 @@ def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
     model's fitted probabilities. Returns the log p-values and a success mask
     (root found, finite result).
     """
-    gr2 = gr * gr
     eta = np.log(p) - np.log1p(-p)
-    terms = _Terms(gr=gr, gr2=gr2, gr3=gr2 * gr, gr4=gr2 * gr2, eta=eta, gp=gr.T @ p,
-                   sp_eta=float(np.logaddexp(0.0, eta).sum()))
     w = p * (1.0 - p)
-    k2_0 = gr2.T @ w  # K''(0) and K'''(0): matrix products, no transcendental function
-    k0 = (k2_0, terms.gr3.T @ (w * (1.0 - 2.0 * p)), terms.gr4.T @ (w * (1.0 - 6.0 * w)))
+    # sum g p, and K''(0), K'''(0), K''''(0): weighted power sums, no transcendental function
+    gp, k2_0, k3_0, k4_0 = power_moments(gr, np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)]))
+    terms = _Terms(gr=np.ascontiguousarray(gr), eta=eta, gp=gp, sp_eta=float(np.logaddexp(0.0, eta).sum()))
+    k0 = (k2_0, k3_0, k4_0)
     z_up, found_up = _tail_z(terms, np.abs(score), k0)
     z_low, found_low = _tail_z(terms, -np.abs(score), k0)
     logp = np.minimum(np.logaddexp(log_ndtr(-z_up), log_ndtr(z_low)), 0.0)
