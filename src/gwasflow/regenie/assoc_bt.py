@@ -118,8 +118,7 @@ def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int
         result[start:start + part.shape[1]] = squares.T @ w
     if block.miss_cols.size:
         mean = dosage / np.maximum(n_obs, 1)
-        cols, sums = missing_sums(block, w)
-        result[cols] += (mean[cols] ** 2)[:, None] * sums
+        result += (mean**2)[:, None] * missing_sums(block, w)
     return result
 
 
