@@ -11,11 +11,11 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie import firth, logistic, spa
+from gwasflow.regenie import logistic
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
 from gwasflow.regenie.firth import approx_firth_block, exact_firth_test
-from gwasflow.regenie.logistic import column_log_sums, expit_inplace, fit_null_logistic
+from gwasflow.regenie.logistic import column_log_sums, expit_inplace, fit_null_logistic, logistic_sums, power_moments
 from gwasflow.regenie.options import parse_args
 from gwasflow.regenie.spa import spa_logp
 
@@ -191,15 +191,14 @@ def test_column_log_sums__matches_sum_of_logs_also_with_tiny_factors() -> None:
     np.testing.assert_allclose(column_log_sums(r), np.log(r).sum(axis=0), rtol=1e-13)
 
 
-def test_spa_expansion_kernel__matches_direct_numpy_sums_also_for_extreme_arguments() -> None:
+def test_logistic_sums__matches_direct_numpy_sums_also_for_extreme_arguments() -> None:
     rng = np.random.default_rng(11)
     n = 1001  # not a multiple of the kernel's 32-row log groups
     gr = rng.normal(size=(n, 6))
-    eta = rng.normal(-2.0, 1.5, size=n)
-    t = np.array([0.0, 0.05, -0.3, 2.0, 400.0, -900.0])  # the last two push u past +-700: exp(-|u|) underflows
-    out = np.empty((5, t.size))
-    spa._expansion_sums(gr, eta, t, out)
-    u = gr * t + eta[:, None]
+    offset = rng.normal(-2.0, 1.5, size=n)
+    coef = np.array([0.0, 0.05, -0.3, 2.0, 400.0, -900.0])  # the last two push u past +-700: exp(-|u|) underflows
+    out = logistic_sums(gr, offset, coef)
+    u = gr * coef + offset[:, None]
     q = expit(u)
     v = q * (1 - q)
     expected = [np.logaddexp(0.0, u).sum(axis=0), (gr * q).sum(axis=0), (gr**2 * v).sum(axis=0),
@@ -208,21 +207,12 @@ def test_spa_expansion_kernel__matches_direct_numpy_sums_also_for_extreme_argume
         np.testing.assert_allclose(row, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
-def test_firth_newton_kernel__matches_direct_numpy_sums_also_for_extreme_arguments() -> None:
-    rng = np.random.default_rng(12)
-    n = 999
-    gr = rng.normal(size=(n, 5))
-    offset = rng.normal(-1.0, 2.0, size=n)
-    beta = np.array([0.0, 0.2, -1.0, 500.0, -800.0])
-    out = np.empty((5, beta.size))
-    firth._newton_sums(gr, offset, beta, out)
-    eta = gr * beta + offset[:, None]
-    p = expit(eta)
-    w = p * (1 - p)
-    expected = [np.logaddexp(0.0, eta).sum(axis=0), (gr * p).sum(axis=0), (gr**2 * w).sum(axis=0),
-                (gr**3 * w * (0.5 - p)).sum(axis=0), (gr**4 * w * (2 * (0.5 - p) ** 2 - w)).sum(axis=0)]
-    for row, want in zip(out, expected, strict=True):
-        np.testing.assert_allclose(row, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+def test_power_moments__matches_matrix_products_of_powers() -> None:
+    rng = np.random.default_rng(13)
+    g = rng.normal(size=(777, 5))
+    weights = rng.random((777, 4))
+    expected = [(g**k).T @ weights[:, k - 1] for k in range(1, 5)]
+    np.testing.assert_allclose(power_moments(g, weights), expected, rtol=1e-12)
 
 
 def _add_one(x: np.ndarray, out: np.ndarray) -> None:

@@ -25,14 +25,13 @@ its null is ``b = 0`` with the same one-column penalty.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from gwasflow.regenie.logistic import njit_kernel, power_moments
+from gwasflow.regenie.logistic import logistic_sums, power_moments
 
 __all__ = ["ApproxFirth", "FirthFit", "approx_firth_block", "exact_firth_test", "fit_firth"]
 
@@ -152,66 +151,6 @@ def _firth_score_slope(gy: F64, gp: F64, info: F64, a_sum: F64, b_sum: F64) -> t
     return score, np.where(slope > 0, slope, info)
 
 
-def _newton_sums_py(gr: F64, offset: F64, beta: F64, out: F64) -> None:
-    """Fill ``out`` (5, n_cols) with the per-column sums behind :func:`_newton_terms`, in one pass over ``gr``.
-
-    Rows: ``sum softplus(eta)``, ``g'p``, ``info = sum g^2 w``,
-    ``A = sum g^3 w (1/2 - p)`` and ``B = sum g^4 w (2 (1/2 - p)^2 - w)``, with
-    ``eta_ij = g_ij beta_j + offset_i``, ``p = expit(eta)``, ``w = p - p^2``.
-    The rows of ``gr`` (C order) are read as stored and each column's sums
-    kept in arrays of n_cols: nothing of size n_samples x n_cols is allocated.
-    ``e = exp(-|eta|)`` (one ``exp`` per entry, no overflow) gives
-    ``p = 1 / (1 + e)`` for ``eta >= 0``, ``e / (1 + e)`` otherwise, and
-    ``softplus(eta) = max(eta, 0) + log(1 + e)``; the factors ``1 + e`` lie in
-    [1, 2], so the product of 32 of them (at most 2^32) is formed and one
-    ``log`` taken per 32 rows. Compiled by numba (``_newton_sums``); plain
-    Python otherwise.
-    """
-    n_rows, n_cols = gr.shape
-    eta = np.empty(n_cols)
-    e = np.empty(n_cols)
-    prod = np.ones(n_cols)
-    pos_sum = np.zeros(n_cols)
-    log_sum = np.zeros(n_cols)
-    gp = np.zeros(n_cols)
-    info = np.zeros(n_cols)
-    a_sum = np.zeros(n_cols)
-    b_sum = np.zeros(n_cols)
-    for i in range(n_rows):
-        offset_i = offset[i]
-        for j in range(n_cols):
-            eta[j] = gr[i, j] * beta[j] + offset_i
-        for j in range(n_cols):
-            e[j] = math.exp(-abs(eta[j]))
-        for j in range(n_cols):  # no calls: the compiler can vectorize this loop
-            g = gr[i, j]
-            e_j = e[j]
-            positive = eta[j] >= 0.0
-            p = (1.0 if positive else e_j) / (1.0 + e_j)
-            pos_sum[j] += eta[j] if positive else 0.0
-            prod[j] *= 1.0 + e_j
-            w = p - p * p
-            half = 0.5 - p
-            g2 = g * g
-            gp[j] += g * p
-            info[j] += g2 * w
-            a_sum[j] += g2 * g * (w * half)
-            b_sum[j] += g2 * g2 * ((2.0 * (half * half) - w) * w)
-        if i % 32 == 31:
-            for j in range(n_cols):
-                log_sum[j] += math.log(prod[j])
-                prod[j] = 1.0
-    for j in range(n_cols):
-        out[0, j] = pos_sum[j] + (log_sum[j] + math.log(prod[j]))
-        out[1, j] = gp[j]
-        out[2, j] = info[j]
-        out[3, j] = a_sum[j]
-        out[4, j] = b_sum[j]
-
-
-_newton_sums = njit_kernel(_newton_sums_py)
-
-
 def _newton_terms(gr: F64, gy: F64, offset: F64, beta: F64) -> F64:
     """Everything one Newton step needs at ``beta``, from one fused pass over ``gr`` (numba): a (7, n_cols) array.
 
@@ -219,12 +158,14 @@ def _newton_terms(gr: F64, gy: F64, offset: F64, beta: F64) -> F64:
     ``l`` without its constant ``y'offset``, the unpenalized score
     ``U = g'(y - p)``, ``info``, ``A = sum g^3 w (1/2 - p)`` and ``B``
     (:func:`_firth_score_slope`). ``l = b g'y + y'offset - sum softplus(eta)``.
-    The sums over the samples come from :func:`_newton_sums_py` (one ``exp``
-    per entry, one ``log`` per 32 rows, no (n_samples x n_cols) temporary).
+    The sums over the samples are :func:`~gwasflow.regenie.logistic.logistic_sums`
+    (one ``exp`` per entry, one ``log`` per 32 rows, no (n_samples x n_cols)
+    temporary), with ``w (1/2 - p) = w (1 - 2p) / 2`` and
+    ``w (2 (1/2 - p)^2 - w) = w (1 - 6w) / 2``.
     """
-    sums = np.empty((5, beta.size))
-    _newton_sums(np.ascontiguousarray(gr), offset, np.ascontiguousarray(beta, dtype=np.float64), sums)
-    sp_sum, gp, info, a_sum, b_sum = sums
+    sp_sum, gp, info, k3, k4 = logistic_sums(gr, offset, beta)
+    a_sum = 0.5 * k3
+    b_sum = 0.5 * k4
     out = np.empty((7, beta.size))
     out[0], out[1] = _firth_score_slope(gy, gp, info, a_sum, b_sum)
     out[2] = beta * gy - sp_sum

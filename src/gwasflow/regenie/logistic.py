@@ -11,6 +11,7 @@ step halved while the deviance increases.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from scipy.special import expit
 from gwasflow.errors import EngineInputError
 
 __all__ = ["NullLogistic", "check_binary", "column_log_sums", "expit_inplace", "fit_null_logistic", "log_likelihood",
-           "njit_kernel", "power_moments"]
+           "logistic_sums", "njit_kernel", "power_moments"]
 
 F64 = NDArray[np.float64]
 _MAX_ITER = 100
@@ -114,6 +115,77 @@ def power_moments(g: F64, weights: F64) -> F64:
     """
     out = np.empty((4, g.shape[1]))
     _power_moments(np.ascontiguousarray(g), np.ascontiguousarray(weights), out)
+    return out
+
+
+def _logistic_sums_py(gr: F64, offset: F64, coef: F64, out: F64) -> None:
+    """Fill ``out`` (5, n_cols) with :func:`logistic_sums`, in one pass over the rows of ``gr`` (C order).
+
+    Each column's sums are kept in arrays of n_cols: nothing of size
+    n_samples x n_cols is allocated. ``e = exp(-|u|)`` (one ``exp`` per
+    entry, no overflow) gives ``q = 1 / (1 + e)`` for ``u >= 0``,
+    ``e / (1 + e)`` otherwise, and ``softplus(u) = max(u, 0) + log(1 + e)``;
+    the factors ``1 + e`` lie in [1, 2], so the product of 32 of them (at
+    most 2^32) is formed and one ``log`` taken per 32 rows. Compiled by numba
+    (``_logistic_sums``); plain Python otherwise.
+    """
+    n_rows, n_cols = gr.shape
+    u = np.empty(n_cols)
+    e = np.empty(n_cols)
+    prod = np.ones(n_cols)
+    pos_sum = np.zeros(n_cols)
+    log_sum = np.zeros(n_cols)
+    k1 = np.zeros(n_cols)
+    k2 = np.zeros(n_cols)
+    k3 = np.zeros(n_cols)
+    k4 = np.zeros(n_cols)
+    for i in range(n_rows):
+        offset_i = offset[i]
+        for j in range(n_cols):
+            u[j] = gr[i, j] * coef[j] + offset_i
+        for j in range(n_cols):
+            e[j] = math.exp(-abs(u[j]))
+        for j in range(n_cols):  # no calls: the compiler can vectorize this loop
+            g = gr[i, j]
+            e_j = e[j]
+            positive = u[j] >= 0.0
+            q = (1.0 if positive else e_j) / (1.0 + e_j)
+            pos_sum[j] += u[j] if positive else 0.0
+            prod[j] *= 1.0 + e_j
+            v = (1.0 - q) * q
+            g2 = g * g
+            k1[j] += g * q
+            k2[j] += g2 * v
+            k3[j] += g2 * g * ((1.0 - 2.0 * q) * v)
+            k4[j] += g2 * g2 * (v * (1.0 - 6.0 * v))
+        if i % 32 == 31:
+            for j in range(n_cols):
+                log_sum[j] += math.log(prod[j])
+                prod[j] = 1.0
+    for j in range(n_cols):
+        out[0, j] = pos_sum[j] + (log_sum[j] + math.log(prod[j]))
+        out[1, j] = k1[j]
+        out[2, j] = k2[j]
+        out[3, j] = k3[j]
+        out[4, j] = k4[j]
+
+
+_logistic_sums = njit_kernel(_logistic_sums_py)
+
+
+def logistic_sums(g: F64, offset: F64, coef: F64) -> F64:
+    """Sums over the samples at ``u_ij = g_ij coef_j + offset_i``, ``q = expit(u)``, ``v = q (1 - q)``: (5, n_cols).
+
+    Rows: ``sum softplus(u)``, ``sum g q``, ``sum g^2 v``, ``sum g^3 v (1 - 2q)``
+    and ``sum g^4 v (1 - 6v)``: the log-likelihood, score and information
+    terms of a logistic model with one free coefficient per column, and
+    their derivatives in it. Shared by the SPA cumulant generating function
+    (:mod:`gwasflow.regenie.spa`) and approximate Firth's Newton steps
+    (:mod:`gwasflow.regenie.firth`). One fused pass (numba kernel).
+    """
+    out = np.empty((5, g.shape[1]))
+    _logistic_sums(np.ascontiguousarray(g), np.ascontiguousarray(offset, dtype=np.float64),
+                   np.ascontiguousarray(coef, dtype=np.float64), out)
     return out
 
 

@@ -20,14 +20,13 @@ Lugannani-Rice / Barndorff-Nielsen tail is ``P(T > q) ~ 1 - Phi(z)``,
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_ndtr
 
-from gwasflow.regenie.logistic import njit_kernel, power_moments
+from gwasflow.regenie.logistic import logistic_sums, power_moments
 
 __all__ = ["spa_logp"]
 
@@ -47,64 +46,6 @@ class _Terms:
     sp_eta: float  # sum softplus(eta)
 
 
-def _expansion_sums_py(gr: F64, eta: F64, t: F64, out: F64) -> None:
-    """Fill ``out`` (5, n_cols) with the per-column sums behind :func:`_expansion`, in one pass over ``gr``.
-
-    Rows: ``sum softplus(u)``, ``sum g q``, ``sum g^2 v``, ``sum g^3 v (1 - 2q)``
-    and ``sum g^4 v (1 - 6v)``, with ``u_ij = g_ij t_j + eta_i``,
-    ``q = expit(u)``, ``v = q (1 - q)``. The rows of ``gr`` (C order) are read
-    as stored and each column's sums kept in arrays of n_cols: nothing of size
-    n_samples x n_cols is allocated. ``e = exp(-|u|)`` (one ``exp`` per entry,
-    no overflow) gives ``q = 1 / (1 + e)`` for ``u >= 0``, ``e / (1 + e)``
-    otherwise, and ``softplus(u) = max(u, 0) + log(1 + e)``; the factors
-    ``1 + e`` lie in [1, 2], so the product of 32 of them (at most 2^32) is
-    formed and one ``log`` taken per 32 rows. Compiled by numba
-    (``_expansion_sums``); plain Python otherwise.
-    """
-    n_rows, n_cols = gr.shape
-    u = np.empty(n_cols)
-    e = np.empty(n_cols)
-    prod = np.ones(n_cols)
-    pos_sum = np.zeros(n_cols)
-    log_sum = np.zeros(n_cols)
-    k1 = np.zeros(n_cols)
-    k2 = np.zeros(n_cols)
-    k3 = np.zeros(n_cols)
-    k4 = np.zeros(n_cols)
-    for i in range(n_rows):
-        eta_i = eta[i]
-        for j in range(n_cols):
-            u[j] = gr[i, j] * t[j] + eta_i
-        for j in range(n_cols):
-            e[j] = math.exp(-abs(u[j]))
-        for j in range(n_cols):  # no calls: the compiler can vectorize this loop
-            g = gr[i, j]
-            e_j = e[j]
-            positive = u[j] >= 0.0
-            q = (1.0 if positive else e_j) / (1.0 + e_j)
-            pos_sum[j] += u[j] if positive else 0.0
-            prod[j] *= 1.0 + e_j
-            v = (1.0 - q) * q
-            g2 = g * g
-            k1[j] += g * q
-            k2[j] += g2 * v
-            k3[j] += g2 * g * ((1.0 - 2.0 * q) * v)
-            k4[j] += g2 * g2 * (v * (1.0 - 6.0 * v))
-        if i % 32 == 31:
-            for j in range(n_cols):
-                log_sum[j] += math.log(prod[j])
-                prod[j] = 1.0
-    for j in range(n_cols):
-        out[0, j] = pos_sum[j] + (log_sum[j] + math.log(prod[j]))
-        out[1, j] = k1[j]
-        out[2, j] = k2[j]
-        out[3, j] = k3[j]
-        out[4, j] = k4[j]
-
-
-_expansion_sums = njit_kernel(_expansion_sums_py)
-
-
 def _expansion(terms: _Terms, t: F64) -> F64:
     """K(t) and its first four derivatives for every column, (5, n_cols), from one fused pass (numba kernel).
 
@@ -113,11 +54,11 @@ def _expansion(terms: _Terms, t: F64) -> F64:
     ``K(t) = sum softplus(u_i) - sum softplus(eta_i) - t sum g_i p_i``;
     ``K'''(t) = sum g^3 v (1 - 2q)`` and ``K''''(t) = sum g^4 v (1 - 6v)`` with
     ``v = q (1 - q)`` need no further transcendental function. The sums over
-    the samples come from :func:`_expansion_sums_py`: one ``exp`` per entry,
-    one ``log`` per 32 rows, no (n_samples x n_cols) temporary.
+    the samples are :func:`~gwasflow.regenie.logistic.logistic_sums` at
+    ``u``: one ``exp`` per entry, one ``log`` per 32 rows, no
+    (n_samples x n_cols) temporary.
     """
-    out = np.empty((5, t.size))
-    _expansion_sums(terms.gr, terms.eta, np.ascontiguousarray(t, dtype=np.float64), out)
+    out = logistic_sums(terms.gr, terms.eta, t)
     out[0] -= terms.sp_eta + t * terms.gp
     out[1] -= terms.gp
     return out
