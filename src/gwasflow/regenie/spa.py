@@ -144,11 +144,12 @@ def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
     model's fitted probabilities. Returns the log p-values and a success mask
     (root found, finite result).
     """
+    gr = np.ascontiguousarray(gr)  # the kernels read rows as stored
     eta = np.log(p) - np.log1p(-p)
     w = p * (1.0 - p)
     # sum g p, and K''(0), K'''(0), K''''(0): weighted power sums, no transcendental function
     gp, k2_0, k3_0, k4_0 = power_moments(gr, np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)]))
-    terms = _Terms(gr=np.ascontiguousarray(gr), eta=eta, gp=gp, sp_eta=float(np.logaddexp(0.0, eta).sum()))
+    terms = _Terms(gr=gr, eta=eta, gp=gp, sp_eta=float(np.logaddexp(0.0, eta).sum()))
     k0 = (k2_0, k3_0, k4_0)
     z_up, found_up = _tail_z(terms, np.abs(score), k0)
     z_low, found_low = _tail_z(terms, -np.abs(score), k0)
