@@ -11,7 +11,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie import logistic
+from gwasflow.regenie import kernels
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
 from gwasflow.regenie.firth import approx_firth_block, exact_firth_test
@@ -204,7 +204,7 @@ def _add_one(x: np.ndarray, out: np.ndarray) -> None:
         out[i] = x[i] + 1.0
 
 
-def test_njit_kernel__compiles_without_the_disk_cache_where_numba_finds_no_writable_folder(
+def test_compile_kernel__compiles_without_the_disk_cache_where_numba_finds_no_writable_folder(
         monkeypatch: pytest.MonkeyPatch) -> None:
     real_njit = numba.njit
 
@@ -214,7 +214,29 @@ def test_njit_kernel__compiles_without_the_disk_cache_where_numba_finds_no_writa
         return real_njit(**options)
 
     monkeypatch.setattr(numba, "njit", njit)
-    kernel = logistic.njit_kernel(_add_one)
+    kernel = kernels.compile_kernel(_add_one)
     out = np.empty(3)
     kernel(np.arange(3.0), out)
     np.testing.assert_array_equal(out, [1.0, 2.0, 3.0])
+
+
+def test_exp_nonpositive__within_two_units_in_the_last_place_of_the_c_library_exp() -> None:
+    rng = np.random.default_rng(3)
+    points = np.concatenate([
+        -np.logspace(-300, np.log10(708.0), 200_000),  # every scale, tiny to the floor
+        -rng.random(200_000) * 50.0,  # where the corrections' linear predictors lie
+        np.arange(-708.0, 0.5, 0.5) * np.log(2.0),  # halfway points and multiples of ln 2: the rounding edges
+        [0.0, -0.0, kernels.EXP_FLOOR],
+    ])
+    points = points[points >= kernels.EXP_FLOOR]
+    got = np.array([kernels.exp_nonpositive(float(a)) for a in points])
+    want = np.exp(points)
+    ulp = np.spacing(want)
+    assert np.max(np.abs(got - want) / ulp) <= 2.0
+
+
+def test_exp_nonpositive__zero_below_the_floor_and_nan_for_nan() -> None:
+    assert kernels.exp_nonpositive(kernels.EXP_FLOOR - 1e-9) == 0.0
+    assert kernels.exp_nonpositive(-1e308) == 0.0
+    assert kernels.exp_nonpositive(float("-inf")) == 0.0
+    assert np.isnan(kernels.exp_nonpositive(float("nan")))
