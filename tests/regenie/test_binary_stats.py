@@ -15,7 +15,7 @@ from gwasflow.regenie import kernels
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
 from gwasflow.regenie.firth import approx_firth_block, exact_firth_test
-from gwasflow.regenie.logistic import fit_null_logistic, logistic_sums, power_moments
+from gwasflow.regenie.logistic import LANES, fit_null_logistic, logistic_sums, pad_columns, power_moments
 from gwasflow.regenie.options import parse_args
 from gwasflow.regenie.spa import spa_logp
 
@@ -175,13 +175,17 @@ def test_binary_block__hard_calls_over_several_square_chunks_match_a_dense_compu
         np.testing.assert_allclose(stats.chisq[:, j], score**2 / info, rtol=1e-7)
 
 
-def test_logistic_sums__matches_direct_numpy_sums_also_for_extreme_arguments() -> None:
+@pytest.mark.parametrize("n_cols", [6, 8, 14])  # fewer than, exactly and not a multiple of the kernels' 8 lanes
+def test_logistic_sums__matches_direct_numpy_sums_also_for_extreme_arguments(n_cols: int) -> None:
     rng = np.random.default_rng(11)
     n = 1001  # not a multiple of the kernel's 32-row log groups
-    gr = rng.normal(size=(n, 6))
+    gr = rng.normal(size=(n, n_cols))
     offset = rng.normal(-2.0, 1.5, size=n)
-    coef = np.array([0.0, 0.05, -0.3, 2.0, 400.0, -900.0])  # the last two push u past +-700: exp(-|u|) underflows
+    # the last two push u past +-700: exp(-|u|) underflows
+    coef = np.resize([0.0, 0.05, -0.3, 2.0, 0.7, -0.01, 400.0, -900.0][::-1], n_cols)[::-1]
     out = logistic_sums(gr, offset, coef)
+    np.testing.assert_array_equal(logistic_sums(pad_columns(gr), offset, coef), out)
+    np.testing.assert_array_equal(logistic_sums(np.asfortranarray(gr), offset, coef), out)
     u = gr * coef + offset[:, None]
     q = expit(u)
     v = q * (1 - q)
@@ -191,12 +195,25 @@ def test_logistic_sums__matches_direct_numpy_sums_also_for_extreme_arguments() -
         np.testing.assert_allclose(row, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
-def test_power_moments__matches_matrix_products_of_powers() -> None:
+@pytest.mark.parametrize("n_cols", [5, 16, 19])
+def test_power_moments__matches_matrix_products_of_powers(n_cols: int) -> None:
     rng = np.random.default_rng(13)
-    g = rng.normal(size=(777, 5))
+    g = rng.normal(size=(777, n_cols))
     weights = rng.random((777, 4))
     expected = [(g**k).T @ weights[:, k - 1] for k in range(1, 5)]
-    np.testing.assert_allclose(power_moments(g, weights), expected, rtol=1e-12)
+    out = power_moments(g, weights)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_array_equal(power_moments(pad_columns(g), weights, n_cols), out)
+
+
+def test_pad_columns__appends_zero_columns_up_to_whole_lane_groups_in_c_order() -> None:
+    g = np.asfortranarray(np.arange(30.0).reshape(3, 10))
+    padded = pad_columns(g)
+    assert padded.shape == (3, 2 * LANES) and padded.flags.c_contiguous
+    np.testing.assert_array_equal(padded[:, :10], g)
+    assert not padded[:, 10:].any()
+    whole = np.ones((4, LANES))
+    assert pad_columns(whole) is whole
 
 
 def _add_one(x: np.ndarray, out: np.ndarray) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from gwasflow.regenie.logistic import logistic_sums, power_moments
+from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
 
 __all__ = ["ApproxFirth", "FirthFit", "approx_firth_block", "exact_firth_test", "fit_firth"]
 
@@ -129,13 +129,13 @@ class ApproxFirth:
     ok: NDArray[np.bool_]
 
 
-def _null_moments(gr: F64, p: F64) -> F64:
+def _null_moments(gr: F64, p: F64, n_cols: int) -> F64:
     """``sum g p``, ``info = sum g^2 w``, ``A = sum g^3 w (1/2 - p)``, ``B = sum g^4 w (2 (1/2 - p)^2 - w)``.
 
-    Per column of ``gr`` for a probability vector ``p`` (``w = p (1 - p)``): a (4, n_cols) array.
+    Per column of ``gr`` (its first ``n_cols``) for a probability vector ``p`` (``w = p (1 - p)``): (4, n_cols).
     """
     w = p - p * p
-    return power_moments(gr, np.column_stack([p, w, w * (0.5 - p), w * (2.0 * (0.5 - p) ** 2 - w)]))
+    return power_moments(gr, np.column_stack([p, w, w * (0.5 - p), w * (2.0 * (0.5 - p) ** 2 - w)]), n_cols)
 
 
 def _firth_score_slope(gy: F64, gp: F64, info: F64, a_sum: F64, b_sum: F64) -> tuple[F64, F64]:
@@ -191,9 +191,9 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
     they are iterated on alone.
     """
     n_variants = gr.shape[1]
-    gr = np.ascontiguousarray(gr)
     gy = gr.T @ y
-    gp0, info_null, a0, b0 = _null_moments(gr, expit(offset))
+    gr = pad_columns(gr)  # once, for the kernel calls below
+    gp0, info_null, a0, b0 = _null_moments(gr, expit(offset), n_variants)
     score0, slope0 = _firth_score_slope(gy, gp0, info_null, a0, b0)
     disc = slope0 * slope0 + 4.0 * a0 * score0  # S(b) ~ S(0) - slope0 b - A0 b^2 (unpenalized part of S'' = -2A)
     with np.errstate(invalid="ignore", divide="ignore"):

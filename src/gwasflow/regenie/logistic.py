@@ -19,7 +19,8 @@ from scipy.special import expit
 
 from gwasflow.errors import EngineInputError
 
-__all__ = ["NullLogistic", "check_binary", "fit_null_logistic", "log_likelihood", "logistic_sums", "power_moments"]
+__all__ = ["LANES", "NullLogistic", "check_binary", "fit_null_logistic", "log_likelihood", "logistic_sums",
+           "pad_columns", "power_moments"]
 
 F64 = NDArray[np.float64]
 _MAX_ITER = 100
@@ -36,18 +37,49 @@ def check_binary(values: F64, name: str) -> None:
         raise EngineInputError(f"--phenoFile: binary phenotype '{name}' needs both cases (1) and controls (0)")
 
 
-def power_moments(g: F64, weights: F64) -> F64:
+LANES = 8  # the compiled loops over columns run vectorized on whole groups of 8 only (two 4-double vectors a step)
+
+
+def pad_columns(g: F64) -> F64:
+    """``g`` as the kernels run fastest on it: C order, zero columns appended up to a whole number of :data:`LANES`.
+
+    For fewer than 8 columns, or the last few of a wider block, the kernels
+    would otherwise run scalar code: 4x slower per entry. Callers that pass
+    the same matrix to several kernel calls pad it once; the kernels pad
+    anything else themselves.
+    """
+    n_rows, n_cols = g.shape
+    width = -(-n_cols // LANES) * LANES
+    if width == n_cols:
+        return np.ascontiguousarray(g, dtype=np.float64)
+    padded = np.zeros((n_rows, width))
+    padded[:, :n_cols] = g
+    return padded
+
+
+def _kernel_input(g: F64, n_cols: int) -> F64:
+    """``g`` padded (:func:`pad_columns`) unless it already is, with at least ``n_cols`` columns."""
+    if g.shape[1] % LANES == 0 and g.flags.c_contiguous and g.dtype == np.float64:
+        return g
+    return pad_columns(g[:, :n_cols])
+
+
+def power_moments(g: F64, weights: F64, n_cols: int | None = None) -> F64:
     """``sum_i g_ij w1_i``, ``sum g_ij^2 w2_i``, ``sum g_ij^3 w3_i``, ``sum g_ij^4 w4_i`` per column: (4, n_cols).
 
     ``weights`` is (n_samples, 4). The sums of the four matrix products
     ``(g^k)' w_k``, from one fused pass (numba) instead of forming ``g``'s
-    square, cube and fourth power as (n_samples x n_cols) arrays first.
+    square, cube and fourth power as (n_samples x n_cols) arrays first. Of a
+    ``g`` from :func:`pad_columns`, only the first ``n_cols`` columns are
+    reported (all by default).
     """
     from gwasflow.regenie.kernels import power_moments_kernel
 
+    n_cols = g.shape[1] if n_cols is None else n_cols
+    g = _kernel_input(g, n_cols)
     out = np.empty((4, g.shape[1]))
-    power_moments_kernel(np.ascontiguousarray(g), np.ascontiguousarray(weights), out)
-    return out
+    power_moments_kernel(g, np.ascontiguousarray(weights), out)
+    return out[:, :n_cols]
 
 
 def logistic_sums(g: F64, offset: F64, coef: F64) -> F64:
@@ -58,14 +90,19 @@ def logistic_sums(g: F64, offset: F64, coef: F64) -> F64:
     terms of a logistic model with one free coefficient per column, and
     their derivatives in it. Shared by the SPA cumulant generating function
     (:mod:`gwasflow.regenie.spa`) and approximate Firth's Newton steps
-    (:mod:`gwasflow.regenie.firth`). One fused pass (numba kernel).
+    (:mod:`gwasflow.regenie.firth`). One fused pass (numba kernel). ``g``
+    may be padded (:func:`pad_columns`): the sums cover its first
+    ``coef.size`` columns.
     """
     from gwasflow.regenie.kernels import logistic_sums_kernel
 
+    n_cols = coef.size
+    g = _kernel_input(g, n_cols)
+    padded_coef = np.zeros(g.shape[1])
+    padded_coef[:n_cols] = coef
     out = np.empty((5, g.shape[1]))
-    logistic_sums_kernel(np.ascontiguousarray(g), np.ascontiguousarray(offset, dtype=np.float64),
-                         np.ascontiguousarray(coef, dtype=np.float64), out)
-    return out
+    logistic_sums_kernel(g, np.ascontiguousarray(offset, dtype=np.float64), padded_coef, out)
+    return out[:, :n_cols]
 
 
 def log_likelihood(y: F64, eta: F64) -> float:

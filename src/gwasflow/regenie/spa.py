@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_ndtr
 
-from gwasflow.regenie.logistic import logistic_sums, power_moments
+from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
 
 __all__ = ["spa_logp"]
 
@@ -38,7 +38,7 @@ _SETTLE = 1e-3
 
 @dataclass(frozen=True)
 class _Terms:
-    """What every evaluation of K', K'' reuses: ``g_r``, ``eta`` and ``sum g_r p`` per column."""
+    """What every evaluation of K', K'' reuses: ``g_r`` (kernel-padded), ``eta`` and ``sum g_r p`` per column."""
 
     gr: F64
     eta: F64
@@ -93,7 +93,7 @@ def _roots(terms: _Terms, target: F64, k0: tuple[F64, F64, F64]) -> tuple[F64, F
     from their Taylor expansions at the last evaluated one (errors of order
     step^5 and step^3). Returns ``t``, ``K(t)``, ``K''(t)`` and the found mask.
     """
-    n_cols = terms.gr.shape[1]
+    n_cols = target.size
     t = _start(target, *k0)
     lo = np.full(n_cols, -np.inf)
     hi = np.full(n_cols, np.inf)
@@ -144,11 +144,13 @@ def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
     model's fitted probabilities. Returns the log p-values and a success mask
     (root found, finite result).
     """
-    gr = np.ascontiguousarray(gr)  # the kernels read rows as stored
+    n_cols = gr.shape[1]
+    gr = pad_columns(gr)  # once, for every kernel call below
     eta = np.log(p) - np.log1p(-p)
     w = p * (1.0 - p)
     # sum g p, and K''(0), K'''(0), K''''(0): weighted power sums, no transcendental function
-    gp, k2_0, k3_0, k4_0 = power_moments(gr, np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)]))
+    gp, k2_0, k3_0, k4_0 = power_moments(gr, np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)]),
+                                        n_cols)
     terms = _Terms(gr=gr, eta=eta, gp=gp, sp_eta=float(np.logaddexp(0.0, eta).sum()))
     k0 = (k2_0, k3_0, k4_0)
     z_up, found_up = _tail_z(terms, np.abs(score), k0)
