@@ -14,10 +14,10 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie import kernels
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
-from gwasflow.regenie.firth import approx_firth_block, exact_firth_test
+from gwasflow.regenie.firth import FirthNull, approx_firth_block, exact_firth_test
 from gwasflow.regenie.logistic import LANES, fit_null_logistic, logistic_sums, pad_columns, power_moments
 from gwasflow.regenie.options import parse_args
-from gwasflow.regenie.spa import spa_logp
+from gwasflow.regenie.spa import SpaNull, spa_logp
 
 
 def _cohort(seed: int, n: int = 400, n_variants: int = 12, prevalence: float = 0.1,
@@ -88,7 +88,7 @@ def test_approx_firth_block__matches_one_parameter_maximization() -> None:
     x, y, offset, geno = _cohort(4, n=300, prevalence=0.08)
     w = expit(offset) * (1 - expit(offset))
     gr = _residualized(x, geno[:, :4], w)
-    fit = approx_firth_block(gr, y, offset)
+    fit = approx_firth_block(gr, FirthNull.from_offset(y, offset))
     assert fit.ok.all()
     for j in range(4):
         col = gr[:, j:j + 1]
@@ -128,7 +128,7 @@ def test_spa_logp__matches_root_finding_with_brentq() -> None:
     null = fit_null_logistic(x, y, offset)
     gr = _residualized(x, geno, null.w)
     score = gr.T @ (y - null.p)
-    logp, ok = spa_logp(gr, null.p, score)
+    logp, ok = spa_logp(gr, SpaNull.from_probabilities(null.p), score)
     assert ok.all()
     for j in range(geno.shape[1]):
         assert np.exp(logp[j]) == pytest.approx(_spa_reference(gr[:, j], null.p, float(score[j])), rel=1e-6)
@@ -140,7 +140,7 @@ def test_spa_logp__is_close_to_the_normal_test_for_a_common_balanced_variant() -
     g = rng.binomial(2, 0.4, size=4000).astype(float)
     g -= g.mean()
     score = np.array([2.0 * np.sqrt(np.sum(g * g * 0.25))])  # z = 2
-    logp, ok = spa_logp(g[:, None], p, score)
+    logp, ok = spa_logp(g[:, None], SpaNull.from_probabilities(p), score)
     assert ok.all()
     assert np.exp(logp[0]) == pytest.approx(2 * norm.sf(2.0), rel=0.02)
 

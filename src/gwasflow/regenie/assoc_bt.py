@@ -34,9 +34,9 @@ from scipy.special import ndtri_exp
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
-from gwasflow.regenie.firth import approx_firth_block, exact_firth_test, fit_firth
+from gwasflow.regenie.firth import FirthNull, approx_firth_block, exact_firth_test, fit_firth
 from gwasflow.regenie.logistic import NullLogistic, fit_null_logistic
-from gwasflow.regenie.spa import spa_logp
+from gwasflow.regenie.spa import SpaNull, spa_logp
 
 __all__ = ["BinaryModel", "BinaryStats", "Correction", "binary_block", "fit_binary_model"]
 
@@ -68,6 +68,8 @@ class BinaryModel:
     w: F64  # (n_samples, n_phenotypes) null weights p (1 - p)
     xtr_solved: F64  # (n_covariates, n_phenotypes): (X'WX)^-1 X'r, ~0 at convergence
     firth_coef: list[F64] | None  # null Firth covariate effects, per phenotype
+    spa_nulls: list[SpaNull] | None  # with --spa, per phenotype
+    firth_nulls: list[FirthNull] | None  # with --firth --approx, per phenotype: offset LOCO + X b_null
 
 
 def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: Correction) -> BinaryModel:
@@ -86,12 +88,16 @@ def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: 
             if not fit.converged:
                 raise EngineInputError(f"null Firth logistic regression did not converge for '{names[j]}'")
             firth_coef.append(fit.coef)
+    spa_nulls = [SpaNull.from_probabilities(null.p) for null in nulls] if correction is Correction.SPA else None
+    firth_nulls = None
+    if correction is Correction.FIRTH_APPROX and firth_coef is not None:
+        firth_nulls = [FirthNull.from_offset(y[:, j], offset[:, j] + x @ coef) for j, coef in enumerate(firth_coef)]
     return BinaryModel(
         x=x, y=y, offset=offset, nulls=nulls,
         weights=np.asfortranarray(np.hstack(columns)),
         w=np.column_stack([null.w for null in nulls]),
         xtr_solved=np.column_stack([null.xtwx_inv @ (x.T @ (y[:, j] - null.p)) for j, null in enumerate(nulls)]),
-        firth_coef=firth_coef,
+        firth_coef=firth_coef, spa_nulls=spa_nulls, firth_nulls=firth_nulls,
     )
 
 
@@ -147,9 +153,9 @@ class _Result:
 def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model: BinaryModel, j: int,
              correction: Correction, g: F64) -> None:
     """Apply ``correction`` to the variants ``rows`` (residualized genotypes ``gr``, raw ``g``)."""
-    null = model.nulls[j]
     if correction is Correction.SPA:
-        logp, ok = spa_logp(gr, null.p, score)
+        assert model.spa_nulls is not None
+        logp, ok = spa_logp(gr, model.spa_nulls[j], score)
         with np.errstate(invalid="ignore"):
             chisq = np.where(ok, ndtri_exp(logp - _LN2) ** 2, np.nan)
         result.chisq[rows] = chisq
@@ -157,9 +163,8 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
         result.beta[rows] = np.where(ok, np.sign(score) * result.se[rows] * np.sqrt(chisq), np.nan)
         result.se[rows] = np.where(ok, result.se[rows], np.nan)
     elif correction is Correction.FIRTH_APPROX:
-        assert model.firth_coef is not None
-        offset = model.offset[:, j] + model.x @ model.firth_coef[j]
-        fit = approx_firth_block(gr, model.y[:, j], offset)
+        assert model.firth_nulls is not None
+        fit = approx_firth_block(gr, model.firth_nulls[j])
         ok = fit.ok
         result.beta[rows] = np.where(ok, fit.beta, np.nan)
         result.se[rows] = np.where(ok, fit.se, np.nan)

@@ -33,7 +33,7 @@ from scipy.special import expit
 
 from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
 
-__all__ = ["ApproxFirth", "FirthFit", "approx_firth_block", "exact_firth_test", "fit_firth"]
+__all__ = ["ApproxFirth", "FirthFit", "FirthNull", "approx_firth_block", "exact_firth_test", "fit_firth"]
 
 F64 = NDArray[np.float64]
 MAX_ITER = 250
@@ -129,13 +129,31 @@ class ApproxFirth:
     ok: NDArray[np.bool_]
 
 
-def _null_moments(gr: F64, p: F64, n_cols: int) -> F64:
-    """``sum g p``, ``info = sum g^2 w``, ``A = sum g^3 w (1/2 - p)``, ``B = sum g^4 w (2 (1/2 - p)^2 - w)``.
+@dataclass(frozen=True)
+class FirthNull:
+    """What approximate Firth needs of a phenotype's null Firth model, computed once for all its variants.
 
-    Per column of ``gr`` (its first ``n_cols``) for a probability vector ``p`` (``w = p (1 - p)``): (4, n_cols).
+    ``offset = LOCO + X b_null``; ``weights`` are the columns ``p``, ``w``,
+    ``w (1/2 - p)`` and ``w (2 (1/2 - p)^2 - w)`` at ``p = expit(offset)``
+    (``w = p (1 - p)``), whose power sums with ``g_r`` are ``sum g p``,
+    ``info``, ``A`` and ``B`` at ``b = 0``; ``loglik`` is the log-likelihood
+    at ``b = 0`` and ``y_offset = y'offset``.
     """
-    w = p - p * p
-    return power_moments(gr, np.column_stack([p, w, w * (0.5 - p), w * (2.0 * (0.5 - p) ** 2 - w)]), n_cols)
+
+    y: F64
+    offset: F64
+    weights: F64  # (n_samples, 4), C order
+    loglik: float
+    y_offset: float
+
+    @classmethod
+    def from_offset(cls, y: F64, offset: F64) -> FirthNull:
+        """From the phenotype ``y`` (0/1) and the null Firth model's linear predictor ``offset``."""
+        p = expit(offset)
+        w = p - p * p
+        return cls(y=y, offset=offset,
+                   weights=np.column_stack([p, w, w * (0.5 - p), w * (2.0 * (0.5 - p) ** 2 - w)]),
+                   loglik=float(np.sum(y * offset - np.logaddexp(0.0, offset))), y_offset=float(y @ offset))
 
 
 def _firth_score_slope(gy: F64, gp: F64, info: F64, a_sum: F64, b_sum: F64) -> tuple[F64, F64]:
@@ -174,7 +192,7 @@ def _newton_terms(gr: F64, gy: F64, offset: F64, beta: F64) -> F64:
     return out
 
 
-def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
+def approx_firth_block(gr: F64, null: FirthNull) -> ApproxFirth:
     """regenie's approximate Firth for the columns of ``gr`` (n_samples, n_variants), vectorized.
 
     One-parameter Newton iterations on ``l*(b)`` of ``logit p = offset + g_r b``
@@ -191,9 +209,10 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
     they are iterated on alone.
     """
     n_variants = gr.shape[1]
-    gy = gr.T @ y
+    offset = null.offset
+    gy = gr.T @ null.y
     gr = pad_columns(gr)  # once, for the kernel calls below
-    gp0, info_null, a0, b0 = _null_moments(gr, expit(offset), n_variants)
+    gp0, info_null, a0, b0 = power_moments(gr, null.weights, n_variants)
     score0, slope0 = _firth_score_slope(gy, gp0, info_null, a0, b0)
     disc = slope0 * slope0 + 4.0 * a0 * score0  # S(b) ~ S(0) - slope0 b - A0 b^2 (unpenalized part of S'' = -2A)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -223,7 +242,6 @@ def approx_firth_block(gr: F64, y: F64, offset: F64) -> ApproxFirth:
         loglik_hat[active] = np.where(settled, taylor_l, np.nan)
         info_hat[active] = np.where(settled, taylor_info, np.nan)
     ok = done & np.isfinite(beta)
-    loglik_hat += float(y @ offset)
-    loglik_null = float(np.sum(y * offset - np.logaddexp(0.0, offset)))
-    lrt = 2.0 * (loglik_hat + 0.5 * np.log(info_hat) - loglik_null - 0.5 * np.log(info_null))
+    loglik_hat += null.y_offset
+    lrt = 2.0 * (loglik_hat + 0.5 * np.log(info_hat) - null.loglik - 0.5 * np.log(info_null))
     return ApproxFirth(beta=beta, se=1.0 / np.sqrt(info_hat), lrt=np.maximum(lrt, 0.0), ok=ok)

@@ -28,12 +28,35 @@ from scipy.special import log_ndtr
 
 from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
 
-__all__ = ["spa_logp"]
+__all__ = ["SpaNull", "spa_logp"]
 
 F64 = NDArray[np.float64]
 _MAX_ITER = 100
 _TOL = 1e-10
 _SETTLE = 1e-3
+
+
+@dataclass(frozen=True)
+class SpaNull:
+    """What SPA needs of a phenotype's null model, computed once for all its variants.
+
+    ``eta = logit p``; ``weights`` are the columns ``p``, ``w``, ``w (1 - 2p)``
+    and ``w (1 - 6w)`` (``w = p (1 - p)``), whose power sums with ``g_r`` are
+    ``sum g p`` and the second to fourth derivatives of K at 0;
+    ``sp_eta = sum softplus(eta)``.
+    """
+
+    eta: F64
+    weights: F64  # (n_samples, 4), C order
+    sp_eta: float
+
+    @classmethod
+    def from_probabilities(cls, p: F64) -> SpaNull:
+        """From the null model's fitted case probabilities."""
+        w = p * (1.0 - p)
+        eta = np.log(p) - np.log1p(-p)
+        return cls(eta=eta, weights=np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)]),
+                   sp_eta=float(np.logaddexp(0.0, eta).sum()))
 
 
 @dataclass(frozen=True)
@@ -137,21 +160,18 @@ def _tail_z(terms: _Terms, target: F64, k0: tuple[F64, F64, F64]) -> tuple[F64, 
     return z, found
 
 
-def spa_logp(gr: F64, p: F64, score: F64) -> tuple[F64, NDArray[np.bool_]]:
+def spa_logp(gr: F64, null: SpaNull, score: F64) -> tuple[F64, NDArray[np.bool_]]:
     """Natural log of the two-sided SPA p-value for each column of ``gr`` and its observed ``score``.
 
-    ``gr`` (n_samples, n_variants) are residualized genotypes, ``p`` the null
-    model's fitted probabilities. Returns the log p-values and a success mask
+    ``gr`` (n_samples, n_variants) are residualized genotypes, ``null`` the
+    phenotype's null model. Returns the log p-values and a success mask
     (root found, finite result).
     """
     n_cols = gr.shape[1]
     gr = pad_columns(gr)  # once, for every kernel call below
-    eta = np.log(p) - np.log1p(-p)
-    w = p * (1.0 - p)
     # sum g p, and K''(0), K'''(0), K''''(0): weighted power sums, no transcendental function
-    gp, k2_0, k3_0, k4_0 = power_moments(gr, np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)]),
-                                        n_cols)
-    terms = _Terms(gr=gr, eta=eta, gp=gp, sp_eta=float(np.logaddexp(0.0, eta).sum()))
+    gp, k2_0, k3_0, k4_0 = power_moments(gr, null.weights, n_cols)
+    terms = _Terms(gr=gr, eta=null.eta, gp=gp, sp_eta=null.sp_eta)
     k0 = (k2_0, k3_0, k4_0)
     z_up, found_up = _tail_z(terms, np.abs(score), k0)
     z_low, found_low = _tail_z(terms, -np.abs(score), k0)
