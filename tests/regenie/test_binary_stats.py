@@ -14,7 +14,8 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie import kernels
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
-from gwasflow.regenie.firth import FirthNull, approx_firth_block, exact_firth_test
+from gwasflow.regenie.firth import FirthNull, approx_firth_block, fit_firth
+from gwasflow.regenie.firth_exact import exact_firth_block
 from gwasflow.regenie.logistic import LANES, fit_null_logistic, logistic_sums, pad_columns, power_moments
 from gwasflow.regenie.options import parse_args
 from gwasflow.regenie.spa import SpaNull, spa_logp
@@ -68,20 +69,33 @@ def test_binary_block__score_test_matches_statsmodels_score_test() -> None:
         assert stats.beta[j, 0] == pytest.approx(g_r @ (y - null.fittedvalues) / info, rel=1e-5, abs=1e-9)
 
 
-def test_exact_firth_test__matches_direct_maximization_of_penalized_likelihood() -> None:
-    x, y, offset, geno = _cohort(3, n=300, prevalence=0.08)
-    g = geno[:, 0]
-    beta, se, lrt, ok = exact_firth_test(x, g, y, offset)
-    z = np.column_stack([x, g])
-    full = minimize(lambda b: -_penalized(z, y, offset, b), np.zeros(4), method="BFGS", options={"gtol": 1e-9})
-    null = minimize(lambda b: -_penalized(z, y, offset, np.append(b, 0.0)), np.zeros(3), method="BFGS",
-                    options={"gtol": 1e-9})
-    p = expit(z @ full.x + offset)
-    expected_se = np.sqrt(np.linalg.inv(z.T @ ((p * (1 - p))[:, None] * z))[-1, -1])
-    assert ok
-    assert beta == pytest.approx(full.x[-1], rel=1e-5)
-    assert se == pytest.approx(expected_se, rel=1e-5)
-    assert lrt == pytest.approx(2 * (null.fun - full.fun), abs=1e-6)
+def test_exact_firth_block__matches_direct_maximization_of_penalized_likelihood_per_variant() -> None:
+    x, y, offset, geno = _cohort(3, n=300, n_variants=5, prevalence=0.08)
+    null_coef = fit_firth(x, y, offset).coef
+    fit = exact_firth_block(x, geno, y, offset, null_coef)
+    assert fit.ok.all()
+    for j in range(geno.shape[1]):
+        z = np.column_stack([x, geno[:, j]])
+        full = minimize(lambda b, z=z: -_penalized(z, y, offset, b), np.zeros(4), method="BFGS",
+                        options={"gtol": 1e-9})
+        null = minimize(lambda b, z=z: -_penalized(z, y, offset, np.append(b, 0.0)), np.zeros(3), method="BFGS",
+                        options={"gtol": 1e-9})
+        p = expit(z @ full.x + offset)
+        expected_se = np.sqrt(np.linalg.inv(z.T @ ((p * (1 - p))[:, None] * z))[-1, -1])
+        assert fit.beta[j] == pytest.approx(full.x[-1], rel=1e-5)
+        assert fit.se[j] == pytest.approx(expected_se, rel=1e-5)
+        assert fit.lrt[j] == pytest.approx(2 * (null.fun - full.fun), abs=1e-6)
+
+
+def test_exact_firth_block__fails_a_monomorphic_variant_and_still_fits_the_others() -> None:
+    x, y, offset, geno = _cohort(4, n=300, n_variants=3, prevalence=0.1)
+    geno[:, 1] = 0.0  # no information on its effect: Z'WZ is singular
+    null_coef = fit_firth(x, y, offset).coef
+    fit = exact_firth_block(x, geno, y, offset, null_coef)
+    alone = exact_firth_block(x, geno[:, [0, 2]], y, offset, null_coef)
+    assert fit.ok.tolist() == [True, False, True]
+    np.testing.assert_allclose(fit.beta[[0, 2]], alone.beta, rtol=1e-12)
+    np.testing.assert_allclose(fit.lrt[[0, 2]], alone.lrt, rtol=1e-10)
 
 
 def test_approx_firth_block__matches_one_parameter_maximization() -> None:

@@ -34,7 +34,8 @@ from scipy.special import ndtri_exp
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
-from gwasflow.regenie.firth import FirthNull, approx_firth_block, exact_firth_test, fit_firth
+from gwasflow.regenie.firth import FirthNull, approx_firth_block, fit_firth
+from gwasflow.regenie.firth_exact import exact_firth_block
 from gwasflow.regenie.logistic import NullLogistic, fit_null_logistic
 from gwasflow.regenie.spa import SpaNull, spa_logp
 
@@ -172,13 +173,12 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
         result.logp[rows] = np.where(ok, chi2_1_logsf(fit.lrt), np.nan)
     else:
         assert model.firth_coef is not None
-        ok = np.ones(rows.size, dtype=bool)
-        for i, row in enumerate(rows.tolist()):
-            beta, se, lrt, success = exact_firth_test(model.x, g[:, i], model.y[:, j], model.offset[:, j],
-                                                      null_coef=model.firth_coef[j])
-            ok[i] = success
-            values = (beta, se, lrt, float(chi2_1_logsf(np.asarray(lrt)))) if success else (np.nan,) * 4
-            result.beta[row], result.se[row], result.chisq[row], result.logp[row] = values
+        exact = exact_firth_block(model.x, g, model.y[:, j], model.offset[:, j], model.firth_coef[j])
+        ok = exact.ok
+        result.beta[rows] = np.where(ok, exact.beta, np.nan)
+        result.se[rows] = np.where(ok, exact.se, np.nan)
+        result.chisq[rows] = np.where(ok, exact.lrt, np.nan)
+        result.logp[rows] = np.where(ok, chi2_1_logsf(exact.lrt), np.nan)
     result.corrected[rows] = True
     result.failed[rows] = ~ok
 

@@ -14,9 +14,10 @@ null ``b_0`` keeps the variant's column in the penalty with its effect fixed
 at 0 (the profile penalized likelihood); the SE is from the Hessian of the
 *unpenalized* log-likelihood at ``b_hat``, ``sqrt([(Z'WZ)^-1]_jj)``.
 
-Exact Firth (:func:`exact_firth_test`) refits ``[X g]`` for each variant, with
-the LOCO prediction as offset. The approximation (:func:`approx_firth_block`,
-regenie docs, ``--approx``; Mbatchou et al. 2021, Methods) fixes the covariate
+Exact Firth (:mod:`gwasflow.regenie.firth_exact`, a chunk of variants at a
+time) refits ``[X g]`` for each variant, with the LOCO prediction as offset.
+The approximation (:func:`approx_firth_block`, regenie docs, ``--approx``;
+Mbatchou et al. 2021, Methods) fixes the covariate
 effects at those of the null Firth model fitted once per chromosome (offset
 ``LOCO + X b_null``) and fits the single effect of the genotype residualized
 on the covariates with the null logistic weights, ``g_r = g - X (X'WX)^-1 X'W g``;
@@ -33,7 +34,7 @@ from scipy.special import expit
 
 from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
 
-__all__ = ["ApproxFirth", "FirthFit", "FirthNull", "approx_firth_block", "exact_firth_test", "fit_firth"]
+__all__ = ["ApproxFirth", "FirthFit", "FirthNull", "approx_firth_block", "fit_firth"]
 
 F64 = NDArray[np.float64]
 MAX_ITER = 250
@@ -100,23 +101,6 @@ def fit_firth(z: F64, y: F64, offset: F64, *, start: F64 | None = None, n_free: 
             break
     se = np.sqrt(np.diag(np.linalg.inv(z.T @ (w[:, None] * z))))
     return FirthFit(coef=coef, penalized_loglik=pll, se=se, converged=converged)
-
-
-def exact_firth_test(x: F64, g: F64, y: F64, offset: F64, *,
-                     null_coef: F64 | None = None) -> tuple[float, float, float, bool]:
-    """Firth test of one variant ``g`` (mean-imputed dosages): BETA, SE, LRT and success.
-
-    ``null_coef`` (the null Firth covariate effects) starts both fits.
-    """
-    z = np.column_stack([x, g])
-    start = np.zeros(z.shape[1])
-    if null_coef is not None:
-        start[:-1] = null_coef
-    null = fit_firth(z, y, offset, start=start, n_free=x.shape[1])
-    full = fit_firth(z, y, offset, start=null.coef)
-    ok = null.converged and full.converged
-    lrt = max(2.0 * (full.penalized_loglik - null.penalized_loglik), 0.0)
-    return float(full.coef[-1]), float(full.se[-1]), lrt, ok
 
 
 @dataclass(frozen=True)
