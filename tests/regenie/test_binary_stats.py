@@ -69,8 +69,9 @@ def test_binary_block__score_test_matches_statsmodels_score_test() -> None:
         assert stats.beta[j, 0] == pytest.approx(g_r @ (y - null.fittedvalues) / info, rel=1e-5, abs=1e-9)
 
 
-def test_exact_firth_block__matches_direct_maximization_of_penalized_likelihood_per_variant() -> None:
-    x, y, offset, geno = _cohort(3, n=300, n_variants=5, prevalence=0.08)
+@pytest.mark.parametrize("n_variants", [5, 11])  # within one group of the kernels' 8 lanes, and past it
+def test_exact_firth_block__matches_direct_maximization_of_penalized_likelihood_per_variant(n_variants: int) -> None:
+    x, y, offset, geno = _cohort(3, n=300, n_variants=n_variants, prevalence=0.08)
     null_coef = fit_firth(x, y, offset).coef
     fit = exact_firth_block(x, geno, y, offset, null_coef)
     assert fit.ok.all()

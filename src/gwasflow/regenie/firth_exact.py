@@ -1,23 +1,18 @@
 """Exact Firth tests (``--firth`` without ``--approx``) for a chunk of variants at once.
 
-The same fits as :func:`gwasflow.regenie.firth.fit_firth` run variant by
+The same fits as :func:`gwasflow.regenie.firth.fit_firth` runs variant by
 variant: Firth's penalized likelihood (Firth 1993)
 ``l*(b) = l(b) + 1/2 log |Z'WZ|`` of ``logit p = Z b + offset`` with
 ``Z = [X g]``, maximized by Newton steps ``(Z'WZ)^-1 U*`` with
 ``U* = Z'(y - p + h (1/2 - p))``, capped in size and halved while ``l*``
 decreases (Heinze and Schemper, Stat Med 2002); the null keeps ``g`` in the
 penalty with its effect fixed at 0, and the test is the penalized likelihood
-ratio (regenie docs, "Overview / Firth logistic regression"). Here every
-variant of the chunk takes its own steps, but the sums over the samples are
-matrix products over the whole chunk:
-
-* ``X'W_jX`` for all variants j is ``(X (x) X)' W`` with ``X (x) X`` the
-  (n_samples x k^2) row-wise products of the covariates, one product with the
-  (n_samples x n_variants) weights;
-* the hat diagonal ``h_ij = w_ij z_ij' (Z_j'W_jZ_j)^-1 z_ij`` is
-  ``w_ij (x_i'A_j x_i + 2 g_ij x_i'a_j + g_ij^2 c_j)`` with ``A_j``, ``a_j``
-  and ``c_j`` the blocks of the inverse: again products with ``X (x) X`` and
-  ``X``.
+ratio (regenie docs, "Overview / Firth logistic regression"). Every variant
+of the chunk takes its own steps; the sums over the samples for all of them
+(``Z_j'W_jZ_j``, the log-likelihood, the hat diagonal
+``h_ij = w_ij z_ij'(Z_j'W_jZ_j)^-1 z_ij`` and the score) come from two
+compiled passes over the samples (:mod:`gwasflow.regenie.kernels`),
+vectorized over the variants, with no (n_samples x n_variants) temporary.
 """
 
 from __future__ import annotations
@@ -26,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from gwasflow.regenie.firth import MAX_ITER, MAX_STEP, TOL
+from gwasflow.regenie.logistic import LANES
 
 __all__ = ["ExactFirth", "exact_firth_block"]
 
@@ -48,66 +43,79 @@ class ExactFirth:
 
 @dataclass
 class _State:
-    """Where the fits of some variants stand; arrays over samples are variant-major, (n, n_samples)."""
+    """Where the fits of some variants stand."""
 
     coef: F64  # (n, n_coef)
-    p: F64  # fitted probabilities
-    w: F64  # p (1 - p)
     info: F64  # (n, n_coef, n_coef): Z'WZ
     pll: F64  # (n,) penalized log-likelihood
     singular: NDArray[np.bool_]
 
     def take(self, keep: NDArray[np.intp]) -> _State:
-        return _State(coef=self.coef[keep], p=self.p[keep], w=self.w[keep], info=self.info[keep],
-                      pll=self.pll[keep], singular=self.singular[keep])
+        return _State(coef=self.coef[keep], info=self.info[keep], pll=self.pll[keep], singular=self.singular[keep])
 
     def put(self, where: NDArray[np.intp], part: _State) -> None:
         self.coef[where] = part.coef
-        self.p[where] = part.p
-        self.w[where] = part.w
         self.info[where] = part.info
         self.pll[where] = part.pll
         self.singular[where] = part.singular
 
 
 class _Design:
-    """The covariates, their row-wise products and the phenotype: what every evaluation reuses."""
+    """The covariates, offset and phenotype, and the layout of the kernels' sums over covariate pairs."""
 
     def __init__(self, x: F64, y: F64, offset: F64):
-        self.x = x
+        self.x = np.ascontiguousarray(x, dtype=np.float64)
         self.k = x.shape[1]
-        self.xx = (x[:, :, None] * x[:, None, :]).reshape(x.shape[0], self.k * self.k)
-        self.y = y
-        self.offset = offset
+        self.y = np.ascontiguousarray(y, dtype=np.float64)
+        self.offset = np.ascontiguousarray(offset, dtype=np.float64)
+        self.pair_a, self.pair_b = np.triu_indices(self.k)  # the kernels' pair order: a <= b, row-major
 
     def evaluate(self, g: F64, coef: F64) -> _State:
-        """Fitted probabilities, ``Z'WZ`` and ``l*`` of the variants ``g`` (n, n_samples) at ``coef`` (n, n_coef)."""
-        k, n = self.k, g.shape[0]
-        eta = coef[:, :k] @ self.x.T
-        eta += coef[:, k:] * g
-        eta += self.offset
-        p = expit(eta)
-        w = p * (1.0 - p)
+        """``Z'WZ`` and ``l*`` of the variants ``g`` (n_samples, n; C order) at ``coef`` (n, n_coef)."""
+        from gwasflow.regenie.kernels import firth_information_kernel
+
+        k, n_pairs, n = self.k, self.pair_a.size, g.shape[1]
+        g_padded = _pad_variants(g)
+        sums = np.empty((n_pairs + k + 2, g_padded.shape[1]))
+        firth_information_kernel(g_padded, self.x, self.offset, self.y, _pad_variants(coef.T), sums)
+        sums = sums[:, :n]
         info = np.empty((n, k + 1, k + 1))
-        info[:, :k, :k] = (w @ self.xx).reshape(n, k, k)
-        wg = w * g
-        xwg = wg @ self.x
-        info[:, :k, k] = xwg
-        info[:, k, :k] = xwg
-        info[:, k, k] = np.einsum("ji,ji->j", wg, g)
+        info[:, self.pair_a, self.pair_b] = sums[:n_pairs].T
+        info[:, self.pair_b, self.pair_a] = sums[:n_pairs].T
+        info[:, :k, k] = sums[n_pairs:n_pairs + k].T
+        info[:, k, :k] = sums[n_pairs:n_pairs + k].T
+        info[:, k, k] = sums[n_pairs + k]
         sign, logdet = np.linalg.slogdet(info)
-        loglik = eta @ self.y - np.logaddexp(0.0, eta).sum(axis=1)
         singular = ~(sign > 0) | ~np.isfinite(logdet)
-        pll = np.where(singular, np.nan, loglik + 0.5 * np.where(singular, 0.0, logdet))
-        return _State(coef=coef, p=p, w=w, info=info, pll=pll, singular=singular)
+        pll = np.where(singular, np.nan, sums[n_pairs + k + 1] + 0.5 * np.where(singular, 0.0, logdet))
+        return _State(coef=coef, info=info, pll=pll, singular=singular)
 
     def score(self, g: F64, state: _State, inverse: F64) -> F64:
         """Firth's penalized score ``Z'(y - p + h (1/2 - p))`` of each variant, (n, n_coef)."""
+        from gwasflow.regenie.kernels import firth_score_kernel
+
         k = self.k
-        quad = inverse[:, :k, :k].reshape(-1, k * k) @ self.xx.T
-        quad += 2.0 * g * (inverse[:, :k, k] @ self.x.T) + g * g * inverse[:, k, k:]
-        resid = self.y - state.p + state.w * quad * (0.5 - state.p)
-        return np.hstack([resid @ self.x, np.einsum("ji,ji->j", g, resid)[:, None]])
+        blocks = np.vstack([inverse[:, self.pair_a, self.pair_b].T, inverse[:, :k, k].T, inverse[:, k, k][None, :]])
+        g_padded = _pad_variants(g)
+        out = np.empty((k + 1, g_padded.shape[1]))
+        firth_score_kernel(g_padded, self.x, self.offset, self.y, _pad_variants(state.coef.T), _pad_variants(blocks),
+                           out)
+        score: F64 = out[:, :g.shape[1]].T
+        return score
+
+
+def _pad_variants(a: F64) -> F64:
+    """``a`` (rows, n variants) in C order, its last column repeated up to whole groups of LANES.
+
+    The kernels' loops over variants run vectorized only on whole groups of
+    :data:`~gwasflow.regenie.logistic.LANES` (4x faster than scalar); the
+    repeated copies are computed and dropped.
+    """
+    n = a.shape[1]
+    extra = -(-n // LANES) * LANES - n
+    if extra:
+        a = a[:, np.concatenate([np.arange(n), np.full(extra, n - 1)])]
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def _inverse(info: F64, singular: NDArray[np.bool_]) -> F64:
@@ -118,29 +126,33 @@ def _inverse(info: F64, singular: NDArray[np.bool_]) -> F64:
 
 
 def _halve_until_better(design: _Design, g: F64, state: _State, step: F64) -> _State:
-    """``state`` moved by ``step``, halved per variant (up to 25 times) while ``l*`` would decrease."""
+    """``state`` moved by ``step`` (n, n_coef), halved per variant (up to 25 times) while ``l*`` would decrease."""
     trial = design.evaluate(g, state.coef + step)
     pending = np.flatnonzero(~(trial.pll >= state.pll - 1e-10 * np.abs(state.pll)))
     for _ in range(_HALVINGS - 1):
         if pending.size == 0:
             break
         step[pending] /= 2.0
-        part = design.evaluate(g[pending], state.coef[pending] + step[pending])
+        part = design.evaluate(g[:, pending], state.coef[pending] + step[pending])
         trial.put(pending, part)
         pending = pending[~(part.pll >= state.pll[pending] - 1e-10 * np.abs(state.pll[pending]))]
     return trial
 
 
 def _fit(design: _Design, g: F64, start: F64, n_free: int) -> tuple[_State, NDArray[np.bool_]]:
-    """Maximize ``l*`` for every variant from ``start`` (n, n_coef); only the first ``n_free`` coefficients move."""
+    """Maximize ``l*`` for every variant of ``g`` (n_samples, n) from ``start`` (n, n_coef).
+
+    Only the first ``n_free`` coefficients move; a variant whose ``Z'WZ``
+    becomes singular stops and is reported as not converged.
+    """
     state = design.evaluate(g, start.copy())
-    converged = np.zeros(g.shape[0], dtype=bool)
+    converged = np.zeros(g.shape[1], dtype=bool)
     failed = state.singular.copy()
     for _ in range(MAX_ITER):
         active = np.flatnonzero(~converged & ~failed)
         if active.size == 0:
             break
-        g_act = g[active]
+        g_act = g[:, active]
         current = state.take(active)
         score = design.score(g_act, current, _inverse(current.info, current.singular))
         step = np.zeros_like(current.coef)
@@ -152,7 +164,7 @@ def _fit(design: _Design, g: F64, start: F64, n_free: int) -> tuple[_State, NDAr
         moving = np.flatnonzero(~done)
         if moving.size == 0:
             continue
-        moved = _halve_until_better(design, g_act[moving], current.take(moving), step[moving])
+        moved = _halve_until_better(design, g_act[:, moving], current.take(moving), step[moving])
         state.put(active[moving], moved)
         failed[active[moving]] |= moved.singular
         settled = np.max(np.abs(moved.coef - current.coef[moving]), axis=1) < TOL * 1e-2
@@ -171,8 +183,8 @@ def exact_firth_block(x: F64, g: F64, y: F64, offset: F64, null_coef: F64) -> Ex
     """
     design = _Design(x, y, offset)
     k = x.shape[1]
-    variants = np.ascontiguousarray(g.T)  # variant-major: a subset of variants is a block of rows
-    start = np.zeros((variants.shape[0], k + 1))
+    variants = np.ascontiguousarray(g, dtype=np.float64)
+    start = np.zeros((variants.shape[1], k + 1))
     start[:, :k] = null_coef
     null, null_ok = _fit(design, variants, start, n_free=k)
     full, full_ok = _fit(design, variants, null.coef, n_free=k + 1)
