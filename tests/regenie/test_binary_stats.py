@@ -272,3 +272,18 @@ def test_exp_nonpositive__zero_below_the_floor_and_nan_for_nan() -> None:
     assert kernels.exp_nonpositive(-1e308) == 0.0
     assert kernels.exp_nonpositive(float("-inf")) == 0.0
     assert np.isnan(kernels.exp_nonpositive(float("nan")))
+
+
+def test_binary_block__int8_hard_calls_give_the_results_of_the_same_calls_as_dosages() -> None:
+    x, y, offset, geno = _cohort(9, n=600, n_variants=20)
+    missing = np.random.default_rng(9).random(geno.shape) < 0.02
+    calls = geno.astype(np.int8)
+    calls[missing] = -127
+    dosages = np.where(missing, np.nan, geno)
+    model = fit_binary_model(x, np.column_stack([y, 1 - y]), np.column_stack([offset, -offset]), ["a", "b"],
+                             Correction.SPA)
+    from_calls = binary_block(genotype_block(calls), model, correction=Correction.SPA, pthresh=0.5, min_mac=0)
+    from_dosages = binary_block(genotype_block(dosages), model, correction=Correction.SPA, pthresh=0.5, min_mac=0)
+    assert from_calls.corrected.any()
+    for name in ("beta", "se", "chisq", "log10p"):
+        np.testing.assert_allclose(getattr(from_calls, name), getattr(from_dosages, name), rtol=1e-10)

@@ -137,6 +137,7 @@ class GenoBlock:
     miss_cols: NDArray[np.intp]
     sumsq: _F64 | None = None
     twos: NDArray[np.intp] | None = None
+    hard_calls: NDArray[np.int8] | None = None  # the int8 calls ``values`` came from (negative = missing), F order
 
 
 def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None) -> GenoBlock:
@@ -152,14 +153,17 @@ def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None) -> 
     else:
         values = out[:, :n_variants]
     np.copyto(values, raw)
-    flat = np.asfortranarray(raw).ravel(order="F")  # a view: column-major like ``values``
+    columns = np.asfortranarray(raw)
+    flat = columns.ravel(order="F")  # a view: column-major like ``values``
     missing = np.flatnonzero(np.less(flat, 0) if raw.dtype == np.int8 else np.isnan(flat))
     if missing.size:
         values.ravel(order="F")[missing] = 0.0  # ravel of a Fortran array is a view
     miss_cols, miss_rows = np.divmod(missing, n_samples)
-    if raw.dtype == np.int8:
-        twos = np.count_nonzero(raw == 2, axis=0)
-        return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, twos=np.asarray(twos))
+    if columns.dtype == np.int8:
+        calls: NDArray[np.int8] = columns.astype(np.int8, copy=False)
+        twos = np.count_nonzero(calls == 2, axis=0)
+        return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, twos=np.asarray(twos),
+                         hard_calls=calls)
     return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols,
                      sumsq=np.einsum("ij,ij->j", values, values))
 

@@ -111,10 +111,24 @@ class BinaryStats(BlockStats):
 
 
 def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int64]) -> F64:
-    """``g'Wg`` per variant and phenotype for mean-imputed genotypes, (n_variants, n_phenotypes)."""
+    """``g'Wg`` per variant and phenotype for mean-imputed genotypes, (n_variants, n_phenotypes).
+
+    From the int8 hard calls when the block has them (a compiled pass: a
+    third of the time of squaring the float64 values and multiplying),
+    otherwise from the values.
+    """
     values = block.values
     n_samples, n_variants = values.shape
-    result: F64 = np.empty((n_variants, w.shape[1]))
+    if block.hard_calls is not None:
+        from gwasflow.regenie.kernels import squared_calls_weighted_kernel
+
+        weights_t = np.zeros((-(-w.shape[1] // 4) * 4, n_samples))
+        weights_t[:w.shape[1]] = w.T
+        sums = np.empty((n_variants, weights_t.shape[0]))
+        squared_calls_weighted_kernel(block.hard_calls, weights_t, sums)
+        result: F64 = sums[:, :w.shape[1]]
+        return _with_imputed(result, block, w, dosage, n_obs)
+    result = np.empty((n_variants, w.shape[1]))
     # squares of _SQUARE_COLS columns at a time into one small buffer that stays in cache: half the time of
     # squaring the whole block (a fresh n_samples x n_variants array) before one product
     buffer = np.empty((n_samples, min(_SQUARE_COLS, n_variants)), order="F")
@@ -123,10 +137,15 @@ def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int
         squares = buffer[:, :part.shape[1]]
         np.square(part, out=squares)
         result[start:start + part.shape[1]] = squares.T @ w
+    return _with_imputed(result, block, w, dosage, n_obs)
+
+
+def _with_imputed(observed: F64, block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int64]) -> F64:
+    """``g'Wg`` of the observed calls plus the missing ones' imputed mean squared times their weights."""
     if block.miss_cols.size:
         mean = dosage / np.maximum(n_obs, 1)
-        result += (mean**2)[:, None] * missing_sums(block, w)
-    return result
+        observed += (mean**2)[:, None] * missing_sums(block, w)
+    return observed
 
 
 def _imputed_columns(block: GenoBlock, cols: NDArray[np.intp], dosage: F64, n_obs: NDArray[np.int64]) -> F64:

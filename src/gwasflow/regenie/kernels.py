@@ -1,12 +1,14 @@
-"""Compiled (numba) loops for the binary-trait corrections: weighted power sums and logistic sums over samples.
+"""Compiled (numba) loops of binary-trait step 2: weighted sums over the samples, logistic ones included.
 
-Imported only when a correction first runs (:func:`gwasflow.regenie.logistic.logistic_sums`,
-:func:`~gwasflow.regenie.logistic.power_moments`): importing numba costs about
-0.25 s, which runs without a correction do not pay.
+Imported only by binary-trait step 2 (:func:`gwasflow.regenie.logistic.logistic_sums`,
+:func:`~gwasflow.regenie.logistic.power_moments`, the exact Firth fits and
+``g'Wg`` of hard calls): importing numba costs about 0.25 s, which
+quantitative-trait runs do not pay.
 
 Every kernel is compiled with exact IEEE arithmetic (no fastmath, so a kernel
-rounds as its source reads) and numpy's error model: a division by zero gives
-inf or nan instead of raising, which leaves no branch back to Python in a loop
+rounds as its source reads; one reassociates its sums, see
+:func:`compile_kernel`) and numpy's error model: a division by zero gives inf
+or nan instead of raising, which leaves no branch back to Python in a loop
 that divides, so LLVM can vectorize it (this alone takes ``logistic_sums``
 from 3.2 to 2.2 ms per 10,000 x 32 call). The machine code is cached next to
 this module, or in the user's cache folder where that is read-only; where
@@ -32,17 +34,24 @@ from numba.core import types
 from numba.extending import intrinsic
 
 __all__ = ["EXP_FLOOR", "compile_kernel", "exp_nonpositive", "firth_information_kernel", "firth_score_kernel",
-           "logistic_sums_kernel", "power_moments_kernel"]
+           "logistic_sums_kernel", "power_moments_kernel", "squared_calls_weighted_kernel"]
 
 _OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy", "nogil": True}
 
 
-def compile_kernel(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` compiled by numba with the module's options, cached on disk where numba finds a writable folder."""
+def compile_kernel(func: Callable[..., Any], *, reassociate: bool = False) -> Callable[..., Any]:
+    """``func`` compiled by numba with the module's options, cached on disk where numba finds a writable folder.
+
+    ``reassociate`` lets LLVM reorder the additions of a sum (to add several
+    terms at once in vector registers), as BLAS reorders those of a matrix
+    product: the result is as exact, but its last bits depend on the vector
+    width of the machine.
+    """
+    options = dict(_OPTIONS, fastmath={"reassoc"}) if reassociate else _OPTIONS
     try:
-        compiled: Callable[..., Any] = numba.njit(cache=True, **_OPTIONS)(func)
+        compiled: Callable[..., Any] = numba.njit(cache=True, **options)(func)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        compiled = numba.njit(cache=False, **_OPTIONS)(func)
+        compiled = numba.njit(cache=False, **options)(func)
     return compiled
 
 
@@ -125,6 +134,34 @@ def _power_moments(g: Any, weights: Any, out: Any) -> None:
             out[1, j] += x2 * w2
             out[2, j] += x2 * x * w3
             out[3, j] += x2 * x2 * w4
+
+
+def _squared_calls_weighted(calls: Any, weights_t: Any, out: Any) -> None:
+    """``out[j, k] = sum_i g_ij^2 weights_t[k, i]`` for int8 hard calls ``calls`` (F order; negative = missing, 0).
+
+    ``weights_t`` has a multiple of 4 rows. Each variant's calls are read
+    once per 4 weight rows, from the 1-byte calls rather than their float64
+    copy; the sums over the samples are reassociated (vectorized), so this
+    kernel is compiled with ``reassociate``.
+    """
+    n_rows, n_cols = calls.shape
+    for j in range(n_cols):
+        for k in range(0, weights_t.shape[0], 4):
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for i in range(n_rows):
+                call = np.float64(calls[i, j])
+                square = call * call if call >= 0.0 else 0.0
+                s0 += square * weights_t[k, i]
+                s1 += square * weights_t[k + 1, i]
+                s2 += square * weights_t[k + 2, i]
+                s3 += square * weights_t[k + 3, i]
+            out[j, k] = s0
+            out[j, k + 1] = s1
+            out[j, k + 2] = s2
+            out[j, k + 3] = s3
 
 
 def _logistic_sums(gr: Any, offset: Any, coef: Any, out: Any) -> None:
@@ -293,5 +330,6 @@ def _firth_score(gs: Any, x: Any, offset: Any, y: Any, coef_t: Any, inverse: Any
 
 power_moments_kernel = compile_kernel(_power_moments)
 logistic_sums_kernel = compile_kernel(_logistic_sums)
+squared_calls_weighted_kernel = compile_kernel(_squared_calls_weighted, reassociate=True)
 firth_information_kernel = compile_kernel(_firth_information)
 firth_score_kernel = compile_kernel(_firth_score)
