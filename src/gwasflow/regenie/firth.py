@@ -34,7 +34,7 @@ from scipy.special import expit
 
 from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
 
-__all__ = ["ApproxFirth", "FirthFit", "FirthNull", "approx_firth_block", "fit_firth"]
+__all__ = ["FirthFit", "FirthNull", "FirthTests", "approx_firth_block", "fit_firth"]
 
 F64 = NDArray[np.float64]
 MAX_ITER = 250
@@ -104,8 +104,8 @@ def fit_firth(z: F64, y: F64, offset: F64, *, start: F64 | None = None, n_free: 
 
 
 @dataclass(frozen=True)
-class ApproxFirth:
-    """Approximate Firth results for a set of variants (arrays of shape (n_variants,))."""
+class FirthTests:
+    """Firth test results, approximate or exact, for a set of variants (arrays of shape (n_variants,))."""
 
     beta: F64
     se: F64
@@ -176,7 +176,7 @@ def _newton_terms(gr: F64, gy: F64, offset: F64, beta: F64) -> F64:
     return out
 
 
-def approx_firth_block(gr: F64, null: FirthNull) -> ApproxFirth:
+def approx_firth_block(gr: F64, null: FirthNull) -> FirthTests:
     """regenie's approximate Firth for the columns of ``gr`` (n_samples, n_variants), vectorized.
 
     One-parameter Newton iterations on ``l*(b)`` of ``logit p = offset + g_r b``
@@ -228,4 +228,4 @@ def approx_firth_block(gr: F64, null: FirthNull) -> ApproxFirth:
     ok = done & np.isfinite(beta)
     loglik_hat += null.y_offset
     lrt = 2.0 * (loglik_hat + 0.5 * np.log(info_hat) - null.loglik - 0.5 * np.log(info_null))
-    return ApproxFirth(beta=beta, se=1.0 / np.sqrt(info_hat), lrt=np.maximum(lrt, 0.0), ok=ok)
+    return FirthTests(beta=beta, se=1.0 / np.sqrt(info_hat), lrt=np.maximum(lrt, 0.0), ok=ok)

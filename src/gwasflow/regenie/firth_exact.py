@@ -22,23 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from gwasflow.regenie.firth import MAX_ITER, MAX_STEP, TOL
+from gwasflow.regenie.firth import MAX_ITER, MAX_STEP, TOL, FirthTests
 from gwasflow.regenie.logistic import LANES
 
-__all__ = ["ExactFirth", "exact_firth_block"]
+__all__ = ["exact_firth_block"]
 
 F64 = NDArray[np.float64]
 _HALVINGS = 25
-
-
-@dataclass(frozen=True)
-class ExactFirth:
-    """Exact Firth results for a chunk of variants (arrays of shape (n_variants,))."""
-
-    beta: F64
-    se: F64
-    lrt: F64
-    ok: NDArray[np.bool_]
 
 
 @dataclass
@@ -172,7 +162,7 @@ def _fit(design: _Design, g: F64, start: F64, n_free: int) -> tuple[_State, NDAr
     return state, converged & ~failed
 
 
-def exact_firth_block(x: F64, g: F64, y: F64, offset: F64, null_coef: F64) -> ExactFirth:
+def exact_firth_block(x: F64, g: F64, y: F64, offset: F64, null_coef: F64) -> FirthTests:
     """Exact Firth tests of the variants ``g`` (n_samples, n_variants; mean-imputed dosages).
 
     ``null_coef`` (the null Firth covariate effects) starts both fits, as
@@ -190,4 +180,4 @@ def exact_firth_block(x: F64, g: F64, y: F64, offset: F64, null_coef: F64) -> Ex
     full, full_ok = _fit(design, variants, null.coef, n_free=k + 1)
     inverse = _inverse(full.info, full.singular)
     lrt = np.maximum(2.0 * (full.pll - null.pll), 0.0)
-    return ExactFirth(beta=full.coef[:, k].copy(), se=np.sqrt(inverse[:, k, k]), lrt=lrt, ok=null_ok & full_ok)
+    return FirthTests(beta=full.coef[:, k].copy(), se=np.sqrt(inverse[:, k, k]), lrt=lrt, ok=null_ok & full_ok)

@@ -116,6 +116,21 @@ def exp_nonpositive(a: float) -> float:
     return result
 
 
+@numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]
+def _expit(u: float) -> tuple[float, float]:
+    """``expit(u)`` and ``e = exp(-|u|)``: ``1 / (1 + e)`` or ``e / (1 + e)``, one exponential that cannot overflow."""
+    e = exp_nonpositive(-abs(u))
+    return (1.0 if u >= 0.0 else e) / (1.0 + e), e
+
+
+@numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]
+def _fold_logs(prod: Any, log_sum: Any) -> None:
+    """Add the logs of the running products ``prod`` to ``log_sum`` and restart the products at 1."""
+    for j in range(prod.size):
+        log_sum[j] += math.log(prod[j])
+        prod[j] = 1.0
+
+
 def _power_moments(g: Any, weights: Any, out: Any) -> None:
     """``out[k, j] = sum_i g[i, j]^(k+1) weights[i, k]`` for k = 0..3, in one pass over the rows of ``g``."""
     n_rows, n_cols = g.shape
@@ -187,9 +202,8 @@ def _logistic_sums(gr: Any, offset: Any, coef: Any, out: Any) -> None:
         for j in range(n_cols):  # no calls left after inlining: LLVM vectorizes this loop
             g = gr[i, j]
             u = g * coef[j] + offset_i
-            e = exp_nonpositive(-abs(u))
+            q, e = _expit(u)
             positive = u >= 0.0
-            q = (1.0 if positive else e) / (1.0 + e)
             pos_sum[j] += u if positive else 0.0
             prod[j] *= 1.0 + e
             v = (1.0 - q) * q
@@ -199,9 +213,7 @@ def _logistic_sums(gr: Any, offset: Any, coef: Any, out: Any) -> None:
             k3[j] += g2 * g * ((1.0 - 2.0 * q) * v)
             k4[j] += g2 * g2 * (v * (1.0 - 6.0 * v))
         if i % 32 == 31:
-            for j in range(n_cols):
-                log_sum[j] += math.log(prod[j])
-                prod[j] = 1.0
+            _fold_logs(prod, log_sum)
     for j in range(n_cols):
         out[0, j] = pos_sum[j] + (log_sum[j] + math.log(prod[j]))
         out[1, j] = k1[j]
@@ -248,9 +260,8 @@ def _firth_information(gs: Any, x: Any, offset: Any, y: Any, coef_t: Any, out: A
         y_i = y[i]
         for j in range(n_cols):
             u_j = u[j]
-            e = exp_nonpositive(-abs(u_j))
+            p, e = _expit(u_j)
             positive = u_j >= 0.0
-            p = (1.0 if positive else e) / (1.0 + e)
             w_j = p * (1.0 - p)
             w[j] = w_j
             wg[j] = w_j * gs[i, j]
@@ -269,9 +280,7 @@ def _firth_information(gs: Any, x: Any, offset: Any, y: Any, coef_t: Any, out: A
         for j in range(n_cols):
             sums[n_pairs + k, j] += wg[j] * gs[i, j]
         if i % 32 == 31:
-            for j in range(n_cols):
-                log_sum[j] += math.log(prod[j])
-                prod[j] = 1.0
+            _fold_logs(prod, log_sum)
     for r in range(n_pairs + k + 1):
         for j in range(n_cols):
             out[r, j] = sums[r, j]
@@ -314,8 +323,7 @@ def _firth_score(gs: Any, x: Any, offset: Any, y: Any, coef_t: Any, inverse: Any
         y_i = y[i]
         for j in range(n_cols):
             u_j = u[j]
-            e = exp_nonpositive(-abs(u_j))
-            p = (1.0 if u_j >= 0.0 else e) / (1.0 + e)
+            p = _expit(u_j)[0]
             r = y_i - p + p * (1.0 - p) * quad[j] * (0.5 - p)
             resid[j] = r
             sums[k, j] += gs[i, j] * r
