@@ -16,6 +16,7 @@ the ratio is printed best against best and as the median over the rounds.
     python benchmarks/bench_step2_bt.py                       # full size, 1 thread, spa and firth-approx
     python benchmarks/bench_step2_bt.py --qt --repeat 2       # also the QT baseline on the same cohort
     python benchmarks/bench_step2_bt.py --samples 2000 --variants 5000 --corrections spa
+    python benchmarks/bench_step2_bt.py --variants 10000 --corrections firth,none   # exact Firth's cost
     python benchmarks/bench_step2_bt.py --keep /tmp/bbt --reuse   # reuse a simulated folder
 """
 
@@ -34,7 +35,7 @@ from _engine import run_engine
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step2 import _write_genotypes
 
-CORRECTIONS = {"spa": ["--spa"], "firth-approx": ["--firth", "--approx"], "none": []}
+CORRECTIONS = {"spa": ["--spa"], "firth-approx": ["--firth", "--approx"], "firth": ["--firth"], "none": []}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
