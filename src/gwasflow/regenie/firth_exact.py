@@ -1,6 +1,6 @@
 """Exact Firth tests (``--firth`` without ``--approx``) for a chunk of variants at once.
 
-The same fits as :func:`gwasflow.regenie.firth.fit_firth` runs variant by
+The fits :func:`gwasflow.regenie.firth.fit_firth` would run variant by
 variant: Firth's penalized likelihood (Firth 1993)
 ``l*(b) = l(b) + 1/2 log |Z'WZ|`` of ``logit p = Z b + offset`` with
 ``Z = [X g]``, maximized by Newton steps ``(Z'WZ)^-1 U*`` with
