@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.regenie.firth import MAX_ITER, MAX_STEP, TOL, FirthTests
-from gwasflow.regenie.logistic import LANES
+from gwasflow.regenie.logistic import pad_columns
 
 __all__ = ["exact_firth_block"]
 
@@ -65,9 +65,9 @@ class _Design:
         from gwasflow.regenie.kernels import firth_information_kernel
 
         k, n_pairs, n = self.k, self.pair_a.size, g.shape[1]
-        g_padded = _pad_variants(g)
+        g_padded = pad_columns(g)
         sums = np.empty((n_pairs + k + 2, g_padded.shape[1]))
-        firth_information_kernel(g_padded, self.x, self.offset, self.y, _pad_variants(coef.T), sums)
+        firth_information_kernel(g_padded, self.x, self.offset, self.y, pad_columns(coef.T), sums)
         sums = sums[:, :n]
         info = np.empty((n, k + 1, k + 1))
         info[:, self.pair_a, self.pair_b] = sums[:n_pairs].T
@@ -86,26 +86,11 @@ class _Design:
 
         k = self.k
         blocks = np.vstack([inverse[:, self.pair_a, self.pair_b].T, inverse[:, :k, k].T, inverse[:, k, k][None, :]])
-        g_padded = _pad_variants(g)
+        g_padded = pad_columns(g)
         out = np.empty((k + 1, g_padded.shape[1]))
-        firth_score_kernel(g_padded, self.x, self.offset, self.y, _pad_variants(state.coef.T), _pad_variants(blocks),
-                           out)
+        firth_score_kernel(g_padded, self.x, self.offset, self.y, pad_columns(state.coef.T), pad_columns(blocks), out)
         score: F64 = out[:, :g.shape[1]].T
         return score
-
-
-def _pad_variants(a: F64) -> F64:
-    """``a`` (rows, n variants) in C order, its last column repeated up to whole groups of LANES.
-
-    The kernels' loops over variants run vectorized only on whole groups of
-    :data:`~gwasflow.regenie.logistic.LANES` (4x faster than scalar); the
-    repeated copies are computed and dropped.
-    """
-    n = a.shape[1]
-    extra = -(-n // LANES) * LANES - n
-    if extra:
-        a = a[:, np.concatenate([np.arange(n), np.full(extra, n - 1)])]
-    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def _inverse(info: F64, singular: NDArray[np.bool_]) -> F64:
