@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
+from gwasflow.regenie.logistic import logistic_sums, moment_weights, pad_columns, power_moments
 
 __all__ = ["FirthFit", "FirthNull", "FirthTests", "approx_firth_block", "fit_firth"]
 
@@ -117,11 +117,12 @@ class FirthTests:
 class FirthNull:
     """What approximate Firth needs of a phenotype's null Firth model, computed once for all its variants.
 
-    ``offset = LOCO + X b_null``; ``weights`` are the columns ``p``, ``w``,
-    ``w (1/2 - p)`` and ``w (2 (1/2 - p)^2 - w)`` at ``p = expit(offset)``
-    (``w = p (1 - p)``), whose power sums with ``g_r`` are ``sum g p``,
-    ``info``, ``A`` and ``B`` at ``b = 0``; ``loglik`` is the log-likelihood
-    at ``b = 0`` and ``y_offset = y'offset``.
+    ``offset = LOCO + X b_null``; ``weights`` are
+    :func:`~gwasflow.regenie.logistic.moment_weights` at ``p = expit(offset)``,
+    whose power sums with ``g_r`` are ``sum g p``, ``info``, ``2A`` and ``2B``
+    at ``b = 0`` (``w (1/2 - p) = w (1 - 2p) / 2``,
+    ``w (2 (1/2 - p)^2 - w) = w (1 - 6w) / 2``); ``loglik`` is the
+    log-likelihood at ``b = 0`` and ``y_offset = y'offset``.
     """
 
     y: F64
@@ -133,10 +134,7 @@ class FirthNull:
     @classmethod
     def from_offset(cls, y: F64, offset: F64) -> FirthNull:
         """From the phenotype ``y`` (0/1) and the null Firth model's linear predictor ``offset``."""
-        p = expit(offset)
-        w = p - p * p
-        return cls(y=y, offset=offset,
-                   weights=np.column_stack([p, w, w * (0.5 - p), w * (2.0 * (0.5 - p) ** 2 - w)]),
+        return cls(y=y, offset=offset, weights=moment_weights(expit(offset)),
                    loglik=float(np.sum(y * offset - np.logaddexp(0.0, offset))), y_offset=float(y @ offset))
 
 
@@ -196,7 +194,8 @@ def approx_firth_block(gr: F64, null: FirthNull) -> FirthTests:
     offset = null.offset
     gy = gr.T @ null.y
     gr = pad_columns(gr)  # once, for the kernel calls below
-    gp0, info_null, a0, b0 = power_moments(gr, null.weights, n_variants)
+    gp0, info_null, k3_0, k4_0 = power_moments(gr, null.weights, n_variants)
+    a0, b0 = 0.5 * k3_0, 0.5 * k4_0  # as in _newton_terms
     score0, slope0 = _firth_score_slope(gy, gp0, info_null, a0, b0)
     disc = slope0 * slope0 + 4.0 * a0 * score0  # S(b) ~ S(0) - slope0 b - A0 b^2 (unpenalized part of S'' = -2A)
     with np.errstate(invalid="ignore", divide="ignore"):

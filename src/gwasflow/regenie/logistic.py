@@ -20,7 +20,7 @@ from scipy.special import expit
 from gwasflow.errors import EngineInputError
 
 __all__ = ["LANES", "NullLogistic", "check_binary", "fit_null_logistic", "log_likelihood", "logistic_sums",
-           "pad_columns", "power_moments"]
+           "moment_weights", "pad_columns", "power_moments"]
 
 F64 = NDArray[np.float64]
 _MAX_ITER = 100
@@ -55,6 +55,17 @@ def pad_columns(g: F64) -> F64:
     padded = np.zeros((n_rows, width))
     padded[:, :n_cols] = g
     return padded
+
+
+def moment_weights(p: F64) -> F64:
+    """``p``, ``w``, ``w (1 - 2p)`` and ``w (1 - 6w)`` (``w = p (1 - p)``) as columns, (n_samples, 4).
+
+    The weights whose :func:`power_moments` with a genotype column are the
+    terms of :func:`logistic_sums` at its coefficient 0 (``q = p``): the
+    score, information and their derivatives, with no exponential.
+    """
+    w = p * (1.0 - p)
+    return np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)])
 
 
 def _kernel_input(g: F64, n_cols: int) -> F64:

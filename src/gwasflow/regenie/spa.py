@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_ndtr
 
-from gwasflow.regenie.logistic import logistic_sums, pad_columns, power_moments
+from gwasflow.regenie.logistic import logistic_sums, moment_weights, pad_columns, power_moments
 
 __all__ = ["SpaNull", "spa_logp"]
 
@@ -40,9 +40,10 @@ _SETTLE = 1e-3
 class SpaNull:
     """What SPA needs of a phenotype's null model, computed once for all its variants.
 
-    ``eta = logit p``; ``weights`` are the columns ``p``, ``w``, ``w (1 - 2p)``
-    and ``w (1 - 6w)`` (``w = p (1 - p)``), whose power sums with ``g_r`` are
-    ``sum g p`` and the second to fourth derivatives of K at 0;
+    ``eta = logit p``; ``weights`` are
+    :func:`~gwasflow.regenie.logistic.moment_weights` of ``p``, whose power
+    sums with ``g_r`` are ``sum g p`` and the second to fourth derivatives of
+    K at 0;
     ``sp_eta = sum softplus(eta)``.
     """
 
@@ -53,10 +54,8 @@ class SpaNull:
     @classmethod
     def from_probabilities(cls, p: F64) -> SpaNull:
         """From the null model's fitted case probabilities."""
-        w = p * (1.0 - p)
         eta = np.log(p) - np.log1p(-p)
-        return cls(eta=eta, weights=np.column_stack([p, w, w * (1.0 - 2.0 * p), w * (1.0 - 6.0 * w)]),
-                   sp_eta=float(np.logaddexp(0.0, eta).sum()))
+        return cls(eta=eta, weights=moment_weights(p), sp_eta=float(np.logaddexp(0.0, eta).sum()))
 
 
 @dataclass(frozen=True)
