@@ -169,10 +169,10 @@ def test_parse_args__binary_corrections_need_bt_and_exclude_each_other() -> None
             parse_args([*base, *bad])
 
 
-def test_binary_block__hard_calls_over_several_square_chunks_match_a_dense_computation() -> None:
+def test_binary_block__hard_calls_with_missing_calls_match_a_dense_computation() -> None:
     rng = np.random.default_rng(11)
     x, _, offset, _ = _cohort(3, n=300)
-    n_variants = 37  # the squares for g'Wg are taken 16 columns at a time: 3 chunks, the last one short
+    n_variants = 37
     geno = rng.binomial(2, rng.uniform(0.05, 0.5, n_variants), size=(300, n_variants)).astype(np.int8)
     geno[rng.random(geno.shape) < 0.03] = -1  # missing calls, mean-imputed
     y = (rng.random((300, 2)) < 0.2).astype(float)
@@ -275,7 +275,9 @@ def test_exp_nonpositive__zero_below_the_floor_and_nan_for_nan() -> None:
 
 
 def test_binary_block__int8_hard_calls_give_the_results_of_the_same_calls_as_dosages() -> None:
-    x, y, offset, geno = _cohort(9, n=600, n_variants=20)
+    # dosages square g 16 columns at a time for g'Wg (3 chunks here, the last one short); hard calls take the
+    # compiled int8 pass
+    x, y, offset, geno = _cohort(9, n=600, n_variants=37)
     missing = np.random.default_rng(9).random(geno.shape) < 0.02
     calls = geno.astype(np.int8)
     calls[missing] = -127
