@@ -46,7 +46,7 @@ def test_main__pheno_col_list_and_gz(reference: Path, tmp_path: Path) -> None:
     assert text == (OUTPUTS / "qt_step2_nopred_Y2.regenie").read_text()
 
 
-def test_main__missing_phenotype_drops_sample_for_that_phenotype_only(tmp_path: Path) -> None:
+def test_main__one_phenotype_drops_its_missing_samples_several_mask_them(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     n = 120
     ids = [str(i + 1) for i in range(n)]
@@ -62,8 +62,16 @@ def test_main__missing_phenotype_drops_sample_for_that_phenotype_only(tmp_path: 
     common = ["--step", "2", "--bed", str(tmp_path / "g"), "--covarFile", str(tmp_path / "c.txt"),
               "--bsize", "7", "--ignore-pred", "--minMAC", "1"]
     assert main([*common, "--phenoFile", str(tmp_path / "p.txt"), "--out", str(tmp_path / "both")]) == 0
+    assert main([*common, "--phenoFile", str(tmp_path / "p.txt"), "--phenoColList", "A",
+                 "--out", str(tmp_path / "one")]) == 0
     assert main([*common, "--phenoFile", str(tmp_path / "p_a.txt"), "--out", str(tmp_path / "alone")]) == 0
-    assert (tmp_path / "both_A.regenie").read_text() == (tmp_path / "alone_A.regenie").read_text()
+    # one trait: regenie's strict mode, the samples missing it are not analysed at all
+    assert (tmp_path / "one_A.regenie").read_text() == (tmp_path / "alone_A.regenie").read_text()
+    # several traits: the covariates are projected out over every analysed sample (regenie's masking)
+    _, rows_a = read_results(tmp_path / "both_A.regenie")
+    _, rows_alone = read_results(tmp_path / "alone_A.regenie")
+    assert [r[6] for r in rows_a] == [r[6] for r in rows_alone]
+    assert [r[8] for r in rows_a] != [r[8] for r in rows_alone]
     _, rows_b = read_results(tmp_path / "both_B.regenie")
     assert [r[6] for r in rows_b[:5]] == ["120", "120", "120", "119", "120"]
 

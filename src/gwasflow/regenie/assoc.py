@@ -26,8 +26,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_array
 from scipy.special import log_ndtr
 
-from gwasflow.errors import EngineInputError
-from gwasflow.regenie.linalg import covariate_basis, residualize
+from gwasflow.regenie.linalg import check_scales, covariate_basis, masked_residuals
 
 __all__ = [
     "BlockStats",
@@ -56,25 +55,44 @@ def chi2_1_logsf(chisq: NDArray[np.float64]) -> NDArray[np.float64]:
 
 @dataclass(frozen=True)
 class NullModel:
-    """Covariate basis and scaled phenotype residuals of one group of phenotypes."""
+    """Covariate basis and scaled phenotype residuals of the phenotypes, with their missing samples.
+
+    As regenie does for several quantitative traits with missing values
+    (Pheno.cpp ``residualize_phenotypes``; Step2_Models.cpp
+    ``compute_score_qt``): one basis Q of the covariates over every analysed
+    sample; a missing value is 0, the projection ``Q Q'y`` is removed at the
+    observed samples only, and a trait's residual is 0 where it is missing.
+    """
 
     q: NDArray[np.float64]  # (n_samples, n_covariates)
-    y: NDArray[np.float64]  # (n_samples, n_phenotypes), residualized and scaled
+    y: NDArray[np.float64]  # (n_samples, n_phenotypes), residualized and scaled, 0 where missing
     scale: NDArray[np.float64]  # (n_phenotypes,) the s above
-    dof: int  # n_samples - n_covariates
+    dof: NDArray[np.float64]  # n_observed - n_covariates, per phenotype
+    observed: NDArray[np.bool_]  # (n_samples, n_phenotypes)
+    gaps: list[tuple[NDArray[np.intp], list[int]]]  # analysed samples missing a trait, and those traits
+    n_genotyped: int  # samples of the genotype file after --keep/--remove (regenie's sparse-genotype rule)
+    count_zeros: bool = False  # the sparse rule counts zero calls (regenie's PGEN reader) instead of non-zeros
 
 
-def fit_null(covariates: NDArray[np.float64], phenotypes: NDArray[np.float64],
-             names: list[str]) -> NullModel:
-    """Residualize ``phenotypes`` (no missing values) on ``covariates`` and scale them."""
+def _gaps(observed: NDArray[np.bool_]) -> list[tuple[NDArray[np.intp], list[int]]]:
+    groups: dict[bytes, list[int]] = {}
+    for column in range(observed.shape[1]):
+        if not observed[:, column].all():
+            groups.setdefault(np.packbits(~observed[:, column]).tobytes(), []).append(column)
+    return [(np.flatnonzero(~observed[:, cols[0]]).astype(np.intp), cols) for cols in groups.values()]
+
+
+def fit_null(covariates: NDArray[np.float64], phenotypes: NDArray[np.float64], names: list[str], *,
+             n_genotyped: int | None = None, count_zeros: bool = False) -> NullModel:
+    """Residualize ``phenotypes`` (NaN = missing) on ``covariates`` and scale them, as regenie's step 2 does."""
     q = covariate_basis(covariates)
-    dof = phenotypes.shape[0] - q.shape[1]
-    resid = residualize(q, phenotypes)
-    scale = np.sqrt(np.einsum("ij,ij->j", resid, resid) / dof)
-    for name, value in zip(names, scale.tolist(), strict=True):
-        if not value > 0:
-            raise EngineInputError(f"--phenoFile: phenotype '{name}' is constant after removing covariates")
-    return NullModel(q=q, y=resid / scale, scale=scale, dof=dof)
+    observed = ~np.isnan(phenotypes)
+    y, scale = masked_residuals(q, phenotypes)
+    dof = observed.sum(axis=0).astype(np.float64) - q.shape[1]
+    check_scales(scale, names)
+    return NullModel(q=q, y=y, scale=scale, dof=dof, observed=observed, gaps=_gaps(observed),
+                     n_genotyped=phenotypes.shape[0] if n_genotyped is None else n_genotyped,
+                     count_zeros=count_zeros)
 
 
 @dataclass(frozen=True)
@@ -87,8 +105,8 @@ class Offsets:
 
 
 def make_offsets(null: NullModel, loco: NDArray[np.float64] | None) -> Offsets:
-    """``E = y - loco`` (``loco`` (n_samples, p) or None for ``--ignore-pred``)."""
-    resid = null.y if loco is None else null.y - loco
+    """``E = y - loco`` at the observed samples, 0 elsewhere (``loco`` (n_samples, p) or None)."""
+    resid = null.y if loco is None else np.where(null.observed, null.y - np.nan_to_num(loco), 0.0)
     ones = np.ones((resid.shape[0], 1))
     return Offsets(
         weights=np.asfortranarray(np.hstack([ones, null.q, resid])),
@@ -138,14 +156,25 @@ class GenoBlock:
     sumsq: _F64 | None = None
     twos: NDArray[np.intp] | None = None
     hard_calls: NDArray[np.int8] | None = None  # the int8 calls ``values`` came from (negative = missing), F order
+    fill: _F64 | None = None  # imputed value of a missing call, per variant; None: the block's own mean
+
+    def imputed(self, dosage: _F64, n_obs: NDArray[np.int64]) -> _F64:
+        """The value a missing call takes: ``fill``, or the mean of the block's observed calls."""
+        if self.fill is not None:
+            return self.fill
+        result: _F64 = dosage / np.maximum(n_obs, 1)
+        return result
 
 
-def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None) -> GenoBlock:
+def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None, fill: _F64 | None = None) -> GenoBlock:
     """Prepare ``raw``: int8 hard calls (negative = missing) or float dosages (NaN = missing); not modified.
 
     ``out``, a Fortran-ordered float64 buffer with ``raw``'s number of rows and
     at least its number of columns, is reused for the values: writing into
     pages already mapped is several times faster than a fresh 80 MB array.
+    ``fill`` is the value of a missing call per variant (regenie imputes the
+    mean over every analysed sample, also when a trait uses fewer of them);
+    by default the mean of the observed calls of ``raw``.
     """
     n_samples, n_variants = raw.shape
     if out is None:
@@ -163,9 +192,9 @@ def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None) -> 
         calls: NDArray[np.int8] = columns.astype(np.int8, copy=False)
         twos = np.count_nonzero(calls == 2, axis=0)
         return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, twos=np.asarray(twos),
-                         hard_calls=calls)
+                         hard_calls=calls, fill=fill)
     return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols,
-                     sumsq=np.einsum("ij,ij->j", values, values))
+                     sumsq=np.einsum("ij,ij->j", values, values), fill=fill)
 
 
 def missing_sums(block: GenoBlock, weights: _F64) -> _F64:
@@ -191,34 +220,92 @@ def cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray
     n_obs = (n_samples - n_miss).astype(np.int64)
     sumsq = block.sumsq if block.sumsq is not None else dosage + 2.0 * np.asarray(block.twos, dtype=np.float64)
     if block.miss_cols.size:
-        mean = dosage / np.maximum(n_obs, 1)
+        mean = block.imputed(dosage, n_obs)
         cross += mean[:, None] * missing_sums(block, weights)
         sumsq = sumsq + n_miss * mean**2
     return cross, sumsq, n_obs, dosage
+
+
+def _gap_terms(block: GenoBlock, rows: NDArray[np.intp], q_rows: _F64, gtq: _F64, dosage: _F64,
+               n_obs: NDArray[np.int64]) -> tuple[_F64, _F64, _F64, _F64]:
+    """For the samples ``rows`` a trait misses: the two forms of their share of ``g_r'g_r``, calls and dosage.
+
+    ``dense`` is ``sum (g - Q Q'g)^2`` over ``rows``, what regenie removes for a
+    variant it keeps dense; ``sparse`` is ``sum g (g - 2 Q Q'g)``, what its
+    sparse-genotype branch removes (it takes ``Q'MQ = I``).
+    """
+    n_samples = block.values.shape[0]
+    g = block.values[rows]
+    position = np.full(n_samples, -1, dtype=np.intp)
+    position[rows] = np.arange(rows.size)
+    hit = position[block.miss_rows] >= 0
+    n_missing = np.bincount(block.miss_cols[hit], minlength=g.shape[1])
+    seen_sum = g.sum(axis=0)
+    if hit.any():
+        cols = block.miss_cols[hit]
+        g[position[block.miss_rows[hit]], cols] = block.imputed(dosage, n_obs)[cols]
+    fitted = q_rows @ gtq.T
+    dense = np.einsum("ij,ij->j", g - fitted, g - fitted)
+    sparse = np.einsum("ij,ij->j", g, g - 2.0 * fitted)
+    return dense, sparse, (rows.size - n_missing).astype(np.float64), seen_sum
+
+
+def _regenie_sparse(block: GenoBlock, null: NullModel, dosage: _F64, n_obs: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Which variants regenie tests through its sparse-genotype branch (``check_sparse_G``, threshold 0.5).
+
+    With ``.bed`` and BGEN input: at most half of the genotype file's samples
+    are analysed with a non-zero (mean-imputed) genotype; with PGEN input: at
+    least half are analysed with an observed call of 0.
+    """
+    n_miss = np.bincount(block.miss_cols, minlength=block.values.shape[1])
+    zeros_seen = np.count_nonzero(block.values == 0.0, axis=0) - n_miss
+    if null.count_zeros:
+        result: NDArray[np.bool_] = zeros_seen >= 0.5 * null.n_genotyped
+        return result
+    nonzero = block.values.shape[0] - zeros_seen - np.where(block.imputed(dosage, n_obs) == 0.0, n_miss, 0)
+    result = nonzero <= 0.5 * null.n_genotyped
+    return result
 
 
 def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, null: NullModel,
                       offsets: Offsets) -> BlockStats:
     """Test every variant of ``geno`` (n_samples, n_variants) against every phenotype.
 
-    ``geno`` is a :class:`GenoBlock`, or raw dosages as :func:`genotype_block` takes them.
+    ``geno`` is a :class:`GenoBlock`, or raw dosages as :func:`genotype_block`
+    takes them. For a trait with missing samples, ``g_r'g_r`` is summed over
+    its observed samples (regenie's ``masked_indivs' G^2``); regenie computes
+    it approximately for a variant with at least half the genotype file's
+    samples at 0 (``--prop-zero-thr`` 0.5), and so does this function.
     """
     block = geno if isinstance(geno, GenoBlock) else genotype_block(geno)
     k = null.q.shape[1]
+    n_pheno = null.y.shape[1]
     cross, sumsq, n_obs, dosage = cross_products(block, offsets.weights)
     gtq = cross[:, 1:1 + k]
     gg = sumsq - np.einsum("ij,ij->i", gtq, gtq)
     numer = cross[:, 1 + k:] - gtq @ offsets.qte
-    ok = gg > 1e-10 * np.maximum(sumsq, 1.0)
+    denom = np.repeat(gg[:, None], n_pheno, axis=1)
+    calls = np.repeat(n_obs[:, None], n_pheno, axis=1)
+    sums = np.repeat(dosage[:, None], n_pheno, axis=1)
+    if null.gaps:
+        sparse = _regenie_sparse(block, null, dosage, n_obs)
+        for rows, columns in null.gaps:
+            dense_part, sparse_part, gap_calls, gap_sum = _gap_terms(block, rows, null.q[rows], gtq, dosage, n_obs)
+            removed = np.where(sparse, sparse_part, dense_part)
+            for col in columns:
+                denom[:, col] -= removed
+                calls[:, col] -= gap_calls.astype(np.int64)
+                sums[:, col] -= gap_sum
+    ok = (gg > 1e-10 * np.maximum(sumsq, 1.0))[:, None] & (denom > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        gg_safe = np.where(ok, gg, np.nan)[:, None]
-        beta = numer / gg_safe
-        se = np.sqrt(offsets.sigma2[None, :] / gg_safe)
+        denom_safe = np.where(ok, denom, np.nan)
+        beta = numer / denom_safe
+        se = np.sqrt(offsets.sigma2[None, :] / denom_safe)
         chisq = (beta / se) ** 2
     log10p = -chi2_1_logsf(chisq) / _LN10
     return BlockStats(
-        n_obs=n_obs,
-        dosage_sum=dosage,
+        n_obs=calls,
+        dosage_sum=sums,
         beta=beta * null.scale,
         se=se * null.scale,
         chisq=chisq,

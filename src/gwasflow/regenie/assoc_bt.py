@@ -143,7 +143,7 @@ def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int
 def _with_imputed(observed: F64, block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int64]) -> F64:
     """``g'Wg`` of the observed calls plus the missing ones' imputed mean squared times their weights."""
     if block.miss_cols.size:
-        mean = dosage / np.maximum(n_obs, 1)
+        mean = block.imputed(dosage, n_obs)
         observed += (mean**2)[:, None] * missing_sums(block, w)
     return observed
 
@@ -156,7 +156,7 @@ def _imputed_columns(block: GenoBlock, cols: NDArray[np.intp], dosage: F64, n_ob
         position[cols] = np.arange(cols.size)
         hit = position[block.miss_cols] >= 0
         c = block.miss_cols[hit]
-        g[block.miss_rows[hit], position[c]] = dosage[c] / np.maximum(n_obs[c], 1)
+        g[block.miss_rows[hit], position[c]] = block.imputed(dosage, n_obs)[c]
     return g
 
 

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 
-__all__ = ["PhenoGroup", "covariate_basis", "group_by_mask", "residualize"]
+__all__ = ["PhenoGroup", "check_scales", "covariate_basis", "group_by_mask", "masked_residuals", "residualize"]
 
 
 def covariate_basis(covariates: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -35,6 +35,36 @@ def covariate_basis(covariates: NDArray[np.float64]) -> NDArray[np.float64]:
 def residualize(q: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.float64]:
     """``values`` minus their projection on the span of ``q``."""
     return values - q @ (q.T @ values)
+
+
+def masked_residuals(q: NDArray[np.float64], phenotypes: NDArray[np.float64]) -> tuple[NDArray[np.float64],
+                                                                                     NDArray[np.float64]]:
+    """Residuals of phenotypes with missing values (NaN) as regenie forms them, and their scale.
+
+    regenie (Pheno.cpp ``residualize_phenotypes``) sets a missing value to 0,
+    removes the projection ``Q Q'y`` at the observed samples only and scales
+    each trait to ``r'r = n_observed - n_covariates``; a trait's residual is 0
+    where it is missing. Returns the scaled residuals and the scales (NaN
+    where a trait has too few observed samples).
+    """
+    observed = ~np.isnan(phenotypes)
+    y0 = np.where(observed, phenotypes, 0.0)
+    resid = y0 - observed * (q @ (q.T @ y0))
+    dof = observed.sum(axis=0).astype(np.float64) - q.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(dof > 0, np.sqrt(np.einsum("ij,ij->j", resid, resid) / np.maximum(dof, 1)), np.nan)
+        scaled: NDArray[np.float64] = resid / scale
+    return scaled, scale
+
+
+def check_scales(scale: NDArray[np.float64], names: list[str]) -> None:
+    """Raise, naming the trait, when a phenotype has too few samples or no variance left after the covariates."""
+    for name, value in zip(names, scale.tolist(), strict=True):
+        if np.isnan(value):
+            raise EngineInputError(f"--phenoFile: phenotype '{name}' has too few observed samples for the "
+                                   "covariates")
+        if not value > 1e-8:
+            raise EngineInputError(f"--phenoFile: phenotype '{name}' is constant after removing covariates")
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ class Options:
     approx: bool = False
     spa: bool = False
     pthresh: float = 0.05
+    strict: bool = False
     given: list[tuple[str, str | None]] = field(default_factory=list)
 
 
@@ -183,6 +184,7 @@ _SWITCHES = {
     "--firth": "firth",
     "--approx": "approx",
     "--spa": "spa",
+    "--strict": "strict",
 }
 
 _REQUIRED = {

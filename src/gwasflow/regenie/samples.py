@@ -7,8 +7,13 @@ in the phenotype file, passes ``--keep``/``--remove`` and, with
 covariate. Categorical covariates (``--catCovarList``) become ``k - 1``
 indicator columns for their ``k`` levels among the analysed samples (the first
 level in sorted order is the baseline; regenie caps ``k`` with
-``--maxCatLevels``, default 10). A missing phenotype value drops the sample for
-that phenotype only.
+``--maxCatLevels``, default 10).
+
+Missing phenotypes (regenie's Pheno.cpp, ``pheno_read`` and ``setMasks``): a
+sample whose every trait is missing is not analysed; with ``--strict``, or
+when there is a single trait, a sample missing any trait is not analysed.
+Otherwise a missing value is masked for that trait only (how each step
+treats a masked value is in the step's module).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Analysis:
     phenotypes: NDArray[np.float64]  # (n_samples, n_phenotypes), NaN = missing
     phenotype_names: list[str]
     n_fam: int
+    n_genotyped: int  # samples of the genotype file left by --keep/--remove
 
     @property
     def n_samples(self) -> int:
@@ -46,6 +52,15 @@ class Analysis:
     @property
     def observed(self) -> NDArray[np.bool_]:
         return ~np.isnan(self.phenotypes)
+
+    def subset(self, rows: NDArray[np.intp]) -> Analysis:
+        """The same analysis restricted to the analysed samples ``rows`` (in order)."""
+        return Analysis(
+            fam_index=self.fam_index[rows], sample_ids=[self.sample_ids[i] for i in rows.tolist()],
+            covariates=self.covariates[rows], covariate_names=self.covariate_names,
+            phenotypes=self.phenotypes[rows], phenotype_names=self.phenotype_names, n_fam=self.n_fam,
+            n_genotyped=self.n_genotyped,
+        )
 
     @property
     def sample_index(self) -> NDArray[np.intp] | None:
@@ -133,7 +148,12 @@ def load_analysis(opts: Options, source: GenotypeSource) -> Analysis:
     """Read ``--phenoFile``/``--covarFile`` and align them with the samples of ``source``."""
     pheno = read_table(opts.pheno_file, opts.pheno_cols, flag="--phenoFile")
     fam_keys = list(zip(source.fid, source.iid, strict=True))
-    keep = (_rows(pheno, fam_keys) >= 0) & _list_filter(opts, fam_keys)
+    listed = _list_filter(opts, fam_keys)
+    prow_all = _rows(pheno, fam_keys)
+    seen = np.zeros((len(fam_keys), len(pheno.columns)), dtype=bool)
+    seen[prow_all >= 0] = ~np.isnan(pheno.values[prow_all[prow_all >= 0]])
+    strict = opts.strict or len(pheno.columns) == 1
+    keep = (prow_all >= 0) & listed & (seen.all(axis=1) if strict else seen.any(axis=1))
     cov = _read_covariates(opts, fam_keys)
     keep &= cov.present
     fam_index = np.flatnonzero(keep).astype(np.intp)
@@ -154,4 +174,5 @@ def load_analysis(opts: Options, source: GenotypeSource) -> Analysis:
         phenotypes=pheno.values[prow],
         phenotype_names=pheno.columns,
         n_fam=len(fam_keys),
+        n_genotyped=int(listed.sum()),
     )

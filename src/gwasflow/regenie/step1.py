@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie import ridge
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
-from gwasflow.regenie.linalg import covariate_basis, residualize
+from gwasflow.regenie.linalg import check_scales, covariate_basis, residualize
 from gwasflow.regenie.options import Options
 from gwasflow.regenie.output import loco_text, write_text_atomic
 from gwasflow.regenie.runlog import RunLog
@@ -34,23 +34,21 @@ F64 = NDArray[np.float64]
 N_LOCO_ROWS = 23
 
 
-def prepare_phenotypes(q_all: F64, covariates: F64, phenotypes: F64) -> F64:
-    """Residualize each phenotype on the covariates of its observed samples and scale it.
+def prepare_phenotypes(q: F64, phenotypes: F64, names: list[str]) -> F64:
+    """Mean-impute each phenotype's missing values, residualize on the covariates and scale.
 
-    Scaling is to ``r'r = n_observed - n_covariates``, as in regenie; missing
-    values become 0 (the mean of the residual).
+    As regenie's step 1 for quantitative traits (Pheno.cpp
+    ``pheno_impute_miss``, ``residualize_phenotypes``): a missing value takes
+    the mean of the trait's observed values and then counts as observed;
+    scaling is to ``r'r = n_samples - n_covariates``.
     """
-    out = np.zeros_like(phenotypes)
-    n_cov = q_all.shape[1]
-    for col in range(phenotypes.shape[1]):
-        seen = ~np.isnan(phenotypes[:, col])
-        q = q_all if seen.all() else covariate_basis(covariates[seen])
-        resid = residualize(q, phenotypes[seen, col][:, None])[:, 0]
-        scale = np.sqrt(resid @ resid / (int(seen.sum()) - n_cov))
-        if not scale > 0:
-            raise EngineInputError(f"--phenoFile: phenotype {col + 1} is constant after removing covariates")
-        out[seen, col] = resid / scale
-    return out
+    seen = ~np.isnan(phenotypes)
+    means = np.where(seen, phenotypes, 0.0).sum(axis=0) / np.maximum(seen.sum(axis=0), 1)
+    resid = residualize(q, np.where(seen, phenotypes, means[None, :]))
+    scale = np.sqrt(np.einsum("ij,ij->j", resid, resid) / (phenotypes.shape[0] - q.shape[1]))
+    check_scales(scale, names)
+    result: F64 = resid / scale
+    return result
 
 
 def standardize_block(geno: F64, q: F64) -> F64:
@@ -166,7 +164,7 @@ def run_step1(opts: Options, log: RunLog) -> None:
     bed = open_genotypes(opts)
     analysis = load_analysis(opts, bed)
     q = covariate_basis(analysis.covariates)
-    y = prepare_phenotypes(q, analysis.covariates, analysis.phenotypes)
+    y = prepare_phenotypes(q, analysis.phenotypes, analysis.phenotype_names)
     log.add("Fitting null model (gwasflow built-in engine, quantitative traits)")
     log.add(f" * number of individuals used in analysis = {analysis.n_samples}")
     log.add(f" * # CV folds       : [{'LOOCV' if opts.loocv else opts.cv}]")

@@ -27,13 +27,13 @@ from numpy.typing import NDArray
 
 from gwasflow.regenie import ridge
 from gwasflow.regenie.io.genotypes import open_genotypes
-from gwasflow.regenie.linalg import covariate_basis
+from gwasflow.regenie.linalg import check_scales, covariate_basis, masked_residuals
 from gwasflow.regenie.logistic import check_binary, fit_null_logistic
 from gwasflow.regenie.logistic_ridge import level1_logistic_kfold, level1_logistic_loo
 from gwasflow.regenie.options import Options
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
-from gwasflow.regenie.step1 import level0, prepare_phenotypes, write_outputs
+from gwasflow.regenie.step1 import level0, write_outputs
 
 __all__ = ["LOGISTIC_VARIANCE", "LOOCV_BELOW", "run_step1_bt"]
 
@@ -91,7 +91,8 @@ def run_step1_bt(opts: Options, log: RunLog) -> None:
         log.add("   -WARNING: Sample size is less than 5,000 so using LOOCV instead of 5-fold CV.")
         opts = dataclasses.replace(opts, loocv=True)
     q = covariate_basis(analysis.covariates)
-    y = prepare_phenotypes(q, analysis.covariates, analysis.phenotypes)
+    y, scale = masked_residuals(q, analysis.phenotypes)  # level 0 runs on the masked 0/1 residuals, as in regenie
+    check_scales(scale, analysis.phenotype_names)
     log.add(f" * # CV folds       : [{analysis.n_samples if opts.loocv else opts.cv}]")
     w, chrom_of_column = level0(source, analysis, opts, q, y, log)
     log.add()

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 import numpy as np
@@ -76,19 +76,42 @@ def iter_blocks(index: NDArray[np.intp], chrom: NDArray[np.int64], bsize: int,
             yield int(chrom[run[0]]), run[first:first + bsize]
 
 
-def _load_locos(opts: Options, analysis: Analysis, log: RunLog) -> list[Loco] | None:
+def _load_locos(opts: Options, analysis: Analysis, log: RunLog) -> tuple[Analysis, list[Loco] | None]:
+    """The step 1 predictions of each phenotype, and the analysis without the samples they leave out.
+
+    As regenie's ``blup_read``: a sample without a prediction for a trait (not
+    in the ``.loco`` file, or ``NA`` there) is masked for that trait; one left
+    with no trait (any trait, with ``--strict`` or a single trait) is dropped.
+    """
     if opts.ignore_pred or opts.pred is None:
         log.add(" * no step 1 predictions given. Simple linear regression will be performed")
-        return None
+        return analysis, None
     listed = read_pred_list(opts.pred)
     log.add(f" * LOCO predictions : [{opts.pred}]")
     locos = []
-    for name in analysis.phenotype_names:
+    phenotypes = analysis.phenotypes.copy()
+    for j, name in enumerate(analysis.phenotype_names):
         if name not in listed:
             raise EngineInputError(f"--pred: phenotype '{name}' is not listed in {opts.pred}")
         log.add(f"   -file [{listed[name]}] for phenotype '{name}'")
-        locos.append(read_loco(listed[name], analysis.sample_ids))
-    return locos
+        loco = read_loco(listed[name], analysis.sample_ids)
+        if loco:
+            lost = np.isnan(next(iter(loco.values()))) & ~np.isnan(phenotypes[:, j])
+            if lost.any():
+                log.add(f"    + {int(lost.sum())} individuals with missing LOCO predictions will be ignored "
+                        "for the trait")
+                phenotypes[lost, j] = np.nan
+        locos.append(loco)
+    seen = ~np.isnan(phenotypes)
+    strict = opts.strict or phenotypes.shape[1] == 1
+    rows = np.flatnonzero(seen.all(axis=1) if strict else seen.any(axis=1)).astype(np.intp)
+    for j, name in enumerate(analysis.phenotype_names):
+        if not seen[rows, j].any():
+            raise EngineInputError(f"--pred: no analysed sample has both a value and a prediction for '{name}'")
+    masked = replace(analysis, phenotypes=phenotypes)
+    if rows.size == analysis.n_samples:
+        return masked, locos
+    return masked.subset(rows), [{chrom: values[rows] for chrom, values in loco.items()} for loco in locos]
 
 
 def correction_of(opts: Options) -> Correction:
@@ -126,7 +149,7 @@ class _Context:
     def __init__(self, source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None):
         self.source = source
         self.correction = correction_of(opts)
-        self.states = _group_states(analysis, binary=opts.bt)
+        self.states = _group_states(analysis, binary=opts.bt, pgen=bool(opts.pgen))
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
@@ -169,17 +192,21 @@ class _Context:
         return np.column_stack(columns)
 
 
-def _group_states(analysis: Analysis, *, binary: bool) -> list[_GroupState]:
+def _group_states(analysis: Analysis, *, binary: bool, pgen: bool = False) -> list[_GroupState]:
+    """Quantitative traits: one null model for all (regenie masks each trait's missing samples); binary traits:
+    one group per pattern of observed samples (regenie fits each trait's logistic model on its own samples)."""
+    if not binary:
+        null = fit_null(analysis.covariates, analysis.phenotypes, analysis.phenotype_names,
+                        n_genotyped=analysis.n_genotyped, count_zeros=pgen)
+        everything = PhenoGroup(rows=None, columns=list(range(len(analysis.phenotype_names))))
+        return [_GroupState(group=everything, null=null)]
     states = []
     for group in group_by_mask(analysis.observed):
         rows = slice(None) if group.rows is None else group.rows
         x = analysis.covariates[rows]
         y = analysis.phenotypes[rows][:, group.columns]
         names = [analysis.phenotype_names[c] for c in group.columns]
-        if binary:
-            states.append(_GroupState(group=group, null=None, x=x, y=y, names=names))
-        else:
-            states.append(_GroupState(group=group, null=fit_null(x, y, names)))
+        states.append(_GroupState(group=group, null=None, x=x, y=y, names=names))
     return states
 
 
@@ -195,21 +222,40 @@ def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[lis
 
 def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
                   info: NDArray[np.float64] | None, result: _BlockResult) -> None:
-    """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests."""
-    keep = stats.mac >= min_mac
-    rows = np.flatnonzero(keep)
-    kept = [[column[i] for i in rows.tolist()] for column in strings]
-    freq = stats.a1freq[rows]
+    """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
+
+    Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
+    has them per trait (quantitative traits with different missing samples).
+    """
+    mac, freq, n_obs = stats.mac, stats.a1freq, stats.n_obs
+    if n_obs.ndim == 1:
+        mac, freq, n_obs = mac[:, None], freq[:, None], n_obs[:, None]
     for j, col in enumerate(columns):
+        t = j if n_obs.shape[1] > 1 else 0
+        keep = mac[:, t] >= min_mac
+        rows = np.flatnonzero(keep)
+        kept = [[column[i] for i in rows.tolist()] for column in strings]
         values = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
         extra = None
         if isinstance(stats, BinaryStats):
             extra = ["TEST_FAIL" if failed else "NA" for failed in stats.failed[rows, j].tolist()]
             result.corrected += int(stats.corrected[rows, j].sum())
             result.failed += int(stats.failed[rows, j].sum())
-        result.texts[col] = result_lines(kept, freq, stats.n_obs[rows], values,
+        result.texts[col] = result_lines(kept, freq[rows, t], n_obs[rows, t], values,
                                          None if info is None else info[rows], extra=extra)
-    result.ignored += int((~keep).sum()) * len(columns)
+        result.ignored += int((~keep).sum())
+
+
+def _call_means(raw: NDArray[np.int8] | NDArray[np.float64]) -> NDArray[np.float64]:
+    """Mean of the observed calls of each variant (int8: negative = missing; float: NaN = missing)."""
+    if raw.dtype == np.int8:
+        seen = raw >= 0
+        total = np.where(seen, raw, 0).sum(axis=0, dtype=np.float64)
+    else:
+        seen = ~np.isnan(raw)
+        total = np.where(seen, raw, 0.0).sum(axis=0)
+    result: NDArray[np.float64] = total / np.maximum(seen.sum(axis=0), 1)
+    return result
 
 
 def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResult:
@@ -222,10 +268,13 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         raw = ctx.source.read_raw(block, ctx.sample_index)
     strings = _variant_strings(ctx.source.variants, block)
     result = _BlockResult(texts=[""] * ctx.n_phenotypes)
+    fill = None
     for state in ctx.states:
         rows = state.group.rows
         sub = raw if rows is None else raw[rows]
-        geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]))
+        if rows is not None and fill is None:
+            fill = _call_means(raw)  # regenie imputes a missing call by the mean over all analysed samples
+        geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else fill)
         model = ctx.offsets(state, chrom)
         stats: BlockStats
         if isinstance(model, BinaryModel):
@@ -304,9 +353,8 @@ _CORRECTION_LOG = {
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
     source = open_genotypes(opts)
-    analysis = load_analysis(opts, source)
+    analysis, locos = _load_locos(opts, load_analysis(opts, source), log)
     _describe(analysis, source, opts, log)
-    locos = _load_locos(opts, analysis, log)
     log.add(f" * # threads        : [{opts.threads}]")
     log.add(f" * block size       : [{opts.bsize}]")
     log.add(f" * using minimum MAC of {opts.min_mac:g} (variants with lower MAC are ignored)")

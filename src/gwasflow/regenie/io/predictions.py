@@ -45,7 +45,11 @@ def _parse_row(fields: list[str], path: str, line_no: int) -> tuple[int, NDArray
 
 
 def read_loco(path: str, sample_ids: list[str]) -> dict[int, NDArray[np.float64]]:
-    """Per-chromosome LOCO predictions for ``sample_ids`` (FID_IID), in that order."""
+    """Per-chromosome LOCO predictions for ``sample_ids`` (FID_IID), in that order.
+
+    A sample absent from the file gets NaN, as does one whose prediction is
+    ``NA`` (binary traits); regenie then leaves the sample out of that trait.
+    """
     file = Path(path)
     if not file.is_file():
         raise EngineInputError(f"--pred: loco file not found: {path}")
@@ -54,11 +58,8 @@ def read_loco(path: str, sample_ids: list[str]) -> dict[int, NDArray[np.float64]
         if not header or header[0] != "FID_IID":
             raise EngineInputError(f"{path}: line 1: header must start with 'FID_IID'")
         column = {sample: i for i, sample in enumerate(header[1:])}
-        missing = [s for s in sample_ids if s not in column]
-        if missing:
-            raise EngineInputError(f"{path}: line 1: no prediction for {len(missing)} analysed samples "
-                                   f"(first: {missing[0]})")
-        order = np.asarray([column[s] for s in sample_ids], dtype=np.intp)
+        order = np.asarray([column.get(s, -1) for s in sample_ids], dtype=np.intp)
+        absent = order < 0
         rows: dict[int, NDArray[np.float64]] = {}
         for line_no, line in enumerate(handle, start=2):
             fields = line.split()
@@ -67,5 +68,7 @@ def read_loco(path: str, sample_ids: list[str]) -> dict[int, NDArray[np.float64]
             if len(fields) != len(header):
                 raise EngineInputError(f"{path}: line {line_no}: expected {len(header)} fields")
             chrom, values = _parse_row(fields, path, line_no)
-            rows[chrom] = values[order]
+            picked = values[order]
+            picked[absent] = np.nan
+            rows[chrom] = picked
     return rows
