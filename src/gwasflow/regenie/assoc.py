@@ -40,6 +40,7 @@ __all__ = [
     "genotype_block",
     "make_offsets",
     "missing_sums",
+    "sparse_variants",
 ]
 
 _LN10 = float(np.log(10.0))
@@ -70,8 +71,6 @@ class NullModel:
     dof: NDArray[np.float64]  # n_observed - n_covariates, per phenotype
     observed: NDArray[np.bool_]  # (n_samples, n_phenotypes)
     gaps: list[tuple[NDArray[np.intp], list[int]]]  # analysed samples missing a trait, and those traits
-    n_genotyped: int  # samples of the genotype file after --keep/--remove (regenie's sparse-genotype rule)
-    count_zeros: bool = False  # the sparse rule counts zero calls (regenie's PGEN reader) instead of non-zeros
 
 
 def _gaps(observed: NDArray[np.bool_]) -> list[tuple[NDArray[np.intp], list[int]]]:
@@ -82,17 +81,14 @@ def _gaps(observed: NDArray[np.bool_]) -> list[tuple[NDArray[np.intp], list[int]
     return [(np.flatnonzero(~observed[:, cols[0]]).astype(np.intp), cols) for cols in groups.values()]
 
 
-def fit_null(covariates: NDArray[np.float64], phenotypes: NDArray[np.float64], names: list[str], *,
-             n_genotyped: int | None = None, count_zeros: bool = False) -> NullModel:
+def fit_null(covariates: NDArray[np.float64], phenotypes: NDArray[np.float64], names: list[str]) -> NullModel:
     """Residualize ``phenotypes`` (NaN = missing) on ``covariates`` and scale them, as regenie's step 2 does."""
     q = covariate_basis(covariates)
     observed = ~np.isnan(phenotypes)
     y, scale = masked_residuals(q, phenotypes)
     dof = observed.sum(axis=0).astype(np.float64) - q.shape[1]
     check_scales(scale, names)
-    return NullModel(q=q, y=y, scale=scale, dof=dof, observed=observed, gaps=_gaps(observed),
-                     n_genotyped=phenotypes.shape[0] if n_genotyped is None else n_genotyped,
-                     count_zeros=count_zeros)
+    return NullModel(q=q, y=y, scale=scale, dof=dof, observed=observed, gaps=_gaps(observed))
 
 
 @dataclass(frozen=True)
@@ -250,32 +246,46 @@ def _gap_terms(block: GenoBlock, rows: NDArray[np.intp], q_rows: _F64, gtq: _F64
     return dense, sparse, (rows.size - n_missing).astype(np.float64), seen_sum
 
 
-def _regenie_sparse(block: GenoBlock, null: NullModel, dosage: _F64, n_obs: NDArray[np.int64]) -> NDArray[np.bool_]:
+def sparse_variants(raw: NDArray[np.int8] | _F64, n_genotyped: int, *, count_zeros: bool = False,
+                    flip: bool = False) -> NDArray[np.bool_]:
     """Which variants regenie tests through its sparse-genotype branch (``check_sparse_G``, threshold 0.5).
 
-    With ``.bed`` and BGEN input: at most half of the genotype file's samples
-    are analysed with a non-zero (mean-imputed) genotype; with PGEN input: at
-    least half are analysed with an observed call of 0.
+    ``raw`` holds every analysed sample (int8 calls, negative = missing, or
+    dosages, NaN = missing). With ``.bed`` and BGEN input a variant is sparse
+    when at most half of the genotype file's samples (after ``--keep`` /
+    ``--remove``) are analysed with a non-zero mean-imputed genotype; with PGEN
+    input when at least half have an observed call of 0. With ``flip``
+    (binary traits) the genotype is first counted in the minor allele
+    (``2 - g`` when the mean is above 1), as regenie does.
     """
-    n_miss = np.bincount(block.miss_cols, minlength=block.values.shape[1])
-    zeros_seen = np.count_nonzero(block.values == 0.0, axis=0) - n_miss
-    if null.count_zeros:
-        result: NDArray[np.bool_] = zeros_seen >= 0.5 * null.n_genotyped
+    missing = raw < 0 if raw.dtype == np.int8 else np.isnan(raw)
+    n_miss = missing.sum(axis=0)
+    n_seen = raw.shape[0] - n_miss
+    values = np.where(missing, 0, raw).astype(np.float64, copy=False)
+    mean = values.sum(axis=0) / np.maximum(n_seen, 1)
+    zeros_seen = np.count_nonzero(values == 0.0, axis=0) - n_miss
+    if count_zeros:
+        result: NDArray[np.bool_] = zeros_seen >= 0.5 * n_genotyped
         return result
-    nonzero = block.values.shape[0] - zeros_seen - np.where(block.imputed(dosage, n_obs) == 0.0, n_miss, 0)
-    result = nonzero <= 0.5 * null.n_genotyped
+    if flip:
+        flipped = mean > 1.0
+        twos_seen = np.count_nonzero(values == 2.0, axis=0)
+        zeros_seen = np.where(flipped, twos_seen, zeros_seen)
+        mean = np.where(flipped, 2.0 - mean, mean)
+    nonzero = n_seen - zeros_seen + np.where(mean == 0.0, 0, n_miss)
+    result = nonzero <= 0.5 * n_genotyped
     return result
 
 
 def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, null: NullModel,
-                      offsets: Offsets) -> BlockStats:
+                      offsets: Offsets, sparse: NDArray[np.bool_] | None = None) -> BlockStats:
     """Test every variant of ``geno`` (n_samples, n_variants) against every phenotype.
 
     ``geno`` is a :class:`GenoBlock`, or raw dosages as :func:`genotype_block`
     takes them. For a trait with missing samples, ``g_r'g_r`` is summed over
     its observed samples (regenie's ``masked_indivs' G^2``); regenie computes
-    it approximately for a variant with at least half the genotype file's
-    samples at 0 (``--prop-zero-thr`` 0.5), and so does this function.
+    it approximately for the variants it keeps sparse (:func:`sparse_variants`),
+    and so does this function for the variants flagged in ``sparse``.
     """
     block = geno if isinstance(geno, GenoBlock) else genotype_block(geno)
     k = null.q.shape[1]
@@ -288,7 +298,8 @@ def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, 
     calls = np.repeat(n_obs[:, None], n_pheno, axis=1)
     sums = np.repeat(dosage[:, None], n_pheno, axis=1)
     if null.gaps:
-        sparse = _regenie_sparse(block, null, dosage, n_obs)
+        if sparse is None:
+            sparse = np.zeros(gg.shape[0], dtype=bool)
         for rows, columns in null.gaps:
             dense_part, sparse_part, gap_calls, gap_sum = _gap_terms(block, rows, null.q[rows], gtq, dosage, n_obs)
             removed = np.where(sparse, sparse_part, dense_part)

@@ -68,6 +68,7 @@ class BinaryModel:
     weights: F64  # [1 | W_1 X | r_1 | W_2 X | r_2 ...], Fortran order; r = y - p
     w: F64  # (n_samples, n_phenotypes) null weights p (1 - p)
     xtr_solved: F64  # (n_covariates, n_phenotypes): (X'WX)^-1 X'r, ~0 at convergence
+    residual_sums: F64  # (n_phenotypes,): sum of r = y - p
     firth_coef: list[F64] | None  # null Firth covariate effects, per phenotype
     spa_nulls: list[SpaNull] | None  # with --spa, per phenotype
     firth_nulls: list[FirthNull] | None  # with --firth --approx, per phenotype: offset LOCO + X b_null
@@ -98,6 +99,7 @@ def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: 
         weights=np.asfortranarray(np.hstack(columns)),
         w=np.column_stack([null.w for null in nulls]),
         xtr_solved=np.column_stack([null.xtwx_inv @ (x.T @ (y[:, j] - null.p)) for j, null in enumerate(nulls)]),
+        residual_sums=np.asarray([float(np.sum(y[:, j] - null.p)) for j, null in enumerate(nulls)]),
         firth_coef=firth_coef, spa_nulls=spa_nulls, firth_nulls=firth_nulls,
     )
 
@@ -203,13 +205,17 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
 
 
 def _phenotype(block: GenoBlock, model: BinaryModel, j: int, cross: F64, gwg: F64, testable: NDArray[np.bool_],
-               dosage: F64, n_obs: NDArray[np.int64], correction: Correction, log_pthresh: float) -> _Result:
+               dosage: F64, n_obs: NDArray[np.int64], correction: Correction, log_pthresh: float,
+               sparse: NDArray[np.bool_], flipped: NDArray[np.bool_]) -> _Result:
     k = model.x.shape[1]
     first = 1 + j * (k + 1)
     gwx = cross[:, first:first + k]
     inv = model.nulls[j].xtwx_inv
     var = gwg[:, j] - np.einsum("ij,jk,ik->i", gwx, inv, gwx)
-    score = cross[:, first + k] - gwx @ model.xtr_solved[:, j]
+    # regenie's sparse branch takes the score g'(y - p) of the counted allele as it is, without the covariate
+    # part (x'(y - p), ~1e-6 at its convergence); the dense branch projects it out, as the first form here does
+    plain = cross[:, first + k] - np.where(flipped, 2.0 * model.residual_sums[j], 0.0)
+    score = np.where(sparse, plain, cross[:, first + k] - gwx @ model.xtr_solved[:, j])
     ok = var > 1e-10 * np.maximum(gwg[:, j], 1e-300)
     with np.errstate(invalid="ignore", divide="ignore"):
         var_safe = np.where(ok, var, np.nan)
@@ -230,7 +236,8 @@ def _phenotype(block: GenoBlock, model: BinaryModel, j: int, cross: F64, gwg: F6
 
 
 def binary_block(block: GenoBlock, model: BinaryModel, *, correction: Correction, pthresh: float,
-                 min_mac: float) -> BinaryStats:
+                 min_mac: float, sparse: NDArray[np.bool_] | None = None,
+                 flipped: NDArray[np.bool_] | None = None) -> BinaryStats:
     """Test every variant of ``block`` against every phenotype of ``model``.
 
     Corrections run only for variants with a minor allele count of at least
@@ -240,7 +247,9 @@ def binary_block(block: GenoBlock, model: BinaryModel, *, correction: Correction
     cross, _, n_obs, dosage = cross_products(block, model.weights)
     gwg = _weighted_sumsq(block, model.w, dosage, n_obs)
     testable = np.minimum(dosage, 2.0 * n_obs - dosage) >= min_mac
-    results = [_phenotype(block, model, j, cross, gwg, testable, dosage, n_obs, correction, float(np.log(pthresh)))
+    none = np.zeros(block.values.shape[1], dtype=bool)
+    results = [_phenotype(block, model, j, cross, gwg, testable, dosage, n_obs, correction, float(np.log(pthresh)),
+                          none if sparse is None else sparse, none if flipped is None else flipped)
                for j in range(model.y.shape[1])]
 
     def stack(name: str) -> NDArray[np.float64]:

@@ -23,8 +23,9 @@ __all__ = ["LANES", "NullLogistic", "check_binary", "fit_null_logistic", "log_li
            "moment_weights", "pad_columns", "power_moments"]
 
 F64 = NDArray[np.float64]
-_MAX_ITER = 100
-_TOL = 1e-8
+_MAX_ITER = 50  # regenie's --niter default
+_MAX_HALVING = 25
+_SCORE_TOL = 1e-6  # regenie's numtol
 
 
 def check_binary(values: F64, name: str) -> None:
@@ -134,7 +135,16 @@ class NullLogistic:
 
 
 def fit_null_logistic(x: F64, y: F64, offset: F64 | None = None, *, name: str = "") -> NullLogistic:
-    """Maximum-likelihood fit of ``logit P(y = 1) = x b + offset`` (x: (n_samples, n_covariates))."""
+    """Maximum-likelihood fit of ``logit P(y = 1) = x b + offset`` (x: (n_samples, n_covariates)).
+
+    Newton-Raphson from ``b = 0`` with step halving while the deviance does
+    not decrease, stopped as regenie stops it (Step1_Models.cpp
+    ``fit_logistic``): after the first step where every score ``x'(y - p)``
+    is below 1e-6 in absolute value. regenie's ``x`` is an orthonormal basis of
+    the covariates; pass the same basis to stop where regenie stops, which
+    matters for its sparse-genotype score test (it leaves out the small
+    covariate part of the score that the stopping rule leaves behind).
+    """
     n_samples, n_cov = x.shape
     off = np.zeros(n_samples) if offset is None else offset
     coef = np.zeros(n_cov)
@@ -144,17 +154,16 @@ def fit_null_logistic(x: F64, y: F64, offset: F64 | None = None, *, name: str = 
         p = expit(eta)
         w = p * (1.0 - p)
         step = np.linalg.solve(x.T @ (w[:, None] * x), x.T @ (y - p))
-        for _halving in range(30):
+        for _halving in range(_MAX_HALVING):
             trial = x @ (coef + step) + off
             new_loglik = log_likelihood(y, trial)
-            if new_loglik >= loglik - 1e-12 * abs(loglik):
+            if new_loglik > loglik:
                 break
             step = step / 2.0
         coef = coef + step
         eta = trial
-        converged = float(np.max(np.abs(step))) < _TOL or abs(new_loglik - loglik) < _TOL * 1e-3
         loglik = new_loglik
-        if converged:
+        if float(np.max(np.abs(x.T @ (y - expit(eta))))) < _SCORE_TOL:
             break
     else:
         raise EngineInputError(f"null logistic regression did not converge for phenotype '{name}'")

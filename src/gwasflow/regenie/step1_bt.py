@@ -42,7 +42,7 @@ LOOCV_BELOW = 5000
 LOGISTIC_VARIANCE = float(np.pi**2 / 3.0)
 
 
-def _null_models(analysis: Analysis, log: RunLog) -> F64:
+def _null_models(analysis: Analysis, q: F64, log: RunLog) -> F64:
     """Null linear predictors ``X b0`` of each phenotype (0 where missing), (n_samples, n_phenotypes)."""
     eta = np.zeros_like(analysis.phenotypes)
     log.add(" * case-control counts for each trait:")
@@ -51,7 +51,7 @@ def _null_models(analysis: Analysis, log: RunLog) -> F64:
         check_binary(values, name)
         log.add(f"   - '{name}': {int((values == 1).sum())} cases and {int((values == 0).sum())} controls")
         seen = ~np.isnan(values)
-        null = fit_null_logistic(analysis.covariates[seen], values[seen], name=name)
+        null = fit_null_logistic(q[seen], values[seen], name=name)  # regenie's basis, for its stopping rule
         eta[seen, j] = null.eta
     return eta
 
@@ -86,11 +86,11 @@ def run_step1_bt(opts: Options, log: RunLog) -> None:
     analysis = load_analysis(opts, source)
     log.add("Fitting null model (gwasflow built-in engine, binary traits)")
     log.add(f" * number of individuals used in analysis = {analysis.n_samples}")
-    eta0 = _null_models(analysis, log)
+    q = covariate_basis(analysis.covariates)
+    eta0 = _null_models(analysis, q, log)
     if not opts.loocv and analysis.n_samples < LOOCV_BELOW:
         log.add("   -WARNING: Sample size is less than 5,000 so using LOOCV instead of 5-fold CV.")
         opts = dataclasses.replace(opts, loocv=True)
-    q = covariate_basis(analysis.covariates)
     y, scale = masked_residuals(q, analysis.phenotypes)  # level 0 runs on the masked 0/1 residuals, as in regenie
     check_scales(scale, analysis.phenotype_names)
     log.add(f" * # CV folds       : [{analysis.n_samples if opts.loocv else opts.cv}]")

@@ -31,13 +31,14 @@ from gwasflow.regenie.assoc import (
     fit_null,
     genotype_block,
     make_offsets,
+    sparse_variants,
 )
 from gwasflow.regenie.assoc_bt import BinaryModel, BinaryStats, Correction, binary_block, fit_binary_model
 from gwasflow.regenie.io.bed import VariantInfo
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.lists import read_variant_list
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
-from gwasflow.regenie.linalg import PhenoGroup, group_by_mask
+from gwasflow.regenie.linalg import PhenoGroup, covariate_basis, group_by_mask
 from gwasflow.regenie.logistic import check_binary
 from gwasflow.regenie.options import Options
 from gwasflow.regenie.output import RESULT_HEADER, RESULT_HEADER_INFO, PendingFiles, result_lines
@@ -149,7 +150,8 @@ class _Context:
     def __init__(self, source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None):
         self.source = source
         self.correction = correction_of(opts)
-        self.states = _group_states(analysis, binary=opts.bt, pgen=bool(opts.pgen))
+        self.states = _group_states(analysis, binary=opts.bt)
+        self.n_genotyped = analysis.n_genotyped
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
@@ -192,18 +194,18 @@ class _Context:
         return np.column_stack(columns)
 
 
-def _group_states(analysis: Analysis, *, binary: bool, pgen: bool = False) -> list[_GroupState]:
+def _group_states(analysis: Analysis, *, binary: bool) -> list[_GroupState]:
     """Quantitative traits: one null model for all (regenie masks each trait's missing samples); binary traits:
     one group per pattern of observed samples (regenie fits each trait's logistic model on its own samples)."""
     if not binary:
-        null = fit_null(analysis.covariates, analysis.phenotypes, analysis.phenotype_names,
-                        n_genotyped=analysis.n_genotyped, count_zeros=pgen)
+        null = fit_null(analysis.covariates, analysis.phenotypes, analysis.phenotype_names)
         everything = PhenoGroup(rows=None, columns=list(range(len(analysis.phenotype_names))))
         return [_GroupState(group=everything, null=null)]
     states = []
+    basis = covariate_basis(analysis.covariates)  # regenie's null fits stop on scores in this basis
     for group in group_by_mask(analysis.observed):
         rows = slice(None) if group.rows is None else group.rows
-        x = analysis.covariates[rows]
+        x = basis[rows]
         y = analysis.phenotypes[rows][:, group.columns]
         names = [analysis.phenotype_names[c] for c in group.columns]
         states.append(_GroupState(group=group, null=None, x=x, y=y, names=names))
@@ -268,21 +270,23 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         raw = ctx.source.read_raw(block, ctx.sample_index)
     strings = _variant_strings(ctx.source.variants, block)
     result = _BlockResult(texts=[""] * ctx.n_phenotypes)
-    fill = None
+    sparse = sparse_variants(raw, ctx.n_genotyped, count_zeros=bool(ctx.opts.pgen), flip=ctx.opts.bt)
+    # regenie imputes a missing call by the mean over all analysed samples, and for binary traits counts the
+    # minor allele (its sparse-genotype score depends on the allele counted)
+    means = _call_means(raw) if ctx.opts.bt else None
     for state in ctx.states:
         rows = state.group.rows
         sub = raw if rows is None else raw[rows]
-        if rows is not None and fill is None:
-            fill = _call_means(raw)  # regenie imputes a missing call by the mean over all analysed samples
-        geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else fill)
+        geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
         model = ctx.offsets(state, chrom)
         stats: BlockStats
         if isinstance(model, BinaryModel):
+            assert means is not None
             stats = binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh,
-                                 min_mac=ctx.opts.min_mac)
+                                 min_mac=ctx.opts.min_mac, sparse=sparse, flipped=means > 1.0)
         else:
             assert state.null is not None
-            stats = association_block(geno, state.null, model)
+            stats = association_block(geno, state.null, model, sparse)
         _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, info, result)
     return result
 
