@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gwasflow.regenie.cli import main
-from gwasflow.regenie.io.bgen import _info_score, read_bgen_header
+from gwasflow.regenie.io.bgen import info_scores, read_bgen_header
 from gwasflow.regenie.io.remote import is_uri
 
 from .conftest import INPUTS, OUTPUTS, read_results, write_bed, write_table
@@ -140,8 +140,9 @@ def test_read_bgen_header__reports_layout_and_compression(reference: Path) -> No
 
 def test_info_score__one_for_hard_calls_and_impute_formula_otherwise() -> None:
     hard = np.array([0.0, 1.0, 2.0, 1.0])
-    assert _info_score(hard, hard**2) == 1.0
-    # two samples with P(AA, AB, BB) = (0.25, 0.5, 0.25): E[g] = 1, E[g^2] = 1.5; two hard calls 0 and 2
-    mean = np.array([1.0, 1.0, 0.0, 2.0, np.nan])
-    square = np.array([1.5, 1.5, 0.0, 4.0, np.nan])
-    assert _info_score(mean, square) == pytest.approx(1 - 1.0 / (2 * 4 * 0.5 * 0.5))
+    assert info_scores(np.array([0.0]), np.array([hard.sum()]), np.array([4])).tolist() == [1.0]
+    # two samples with P(AA, AB, BB) = (0.25, 0.5, 0.25): E[g] = 1, var 0.5; two hard calls 0 and 2
+    got = info_scores(np.array([1.0, 0.0, 0.0]), np.array([4.0, 0.0, 0.0]), np.array([4, 3, 0]))
+    assert got[0] == pytest.approx(1 - 1.0 / (2 * 4 * 0.5 * 0.5))
+    assert got[1] == 1.0  # monomorphic
+    assert np.isnan(got[2])  # nobody called

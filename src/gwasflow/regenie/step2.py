@@ -35,6 +35,7 @@ from gwasflow.regenie.assoc import (
 )
 from gwasflow.regenie.assoc_bt import BinaryModel, BinaryStats, Correction, binary_block, fit_binary_model
 from gwasflow.regenie.io.bed import VariantInfo
+from gwasflow.regenie.io.bgen import info_scores
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.lists import read_variant_list
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
@@ -152,6 +153,7 @@ class _Context:
         self.correction = correction_of(opts)
         self.states = _group_states(analysis, binary=opts.bt)
         self.n_genotyped = analysis.n_genotyped
+        self.observed = analysis.observed.astype(np.float64)
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
@@ -223,11 +225,12 @@ def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[lis
 
 
 def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
-                  info: NDArray[np.float64] | None, result: _BlockResult) -> None:
+                  variance_sums: NDArray[np.float64] | None, result: _BlockResult) -> None:
     """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
 
     Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
     has them per trait (quantitative traits with different missing samples).
+    ``variance_sums`` (dosage input) gives each trait's INFO score.
     """
     mac, freq, n_obs = stats.mac, stats.a1freq, stats.n_obs
     if n_obs.ndim == 1:
@@ -243,8 +246,10 @@ def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]
             extra = ["TEST_FAIL" if failed else "NA" for failed in stats.failed[rows, j].tolist()]
             result.corrected += int(stats.corrected[rows, j].sum())
             result.failed += int(stats.failed[rows, j].sum())
-        result.texts[col] = result_lines(kept, freq[rows, t], n_obs[rows, t], values,
-                                         None if info is None else info[rows], extra=extra)
+        info = None
+        if variance_sums is not None:
+            info = info_scores(variance_sums[rows, col], 2.0 * freq[rows, t] * n_obs[rows, t], n_obs[rows, t])
+        result.texts[col] = result_lines(kept, freq[rows, t], n_obs[rows, t], values, info, extra=extra)
         result.ignored += int((~keep).sum())
 
 
@@ -262,10 +267,12 @@ def _call_means(raw: NDArray[np.int8] | NDArray[np.float64]) -> NDArray[np.float
 
 def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResult:
     """Read, test and format one block: the text for each phenotype and the counts for the log."""
-    info = None
+    variance_sums = None
     raw: NDArray[np.int8] | NDArray[np.float64]
     if ctx.source.has_info:
-        raw, info = ctx.source.read_block_info(block, ctx.sample_index)
+        raw, variance = ctx.source.read_block_info(block, ctx.sample_index)
+        # per trait, over its observed samples (regenie's per-trait INFO): (n_variants, n_phenotypes)
+        variance_sums = np.nan_to_num(variance).T @ ctx.observed
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
     strings = _variant_strings(ctx.source.variants, block)
@@ -287,7 +294,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         else:
             assert state.null is not None
             stats = association_block(geno, state.null, model, sparse)
-        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, info, result)
+        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result)
     return result
 
 

@@ -92,8 +92,9 @@ class BedFile:
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Dosages as :meth:`read_block`; hard calls carry no INFO score (NaN)."""
-        return self.read_block(variant_index, sample_index), np.full(variant_index.shape[0], np.nan)
+        """Dosages as :meth:`read_block`; hard calls have no uncertainty (variance 0)."""
+        dosage = self.read_block(variant_index, sample_index)
+        return dosage, np.zeros_like(dosage)
 
 
 def _read_fam(path: Path) -> tuple[list[str], list[str]]:

@@ -34,7 +34,7 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie.io.bed import VariantInfo, chrom_code
 from gwasflow.regenie.io.remote import localize
 
-__all__ = ["BgenFile", "BgenHeader", "open_bgen_file", "read_bgen_header", "read_sample_file"]
+__all__ = ["BgenFile", "BgenHeader", "info_scores", "open_bgen_file", "read_bgen_header", "read_sample_file"]
 
 _COMPRESSION = {0: "uncompressed", 1: "zlib compressed", 2: "zstd compressed"}
 
@@ -182,7 +182,7 @@ class BgenFile:
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         n_rows = self.n_samples if sample_index is None else int(sample_index.shape[0])
         dosage = np.empty((n_rows, variant_index.shape[0]), dtype=np.float64, order="F")
-        info = np.empty(variant_index.shape[0])
+        variance = np.empty((n_rows, variant_index.shape[0]), dtype=np.float64, order="F")
         for j, v in enumerate(variant_index.tolist()):
             with self._lock:  # one file handle inside cbgen: not safe for concurrent reads
                 probs = self._reader.read_probability(int(self._offsets[v]))  # type: ignore[attr-defined]
@@ -190,24 +190,27 @@ class BgenFile:
                 probs = probs[sample_index]
             mean, square = self._dosage_moments(probs)
             dosage[:, j] = mean
-            info[j] = _info_score(mean, square)
-        return dosage, info
+            variance[:, j] = square - mean * mean
+        return dosage, variance
 
     def read_block(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                    ) -> NDArray[np.float64]:
         return self.read_block_info(variant_index, sample_index)[0]
 
 
-def _info_score(mean: NDArray[np.float64], square: NDArray[np.float64]) -> float:
-    called = ~np.isnan(mean)
-    n = int(called.sum())
-    if n == 0:
-        return float("nan")
-    freq = float(mean[called].sum()) / (2.0 * n)
-    if freq <= 0.0 or freq >= 1.0:
-        return 1.0
-    variance = float((square[called] - mean[called] ** 2).sum())
-    return 1.0 - variance / (2.0 * n * freq * (1.0 - freq))
+def info_scores(variance_sum: NDArray[np.float64], dosage_sum: NDArray[np.float64],
+                n_called: NDArray[np.float64] | NDArray[np.int64]) -> NDArray[np.float64]:
+    """IMPUTE's information score ``1 - sum var(g) / (2 n f (1 - f))`` from sums over the called samples.
+
+    ``f = dosage_sum / 2n``; 1 where ``f`` is 0 or 1 (regenie's Geno.cpp
+    ``compute_aaf_info``), NaN where no sample is called.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = dosage_sum / (2.0 * n_called)
+        result = 1.0 - variance_sum / (2.0 * n_called * freq * (1.0 - freq))
+    result = np.where((freq <= 0.0) | (freq >= 1.0), 1.0, result)
+    out: NDArray[np.float64] = np.where(n_called > 0, result, np.nan)
+    return out
 
 
 def _samples(header: BgenHeader, reader: object, sample: str | None) -> tuple[list[str], list[str]]:

@@ -144,7 +144,8 @@ class PgenFile:
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        return self.read_block(variant_index, sample_index), np.full(variant_index.shape[0], np.nan)
+        dosage = self.read_block(variant_index, sample_index)
+        return dosage, np.zeros_like(dosage)
 
 
 def open_pgen_file(prefix: str) -> PgenFile:
