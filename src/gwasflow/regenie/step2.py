@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -224,13 +224,31 @@ def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[lis
     ]
 
 
+def _sequential_mac(values: NDArray[np.float64], masked: NDArray[np.bool_]) -> float:
+    """A trait's minor allele count summed in regenie's order (Geno.cpp: the total over the analysed samples in
+    file order, minus the trait's masked samples one by one), for variants at the ``--minMAC`` boundary, where
+    the order of the floating-point additions decides whether the variant is reported."""
+    seen = values[~np.isnan(values)]
+    total = 0.0
+    for value in seen.tolist():
+        total += value
+    removed = 0.0
+    for value in values[masked & ~np.isnan(values)].tolist():
+        removed -= value
+    count = removed + total
+    n_called = int(seen.size - (masked & ~np.isnan(values)).sum())
+    return min(count, 2.0 * n_called - count)
+
+
 def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
-                  variance_sums: NDArray[np.float64] | None, result: _BlockResult) -> None:
+                  variance_sums: NDArray[np.float64] | None, result: _BlockResult,
+                  boundary_mac: Callable[[int, int], float] | None = None) -> None:
     """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
 
     Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
     has them per trait (quantitative traits with different missing samples).
-    ``variance_sums`` (dosage input) gives each trait's INFO score.
+    ``variance_sums`` (dosage input) gives each trait's INFO score;
+    ``boundary_mac(variant, trait)`` recounts a MAC within rounding of ``min_mac``.
     """
     mac, freq, n_obs = stats.mac, stats.a1freq, stats.n_obs
     if n_obs.ndim == 1:
@@ -238,6 +256,9 @@ def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]
     for j, col in enumerate(columns):
         t = j if n_obs.shape[1] > 1 else 0
         keep = mac[:, t] >= min_mac
+        if boundary_mac is not None:
+            for row in np.flatnonzero(np.abs(mac[:, t] - min_mac) <= 1e-9 * max(min_mac, 1.0)).tolist():
+                keep[row] = boundary_mac(row, col) >= min_mac
         rows = np.flatnonzero(keep)
         kept = [[column[i] for i in rows.tolist()] for column in strings]
         values = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
@@ -281,6 +302,12 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
     # regenie imputes a missing call by the mean over all analysed samples, and for binary traits counts the
     # minor allele (its sparse-genotype score depends on the allele counted)
     means = _call_means(raw) if ctx.opts.bt else None
+
+    def boundary(row: int, col: int) -> float:
+        calls = raw[:, row]
+        values = np.where(calls < 0, np.nan, calls) if calls.dtype == np.int8 else calls.astype(np.float64)
+        return _sequential_mac(values, ctx.observed[:, col] == 0.0)
+
     for state in ctx.states:
         rows = state.group.rows
         sub = raw if rows is None else raw[rows]
@@ -294,7 +321,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         else:
             assert state.null is not None
             stats = association_block(geno, state.null, model, sparse)
-        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result)
+        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary)
     return result
 
 
