@@ -17,15 +17,15 @@ Nat Genet 2021, Methods), and the reference follows:
   the one with the smallest cross-validated MSE kept, per phenotype;
 * LOCO for chromosome c: the level-1 combination ignoring W's columns from chromosome c.
 
-Details the documentation leaves open, taken from gwasflow's engine (``gwasflow.regenie.step1`` and
-``gwasflow.regenie.ridge``) so that the comparison is meaningful:
+Details the documentation leaves open, taken from regenie's source (Data.cpp
+``residualize_genotypes``, Step1_Models.cpp ``ridge_level_0``), which the engine follows:
 
-* phenotype residuals are scaled to ``r'r = n - n_covariates``; genotype residuals to variance 1
-  (divisor n - 1) after mean-imputing missing calls;
+* phenotype residuals are scaled to ``r'r = n - n_covariates``; genotype residuals, after
+  mean-imputing missing calls, to ``g'g = n - n_covariates``;
 * ``lambda = M (1 - h2) / h2`` with M the number of step 1 variants; ``tau = C (1 - h2) / h2`` with
   C the number of columns of W (the regenie paper's convention);
 * folds are consecutive runs of ``n // K`` samples, the last one taking the remainder;
-* W's columns are scaled to unit mean square (divisor n - 1) before level 1;
+* W's columns are centred and scaled to sample variance 1 (divisor n - 1) before level 1;
 * a sample's LOCO prediction uses the out-of-fold level-0 predictors and the level-1 weights
   fitted without its fold (not a full-sample refit).
 """
@@ -150,7 +150,7 @@ def _reference_step1(genotypes: np.ndarray, chrom: np.ndarray, covariates: np.nd
             col_mean = np.nanmean(x, axis=0)
             x = np.where(np.isnan(x), col_mean, x)
             x = _residualize(design, x)
-            x = x / np.sqrt((x**2).sum(axis=0) / (n - 1))
+            x = x / np.sqrt((x**2).sum(axis=0) / (n - design.shape[1]))
             preds = np.zeros((len(lambdas), n, y.shape[1]))
             for k in range(n_folds):
                 train, test = fold_of != k, fold_of == k
@@ -168,7 +168,8 @@ def _reference_step1(genotypes: np.ndarray, chrom: np.ndarray, covariates: np.nd
     taus = w_all.shape[1] * (1 - H2_GRID) / H2_GRID
     loco: dict[tuple[int, int], np.ndarray] = {}
     for p in range(y.shape[1]):
-        w = w_all[:, :, p] / np.sqrt((w_all[:, :, p] ** 2).sum(axis=0) / (n - 1))
+        w = w_all[:, :, p] - w_all[:, :, p].mean(axis=0)
+        w = w / np.sqrt((w**2).sum(axis=0) / (n - 1))
         cv_pred = np.zeros((n, len(taus)))
         alphas = np.zeros((n_folds, len(taus), w.shape[1]))
         for k in range(n_folds):

@@ -18,17 +18,21 @@ __all__ = ["PhenoGroup", "check_scales", "covariate_basis", "group_by_mask", "ma
 
 
 def covariate_basis(covariates: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Orthonormal basis Q (n_samples, n_covariates) of the covariate columns.
+    """Orthonormal basis Q (n_samples, rank) of the covariate columns, as regenie builds it.
 
-    Raises :class:`EngineInputError` if the covariates are collinear.
+    regenie (Pheno.cpp ``getBasis``) takes the eigenvectors V and eigenvalues
+    D of X'X and uses ``Q = X V D^-1/2`` over the eigenvalues above 1e-15 times
+    the largest (so exactly collinear covariates add nothing). The same
+    basis here matters beyond the projection it spans: regenie's logistic
+    fits stop on scores in this basis. Raises :class:`EngineInputError` if
+    there are no more samples than basis columns.
     """
-    n_samples, n_cov = covariates.shape
-    if n_samples <= n_cov:
-        raise EngineInputError(f"only {n_samples} samples for {n_cov} covariates (intercept included)")
-    q, r = np.linalg.qr(covariates)
-    diag = np.abs(np.diag(r))
-    if diag.min() <= 1e-8 * max(float(diag.max()), 1.0):
-        raise EngineInputError("covariates are collinear (an intercept is always included)")
+    n_samples = covariates.shape[0]
+    values, vectors = np.linalg.eigh(covariates.T @ covariates)
+    keep = values > values[-1] * 1e-15
+    q = (covariates @ vectors[:, keep]) / np.sqrt(values[keep])
+    if n_samples <= q.shape[1]:
+        raise EngineInputError(f"only {n_samples} samples for {q.shape[1]} covariates (intercept included)")
     return np.ascontiguousarray(q)
 
 

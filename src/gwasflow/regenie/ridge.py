@@ -62,9 +62,16 @@ def fold_slices(n_samples: int, n_folds: int) -> list[slice]:
 
 
 def scale_columns(w: F64) -> F64:
-    """``w`` with each column divided by ``sqrt(w'w / (n - 1))``; all-zero columns stay zero."""
-    norm = np.sqrt(np.einsum("ij,ij->j", w, w) / (w.shape[0] - 1))
-    result: F64 = w / np.where(norm > 0, norm, np.inf)
+    """``w`` with each column centred and scaled to sample variance 1 (n - 1 divisor); constant columns are 0.
+
+    regenie centres and scales the level 0 predictions over the whole sample
+    before level 1 (Step1_Models.cpp ``ridge_level_0``: ``p_mean``, ``p_invsd``).
+    """
+    n = w.shape[0]
+    mean = w.mean(axis=0)
+    spread = np.einsum("ij,ij->j", w, w) - n * mean**2
+    norm = np.sqrt(np.maximum(spread, 0.0) / (n - 1))
+    result: F64 = (w - mean) / np.where(norm > 0, norm, np.inf)
     return result
 
 

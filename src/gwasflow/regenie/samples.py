@@ -90,11 +90,12 @@ class _Covariates:
     text: list[list[str | None]]  # per categorical column, per fam row
     text_names: list[str]
     present: NDArray[np.bool_]  # complete covariates, per fam row
+    first_seen: list[list[str]]  # per categorical column, its levels in order of first appearance
 
 
-def _read_covariates(opts: Options, keys: list[tuple[str, str]]) -> _Covariates:
+def _read_covariates(opts: Options, keys: list[tuple[str, str]], listed: NDArray[np.bool_]) -> _Covariates:
     n = len(keys)
-    empty = _Covariates(np.ones((n, 0)), [], [], [], np.ones(n, dtype=bool))
+    empty = _Covariates(np.ones((n, 0)), [], [], [], np.ones(n, dtype=bool), [])
     if opts.covar_file is None:
         if opts.covar_cols is not None or opts.cat_covar_cols:
             raise EngineInputError("--covarColList/--catCovarList: need --covarFile")
@@ -115,23 +116,34 @@ def _read_covariates(opts: Options, keys: list[tuple[str, str]]) -> _Covariates:
         present &= (crow >= 0) & ~np.isnan(numeric).any(axis=1)
         names = table.columns
     text: list[list[str | None]] = []
+    first_seen: list[list[str]] = []
     if cats:
         ttable = read_text_table(opts.covar_file, cats, flag="--covarFile")
         trow = _rows(ttable, keys).tolist()
+        genotyped = {key for key, kept in zip(keys, listed.tolist(), strict=True) if kept}
+        in_file = [row for row, key in enumerate(ttable.keys) if key in genotyped]
         for column in ttable.values:
             values = [column[r] if r >= 0 else None for r in trow]
             present &= np.asarray([v is not None for v in values], dtype=bool)
             text.append(values)
-    return _Covariates(numeric, names, text, list(cats), present)
+            first_seen.append(list(dict.fromkeys(str(column[r]) for r in in_file if column[r] is not None)))
+    return _Covariates(numeric, names, text, list(cats), present, first_seen)
 
 
 def _dummies(cov: _Covariates, rows: NDArray[np.intp], max_levels: int) -> tuple[NDArray[np.float64], list[str]]:
-    """Indicator columns (all levels but the first, sorted) of each categorical covariate."""
+    """Indicator columns of each categorical covariate: every level but the baseline.
+
+    As regenie (Pheno.cpp ``covariate_read``, ``convertNumLevel``): levels are
+    numbered in order of first appearance in the covariate file, among the
+    genotyped samples, and the first one is the baseline. The span is the same
+    whatever the baseline; the basis regenie's logistic fits stop in is not.
+    """
     columns: list[NDArray[np.float64]] = []
     names: list[str] = []
-    for name, values in zip(cov.text_names, cov.text, strict=True):
+    for name, values, order in zip(cov.text_names, cov.text, cov.first_seen, strict=True):
         kept = [str(values[i]) for i in rows.tolist()]
-        levels = sorted(set(kept))
+        present = set(kept)
+        levels = [level for level in order if level in present]
         if len(levels) > max_levels:
             raise EngineInputError(f"--catCovarList: '{name}' has {len(levels)} levels, more than --maxCatLevels "
                                    f"{max_levels}")
@@ -154,7 +166,7 @@ def load_analysis(opts: Options, source: GenotypeSource) -> Analysis:
     seen[prow_all >= 0] = ~np.isnan(pheno.values[prow_all[prow_all >= 0]])
     strict = opts.strict or len(pheno.columns) == 1
     keep = (prow_all >= 0) & listed & (seen.all(axis=1) if strict else seen.any(axis=1))
-    cov = _read_covariates(opts, fam_keys)
+    cov = _read_covariates(opts, fam_keys, listed)
     keep &= cov.present
     fam_index = np.flatnonzero(keep).astype(np.intp)
     if fam_index.size == 0:

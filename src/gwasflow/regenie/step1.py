@@ -52,14 +52,18 @@ def prepare_phenotypes(q: F64, phenotypes: F64, names: list[str]) -> F64:
 
 
 def standardize_block(geno: F64, q: F64) -> F64:
-    """Mean-impute, residualize on the covariates and scale columns to variance 1 (n - 1 divisor)."""
+    """Mean-impute, residualize on the covariates and scale each column to ``g'g = n - k``.
+
+    ``k`` is the number of covariates, intercept included, as regenie's
+    ``residualize_genotypes`` scales (``[N - C]``).
+    """
     missing = np.isnan(geno)
     if missing.any():
         with np.errstate(invalid="ignore"):
             mean = np.nanmean(np.where(missing.all(axis=0), 0.0, geno), axis=0)
         geno = np.where(missing, mean, geno)
     resid = residualize(q, geno)
-    norm = np.sqrt(np.einsum("ij,ij->j", resid, resid) / (geno.shape[0] - 1))
+    norm = np.sqrt(np.einsum("ij,ij->j", resid, resid) / (geno.shape[0] - q.shape[1]))
     scale = np.where(norm > 1e-8, norm, np.inf)
     result: F64 = resid / scale
     return result
