@@ -1,4 +1,4 @@
-"""Shared fixtures: the real regenie v4.1.2 reference runs in ``../shared/data/regenie-example``."""
+"""Shared fixtures: the real regenie v4.1.2 reference runs, committed in ``tests/data/regenie``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = (REPO_ROOT / ".." / "shared" / "data" / "regenie-example").resolve()
+REFERENCE = REPO_ROOT / "tests" / "data" / "regenie"
 INPUTS = REFERENCE / "inputs"
 OUTPUTS = REFERENCE / "outputs"
 
