@@ -144,15 +144,18 @@ def test_validate__missing_markers_accepted(write_spec: SpecWriter, data_dir: Pa
     pheno = data_dir / "phenotype.txt"
     _rewrite_line(pheno, 2, "1 1 NA nan")
     _rewrite_line(pheno, 3, "2 2 NaN 1e-3")
+    _rewrite_line(pheno, 4, "3 3 . na")
     validate(load(write_spec()))
 
 
-def test_validate__empty_cell_is_missing_in_tab_separated_table(write_spec: SpecWriter, data_dir: Path) -> None:
+def test_validate__empty_cell_in_tab_separated_table_is_an_error(write_spec: SpecWriter, data_dir: Path) -> None:
     pheno = data_dir / "phenotype.txt"
     rows = [line.split() for line in pheno.read_text().splitlines()]
     rows[1][2] = ""
     pheno.write_text("\n".join("\t".join(r) for r in rows) + "\n")
-    validate(load(write_spec()))
+    problem = _only(_problems(write_spec()))
+    assert (problem.field, problem.file, problem.line) == ("phenotypes.file", str(pheno), 2)
+    assert "field 3 is empty" in problem.message and "NA" in problem.message
 
 
 def test_validate__row_with_wrong_field_count(write_spec: SpecWriter, data_dir: Path) -> None:

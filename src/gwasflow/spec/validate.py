@@ -5,7 +5,9 @@ covariate tables, the step 1 predictions when step 1 is skipped, and asks
 the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
 are read through fsspec in place, without staging (``storage/probe.py``); a
 scheme whose package is missing (``gs://`` without gcsfs) is a problem like
-any other. It raises one :class:`SpecError` carrying
+any other. Phenotype and covariate tables go through the engine's own reader
+(``regenie/io/tables.py``: separators, missing values ``NA``/``nan``/``.``), so
+a table valid here is one the engine accepts. It raises one :class:`SpecError` carrying
 every :class:`Problem` found, each naming the spec field, the file and, for
 table files, the line. On success it returns the dataset metadata the
 planner needs.
@@ -26,14 +28,13 @@ from gwasflow.errors import Problem, SpecError
 # module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
 from gwasflow.plan import commands, meta
 from gwasflow.plan.meta import DatasetMeta
+from gwasflow.regenie.io import tables
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
 from gwasflow.storage.uri import is_remote, join, unsupported
 
-__all__ = ["MISSING_VALUES", "validate"]
+__all__ = ["validate"]
 
-#: Cell values read as missing in phenotype/covariate columns (an empty cell is missing too).
-MISSING_VALUES = frozenset({"NA", "nan", "NaN", "NAN", ""})
 _MAX_PER_KIND = 5
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 SampleId = tuple[str, str]
@@ -96,7 +97,7 @@ def _check_schemes(spec: RunSpec, problems: list[Problem]) -> bool:
 def _read_text(path: str) -> str:
     if is_remote(path):
         return probe.read_text(path)
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", newline="") as fh:  # line ends as in the file, as the engine reads it
         return fh.read()
 
 
@@ -125,39 +126,47 @@ class _TableCheck:
                 )
 
 
-def _split(line: str, tabbed: bool) -> list[str]:
-    return [f.strip() for f in line.split("\t")] if tabbed else line.split()
-
-
 def _check_table(
     table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem], *, binary: bool = False
 ) -> set[SampleId] | None:
     """Check one FID/IID table; return its sample ids (None when the file is unusable).
 
-    ``binary``: the used columns are case/control traits, coded 0 (control), 1 (case) or missing.
+    The file is read by the engine's reader (:func:`gwasflow.regenie.io.tables.scan_text`), so a
+    table passes here exactly when the engine accepts it. ``binary``: the used columns are
+    case/control traits, coded 0 (control), 1 (case) or missing.
     """
     path = table.file
     try:
-        lines = _read_text(path).splitlines()
+        text = _read_text(path)
     except FileNotFoundError:
         problems.append(Problem(f"{section}.file", "file not found", path))
         return None
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(f"{section}.file", f"cannot read: {exc}", path))
         return None
-    if not lines or not lines[0].strip():
-        problems.append(Problem(f"{section}.file", "empty file or empty header line", path, 1))
+    scan = tables.scan_text(text, path)
+    if not scan.header:
+        problems.extend(Problem(f"{section}.file", i.message, path, i.line) for i in scan.issues)
         return None
-    tabbed = "\t" in lines[0]
-    header = _split(lines[0], tabbed)
-    if header[:2] != ["FID", "IID"]:
-        problems.append(Problem(f"{section}.file", f"header must start with FID IID, found {header[:2]}", path, 1))
-        return None
-    used = _used_columns(table.columns, header, section, path, problems)
+    used = _used_columns(table.columns, scan.header, section, path, problems)
+    found = [(issue, f"{section}.file") for issue in scan.issues]
+    for index, fld in used:
+        values, issues = tables.numeric_column(scan, index)
+        found += [(issue, fld) for issue in issues]
+        if binary:
+            found += [(_not_binary(scan.header[index], fields[index], line), fld)
+                      for (line, fields), value in zip(scan.rows, values, strict=True)
+                      if not math.isnan(value) and value not in (0.0, 1.0)]
     check = _TableCheck(section, path, problems)
-    ids = _scan_rows(lines, header, used, tabbed, check, binary=binary)
+    for issue, fld in sorted(found, key=lambda f: f[0].line if f[0].line is not None else math.inf):
+        check.add(issue.kind, fld, issue.message, issue.line)
     check.close()
-    return ids
+    return set(scan.keys)
+
+
+def _not_binary(column: str, value: str, line: int) -> tables.Issue:
+    message = f"value {value!r} in column {column!r} is not 0 (control), 1 (case) or missing"
+    return tables.Issue("non-binary values", message, line, column)
 
 
 def _used_columns(
@@ -177,64 +186,6 @@ def _used_columns(
             used.append((header.index(col), fld))
         seen.add(col)
     return used
-
-
-def _scan_rows(
-    lines: list[str], header: list[str], used: list[tuple[int, str]], tabbed: bool, check: _TableCheck,
-    *, binary: bool = False,
-) -> set[SampleId]:
-    ids: dict[SampleId, int] = {}
-    width = len(header)
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = _split(line, tabbed)
-        if len(fields) != width:
-            check.add(
-                "rows with a wrong field count",
-                f"{check.section}.file",
-                f"expected {width} fields, found {len(fields)}",
-                lineno,
-            )
-            continue
-        sid = (fields[0], fields[1])
-        if sid in ids:
-            check.add(
-                "duplicate sample ids",
-                f"{check.section}.file",
-                f"duplicate sample {sid[0]} {sid[1]} (first on line {ids[sid]})",
-                lineno,
-            )
-        else:
-            ids[sid] = lineno
-        for index, fld in used:
-            value = fields[index]
-            if not _is_number_or_missing(value):
-                check.add(
-                    "non-numeric values",
-                    fld,
-                    f"value {value!r} in column {header[index]!r} is not a number (missing: NA, nan, empty)",
-                    lineno,
-                )
-            elif binary and value not in MISSING_VALUES and float(value) not in (0.0, 1.0):
-                check.add(
-                    "non-binary values",
-                    fld,
-                    f"value {value!r} in column {header[index]!r} is not 0 (control), 1 (case) or missing",
-                    lineno,
-                )
-    if not ids:
-        check.problems.append(Problem(f"{check.section}.file", "no sample rows", check.path))
-    return set(ids)
-
-
-def _is_number_or_missing(value: str) -> bool:
-    if value in MISSING_VALUES:
-        return True
-    try:
-        return not math.isinf(float(value))
-    except ValueError:
-        return False
 
 
 def _check_overlap(
