@@ -298,7 +298,9 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         raw = ctx.source.read_raw(block, ctx.sample_index)
     strings = _variant_strings(ctx.source.variants, block)
     result = _BlockResult(texts=[""] * ctx.n_phenotypes)
-    sparse = sparse_variants(raw, ctx.n_genotyped, count_zeros=bool(ctx.opts.pgen), flip=ctx.opts.bt)
+    sparse = None  # only binary traits and quantitative traits with missing values read regenie's sparse rule
+    if ctx.opts.bt or any(state.null is not None and state.null.gaps for state in ctx.states):
+        sparse = sparse_variants(raw, ctx.n_genotyped, count_zeros=bool(ctx.opts.pgen), flip=ctx.opts.bt)
     # regenie imputes a missing call by the mean over all analysed samples, and for binary traits counts the
     # minor allele (its sparse-genotype score depends on the allele counted)
     means = _call_means(raw) if ctx.opts.bt else None
