@@ -80,7 +80,7 @@ def test_run__s3_inputs_and_outdir_give_the_local_results_and_publish_the_run(
         local = gzip.decompress((demo / "results" / f"{pheno}.regenie.gz").read_bytes())
         assert remote == local
     assert {"summary.tsv", ".gwasflow/gwasflow.sqlite", ".gwasflow/spec.json", ".gwasflow/SUCCEEDED"} <= keys
-    assert any(k.startswith(".gwasflow/logs/step1.") for k in keys)
+    assert any(k.startswith(".gwasflow/runs/") and "/logs/step1." in k for k in keys)
     assert not {"driver.lock", "driver.pid"} & {k.rsplit("/", 1)[-1] for k in keys}
     assert not (tmp_path / "r" / "work").exists(), "the workspace must be deleted"
     assert not any((tmp_path / "cache" / "gwasflow" / "runs").iterdir()), "the local run folder is published"

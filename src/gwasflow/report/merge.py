@@ -10,15 +10,14 @@ tests the shard's log says it ignored for low minor allele count.
 from __future__ import annotations
 
 import gzip
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from gwasflow.errors import GwasflowError
+from gwasflow.storage.atomic import atomic_path
 
 __all__ = ["MergeError", "MergeResult", "ignored_low_mac", "merge_phenotype", "open_text"]
 
@@ -84,13 +83,9 @@ def merge_phenotype(
     missing = [str(s) for s in shards if not s.exists()]
     if missing:
         raise MergeError(f"{len(missing)} shard result(s) missing, first: {missing[0]}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     header: list[str] = []
     rows = 0
-    try:
+    with atomic_path(out) as tmp:
         with gzip.open(tmp, "wt", compresslevel=6) as sink:
             for shard in shards:
                 for i, line in enumerate(_rows(shard, header)):
@@ -105,7 +100,4 @@ def merge_phenotype(
             raise MergeError(
                 f"{out.name}: {rows} rows + {ignored} ignored for low MAC != {planned_rows} planned variants"
             )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return MergeResult(path=out, rows=rows, ignored=ignored)
