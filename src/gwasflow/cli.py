@@ -192,19 +192,11 @@ def _preflight(spec: RunSpec, *, force: bool | None = None) -> None:
     ``force`` None: ``validate`` (is the workspace free?); True or False: a run about to start with or
     without ``--force`` (``check_new_run``: also a live or earlier run in ``outdir``).
     """
-    from gwasflow.engine.rundir import RunDir
+    from gwasflow.engine.launch import check_new_run
     from gwasflow.executors.registry import check_settings
-    from gwasflow.storage.ownership import workspace_problem
-    from gwasflow.storage.workspace import run_root
+    from gwasflow.storage.workspace import workspace_problems
 
-    problems = []
-    if force is None:
-        why = workspace_problem(Path(spec.workdir), RunDir(run_root(spec)))
-        problems += [Problem("workdir", f"{spec.workdir} {why}")] if why else []
-    else:
-        from gwasflow.engine.launch import check_new_run
-
-        problems += check_new_run(spec, force=force)
+    problems = workspace_problems(spec) if force is None else check_new_run(spec, force=force)
     settings = {"max_parallel": spec.executor.max_parallel, **spec.executor.settings}
     problems += [Problem("executor.settings", msg) for msg in check_settings(spec.executor.kind, settings)]
     if problems:

@@ -43,12 +43,12 @@ from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import RunSpec
-from gwasflow.storage.ownership import claim_workspace, overlap_problems, remove_workspace, workspace_problem
+from gwasflow.storage.ownership import claim_workspace, overlap_problems, remove_workspace
 from gwasflow.storage.progress import make_byte_progress
 from gwasflow.storage.publish import publish_run
 from gwasflow.storage.staging import copy_in, plan_staging
 from gwasflow.storage.uri import is_remote
-from gwasflow.storage.workspace import open_workspace, run_root
+from gwasflow.storage.workspace import open_workspace, run_root, workspace_problems
 
 __all__ = ["cancel_run", "check_new_run", "driver_pid", "new_run_id", "resume_run", "retry_run", "start_run"]
 
@@ -155,10 +155,7 @@ def check_new_run(spec: RunSpec, *, force: bool) -> list[Problem]:
                                           "wait or `gwasflow cancel` it"))
     else:
         problems += _earlier_run_problem(spec.outdir, _earlier_runs(rundir), force=force)
-    why = workspace_problem(Path(spec.workdir), rundir)
-    if why is not None:
-        problems.append(Problem("workdir", f"{spec.workdir} {why}"))
-    return problems
+    return problems + workspace_problems(spec)
 
 
 def _earlier_run_problem(outdir: str, runs: list[RunRecord], *, force: bool) -> list[Problem]:

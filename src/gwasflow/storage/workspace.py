@@ -31,12 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gwasflow.engine.rundir import RunDir
+from gwasflow.errors import Problem
 from gwasflow.spec.model import RunSpec
-from gwasflow.storage.ownership import claim_workspace, remove_workspace
+from gwasflow.storage.ownership import claim_workspace, remove_workspace, workspace_problem
 from gwasflow.storage.staging import Mount
 from gwasflow.storage.uri import is_remote
 
-__all__ = ["Workspace", "is_transient", "local_run_root", "open_workspace", "remote_inputs", "run_root"]
+__all__ = [
+    "Workspace", "is_transient", "local_run_root", "open_workspace", "remote_inputs", "run_root", "workspace_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,12 @@ def local_run_root(spec: RunSpec) -> Path:
 def run_root(spec: RunSpec) -> Path:
     """The local run folder of ``spec``: ``outdir``, or :func:`local_run_root` for a remote one."""
     return local_run_root(spec) if is_remote(spec.outdir) else Path(spec.outdir)
+
+
+def workspace_problems(spec: RunSpec) -> list[Problem]:
+    """Read-only: why a new run of ``spec`` cannot use its ``workdir`` now (in use, another run's, not ours)."""
+    why = workspace_problem(Path(spec.workdir), RunDir(run_root(spec)))
+    return [Problem("workdir", f"{spec.workdir} {why}")] if why else []
 
 
 @contextlib.contextmanager
