@@ -46,6 +46,7 @@ from gwasflow.spec.model import RunSpec
 from gwasflow.storage.ownership import claim_workspace, overlap_problems, remove_workspace
 from gwasflow.storage.progress import make_byte_progress
 from gwasflow.storage.publish import publish_run
+from gwasflow.storage.remote_history import archive_remote, fetch_store, remote_store
 from gwasflow.storage.staging import copy_in, plan_staging
 from gwasflow.storage.uri import is_remote
 from gwasflow.storage.workspace import open_workspace, run_root, workspace_problems
@@ -155,6 +156,10 @@ def check_new_run(spec: RunSpec, *, force: bool) -> list[Problem]:
                                           "wait or `gwasflow cancel` it"))
     else:
         problems += _earlier_run_problem(spec.outdir, _earlier_runs(rundir), force=force)
+    if not problems and not force and is_remote(spec.outdir) and remote_store(spec.outdir):
+        problems.append(Problem("outdir", f"{spec.outdir} holds an earlier run; start a new run there with "
+                                          "`gwasflow run --force` (the earlier one is moved to "
+                                          f"{spec.outdir.rstrip('/')}/.gwasflow/history/<its run id>/)"))
     return problems + workspace_problems(spec)
 
 
@@ -192,6 +197,8 @@ def start_run(
         raise SpecError(problems)
     quiet = progress is None or isinstance(progress, NullProgress)
     root = run_root(spec)
+    if force and is_remote(spec.outdir) and not RunDir(root).store_path.exists() and remote_store(spec.outdir):
+        fetch_store(spec.outdir, RunDir(root).store_path)  # the store keeps every run of the outdir
     rundir = RunDir(root).for_run(_unique_run_id(spec.name, {r.run_id for r in _earlier_runs(RunDir(root))}))
     with sigterm_as_interrupt():
         try:
@@ -232,8 +239,10 @@ def _start_local(spec: RunSpec, datasets: list[DatasetMeta], original: RunSpec, 
     if problems:
         raise SpecError(problems)
     if earlier:
-        moved = rundir.archive(earlier[-1].run_id)
-        rundir.event("earlier_run_archived", run_id=earlier[-1].run_id, to=str(moved))
+        moved = str(rundir.archive(earlier[-1].run_id))
+        if is_remote(original.outdir):
+            moved = archive_remote(original.outdir, earlier[-1].run_id)
+        rundir.event("earlier_run_archived", run_id=earlier[-1].run_id, to=moved)
     rundir.create()
     write_atomic(rundir.spec_path, original.model_dump_json(indent=2))
     store = SQLiteStore(rundir.store_path)
