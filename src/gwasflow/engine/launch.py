@@ -281,14 +281,20 @@ def resume_run(rundir: RunDir, *, run_id: str | None = None, progress: ProgressS
     with _driver_lock(rundir):
         store, run = _open(rundir, run_id)
         try:
-            spec = RunSpec.model_validate_json(run.spec_json)
-            graph = JobGraph.from_dict(json.loads(run.graph_json))
-            bound = rundir.for_run(run.run_id)
-            with claim_workspace(Path(spec.workdir), bound, new_run=False):
-                bound.create()
+            with _claimed(rundir, run) as (spec, bound, graph):
                 return _drive(spec, bound, store, run.run_id, graph, progress)
         finally:
             store.close()
+
+
+@contextlib.contextmanager
+def _claimed(rundir: RunDir, run: RunRecord) -> Iterator[tuple[RunSpec, RunDir, JobGraph]]:
+    """Hold the workspace of ``run`` (the caller holds the driver lock): its spec, run folder and graph."""
+    spec = RunSpec.model_validate_json(run.spec_json)
+    bound = rundir.for_run(run.run_id)
+    with claim_workspace(Path(spec.workdir), bound, new_run=False):
+        bound.create()
+        yield spec, bound, JobGraph.from_dict(json.loads(run.graph_json))
 
 
 def retry_run(
@@ -303,28 +309,35 @@ def retry_run(
 ) -> tuple[list[str], RunOutcome | None]:
     """Re-open the chosen failed jobs (with new resources if given) and drive the run to its end.
 
-    For a run that a live driver is driving, use ``engine.control.request_retry`` instead.
+    For a run that a live driver is driving, use ``engine.control.request_retry`` instead. The store
+    changes only once the run's driver lock and workspace are held.
 
     With no ``job_ids`` and no ``error_types``, every failed job is chosen. Returns the re-opened
     job ids and the outcome (None when nothing matched).
     """
-    store, run = _open(rundir, run_id)
-    try:
-        graph = JobGraph.from_dict(json.loads(run.graph_json))
-        chosen = choose_failed(store, run.run_id, job_ids, error_types)
-        if not chosen:
-            return [], None
-        for job_id in chosen:
-            if memory_mb is not None or time_s is not None:
-                record = store.get_job(run.run_id, job_id)
-                store.set_job_overrides(run.run_id, job_id, memory_mb=memory_mb or record.memory_mb,
-                                        time_s=time_s or record.time_s)
-        scheduler = Scheduler(graph, {r.job_id: r.state for r in store.list_jobs(run.run_id)})
-        store.set_job_states(run.run_id, scheduler.reopen(chosen))
-        store.set_run_state(run.run_id, RunState.RUNNING, f"retry of {len(chosen)} job(s)")
-    finally:
-        store.close()
-    return chosen, resume_run(rundir, run_id=run.run_id, progress=progress)
+    with _driver_lock(rundir):
+        store, run = _open(rundir, run_id)
+        try:
+            chosen = choose_failed(store, run.run_id, job_ids, error_types)
+            if not chosen:
+                return [], None
+            with _claimed(rundir, run) as (spec, bound, graph):
+                _reopen(store, run.run_id, graph, chosen, memory_mb=memory_mb, time_s=time_s)
+                return chosen, _drive(spec, bound, store, run.run_id, graph, progress)
+        finally:
+            store.close()
+
+
+def _reopen(store: Store, run_id: str, graph: JobGraph, chosen: list[str], *, memory_mb: int | None,
+            time_s: int | None) -> None:
+    for job_id in chosen:
+        if memory_mb is not None or time_s is not None:
+            record = store.get_job(run_id, job_id)
+            store.set_job_overrides(run_id, job_id, memory_mb=memory_mb or record.memory_mb,
+                                    time_s=time_s or record.time_s)
+    scheduler = Scheduler(graph, {r.job_id: r.state for r in store.list_jobs(run_id)})
+    store.set_job_states(run_id, scheduler.reopen(chosen))
+    store.set_run_state(run_id, RunState.RUNNING, f"retry of {len(chosen)} job(s)")
 
 
 def choose_failed(store: Store, run_id: str, job_ids: Sequence[str], error_types: Sequence[str]) -> list[str]:

@@ -106,6 +106,8 @@ def _is_locked(path: Path) -> bool:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        except OSError:  # a file system without flock: claim_workspace says so
+            return False
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
 
@@ -174,6 +176,9 @@ def claim_workspace(path: Path, rundir: RunDir, *, new_run: bool) -> Iterator[Cl
         except BlockingIOError:
             raise _refuse(path, f"is in use by {_describe(read_owner(resolved))}; "
                                 "give this run another workdir") from None
+        except OSError as exc:
+            raise _refuse(path, f"cannot be locked ({exc.strerror or exc}); "
+                                "use a file system that supports flock") from None
         try:
             verdict, why = _verdict(resolved, read_owner(resolved), rundir.run_id, root, new_run=new_run)
             if verdict is _Verdict.REFUSE:
