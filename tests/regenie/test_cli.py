@@ -187,3 +187,30 @@ def test_main__step1_mean_imputes_missing_phenotypes(tmp_path: Path) -> None:
     assert lines[0].split()[1:4] == ["10_10", "11_11", "12_12"]
     assert len(lines) == 24 and all("NA" not in line for line in lines)
     assert (tmp_path / "s1_pred.list").read_text() == f"A {tmp_path / 's1_1.loco'}\n"
+
+
+def test_main__help_lists_every_flag_by_group_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from gwasflow.regenie.options import build_parser
+
+    assert main(["--step", "2", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: gwasflow regenie")
+    for group in ("genotypes:", "tables:", "samples and variants:", "step 1:", "step 2:", "binary traits:"):
+        assert f"\n{group}\n" in out
+    flags = {flag for action in build_parser()._actions for flag in action.option_strings}
+    assert {"--bgen", "--catCovarList", "--minMAC", "--pThresh", "--strict"} <= flags
+    assert all(flag in out for flag in flags)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--bt=1"], "error: --bt: takes no value\n"),
+        (["stray"], "error: stray: unexpected argument (every value follows its flag)\n"),
+        (["--thread", "2"], "error: --thread: unknown option\n"),  # no abbreviations, as in regenie
+    ],
+)
+def test_main__malformed_argv_is_one_error_line(argv: list[str], line: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--out", str(tmp_path / "x"), *argv]) == 2
+    assert capsys.readouterr().err == line

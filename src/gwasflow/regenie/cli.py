@@ -1,8 +1,9 @@
 """Command-line entry of the built-in regenie engine.
 
 ``main(argv)`` accepts regenie's flags (see :mod:`gwasflow.regenie.options`)
-and returns an exit code: 0 on success, 2 for a bad flag or input, reported as
-one ``error: ...`` line on stderr (never a traceback).
+and returns an exit code: 0 on success (and for ``--help``, which lists the
+flags), 2 for a bad flag or input, reported as one ``error: ...`` line on
+stderr (never a traceback).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.options import Options, parse_args
+from gwasflow.regenie.options import Options, build_parser, parse_args, wants_help
 from gwasflow.regenie.runlog import RunLog
 
 __all__ = ["main"]
@@ -47,6 +48,9 @@ def _run(opts: Options, log: RunLog) -> None:
 
 def main(argv: list[str]) -> int:
     """Run the engine with regenie-style ``argv`` (program name excluded); return the exit code."""
+    if wants_help(argv):
+        print(build_parser().format_help(), end="")
+        return 0
     log = RunLog()
     opts: Options | None = None
     try:
