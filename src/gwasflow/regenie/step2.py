@@ -293,7 +293,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
     if ctx.source.has_info:
         raw, variance = ctx.source.read_block_info(block, ctx.sample_index)
         # per trait, over its observed samples (regenie's per-trait INFO): (n_variants, n_phenotypes)
-        variance_sums = np.nan_to_num(variance).T @ ctx.observed
+        variance_sums = variance.T @ ctx.observed  # a missing call's variance is 0
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
     strings = _variant_strings(ctx.source.variants, block)

@@ -48,7 +48,7 @@ class GenotypeSource(Protocol):
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Dosages as :meth:`read_block` and each call's variance ``E[g^2] - E[g]^2`` (0 for hard calls).
+        """Dosages as :meth:`read_block` and each call's variance ``E[g^2] - E[g]^2`` (0 for hard and missing calls).
 
         The INFO score of a set of samples follows from the variances
         (:func:`gwasflow.regenie.io.bgen.info_scores`), so that each trait gets
