@@ -142,19 +142,22 @@ def _packed_value(data: Any, start: int, bit: int, bits: int) -> Any:
     return (acc >> shift) & ((np.int64(1) << bits) - 1)
 
 
-def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, dosage: Any, variance: Any) -> int:
-    """Dosage and per-call variance of the tested allele from uncompressed BGEN layout-2 probability blocks.
+def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights: Any, dosage: Any,
+                  variance_sums: Any) -> int:
+    """Dosages of the tested allele, and weighted sums of each call's variance, from BGEN layout-2 blocks.
 
-    ``data[starts[j]:starts[j + 1]]`` is variant j's block (BGEN v1.2 spec, "Genotype data block (Layout 2)"):
-    N, K, min and max ploidy, N ploidy/missingness bytes, the phased flag, the bit depth B, then two B-bit
-    values per diploid sample: P(AA), P(AB) when unphased, or each haplotype's probability of the first allele
-    when phased; a probability is its integer over 2^B - 1, and an implied one (P(BB), or a haplotype's second
-    allele) is 2^B - 1 minus the stored integers, over 2^B - 1, as the limix/bgen library computes it.
-    ``rows`` are the samples to read (file order); ``tested_first`` says the first allele is the counted one
-    (else the second). A missing call (bit 7 of its ploidy byte) gives a NaN dosage and a variance of 0, so
-    that sums of variances over samples leave it out. Returns 0, or j + 1 for the first
-    block that is not biallelic diploid with 1 <= B <= 32 and long enough for its N.
+    ``data[starts[j]:starts[j + 1]]`` is variant j's uncompressed block (BGEN v1.2 spec, "Genotype data block
+    (Layout 2)"): N, K, min and max ploidy, N ploidy/missingness bytes, the phased flag, the bit depth B, then
+    two B-bit values per diploid sample: P(AA), P(AB) when unphased, or each haplotype's probability of the
+    first allele when phased; a probability is its integer over 2^B - 1, and an implied one (P(BB), or a
+    haplotype's second allele) is 2^B - 1 minus the stored integers, over 2^B - 1, as the limix/bgen library
+    computes it. ``rows`` are the samples to read (file order); ``tested_first`` says the first allele is the
+    counted one (else the second). ``dosage[r, j]`` gets E[g] (NaN for a missing call, bit 7 of its ploidy
+    byte) and ``variance_sums[j, p]`` the sum over r of ``(E[g^2] - E[g]^2) weights[r, p]`` over the called
+    samples, in sample order (the INFO score's numerator per trait). Returns 0, or j + 1 for the first block
+    that is not biallelic diploid with 1 <= B <= 32 and long enough for its N.
     """
+    n_weights = weights.shape[1]
     for j in range(starts.shape[0] - 1):
         base = starts[j]
         n = np.int64(data[base]) | (np.int64(data[base + 1]) << 8) | (np.int64(data[base + 2]) << 16) \
@@ -169,16 +172,25 @@ def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, dosage:
             return j + 1
         limit = (np.int64(1) << bits) - 1
         denom = float(limit)
+        for p in range(n_weights):
+            variance_sums[j, p] = 0.0
         for r in range(rows.shape[0]):
             i = rows[r]
             if i >= n:
                 return j + 1
             if data[base + 8 + i] & 128:
                 dosage[r, j] = np.nan
-                variance[r, j] = 0.0
                 continue
-            a = _packed_value(data, values, 2 * i * bits, bits)
-            b = _packed_value(data, values, (2 * i + 1) * bits, bits)
+            if bits == 8:
+                a = np.int64(data[values + 2 * i])
+                b = np.int64(data[values + 2 * i + 1])
+            elif bits == 16:
+                at = values + 4 * i
+                a = np.int64(data[at]) | (np.int64(data[at + 1]) << 8)
+                b = np.int64(data[at + 2]) | (np.int64(data[at + 3]) << 8)
+            else:
+                a = _packed_value(data, values, 2 * i * bits, bits)
+                b = _packed_value(data, values, (2 * i + 1) * bits, bits)
             if phased:
                 h1 = (a if tested_first else limit - a) / denom
                 h2 = (b if tested_first else limit - b) / denom
@@ -190,7 +202,9 @@ def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, dosage:
                 mean = 2.0 * hom + het
                 square = 4.0 * hom + het
             dosage[r, j] = mean
-            variance[r, j] = square - mean * mean
+            spread = square - mean * mean
+            for p in range(n_weights):
+                variance_sums[j, p] += spread * weights[r, p]
     return 0
 
 

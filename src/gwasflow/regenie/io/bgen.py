@@ -210,23 +210,25 @@ class BgenFile:
         return self.read_block(variant_index, sample_index)
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                        weights: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         from gwasflow.regenie.kernels import bgen_dosages_kernel
 
         rows = np.arange(self.n_samples, dtype=np.intp) if sample_index is None \
             else np.ascontiguousarray(sample_index, dtype=np.intp)
+        weights = np.ones((rows.shape[0], 1)) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
         dosage = np.empty((rows.shape[0], variant_index.shape[0]), dtype=np.float64, order="F")
-        variance = np.empty_like(dosage)
+        variance_sums = np.zeros((variant_index.shape[0], weights.shape[1]), dtype=np.float64)
         if variant_index.shape[0] == 0:
-            return dosage, variance
+            return dosage, variance_sums
         blocks, starts = self._probability_blocks(variant_index)
-        bad = bgen_dosages_kernel(blocks, starts, rows, self._tested_first, dosage, variance)
+        bad = bgen_dosages_kernel(blocks, starts, rows, self._tested_first, weights, dosage, variance_sums)
         if bad:
             vid = self.variants.ids[variant_index[bad - 1]]
             raise EngineInputError(f"--bgen: {self._path}: variant {vid}: only biallelic diploid genotype "
                                    f"blocks with 1-32 bits per probability and {self.n_samples} samples are "
                                    "supported")
-        return dosage, variance
+        return dosage, variance_sums
 
     def read_block(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                    ) -> NDArray[np.float64]:
