@@ -142,6 +142,17 @@ def _packed_value(data: Any, start: int, bit: int, bits: int) -> Any:
     return (acc >> shift) & ((np.int64(1) << bits) - 1)
 
 
+def _dot_loop(a: Any, b: Any) -> float:
+    """``sum a[i] b[i]``, the additions reordered for vector registers (as BLAS's dot product)."""
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+_dot = compile_kernel(_dot_loop, reassociate=True)
+
+
 def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights: Any, dosage: Any,
                   variance_sums: Any) -> int:
     """Dosages of the tested allele, and weighted sums of each call's variance, from BGEN layout-2 blocks.
@@ -154,10 +165,12 @@ def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights
     computes it. ``rows`` are the samples to read (file order); ``tested_first`` says the first allele is the
     counted one (else the second). ``dosage[r, j]`` gets E[g] (NaN for a missing call, bit 7 of its ploidy
     byte) and ``variance_sums[j, p]`` the sum over r of ``(E[g^2] - E[g]^2) weights[r, p]`` over the called
-    samples, in sample order (the INFO score's numerator per trait). Returns 0, or j + 1 for the first block
-    that is not biallelic diploid with 1 <= B <= 32 and long enough for its N.
+    samples (the INFO score's numerator per trait; ``weights`` column-major; the sum reassociated, as BLAS's).
+    Returns 0, or j + 1 for the first block that is not biallelic diploid with 1 <= B <= 32 and long enough
+    for its N.
     """
     n_weights = weights.shape[1]
+    spread = np.empty(rows.shape[0])
     for j in range(starts.shape[0] - 1):
         base = starts[j]
         n = np.int64(data[base]) | (np.int64(data[base + 1]) << 8) | (np.int64(data[base + 2]) << 16) \
@@ -172,14 +185,13 @@ def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights
             return j + 1
         limit = (np.int64(1) << bits) - 1
         denom = float(limit)
-        for p in range(n_weights):
-            variance_sums[j, p] = 0.0
         for r in range(rows.shape[0]):
             i = rows[r]
             if i >= n:
                 return j + 1
             if data[base + 8 + i] & 128:
                 dosage[r, j] = np.nan
+                spread[r] = 0.0
                 continue
             if bits == 8:
                 a = np.int64(data[values + 2 * i])
@@ -202,9 +214,9 @@ def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights
                 mean = 2.0 * hom + het
                 square = 4.0 * hom + het
             dosage[r, j] = mean
-            spread = square - mean * mean
-            for p in range(n_weights):
-                variance_sums[j, p] += spread * weights[r, p]
+            spread[r] = square - mean * mean
+        for p in range(n_weights):
+            variance_sums[j, p] = _dot(spread, weights[:, p])
     return 0
 
 
