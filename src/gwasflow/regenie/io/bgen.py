@@ -24,11 +24,11 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 import sqlite3
 import struct
 import tempfile
+import weakref
 import zlib
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,9 @@ def _variant_info(rows: list[tuple[str, int, str, str, str]], ref_first: bool) -
 class BgenFile:
     """An open BGEN file; dosages and INFO scores are read per block of variants.
 
-    Genotype blocks are read from a memory map of the file, decompressed
+    Genotype blocks are read with ``pread`` (no shared file position, and no
+    file pages mapped into the process, so its resident memory stays the
+    blocks' own), decompressed
     (zlib or zstd, whose C code runs without the GIL) and decoded by one
     compiled loop per block (:func:`gwasflow.regenie.kernels.bgen_dosages_kernel`)
     straight into the float64 arrays step 2 reads: no per-sample Python work,
@@ -166,8 +168,8 @@ class BgenFile:
         self.num_threads = 1
         self._tested_first = not ref_first
         self._path = path
-        with data.open("rb") as handle:  # the map keeps its own reference to the file
-            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self._fd = os.open(data, os.O_RDONLY)  # read with pread: no shared file position between threads
+        weakref.finalize(self, os.close, self._fd)
 
     @property
     def n_samples(self) -> int:
@@ -179,7 +181,6 @@ class BgenFile:
 
     def _probability_blocks(self, variant_index: NDArray[np.intp]) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
         """The uncompressed probability blocks of the variants, end to end, and where each starts."""
-        data = self._map
         compression = self.header.compression
         unzstd = _zstd_decompressor() if compression == 2 else None
         inflate = _inflate()
@@ -187,15 +188,19 @@ class BgenFile:
         starts = np.zeros(variant_index.shape[0] + 1, dtype=np.int64)
         for j, v in enumerate(variant_index.tolist()):
             at = int(self._offsets[v])
-            (size,) = _U32.unpack_from(data, at)
+            head = os.pread(self._fd, 8, at)
+            (size,) = _U32.unpack_from(head) if len(head) >= 4 else (-1,)
+            stored = os.pread(self._fd, size, at + 4) if size >= 0 else b""
+            if size < 0 or len(stored) != size:
+                raise EngineInputError(f"--bgen: {self._path}: variant {self.variants.ids[v]}: the file ends "
+                                       "inside its genotype block (truncated file?)")
             if compression == 0:
-                block = data[at + 4:at + 4 + size]
+                block = stored
             else:
-                (expected,) = _U32.unpack_from(data, at + 4)
-                packed = data[at + 8:at + 4 + size]
+                (expected,) = _U32.unpack_from(stored)
                 try:
-                    block = inflate(packed, bufsize=expected) if unzstd is None \
-                        else unzstd.decompress(packed, max_output_size=expected)
+                    block = inflate(stored[4:], bufsize=expected) if unzstd is None \
+                        else unzstd.decompress(stored[4:], max_output_size=expected)
                 except Exception as exc:  # zlib.error, zstd.ZstdError: a damaged block
                     raise EngineInputError(f"--bgen: {self._path}: variant {self.variants.ids[v]}: cannot "
                                            f"decompress its genotype block ({exc})") from None
