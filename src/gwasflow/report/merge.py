@@ -2,14 +2,19 @@
 
 Shards are concatenated in the order the planner gives (chromosome, then
 position; datasets in spec order), streaming line by line, into a gzip file
-written under a temporary name and renamed at the end. The row count is
-checked against the plan: every planned variant is either a row or one of the
-tests the shard's log says it ignored for low minor allele count.
+written under a temporary name and renamed at the end. The gzip header holds
+no time and no file name, so merging the same shards again gives the same
+bytes (and the same SHA-256). The row count is checked against the plan:
+every planned variant is either a row or one of the tests the shard's log
+says it ignored for low minor allele count.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
+import math
 import os
 import re
 import tempfile
@@ -20,9 +25,20 @@ from typing import IO
 
 from gwasflow.errors import GwasflowError
 
-__all__ = ["MergeError", "MergeResult", "ignored_low_mac", "merge_phenotype", "open_text"]
+__all__ = [
+    "MergeError",
+    "MergeResult",
+    "ResultScan",
+    "ignored_low_mac",
+    "merge_counts",
+    "merge_phenotype",
+    "open_text",
+    "scan_result",
+]
 
 _IGNORED = re.compile(r"Number of ignored tests due to low MAC\s*:\s*(\d+)")
+_MERGE_MESSAGE = re.compile(r"^(\d+) rows \((\d+) ignored for low MAC\)")
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class MergeError(GwasflowError):
@@ -36,6 +52,59 @@ class MergeResult:
     ignored: int
 
 
+@dataclass(frozen=True)
+class ResultScan:
+    """What a merged result file holds: its SHA-256, data rows, and rows with a LOG10P value."""
+
+    sha256: str
+    rows: int
+    scored: int
+
+
+def merge_counts(message: str) -> tuple[int, int] | None:
+    """(rows, ignored for low MAC) from the message a merge job recorded, None if it is not one."""
+    match = _MERGE_MESSAGE.match(message)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def scan_result(path: Path) -> ResultScan:
+    """Read a merged result whole: SHA-256 of its bytes, then its rows through gzip.
+
+    Raises :class:`MergeError` when it is not a gzip regenie file with a LOG10P column and complete
+    rows; a damaged stream raises what ``gzip`` raises (``EOFError``, ``gzip.BadGzipFile``, ``zlib.error``)
+    or ``UnicodeDecodeError``.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    with path.open("rb") as probe:
+        if probe.read(2) != _GZIP_MAGIC:
+            raise MergeError("not a gzip file")
+    with gzip.open(path, "rt", encoding="utf-8") as text:
+        header = text.readline().split()
+        if "LOG10P" not in header:
+            raise MergeError("no regenie header with a LOG10P column")
+        column, width = header.index("LOG10P"), len(header)
+        rows = scored = 0
+        for number, line in enumerate(text, start=2):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != width or not line.endswith("\n"):
+                raise MergeError(f"line {number} has {len(fields)} fields, the header {width}")
+            rows += 1
+            scored += _is_value(fields[column])
+    return ResultScan(digest.hexdigest(), rows, scored)
+
+
+def _is_value(field: str) -> bool:
+    try:
+        return math.isfinite(float(field))
+    except ValueError:
+        return False
+
+
 def open_text(path: Path) -> IO[str]:
     """Open a regenie result file for reading, gzip or plain, by its magic bytes."""
     with path.open("rb") as probe:
@@ -43,6 +112,27 @@ def open_text(path: Path) -> IO[str]:
     if magic == b"\x1f\x8b":
         return gzip.open(path, "rt")
     return path.open("r")
+
+
+def _gzip_text(path: Path) -> IO[str]:
+    """A text sink writing gzip with a fixed header (no file name, time 0): same input, same bytes."""
+    raw = path.open("wb")
+    packed = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
+    return _Closing(packed, raw)
+
+
+class _Closing(io.TextIOWrapper):
+    """A text wrapper over a ``GzipFile`` that also closes the raw file under it."""
+
+    def __init__(self, packed: gzip.GzipFile, raw: IO[bytes]) -> None:
+        super().__init__(packed, encoding="utf-8", newline="")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 def ignored_low_mac(log_path: Path) -> int:
@@ -91,7 +181,7 @@ def merge_phenotype(
     header: list[str] = []
     rows = 0
     try:
-        with gzip.open(tmp, "wt", compresslevel=6) as sink:
+        with _gzip_text(tmp) as sink:
             for shard in shards:
                 for i, line in enumerate(_rows(shard, header)):
                     if i == 0 and rows == 0:
