@@ -174,6 +174,8 @@ def merge_phenotype(
     missing = [str(s) for s in shards if not s.exists()]
     if missing:
         raise MergeError(f"{len(missing)} shard result(s) missing, first: {missing[0]}")
+    if out.exists() and not out.is_file():
+        raise MergeError(f"{out} exists and is not a file; move it away to publish the merged result there")
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
