@@ -93,17 +93,29 @@ def test_merge_phenotype__folder_in_place_of_the_result_is_a_merge_error(tmp_pat
     assert out.is_dir() and list(out.parent.iterdir()) == [out]
 
 
-def test_scan_result__counts_rows_and_rows_with_a_log10p_value(tmp_path: Path) -> None:
-    shard = _shard(tmp_path / "a.regenie", [_row(1, 1), _row(1, 2).replace(" 6.2 ", " NA ")], gz=False)
+def test_scan_result__counts_rows_and_finds_a_log10p_value_after_na_rows(tmp_path: Path) -> None:
+    na = [_row(1, i).replace(" 6.2 ", " NA ") for i in range(1, 60_000)]
+    shard = _shard(tmp_path / "a.regenie", [*na, _row(2, 1)], gz=False)  # the value lies past the first chunk
     out = tmp_path / "Y1.regenie.gz"
-    merge_phenotype([shard], out, planned_rows=2)
+    merge_phenotype([shard], out, planned_rows=60_000)
     scan = scan_result(out)
-    assert (scan.rows, scan.scored) == (2, 1)
+    assert (scan.rows, scan.has_value) == (60_000, True)
     assert scan.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    shard.write_text(HEADER + "".join(r + "\n" for r in na))
+    merge_phenotype([shard], out, planned_rows=59_999)
+    assert (scan_result(out).rows, scan_result(out).has_value) == (59_999, False)
 
 
-def test_scan_result__incomplete_row_is_a_merge_error(tmp_path: Path) -> None:
+def test_scan_result__row_cut_short_is_a_merge_error(tmp_path: Path) -> None:
     out = tmp_path / "Y1.regenie.gz"
-    out.write_bytes(gzip.compress((HEADER + _row(1, 1) + "\n1 2 v1_2 A\n").encode()))
+    out.write_bytes(gzip.compress((HEADER + _row(1, 1) + "\n" + _row(1, 2)).encode()))
+    with pytest.raises(MergeError, match="line 3 is cut short"):
+        scan_result(out)
+
+
+def test_scan_result__row_with_too_few_fields_is_a_merge_error(tmp_path: Path) -> None:
+    out = tmp_path / "Y1.regenie.gz"
+    na = _row(1, 1).replace(" 6.2 ", " NA ")
+    out.write_bytes(gzip.compress((HEADER + na + "\n1 2 v1_2 A\n" + _row(1, 3) + "\n").encode()))
     with pytest.raises(MergeError, match="line 3 has 4 fields, the header 13"):
         scan_result(out)

@@ -133,7 +133,7 @@ def _check_result(
     if scan.rows != rows or scan.rows + ignored != planned:
         return Finding(Defect.ROWS, subject, f"{scan.rows} rows; {merge.id} recorded {rows} rows and "
                        f"{ignored} ignored for low MAC, of {planned} planned")
-    if scan.scored == 0:
+    if not scan.has_value:
         why = "no rows" if scan.rows == 0 else f"LOG10P is NA on all {scan.rows} rows"
         return Finding(Defect.ALL_NA, subject, f"no result: {why}")
     return None

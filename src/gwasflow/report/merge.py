@@ -54,11 +54,11 @@ class MergeResult:
 
 @dataclass(frozen=True)
 class ResultScan:
-    """What a merged result file holds: its SHA-256, data rows, and rows with a LOG10P value."""
+    """What a merged result file holds: its SHA-256, its data rows, whether any row has a LOG10P value."""
 
     sha256: str
     rows: int
-    scored: int
+    has_value: bool
 
 
 def merge_counts(message: str) -> tuple[int, int] | None:
@@ -70,9 +70,12 @@ def merge_counts(message: str) -> tuple[int, int] | None:
 def scan_result(path: Path) -> ResultScan:
     """Read a merged result whole: SHA-256 of its bytes, then its rows through gzip.
 
-    Raises :class:`MergeError` when it is not a gzip regenie file with a LOG10P column and complete
-    rows; a damaged stream raises what ``gzip`` raises (``EOFError``, ``gzip.BadGzipFile``, ``zlib.error``)
-    or ``UnicodeDecodeError``.
+    Rows are counted by line ends; rows are split into fields only until one with a LOG10P value
+    (not NA) is found, so a trait with results costs little more than decompression and an all-NA one
+    is read row by row. Raises :class:`MergeError` when it is not a gzip regenie file with a LOG10P
+    column, a row read has another field count than the header, or the last row is cut; a damaged
+    stream raises what ``gzip`` raises (``EOFError``, ``gzip.BadGzipFile``, ``zlib.error``) or
+    ``UnicodeDecodeError`` (header).
     """
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -81,24 +84,36 @@ def scan_result(path: Path) -> ResultScan:
     with path.open("rb") as probe:
         if probe.read(2) != _GZIP_MAGIC:
             raise MergeError("not a gzip file")
-    with gzip.open(path, "rt", encoding="utf-8") as text:
-        header = text.readline().split()
+    with gzip.open(path, "rb") as stream:
+        header = stream.readline().decode("utf-8").split()
         if "LOG10P" not in header:
             raise MergeError("no regenie header with a LOG10P column")
-        column, width = header.index("LOG10P"), len(header)
-        rows = scored = 0
-        for number, line in enumerate(text, start=2):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != width or not line.endswith("\n"):
-                raise MergeError(f"line {number} has {len(fields)} fields, the header {width}")
-            rows += 1
-            scored += _is_value(fields[column])
-    return ResultScan(digest.hexdigest(), rows, scored)
+        rows, has_value = _rows_and_value(stream, header.index("LOG10P"), len(header))
+    return ResultScan(digest.hexdigest(), rows, has_value)
 
 
-def _is_value(field: str) -> bool:
+def _rows_and_value(stream: gzip.GzipFile, column: int, width: int) -> tuple[int, bool]:
+    """(rows, whether some row has a LOG10P value) of the rest of a result after its header."""
+    rows, found, pending, last = 0, False, b"", b"\n"
+    while chunk := stream.read(1 << 20):
+        if not found:
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for offset, line in enumerate(lines):
+                fields = line.split()
+                if len(fields) != width:
+                    raise MergeError(f"line {rows + offset + 2} has {len(fields)} fields, the header {width}")
+                if _is_value(fields[column]):
+                    found = True
+                    break
+        rows += chunk.count(b"\n")
+        last = chunk[-1:]
+    if last != b"\n":
+        raise MergeError(f"line {rows + 2} is cut short (no end of line)")
+    return rows, found
+
+
+def _is_value(field: bytes) -> bool:
     try:
         return math.isfinite(float(field))
     except ValueError:
