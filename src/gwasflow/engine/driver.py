@@ -28,7 +28,7 @@ from gwasflow.engine.rundir import RunDir, remove_workspace
 from gwasflow.engine.signals import sigterm_as_interrupt
 from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecState, JobState, RunState
 from gwasflow.engine.store import AttemptRecord, Store
-from gwasflow.engine.verify import ignored_by_merge, verify_run
+from gwasflow.engine.verify import merge_records, verify_run
 from gwasflow.executors.base import ExecStatus, Executor, Submission
 from gwasflow.executors.local import ATTEMPT_ENV
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
@@ -345,9 +345,12 @@ class Driver:
         return self._finish(RunState.SUCCEEDED, f"all {len(self.graph)} jobs succeeded, final check passed", t0)
 
     def final_check(self) -> list[str]:
-        """``verify_run`` with what the merges recorded (see ``engine/verify.py``)."""
-        ignored = ignored_by_merge(self.graph, self.store.list_attempts(self.run_id))
-        return verify_run(self.graph, self.scheduler.states(), ignored)
+        """``verify_run`` against what the store recorded (see ``engine/verify.py``): one line per problem."""
+        merges = merge_records(self.graph, self.store.list_attempts(self.run_id))
+        verdict = verify_run(self.graph, self.scheduler.states(), merges, self.store.list_outputs(self.run_id))
+        for warning in verdict.warnings:
+            self.rundir.event("final_check_warning", warning=warning)
+        return [str(problem) for problem in verdict.problems]
 
     def _finish(self, state: RunState, message: str, t0: float) -> RunOutcome:
         cleanup_done = self.scheduler.state("cleanup") is JobState.SUCCEEDED if "cleanup" in self.graph else True
