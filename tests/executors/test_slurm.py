@@ -206,12 +206,24 @@ def test_cancel__one_scancel_for_running_and_pending(
     ex.close()
 
 
+def test_poll__scancel_by_hand_on_the_cluster_is_cancelled_externally(slurm_conf: str, tmp_path: Path) -> None:
+    ex = _make(slurm_conf, tmp_path)
+    handle = ex.submit(_sub(tmp_path, "import time; time.sleep(60)", "victim"))
+    wait_state(ex, handle, ExecState.RUNNING)
+    env = os.environ | {"SLURM_CONF": slurm_conf}
+    subprocess.run(["scancel", handle], env=env, check=True, timeout=60)  # someone else, not the executor
+    status = wait_finished(ex, [handle], timeout_s=30)[handle]
+    assert (status.state, status.cause) == (ExecState.FAILED, ExecCause.CANCELLED_EXTERNALLY), status
+    assert status.reason.startswith("cancelled outside gwasflow: CANCELLED")
+    ex.close()
+
+
 def test_poll__unknown_job_is_lost(slurm_conf: str, tmp_path: Path) -> None:
     ex = _make(slurm_conf, tmp_path, lost_after_s=0.3)
     assert ex.poll(["987654_0"])["987654_0"].state is ExecState.PENDING  # not yet: sacct may lag a submission
     time.sleep(0.6)
     status = ex.poll(["987654_0"])["987654_0"]
-    assert status.state is ExecState.LOST and "987654_0" in status.reason
+    assert status.state is ExecState.LOST and "987654_0" in status.reason and status.cause is ExecCause.INTERRUPTED
     assert ex.poll(["not-a-job"])["not-a-job"].state is ExecState.LOST
 
 
