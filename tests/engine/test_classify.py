@@ -56,7 +56,7 @@ def test_classify__maps_each_ending(kwargs: dict[str, object], expected: ErrorTy
         # after an unfinished progress line, as regenie prints it
         (" * phenotypes       : [/d/p.txt] ERROR: step 1 list file is not in the right format : pred.list",
          1, None, ErrorType.BAD_INPUT),
-        ("ERROR: std::bad_alloc", 1, None, ErrorType.OUT_OF_MEMORY),
+        ("ERROR: bad_alloc caught, not enough memory (std::bad_alloc)", 1, None, ErrorType.OUT_OF_MEMORY),
         ("terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc", None,
          signal.SIGABRT, ErrorType.OUT_OF_MEMORY),
         ("numpy._core._exceptions._ArrayMemoryError: Unable to allocate 7.45 GiB for an array", 1, None,

@@ -107,7 +107,7 @@ def program_verdict(*, exit_code: int | None, signal: int | None, log_tail: str)
 
     * the built-in engine: last line exactly :data:`BAD_INPUT_LINE`, exit status 2 -> ``bad_input``;
     * regenie: its fatal ``ERROR: ...`` message last (or before its --help hint), exit status 1 ->
-      ``bad_input`` (``out_of_memory`` when the message is ``std::bad_alloc``);
+      ``bad_input`` (``out_of_memory`` for its ``bad_alloc caught, not enough memory``);
     * Python: a ``MemoryError`` as the last traceback line, exit status 1 -> ``out_of_memory``;
     * C++: the ``std::bad_alloc`` terminate line, ended by SIGABRT -> ``out_of_memory``.
     """
@@ -121,7 +121,7 @@ def program_verdict(*, exit_code: int | None, signal: int | None, log_tail: str)
         fatal = lines[-2] if last == _REGENIE_HINT and len(lines) > 1 else last
         match = _REGENIE_ERROR.match(fatal)
         if match:
-            return ErrorType.OUT_OF_MEMORY if "std::bad_alloc" in match["what"] else ErrorType.BAD_INPUT
+            return ErrorType.OUT_OF_MEMORY if "bad_alloc" in match["what"] else ErrorType.BAD_INPUT
         if _PY_MEMORY_ERROR.match(last):
             return ErrorType.OUT_OF_MEMORY
     if signal == _signal.SIGABRT and _CPP_BAD_ALLOC in lines[-3:]:
