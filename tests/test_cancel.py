@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from gwasflow.demo import write_demo
 from gwasflow.executors.local import kill_strays
 from tests.conftest import read_events
@@ -112,3 +114,30 @@ def test_status__after_kill_9_of_the_driver_says_interrupted_and_resume(tmp_path
     finally:
         run_id = live["run_id"]
         kill_strays(f"{run_id}:")  # the killed driver's job keeps running in its own session
+
+
+def test_failures_and_retry__a_job_killed_by_someone_else_is_listed_and_rerun(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    spec = write_demo(folder, n_samples=2000, n_variants=20_000, seed=6)
+    data = yaml.safe_load(spec.read_text())
+    data["retry"] = {"max_attempts": 1, "backoff_s": 0}
+    spec.write_text(yaml.safe_dump(data))
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workspace, deadline = folder / "work", time.monotonic() + 60
+    while not _regenie_processes(workspace):
+        assert proc.poll() is None and time.monotonic() < deadline, "step 1 never started"
+        time.sleep(0.05)
+    for pid in _regenie_processes(workspace):
+        os.kill(pid, signal.SIGKILL)  # not gwasflow's cancel: someone else's kill
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    failures = json.loads(subprocess.run([sys.executable, "-m", "gwasflow", "failures", "--json"], cwd=folder,
+                                         capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert [(f["job_id"], f["error_type"], f["signal"]) for f in failures] == [("step1", "killed", 9)]
+    retry = subprocess.run([sys.executable, "-m", "gwasflow", "retry", "--quiet"], cwd=folder, capture_output=True,
+                           text=True, timeout=600, check=False)  # fmt: skip
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    status = json.loads(subprocess.run([sys.executable, "-m", "gwasflow", "status", "--json"], cwd=folder,
+                                       capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert status["state"] == "succeeded"
