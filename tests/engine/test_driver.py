@@ -68,7 +68,8 @@ def test_driver_run__crash_is_retried_then_fails_and_dependents_are_upstream_fai
 
 
 def test_driver_run__bad_input_is_not_retried(tmp_path: Path) -> None:
-    code = "import sys; print('error: --phenoFile p.txt: no such file', file=sys.stderr); sys.exit(2)"
+    code = ("import sys; print('error: --phenoFile p.txt: no such file', file=sys.stderr); "
+            "print('gwasflow-error: bad_input', file=sys.stderr); sys.exit(2)")
     _, store = _drive(tmp_path, [_cmd("j", code, [])])
     attempts = store.list_attempts("r1", "j")
     assert [(a.exit_code, a.error_type) for a in attempts] == [(2, "bad_input")]

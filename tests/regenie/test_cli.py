@@ -105,7 +105,8 @@ def test_main__bad_flag_exits_2_with_one_error_line(argv: list[str], needle: str
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*BASE, "--out", str(tmp_path / "x"), *argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
+    assert err.startswith("error: ") and err.count("\n") == 2 and needle in err
+    assert err.splitlines()[-1] == "gwasflow-error: bad_input"
 
 
 def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
@@ -129,7 +130,8 @@ def test_main__bad_input_exits_2_without_outputs(case: str, reference: Path, tmp
     argv = [a for a in BASE if a != "--ignore-pred"] if case == "missing_pred" else BASE
     assert main([*argv, *extra, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert err.startswith("error: ") and err.count("\n") == 2 and needle in err, err
+    assert err.splitlines()[-1] == "gwasflow-error: bad_input"
     assert not list(tmp_path.glob("x_*"))
 
 
@@ -137,7 +139,7 @@ def test_module__python_dash_m_runs_and_reports_errors(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "gwasflow.regenie", "--step", "2", "--nope"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2
-    assert proc.stderr == "error: --nope: unknown option\n"
+    assert proc.stderr == "error: --nope: unknown option\ngwasflow-error: bad_input\n"
 
 
 def test_parse_args__defaults_and_ignored_flags() -> None:
