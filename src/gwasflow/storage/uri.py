@@ -11,14 +11,40 @@ from __future__ import annotations
 
 import importlib.util
 import posixpath
+import re
 from typing import Any
 
 from gwasflow.errors import StagingError
 
-__all__ = ["SCHEMES", "basename", "filesystem", "is_remote", "join", "local_path", "scheme", "unsupported"]
+__all__ = [
+    "FAIL_FAST",
+    "SCHEMES",
+    "basename",
+    "filesystem",
+    "has_credentials",
+    "is_remote",
+    "join",
+    "local_path",
+    "redact",
+    "scheme",
+    "unsupported",
+]
 
 #: Remote schemes a spec may use, and the Python package that implements each.
 SCHEMES: dict[str, str] = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
+
+#: fsspec options, per scheme, for checks that must answer in seconds (``spec.validate``): each request
+#: is tried at most twice (botocore "standard" retries: a jittered wait of at most 1 s between the two),
+#: 5 s to connect, 30 s per read. Staging and publishing keep the back-ends' patient defaults.
+FAIL_FAST: dict[str, dict[str, Any]] = {
+    "s3": {"config_kwargs": {"connect_timeout": 5, "read_timeout": 30,
+                             "retries": {"mode": "standard", "total_max_attempts": 2}}},
+}
+
+# scheme://userinfo@ : the user (and password) part of a URL, up to the last @ before the path
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://[^/?#\s]*@")
+# a bucket name never holds ":"; one that does is most likely "key:secret" with a "/" in the secret
+_BUCKET_COLON = re.compile(r"(?P<scheme>s3|gs|gcs)://[^/?#\s]*:[^/?#\s]*", re.IGNORECASE)
 
 
 def scheme(path: str) -> str:
@@ -32,6 +58,17 @@ def scheme(path: str) -> str:
 def is_remote(path: str) -> bool:
     """True for ``scheme://...`` other than ``file://``."""
     return bool(scheme(path))
+
+
+def has_credentials(text: str) -> bool:
+    """Whether ``text`` holds a URL with a user or password (``s3://key:secret@b/k``, ``https://u:p@host``)."""
+    return _USERINFO.search(text) is not None or _BUCKET_COLON.search(text) is not None
+
+
+def redact(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}://***@", text)
+    return _BUCKET_COLON.sub(lambda m: f"{m['scheme']}://***", text)
 
 
 def local_path(path: str) -> str:
@@ -53,14 +90,18 @@ def unsupported(path: str) -> str | None:
     return None
 
 
-def filesystem(path: str) -> tuple[Any, str]:
-    """The fsspec file system of ``path`` and the path within it; raises :class:`StagingError`."""
+def filesystem(path: str, *, fail_fast: bool = False) -> tuple[Any, str]:
+    """The fsspec file system of ``path`` and the path within it; raises :class:`StagingError`.
+
+    ``fail_fast``: with the :data:`FAIL_FAST` options of its scheme (few retries, short timeouts).
+    """
     problem = unsupported(path)
     if problem is not None:
-        raise StagingError(f"{path}: {problem}")
+        raise StagingError(f"{redact(path)}: {problem}")
     import fsspec  # type: ignore[import-untyped,unused-ignore]
 
-    fs, inner = fsspec.core.url_to_fs(path if is_remote(path) else local_path(path))
+    options = FAIL_FAST.get(scheme(path), {}) if fail_fast else {}
+    fs, inner = fsspec.core.url_to_fs(path if is_remote(path) else local_path(path), **options)
     return fs, str(inner)
 
 
