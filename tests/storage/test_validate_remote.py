@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import yaml
 from gwasflow.demo import write_demo
 from gwasflow.errors import SpecError
 from gwasflow.spec import load, validate
+from gwasflow.storage import probe
 
 FILES = ["cohort.bed", "cohort.bim", "cohort.fam", "cohort.pheno.txt", "cohort.covar.txt"]
 
@@ -70,3 +74,70 @@ def test_validate__gs_without_gcsfs_and_a_uri_workdir_are_spec_errors(remote_spe
     messages = {p.field: p.message for p in err.value.problems}
     assert messages["phenotypes.file"] == "gs:// needs the Python package gcsfs (pip install gcsfs)"
     assert "not a URI" in messages["workdir"]
+
+
+SECRET = "wJalrXUtnFEMI-K7MDENG-sekrit"
+
+
+@pytest.fixture
+def closed_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """AWS_ENDPOINT_URL set to a loopback port nothing listens on, for this test only."""
+    import s3fs
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    s3fs.S3FileSystem.clear_instance_cache()  # instances remember the endpoint they were made with
+    yield endpoint
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def test_validate__unreachable_storage_is_one_problem_naming_field_and_url_within_seconds(
+    remote_spec: tuple[Path, str], closed_endpoint: str
+) -> None:
+    path, name = remote_spec
+    spec = load(path)
+    started = time.monotonic()
+    with pytest.raises(SpecError) as err:
+        validate(spec)
+    elapsed = time.monotonic() - started
+    [problem] = err.value.problems
+    assert (problem.field, problem.file) == ("datasets[0].bed", f"s3://{name}/data/cohort")
+    assert problem.message == (f"storage unreachable: EndpointConnectionError: Could not connect to the endpoint "
+                               f'URL: "{closed_endpoint}/{name}/data/cohort"')
+    assert elapsed < 5, f"{elapsed:.1f} s"  # one request, two attempts, a refused connection each
+
+
+def test_unreachable_field__absent_objects_and_buckets_are_answers(bucket: tuple[Any, str]) -> None:
+    _, name = bucket
+    fields = [("phenotypes.file", f"s3://{name}/no/such/file.txt"), ("outdir", "s3://no-such-bucket-here/x")]
+    assert probe.unreachable_field(fields) is None
+    assert probe.unreachable_field([("workdir", "/local/path")]) is None
+
+
+def test_read_text__backend_errors_become_oserror(closed_endpoint: str) -> None:
+    with pytest.raises(OSError, match=r"^EndpointConnectionError: Could not connect") as err:
+        probe.read_text("s3://some-bucket/pheno.txt")
+    assert type(err.value) is OSError
+    assert probe.exists("s3://some-bucket/pheno.txt") is False
+
+
+def test_validate__remote_prediction_list_entry_with_credentials_is_refused_redacted(
+    bucket: tuple[Any, str], remote_spec: tuple[Path, str]
+) -> None:
+    client, name = bucket
+    path, _ = remote_spec
+    client.put_object(Bucket=name, Key="step1/pred.list", Body=(
+        f"Y1 s3://{name}/step1/out_1.loco\nY2 s3://AKIAEXAMPLE:{SECRET}@{name}/step1/out_2.loco\n"
+    ).encode())
+    client.put_object(Bucket=name, Key="step1/out_1.loco", Body=b"FID_IID\n")
+    data = yaml.safe_load(path.read_text())
+    data["step1"] = {"skip": True, "predictions": f"s3://{name}/step1/pred.list"}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as err:
+        validate(load(path))
+    found = [(p.field, p.file, p.line, p.message) for p in err.value.problems if p.field == "step1.predictions"]
+    assert found == [("step1.predictions", f"s3://{name}/step1/pred.list", 2,
+                      f"LOCO entry s3://***@{name}/step1/out_2.loco: a URL with credentials")]
+    assert SECRET not in str(err.value)

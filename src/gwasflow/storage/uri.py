@@ -41,10 +41,8 @@ FAIL_FAST: dict[str, dict[str, Any]] = {
                              "retries": {"mode": "standard", "total_max_attempts": 2}}},
 }
 
-# scheme://userinfo@ : the user (and password) part of a URL, up to the last @ before the path
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://[^/?#\s]*@")
-# a bucket name never holds ":"; one that does is most likely "key:secret" with a "/" in the secret
-_BUCKET_COLON = re.compile(r"(?P<scheme>s3|gs|gcs)://[^/?#\s]*:[^/?#\s]*", re.IGNORECASE)
+# a URL: its scheme, then everything up to the next whitespace
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>\S*)")
 
 
 def scheme(path: str) -> str:
@@ -60,15 +58,37 @@ def is_remote(path: str) -> bool:
     return bool(scheme(path))
 
 
+def _secret_length(kind: str, rest: str) -> int:
+    """How many characters at the start of ``rest`` (a URL after ``scheme://``) are credentials; 0 if none.
+
+    ``user:password@host``: up to the last ``@`` before the path. A ``:`` in the host part that does not
+    start a port (and any ``:`` in a bucket name) is taken for ``key:secret`` whose secret holds a ``/``
+    (AWS secret keys may): up to the last ``@`` of the URL, or all of it when there is none.
+    """
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        return authority.rindex("@") + 1
+    if ":" in authority and (kind.lower() in SCHEMES or not authority.rsplit(":", 1)[1].isdigit()):
+        return rest.rindex("@") + 1 if "@" in rest else len(rest)
+    return 0
+
+
 def has_credentials(text: str) -> bool:
     """Whether ``text`` holds a URL with a user or password (``s3://key:secret@b/k``, ``https://u:p@host``)."""
-    return _USERINFO.search(text) is not None or _BUCKET_COLON.search(text) is not None
+    return any(_secret_length(m["scheme"], m["rest"]) for m in _URL.finditer(text))
 
 
 def redact(text: str) -> str:
     """``text`` with the user and password of every URL in it replaced by ``***``."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}://***@", text)
-    return _BUCKET_COLON.sub(lambda m: f"{m['scheme']}://***", text)
+
+    def hide(match: re.Match[str]) -> str:
+        rest = match["rest"]
+        n = _secret_length(match["scheme"], rest)
+        if not n:
+            return match[0]
+        return f"{match['scheme']}://***{'@' if rest[n - 1] == '@' else ''}{rest[n:]}"
+
+    return _URL.sub(hide, text)
 
 
 def local_path(path: str) -> str:
