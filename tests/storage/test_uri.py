@@ -90,7 +90,9 @@ def test_filesystem__fail_fast_bounds_attempts_and_connect_time_for_s3_only() ->
     assert inner == "b/k"
     assert quick.config_kwargs["retries"] == {"mode": "standard", "total_max_attempts": 2}
     assert quick.config_kwargs["connect_timeout"] == 5
+    assert quick.config_kwargs["read_timeout"] == 10
     assert "retries" not in patient.config_kwargs
+    assert (quick.retries, patient.retries) == (1, 5)  # s3fs's own retry loop: cut for fail-fast only
     local, path = filesystem("/tmp/x", fail_fast=True)
     assert path == "/tmp/x" and local.protocol[0] == "file"
 

@@ -141,3 +141,27 @@ def test_validate__remote_prediction_list_entry_with_credentials_is_refused_reda
     assert found == [("step1.predictions", f"s3://{name}/step1/pred.list", 2,
                       f"LOCO entry s3://***@{name}/step1/out_2.loco: a URL with credentials")]
     assert SECRET not in str(err.value)
+
+
+def test_unreachable_field__a_server_that_never_answers_is_given_up_on_within_30_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import s3fs
+
+    with socket.socket() as server:  # accepts connections (the kernel does), never answers a request
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        s3fs.S3FileSystem.clear_instance_cache()
+        started = time.monotonic()
+        try:
+            problem = probe.unreachable_field([("phenotypes.file", "s3://bucket/pheno.txt")])
+        finally:
+            s3fs.S3FileSystem.clear_instance_cache()
+        elapsed = time.monotonic() - started
+    assert problem is not None and problem.field == "phenotypes.file"
+    assert problem.message.startswith("storage unreachable: ReadTimeoutError: Read timeout on endpoint URL")
+    assert 10 <= elapsed < 30, f"{elapsed:.1f} s"  # 2 attempts x 10 s read timeout, no s3fs retry loop
