@@ -368,3 +368,15 @@ def test_load__urls_without_credentials_and_at_signs_elsewhere_are_fine(tmp_path
     path.write_text(json.dumps(data))
     spec = load(path)
     assert spec.outdir == "s3://bucket/results/run@2024"
+
+
+@pytest.mark.parametrize(("fmt", "line"), [("yaml", 3), ("json", None)])
+def test_load__integer_too_long_to_convert_is_a_spec_error(tmp_path: Path, fmt: str, line: int | None) -> None:
+    path = tmp_path / f"spec.{fmt}"
+    digits = "1" + "0" * 5000  # past Python's 4300-digit conversion limit
+    path.write_text(f'{{"name": "demo",\n"retry":\n {{"max_attempts": {digits}}}}}\n')
+    with pytest.raises(SpecError) as info:
+        load(path)
+    [problem] = info.value.problems
+    assert problem.message.endswith("an integer of 5001 characters (at most 100)")
+    assert problem.line == line

@@ -35,6 +35,8 @@ __all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "Loc", "dotted", "parse_json", "parse
 MAX_ALIAS_NODES = 10_000
 #: Most levels of nested mappings and lists.
 MAX_DEPTH = 64
+#: Longest integer, in characters (Python refuses to convert more than 4300 digits, with a traceback).
+MAX_INT_CHARS = 100
 
 Loc = tuple[int | str, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -106,6 +108,22 @@ class _BoundedLoader(yaml.SafeLoader):
                 f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes (an alias bomb?); write the values out",
                 line,
             )
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    if len(node.value) > MAX_INT_CHARS:
+        message = f"an integer of {len(node.value)} characters (at most {MAX_INT_CHARS})"
+        raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+    return loader.construct_yaml_int(node)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_INT_CHARS:
+        raise ValueError(f"an integer of {len(text)} characters (at most {MAX_INT_CHARS})")
+    return int(text)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -208,6 +226,7 @@ class _SpecDecoder(json.JSONDecoder):
         self._dupes: dict[int, list[tuple[str, int, int]]] = {}
         self.parse_object = self._object
         self.parse_array = self._array
+        self.parse_int = _parse_int
         self.scan_once = _py_make_scanner(self)
 
     def decode(self, s: str, _w: Callable[..., Any] = _WHITESPACE.match) -> Any:
@@ -299,6 +318,8 @@ def parse_json(text: str, where: str) -> tuple[Any, dict[Loc, int]]:
         data = decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise SpecError([Problem("spec", f"invalid JSON: {exc.msg}", where, exc.lineno)]) from None
+    except ValueError as exc:  # a number the scanner cannot convert: no position is known
+        raise SpecError([Problem("spec", f"invalid JSON: {exc}", where)]) from None
     lines: dict[Loc, int] = {}
     problems: list[Problem] = []
     decoder.locate(data, (), lines, problems, where)
