@@ -380,3 +380,13 @@ def test_load__integer_too_long_to_convert_is_a_spec_error(tmp_path: Path, fmt: 
     [problem] = info.value.problems
     assert problem.message.endswith("an integer of 5001 characters (at most 100)")
     assert problem.line == line
+
+
+def test_load__yaml_integer_key_too_long_is_a_spec_error(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: demo\nexecutor:\n  settings:\n    ? " + "9" * 5000 + "\n    : x\n")  # an explicit key
+    with pytest.raises(SpecError) as info:
+        load(path)
+    assert [(p.line, p.message) for p in info.value.problems] == [
+        (4, "invalid YAML: an integer of 5000 characters (at most 100)")
+    ]

@@ -167,7 +167,7 @@ class _KeyIndex:
         self.lines = lines
         self.problems = problems  # by line: a node reached through several aliases is reported once
         self.where = where
-        self.keys = yaml.constructor.SafeConstructor()
+        self.keys = _BoundedLoader("")  # only its constructors are used: the int bound applies to keys too
 
     def key(self, node: yaml.ScalarNode) -> Any:
         return self.keys.construct_object(node, deep=True)
