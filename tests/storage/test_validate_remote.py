@@ -165,3 +165,22 @@ def test_unreachable_field__a_server_that_never_answers_is_given_up_on_within_30
     assert problem is not None and problem.field == "phenotypes.file"
     assert problem.message.startswith("storage unreachable: ReadTimeoutError: Read timeout on endpoint URL")
     assert 10 <= elapsed < 30, f"{elapsed:.1f} s"  # 2 attempts x 10 s read timeout, no s3fs retry loop
+
+
+def test_unreachable_field__no_credentials_is_said_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import s3fs
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    s3fs.S3FileSystem.clear_instance_cache()
+    try:
+        problem = probe.unreachable_field([("outdir", "s3://bucket/out")])
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+    assert problem is not None
+    assert (problem.field, problem.file) == ("outdir", "s3://bucket/out")
+    assert problem.message == "no credentials for the storage: NoCredentialsError: Unable to locate credentials"

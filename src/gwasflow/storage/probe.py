@@ -64,7 +64,10 @@ def unreachable_field(fields: Sequence[tuple[str, str]]) -> Problem | None:
         except (FileNotFoundError, PermissionError):
             continue
         except OSError as exc:
-            return Problem(name, f"storage unreachable: {describe(exc.__cause__ or exc)}", redact(uri))
+            cause = exc.__cause__ or exc
+            no_keys = "NoCredentials" in type(cause).__name__  # botocore's class, not importable here
+            what = "no credentials for the storage" if no_keys else "storage unreachable"
+            return Problem(name, f"{what}: {describe(cause)}", redact(uri))
     return None
 
 
