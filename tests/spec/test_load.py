@@ -390,3 +390,19 @@ def test_load__yaml_integer_key_too_long_is_a_spec_error(tmp_path: Path) -> None
     assert [(p.line, p.message) for p in info.value.problems] == [
         (4, "invalid YAML: an integer of 5000 characters (at most 100)")
     ]
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_load__duplicate_keys_on_one_line_and_secret_keys_are_reported_without_the_secret(
+    tmp_path: Path, fmt: str
+) -> None:
+    key = f"s3://k:{SECRET}@bucket/x"
+    path = tmp_path / f"spec.{fmt}"
+    path.write_text(f'{{"name": "demo", "executor": {{"settings": {{"a": 1, "a": 2, "{key}": 1, "{key}": 2}}}}}}\n')
+    with pytest.raises(SpecError) as info:
+        load(path)
+    assert [(p.field, p.line) for p in info.value.problems] == [
+        ("executor.settings.a", 1), ("executor.settings.s3://***@bucket/x", 1)
+    ]
+    assert "duplicate key 's3://***@bucket/x'" in info.value.problems[1].message
+    assert SECRET not in str(info.value)

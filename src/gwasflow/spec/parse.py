@@ -11,7 +11,8 @@ Both parsers refuse what a hand-written spec never needs and a hostile one uses:
   anchor (a recursive structure) is refused;
 - **deep nesting**: more than :data:`MAX_DEPTH` levels of mappings and lists (both parsers recurse).
 
-Errors are :class:`~gwasflow.errors.SpecError` problems naming the spec file and the line.
+Errors are :class:`~gwasflow.errors.SpecError` problems naming the spec file and the line (any URL
+credentials in a key they quote are shown as ``***``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import yaml
 import yaml.constructor
 
 from gwasflow.errors import Problem, SpecError
+from gwasflow.storage.uri import redact
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "Loc", "dotted", "parse_json", "parse_yaml"]
 
@@ -142,7 +144,7 @@ def parse_yaml(text: str, where: str) -> tuple[Any, dict[Loc, int]]:
         node = loader.get_single_node()
         if node is None:
             return None, lines
-        problems: dict[int, Problem] = {}
+        problems: dict[tuple[int, int], Problem] = {}
         _index_yaml(node, (), _KeyIndex(lines, problems, where))
         if problems:
             raise SpecError(sorted(problems.values(), key=lambda p: p.line or 0))
@@ -163,9 +165,9 @@ def parse_yaml(text: str, where: str) -> tuple[Any, dict[Loc, int]]:
 class _KeyIndex:
     """Where :func:`_index_yaml` records lines and duplicate keys; builds keys as the loader would."""
 
-    def __init__(self, lines: dict[Loc, int], problems: dict[int, Problem], where: str) -> None:
+    def __init__(self, lines: dict[Loc, int], problems: dict[tuple[int, int], Problem], where: str) -> None:
         self.lines = lines
-        self.problems = problems  # by line: a node reached through several aliases is reported once
+        self.problems = problems  # by (line, column): a node reached through several aliases is reported once
         self.where = where
         self.keys = _BoundedLoader("")  # only its constructors are used: the int bound applies to keys too
 
@@ -198,7 +200,8 @@ def _index_yaml(node: yaml.Node, loc: Loc, index: _KeyIndex) -> None:
         sub = (*loc, str(key))
         if key in first:
             message = f"duplicate key {key_node.value!r}: first at line {first[key]}, again at line {line}"
-            index.problems[line] = Problem(dotted(sub), message, index.where, line)
+            where = (line, key_node.start_mark.column)
+            index.problems[where] = Problem(redact(dotted(sub)), redact(message), index.where, line)
             continue
         first[key] = line
         index.lines.setdefault(sub, line)
@@ -300,7 +303,7 @@ class _SpecDecoder(json.JSONDecoder):
         elif isinstance(data, dict):
             for key, first, again in self._dupes.get(id(data), []):
                 message = f"duplicate key {key!r}: first at line {first}, again at line {again}"
-                problems.append(Problem(dotted((*loc, key)), message, where, again))
+                problems.append(Problem(redact(dotted((*loc, key))), redact(message), where, again))
             for key, line in self._key_lines.get(id(data), {}).items():
                 lines[(*loc, key)] = line
                 self.locate(data[key], (*loc, key), lines, problems, where)
