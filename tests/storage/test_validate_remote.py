@@ -81,13 +81,15 @@ SECRET = "wJalrXUtnFEMI-K7MDENG-sekrit"
 
 @pytest.fixture
 def closed_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """AWS_ENDPOINT_URL set to a loopback port nothing listens on, for this test only."""
+    """AWS_ENDPOINT_URL set to a loopback port nothing listens on (and throwaway keys), for this test only."""
     import s3fs
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
     s3fs.S3FileSystem.clear_instance_cache()  # instances remember the endpoint they were made with
     yield endpoint
     s3fs.S3FileSystem.clear_instance_cache()
@@ -184,3 +186,20 @@ def test_unreachable_field__no_credentials_is_said_so(monkeypatch: pytest.Monkey
     assert problem is not None
     assert (problem.field, problem.file) == ("outdir", "s3://bucket/out")
     assert problem.message == "no credentials for the storage: NoCredentialsError: Unable to locate credentials"
+
+
+@pytest.mark.parametrize(
+    "raised", [PermissionError("denied at https://u:sekrit@host/b"), ValueError("bad https://u:sekrit@host/b")]
+)
+def test_read_text__errors_keep_their_kind_and_lose_credentials(
+    monkeypatch: pytest.MonkeyPatch, raised: Exception
+) -> None:
+    class Failing:
+        def cat_file(self, path: str) -> bytes:
+            raise raised
+
+    monkeypatch.setattr(probe, "filesystem", lambda uri, fail_fast=False: (Failing(), uri))
+    with pytest.raises(OSError) as err:
+        probe.read_text("s3://b/k")
+    assert isinstance(err.value, PermissionError) is isinstance(raised, PermissionError)
+    assert "sekrit" not in str(err.value) and "https://***@host/b" in str(err.value)

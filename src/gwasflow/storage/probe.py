@@ -36,11 +36,16 @@ def describe(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _as_oserror() -> Iterator[None]:
-    """Let OSError (FileNotFoundError, PermissionError, ...) through; any other back-end error becomes one."""
+    """OSError (FileNotFoundError, PermissionError, ...) stays itself, any other back-end error becomes one.
+
+    Either way, credentials in its text are redacted.
+    """
     try:
         yield
-    except OSError:
-        raise
+    except OSError as exc:
+        if redact(str(exc)) == str(exc):
+            raise
+        raise type(exc)(redact(str(exc))) from exc
     except Exception as exc:  # the back-ends' classes (botocore, aiohttp) are not imported here
         raise OSError(describe(exc)) from exc
 
