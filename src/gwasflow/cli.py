@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from gwasflow import __version__
 from gwasflow.errors import GwasflowError, Problem, SpecError
+from gwasflow.storage.uri import redact
 
 if TYPE_CHECKING:
     from gwasflow.engine.driver import RunOutcome
@@ -154,10 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except SpecError as exc:
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {redact(str(problem))}", file=sys.stderr)
         return exc.exit_code
     except GwasflowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
