@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.cli import main
+from gwasflow.regenie.cli import BAD_INPUT_LINE, main
 from gwasflow.regenie.options import VariantRange, parse_args
 from gwasflow.regenie.output import PendingFiles, format_g
 
@@ -212,7 +212,7 @@ def test_main__help_lists_every_flag_by_group_and_exits_0(capsys: pytest.Capture
         (["--thread", "2"], "error: --thread: unknown option\n"),  # no abbreviations, as in regenie
     ],
 )
-def test_main__malformed_argv_is_one_error_line(argv: list[str], line: str, tmp_path: Path,
+def test_main__malformed_argv_is_one_error_line_and_the_bad_input_marker(argv: list[str], line: str, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*BASE, "--out", str(tmp_path / "x"), *argv]) == 2
-    assert capsys.readouterr().err == line
+    assert capsys.readouterr().err == f"{line}{BAD_INPUT_LINE}\n"
