@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from gwasflow.demo import write_demo
+from gwasflow.executors.local import kill_strays
 from tests.conftest import read_events
 
 
@@ -83,3 +86,58 @@ def test_cancel__command_stops_a_live_run_from_its_folder(tmp_path: Path) -> Non
     data = json.loads(status.stdout)
     assert data["state"] == "cancelled"
     assert {s for states in data["steps"].values() for s in states} == {"cancelled"}
+
+
+def test_status__after_kill_9_of_the_driver_says_interrupted_and_resume(tmp_path: Path) -> None:
+    spec = write_demo(tmp_path / "d", n_samples=2000, n_variants=20_000, seed=5)
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = tmp_path / "d"
+    deadline = time.monotonic() + 60
+    while not any(e["event"] == "submitted" for e in _events(folder / ".gwasflow" / "events.jsonl")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    status = subprocess.run([sys.executable, "-m", "gwasflow", "status", "--json"], cwd=folder, capture_output=True,
+                            text=True, timeout=60, check=False)  # fmt: skip
+    live = json.loads(status.stdout)
+    assert (live["state"], live["driver_pid"], live["hint"]) == ("running", proc.pid, None)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    try:
+        text = subprocess.run([sys.executable, "-m", "gwasflow", "status"], cwd=folder, capture_output=True,
+                              text=True, timeout=60, check=False)  # fmt: skip
+        assert text.returncode == 0, text.stderr
+        assert "interrupted (driver not running): run gwasflow resume" in text.stdout
+        data = json.loads(subprocess.run([sys.executable, "-m", "gwasflow", "status", "--json"], cwd=folder,
+                                         capture_output=True, text=True, timeout=60, check=False).stdout)
+        assert (data["state"], data["driver_pid"]) == ("interrupted", None)
+    finally:
+        run_id = live["run_id"]
+        kill_strays(f"{run_id}:")  # the killed driver's job keeps running in its own session
+
+
+def test_failures_and_retry__a_job_killed_by_someone_else_is_listed_and_rerun(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    spec = write_demo(folder, n_samples=2000, n_variants=20_000, seed=6)
+    data = yaml.safe_load(spec.read_text())
+    data["retry"] = {"max_attempts": 1, "backoff_s": 0}
+    spec.write_text(yaml.safe_dump(data))
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workspace, deadline = folder / "work", time.monotonic() + 60
+    while not _regenie_processes(workspace):
+        assert proc.poll() is None and time.monotonic() < deadline, "step 1 never started"
+        time.sleep(0.05)
+    for pid in _regenie_processes(workspace):
+        os.kill(pid, signal.SIGKILL)  # not gwasflow's cancel: someone else's kill
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    failures = json.loads(subprocess.run([sys.executable, "-m", "gwasflow", "failures", "--json"], cwd=folder,
+                                         capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert [(f["job_id"], f["error_type"], f["signal"]) for f in failures] == [("step1", "killed", 9)]
+    retry = subprocess.run([sys.executable, "-m", "gwasflow", "retry", "--quiet"], cwd=folder, capture_output=True,
+                           text=True, timeout=600, check=False)  # fmt: skip
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    status = json.loads(subprocess.run([sys.executable, "-m", "gwasflow", "status", "--json"], cwd=folder,
+                                       capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert status["state"] == "succeeded"

@@ -142,3 +142,66 @@ def test_chaos__injected_faults_are_survived_with_identical_results(tmp_path: Pa
     assert failures and kinds <= {"crash", "killed", "timeout", "truncated_output"}
     assert len(kinds) >= 3, kinds
     shutil.rmtree(folder / "data")
+
+
+def _finished_demo(folder: Path, **spec_changes: object) -> dict[str, bytes]:
+    """Run the small demo to the end; the merged results' raw bytes."""
+    proc = _gwasflow(["run", str(_demo(folder, **spec_changes)), "--quiet"], folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {p.name: p.read_bytes() for p in sorted((folder / "results").glob("*.regenie.gz"))}
+
+
+def test_resume__deleted_merged_result_is_rebuilt_byte_identically_by_its_merge_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    before = _finished_demo(folder, keep_workspace=True)
+    (folder / "results" / "Y1.regenie.gz").unlink()
+    checked = _gwasflow(["verify"], folder)
+    assert checked.returncode == 1
+    assert checked.stdout.startswith(f"FAIL missing: trait Y1 ({folder / 'results' / 'Y1.regenie.gz'})")
+    resumed = _gwasflow(["resume", "--quiet"], folder)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert {p.name: p.read_bytes() for p in sorted((folder / "results").glob("*.regenie.gz"))} == before
+    attempts = {job: len(states) for job, states in _attempts(folder).items()}
+    assert {job for job, n in attempts.items() if n > 1} == {"merge-Y1", "report", "cleanup"}
+    assert _gwasflow(["verify"], folder).returncode == 0
+
+
+def test_resume__deleted_result_and_shards_rerun_the_step2_jobs_not_other_merges(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    before = _finished_demo(folder)  # the workspace, with the shards, is deleted at the end
+    assert not (folder / "work").exists()
+    (folder / "results" / "Y2.regenie.gz").unlink()
+    resumed = _gwasflow(["resume", "--quiet"], folder)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert {p.name: p.read_bytes() for p in sorted((folder / "results").glob("*.regenie.gz"))} == before
+    attempts = _attempts(folder)
+    assert len(attempts["merge-Y1"]) == 1 and len(attempts["merge-Y2"]) == 2
+    assert all(len(s) == 2 for job, s in attempts.items() if job.startswith("step2"))
+    assert not (folder / "work").exists()
+
+
+def test_retry__no_failed_job_but_truncated_result_rebuilds_it(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    before = _finished_demo(folder, keep_workspace=True)
+    result = folder / "results" / "Y2.regenie.gz"
+    result.write_bytes(before["Y2.regenie.gz"][: len(before["Y2.regenie.gz"]) // 2])
+    checked = _gwasflow(["verify"], folder)
+    assert checked.returncode == 1 and "Traceback" not in checked.stderr
+    assert checked.stdout.splitlines()[0] == f"FAIL damaged: trait Y2 ({result}): truncated gzip stream " \
+        "(it ends before its end marker)"
+    retried = _gwasflow(["retry", "--quiet"], folder)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert "outputs are lost or damaged: merge-Y2, report, cleanup" in retried.stdout
+    assert result.read_bytes() == before["Y2.regenie.gz"]
+
+
+def test_verify__result_left_by_an_earlier_run_is_a_warning_not_counted(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    before = _finished_demo(folder)
+    (folder / "results" / "Y3.regenie.gz").write_bytes(before["Y1.regenie.gz"])
+    checked = _gwasflow(["verify"], folder)
+    assert checked.returncode == 0, checked.stdout
+    lines = checked.stdout.splitlines()
+    assert lines[0] == f"WARN unplanned {folder / 'results' / 'Y3.regenie.gz'}: not in this run's plan; " \
+        "not checked, not counted"
+    assert lines[1].endswith(": complete; 2 planned trait result(s) checked")

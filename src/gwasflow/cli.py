@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from gwasflow import __version__
 from gwasflow.errors import GwasflowError, Problem, SpecError
+from gwasflow.storage.uri import redact
 
 if TYPE_CHECKING:
     from gwasflow.engine.driver import RunOutcome
@@ -161,10 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except SpecError as exc:
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {redact(str(problem))}", file=sys.stderr)
         return exc.exit_code
     except GwasflowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
@@ -352,10 +353,24 @@ def _cmd_retry(args: argparse.Namespace) -> int:
         time_s=args.time, progress=make_progress(quiet=args.quiet),
     )
     if outcome is None:
-        print("no failed job matches; nothing to retry")
-        return 0
+        return _rebuild_lost(rundir, args)
     print(f"re-running {len(chosen)} failed job(s): {', '.join(chosen[:10])}{' ...' if len(chosen) > 10 else ''}")
     return _report_outcome(outcome)
+
+
+def _rebuild_lost(rundir: RunDir, args: argparse.Namespace) -> int:
+    """No failed job: rebuild lost or damaged results (as ``resume`` does) if there are any."""
+    from gwasflow.engine.launch import resume_run
+    from gwasflow.engine.progress import make_progress
+    from gwasflow.runfolder import lost_outputs
+
+    lost = [] if args.job or args.error_type else lost_outputs(rundir)
+    if not lost:
+        print("no failed job matches; nothing to retry")
+        return 0
+    print(f"no failed job; re-running {len(lost)} job(s) whose outputs are lost or damaged: "
+          f"{', '.join(lost[:10])}{' ...' if len(lost) > 10 else ''}")
+    return _report_outcome(resume_run(rundir, progress=make_progress(quiet=args.quiet)))
 
 
 def _retry_live(rundir: RunDir, args: argparse.Namespace) -> int:

@@ -14,14 +14,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from gwasflow.engine.recovery import stale_jobs
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import AttemptRecord, RunRecord, SQLiteStore
-from gwasflow.engine.verify import ignored_by_merge, verify_run
+from gwasflow.engine.verify import merge_records, verify_run
 from gwasflow.errors import StoreError
 from gwasflow.plan.model import JobGraph
 from gwasflow.status import find_rundir
 
-__all__ = ["print_failures", "print_logs", "print_metrics", "print_verify", "write_run_report"]
+__all__ = ["lost_outputs", "print_failures", "print_logs", "print_metrics", "print_verify", "write_run_report"]
 
 
 def _latest(rundir: RunDir) -> tuple[SQLiteStore, RunRecord]:
@@ -85,19 +86,40 @@ def print_logs(path: Path | None, job_id: str, *, attempt: int | None = None) ->
 
 
 def print_verify(path: Path | None) -> int:
-    """The final check (see ``engine/verify.py``); exit 0 when the run is complete, 1 otherwise."""
+    """The final check (see ``engine/verify.py``); exit 0 when the run is complete, 1 otherwise.
+
+    One ``FAIL <defect>: <subject>: <detail>`` line per problem, one ``WARN`` line per file the plan
+    does not name, then a summary line.
+    """
     store, run = _latest(find_rundir(path))
     try:
         graph = JobGraph.from_dict(json.loads(run.graph_json))
         states = {r.job_id: r.state for r in store.list_jobs(run.run_id)}
-        ignored = ignored_by_merge(graph, store.list_attempts(run.run_id))
+        merges = merge_records(graph, store.list_attempts(run.run_id))
+        outputs = store.list_outputs(run.run_id)
     finally:
         store.close()
-    problems = verify_run(graph, states, ignored)
-    for problem in problems:
+    verdict = verify_run(graph, states, merges, outputs)
+    for problem in verdict.problems:
         print(f"FAIL {problem}")
-    print(f"run {run.run_id}: {'complete' if not problems else f'{len(problems)} problem(s)'}")
-    return 0 if not problems else 1
+    for warning in verdict.warnings:
+        print(f"WARN {warning}")
+    n = len(verdict.problems)
+    outcome = "complete" if not n else f"{n} problem(s)"
+    print(f"run {run.run_id}: {outcome}; {verdict.checked} planned trait result(s) checked")
+    return 0 if not n else 1
+
+
+def lost_outputs(rundir: RunDir) -> list[str]:
+    """Succeeded jobs of the latest run that ``resume`` would run again because outputs are lost or damaged."""
+    store, run = _latest(rundir)
+    try:
+        graph = JobGraph.from_dict(json.loads(run.graph_json))
+        states = {r.job_id: r.state for r in store.list_jobs(run.run_id)}
+        stale = stale_jobs(store, run.run_id, graph, states)
+    finally:
+        store.close()
+    return [job.id for job in graph if job.id in stale]
 
 
 def print_metrics(path: Path | None, *, fmt: str = "table") -> int:

@@ -1,7 +1,15 @@
-"""``gwasflow status``: job states per step of a run, read from its store."""
+"""``gwasflow status``: job states per step of a run, read from its store.
+
+A run the store calls ``running`` is only running while a driver holds the run
+folder's lock (``.gwasflow/driver.lock``, taken by ``engine/launch.py``; its
+pid in ``driver.pid``). When no process holds it, the driver died (``kill -9``,
+a lost login session, a reboot) and the run is shown as ``interrupted (driver
+not running)``, with the command that carries it on: ``gwasflow resume``.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sys
 from pathlib import Path
@@ -10,12 +18,16 @@ from rich.console import Console
 from rich.table import Table
 
 from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState
+from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import StoreError
 from gwasflow.plan.model import Step
 
-__all__ = ["find_rundir", "print_status"]
+__all__ = ["INTERRUPTED", "find_rundir", "live_driver", "print_status", "shown_state"]
+
+#: what ``status`` shows for a run whose store says running but whose driver is gone
+INTERRUPTED = "interrupted"
+_LIVE_STATES = frozenset({RunState.CREATED, RunState.RUNNING})
 
 
 def find_rundir(path: Path | None) -> RunDir:
@@ -25,6 +37,44 @@ def find_rundir(path: Path | None) -> RunDir:
         where = path or Path.cwd()
         raise StoreError(f"no gwasflow run in {where} (expected {RunDir(where).store_path})")
     return rundir
+
+
+def live_driver(rundir: RunDir) -> int | None:
+    """The pid of the driver holding this run folder's lock (0 if it wrote none yet), or None when none holds it.
+
+    Tries a shared lock without waiting and lets it go at once: a driver's exclusive lock makes the try fail.
+    """
+    try:
+        handle = (rundir.state_dir / "driver.lock").open("rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _driver_pid(rundir)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def _driver_pid(rundir: RunDir) -> int:
+    try:
+        text = (rundir.state_dir / "driver.pid").read_text().strip()
+    except OSError:
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
+def shown_state(state: RunState, driver: int | None) -> str:
+    """The run's state as ``status`` shows it: a live state without a live driver is :data:`INTERRUPTED`."""
+    return INTERRUPTED if state in _LIVE_STATES and driver is None else state.value
+
+
+def _headline(run_id: str, state: str, message: str, driver: int | None) -> str:
+    if state == INTERRUPTED:
+        return f"run {run_id}: [bold]{INTERRUPTED}[/bold] (driver not running): run gwasflow resume"
+    pid = f" (driver pid {driver})" if driver else ""
+    return f"run {run_id}: [bold]{state}[/bold]{pid}" + (f" ({message})" if message else "")
 
 
 def print_status(path: Path | None, *, as_json: bool = False) -> int:
@@ -40,15 +90,18 @@ def print_status(path: Path | None, *, as_json: bool = False) -> int:
             per_step[job.state.value] = per_step.get(job.state.value, 0) + 1
     finally:
         store.close()
+    driver = live_driver(rundir)
+    state = shown_state(run.state, driver)
     order = [s.value for s in Step]
     steps = sorted(counts, key=lambda s: order.index(s) if s in order else len(order))
     if as_json:
-        print(json.dumps({"run_id": run.run_id, "state": run.state.value, "message": run.message,
-                          "steps": {s: counts[s] for s in steps}}, indent=2))
+        hint = "run gwasflow resume" if state == INTERRUPTED else None
+        print(json.dumps({"run_id": run.run_id, "state": state, "message": run.message, "driver_pid": driver,
+                          "hint": hint, "steps": {s: counts[s] for s in steps}}, indent=2))
         return 0
     states = [s.value for s in JobState]
     console = Console(file=sys.stdout)
-    console.print(f"run {run.run_id}: [bold]{run.state.value}[/bold]" + (f" ({run.message})" if run.message else ""))
+    console.print(_headline(run.run_id, state, run.message, driver))
     table = Table()
     table.add_column("step")
     shown = [s for s in states if any(s in counts[step] for step in steps)]

@@ -31,7 +31,7 @@ def _drive(tmp_path: Path, jobs: list[Job], retry: RetrySpec | None = None) -> t
     store.create_run("r1", "t", "{}", "{}")
     store.add_jobs("r1", [(j.id, j.step.value) for j in graph])
     ws = tmp_path / "ws"
-    ws.mkdir()
+    ws.mkdir(exist_ok=True)
     executor = LocalExecutor(max_parallel=2)
     driver = Driver(run_id="r1", graph=graph, store=store, executor=executor, rundir=RunDir(tmp_path / "out"),
                     workspace=ws, poll_interval_s=0.02, retry=retry or RetrySpec(backoff_s=0))
@@ -68,7 +68,8 @@ def test_driver_run__crash_is_retried_then_fails_and_dependents_are_upstream_fai
 
 
 def test_driver_run__bad_input_is_not_retried(tmp_path: Path) -> None:
-    code = "import sys; print('error: --phenoFile p.txt: no such file', file=sys.stderr); sys.exit(2)"
+    code = ("import sys; print('error: --phenoFile p.txt: no such file', file=sys.stderr); "
+            "print('gwasflow-error: bad_input', file=sys.stderr); sys.exit(2)")
     _, store = _drive(tmp_path, [_cmd("j", code, [])])
     attempts = store.list_attempts("r1", "j")
     assert [(a.exit_code, a.error_type) for a in attempts] == [(2, "bad_input")]

@@ -32,7 +32,7 @@ def _drive(tmp_path: Path, jobs: list[Job], sink: FailureSink) -> MemoryStore:
     store.create_run("run-1", "t", "{}", "{}")
     graph = JobGraph(jobs)
     store.add_jobs("run-1", [(j.id, j.step.value) for j in graph])
-    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws").mkdir(exist_ok=True)
     executor = LocalExecutor(max_parallel=2)
     try:
         Driver(run_id="run-1", graph=graph, store=store, executor=executor, rundir=RunDir(tmp_path / "out"),
@@ -64,7 +64,8 @@ def test_dynamodb_sink__editing_action_to_retry_reruns_the_job_in_a_live_run(
     sink = DynamoDBSink("gwasflow-failures-live")
     marker, out = tmp_path / "fixed", tmp_path / "out.txt"
     flaky = (f"import os, sys\nif not os.path.exists({str(marker)!r}):\n"
-             "    print('error: --phenoFile p.txt: no such file', file=sys.stderr); sys.exit(2)\n"
+             "    print('error: --phenoFile p.txt: no such file', file=sys.stderr)\n"
+             "    print('gwasflow-error: bad_input', file=sys.stderr); sys.exit(2)\n"
              f"open({str(out)!r}, 'w').write('ok')")
     # a long job keeps the run alive while the scientist edits the failure record
     keeper = _job("keeper", f"import time, os\nwhile not os.path.exists({str(out)!r}): time.sleep(0.1)")

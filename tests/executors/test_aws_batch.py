@@ -11,6 +11,7 @@ each child's argv is run here with ``/bin/sh``, as a Batch container would run i
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 
 from gwasflow.engine.classify import ErrorType, classify
-from gwasflow.engine.states import ExecState
+from gwasflow.engine.states import ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.aws_batch import (
     ARRAY_SCRIPT,
@@ -171,7 +172,29 @@ def test_status_from_batch__captured_cases(case: str, state: ExecState, error: E
     status = status_from_batch(_captured()[case])
     assert status.state is state
     if error is not None:
-        assert classify(exit_code=status.exit_code, signal=status.signal, reason=status.reason) is error
+        assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is error
+
+
+def test_status_from_batch__terminated_by_someone_else_is_cancelled_externally() -> None:
+    jobs = _captured()
+    running = copy.deepcopy(jobs["killed_sigkill"])
+    running["statusReason"] = "Terminated by ops: runaway job"  # TerminateJob's reason replaces Batch's words
+    queued = copy.deepcopy(jobs["cancelled_by_gwasflow"])
+    queued["statusReason"] = "cancelled by admin"  # CancelJob before any attempt
+    for job in (running, queued):
+        status = status_from_batch(job)
+        assert (status.state, status.cause) == (ExecState.FAILED, ExecCause.CANCELLED_EXTERNALLY)
+        assert status.reason.startswith("cancelled outside gwasflow: ")
+        assert classify(exit_code=status.exit_code, signal=status.signal,
+                        cause=status.cause) is ErrorType.CANCELLED_EXTERNALLY  # fmt: skip
+
+
+def test_status_from_batch__words_in_the_command_are_never_a_cause() -> None:
+    job = copy.deepcopy(_captured()["failed_exit"])
+    job["container"]["command"] = ["regenie", "--out", "/fsx/oom-kill/OutOfMemoryError/spot-interrupt/timed out"]
+    status = status_from_batch(job)
+    assert status.cause is None
+    assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is ErrorType.CRASH
 
 
 def test_status_from_batch__reasons_keep_batch_words_exit_code_and_signal() -> None:
@@ -349,6 +372,7 @@ def test_poll__unknown_handle_pending_then_lost(job_queue: str) -> None:
     time.sleep(0.3)
     status = ex.poll([ghost])[ghost]
     assert status.state is ExecState.LOST and "unknown to AWS Batch" in status.reason
+    assert status.cause is ExecCause.INTERRUPTED
 
 
 def test_cancel__one_terminate_per_array_and_per_single(executor: AwsBatchExecutor, tmp_path: Path) -> None:

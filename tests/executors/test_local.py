@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.states import ExecState
+from gwasflow.engine.classify import ErrorType, classify
+from gwasflow.engine.states import ExecCause, ExecState
 from gwasflow.errors import SubmitError
+from gwasflow.executors import local as local_module
 from gwasflow.executors.base import Executor, Submission
 from gwasflow.executors.local import LocalExecutor
+from gwasflow.executors.oom import parse_oom_kills
 from gwasflow.executors.registry import executor_kinds, make_executor
 from gwasflow.plan.model import Resources
 
@@ -51,7 +54,8 @@ def test_localexecutor__invalid_settings_raise(kwargs: dict[str, float], match: 
 
 
 def test_poll__unknown_handle_is_lost(local: LocalExecutor) -> None:
-    assert local.poll(["local-nope-1"])["local-nope-1"].state is ExecState.LOST
+    status = local.poll(["local-nope-1"])["local-nope-1"]
+    assert (status.state, status.cause) == (ExecState.LOST, ExecCause.INTERRUPTED)
     assert local.logs("local-nope-1") == ""
 
 
@@ -109,7 +113,7 @@ def test_poll__timeout_escalates_to_sigkill_and_kills_grandchildren(
     handle = local.submit(_sub(tmp_path, code, "stubborn", time_s=1))
     status = wait_finished(local, [handle])[handle]
     assert status.state is ExecState.FAILED and status.signal == signal.SIGKILL
-    assert status.reason == "timeout: exceeded 1 s"
+    assert status.reason == "timeout: exceeded 1 s" and status.cause is ExecCause.TIMEOUT
     grandchild = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while _alive(grandchild) and time.monotonic() < deadline:
@@ -175,3 +179,46 @@ def test_make_executor__unknown_kind_or_setting_raises() -> None:
         make_executor("slurmx")
     with pytest.raises(ValueError, match="unknown settings \\['partition'\\]"):
         make_executor("local", partition="short")
+
+
+def test_poll__kill_from_outside_has_no_cause_and_is_killed(local: LocalExecutor, tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    handle = local.submit(_sub(tmp_path, f"import os, time; open(r'{pidfile}', 'w').write(str(os.getpid())); "
+                                         "time.sleep(60)", "victim"))  # fmt: skip
+    wait_state(local, handle, ExecState.RUNNING)
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(int(pidfile.read_text()), signal.SIGKILL)  # someone else kills it: not this executor's cancel
+    status = wait_finished(local, [handle])[handle]
+    assert (status.state, status.signal, status.cause) == (ExecState.FAILED, signal.SIGKILL, None)
+    assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is ErrorType.KILLED
+
+
+def test_poll__sigkill_while_the_cgroup_counts_an_oom_kill_is_out_of_memory(
+    local: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = iter([3, 4])  # the kernel's count when the attempt starts, then when it ends
+    monkeypatch.setattr(local_module, "oom_kill_count", lambda: next(counts))
+    handle = local.submit(_sub(tmp_path, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "hog"))
+    status = wait_finished(local, [handle])[handle]
+    assert (status.state, status.signal, status.cause) == (ExecState.FAILED, signal.SIGKILL, ExecCause.OUT_OF_MEMORY)
+
+
+def test_poll__sigkill_without_a_new_oom_kill_has_no_cause(
+    local: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_module, "oom_kill_count", lambda: 3)
+    handle = local.submit(_sub(tmp_path, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "k"))
+    assert wait_finished(local, [handle])[handle].cause is None
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("low 0\nhigh 0\nmax 2\noom 2\noom_kill 1\noom_group_kill 0\n", 1),  # cgroup v2 memory.events
+     ("oom_kill_disable 0\nunder_oom 0\noom_kill 7\n", 7),  # cgroup v1 memory.oom_control
+     ("oom_kill_disable 0\nunder_oom 0\n", None)],  # an old v1 kernel without the counter
+)  # fmt: skip
+def test_parse_oom_kills__v1_and_v2_files(text: str, count: int | None) -> None:
+    assert parse_oom_kills(text) == count

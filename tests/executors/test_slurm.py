@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gwasflow.engine.classify import ErrorType, classify
-from gwasflow.engine.states import ExecState
+from gwasflow.engine.states import ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Executor, Submission
@@ -188,8 +188,8 @@ def test_poll__over_memory_is_out_of_memory(slurm: SlurmExecutor, tmp_path: Path
     handle = slurm.submit(_sub(tmp_path, code, "hog", memory_mb=100))
     status = wait_finished(slurm, [handle], timeout_s=60)[handle]
     assert status.state is ExecState.FAILED
-    assert status.reason.startswith("out of memory")
-    assert classify(exit_code=status.exit_code, signal=status.signal, reason=status.reason) is ErrorType.OUT_OF_MEMORY
+    assert status.reason.startswith("out of memory") and status.cause is ExecCause.OUT_OF_MEMORY
+    assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is ErrorType.OUT_OF_MEMORY
 
 
 def test_cancel__one_scancel_for_running_and_pending(
@@ -206,12 +206,24 @@ def test_cancel__one_scancel_for_running_and_pending(
     ex.close()
 
 
+def test_poll__scancel_by_hand_on_the_cluster_is_cancelled_externally(slurm_conf: str, tmp_path: Path) -> None:
+    ex = _make(slurm_conf, tmp_path)
+    handle = ex.submit(_sub(tmp_path, "import time; time.sleep(60)", "victim"))
+    wait_state(ex, handle, ExecState.RUNNING)
+    env = os.environ | {"SLURM_CONF": slurm_conf}
+    subprocess.run(["scancel", handle], env=env, check=True, timeout=60)  # someone else, not the executor
+    status = wait_finished(ex, [handle], timeout_s=30)[handle]
+    assert (status.state, status.cause) == (ExecState.FAILED, ExecCause.CANCELLED_EXTERNALLY), status
+    assert status.reason.startswith("cancelled outside gwasflow: CANCELLED")
+    ex.close()
+
+
 def test_poll__unknown_job_is_lost(slurm_conf: str, tmp_path: Path) -> None:
     ex = _make(slurm_conf, tmp_path, lost_after_s=0.3)
     assert ex.poll(["987654_0"])["987654_0"].state is ExecState.PENDING  # not yet: sacct may lag a submission
     time.sleep(0.6)
     status = ex.poll(["987654_0"])["987654_0"]
-    assert status.state is ExecState.LOST and "987654_0" in status.reason
+    assert status.state is ExecState.LOST and "987654_0" in status.reason and status.cause is ExecCause.INTERRUPTED
     assert ex.poll(["not-a-job"])["not-a-job"].state is ExecState.LOST
 
 
@@ -300,7 +312,7 @@ def test_submit_batch__sbatch_argv_carries_resources_settings_and_no_shell(fake:
         ("NODE_FAIL", "", 0, 0, ExecState.FAILED, "NODE_FAIL: "),
         ("BOOT_FAIL", "", 0, 0, ExecState.FAILED, "NODE_FAIL: "),
         ("PREEMPTED", "", 0, 0, ExecState.FAILED, "preempted "),
-        ("CANCELLED", "by 0", 0, 0, ExecState.CANCELLED, "CANCELLED by 0"),
+        ("CANCELLED", "by 0", 0, 0, ExecState.FAILED, "cancelled outside gwasflow: CANCELLED by 0"),
         ("SPECIAL_EXIT", "", 0, 0, ExecState.FAILED, "Slurm state SPECIAL_EXIT"),
     ],
 )
@@ -314,12 +326,27 @@ def test_status_from_slurm__maps_states(
 
 @pytest.mark.parametrize(
     ("state", "want"),
-    [("TIMEOUT", ErrorType.TIMEOUT), ("OUT_OF_MEMORY", ErrorType.OUT_OF_MEMORY), ("NODE_FAIL", ErrorType.INTERRUPTED),
-     ("PREEMPTED", ErrorType.INTERRUPTED), ("BOOT_FAIL", ErrorType.INTERRUPTED)],
+    [("TIMEOUT", ErrorType.TIMEOUT), ("DEADLINE", ErrorType.TIMEOUT), ("OUT_OF_MEMORY", ErrorType.OUT_OF_MEMORY),
+     ("NODE_FAIL", ErrorType.INTERRUPTED), ("PREEMPTED", ErrorType.INTERRUPTED), ("BOOT_FAIL", ErrorType.INTERRUPTED),
+     ("CANCELLED", ErrorType.CANCELLED_EXTERNALLY), ("FAILED", ErrorType.CRASH)],
 )  # fmt: skip
-def test_status_from_slurm__reasons_classify(state: str, want: ErrorType) -> None:
-    status = status_from_slurm(state)
-    assert classify(exit_code=status.exit_code, signal=status.signal, reason=status.reason) is want
+def test_status_from_slurm__causes_classify(state: str, want: ErrorType) -> None:
+    status = status_from_slurm(state, "", 1 if state == "FAILED" else 0, 0)
+    assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is want
+
+
+def test_status_from_slurm__cancel_of_this_executor_is_cancelled() -> None:
+    ours = status_from_slurm("CANCELLED", "by 1000", 0, 15, cancelled_here=True)
+    assert (ours.state, ours.cause, ours.reason) == (ExecState.CANCELLED, None, "CANCELLED by 1000")
+    theirs = status_from_slurm("CANCELLED", "by 1000", 0, 15)
+    assert (theirs.state, theirs.cause) == (ExecState.FAILED, ExecCause.CANCELLED_EXTERNALLY)
+
+
+def test_status_from_slurm__a_path_in_the_reason_is_never_a_cause() -> None:
+    result = {"exit_code": 127, "error": "cannot start: [Errno 2] No such file: '/x/oom-kill/NODE_FAIL timeout'"}
+    status = status_from_slurm("FAILED", "", 127, 0, result)
+    assert status.cause is None
+    assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is ErrorType.CRASH
 
 
 def test_status_from_slurm__runner_result_wins() -> None:
@@ -328,6 +355,7 @@ def test_status_from_slurm__runner_result_wins() -> None:
     status = status_from_slurm("FAILED", "", 124, 0, result, max_rss_mb=1.0)
     assert (status.state, status.exit_code, status.signal) == (ExecState.FAILED, None, 15)
     assert status.reason == "timeout: exceeded 5 s" and status.peak_memory_mb == 12.0 and status.cpu_time_s == 0.5
+    assert status.cause is ExecCause.TIMEOUT
     missing = status_from_slurm("FAILED", "", 127, 0, {"exit_code": 127, "error": "cannot start: no such file"})
     assert missing.reason.startswith("cannot start")
 
@@ -436,3 +464,27 @@ def test_check_settings__slurm_problems_reported() -> None:
     assert check_settings("slurm", {"partition": "short", "sbatch_args": ["--nice=5"]}) == []
     assert "unknown settings ['partitions']" in check_settings("slurm", {"partitions": "x"})[0]
     assert "list of strings" in check_settings("slurm", {"sbatch_args": "--nice=5"})[0]
+
+
+def test_poll__scancel_by_hand_fails_with_cause_cancelled_externally(fake: _FakeSlurm, tmp_path: Path) -> None:
+    ex = SlurmExecutor(spool_dir=str(tmp_path), poll_min_s=0.01, poll_max_s=0.01, max_array_size=10)
+    theirs, ours = ex.submit(_sub(tmp_path, "pass", "a")), ex.submit(_sub(tmp_path, "pass", "b"))
+    ex.cancel([ours])
+    fake.sacct_text = (f"{theirs}|CANCELLED by 1000|0:15||00:00:08|00:00.001\n"
+                       f"{ours}|CANCELLED by 1000|0:15||00:00:08|00:00.001\n")  # fmt: skip
+    time.sleep(0.02)
+    statuses = ex.poll([theirs, ours])
+    assert (statuses[theirs].state, statuses[theirs].cause) == (ExecState.FAILED, ExecCause.CANCELLED_EXTERNALLY)
+    assert (statuses[ours].state, statuses[ours].cause) == (ExecState.CANCELLED, None)
+    assert classify(exit_code=statuses[theirs].exit_code, signal=statuses[theirs].signal,
+                    cause=statuses[theirs].cause) is ErrorType.CANCELLED_EXTERNALLY  # fmt: skip
+
+
+def test_poll__job_slurm_forgot_is_lost_with_cause_interrupted(fake: _FakeSlurm, tmp_path: Path) -> None:
+    ex = SlurmExecutor(spool_dir=str(tmp_path), poll_min_s=0.01, poll_max_s=0.01, lost_after_s=0.05,
+                       max_array_size=10)  # fmt: skip
+    handle = ex.submit(_sub(tmp_path, "pass"))
+    time.sleep(0.1)
+    status = ex.poll([handle])[handle]  # neither sacct nor squeue shows it
+    assert (status.state, status.cause) == (ExecState.LOST, ExecCause.INTERRUPTED)
+    assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is ErrorType.INTERRUPTED

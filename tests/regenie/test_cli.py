@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.cli import main
+from gwasflow.regenie.cli import BAD_INPUT_LINE, main
 from gwasflow.regenie.options import VariantRange, parse_args
 from gwasflow.regenie.output import PendingFiles, format_g
 
@@ -105,7 +105,8 @@ def test_main__bad_flag_exits_2_with_one_error_line(argv: list[str], needle: str
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*BASE, "--out", str(tmp_path / "x"), *argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
+    assert err.startswith("error: ") and err.count("\n") == 2 and needle in err
+    assert err.splitlines()[-1] == "gwasflow-error: bad_input"
 
 
 def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
@@ -129,7 +130,8 @@ def test_main__bad_input_exits_2_without_outputs(case: str, reference: Path, tmp
     argv = [a for a in BASE if a != "--ignore-pred"] if case == "missing_pred" else BASE
     assert main([*argv, *extra, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert err.startswith("error: ") and err.count("\n") == 2 and needle in err, err
+    assert err.splitlines()[-1] == "gwasflow-error: bad_input"
     assert not list(tmp_path.glob("x_*"))
 
 
@@ -137,7 +139,7 @@ def test_module__python_dash_m_runs_and_reports_errors(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "gwasflow.regenie", "--step", "2", "--nope"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2
-    assert proc.stderr == "error: --nope: unknown option\n"
+    assert proc.stderr == "error: --nope: unknown option\ngwasflow-error: bad_input\n"
 
 
 def test_parse_args__defaults_and_ignored_flags() -> None:
@@ -187,3 +189,30 @@ def test_main__step1_mean_imputes_missing_phenotypes(tmp_path: Path) -> None:
     assert lines[0].split()[1:4] == ["10_10", "11_11", "12_12"]
     assert len(lines) == 24 and all("NA" not in line for line in lines)
     assert (tmp_path / "s1_pred.list").read_text() == f"A {tmp_path / 's1_1.loco'}\n"
+
+
+def test_main__help_lists_every_flag_by_group_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from gwasflow.regenie.options import build_parser
+
+    assert main(["--step", "2", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: gwasflow regenie")
+    for group in ("genotypes:", "tables:", "samples and variants:", "step 1:", "step 2:", "binary traits:"):
+        assert f"\n{group}\n" in out
+    flags = {flag for action in build_parser()._actions for flag in action.option_strings}
+    assert {"--bgen", "--catCovarList", "--minMAC", "--pThresh", "--strict"} <= flags
+    assert all(flag in out for flag in flags)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--bt=1"], "error: --bt: takes no value\n"),
+        (["stray"], "error: stray: unexpected argument (every value follows its flag)\n"),
+        (["--thread", "2"], "error: --thread: unknown option\n"),  # no abbreviations, as in regenie
+    ],
+)
+def test_main__malformed_argv_is_one_error_line_and_the_bad_input_marker(argv: list[str], line: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--out", str(tmp_path / "x"), *argv]) == 2
+    assert capsys.readouterr().err == f"{line}{BAD_INPUT_LINE}\n"

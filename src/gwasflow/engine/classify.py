@@ -1,8 +1,18 @@
-"""Turn how an attempt ended into an error type.
+"""Turn how an attempt ended into an error type, from typed evidence only.
 
-Inputs are what every executor can report: exit code, signal, the executor's
-own reason text (already mapped to words at the executor boundary) and the
-tail of the job's log. The error type decides retries (``engine/retry.py``).
+What is read, in this order:
+
+1. the executor's cause (:class:`~gwasflow.engine.states.ExecCause`, typed at
+   the executor boundary): its time limit, the cluster's out-of-memory or
+   node-failure verdict, a lost attempt, a cancel by someone else;
+2. the output check of an attempt that exited 0 (:class:`OutputProblem`);
+3. what the program itself printed last, as whole lines at the end of its
+   log, together with its exit status (:func:`program_verdict`);
+4. the signal that ended it; anything else is a crash.
+
+Never read: the executor's free-text reason, the command line, paths. A
+folder named ``oom-kill`` or a path with a space cannot change the type.
+The error type decides retries (``engine/retry.py``).
 """
 
 from __future__ import annotations
@@ -11,45 +21,109 @@ import enum
 import re
 import signal as _signal
 
-__all__ = ["ErrorType", "classify"]
+from gwasflow.engine.states import ExecCause
+
+__all__ = [
+    "BAD_INPUT_EXIT",
+    "BAD_INPUT_LINE",
+    "ErrorType",
+    "OutputProblem",
+    "classify",
+    "output_problem",
+    "program_verdict",
+]
 
 
 class ErrorType(enum.StrEnum):
     OUT_OF_MEMORY = "out_of_memory"
     TIMEOUT = "timeout"
-    INTERRUPTED = "interrupted"
-    KILLED = "killed"
+    INTERRUPTED = "interrupted"  # node lost, spot reclaim, preemption: its own retry budget
+    KILLED = "killed"  # ended by a signal nobody explained (a kill from outside, a crash of the host process)
+    CANCELLED_EXTERNALLY = "cancelled_externally"  # scancel / TerminateJob by someone else: never retried by itself
     BAD_INPUT = "bad_input"
     MISSING_OUTPUT = "missing_output"
     TRUNCATED_OUTPUT = "truncated_output"
     CRASH = "crash"
 
 
-_OOM = re.compile(r"out of memory|oom[-_ ]kill|MemoryError|std::bad_alloc|OutOfMemoryError", re.IGNORECASE)
-_INTERRUPT = re.compile(r"node[_ ]fail|preempt|spot|host ec2 .* terminated|interrupt", re.IGNORECASE)
-# The built-in engine's input errors and regenie's own ("ERROR: ...") on bad files or flags.
-_BAD_INPUT = re.compile(r"^error: |^ERROR: (could not open|invalid|unknown|cannot)", re.IGNORECASE | re.MULTILINE)
+class OutputProblem(enum.StrEnum):
+    """What the output check found wrong with an attempt that exited 0."""
 
-# Exit status the built-in engine and gwasflow use for bad input.
+    MISSING = "missing"
+    TRUNCATED = "truncated"
+
+
+#: exit status of the built-in engine (and of gwasflow) for bad input
 BAD_INPUT_EXIT = 2
+#: the last line the built-in engine prints on stderr when it rejects its input (``regenie/cli.py``)
+BAD_INPUT_LINE = "gwasflow-error: bad_input"
+# regenie ends with exit status 1 after its one fatal message "ERROR: <what>", which may follow an unfinished
+# progress line (" * phenotypes : [file] ERROR: ..."); after it, regenie may print only its --help hint.
+_REGENIE_EXIT = 1
+_REGENIE_ERROR = re.compile(r"^(?: \* [^\n]*\] )?ERROR: (?P<what>\S.*)$")
+_REGENIE_HINT = "For list of arguments, run with option --help"
+# Python's last traceback line for an allocation failure (numpy's subclass included); Python exits 1.
+_PY_MEMORY_ERROR = re.compile(r"^(?:[\w.]+\.)?_?(?:Array)?MemoryError(?::.*)?$")
+_CPP_BAD_ALLOC = "terminate called after throwing an instance of 'std::bad_alloc'"
+_KILLING_SIGNALS = frozenset({_signal.SIGKILL, _signal.SIGTERM, _signal.SIGINT})
+
+_BY_CAUSE = {
+    ExecCause.OUT_OF_MEMORY: ErrorType.OUT_OF_MEMORY,
+    ExecCause.TIMEOUT: ErrorType.TIMEOUT,
+    ExecCause.INTERRUPTED: ErrorType.INTERRUPTED,
+    ExecCause.CANCELLED_EXTERNALLY: ErrorType.CANCELLED_EXTERNALLY,
+}
+_BY_OUTPUT = {OutputProblem.MISSING: ErrorType.MISSING_OUTPUT, OutputProblem.TRUNCATED: ErrorType.TRUNCATED_OUTPUT}
+
+
+def output_problem(check: str) -> OutputProblem:
+    """The problem that ``engine/outputs.check_outputs`` reported (its message starts with the problem's words)."""
+    return OutputProblem.MISSING if check.startswith("missing output") else OutputProblem.TRUNCATED
 
 
 def classify(
-    *, exit_code: int | None, signal: int | None, reason: str = "", log_tail: str = ""
+    *,
+    exit_code: int | None,
+    signal: int | None,
+    cause: ExecCause | None = None,
+    output: OutputProblem | None = None,
+    log_tail: str = "",
 ) -> ErrorType:
-    """The error type of a failed attempt (never called for a success)."""
-    if reason.lower().startswith("timeout"):
-        return ErrorType.TIMEOUT
-    if _OOM.search(reason) or _OOM.search(log_tail):
-        return ErrorType.OUT_OF_MEMORY
-    if _INTERRUPT.search(reason):
-        return ErrorType.INTERRUPTED
-    if reason.startswith("missing output"):
-        return ErrorType.MISSING_OUTPUT
-    if reason.startswith("truncated output"):
-        return ErrorType.TRUNCATED_OUTPUT
-    if signal is not None and signal in (_signal.SIGKILL, _signal.SIGTERM, _signal.SIGINT):
+    """The error type of a failed attempt (never called for a success); see the module docstring."""
+    if cause is not None:
+        return _BY_CAUSE[cause]
+    if output is not None:
+        return _BY_OUTPUT[output]
+    verdict = program_verdict(exit_code=exit_code, signal=signal, log_tail=log_tail)
+    if verdict is not None:
+        return verdict
+    if signal is not None and signal in _KILLING_SIGNALS:
         return ErrorType.KILLED
-    if exit_code == BAD_INPUT_EXIT and _BAD_INPUT.search(log_tail):
-        return ErrorType.BAD_INPUT
     return ErrorType.CRASH
+
+
+def program_verdict(*, exit_code: int | None, signal: int | None, log_tail: str) -> ErrorType | None:
+    """What the program said of its own failure in its last lines, if it said something we know; else None.
+
+    * the built-in engine: last line exactly :data:`BAD_INPUT_LINE`, exit status 2 -> ``bad_input``;
+    * regenie: its fatal ``ERROR: ...`` message last (or before its --help hint), exit status 1 ->
+      ``bad_input`` (``out_of_memory`` for its ``bad_alloc caught, not enough memory``);
+    * Python: a ``MemoryError`` as the last traceback line, exit status 1 -> ``out_of_memory``;
+    * C++: the ``std::bad_alloc`` terminate line, ended by SIGABRT -> ``out_of_memory``.
+    """
+    lines = [line.rstrip("\r") for line in log_tail.splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = lines[-1]
+    if exit_code == BAD_INPUT_EXIT and last == BAD_INPUT_LINE:
+        return ErrorType.BAD_INPUT
+    if exit_code == _REGENIE_EXIT:
+        fatal = lines[-2] if last == _REGENIE_HINT and len(lines) > 1 else last
+        match = _REGENIE_ERROR.match(fatal)
+        if match:
+            return ErrorType.OUT_OF_MEMORY if "bad_alloc" in match["what"] else ErrorType.BAD_INPUT
+        if _PY_MEMORY_ERROR.match(last):
+            return ErrorType.OUT_OF_MEMORY
+    if signal == _signal.SIGABRT and _CPP_BAD_ALLOC in lines[-3:]:
+        return ErrorType.OUT_OF_MEMORY
+    return None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
-from gwasflow.engine.classify import ErrorType, classify
+from gwasflow.engine.classify import ErrorType, OutputProblem, classify, output_problem
 from gwasflow.engine.failure_log import FailureRecord, FailureSink, RetryAsk
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.outputs import check_outputs, fingerprint
@@ -26,9 +26,9 @@ from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.signals import sigterm_as_interrupt
-from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecState, JobState, RunState
+from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecCause, ExecState, JobState, RunState
 from gwasflow.engine.store import AttemptRecord, Store
-from gwasflow.engine.verify import ignored_by_merge, verify_run
+from gwasflow.engine.verify import merge_records, verify_run
 from gwasflow.executors.base import ExecStatus, Executor, Submission
 from gwasflow.executors.local import ATTEMPT_ENV
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
@@ -228,19 +228,22 @@ class Driver:
     def _attempt_ended(self, active: _Active, status: ExecStatus) -> None:
         job = self.graph[active.job_id]
         reason = status.reason
+        output: OutputProblem | None = None
         if status.state is ExecState.SUCCEEDED:
             problem = check_outputs(job)
             if problem is None:
                 self._record(active, "succeeded", status, None, reason)
                 self._succeeded(job)
                 return
-            reason = problem
+            reason, output = problem, output_problem(problem)
         if status.state is ExecState.CANCELLED:
             self._record(active, "cancelled", status, None, reason or "cancelled")
             self._set(job.id, JobState.CANCELLED)
             return
         tail = _tail(active.log_path)
-        error = classify(exit_code=status.exit_code, signal=status.signal, reason=reason, log_tail=tail)
+        lost = ExecCause.INTERRUPTED if status.state is ExecState.LOST else None
+        error = classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause or lost, output=output,
+                         log_tail=tail)
         self._record(active, "failed", status, error, reason, tail)
         self._after_failure(job, active.attempt, error, status)
 
@@ -346,9 +349,12 @@ class Driver:
         return self._finish(RunState.SUCCEEDED, f"all {len(self.graph)} jobs succeeded, final check passed", t0)
 
     def final_check(self) -> list[str]:
-        """``verify_run`` with what the merges recorded (see ``engine/verify.py``)."""
-        ignored = ignored_by_merge(self.graph, self.store.list_attempts(self.run_id))
-        return verify_run(self.graph, self.scheduler.states(), ignored)
+        """``verify_run`` against what the store recorded (see ``engine/verify.py``): one line per problem."""
+        merges = merge_records(self.graph, self.store.list_attempts(self.run_id))
+        verdict = verify_run(self.graph, self.scheduler.states(), merges, self.store.list_outputs(self.run_id))
+        for warning in verdict.warnings:
+            self.rundir.event("final_check_warning", warning=warning)
+        return [str(problem) for problem in verdict.problems]
 
     def _finish(self, state: RunState, message: str, t0: float) -> RunOutcome:
         cleanup_done = self.scheduler.state("cleanup") is JobState.SUCCEEDED if "cleanup" in self.graph else True

@@ -10,15 +10,26 @@ stopped (killed, crashed, node rebooted). For each:
   ``lost`` (which does not count against the retry budget) and the job goes
   back to PENDING to run again.
 
-Jobs recorded as succeeded whose outputs are still needed but have since
-disappeared or changed (checked against the size, time and SHA-256 recorded
-when they succeeded) are set back to PENDING too; cancelled jobs are re-opened, since
-resuming a cancelled run means carrying on with it.
+Jobs recorded as succeeded are set back to PENDING (checked against the
+size, time and SHA-256 recorded when they succeeded) when:
+
+* their outputs are still needed (a dependent has not succeeded) but have
+  since disappeared or changed;
+* they publish results (merge, report) and those are lost or damaged: a
+  deleted, edited or truncated merged result is rebuilt by its merge job, not
+  by the whole run;
+* a job set back to PENDING needs their outputs and those are gone (shards
+  deleted with the workspace): the step 2 jobs that wrote them run again, and
+  so on up the graph as far as outputs are missing.
+
+The report and cleanup jobs after anything re-opened run again too. Cancelled
+jobs are re-opened, since resuming a cancelled run means carrying on with it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +38,13 @@ from gwasflow.engine.states import JobState
 from gwasflow.engine.store import OutputRecord, Store
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import kill_strays
-from gwasflow.plan.model import Job, JobGraph, JobKind
+from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 
-__all__ = ["Reattached", "initial_states", "recover_attempts"]
+__all__ = ["Reattached", "initial_states", "recover_attempts", "stale_jobs"]
+
+# Steps whose outputs are the run's results: lost or damaged, they are rebuilt even when nothing waits on them.
+_PUBLISHING = frozenset({Step.MERGE, Step.REPORT})
+_FINISHING = frozenset({Step.REPORT, Step.CLEANUP})
 
 
 @dataclass(frozen=True)
@@ -42,31 +57,58 @@ class Reattached:
 
 
 def initial_states(store: Store, run_id: str, graph: JobGraph) -> dict[str, JobState]:
-    """Job states to start the scheduler from: the store's, with stale outputs and cancellations re-opened.
-
-    A succeeded job runs again only when its outputs are still needed (a dependent has not succeeded)
-    and they are gone or differ from what was recorded when it succeeded (size and time, else SHA-256).
-    """
+    """Job states to start the scheduler from: the store's, with lost outputs and cancellations re-opened."""
     states = {rec.job_id: rec.state for rec in store.list_jobs(run_id)}
-    recorded: dict[str, list[OutputRecord]] = {}
-    for record in store.list_outputs(run_id):
-        recorded.setdefault(record.job_id, []).append(record)
-    changes: list[tuple[str, JobState]] = []
-    for job in graph:
-        state = states.get(job.id, JobState.PENDING)
-        needed = any(states.get(d) is not JobState.SUCCEEDED for d in graph.dependents(job.id))
-        stale = state is JobState.SUCCEEDED and needed and not _outputs_intact(job, recorded.get(job.id))
-        if stale or state is JobState.CANCELLED:
-            changes.append((job.id, JobState.PENDING))
-    reopened = {job_id for job_id, _ in changes}
+    reopened = stale_jobs(store, run_id, graph, states)
+    reopened |= {job.id for job in graph if states.get(job.id) is JobState.CANCELLED}
     for job in graph:  # dependents that only failed because of a cancelled job run again too
         if states.get(job.id) is JobState.UPSTREAM_FAILED and any(d in reopened for d in job.deps):
-            changes.append((job.id, JobState.PENDING))
             reopened.add(job.id)
+    changes = [(job.id, JobState.PENDING) for job in graph if job.id in reopened]
     if changes:
         store.set_job_states(run_id, changes)
         states.update(changes)
     return states
+
+
+def stale_jobs(store: Store, run_id: str, graph: JobGraph, states: Mapping[str, JobState]) -> set[str]:
+    """Succeeded jobs that must run again because outputs are lost or changed (see the module docstring)."""
+    recorded: dict[str, list[OutputRecord]] = {}
+    for record in store.list_outputs(run_id):
+        recorded.setdefault(record.job_id, []).append(record)
+    memo: dict[str, bool] = {}
+
+    def lost(job: Job) -> bool:
+        if job.id not in memo:
+            memo[job.id] = not _outputs_intact(job, recorded.get(job.id))
+        return memo[job.id]
+
+    succeeded = {j for j, s in states.items() if s is JobState.SUCCEEDED and j in graph}
+    stale: set[str] = set()
+    for job_id in succeeded:
+        job = graph[job_id]
+        needed = job.step in _PUBLISHING or any(d not in succeeded for d in graph.dependents(job_id))
+        if needed and lost(job):
+            stale.add(job_id)
+    todo = list(stale)
+    while todo:  # what a re-opened job reads must be there, else it is made again
+        for dep in graph[todo.pop()].deps:
+            if dep in succeeded and dep not in stale and lost(graph[dep]):
+                stale.add(dep)
+                todo.append(dep)
+    return stale | _finishing_after(graph, stale, succeeded)
+
+
+def _finishing_after(graph: JobGraph, reopened: set[str], succeeded: set[str]) -> set[str]:
+    """Succeeded report and cleanup jobs downstream of re-opened jobs."""
+    seen: set[str] = set()
+    todo = list(reopened)
+    while todo:
+        for child in graph.dependents(todo.pop()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return {j for j in seen if j in succeeded and graph[j].step in _FINISHING}
 
 
 def _outputs_intact(job: Job, records: list[OutputRecord] | None) -> bool:

@@ -4,7 +4,10 @@ The decision depends only on the job's history of error types (from the
 store) and the spec's :class:`~gwasflow.spec.model.RetrySpec`:
 
 * ``bad_input`` is never retried (the same input fails the same way);
-  a cancelled job never reaches the policy;
+  a job the run cancelled never reaches the policy, and one that someone
+  cancelled outside gwasflow (``cancelled_externally``: ``scancel``, Batch
+  TerminateJob) is not retried by itself: it ends failed, so that
+  ``gwasflow failures`` lists it and ``gwasflow retry`` re-runs it;
 * ``interrupted`` (node lost, spot reclaim, preemption) draws on its own
   budget, ``max_interruptions``, and does not use up ``max_attempts``;
 * every other type may be retried while the job's non-interruption failures
@@ -26,7 +29,7 @@ from gwasflow.spec.model import RetrySpec
 
 __all__ = ["RetryDecision", "decide"]
 
-_NEVER = frozenset({ErrorType.BAD_INPUT})
+_NEVER = frozenset({ErrorType.BAD_INPUT, ErrorType.CANCELLED_EXTERNALLY})
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """State enums and their named groups.
 
 Raw executor strings (Slurm's ``OUT_OF_MEMORY``, Batch's ``RUNNABLE``) are
-mapped to :class:`ExecState` inside each executor and nowhere else; the rest
-of gwasflow only ever compares these enums and groups.
+mapped to :class:`ExecState` and :class:`ExecCause` inside each executor and
+nowhere else; the rest of gwasflow only ever compares these enums and groups.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ __all__ = [
     "FINISHED_EXEC_STATES",
     "FINISHED_JOB_STATES",
     "FINISHED_RUN_STATES",
+    "ExecCause",
     "ExecState",
     "JobState",
     "RunState",
@@ -68,3 +69,16 @@ ACTIVE_EXEC_STATES = frozenset({ExecState.PENDING, ExecState.RUNNING})
 FINISHED_EXEC_STATES = frozenset(
     {ExecState.SUCCEEDED, ExecState.FAILED, ExecState.CANCELLED, ExecState.LOST}
 )
+
+
+class ExecCause(enum.StrEnum):
+    """Why an attempt ended, when the executor itself knows (set at the executor boundary, else None).
+
+    Only what the executor observed is a cause: its own limits, the cluster's verdict, its own cancel.
+    What the command printed is read by ``engine/classify.py``, from exact lines only.
+    """
+
+    OUT_OF_MEMORY = "out_of_memory"  # Slurm OUT_OF_MEMORY, Batch OutOfMemoryError, the kernel's OOM killer
+    TIMEOUT = "timeout"  # the executor stopped the attempt at its time limit
+    INTERRUPTED = "interrupted"  # node failure, preemption, spot reclaim, or the attempt is LOST
+    CANCELLED_EXTERNALLY = "cancelled_externally"  # cancelled by someone else (scancel, TerminateJob)

@@ -1,65 +1,186 @@
 """The final check of a run (``gwasflow verify``, also run at the end of every run).
 
-A run is complete when every job succeeded, no failure is pending, and the
-outputs it publishes are there with the rows the plan promised: each merged
-result file holds the planned variants, less those its shards ignored for low
-minor allele count.
+A run is complete when every job succeeded and every output it publishes is
+what its job wrote and holds a result:
+
+* each merged result (one per trait) is read whole: its SHA-256 must equal the
+  one recorded when its merge job finished (an edited or swapped file fails),
+  its row count the one the merge recorded, and rows plus the variants its
+  shards ignored for low MAC the planned variants; a trait with no rows, or
+  with LOG10P NA on every row, has no result and fails;
+* a damaged file (truncated gzip, garbage bytes, a folder in its place) is a
+  one-line finding, never a crash;
+* ``summary.tsv`` must match its recorded SHA-256; ``report.html`` must be
+  there (``gwasflow report`` re-writes it, so its bytes are not compared);
+* files in the results folder that the run's plan does not name (left by an
+  earlier run in the same folder) are warnings, never checked or counted.
+
+Every problem is a :class:`Finding` whose :class:`Defect` says what kind it is.
 """
 
 from __future__ import annotations
 
+import enum
+import gzip
+import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from gwasflow.engine.actions import merge_ignored
+from gwasflow.engine.outputs import fingerprint
 from gwasflow.engine.states import JobState
-from gwasflow.engine.store import AttemptRecord
-from gwasflow.plan.model import JobGraph, Step
-from gwasflow.report.merge import open_text
+from gwasflow.engine.store import AttemptRecord, OutputRecord
+from gwasflow.plan.model import Job, JobGraph, Step
+from gwasflow.report.merge import MergeError, ResultScan, merge_counts, scan_result
 
-__all__ = ["ignored_by_merge", "verify_run"]
+__all__ = ["Defect", "Finding", "Verdict", "merge_records", "verify_run"]
 
-
-def ignored_by_merge(graph: JobGraph, attempts: Iterable[AttemptRecord]) -> dict[str, int]:
-    """Per merge job, the variants its shards ignored for low MAC, from the merge's recorded message."""
-    return {
-        a.job_id: merge_ignored(a.reason)
-        for a in attempts
-        if a.state == "succeeded" and a.job_id in graph and graph[a.job_id].step is Step.MERGE
-    }
+_MAX_UNFINISHED = 10
 
 
-def _rows(path: Path) -> int:
-    with open_text(path) as handle:
-        handle.readline()
-        return sum(1 for line in handle if line.strip())
+class Defect(enum.StrEnum):
+    """What is wrong with a run or one of its outputs."""
+
+    UNFINISHED = "unfinished"  # a job did not succeed
+    MISSING = "missing"  # a planned output is not there
+    NOT_A_FILE = "not_a_file"  # a folder (or other non-file) where a file should be
+    DAMAGED = "damaged"  # unreadable: truncated gzip, garbage bytes, incomplete rows
+    UNRECORDED = "unrecorded"  # no SHA-256 was recorded when its job finished
+    CHECKSUM = "checksum"  # bytes differ from those its job wrote (edited, swapped, replaced)
+    ROWS = "rows"  # row count differs from what the merge recorded or the plan promised
+    ALL_NA = "all_na"  # a trait without a result: no rows, or LOG10P NA on every row
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem, printed on one line: ``<defect>: <subject>: <detail>``."""
+
+    defect: Defect
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.defect.value}: {self.subject}: {self.detail}"
+
+
+@dataclass
+class Verdict:
+    """The final check's answer: problems (the run is complete when there are none) and warnings."""
+
+    problems: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    checked: int = 0  # planned trait results read and compared
+
+
+def merge_records(graph: JobGraph, attempts: Iterable[AttemptRecord]) -> dict[str, tuple[int, int]]:
+    """Per merge job, (rows, variants ignored for low MAC) as its latest successful attempt recorded them."""
+    recorded: dict[str, tuple[int, int]] = {}
+    for att in attempts:
+        if att.state == "succeeded" and att.job_id in graph and graph[att.job_id].step is Step.MERGE:
+            counts = merge_counts(att.reason)
+            if counts is not None:
+                recorded[att.job_id] = counts
+    return recorded
 
 
 def verify_run(
-    graph: JobGraph, states: Mapping[str, JobState], ignored: Mapping[str, int], *, check_rows: bool = True
-) -> list[str]:
-    """Every problem found, one line each; an empty list means the run is complete.
-
-    ``ignored`` gives, per merge job, the planned variants its shards skipped for low MAC (the merge
-    recorded them; the shards' logs live in the workspace, which is gone by now).
-    """
-    problems: list[str] = []
+    graph: JobGraph,
+    states: Mapping[str, JobState],
+    merges: Mapping[str, tuple[int, int]],
+    outputs: Iterable[OutputRecord],
+) -> Verdict:
+    """Check the run against its plan and what the store recorded (``merges``: see :func:`merge_records`)."""
+    verdict = Verdict()
     unfinished = sorted((j, s.value) for j, s in states.items() if s is not JobState.SUCCEEDED and j in graph)
-    for job_id, state in unfinished[:10]:
-        problems.append(f"job {job_id} is {state}")
-    if len(unfinished) > 10:
-        problems.append(f"... and {len(unfinished) - 10} more jobs not succeeded")
+    for job_id, state in unfinished[:_MAX_UNFINISHED]:
+        verdict.problems.append(Finding(Defect.UNFINISHED, f"job {job_id}", f"is {state}"))
+    if len(unfinished) > _MAX_UNFINISHED:
+        more = len(unfinished) - _MAX_UNFINISHED
+        verdict.problems.append(Finding(Defect.UNFINISHED, "jobs", f"{more} more not succeeded"))
+    records = {r.path: r for r in outputs}
+    writers = {r.sha256: r.job_id for r in records.values()}
     for merge in graph.by_step(Step.MERGE):
-        out = Path(merge.outputs[0])
-        if not out.exists():
-            problems.append(f"missing output {out}")
+        if states.get(merge.id) is not JobState.SUCCEEDED:
             continue
-        if not check_rows or "planned_rows" not in merge.meta:
-            continue
-        skipped = ignored.get(merge.id, 0)
-        rows, planned = _rows(out), int(merge.meta["planned_rows"])
-        if rows + skipped != planned:
-            problems.append(f"{out.name}: {rows} rows + {skipped} ignored for low MAC != {planned} planned")
+        finding = _check_result(merge, records.get(merge.outputs[0]), merges.get(merge.id), writers)
+        verdict.problems.extend([finding] if finding else [])
+        verdict.checked += 1
     for job in graph.by_step(Step.REPORT):
-        problems += [f"missing output {p}" for p in job.outputs if not Path(p).exists()]
-    return problems
+        if states.get(job.id) is JobState.SUCCEEDED:
+            verdict.problems.extend(_check_report(job, records))
+    verdict.warnings.extend(_unplanned(graph))
+    return verdict
+
+
+def _check_result(
+    merge: Job, record: OutputRecord | None, counts: tuple[int, int] | None, writers: Mapping[str, str]
+) -> Finding | None:
+    """The first problem of one trait's merged result, or None."""
+    path = Path(merge.outputs[0])
+    subject = f"trait {merge.meta.get('phenotype', merge.id)} ({path})"
+    scan = _scan(path)
+    if isinstance(scan, Finding):
+        return Finding(scan.defect, subject, scan.detail)
+    if record is None:
+        return Finding(Defect.UNRECORDED, subject, f"no SHA-256 was recorded when {merge.id} finished")
+    if scan.sha256 != record.sha256:
+        other = writers.get(scan.sha256)
+        origin = f"; these are the bytes {other} wrote" if other and other != merge.id else ""
+        return Finding(Defect.CHECKSUM, subject, f"SHA-256 differs from the one recorded when {merge.id} finished"
+                       f"{origin}")
+    rows, ignored = counts if counts is not None else (scan.rows, 0)
+    planned = int(merge.meta.get("planned_rows", scan.rows + ignored))
+    if scan.rows != rows or scan.rows + ignored != planned:
+        return Finding(Defect.ROWS, subject, f"{scan.rows} rows; {merge.id} recorded {rows} rows and "
+                       f"{ignored} ignored for low MAC, of {planned} planned")
+    if not scan.has_value:
+        why = "no rows" if scan.rows == 0 else f"LOG10P is NA on all {scan.rows} rows"
+        return Finding(Defect.ALL_NA, subject, f"no result: {why}")
+    return None
+
+
+def _scan(path: Path) -> ResultScan | Finding:
+    """Read a result whole; a problem becomes a finding (subject filled in by the caller)."""
+    if not path.exists():
+        return Finding(Defect.MISSING, "", "the file is not there")
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        return Finding(Defect.NOT_A_FILE, "", f"{kind} where the result file should be")
+    try:
+        return scan_result(path)
+    except MergeError as exc:
+        return Finding(Defect.DAMAGED, "", str(exc))
+    except EOFError:
+        return Finding(Defect.DAMAGED, "", "truncated gzip stream (it ends before its end marker)")
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        return Finding(Defect.DAMAGED, "", f"corrupt gzip data ({exc})")
+    except UnicodeDecodeError:
+        return Finding(Defect.DAMAGED, "", "its content is not text")
+    except OSError as exc:
+        return Finding(Defect.DAMAGED, "", f"cannot be read ({exc.strerror or exc})")
+
+
+def _check_report(job: Job, records: Mapping[str, OutputRecord]) -> list[Finding]:
+    found: list[Finding] = []
+    for out in job.outputs:
+        path = Path(out)
+        if not path.exists():
+            found.append(Finding(Defect.MISSING, str(path), "the file is not there"))
+        elif not path.is_file():
+            found.append(Finding(Defect.NOT_A_FILE, str(path), "not a regular file"))
+        elif not out.endswith(".html") and out in records and fingerprint(job.id, path).sha256 != records[out].sha256:
+            found.append(Finding(Defect.CHECKSUM, str(path), f"SHA-256 differs from the one recorded when "
+                                 f"{job.id} finished"))
+    return found
+
+
+def _unplanned(graph: JobGraph) -> list[str]:
+    """Entries of the results folders that no merge of this plan writes."""
+    planned = {Path(m.outputs[0]) for m in graph.by_step(Step.MERGE)}
+    warnings: list[str] = []
+    for folder in sorted({p.parent for p in planned}):
+        entries = sorted(folder.iterdir()) if folder.is_dir() else []
+        for entry in entries:
+            if entry not in planned:
+                warnings.append(f"unplanned {entry}: not in this run's plan; not checked, not counted")
+    return warnings

@@ -26,9 +26,11 @@ are first answered through their parent: a SUCCEEDED parent means every child su
 children are all still queued answers PENDING for them; only otherwise are the children described.
 Queries are rate-limited: at most one per ``poll_min_s`` after a change or a submission, the interval
 doubling to ``poll_max_s`` while nothing changes or Batch throttles; in between, the last statuses are
-returned. Batch's states and reasons are mapped to :class:`ExecState` here and nowhere else
-(:func:`status_from_batch`), in words ``engine/classify.py`` reads: ``timeout: ...``,
-``out of memory: ...``, ``interrupted (spot reclaim or host lost): ...``.
+returned. Batch's states and reasons are mapped to :class:`ExecState` and :class:`ExecCause` here and
+nowhere else (:func:`status_from_batch`): ``Job attempt duration exceeded timeout`` is TIMEOUT, a container
+``OutOfMemoryError`` is OUT_OF_MEMORY, ``Host EC2 (...) terminated`` (spot reclaim, scale-in) and a LOST
+handle are INTERRUPTED. A job terminated or cancelled by someone else (its ``statusReason`` is not Batch's own
+words, nor the last attempt's, nor gwasflow's cancel reason) FAILS with cause CANCELLED_EXTERNALLY.
 
 ``max_parallel`` is accepted for a uniform interface but is not a limit here: Batch runs what the
 compute environment's ``maxvCpus`` allows. ``close`` does not cancel: Batch jobs outlive the
@@ -46,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecState
+from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Submission
 
@@ -70,9 +72,20 @@ exec env -- "$@"
 """
 
 _QUEUED = frozenset({"SUBMITTED", "PENDING", "RUNNABLE", "STARTING"})
-_TIMEOUT = re.compile(r"duration exceeded timeout|timed? ?out", re.IGNORECASE)
-_OOM = re.compile(r"OutOfMemoryError|out of memory|OOM", re.IGNORECASE)
-_HOST_LOST = re.compile(r"host ec2 .*terminated|spot|instance .*terminat|interrupt", re.IGNORECASE)
+_TIMEOUT = re.compile(r"^Job attempt duration exceeded timeout", re.IGNORECASE)
+_OOM = re.compile(r"^OutOfMemoryError\b", re.IGNORECASE)
+_HOST_LOST = re.compile(r"^Host EC2 \(instance [^)]*\) terminated", re.IGNORECASE)
+# statusReason words that Batch itself writes on a FAILED job (any other text was given to TerminateJob/CancelJob)
+_BATCH_OWN = re.compile(
+    r"^(Essential container in task exited|Host EC2 |Job attempt duration exceeded timeout|Dependent Job failed"
+    r"|Array Child Job failed|Task failed to start|[A-Za-z]+Error\b)",
+    re.IGNORECASE,
+)
+_CAUSE_WORDS = {
+    ExecCause.TIMEOUT: "timeout",
+    ExecCause.OUT_OF_MEMORY: "out of memory",
+    ExecCause.INTERRUPTED: "interrupted (spot reclaim or host lost)",
+}
 _THROTTLED = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"})
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -156,17 +169,34 @@ def status_from_batch(job: Mapping[str, Any]) -> ExecStatus:
     sig = code - 128 if code is not None and 128 < code <= 128 + 64 else None
     if text.startswith(CANCEL_REASON):
         return ExecStatus(ExecState.CANCELLED, code, sig, "cancelled")
-    if _TIMEOUT.search(text):
-        reason = f"timeout: {text}"
-    elif _OOM.search(text):
-        reason = f"out of memory: {text}"
-    elif _HOST_LOST.search(text):
-        reason = f"interrupted (spot reclaim or host lost): {text}"
+    cause = _failure_cause(job, container, last, last_container)
+    if cause is ExecCause.CANCELLED_EXTERNALLY:
+        reason = f"cancelled outside gwasflow: {text}"
+    elif cause is not None:
+        reason = f"{_CAUSE_WORDS[cause]}: {text}"
     elif code is not None:
         reason = f"exit code {code}" + (f" (signal {sig})" if sig else "") + (f": {text}" if text else "")
     else:
         reason = text or "failed without exit code"
-    return ExecStatus(ExecState.FAILED, code, sig, reason)
+    return ExecStatus(ExecState.FAILED, code, sig, reason, cause=cause)
+
+
+def _failure_cause(job: Mapping[str, Any], container: Mapping[str, Any], last: Mapping[str, Any],
+                   last_container: Mapping[str, Any]) -> ExecCause | None:
+    """The typed cause of a FAILED job, from Batch's own reason fields; None for a plain non-zero exit."""
+    job_reason = str(job.get("statusReason") or "")
+    attempt_reason = str(last.get("statusReason") or "")
+    if job_reason and job_reason != attempt_reason and not _BATCH_OWN.match(job_reason):
+        return ExecCause.CANCELLED_EXTERNALLY  # TerminateJob/CancelJob's reason replaced Batch's words
+    reasons = [job_reason, attempt_reason]
+    container_reasons = [str(c.get("reason") or "") for c in (container, last_container)]
+    if any(_TIMEOUT.match(r) for r in reasons):
+        return ExecCause.TIMEOUT
+    if any(_OOM.match(r) for r in container_reasons):
+        return ExecCause.OUT_OF_MEMORY
+    if any(_HOST_LOST.match(r) for r in reasons):
+        return ExecCause.INTERRUPTED
+    return None
 
 
 def _parent_answer(parent: Mapping[str, Any]) -> ExecStatus | None:
@@ -461,7 +491,8 @@ class AwsBatchExecutor:
     def _missing(self, handle: str, now: float) -> ExecStatus:
         first = self._first_asked.setdefault(handle, now)
         if now - first > self.settings.lost_after_s:
-            return ExecStatus(ExecState.LOST, reason=f"unknown to AWS Batch after {self.settings.lost_after_s:g} s")
+            return ExecStatus(ExecState.LOST, reason=f"unknown to AWS Batch after {self.settings.lost_after_s:g} s",
+                              cause=ExecCause.INTERRUPTED)
         return ExecStatus(ExecState.PENDING, reason="not yet visible in DescribeJobs")
 
     def _record(self, statuses: dict[str, ExecStatus]) -> bool:

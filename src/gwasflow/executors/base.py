@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from gwasflow.engine.states import ExecState
+from gwasflow.engine.states import ExecCause, ExecState
 from gwasflow.plan.model import Resources
 
 __all__ = ["ExecStatus", "Executor", "Submission"]
@@ -38,8 +38,11 @@ class ExecStatus:
     """What the executor knows of one attempt.
 
     ``exit_code`` is set when the process exited; ``signal`` when it was
-    killed by one; ``reason`` is the executor's own words (Slurm state,
-    Batch ``statusReason``), kept for error classification.
+    killed by one; ``cause`` is what the executor itself knows of why it
+    ended (its time limit, the cluster's OOM or node-failure verdict, a cancel
+    by someone else), typed at the executor boundary: error classification
+    reads ``cause``, never ``reason``. ``reason`` is the executor's own words
+    (Slurm state, Batch ``statusReason``), for people.
     """
 
     state: ExecState
@@ -48,6 +51,7 @@ class ExecStatus:
     reason: str = ""
     peak_memory_mb: float | None = None
     cpu_time_s: float | None = None
+    cause: ExecCause | None = None
 
 
 @runtime_checkable

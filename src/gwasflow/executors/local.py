@@ -12,12 +12,15 @@ Guarantees:
 * ``poll`` never blocks: it reaps finished children with ``os.wait4``
   (exit code or signal, CPU time, peak memory), enforces each attempt's
   ``resources.time_s`` (SIGTERM to the group, SIGKILL ``kill_grace_s``
-  later; the attempt then FAILS with reason ``timeout: exceeded N s``) and
-  fills free slots;
+  later; the attempt then FAILS with cause TIMEOUT) and fills free slots;
+* an attempt ended by SIGKILL while the memory cgroup's count of OOM kills
+  rose (:mod:`gwasflow.executors.oom`) FAILS with cause OUT_OF_MEMORY; a
+  signal from anyone else is left as it is (no cause);
 * ``cancel`` and ``close`` block at most ``kill_grace_s``: SIGTERM, wait,
   SIGKILL, reap. A cancelled attempt reports CANCELLED whatever its exit;
-* a handle this executor never issued reports LOST (e.g. after a restart of
-  the orchestrator: children of a previous process cannot be waited on).
+* a handle this executor never issued reports LOST, cause INTERRUPTED (e.g.
+  after a restart of the orchestrator: children of a previous process cannot
+  be waited on).
 
 Not thread-safe: one driver thread owns an executor.
 """
@@ -39,9 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from gwasflow.engine.states import ExecState
+from gwasflow.engine.states import ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Submission
+from gwasflow.executors.oom import oom_kill_count
 
 __all__ = ["ATTEMPT_ENV", "LocalExecutor", "LocalSettings", "kill_strays"]
 
@@ -81,6 +85,7 @@ class _Attempt:
     term_sent: float | None = None  # monotonic time of the SIGTERM
     timed_out: bool = False
     cancelled: bool = False
+    oom_kills: int | None = None  # the cgroup's OOM kill count when it started
     status: ExecStatus | None = None  # set once finished
 
 
@@ -157,7 +162,7 @@ class LocalExecutor:
     def _status(self, handle: str) -> ExecStatus:
         att = self._attempts.get(handle)
         if att is None:
-            return ExecStatus(ExecState.LOST, reason="unknown to this local executor")
+            return ExecStatus(ExecState.LOST, reason="unknown to this local executor", cause=ExecCause.INTERRUPTED)
         if att.status is not None:
             return att.status
         return ExecStatus(ExecState.PENDING if att.proc is None else ExecState.RUNNING)
@@ -191,6 +196,7 @@ class LocalExecutor:
             att.status = ExecStatus(ExecState.FAILED, reason=reason)
             return
         att.started = time.monotonic()
+        att.oom_kills = oom_kill_count()
         self._running[att.handle] = att
 
     def _reap(self) -> None:
@@ -220,16 +226,20 @@ class LocalExecutor:
         exit_code = code if code is not None and code >= 0 else None
         sig = -code if code is not None and code < 0 else None
         cpu, peak = _usage(usage)
+        cause: ExecCause | None = None
         if att.cancelled:
             state, reason = ExecState.CANCELLED, "cancelled"
         elif att.timed_out:
-            state, reason = ExecState.FAILED, f"timeout: exceeded {att.sub.resources.time_s} s"
+            state, cause = ExecState.FAILED, ExecCause.TIMEOUT
+            reason = f"timeout: exceeded {att.sub.resources.time_s} s"
         elif code == 0:
             state, reason = ExecState.SUCCEEDED, ""
+        elif sig == signal.SIGKILL and _oom_killed(att.oom_kills):
+            state, reason, cause = ExecState.FAILED, "killed by the kernel's OOM killer", ExecCause.OUT_OF_MEMORY
         else:
             state = ExecState.FAILED
             reason = "exit status lost" if code is None else f"killed by signal {sig}" if sig else ""
-        att.status = ExecStatus(state, exit_code, sig, reason, peak_memory_mb=peak, cpu_time_s=cpu)
+        att.status = ExecStatus(state, exit_code, sig, reason, peak_memory_mb=peak, cpu_time_s=cpu, cause=cause)
 
     def _enforce_time_limits(self) -> None:
         now = time.monotonic()
@@ -261,6 +271,12 @@ class LocalExecutor:
             _signal_group(att, signal.SIGKILL)
         for att in left:
             self._reap_one(att, block=True)  # prompt: SIGKILL cannot be caught
+
+
+def _oom_killed(before: int | None) -> bool:
+    """Whether the cgroup's OOM kill count rose since ``before`` (False when either count is unknown)."""
+    after = oom_kill_count()
+    return before is not None and after is not None and after > before
 
 
 def _write_header(log: IO[bytes], sub: Submission) -> None:

@@ -19,9 +19,11 @@ come from the task runner's result file; Slurm's state says what Slurm itself di
 NODE_FAIL, PREEMPTED, CANCELLED). A handle Slurm does not know ``lost_after_s`` after it was submitted (or first
 asked about), in neither ``sacct`` nor ``squeue``, is LOST.
 
-Slurm's state words are mapped to :class:`ExecState` here and nowhere else (:func:`status_from_slurm`), with
-reasons that ``engine/classify.py`` reads: ``timeout: ...``, ``out of memory: ...``, ``NODE_FAIL: ...``,
-``preempted: ...``.
+Slurm's state words are mapped to :class:`ExecState` and :class:`ExecCause` here and nowhere else
+(:func:`status_from_slurm`): TIMEOUT and DEADLINE (or the runner's own time limit) are TIMEOUT, OUT_OF_MEMORY is
+OUT_OF_MEMORY, NODE_FAIL, BOOT_FAIL and PREEMPTED are INTERRUPTED, and so is a LOST handle. A CANCELLED job that this
+executor did not ``scancel`` (someone ran ``scancel`` by hand) FAILS with cause CANCELLED_EXTERNALLY, so that the
+run records a failed attempt instead of a cancel it never asked for. The reasons are words for people only.
 
 ``max_parallel`` is the throttle of each array (``%N``): it bounds the running tasks of one submitted batch, not
 the sum over several arrays (a QOS with ``MaxJobsPerUser`` does that on the cluster). Not thread-safe.
@@ -45,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecState
+from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Submission
 from gwasflow.executors.slurm_parse import (
@@ -79,6 +81,14 @@ _FAILED_REASONS = {
     "NODE_FAIL": "NODE_FAIL: the node running the job failed",
     "BOOT_FAIL": "NODE_FAIL: the node failed to boot (BOOT_FAIL)",
     "PREEMPTED": "preempted by Slurm (PREEMPTED)",
+}
+_CAUSES = {
+    "TIMEOUT": ExecCause.TIMEOUT,
+    "DEADLINE": ExecCause.TIMEOUT,
+    "OUT_OF_MEMORY": ExecCause.OUT_OF_MEMORY,
+    "NODE_FAIL": ExecCause.INTERRUPTED,
+    "BOOT_FAIL": ExecCause.INTERRUPTED,
+    "PREEMPTED": ExecCause.INTERRUPTED,
 }
 
 
@@ -160,13 +170,13 @@ def _check_int(name: str, value: object, low: int) -> None:
 
 def status_from_slurm(
     state: str, detail: str = "", exit_code: int = 0, signal: int = 0, result: Mapping[str, Any] | None = None,
-    *, max_rss_mb: float | None = None, cpu_s: float | None = None,
+    *, max_rss_mb: float | None = None, cpu_s: float | None = None, cancelled_here: bool = False,
 ) -> ExecStatus:  # fmt: skip
     """Slurm's word for a job (``state`` plus ``detail``, e.g. ``CANCELLED`` ``by 0``) -> gwasflow's status.
 
     ``exit_code``/``signal`` are sacct's ExitCode halves; ``result`` is the task runner's result file, when it
     wrote one: it knows the command's own exit code, signal, usage and whether the runner stopped it at its time
-    limit, which Slurm does not.
+    limit, which Slurm does not. ``cancelled_here``: this executor asked ``scancel`` for the job.
     """
     if state in _PENDING:
         return ExecStatus(ExecState.PENDING, reason=state)
@@ -179,21 +189,25 @@ def status_from_slurm(
         code, sig = res.get("exit_code"), res.get("signal")
     else:
         code, sig = (None, signal) if 0 < signal < 65 else (exit_code if signal == 0 else None, None)
-    if state == "CANCELLED":
+    if state == "CANCELLED" and cancelled_here:
         return ExecStatus(ExecState.CANCELLED, code, sig, f"CANCELLED {detail}".strip(), peak, cpu)
+    if state == "CANCELLED":
+        reason = "cancelled outside gwasflow: " + f"CANCELLED {detail}".strip()
+        return ExecStatus(ExecState.FAILED, code, sig, reason, peak, cpu, cause=ExecCause.CANCELLED_EXTERNALLY)
     if state == "COMPLETED" and code == 0 and sig is None:
         return ExecStatus(ExecState.SUCCEEDED, 0, None, "", peak, cpu)
+    cause = _CAUSES.get(state)
     if state in _FAILED_REASONS:
         reason = _FAILED_REASONS[state]
     elif res.get("timed_out"):
-        reason = str(res.get("reason", "timeout: exceeded the time limit"))
+        reason, cause = str(res.get("reason", "timeout: exceeded the time limit")), ExecCause.TIMEOUT
     elif res.get("error"):
         reason = str(res["error"])
     elif state in {"FAILED", "COMPLETED"}:
         reason = f"killed by signal {sig}" if sig else ""
     else:
         reason = f"Slurm state {state} {detail}".strip()
-    return ExecStatus(ExecState.FAILED, code, sig, reason, peak, cpu)
+    return ExecStatus(ExecState.FAILED, code, sig, reason, peak, cpu, cause=cause)
 
 
 # what one query says of one job or task: state, state detail, exit code, signal, peak MB, CPU seconds
@@ -228,6 +242,7 @@ class SlurmExecutor:
         self._interval = self.settings.poll_min_s
         self._next_query = 0.0
         self._use_squeue = False
+        self._cancelled: set[str] = set()  # handles this executor asked scancel for
 
     # protocol ------------------------------------------------------------
 
@@ -304,6 +319,7 @@ class SlurmExecutor:
         ids = [h for h in handles if _HANDLE.match(h) and h not in finished]
         if not ids:
             return
+        self._cancelled.update(ids)
         proc = self._run(["scancel", *ids])
         if proc.returncode != 0:
             log.warning("event=slurm_scancel_failed ids=%d stderr=%r", len(ids), proc.stderr.strip())
@@ -413,7 +429,8 @@ class SlurmExecutor:
         """
         changed = False
         for handle in [h for h in active if not _HANDLE.match(h)]:
-            self._status[handle] = ExecStatus(ExecState.LOST, reason=f"not a Slurm job id: {handle!r}")
+            self._status[handle] = ExecStatus(ExecState.LOST, reason=f"not a Slurm job id: {handle!r}",
+                                              cause=ExecCause.INTERRUPTED)
             changed = True
         active = [h for h in active if _HANDLE.match(h)]
         ids = sorted({h.partition("_")[0] for h in active}, key=int)
@@ -473,12 +490,13 @@ class SlurmExecutor:
         if record is None:
             if now - self._since[handle] < self.settings.lost_after_s:
                 return self._status[handle]  # just submitted: the query may not show it yet
-            return ExecStatus(ExecState.LOST, reason=f"Slurm does not know job {handle}")
+            return ExecStatus(ExecState.LOST, reason=f"Slurm does not know job {handle}", cause=ExecCause.INTERRUPTED)
         state, detail, code, sig, rss, cpu = record
         result = None
         if state not in _PENDING and state not in _RUNNING:
             result = self._result(handle)
-        return status_from_slurm(state, detail, code, sig, result, max_rss_mb=rss, cpu_s=cpu)
+        return status_from_slurm(state, detail, code, sig, result, max_rss_mb=rss, cpu_s=cpu,
+                                 cancelled_here=handle in self._cancelled)
 
     def _array_for(self, job_id: str) -> _Array | None:
         """The array of this job id: submitted by this process, or found through its ``job-<id>`` spool link."""

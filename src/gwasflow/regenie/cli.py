@@ -1,8 +1,11 @@
 """Command-line entry of the built-in regenie engine.
 
 ``main(argv)`` accepts regenie's flags (see :mod:`gwasflow.regenie.options`)
-and returns an exit code: 0 on success, 2 for a bad flag or input, reported as
-one ``error: ...`` line on stderr (never a traceback).
+and returns an exit code: 0 on success (and for ``--help``, which lists the
+flags), 2 for a bad flag or input, reported as one ``error: ...`` line on
+stderr (never a traceback), followed by the machine-readable last line
+``gwasflow-error: bad_input`` that gwasflow's error classification reads
+(``engine/classify.py``).
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.options import Options, parse_args
+from gwasflow.regenie.options import Options, build_parser, parse_args, wants_help
 from gwasflow.regenie.runlog import RunLog
 
-__all__ = ["main"]
+__all__ = ["BAD_INPUT_LINE", "main"]
+
+#: the last stderr line on bad input: gwasflow reads exactly this line, with exit status 2, as ``bad_input``
+BAD_INPUT_LINE = "gwasflow-error: bad_input"
 
 
 def _blas_limit(threads: int) -> AbstractContextManager[object]:
@@ -47,6 +53,9 @@ def _run(opts: Options, log: RunLog) -> None:
 
 def main(argv: list[str]) -> int:
     """Run the engine with regenie-style ``argv`` (program name excluded); return the exit code."""
+    if wants_help(argv):
+        print(build_parser().format_help(), end="")
+        return 0
     log = RunLog()
     opts: Options | None = None
     try:
@@ -54,6 +63,7 @@ def main(argv: list[str]) -> int:
         _run(opts, log)
     except EngineInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        print(BAD_INPUT_LINE, file=sys.stderr)
         log.add(f"ERROR: {exc}")
         if opts is not None and os.path.isdir(os.path.dirname(opts.out) or "."):
             _write_log(log, opts.out)

@@ -1,9 +1,9 @@
-"""Compiled (numba) loops of binary-trait step 2: weighted sums over the samples, logistic ones included.
+"""Compiled (numba) loops: binary-trait step 2's weighted sums over the samples, and BGEN dosage decoding.
 
 Imported only by binary-trait step 2 (:func:`gwasflow.regenie.logistic.logistic_sums`,
 :func:`~gwasflow.regenie.logistic.power_moments`, the exact Firth fits and
-``g'Wg`` of hard calls): importing numba costs about 0.25 s, which
-quantitative-trait runs do not pay.
+``g'Wg`` of hard calls) and by the BGEN reader: importing numba costs about
+0.25 s, which quantitative-trait runs on PLINK files do not pay.
 
 Every kernel is compiled with exact IEEE arithmetic (no fastmath, so a kernel
 rounds as its source reads; one reassociates its sums, see
@@ -33,8 +33,8 @@ from llvmlite import ir  # type: ignore[import-untyped]
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["EXP_FLOOR", "compile_kernel", "exp_nonpositive", "firth_information_kernel", "firth_score_kernel",
-           "logistic_sums_kernel", "power_moments_kernel", "squared_calls_weighted_kernel"]
+__all__ = ["EXP_FLOOR", "bgen_dosages_kernel", "compile_kernel", "exp_nonpositive", "firth_information_kernel",
+           "firth_score_kernel", "logistic_sums_kernel", "power_moments_kernel", "squared_calls_weighted_kernel"]
 
 _OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy", "nogil": True}
 
@@ -129,6 +129,98 @@ def _fold_logs(prod: Any, log_sum: Any) -> None:
     for j in range(prod.size):
         log_sum[j] += math.log(prod[j])
         prod[j] = 1.0
+
+
+@numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]
+def _packed_value(data: Any, start: int, bit: int, bits: int) -> Any:
+    """The ``bits``-bit unsigned value that begins ``bit`` bits after byte ``start`` (BGEN's little-endian packing)."""
+    pos = start + (bit >> 3)
+    shift = bit & 7
+    acc = np.int64(0)
+    for t in range((shift + bits + 7) >> 3):
+        acc |= np.int64(data[pos + t]) << (8 * t)
+    return (acc >> shift) & ((np.int64(1) << bits) - 1)
+
+
+def _dot_loop(a: Any, b: Any) -> float:
+    """``sum a[i] b[i]``, the additions reordered for vector registers (as BLAS's dot product)."""
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+_dot = compile_kernel(_dot_loop, reassociate=True)
+
+
+def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights: Any, dosage: Any,
+                  variance_sums: Any) -> int:
+    """Dosages of the tested allele, and weighted sums of each call's variance, from BGEN layout-2 blocks.
+
+    ``data[starts[j]:starts[j + 1]]`` is variant j's uncompressed block (BGEN v1.2 spec, "Genotype data block
+    (Layout 2)"): N, K, min and max ploidy, N ploidy/missingness bytes, the phased flag, the bit depth B, then
+    two B-bit values per diploid sample: P(AA), P(AB) when unphased, or each haplotype's probability of the
+    first allele when phased; a probability is its integer over 2^B - 1, and an implied one (P(BB), or a
+    haplotype's second allele) is 2^B - 1 minus the stored integers, over 2^B - 1, as the limix/bgen library
+    computes it. ``rows`` are the samples to read (file order); ``tested_first`` says the first allele is the
+    counted one (else the second). ``dosage[r, j]`` gets E[g] (NaN for a missing call, bit 7 of its ploidy
+    byte) and ``variance_sums[j, p]`` the sum over r of ``(E[g^2] - E[g]^2) weights[r, p]`` over the called
+    samples (the INFO score's numerator per trait; ``weights`` column-major; the sum reassociated, as BLAS's).
+    Returns 0, or j + 1 for the first block that is not biallelic diploid with 1 <= B <= 32 and long enough
+    for its N.
+    """
+    n_weights = weights.shape[1]
+    spread = np.empty(rows.shape[0])
+    for j in range(starts.shape[0] - 1):
+        base = starts[j]
+        n = np.int64(data[base]) | (np.int64(data[base + 1]) << 8) | (np.int64(data[base + 2]) << 16) \
+            | (np.int64(data[base + 3]) << 24)
+        alleles = np.int64(data[base + 4]) | (np.int64(data[base + 5]) << 8)
+        if base + 10 + n > starts[j + 1] or alleles != 2 or data[base + 6] != 2 or data[base + 7] != 2:
+            return j + 1
+        phased = data[base + 8 + n] == 1
+        bits = np.int64(data[base + 9 + n])
+        values = base + 10 + n
+        if bits < 1 or bits > 32 or values + (2 * n * bits + 7) // 8 > starts[j + 1]:
+            return j + 1
+        limit = (np.int64(1) << bits) - 1
+        denom = float(limit)
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            if i >= n:
+                return j + 1
+            if data[base + 8 + i] & 128:
+                dosage[r, j] = np.nan
+                spread[r] = 0.0
+                continue
+            if bits == 8:
+                a = np.int64(data[values + 2 * i])
+                b = np.int64(data[values + 2 * i + 1])
+            elif bits == 16:
+                at = values + 4 * i
+                a = np.int64(data[at]) | (np.int64(data[at + 1]) << 8)
+                b = np.int64(data[at + 2]) | (np.int64(data[at + 3]) << 8)
+            else:
+                a = _packed_value(data, values, 2 * i * bits, bits)
+                b = _packed_value(data, values, (2 * i + 1) * bits, bits)
+            if phased:
+                h1 = (a if tested_first else limit - a) / denom
+                h2 = (b if tested_first else limit - b) / denom
+                mean = h1 + h2
+                square = h1 + h2 + 2.0 * h1 * h2
+            else:
+                hom = (a if tested_first else limit - a - b) / denom
+                het = b / denom
+                mean = 2.0 * hom + het
+                square = 4.0 * hom + het
+            dosage[r, j] = mean
+            spread[r] = square - mean * mean
+        for p in range(n_weights):
+            variance_sums[j, p] = _dot(spread, weights[:, p])
+    return 0
+
+
+bgen_dosages_kernel = compile_kernel(_bgen_dosages)
 
 
 def _power_moments(g: Any, weights: Any, out: Any) -> None:

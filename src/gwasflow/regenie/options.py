@@ -7,13 +7,16 @@ raise :class:`EngineInputError` naming the flag.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import argparse
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.io.bed import chrom_code
 
-__all__ = ["Options", "VariantRange", "parse_args"]
+__all__ = ["Options", "VariantRange", "build_parser", "parse_args", "wants_help"]
 
 
 @dataclass(frozen=True)
@@ -133,59 +136,112 @@ def _step(flag: str, text: str) -> int:
     return int(text)
 
 
-def _set_chr(opts: Options, value: int) -> None:
-    opts.chrs.append(value)
+_Convert = Callable[[str, str], Any]
 
 
-def _set_chr_list(opts: Options, flag: str, text: str) -> None:
-    opts.chrs.extend(_chrom(flag, name) for name in _names(flag, text))
+def _chrom_list(flag: str, text: str) -> list[int]:
+    return [_chrom(flag, name) for name in _names(flag, text)]
 
 
-_Setter = Callable[[Options, str, str], None]
+def _text(flag: str, text: str) -> str:
+    return text
 
-_VALUED: dict[str, _Setter] = {
-    "--step": lambda o, f, v: setattr(o, "step", _step(f, v)),
-    "--bed": lambda o, f, v: setattr(o, "bed", v),
-    "--pgen": lambda o, f, v: setattr(o, "pgen", v),
-    "--bgen": lambda o, f, v: setattr(o, "bgen", v),
-    "--sample": lambda o, f, v: setattr(o, "sample", v),
-    "--phenoFile": lambda o, f, v: setattr(o, "pheno_file", v),
-    "--phenoColList": lambda o, f, v: setattr(o, "pheno_cols", _names(f, v)),
-    "--covarFile": lambda o, f, v: setattr(o, "covar_file", v),
-    "--covarColList": lambda o, f, v: setattr(o, "covar_cols", _names(f, v)),
-    "--catCovarList": lambda o, f, v: o.cat_covar_cols.extend(_names(f, v)),
-    "--maxCatLevels": lambda o, f, v: setattr(o, "max_cat_levels", _positive_int(f, v)),
-    "--keep": lambda o, f, v: o.keep.append(v),
-    "--remove": lambda o, f, v: o.remove.append(v),
-    "--extract": lambda o, f, v: o.extract.append(v),
-    "--exclude": lambda o, f, v: o.exclude.append(v),
-    "--bsize": lambda o, f, v: setattr(o, "bsize", _positive_int(f, v)),
-    "--out": lambda o, f, v: setattr(o, "out", v),
-    "--pred": lambda o, f, v: setattr(o, "pred", v),
-    "--lowmem-prefix": lambda o, f, v: setattr(o, "lowmem_prefix", v),
-    "--threads": lambda o, f, v: setattr(o, "threads", _positive_int(f, v)),
-    "--cv": lambda o, f, v: setattr(o, "cv", _positive_int(f, v)),
-    "--range": lambda o, f, v: setattr(o, "range", _range(f, v)),
-    "--chr": lambda o, f, v: _set_chr(o, _chrom(f, v)),
-    "--chrList": lambda o, f, v: _set_chr_list(o, f, v),
-    "--minMAC": lambda o, f, v: setattr(o, "min_mac", _nonneg_float(f, v)),
-    "--pThresh": lambda o, f, v: setattr(o, "pthresh", _probability(f, v)),
-}
 
-_SWITCHES = {
-    "--ignore-pred": "ignore_pred",
-    "--lowmem": "lowmem",
-    "--gz": "gz",
-    "--loocv": "loocv",
-    "--use-relative-path": "use_relative_path",
-    "--force-qt": "force_qt",
-    "--ref-first": "ref_first",
-    "--bt": "bt",
-    "--firth": "firth",
-    "--approx": "approx",
-    "--spa": "spa",
-    "--strict": "strict",
-}
+class _Given(argparse.Action):
+    """Store one flag's converted value as regenie does (the last one wins) and remember the flag as given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, convert: _Convert = _text,
+                 mode: str = "set", **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0 if mode == "switch" else None, **kwargs)
+        self.convert, self.mode = convert, mode
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        flag = option_string or self.dest
+        raw = values if isinstance(values, str) else None
+        namespace.given.append((flag, raw))
+        if self.mode == "switch":
+            setattr(namespace, self.dest, True)
+            return
+        value = self.convert(flag, raw or "")
+        if self.mode == "append":
+            getattr(namespace, self.dest).append(value)
+        elif self.mode == "extend":
+            getattr(namespace, self.dest).extend(value)
+        else:
+            setattr(namespace, self.dest, value)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with regenie's error lines: ``--flag: unknown option``, ``--flag: missing value``."""
+
+    def error(self, message: str) -> NoReturn:
+        missing = re.match(r"argument ([^:/ ]+)\S*: expected one argument", message)
+        if missing:
+            raise EngineInputError(f"{missing.group(1)}: missing value")
+        switch = re.match(r"argument ([^:/ ]+)\S*: ignored explicit argument", message)
+        if switch:
+            raise EngineInputError(f"{switch.group(1)}: takes no value")
+        raise EngineInputError(message)
+
+
+# (group, flag, dest, metavar or None for a switch, mode, converter, help)
+_FLAGS: tuple[tuple[str, str, str, str | None, str, _Convert, str], ...] = (
+    ("run", "--step", "step", "N", "set", _step, "1 (whole-genome ridge, LOCO predictions) or 2 (association tests)"),
+    ("run", "--out", "out", "PREFIX", "set", _text, "output prefix"),
+    ("run", "--threads", "threads", "N", "set", _positive_int, "threads (default 1)"),
+    ("run", "--bsize", "bsize", "N", "set", _positive_int, "variants per block"),
+    ("run", "--gz", "gz", None, "switch", _text, "gzip the LOCO and association files"),
+    ("genotypes", "--bed", "bed", "PREFIX", "set", _text, "PLINK .bed/.bim/.fam prefix"),
+    ("genotypes", "--pgen", "pgen", "PREFIX", "set", _text, "PLINK2 .pgen/.pvar/.psam prefix"),
+    ("genotypes", "--bgen", "bgen", "FILE", "set", _text, "BGEN v1.2 file (its .bgi index is used when present)"),
+    ("genotypes", "--sample", "sample", "FILE", "set", _text, "sample file of --bgen"),
+    ("genotypes", "--ref-first", "ref_first", None, "switch", _text, "the first allele is the reference"),
+    ("tables", "--phenoFile", "pheno_file", "FILE", "set", _text, "phenotypes: FID IID col..."),
+    ("tables", "--phenoColList", "pheno_cols", "A,B", "set", _names, "phenotypes to analyse (default all)"),
+    ("tables", "--covarFile", "covar_file", "FILE", "set", _text, "covariates: FID IID col..."),
+    ("tables", "--covarColList", "covar_cols", "A,B", "set", _names, "covariates to use (default all)"),
+    ("tables", "--catCovarList", "cat_covar_cols", "A,B", "extend", _names, "categorical covariates"),
+    ("tables", "--maxCatLevels", "max_cat_levels", "N", "set", _positive_int, "levels allowed per categorical (10)"),
+    ("tables", "--strict", "strict", None, "switch", _text, "leave out samples missing any phenotype"),
+    ("samples and variants", "--keep", "keep", "FILE", "append", _text, "analyse only these samples (FID IID)"),
+    ("samples and variants", "--remove", "remove", "FILE", "append", _text, "leave out these samples"),
+    ("samples and variants", "--extract", "extract", "FILE", "append", _text, "test only these variant ids"),
+    ("samples and variants", "--exclude", "exclude", "FILE", "append", _text, "leave out these variant ids"),
+    ("samples and variants", "--chr", "chrs", "CHR", "append", _chrom, "only this chromosome (repeatable)"),
+    ("samples and variants", "--chrList", "chrs", "A,B", "extend", _chrom_list, "only these chromosomes"),
+    ("samples and variants", "--range", "range", "CHR:MIN-MAX", "set", _range, "only variants in this range"),
+    ("samples and variants", "--minMAC", "min_mac", "X", "set", _nonneg_float, "minimum minor allele count (5)"),
+    ("step 1", "--cv", "cv", "K", "set", _positive_int, "cross-validation folds (5)"),
+    ("step 1", "--loocv", "loocv", None, "switch", _text, "leave-one-out cross-validation"),
+    ("step 1", "--lowmem", "lowmem", None, "switch", _text, "keep level 0 predictions on disk"),
+    ("step 1", "--lowmem-prefix", "lowmem_prefix", "PREFIX", "set", _text, "where --lowmem writes them"),
+    ("step 1", "--use-relative-path", "use_relative_path", None, "switch", _text, "relative paths in _pred.list"),
+    ("step 2", "--pred", "pred", "FILE", "set", _text, "step 1's <out>_pred.list"),
+    ("step 2", "--ignore-pred", "ignore_pred", None, "switch", _text, "test without step 1 predictions"),
+    ("binary traits", "--bt", "bt", None, "switch", _text, "phenotypes are binary (0/1/NA)"),
+    ("binary traits", "--firth", "firth", None, "switch", _text, "Firth correction below --pThresh"),
+    ("binary traits", "--approx", "approx", None, "switch", _text, "regenie's approximate Firth (with --firth)"),
+    ("binary traits", "--spa", "spa", None, "switch", _text, "saddle-point approximation below --pThresh"),
+    ("binary traits", "--pThresh", "pthresh", "P", "set", _probability, "p-value below which to correct (0.05)"),
+    ("binary traits", "--force-qt", "force_qt", None, "switch", _text, "analyse 0/1 traits as quantitative"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The engine's argument parser (``gwasflow regenie --help`` prints its help)."""
+    parser = _Parser(prog="gwasflow regenie", add_help=False, allow_abbrev=False,
+                     description="The built-in regenie engine: regenie v4's flags, files and numbers.",
+                     epilog="Flags regenie has and this engine does not implement are refused as unknown options.")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for group, flag, dest, metavar, mode, convert, text in _FLAGS:
+        target = groups.setdefault(group, parser.add_argument_group(group))
+        target.add_argument(flag, dest=dest, metavar=metavar, action=_Given, mode=mode, convert=convert, help=text,
+                            default=argparse.SUPPRESS)
+    parser.add_argument("-h", "--help", action="store_true", default=argparse.SUPPRESS,
+                        help="show this help and exit")
+    return parser
+
 
 _REQUIRED = {
     "--step": "step", "--phenoFile": "pheno_file", "--bsize": "bsize", "--out": "out",
@@ -224,27 +280,31 @@ def _check_binary(opts: Options) -> None:
         raise EngineInputError("--approx: only used with --firth")
 
 
+def wants_help(argv: Sequence[str]) -> bool:
+    """``-h``/``--help`` anywhere in ``argv``."""
+    return any(arg in ("-h", "--help") for arg in argv)
+
+
 def parse_args(argv: list[str]) -> Options:
     """Parse regenie-style ``argv`` (program name excluded) into :class:`Options`."""
     opts = Options()
-    i = 0
-    while i < len(argv):
-        flag, eq, inline = argv[i].partition("=")
-        i += 1
-        if flag in _SWITCHES and not eq:
-            setattr(opts, _SWITCHES[flag], True)
-            opts.given.append((flag, None))
-        elif flag in _VALUED:
-            if eq:
-                value = inline
-            elif i < len(argv):
-                value = argv[i]
-                i += 1
-            else:
-                raise EngineInputError(f"{flag}: missing value")
-            _VALUED[flag](opts, flag, value)
-            opts.given.append((flag, value))
-        else:
-            raise EngineInputError(f"{flag}: unknown option")
+    _, extra = build_parser().parse_known_args(argv, namespace=_Namespace(opts))
+    if extra:
+        first = extra[0]
+        raise EngineInputError(f"{first.partition('=')[0]}: unknown option" if first.startswith("-")
+                               else f"{first}: unexpected argument (every value follows its flag)")
     _check(opts)
     return opts
+
+
+class _Namespace(argparse.Namespace):
+    """argparse's results written straight into an :class:`Options`."""
+
+    def __init__(self, opts: Options) -> None:
+        object.__setattr__(self, "_opts", opts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "_opts"), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(object.__getattribute__(self, "_opts"), name, value)

@@ -106,14 +106,18 @@ def result_lines(
 
     ``variant_cols`` holds the CHROM, GENPOS, ID, ALLELE0, ALLELE1 strings;
     ``stats`` holds BETA, SE, CHISQ, LOG10P. With ``info`` (BGEN input), an
-    INFO value follows A1FREQ, as regenie writes it. ``extra`` gives the
+    INFO value follows A1FREQ, as regenie writes it (``NA`` where the score is
+    negative: regenie's ``print_sum_stats_all`` prints only ``info >= 0``,
+    and the IMPUTE score goes below 0 for dosages that vary less than the
+    frequency predicts). ``extra`` gives the
     EXTRA column per row (``NA`` when None).
     """
     chrom, pos, ids, a0, a1 = variant_cols
     beta, se, chisq, log10p = (_column_strings(s) for s in stats)
     freqs = _column_strings(freq)
     if info is not None:
-        freqs = [f"{f} {i}" for f, i in zip(freqs, _column_strings(info), strict=True)]
+        shown = np.where(info >= 0.0, info, np.nan)
+        freqs = [f"{f} {i}" for f, i in zip(freqs, _column_strings(shown), strict=True)]
     if extra is None:
         rows = zip(chrom, pos, ids, a0, a1, freqs, n_obs.tolist(), beta, se, chisq, log10p, strict=True)
         return "".join(f"{c} {p} {i} {r} {a} {f} {n} ADD {b} {s} {x} {lp} NA\n"

@@ -291,9 +291,8 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
     variance_sums = None
     raw: NDArray[np.int8] | NDArray[np.float64]
     if ctx.source.has_info:
-        raw, variance = ctx.source.read_block_info(block, ctx.sample_index)
         # per trait, over its observed samples (regenie's per-trait INFO): (n_variants, n_phenotypes)
-        variance_sums = np.nan_to_num(variance).T @ ctx.observed
+        raw, variance_sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.observed)
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
     strings = _variant_strings(ctx.source.variants, block)

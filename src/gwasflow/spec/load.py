@@ -5,29 +5,32 @@ Relative paths (dataset ``bed`` prefixes, phenotype and covariate files,
 ``workdir``, ``outdir``) are resolved against the spec file's folder; URIs
 (``s3://``, ``gs://``) are kept as written and ``file://`` is dropped. Every
 pydantic error becomes a :class:`~gwasflow.errors.Problem` naming the dotted
-field (``step2.variants_per_job``), the spec file and, for YAML, the line.
+field (``step2.variants_per_job``), the spec file and the line.
+
+The text is parsed by ``spec/parse.py`` (duplicate keys, alias bombs and deep
+nesting refused). A URL with credentials anywhere in the spec
+(``s3://key:secret@bucket/...``, ``https://user:pw@host/...``) is refused
+before anything else reads it; messages show it with ``***`` in their place.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from gwasflow.errors import Problem, SpecError
 from gwasflow.spec.model import RunSpec
-from gwasflow.storage.uri import is_remote, local_path
+from gwasflow.spec.parse import Loc, dotted, parse_json, parse_yaml
+from gwasflow.storage.uri import has_credentials, is_remote, local_path, redact
 
 __all__ = ["dotted", "load", "load_text"]
 
 _YAML_SUFFIXES = {".yaml", ".yml"}
-_Loc = tuple[int | str, ...]
 
 
 def load(path: str | Path) -> RunSpec:
@@ -48,16 +51,12 @@ def load_text(text: str, *, fmt: str, source: str | Path) -> RunSpec:
     """Parse spec ``text`` (``fmt`` ``"yaml"`` or ``"json"``) as if read from file ``source``."""
     source = Path(source)
     where = str(source)
-    lines: dict[_Loc, int] = {}
-    if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError([Problem("spec", f"invalid JSON: {exc.msg}", where, exc.lineno)]) from exc
-    else:
-        data, lines = _parse_yaml(text, where)
+    data, lines = parse_json(text, where) if fmt == "json" else parse_yaml(text, where)
     if not isinstance(data, dict):
         raise SpecError([Problem("spec", "the spec must be a mapping of fields", where, 1)])
+    refused = _credentials(data, (), lines, where)
+    if refused:
+        raise SpecError(refused)
     try:
         spec = RunSpec.model_validate(data)
     except ValidationError as exc:
@@ -65,46 +64,39 @@ def load_text(text: str, *, fmt: str, source: str | Path) -> RunSpec:
     return _resolve_paths(spec, source.resolve().parent)
 
 
-def _parse_yaml(text: str, where: str) -> tuple[Any, dict[_Loc, int]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = exc.problem or exc.context or "ill-formed YAML"
-        raise SpecError([Problem("spec", f"invalid YAML: {reason}", where, line)]) from exc
-    except yaml.YAMLError as exc:
-        raise SpecError([Problem("spec", f"invalid YAML: {exc}", where)]) from exc
-    lines: dict[_Loc, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
-    return data, lines
+def _credentials(data: Any, loc: Loc, lines: Mapping[Loc, int], where: str) -> list[Problem]:
+    """A problem for every string of the spec (value or key, at any level) holding a URL with credentials.
+
+    The message shows the URL with its user and password replaced by ``***``; a key that holds one is
+    named by its mapping's field, never by itself.
+    """
+    if isinstance(data, str):
+        if not has_credentials(data):
+            return []
+        message = (f"URL with credentials ({redact(data)}): give them through the environment or a "
+                   "credentials file (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...), never in the spec")
+        return [Problem(dotted(loc), message, where, _line(loc, lines))]
+    found: list[Problem] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and has_credentials(key):
+                found += _credentials(key, loc, lines, where)  # named by the mapping: the key is secret
+            else:
+                found += _credentials(value, (*loc, str(key)), lines, where)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found += _credentials(item, (*loc, i), lines, where)
+    return found
 
 
-def _index_lines(node: yaml.Node, loc: _Loc, out: dict[_Loc, int]) -> None:
-    """Record the 1-based line of every mapping key and sequence item, by location."""
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                sub = (*loc, key.value)
-                out[sub] = key.start_mark.line + 1
-                _index_lines(value, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out[(*loc, i)] = item.start_mark.line + 1
-            _index_lines(item, (*loc, i), out)
-
-
-def dotted(loc: _Loc) -> str:
-    """``("datasets", 0, "bed")`` -> ``"datasets[0].bed"``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "spec"
+def _line(loc: Loc, lines: Mapping[Loc, int]) -> int | None:
+    """The line of ``loc``, or of its nearest enclosing field that has one."""
+    probe = loc
+    while probe:
+        if probe in lines:
+            return lines[probe]
+        probe = probe[:-1]
+    return None
 
 
 def _message(err: ErrorDetails) -> str:
@@ -125,15 +117,10 @@ def _message(err: ErrorDetails) -> str:
     return str(err["msg"])
 
 
-def _problem(err: ErrorDetails, where: str, lines: Mapping[_Loc, int]) -> Problem:
+def _problem(err: ErrorDetails, where: str, lines: Mapping[Loc, int]) -> Problem:
     # drop pydantic's tags for unions/enums (not str/int fields of the spec)
-    loc: _Loc = tuple(p for p in err["loc"] if isinstance(p, int) or not p.startswith(("function-", "<")))
-    line = None
-    probe = loc
-    while probe and line is None:
-        line = lines.get(probe)
-        probe = probe[:-1]
-    return Problem(dotted(loc), _message(err), where, line)
+    loc: Loc = tuple(p for p in err["loc"] if isinstance(p, int) or not p.startswith(("function-", "<")))
+    return Problem(dotted(loc), _message(err), where, _line(loc, lines))
 
 
 def _abs(base: Path, value: str) -> str:

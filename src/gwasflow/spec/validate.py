@@ -32,7 +32,7 @@ from gwasflow.regenie.io import tables
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
 from gwasflow.storage.ownership import overlap_problems
-from gwasflow.storage.uri import is_remote, join, unsupported
+from gwasflow.storage.uri import has_credentials, is_remote, join, redact, unsupported
 
 __all__ = ["validate"]
 
@@ -46,6 +46,9 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     problems: list[Problem] = []
     if _check_schemes(spec, problems):
         raise SpecError(problems)
+    unreachable = probe.unreachable_field(_uri_fields(spec))
+    if unreachable is not None:  # every remote read would fail the same way, slowly
+        raise SpecError([unreachable])
     metas, fams = _check_datasets(spec, problems)
     pheno_ids = _check_table(spec.phenotypes, "phenotypes", problems, binary=spec.trait is Trait.BINARY)
     cov_ids = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
@@ -75,16 +78,21 @@ def _check_datasets(spec: RunSpec, problems: list[Problem]) -> tuple[list[Datase
     return metas, fams
 
 
-def _check_schemes(spec: RunSpec, problems: list[Problem]) -> bool:
-    """Report every URI that cannot be read or written here; True when there is any."""
+def _uri_fields(spec: RunSpec) -> list[tuple[str, str]]:
+    """(field, path) of every input and of ``outdir``: the paths that may be URIs."""
     fields = [(f"datasets[{i}].bed", d.bed) for i, d in enumerate(spec.datasets)]
     fields += [("phenotypes.file", spec.phenotypes.file), ("outdir", spec.outdir)]
     if spec.covariates is not None:
         fields.append(("covariates.file", spec.covariates.file))
     if spec.step1.predictions:
         fields.append(("step1.predictions", spec.step1.predictions))
+    return fields
+
+
+def _check_schemes(spec: RunSpec, problems: list[Problem]) -> bool:
+    """Report every URI that cannot be read or written here; True when there is any."""
     found = False
-    for name, value in fields:
+    for name, value in _uri_fields(spec):
         why = unsupported(value)
         if why is not None:
             problems.append(Problem(name, why, value))
@@ -261,6 +269,9 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
             )
             continue
         listed.add(parts[0])
+        if has_credentials(parts[1]):
+            problems.append(Problem(fld, f"LOCO entry {redact(parts[1])}: a URL with credentials", path, lineno))
+            continue
         loco = parts[1] if is_remote(parts[1]) else join(base, parts[1])
         if parts[0] in spec.phenotypes.columns and not _is_file(loco):
             problems.append(Problem(fld, f"LOCO file {loco} not found", path, lineno))

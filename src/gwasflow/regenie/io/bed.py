@@ -91,10 +91,11 @@ class BedFile:
         return block
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                        weights: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Dosages as :meth:`read_block`; hard calls have no uncertainty (variance 0)."""
+        """Dosages as :meth:`read_block`; hard calls have no uncertainty (variance sums 0)."""
         dosage = self.read_block(variant_index, sample_index)
-        return dosage, np.zeros_like(dosage)
+        return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
 
 
 def _read_fam(path: Path) -> tuple[list[str], list[str]]:

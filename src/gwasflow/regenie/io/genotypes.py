@@ -47,12 +47,14 @@ class GenotypeSource(Protocol):
         ...
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                        weights: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Dosages as :meth:`read_block` and each call's variance ``E[g^2] - E[g]^2`` (0 for hard calls).
+        """Dosages as :meth:`read_block`, and per variant the sums of each call's variance ``E[g^2] - E[g]^2``
+        times each column of ``weights`` (n_rows, n_weights; default one column of ones), over the called samples:
+        an (n_block, n_weights) array, zeros for hard calls.
 
-        The INFO score of a set of samples follows from the variances
-        (:func:`gwasflow.regenie.io.bgen.info_scores`), so that each trait gets
-        the score of its own samples, as in regenie.
+        With the observed-sample masks of the traits as ``weights``, the INFO score of each trait follows
+        (:func:`gwasflow.regenie.io.bgen.info_scores`), over its own samples, as in regenie.
         """
         ...
 

@@ -143,9 +143,10 @@ class PgenFile:
         return self.read_block(variant_index, sample_index)
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
+                        weights: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         dosage = self.read_block(variant_index, sample_index)
-        return dosage, np.zeros_like(dosage)
+        return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
 
 
 def open_pgen_file(prefix: str) -> PgenFile:

@@ -1,0 +1,140 @@
+"""Benchmark step 2 on imputed dosages (BGEN v1.2), the built-in engine paired with the real regenie.
+
+Simulates a cohort (numpy, fixed seed): Hardy-Weinberg genotypes blurred into non-integer dosages, as
+after imputation, written as BGEN v1.2 layout 2 (unphased, 8 or 16 bits, zlib or zstd, a ``.sample``
+file) with 4 quantitative phenotypes and 3 covariates; then runs ``--step 2 --ignore-pred --bsize 1000``
+in paired rounds: the built-in engine, then ``../shared/regenie-bin/regenie`` (when it is there) on the
+same files with the same flags, per thread count. Prints each program's wall time, peak RSS and the
+speed ratio, per round and as the median over rounds (this machine's speed drifts by 10-25%).
+
+    python benchmarks/bench_step2_bgen.py                                   # 10,000 x 50,000, 8-bit zlib
+    python benchmarks/bench_step2_bgen.py --bits 16 --compression zstd --rounds 3
+    python benchmarks/bench_step2_bgen.py --keep /tmp/bgen50k --reuse --threads 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+from _engine import run_engine
+
+REGENIE = Path(__file__).resolve().parents[2] / "shared" / "regenie-bin" / "regenie"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--variants", type=int, default=50_000)
+    parser.add_argument("--bits", type=int, choices=(8, 16), default=8)
+    parser.add_argument("--compression", choices=("zlib", "zstd"), default="zlib")
+    parser.add_argument("--threads", default="1", help="comma-separated thread counts")
+    parser.add_argument("--rounds", type=int, default=1, help="paired rounds (medians printed)")
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the files already there")
+    return parser.parse_args(argv)
+
+
+def _variant_block(dosage: np.ndarray, bits: int, compress: object) -> bytes:
+    """A layout-2 genotype block of unphased probabilities carrying ``dosage`` (of the first allele)."""
+    n = dosage.shape[0]
+    scale = (1 << bits) - 1
+    p_aa = np.clip(dosage - 1.0, 0.0, 1.0)
+    q_aa = np.floor(p_aa * scale + 0.5).astype(np.int64)
+    q_ab = np.minimum(np.floor((dosage - 2.0 * p_aa) * scale + 0.5).astype(np.int64), scale - q_aa)
+    values = np.empty(2 * n, dtype=np.uint8 if bits == 8 else "<u2")
+    values[0::2], values[1::2] = q_aa, q_ab
+    raw = struct.pack("<IHBB", n, 2, 2, 2) + bytes([2]) * n + struct.pack("<BB", 0, bits) + values.tobytes()
+    packed = compress(raw)  # type: ignore[operator]
+    return struct.pack("<II", len(packed) + 4, len(raw)) + packed
+
+
+def simulate(folder: Path, args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(args.seed)
+    n, m = args.samples, args.variants
+    if args.compression == "zstd":
+        import zstandard
+
+        compress, code = zstandard.ZstdCompressor(level=3).compress, 2
+    else:
+        compress, code = zlib.compress, 1
+    ids = [f"s{i}" for i in range(n)]
+    chrom = np.repeat(np.arange(1, 23), -(-m // 22))[:m]
+    with (folder / "cohort.bgen").open("wb") as out:
+        out.write(struct.pack("<IIIII", 20, 20, m, n, 0x6E656762) + struct.pack("<I", code | (2 << 2)))
+        freq = rng.uniform(0.01, 0.5, m)
+        for start in range(0, m, 2000):
+            f = freq[start:start + 2000]
+            calls = (rng.random((n, f.size)) < f).astype(float) + (rng.random((n, f.size)) < f)
+            dosage = np.clip(calls + rng.normal(0.0, 0.15, calls.shape) * (rng.random(f.size) < 0.7), 0.0, 2.0)
+            for j in range(f.size):
+                vid = f"v{start + j}".encode()
+                ch = str(chrom[start + j]).encode()
+                out.write(struct.pack("<H", len(vid)) + vid + struct.pack("<H", len(vid)) + vid)
+                out.write(struct.pack("<H", len(ch)) + ch + struct.pack("<IH", start + j + 1, 2))
+                out.write(struct.pack("<I", 1) + b"A" + struct.pack("<I", 1) + b"G")
+                out.write(_variant_block(dosage[:, j], args.bits, compress))
+    (folder / "cohort.sample").write_text("ID_1 ID_2 missing\n0 0 0\n" + "".join(f"{s} {s} 0\n" for s in ids))
+    covar = rng.normal(size=(n, 3))
+    pheno = covar @ rng.normal(size=(3, 4)) + rng.normal(size=(n, 4))
+    for name, values, prefix in (("pheno.txt", pheno, "Y"), ("covar.txt", covar, "C")):
+        header = "FID IID " + " ".join(f"{prefix}{j + 1}" for j in range(values.shape[1]))
+        rows = [f"{s} {s} " + " ".join(f"{v:.6f}" for v in row) for s, row in zip(ids, values.tolist(), strict=True)]
+        (folder / name).write_text("\n".join([header, *rows]) + "\n")
+
+
+def _run_regenie(flags: list[str], threads: int) -> tuple[float, int]:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(REGENIE), *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"regenie failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
+    return time.perf_counter() - start, int(usage.ru_maxrss)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    context = tempfile.TemporaryDirectory(prefix="bench_bgen_") if args.keep is None else None
+    folder = Path(context.name) if context is not None else args.keep
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (args.reuse and (folder / "cohort.bgen").is_file()):
+        start = time.perf_counter()
+        simulate(folder, args)
+        print(f"simulated {args.samples} x {args.variants} BGEN ({args.bits}-bit, {args.compression}) "
+              f"in {time.perf_counter() - start:.1f} s ({folder})")
+    have_regenie = REGENIE.is_file()
+    if not have_regenie:
+        print(f"(no real regenie at {REGENIE}: built-in engine only)")
+    for threads in (int(t) for t in args.threads.split(",")):
+        ratios: list[float] = []
+        for round_no in range(1, args.rounds + 1):
+            flags = ["--step", "2", "--bgen", str(folder / "cohort.bgen"), "--sample", str(folder / "cohort.sample"),
+                     "--phenoFile", str(folder / "pheno.txt"), "--covarFile", str(folder / "covar.txt"),
+                     "--ignore-pred", "--bsize", "1000", "--threads", str(threads)]
+            ours, rss, _ = run_engine([*flags, "--out", str(folder / f"ours_t{threads}")], threads)
+            line = f"threads {threads} round {round_no}: built-in {ours:.2f} s, {rss / 1024:.0f} MiB"
+            if have_regenie:
+                theirs, their_rss = _run_regenie([*flags, "--out", str(folder / f"regenie_t{threads}")], threads)
+                ratios.append(theirs / ours)
+                line += f"; regenie {theirs:.2f} s, {their_rss / 1024:.0f} MiB; built-in is {theirs / ours:.2f}x"
+            print(line, flush=True)
+        if ratios:
+            print(f"threads {threads}: median speed ratio over {len(ratios)} rounds {statistics.median(ratios):.2f}x")
+    if context is not None:
+        context.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
