@@ -29,6 +29,7 @@ from gwasflow.errors import Problem, SpecError
 from gwasflow.plan import commands, meta
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.regenie.io import tables
+from gwasflow.spec import traits
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
 from gwasflow.storage.uri import is_remote, join, unsupported
@@ -50,6 +51,9 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     cov_ids = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
     _check_overlap(spec, fams, pheno_ids, cov_ids, problems)
     _check_names(spec, problems)
+    if pheno_ids is not None and not _table_problems(problems):
+        traits.check_traits(spec, fams, _read_text, problems)
+    traits.check_columns(spec, problems)
     if spec.step1.skip:
         _check_predictions(spec, problems)
     _check_engine(spec, problems)
@@ -92,6 +96,11 @@ def _check_schemes(spec: RunSpec, problems: list[Problem]) -> bool:
         problems.append(Problem("workdir", "must be a local or shared-disk folder, not a URI", spec.workdir))
         found = True
     return found
+
+
+def _table_problems(problems: list[Problem]) -> bool:
+    """Whether a phenotype or covariate table is unusable or one of its values is wrong."""
+    return any(p.field.startswith(("phenotypes.", "covariates.")) for p in problems)
 
 
 def _read_text(path: str) -> str:
@@ -154,19 +163,13 @@ def _check_table(
         values, issues = tables.numeric_column(scan, index)
         found += [(issue, fld) for issue in issues]
         if binary:
-            found += [(_not_binary(scan.header[index], fields[index], line), fld)
-                      for (line, fields), value in zip(scan.rows, values, strict=True)
-                      if not math.isnan(value) and value not in (0.0, 1.0)]
+            cells = [(line, fields[index]) for line, fields in scan.rows]
+            found += [(issue, fld) for issue in traits.binary_issues(scan.header[index], cells, values)]
     check = _TableCheck(section, path, problems)
     for issue, fld in sorted(found, key=lambda f: f[0].line if f[0].line is not None else math.inf):
         check.add(issue.kind, fld, issue.message, issue.line)
     check.close()
     return set(scan.keys)
-
-
-def _not_binary(column: str, value: str, line: int) -> tables.Issue:
-    message = f"value {value!r} in column {column!r} is not 0 (control), 1 (case) or missing"
-    return tables.Issue("non-binary values", message, line, column)
 
 
 def _used_columns(
