@@ -28,7 +28,7 @@ from gwasflow.errors import Problem, SpecError
 # module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
 from gwasflow.plan import commands, meta
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.regenie.io import tables
+from gwasflow.regenie.io import predictions, tables
 from gwasflow.spec import traits
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
@@ -57,6 +57,7 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     if spec.step1.skip:
         _check_predictions(spec, problems)
     _check_engine(spec, problems)
+    _check_regenie_workdir(spec, problems)
     _check_dirs(spec, problems)
     if problems:
         raise SpecError(problems)
@@ -254,13 +255,11 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
     listed: set[str] = set()
     base = path.rsplit("/", 1)[0] if is_remote(path) else str(Path(path).parent)
     for lineno, line in enumerate(lines, start=1):
-        parts = line.split()
-        if not parts:
+        parts = _pred_entry(spec, line)
+        if isinstance(parts, str):
+            problems.append(Problem(fld, parts, path, lineno))
             continue
-        if len(parts) != 2:
-            problems.append(
-                Problem(fld, f"expected '<phenotype> <loco file>', found {len(parts)} fields", path, lineno)
-            )
+        if not parts:
             continue
         listed.add(parts[0])
         loco = parts[1] if is_remote(parts[1]) else join(base, parts[1])
@@ -269,6 +268,25 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
     for k, col in enumerate(spec.phenotypes.columns):
         if col not in listed:
             problems.append(Problem(f"phenotypes.columns[{k}]", f"phenotype {col!r} has no LOCO file in {path}", path))
+
+
+def _pred_entry(spec: RunSpec, line: str) -> tuple[str, str] | str | None:
+    """A prediction list line as (phenotype, loco path), None when blank, or what is wrong with it."""
+    try:
+        entry = predictions.parse_pred_line(line)
+    except ValueError as exc:
+        return str(exc)
+    if entry is not None and spec.engine.kind is EngineKind.REGENIE and len(line.split()) != 2:
+        return f"regenie splits this line at every space and cannot read the path {entry[1]!r}"
+    return entry
+
+
+def _check_regenie_workdir(spec: RunSpec, problems: list[Problem]) -> None:
+    """regenie's step 2 splits ``<workdir>/..._pred.list`` lines at spaces: a workdir path with one breaks it."""
+    if spec.engine.kind is EngineKind.REGENIE and not spec.step1.skip and re.search(r"\s", spec.workdir):
+        problems.append(Problem("workdir", f"{spec.workdir!r} holds whitespace: regenie's step 2 cannot read "
+                                           f"step 1 predictions under it; choose a path without spaces "
+                                           f"(the built-in engine accepts it)"))
 
 
 def _is_file(path: str) -> bool:
