@@ -255,12 +255,16 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
     listed: set[str] = set()
     base = path.rsplit("/", 1)[0] if is_remote(path) else str(Path(path).parent)
     for lineno, line in enumerate(lines, start=1):
-        parts = _pred_entry(spec, line)
-        if isinstance(parts, str):
-            problems.append(Problem(fld, parts, path, lineno))
+        try:
+            parts = predictions.parse_pred_line(line)
+        except ValueError as exc:
+            problems.append(Problem(fld, str(exc), path, lineno))
             continue
         if not parts:
             continue
+        if spec.engine.kind is EngineKind.REGENIE and len(line.split()) != 2:
+            why = f"regenie splits this line at every space and cannot read the path {parts[1]!r}"
+            problems.append(Problem(fld, why, path, lineno))
         listed.add(parts[0])
         loco = parts[1] if is_remote(parts[1]) else join(base, parts[1])
         if parts[0] in spec.phenotypes.columns and not _is_file(loco):
@@ -268,17 +272,6 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
     for k, col in enumerate(spec.phenotypes.columns):
         if col not in listed:
             problems.append(Problem(f"phenotypes.columns[{k}]", f"phenotype {col!r} has no LOCO file in {path}", path))
-
-
-def _pred_entry(spec: RunSpec, line: str) -> tuple[str, str] | str | None:
-    """A prediction list line as (phenotype, loco path), None when blank, or what is wrong with it."""
-    try:
-        entry = predictions.parse_pred_line(line)
-    except ValueError as exc:
-        return str(exc)
-    if entry is not None and spec.engine.kind is EngineKind.REGENIE and len(line.split()) != 2:
-        return f"regenie splits this line at every space and cannot read the path {entry[1]!r}"
-    return entry
 
 
 def _check_regenie_workdir(spec: RunSpec, problems: list[Problem]) -> None:
