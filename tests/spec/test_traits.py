@@ -201,3 +201,13 @@ def test_validate__every_degenerate_trait_reported_at_once(write_spec: SpecWrite
     path = write_spec(phenotypes={"file": "data/phenotype.txt", "columns": ["Y1", "Y2", "C", "Gone"]})
     fields = [p.field for p in _problems(path)]
     assert fields == ["phenotypes.columns[1]", "phenotypes.columns[2]", "phenotypes.columns[3]"]
+
+
+def test_validate__all_missing_covariate_named(write_spec: SpecWriter, data_dir: Path) -> None:
+    covar = data_dir / "covariates.txt"
+    _set_cells(covar, "V2", dict.fromkeys(range(N_SAMPLES), "NA"))
+    problems = _problems(write_spec())
+    assert (problems[0].field, problems[0].file) == ("covariates.columns[1]", str(covar))
+    assert problems[0].message == "covariate 'V2' has no value: every sample is missing"
+    assert [p.field for p in problems[1:]] == ["phenotypes.columns[0]", "phenotypes.columns[1]"]
+    assert "0 samples analysed" in problems[1].message

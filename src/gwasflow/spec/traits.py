@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +34,6 @@ from gwasflow.spec.model import RunSpec, Trait
 __all__ = ["binary_issues", "check_columns", "check_traits"]
 
 SampleId = tuple[str, str]
-ReadText = Callable[[str], str]
 
 _HUGE = 1e100  # no phenotype or covariate is measured in units that make this plausible
 _PLINK_MISSING = -9.0
@@ -95,50 +94,69 @@ def check_columns(spec: RunSpec, problems: list[Problem]) -> None:
                                          f"name; rename the column (letters, digits, _ . -)", spec.covariates.file))
 
 
-def check_traits(spec: RunSpec, fams: Sequence[set[SampleId]], read_text: ReadText, problems: list[Problem]) -> None:
-    """Check every trait over the samples analysed; ``fams`` holds each dataset's samples (empty: unreadable)."""
-    pheno_file = spec.phenotypes.file
-    pheno = _read_columns(pheno_file, spec.phenotypes.columns, read_text)
-    complete = _complete_covariates(spec, read_text, problems)
-    keys = pheno[spec.phenotypes.columns[0]].keys
-    datasets = [_Dataset(f"{ds.bed}.fam", _rows_in(keys, fam, complete))
-                for ds, fam in zip(spec.datasets, fams, strict=True) if fam]
+def check_traits(
+    spec: RunSpec, fams: Sequence[set[SampleId]], pheno: tables.Scan, covar: tables.Scan | None, problems: list[Problem]
+) -> None:
+    """Check every trait over the samples analysed.
+
+    ``fams`` holds each dataset's samples (empty when unreadable); ``pheno`` and ``covar`` are the
+    tables as split by :func:`gwasflow.regenie.io.tables.scan_text`, free of problems.
+    """
+    columns = _numeric_columns(pheno, spec.phenotypes.columns)
+    complete = _complete_covariates(spec, covar, problems)
+    keys = [(fields[0], fields[1]) for _, fields in pheno.rows]
+    datasets = _datasets(spec, fams, keys, complete)
     for k, name in enumerate(spec.phenotypes.columns):
-        message, line = _trait_problem(spec, name, pheno[name], datasets)
+        message, line = _trait_problem(spec, name, columns[name], datasets)
         if message:
-            problems.append(Problem(f"phenotypes.columns[{k}]", message, pheno_file, line))
+            problems.append(Problem(f"phenotypes.columns[{k}]", message, pheno.path, line))
 
 
-def _read_columns(path: str, names: Sequence[str], read_text: ReadText) -> dict[str, _Column]:
-    scan = tables.scan_text(read_text(path), path)
+def _numeric_columns(scan: tables.Scan, names: Sequence[str]) -> dict[str, _Column]:
     lines = [line for line, _ in scan.rows]
     keys = [(fields[0], fields[1]) for _, fields in scan.rows]
     out: dict[str, _Column] = {}
     for name in names:
-        values, _ = tables.numeric_column(scan, scan.header.index(name))
-        out[name] = _Column(np.asarray(values, dtype=np.float64), lines, keys)
+        out[name] = _Column(_values(scan, scan.header.index(name)), lines, keys)
     return out
 
 
-def _complete_covariates(spec: RunSpec, read_text: ReadText, problems: list[Problem]) -> set[SampleId] | None:
-    """Samples with every used covariate (None: no covariates); reports implausible covariate values."""
-    if spec.covariates is None or not spec.covariates.columns:
+def _values(scan: tables.Scan, position: int) -> NDArray[np.float64]:
+    """A column of a table that :func:`gwasflow.regenie.io.tables.numeric_column` accepted, read again faster."""
+    texts = [fields[position] for _, fields in scan.rows]
+    try:
+        return np.array(texts, dtype=np.float64)  # no missing value: every cell is a plain decimal number
+    except ValueError:
+        return np.array([math.nan if tables.is_missing(t) else float(t) for t in texts], dtype=np.float64)
+
+
+def _complete_covariates(spec: RunSpec, covar: tables.Scan | None, problems: list[Problem]) -> set[SampleId] | None:
+    """Samples with every used covariate (None: no covariates); reports empty and implausible covariates."""
+    if spec.covariates is None or not spec.covariates.columns or covar is None:
         return None
-    path = spec.covariates.file
-    columns = _read_columns(path, spec.covariates.columns, read_text)
-    keys = columns[spec.covariates.columns[0]].keys
+    columns = _numeric_columns(covar, spec.covariates.columns)
+    keys = [(fields[0], fields[1]) for _, fields in covar.rows]
     complete = np.ones(len(keys), dtype=bool)
     for k, name in enumerate(spec.covariates.columns):
         column = columns[name]
         complete &= ~np.isnan(column.values)
         huge = _first_huge(column)
-        if huge is not None:
-            problems.append(Problem(f"covariates.columns[{k}]", f"covariate {name!r} {huge[0]}", path, huge[1]))
+        fld = f"covariates.columns[{k}]"
+        if np.isnan(column.values).all():
+            problems.append(Problem(fld, f"covariate {name!r} has no value: every sample is missing", covar.path))
+        elif huge is not None:
+            problems.append(Problem(fld, f"covariate {name!r} {huge[0]}", covar.path, huge[1]))
     return {key for key, ok in zip(keys, complete, strict=True) if ok}
 
 
-def _rows_in(keys: Sequence[SampleId], fam: set[SampleId], complete: set[SampleId] | None) -> NDArray[np.bool_]:
-    return np.fromiter((k in fam and (complete is None or k in complete) for k in keys), dtype=bool, count=len(keys))
+def _datasets(
+    spec: RunSpec, fams: Sequence[set[SampleId]], keys: Sequence[SampleId], complete: set[SampleId] | None
+) -> list[_Dataset]:
+    """Each readable dataset's analysable phenotype rows."""
+    n = len(keys)
+    usable = np.ones(n, dtype=bool) if complete is None else np.fromiter(map(complete.__contains__, keys), bool, n)
+    return [_Dataset(f"{ds.bed}.fam", usable & np.fromiter(map(fam.__contains__, keys), bool, n))
+            for ds, fam in zip(spec.datasets, fams, strict=True) if fam]
 
 
 def _first_huge(column: _Column) -> tuple[str, int] | None:

@@ -47,12 +47,13 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     if _check_schemes(spec, problems):
         raise SpecError(problems)
     metas, fams = _check_datasets(spec, problems)
-    pheno_ids = _check_table(spec.phenotypes, "phenotypes", problems, binary=spec.trait is Trait.BINARY)
-    cov_ids = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
-    _check_overlap(spec, fams, pheno_ids, cov_ids, problems)
+    pheno = _check_table(spec.phenotypes, "phenotypes", problems, binary=spec.trait is Trait.BINARY)
+    cov = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
+    pheno_ids = set(pheno.keys) if pheno is not None else None
+    _check_overlap(spec, fams, pheno_ids, set(cov.keys) if cov is not None else None, problems)
     _check_names(spec, problems)
-    if pheno_ids is not None and not _table_problems(problems):
-        traits.check_traits(spec, fams, _read_text, problems)
+    if pheno is not None and not _table_problems(problems):
+        traits.check_traits(spec, fams, pheno, cov, problems)
     traits.check_columns(spec, problems)
     if spec.step1.skip:
         _check_predictions(spec, problems)
@@ -138,8 +139,8 @@ class _TableCheck:
 
 def _check_table(
     table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem], *, binary: bool = False
-) -> set[SampleId] | None:
-    """Check one FID/IID table; return its sample ids (None when the file is unusable).
+) -> tables.Scan | None:
+    """Check one FID/IID table; return its rows, split (None when the file is unusable).
 
     The file is read by the engine's reader (:func:`gwasflow.regenie.io.tables.scan_text`), so a
     table passes here exactly when the engine accepts it. ``binary``: the used columns are
@@ -170,7 +171,7 @@ def _check_table(
     for issue, fld in sorted(found, key=lambda f: f[0].line if f[0].line is not None else math.inf):
         check.add(issue.kind, fld, issue.message, issue.line)
     check.close()
-    return set(scan.keys)
+    return scan
 
 
 def _used_columns(
