@@ -211,3 +211,12 @@ def test_validate__all_missing_covariate_named(write_spec: SpecWriter, data_dir:
     assert problems[0].message == "covariate 'V2' has no value: every sample is missing"
     assert [p.field for p in problems[1:]] == ["phenotypes.columns[0]", "phenotypes.columns[1]"]
     assert "0 samples analysed" in problems[1].message
+
+
+def test_validate__quantitative_trait_with_two_values_refused(write_spec: SpecWriter, data_dir: Path) -> None:
+    _add_column(data_dir / "phenotype.txt", "D", lambda i: "1" if i % 3 == 0 else "0")
+    problem = _only(_problems(_with_trait(write_spec, "D")))
+    assert problem.field == "phenotypes.columns[1]"
+    assert "only 2 distinct values over the 500 samples" in problem.message and "trait: binary" in problem.message
+    _add_column(data_dir / "phenotype.txt", "E", lambda i: str(i % 3))
+    assert validate(load(_with_trait(write_spec, "E")))

@@ -10,8 +10,9 @@ fewest samples counts. Refused, each as one problem naming the spec field and th
 * binary traits: fewer analysed cases or controls than ``phenotypes.min_cases`` /
   ``phenotypes.min_controls`` (regenie drops a binary trait with fewer than 10 cases);
   PLINK's 1 (control) / 2 (case) coding (:func:`binary_issues`);
-* quantitative traits: a constant trait (SD 0 over the analysed samples); the value -9,
-  PLINK's missing code, which would be analysed as a value (write ``NA`` instead);
+* quantitative traits: a constant trait (SD 0 over the analysed samples) or one with two
+  distinct values (regenie refuses it without ``--force-qt``: a case/control trait?); the
+  value -9, PLINK's missing code, which would be analysed as a value (write ``NA`` instead);
 * a value beyond 1e100 in magnitude, in a phenotype or a used covariate;
 * a column listed both as a phenotype and as a covariate (:func:`check_columns`), and a
   covariate name that regenie's comma-separated ``--covarColList`` would break (comma, braces).
@@ -39,6 +40,7 @@ _HUGE = 1e100  # no phenotype or covariate is measured in units that make this p
 _PLINK_MISSING = -9.0
 _PLINK_CODES = frozenset({0.0, 1.0, 2.0, _PLINK_MISSING})  # 1 control, 2 case, 0 or -9 missing
 _RELATIVE_SD = 1e-12  # an SD this small relative to the mean is rounding noise: the trait is constant
+_MIN_DISTINCT_QT = 3  # regenie: "phenotype has very few unique values (=2) ... use --force-qt"
 _COVAR_LIST_SYNTAX = re.compile(r"[,{}]")  # --covarColList splits at commas and expands {a:b} ranges
 
 
@@ -209,4 +211,7 @@ def _analysed_problem(spec: RunSpec, name: str, values: NDArray[np.float64], fam
     sd = float(np.std(values))
     if sd == 0.0 or sd <= _RELATIVE_SD * abs(float(np.mean(values))):
         return f"trait {name!r} is constant ({float(values[0]):g}) over the {n} {which}: nothing to test"
+    if np.unique(values).size < _MIN_DISTINCT_QT:
+        return (f"trait {name!r} has only 2 distinct values over the {n} {which}: for a case/control trait "
+                f"set trait: binary (regenie refuses it as quantitative without --force-qt)")
     return ""
