@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from tests.regenie.differential.compare import require_regenie
 from tests.spec.conftest import FILES, base_spec
 
 
@@ -38,16 +39,22 @@ def test_run__workdir_and_outdir_with_spaces_give_the_plain_results(tmp_path: Pa
     assert not (tmp_path / "spaced" / "my work dir").exists(), "the workspace is deleted after success"
 
 
-def test_run__exactly_collinear_covariate_is_dropped_and_the_run_succeeds(
-    tmp_path: Path, regenie_example: Path
-) -> None:
-    plain = _run(tmp_path / "plain", regenie_example)
-    folder = tmp_path / "collinear"
+def _collinear(folder: Path, regenie_example: Path, **fields: Any) -> dict[str, str]:
+    """A run whose covariate V4 is exactly 2 * V1."""
     data = folder / "data"
     data.mkdir(parents=True)
     rows = [line.split() for line in (regenie_example / "inputs" / "covariates.txt").read_text().splitlines()]
     lines = [" ".join([*rows[0], "V4"])] + [" ".join([*r, repr(2.0 * float(r[2]))]) for r in rows[1:]]
-    (data / "cov4.txt").write_text("\n".join(lines) + "\n")  # V4 = 2 * V1 exactly
-    collinear = _run(folder, regenie_example,
-                     covariates={"file": "data/cov4.txt", "columns": ["V1", "V2", "V3", "V4"]})
-    assert collinear == plain
+    (data / "cov4.txt").write_text("\n".join(lines) + "\n")
+    covariates = {"file": "data/cov4.txt", "columns": ["V1", "V2", "V3", "V4"]}
+    return _run(folder, regenie_example, covariates=covariates, **fields)
+
+
+def test_run__exactly_collinear_covariate_is_dropped_and_the_run_succeeds(
+    tmp_path: Path, regenie_example: Path
+) -> None:
+    plain = _run(tmp_path / "plain", regenie_example)
+    builtin = _collinear(tmp_path / "builtin", regenie_example)
+    assert builtin == plain
+    engine = {"kind": "regenie", "binary": str(require_regenie())}
+    assert _collinear(tmp_path / "regenie", regenie_example, engine=engine) == builtin
