@@ -265,6 +265,19 @@ def test_validate__outdir_inside_workdir(write_spec: SpecWriter) -> None:
     assert problem.field == "outdir"
 
 
+def test_validate__outdir_through_a_symlink_into_workdir(tmp_path: Path, write_spec: SpecWriter) -> None:
+    (tmp_path / "scratch" / "res").mkdir(parents=True)
+    (tmp_path / "out").symlink_to(tmp_path / "scratch" / "res")
+    problem = _only(_problems(write_spec(workdir="scratch", outdir="out")))
+    assert problem.field == "outdir"
+    assert "workdir" in problem.message and str(tmp_path / "scratch" / "res") in problem.message
+
+
+def test_validate__workdir_inside_outdir_results(write_spec: SpecWriter) -> None:
+    problem = _only(_problems(write_spec(workdir="out/results/tmp", outdir="out")))
+    assert problem.field == "workdir" and "outdir" in problem.message
+
+
 def test_validate__unsafe_phenotype_name(write_spec: SpecWriter, data_dir: Path) -> None:
     pheno = data_dir / "phenotype.txt"
     _rewrite_line(pheno, 1, "FID IID Y/1 Y2")

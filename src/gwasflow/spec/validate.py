@@ -32,6 +32,7 @@ from gwasflow.regenie.io import predictions, tables
 from gwasflow.spec import traits
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
+from gwasflow.storage.ownership import overlap_problems
 from gwasflow.storage.uri import has_credentials, is_remote, join, redact, unsupported
 
 __all__ = ["validate"]
@@ -341,8 +342,10 @@ def _check_dirs(spec: RunSpec, problems: list[Problem]) -> None:
     fsx = spec.workspace.fsx
     if fsx is not None and Path(fsx.mount_path) not in Path(spec.workdir).parents:
         problems.append(Problem("workdir", f"with workspace kind fsx, workdir must be under {fsx.mount_path}"))
-    if is_remote(spec.outdir):
-        return
-    work, out = Path(spec.workdir), Path(spec.outdir)
-    if out == work or work in out.parents:
-        problems.append(Problem("outdir", f"{out} is inside workdir {work}, which cleanup deletes"))
+    _check_paths(spec, problems)
+
+
+def _check_paths(spec: RunSpec, problems: list[Problem]) -> None:
+    """``outdir`` and ``workdir`` must not overlap once resolved, symlinks followed (``storage/ownership.py``)."""
+    if not is_remote(spec.outdir) and not is_remote(spec.workdir):
+        problems += overlap_problems(spec.workdir, spec.outdir)
