@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import io
 import math
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
