@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from gwasflow.demo import write_demo
+from gwasflow.engine.store import SQLiteStore
 
 BUCKET = "gwas-e2e"
 DATA_FILES = ["cohort.bed", "cohort.bim", "cohort.fam", "cohort.pheno.txt", "cohort.covar.txt"]
@@ -80,7 +81,7 @@ def test_run__s3_inputs_and_outdir_give_the_local_results_and_publish_the_run(
         local = gzip.decompress((demo / "results" / f"{pheno}.regenie.gz").read_bytes())
         assert remote == local
     assert {"summary.tsv", ".gwasflow/gwasflow.sqlite", ".gwasflow/spec.json", ".gwasflow/SUCCEEDED"} <= keys
-    assert any(k.startswith(".gwasflow/logs/step1.") for k in keys)
+    assert any(k.startswith(".gwasflow/runs/") and "/logs/step1." in k for k in keys)
     assert not {"driver.lock", "driver.pid"} & {k.rsplit("/", 1)[-1] for k in keys}
     assert not (tmp_path / "r" / "work").exists(), "the workspace must be deleted"
     assert not any((tmp_path / "cache" / "gwasflow" / "runs").iterdir()), "the local run folder is published"
@@ -118,3 +119,34 @@ def test_run__cancelled_s3_run_deletes_its_workspace(demo: Path, s3: Any, tmp_pa
     assert proc.returncode == 130, err
     assert not (tmp_path / "r" / "work").exists(), "a cancelled run must delete its workspace"
     assert ".gwasflow/FAILED" in _keys(s3, "cancelled/")
+
+
+def test_run__s3_outdir_with_a_run_needs_force_which_moves_the_earlier_run_to_history(
+    demo: Path, s3: Any, tmp_path: Path
+) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    spec = _remote_spec(demo, tmp_path / "r", "again")
+    assert _gwasflow(["run", str(spec), "--quiet"], tmp_path, env).returncode == 0
+    first = {k: _object(s3, f"again/{k}") for k in _keys(s3, "again/")}
+    refused = _gwasflow(["run", str(spec), "--quiet"], tmp_path, env)
+    assert refused.returncode == 2 and "--force" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert {k: _object(s3, f"again/{k}") for k in _keys(s3, "again/")} == first
+    spec = _remote_spec(demo, tmp_path / "r", "again", phenotypes={**yaml.safe_load(spec.read_text())["phenotypes"],
+                                                                    "columns": ["Y1"]})
+    forced = _gwasflow(["run", str(spec), "--quiet", "--force"], tmp_path, env)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    keys = _keys(s3, "again/")
+    assert sorted(k for k in keys if k.startswith("results/")) == ["results/Y1.regenie.gz"]
+    [old] = {k.split("/")[2] for k in keys if k.startswith(".gwasflow/history/")}
+    assert _object(s3, f"again/.gwasflow/history/{old}/results/Y2.regenie.gz") == first["results/Y2.regenie.gz"]
+    assert _object(s3, f"again/.gwasflow/history/{old}/SUCCEEDED") == first[".gwasflow/SUCCEEDED"]
+    logs = [k for k in first if k.startswith(f".gwasflow/runs/{old}/logs/")]
+    assert logs and all(_object(s3, f"again/{k}") == first[k] for k in logs)
+    db = tmp_path / "store.sqlite"
+    db.write_bytes(_object(s3, "again/.gwasflow/gwasflow.sqlite"))
+    store = SQLiteStore(db)
+    try:
+        runs = [r.run_id for r in store.list_runs()]
+    finally:
+        store.close()
+    assert len(runs) == 2 and runs[0] == old  # the published store keeps both runs

@@ -31,6 +31,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
+def _add_force_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="start a new run in an outdir that holds one (the earlier run moves to .gwasflow/history/)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gwasflow", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"gwasflow {__version__}")
@@ -38,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="validate, plan and run a spec to the end")
     p.add_argument("spec", type=Path)
+    _add_force_arg(p)
     _add_run_args(p)
 
     p = sub.add_parser("validate", help="check a spec and every input file; start nothing")
@@ -53,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--trait", choices=["quantitative", "binary"], default="quantitative")
+    _add_force_arg(p)
     _add_run_args(p)
 
     p = sub.add_parser("simulate", help="write a simulated cohort (PLINK .bed, phenotypes, covariates)")
@@ -180,15 +187,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _preflight(spec: RunSpec) -> None:
-    """Checks that need more than the input files: the workspace folder and the executor settings."""
-    from gwasflow.engine.rundir import WORKSPACE_MARK
-    from gwasflow.executors.registry import check_settings
+def _preflight(spec: RunSpec, *, force: bool | None = None) -> None:
+    """Checks that need more than the input files: the folders and the executor settings.
 
-    problems = []
-    path = Path(spec.workdir)
-    if path.is_file() or (path.is_dir() and any(path.iterdir()) and not (path / WORKSPACE_MARK).exists()):
-        problems.append(Problem("workdir", "exists and is not an empty folder or a gwasflow workspace", str(path)))
+    ``force`` None: ``validate`` (is the workspace free?); True or False: a run about to start with or
+    without ``--force`` (``check_new_run``: also a live or earlier run in ``outdir``).
+    """
+    from gwasflow.engine.launch import check_new_run
+    from gwasflow.executors.registry import check_settings
+    from gwasflow.storage.workspace import workspace_problems
+
+    problems = workspace_problems(spec) if force is None else check_new_run(spec, force=force)
     settings = {"max_parallel": spec.executor.max_parallel, **spec.executor.settings}
     problems += [Problem("executor.settings", msg) for msg in check_settings(spec.executor.kind, settings)]
     if problems:
@@ -206,11 +215,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return run_spec_file(args.spec, quiet=args.quiet)
+    return run_spec_file(args.spec, quiet=args.quiet, force=args.force)
 
 
-def run_spec_file(path: Path, *, quiet: bool = False) -> int:
-    """``gwasflow run``: validate (exit 2 on any problem, nothing written), then run to the end."""
+def run_spec_file(path: Path, *, quiet: bool = False, force: bool = False) -> int:
+    """``gwasflow run``: validate (exit 2 on any problem, nothing written), then run to the end.
+
+    An ``outdir`` that holds an earlier run needs ``force`` (see ``engine/launch.py``).
+    """
     from gwasflow.engine.launch import start_run
     from gwasflow.engine.progress import make_progress
     from gwasflow.engine.states import RunState
@@ -218,8 +230,8 @@ def run_spec_file(path: Path, *, quiet: bool = False) -> int:
 
     spec = load(path)
     metas = validate(spec)
-    _preflight(spec)
-    outcome = start_run(spec, metas, progress=make_progress(quiet=quiet))
+    _preflight(spec, force=force)
+    outcome = start_run(spec, metas, progress=make_progress(quiet=quiet), force=force)
     code = _report_outcome(outcome)
     if outcome.state is RunState.SUCCEEDED:
         print(f"results: {spec.outdir.rstrip('/')}/results")
@@ -250,7 +262,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     spec_path = write_demo(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed,
                            trait=args.trait)
     print(f"demo: cohort and spec written to {args.out} ({args.samples} samples x {args.variants} variants)")
-    return run_spec_file(spec_path, quiet=args.quiet)
+    return run_spec_file(spec_path, quiet=args.quiet, force=args.force)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import boto3
 
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.failure_log import DynamoDBSink, FailureSink, S3Sink, make_sink
-from gwasflow.engine.rundir import RunDir, prepare_workspace
+from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.states import RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.executors.local import LocalExecutor
@@ -32,7 +32,7 @@ def _drive(tmp_path: Path, jobs: list[Job], sink: FailureSink) -> MemoryStore:
     store.create_run("run-1", "t", "{}", "{}")
     graph = JobGraph(jobs)
     store.add_jobs("run-1", [(j.id, j.step.value) for j in graph])
-    prepare_workspace(tmp_path / "ws")
+    (tmp_path / "ws").mkdir()
     executor = LocalExecutor(max_parallel=2)
     try:
         Driver(run_id="run-1", graph=graph, store=store, executor=executor, rundir=RunDir(tmp_path / "out"),

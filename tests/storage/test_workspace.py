@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gwasflow.engine.rundir import RunDir
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage.workspace import is_transient, local_run_root, open_workspace
 
@@ -20,14 +21,15 @@ def _spec(tmp_path: Path, **extra: Any) -> RunSpec:
 
 def test_open_workspace__remote_run_deletes_it_even_when_the_run_raises(tmp_path: Path) -> None:
     spec = _spec(tmp_path, outdir="s3://b/out")
-    with pytest.raises(RuntimeError), open_workspace(spec) as ws:
+    with pytest.raises(RuntimeError), open_workspace(spec, RunDir(tmp_path / "run").for_run("t-1")) as ws:
         (ws.path / "step1").mkdir()
         raise RuntimeError("boom")
     assert not (tmp_path / "work").exists()
 
 
 def test_open_workspace__keep_workspace_keeps_it(tmp_path: Path) -> None:
-    with open_workspace(_spec(tmp_path, outdir="s3://b/out", keep_workspace=True)):
+    spec = _spec(tmp_path, outdir="s3://b/out", keep_workspace=True)
+    with open_workspace(spec, RunDir(tmp_path / "run").for_run("t-1")):
         pass
     assert (tmp_path / "work").is_dir()
 
@@ -35,7 +37,7 @@ def test_open_workspace__keep_workspace_keeps_it(tmp_path: Path) -> None:
 def test_open_workspace__all_local_failed_run_keeps_it_for_retry(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
     assert not is_transient(spec)
-    with pytest.raises(RuntimeError), open_workspace(spec):
+    with pytest.raises(RuntimeError), open_workspace(spec, RunDir(tmp_path / "out").for_run("t-1")):
         raise RuntimeError("a failed job")
     assert (tmp_path / "work").is_dir()
 

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gwasflow.engine.rundir import RunDir, remove_workspace
+from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.html import write_report
 from gwasflow.report.merge import ignored_low_mac, merge_phenotype
 from gwasflow.report.summary import summarize_results, write_summary
+from gwasflow.storage.ownership import remove_workspace
 
 __all__ = ["ACTIONS", "ActionContext", "merge_ignored", "run_action"]
 
@@ -82,8 +83,8 @@ def _report(job: Job, ctx: ActionContext) -> str:
 def _cleanup(job: Job, ctx: ActionContext) -> str:
     if ctx.keep_workspace:
         return f"workspace kept: {ctx.workspace}"
-    removed = remove_workspace(ctx.workspace)
-    return f"workspace {'deleted' if removed else 'not ours, left'}: {ctx.workspace}"
+    kept = remove_workspace(ctx.workspace, ctx.rundir.for_run(ctx.run_id))
+    return f"workspace deleted: {ctx.workspace}" if kept is None else f"workspace left ({kept}): {ctx.workspace}"
 
 
 ACTIONS: dict[str, Callable[[Job, ActionContext], str]] = {

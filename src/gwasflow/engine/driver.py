@@ -24,7 +24,7 @@ from gwasflow.engine.outputs import check_outputs, fingerprint
 from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
-from gwasflow.engine.rundir import RunDir, remove_workspace
+from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.signals import sigterm_as_interrupt
 from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecCause, ExecState, JobState, RunState
 from gwasflow.engine.store import AttemptRecord, Store
@@ -33,6 +33,7 @@ from gwasflow.executors.base import ExecStatus, Executor, Submission
 from gwasflow.executors.local import ATTEMPT_ENV
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
+from gwasflow.storage.ownership import remove_workspace
 
 __all__ = ["Driver", "RunOutcome"]
 
@@ -78,7 +79,7 @@ class Driver:
         self.graph = graph
         self.store = store
         self.executor = executor
-        self.rundir = rundir
+        self.rundir = rundir.for_run(run_id)  # its logs go under runs/<run_id>/
         self.workspace = workspace
         self.keep_workspace = keep_workspace
         self.poll_interval_s = poll_interval_s
@@ -90,7 +91,7 @@ class Driver:
         self._active: dict[str, _Active] = {}
         self._not_before: dict[str, float] = {}
         self.scheduler = Scheduler(graph, initial_states(store, run_id, graph))
-        self._ctx = ActionContext.create(graph, rundir, workspace, keep_workspace, store, run_id)
+        self._ctx = ActionContext.create(graph, self.rundir, workspace, keep_workspace, store, run_id)
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -358,7 +359,7 @@ class Driver:
     def _finish(self, state: RunState, message: str, t0: float) -> RunOutcome:
         cleanup_done = self.scheduler.state("cleanup") is JobState.SUCCEEDED if "cleanup" in self.graph else True
         if state is RunState.CANCELLED and not cleanup_done and not self.keep_workspace:
-            remove_workspace(self.workspace)
+            remove_workspace(self.workspace, self.rundir)
         elapsed = time.monotonic() - t0
         self.store.set_run_state(self.run_id, state, message)
         self.rundir.write_sentinel(state is RunState.SUCCEEDED, f"{state.value}: {message}")

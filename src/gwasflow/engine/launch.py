@@ -6,7 +6,14 @@ folder of a remote ``outdir`` is published at the end (``gwasflow.storage``).
 One driver at a time per run folder: the driver holds an exclusive lock on
 ``.gwasflow/driver.lock`` (with its pid in ``driver.pid``) while it runs, so
 ``resume`` or ``retry`` cannot start a second driver on a live run, and
-``cancel`` knows whom to signal.
+``cancel`` knows whom to signal. The workspace is claimed and held as
+``gwasflow.storage.ownership`` describes: a run never shares its workspace.
+
+A run folder that holds an earlier run takes a new one only with ``force``
+(``gwasflow run --force``): what the earlier run published is moved to
+``.gwasflow/history/<run-id>/`` first (``RunDir.archive``), so nothing of it is
+taken for the new run's; its records stay in the store and its logs under
+``.gwasflow/runs/<run-id>/``.
 """
 
 from __future__ import annotations
@@ -26,23 +33,25 @@ from gwasflow.engine.driver import Driver, RunOutcome
 from gwasflow.engine.failure_log import make_sink
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.progress import NullProgress, ProgressSink
-from gwasflow.engine.rundir import RunDir, prepare_workspace, write_atomic
+from gwasflow.engine.rundir import RunDir, write_atomic
 from gwasflow.engine.signals import sigterm_as_interrupt
 from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import RunRecord, SQLiteStore, Store
-from gwasflow.errors import StagingError, StoreError
+from gwasflow.errors import Problem, SpecError, StagingError, StoreError
 from gwasflow.executors.registry import make_executor
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import RunSpec
+from gwasflow.storage.ownership import claim_workspace, overlap_problems, remove_workspace
 from gwasflow.storage.progress import make_byte_progress
 from gwasflow.storage.publish import publish_run
+from gwasflow.storage.remote_history import archive_remote, fetch_store, remote_store
 from gwasflow.storage.staging import copy_in, plan_staging
 from gwasflow.storage.uri import is_remote
-from gwasflow.storage.workspace import local_run_root, open_workspace
+from gwasflow.storage.workspace import open_workspace, run_root, workspace_problems
 
-__all__ = ["cancel_run", "driver_pid", "new_run_id", "resume_run", "retry_run", "start_run"]
+__all__ = ["cancel_run", "check_new_run", "driver_pid", "new_run_id", "resume_run", "retry_run", "start_run"]
 
 
 def new_run_id(name: str) -> str:
@@ -126,48 +135,123 @@ def _publish_metrics(store: Store, run_id: str, rundir: RunDir) -> None:
     rundir.event("metrics_published", sink="cloudwatch", data=sent)
 
 
+def _earlier_runs(rundir: RunDir) -> list[RunRecord]:
+    if not rundir.store_path.exists():
+        return []
+    store = SQLiteStore(rundir.store_path)
+    try:
+        return store.list_runs()
+    finally:
+        store.close()
+
+
+def check_new_run(spec: RunSpec, *, force: bool) -> list[Problem]:
+    """Why ``spec`` cannot start a new run now (nothing is written): overlapping folders, a live
+    driver on its run folder, an earlier run there without ``force``, a workspace that is not free."""
+    rundir = RunDir(run_root(spec))
+    problems = [] if is_remote(spec.outdir) else overlap_problems(spec.workdir, spec.outdir)
+    pid = driver_pid(rundir)
+    if pid is not None:
+        problems.append(Problem("outdir", f"{spec.outdir} is being driven by process {pid} (run in progress); "
+                                          "wait or `gwasflow cancel` it"))
+    else:
+        problems += _earlier_run_problem(spec.outdir, _earlier_runs(rundir), force=force)
+    if not problems and not force and is_remote(spec.outdir) and remote_store(spec.outdir):
+        problems.append(Problem("outdir", f"{spec.outdir} holds an earlier run; start a new run there with "
+                                          "`gwasflow run --force` (the earlier one is moved to "
+                                          f"{spec.outdir.rstrip('/')}/.gwasflow/history/<its run id>/)"))
+    return problems + workspace_problems(spec)
+
+
+def _earlier_run_problem(outdir: str, runs: list[RunRecord], *, force: bool) -> list[Problem]:
+    if not runs or force:
+        return []
+    last = runs[-1]
+    return [Problem("outdir", f"{outdir} holds run {last.run_id} ({last.state.value}); carry it on with "
+                              "`gwasflow resume` or `gwasflow retry`, or start a new run with `gwasflow run --force` "
+                              f"(the earlier one is moved to {outdir.rstrip('/')}/.gwasflow/history/{last.run_id}/)")]
+
+
+def _unique_run_id(name: str, taken: set[str]) -> str:
+    base = run_id = new_run_id(name)
+    n = 1
+    while run_id in taken:
+        n += 1
+        run_id = f"{base}.{n}"
+    return run_id
+
+
 def start_run(
-    spec: RunSpec, datasets: list[DatasetMeta], *, progress: ProgressSink | None = None, python: str = sys.executable
+    spec: RunSpec, datasets: list[DatasetMeta], *, progress: ProgressSink | None = None, python: str = sys.executable,
+    force: bool = False,
 ) -> RunOutcome:
     """Stage ``spec``'s inputs (already validated), plan, record the run in its store, drive it to the end.
 
-    Remote inputs are copied into the workspace and the planner sees only local paths; with a
-    remote ``outdir`` the run folder is local during the run and published at the end, whatever
-    the outcome. The workspace is deleted as ``storage/workspace.py`` describes.
+    Refused (``SpecError``, nothing written) as :func:`check_new_run` says. Remote inputs are copied
+    into the workspace and the planner sees only local paths; with a remote ``outdir`` the run folder
+    is local during the run and published at the end, whatever the outcome. The workspace is
+    claimed, held and deleted as ``storage/workspace.py`` describes.
     """
+    problems = check_new_run(spec, force=force)
+    if problems:
+        raise SpecError(problems)
     quiet = progress is None or isinstance(progress, NullProgress)
-    remote_out = is_remote(spec.outdir)
-    root = local_run_root(spec) if remote_out else Path(spec.outdir)
+    root = run_root(spec)
+    if force and is_remote(spec.outdir) and not RunDir(root).store_path.exists() and remote_store(spec.outdir):
+        fetch_store(spec.outdir, RunDir(root).store_path)  # the store keeps every run of the outdir
+    rundir = RunDir(root).for_run(_unique_run_id(spec.name, {r.run_id for r in _earlier_runs(RunDir(root))}))
     with sigterm_as_interrupt():
         try:
-            with open_workspace(spec) as workspace:
+            with open_workspace(spec, rundir) as workspace, _driver_lock_or_undo(rundir, spec, workspace.created):
                 plan = plan_staging(spec, datasets, workspace.path, mounts=workspace.mounts)
                 copy_in(plan.transfers, make_byte_progress(quiet=quiet))
                 local_spec = plan.spec.model_copy(update={"outdir": str(root)})
-                outcome = _start_local(local_spec, plan.datasets, spec, progress, python)
+                outcome = _start_local(local_spec, plan.datasets, spec, rundir, progress, python, force=force)
         finally:
-            if remote_out and RunDir(root).store_path.exists():
+            if is_remote(spec.outdir) and RunDir(root).store_path.exists():
                 _publish(root, spec.outdir, quiet=quiet)
     return outcome
 
 
-def _start_local(spec: RunSpec, datasets: list[DatasetMeta], original: RunSpec, progress: ProgressSink | None,
-                 python: str) -> RunOutcome:
-    """Plan and drive ``spec``, whose every path is local; ``original`` is what the user wrote."""
-    graph = build_graph(spec, datasets, python=python)
-    rundir = RunDir(Path(spec.outdir))
-    with _driver_lock(rundir):
-        prepare_workspace(Path(spec.workdir))
-        rundir.create()
-        write_atomic(rundir.spec_path, original.model_dump_json(indent=2))
-        store = SQLiteStore(rundir.store_path)
+@contextlib.contextmanager
+def _driver_lock_or_undo(rundir: RunDir, spec: RunSpec, created: bool) -> Iterator[None]:
+    """The run folder's driver lock; a workspace this run just created is deleted if the lock is taken."""
+    with contextlib.ExitStack() as stack:
         try:
-            run_id = new_run_id(spec.name)
-            store.create_run(run_id, spec.name, spec.model_dump_json(), json.dumps(graph.to_dict()))
-            store.add_jobs(run_id, [(job.id, job.step.value) for job in graph])
-            return _drive(spec, rundir, store, run_id, graph, progress)
-        finally:
-            store.close()
+            stack.enter_context(_driver_lock(rundir))
+        except StoreError:
+            if created:
+                remove_workspace(Path(spec.workdir), rundir)
+            raise
+        yield
+
+
+def _start_local(spec: RunSpec, datasets: list[DatasetMeta], original: RunSpec, rundir: RunDir,
+                 progress: ProgressSink | None, python: str, *, force: bool) -> RunOutcome:
+    """Plan and drive ``spec``, whose every path is local; ``original`` is what the user wrote.
+
+    Runs under the driver lock: an earlier run is checked for (and with ``force`` archived) again here.
+    """
+    assert rundir.run_id is not None
+    graph = build_graph(spec, datasets, python=python)
+    earlier = _earlier_runs(rundir)
+    problems = _earlier_run_problem(original.outdir, earlier, force=force)
+    if problems:
+        raise SpecError(problems)
+    if earlier:
+        moved = str(rundir.archive(earlier[-1].run_id))
+        if is_remote(original.outdir):
+            moved = archive_remote(original.outdir, earlier[-1].run_id)
+        rundir.event("earlier_run_archived", run_id=earlier[-1].run_id, to=moved)
+    rundir.create()
+    write_atomic(rundir.spec_path, original.model_dump_json(indent=2))
+    store = SQLiteStore(rundir.store_path)
+    try:
+        store.create_run(rundir.run_id, spec.name, spec.model_dump_json(), json.dumps(graph.to_dict()))
+        store.add_jobs(rundir.run_id, [(job.id, job.step.value) for job in graph])
+        return _drive(spec, rundir, store, rundir.run_id, graph, progress)
+    finally:
+        store.close()
 
 
 def _publish(root: Path, outdir: str, *, quiet: bool) -> None:
@@ -197,13 +281,20 @@ def resume_run(rundir: RunDir, *, run_id: str | None = None, progress: ProgressS
     with _driver_lock(rundir):
         store, run = _open(rundir, run_id)
         try:
-            spec = RunSpec.model_validate_json(run.spec_json)
-            graph = JobGraph.from_dict(json.loads(run.graph_json))
-            prepare_workspace(Path(spec.workdir))
-            rundir.create()
-            return _drive(spec, rundir, store, run.run_id, graph, progress)
+            with _claimed(rundir, run) as (spec, bound, graph):
+                return _drive(spec, bound, store, run.run_id, graph, progress)
         finally:
             store.close()
+
+
+@contextlib.contextmanager
+def _claimed(rundir: RunDir, run: RunRecord) -> Iterator[tuple[RunSpec, RunDir, JobGraph]]:
+    """Hold the workspace of ``run`` (the caller holds the driver lock): its spec, run folder and graph."""
+    spec = RunSpec.model_validate_json(run.spec_json)
+    bound = rundir.for_run(run.run_id)
+    with claim_workspace(Path(spec.workdir), bound, new_run=False):
+        bound.create()
+        yield spec, bound, JobGraph.from_dict(json.loads(run.graph_json))
 
 
 def retry_run(
@@ -218,28 +309,35 @@ def retry_run(
 ) -> tuple[list[str], RunOutcome | None]:
     """Re-open the chosen failed jobs (with new resources if given) and drive the run to its end.
 
-    For a run that a live driver is driving, use ``engine.control.request_retry`` instead.
+    For a run that a live driver is driving, use ``engine.control.request_retry`` instead. The store
+    changes only once the run's driver lock and workspace are held.
 
     With no ``job_ids`` and no ``error_types``, every failed job is chosen. Returns the re-opened
     job ids and the outcome (None when nothing matched).
     """
-    store, run = _open(rundir, run_id)
-    try:
-        graph = JobGraph.from_dict(json.loads(run.graph_json))
-        chosen = choose_failed(store, run.run_id, job_ids, error_types)
-        if not chosen:
-            return [], None
-        for job_id in chosen:
-            if memory_mb is not None or time_s is not None:
-                record = store.get_job(run.run_id, job_id)
-                store.set_job_overrides(run.run_id, job_id, memory_mb=memory_mb or record.memory_mb,
-                                        time_s=time_s or record.time_s)
-        scheduler = Scheduler(graph, {r.job_id: r.state for r in store.list_jobs(run.run_id)})
-        store.set_job_states(run.run_id, scheduler.reopen(chosen))
-        store.set_run_state(run.run_id, RunState.RUNNING, f"retry of {len(chosen)} job(s)")
-    finally:
-        store.close()
-    return chosen, resume_run(rundir, run_id=run.run_id, progress=progress)
+    with _driver_lock(rundir):
+        store, run = _open(rundir, run_id)
+        try:
+            chosen = choose_failed(store, run.run_id, job_ids, error_types)
+            if not chosen:
+                return [], None
+            with _claimed(rundir, run) as (spec, bound, graph):
+                _reopen(store, run.run_id, graph, chosen, memory_mb=memory_mb, time_s=time_s)
+                return chosen, _drive(spec, bound, store, run.run_id, graph, progress)
+        finally:
+            store.close()
+
+
+def _reopen(store: Store, run_id: str, graph: JobGraph, chosen: list[str], *, memory_mb: int | None,
+            time_s: int | None) -> None:
+    for job_id in chosen:
+        if memory_mb is not None or time_s is not None:
+            record = store.get_job(run_id, job_id)
+            store.set_job_overrides(run_id, job_id, memory_mb=memory_mb or record.memory_mb,
+                                    time_s=time_s or record.time_s)
+    scheduler = Scheduler(graph, {r.job_id: r.state for r in store.list_jobs(run_id)})
+    store.set_job_states(run_id, scheduler.reopen(chosen))
+    store.set_run_state(run_id, RunState.RUNNING, f"retry of {len(chosen)} job(s)")
 
 
 def choose_failed(store: Store, run_id: str, job_ids: Sequence[str], error_types: Sequence[str]) -> list[str]:

@@ -1,62 +1,40 @@
-"""Every path of a run, in one place, and atomic writes.
+"""Every path of a run, in one place.
 
 The run folder is ``outdir`` of the spec. Its layout is a contract that
 ``gwasflow status``, ``failures``, ``report`` and ``resume`` rely on::
 
     <outdir>/
-      results/<pheno>.regenie.gz   merged step 2 results, one file per phenotype
-      summary.tsv                  per phenotype: variants tested, lambda GC, hits, top variant
+      results/<pheno>.regenie.gz   merged step 2 results of the current run, one file per phenotype
+      summary.tsv, report.html     per phenotype: variants tested, lambda GC, hits, top variant; the report
       .gwasflow/
-        gwasflow.sqlite            the run store (SQLite, WAL)
-        spec.json                  the validated spec the run was started with
-        events.jsonl               structured event log of the driver
-        logs/<job>.<attempt>.log   one log file per job attempt
+        gwasflow.sqlite            the run store (SQLite, WAL): every run of this folder, the latest is current
+        spec.json                  the validated spec the current run was started with
+        events.jsonl               structured event log of the current run's driver
+        runs/<run-id>/logs/<job>.<attempt>.log   one log file per job attempt, per run
+        history/<run-id>/          what an earlier run published (results/, summary.tsv, report.html,
+                                   spec.json, events.jsonl, its sentinel), moved aside by ``run --force``
         SUCCEEDED | FAILED         sentinel written when the run ends (its text says why)
 
-The transient workspace (step 1 and step 2 outputs) is the spec's ``workdir``;
-gwasflow marks a workspace it created with ``.gwasflow-workspace`` and only
-ever deletes a folder that carries that mark.
+Every write is atomic (``gwasflow.storage.atomic``). The transient workspace
+(step 1 and step 2 outputs) is the spec's ``workdir``; who owns it and when it
+may be deleted is ``gwasflow.storage.ownership``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WORKSPACE_MARK", "RunDir", "prepare_workspace", "remove_workspace", "write_atomic"]
+from gwasflow.storage.atomic import write_atomic
 
-WORKSPACE_MARK = ".gwasflow-workspace"
+__all__ = ["RunDir", "write_atomic"]
 
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Readers see either the old file or the whole new one, never a partial write.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+#: What a finished run leaves at the top of its run folder and in ``.gwasflow/`` (moved aside together).
+_PUBLISHED = ("results", "summary.tsv", "report.html")
+_STATE = ("spec.json", "events.jsonl", "SUCCEEDED", "FAILED")
 
 
 @dataclass(frozen=True)
@@ -64,6 +42,11 @@ class RunDir:
     """The paths of one run folder (see the module docstring)."""
 
     root: Path
+    run_id: str | None = None
+
+    def for_run(self, run_id: str) -> RunDir:
+        """The same folder, with the paths of run ``run_id`` (its logs)."""
+        return replace(self, run_id=run_id)
 
     @classmethod
     def find(cls, start: Path | None = None) -> RunDir | None:
@@ -89,7 +72,12 @@ class RunDir:
 
     @property
     def logs_dir(self) -> Path:
-        return self.state_dir / "logs"
+        """``runs/<run-id>/logs`` (``logs`` for a folder object that names no run)."""
+        return self.state_dir / "runs" / self.run_id / "logs" if self.run_id else self.state_dir / "logs"
+
+    @property
+    def history_dir(self) -> Path:
+        return self.state_dir / "history"
 
     @property
     def results_dir(self) -> Path:
@@ -114,31 +102,28 @@ class RunDir:
             self.sentinel(ok).unlink(missing_ok=True)
         write_atomic(self.sentinel(succeeded), message.rstrip("\n") + "\n")
 
+    def archive(self, run_id: str) -> Path:
+        """Move what run ``run_id`` published, its spec, events and sentinel to ``history/<run_id>/``.
+
+        The store keeps its records and its logs stay under ``runs/<run_id>/``, so ``--run-id`` still
+        finds them; nothing is left where it would be taken for the next run's. Returns the folder.
+        """
+        target = self.history_dir / run_id
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.history_dir / f"{run_id}.{n}"
+        target.mkdir(parents=True)
+        moves = [(self.root / name, target / name) for name in _PUBLISHED]
+        moves += [(self.state_dir / name, target / name) for name in _STATE]
+        for source, dest in moves:
+            if source.exists() or source.is_symlink():
+                source.rename(dest)
+        return target
+
     def event(self, name: str, **fields: Any) -> None:
         """Append one structured event (``{"t": ..., "event": name, ...}``) to the event log."""
         record = {"t": round(time.time(), 3), "event": name, **fields}
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.events_path.open("a") as handle:
             handle.write(json.dumps(record, default=str) + "\n")
-
-
-def prepare_workspace(path: Path) -> None:
-    """Create the workspace folder and mark it as ours.
-
-    Refuses a folder that exists, is not empty and was not made by gwasflow, so
-    that cleanup can never delete a user's data.
-    """
-    if path.exists() and any(path.iterdir()) and not (path / WORKSPACE_MARK).exists():
-        raise FileExistsError(
-            f"workdir {path} exists, is not empty and is not a gwasflow workspace; choose an empty folder"
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    (path / WORKSPACE_MARK).touch()
-
-
-def remove_workspace(path: Path) -> bool:
-    """Delete a workspace folder that gwasflow created. Returns whether it was deleted."""
-    if not (path / WORKSPACE_MARK).exists():
-        return False
-    shutil.rmtree(path, ignore_errors=True)
-    return not path.exists()

@@ -15,15 +15,14 @@ import gzip
 import hashlib
 import io
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from gwasflow.errors import GwasflowError
+from gwasflow.storage.atomic import atomic_path
 
 __all__ = [
     "MergeError",
@@ -191,13 +190,9 @@ def merge_phenotype(
         raise MergeError(f"{len(missing)} shard result(s) missing, first: {missing[0]}")
     if out.exists() and not out.is_file():
         raise MergeError(f"{out} exists and is not a file; move it away to publish the merged result there")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     header: list[str] = []
     rows = 0
-    try:
+    with atomic_path(out) as tmp:
         with _gzip_text(tmp) as sink:
             for shard in shards:
                 for i, line in enumerate(_rows(shard, header)):
@@ -212,7 +207,4 @@ def merge_phenotype(
             raise MergeError(
                 f"{out.name}: {rows} rows + {ignored} ignored for low MAC != {planned_rows} planned variants"
             )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return MergeResult(path=out, rows=rows, ignored=ignored)

@@ -23,11 +23,11 @@ Each published file's size is checked against the local one.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from gwasflow.errors import StagingError
+from gwasflow.storage.atomic import atomic_path
 from gwasflow.storage.progress import ByteProgress, NullByteProgress
 from gwasflow.storage.uri import filesystem, is_remote, join, local_path
 
@@ -72,17 +72,11 @@ def _put_options(fs: Any) -> dict[str, Any]:
 
 
 def _replace_local(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as handle:
-            while chunk := handle.read(8 * 2**20):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(dest, suffix=".part") as tmp, tmp.open("wb") as out, src.open("rb") as handle:
+        while chunk := handle.read(8 * 2**20):
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def publish_run(root: Path, outdir: str, *, progress: ByteProgress | None = None) -> int:

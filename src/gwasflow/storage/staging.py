@@ -19,8 +19,6 @@ when complete, so a half-copied file never carries the name a job reads.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 from gwasflow.errors import StagingError
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.spec.model import RunSpec
+from gwasflow.storage.atomic import atomic_path
 from gwasflow.storage.progress import ByteProgress, NullByteProgress
 from gwasflow.storage.uri import basename, filesystem, is_remote, join, local_path
 
@@ -180,21 +179,17 @@ def copy_in(transfers: Sequence[Transfer], progress: ByteProgress | None = None)
 
 def _copy_one(item: Transfer, bar: ByteProgress) -> None:
     fs, inner = filesystem(item.source)
-    item.target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{item.target.name}.", suffix=".part", dir=item.target.parent)
     written = 0
     try:
-        with os.fdopen(fd, "wb") as out, fs.open(inner, "rb") as src:
-            while chunk := src.read(CHUNK_BYTES):
-                out.write(chunk)
-                written += len(chunk)
-                bar.advance(len(chunk))
-        if written != item.size:
-            raise StagingError(f"{item.source}: copied {written} bytes, expected {item.size}")
-        os.replace(tmp, item.target)
+        with atomic_path(item.target, suffix=".part") as tmp:
+            with tmp.open("wb") as out, fs.open(inner, "rb") as src:
+                while chunk := src.read(CHUNK_BYTES):
+                    out.write(chunk)
+                    written += len(chunk)
+                    bar.advance(len(chunk))
+            if written != item.size:
+                raise StagingError(f"{item.source}: copied {written} bytes, expected {item.size}")
     except FileNotFoundError:
         raise StagingError(f"input not found: {item.source}") from None
     except OSError as exc:
         raise StagingError(f"cannot stage {item.source} to {item.target}: {exc}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)

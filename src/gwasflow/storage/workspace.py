@@ -11,6 +11,10 @@ on success by the ``cleanup`` job, on cancellation by the driver), so that
 ``gwasflow retry`` can re-run only the failed jobs. ``keep_workspace: true``
 keeps it in every case.
 
+The workspace belongs to the run that made it and is held (an OS lock) while
+the run drives it; a second run cannot use it, and nothing is deleted that is
+not provably the run's own workspace (``gwasflow.storage.ownership``).
+
 With a remote ``outdir``, the run folder (store, logs, results) is a local
 folder under the user cache, one per ``outdir`` (so two runs into the same
 ``outdir`` on this host exclude each other through the driver lock), and is
@@ -26,18 +30,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gwasflow.engine.rundir import prepare_workspace, remove_workspace
+from gwasflow.engine.rundir import RunDir
+from gwasflow.errors import Problem
 from gwasflow.spec.model import RunSpec
+from gwasflow.storage.ownership import claim_workspace, remove_workspace, workspace_problem
 from gwasflow.storage.staging import Mount
 from gwasflow.storage.uri import is_remote
 
-__all__ = ["Workspace", "is_transient", "local_run_root", "open_workspace", "remote_inputs"]
+__all__ = [
+    "Workspace", "is_transient", "local_run_root", "open_workspace", "remote_inputs", "run_root", "workspace_problems",
+]
 
 
 @dataclass(frozen=True)
 class Workspace:
     path: Path
     mounts: list[Mount] = field(default_factory=list)
+    created: bool = False
 
 
 def remote_inputs(spec: RunSpec) -> list[str]:
@@ -62,26 +71,38 @@ def local_run_root(spec: RunSpec) -> Path:
     return cache / "gwasflow" / "runs" / f"{spec.name}-{digest}"
 
 
+def run_root(spec: RunSpec) -> Path:
+    """The local run folder of ``spec``: ``outdir``, or :func:`local_run_root` for a remote one."""
+    return local_run_root(spec) if is_remote(spec.outdir) else Path(spec.outdir)
+
+
+def workspace_problems(spec: RunSpec) -> list[Problem]:
+    """Read-only: why a new run of ``spec`` cannot use its ``workdir`` now (in use, another run's, not ours)."""
+    why = workspace_problem(Path(spec.workdir), RunDir(run_root(spec)))
+    return [Problem("workdir", f"{spec.workdir} {why}")] if why else []
+
+
 @contextlib.contextmanager
-def open_workspace(spec: RunSpec) -> Iterator[Workspace]:
-    """Create the run's workspace (and its FSx file system), yield it, and delete what is transient."""
+def open_workspace(spec: RunSpec, rundir: RunDir) -> Iterator[Workspace]:
+    """Claim the workspace of new run ``rundir.run_id`` (and create its FSx file system), yield it, and
+    delete what is transient."""
     if spec.workspace.kind == "fsx":
-        with _fsx(spec) as mounts, _folder(spec) as path:
-            yield Workspace(path, mounts)
+        with _fsx(spec) as mounts, _folder(spec, rundir) as (path, created):
+            yield Workspace(path, mounts, created)
     else:
-        with _folder(spec) as path:
-            yield Workspace(path)
+        with _folder(spec, rundir) as (path, created):
+            yield Workspace(path, created=created)
 
 
 @contextlib.contextmanager
-def _folder(spec: RunSpec) -> Iterator[Path]:
+def _folder(spec: RunSpec, rundir: RunDir) -> Iterator[tuple[Path, bool]]:
     path = Path(spec.workdir)
-    prepare_workspace(path)
-    try:
-        yield path
-    finally:
-        if is_transient(spec) and not spec.keep_workspace:
-            remove_workspace(path)
+    with claim_workspace(path, rundir, new_run=True) as claim:
+        try:
+            yield path, claim.created
+        finally:
+            if is_transient(spec) and not spec.keep_workspace:
+                remove_workspace(path, rundir)
 
 
 @contextlib.contextmanager
