@@ -50,6 +50,62 @@ def _nothing(d: Path) -> None:
     return None
 
 
+def _rewrite(table: Path, column: str, value_of: Callable[[int, str], str]) -> None:
+    """Set every cell of ``column``: ``value_of(row from 0, old text)``."""
+    rows = [line.split() for line in table.read_text().splitlines()]
+    k = rows[0].index(column)
+    for i, cells in enumerate(rows[1:]):
+        cells[k] = value_of(i, cells[k])
+    table.write_text("\n".join(" ".join(cells) for cells in rows) + "\n")
+
+
+def _constant_y2(d: Path) -> None:
+    _rewrite(d / "phenotype.txt", "Y2", lambda i, v: "1.5")
+
+
+def _six_phenotyped_y2(d: Path) -> None:
+    _rewrite(d / "phenotype.txt", "Y2", lambda i, v: v if i < 6 else "NA")
+
+
+def _all_missing_y2(d: Path) -> None:
+    _rewrite(d / "phenotype.txt", "Y2", lambda i, v: "NA")
+
+
+def _minus9_in_y2(d: Path) -> None:
+    _rewrite(d / "phenotype.txt", "Y2", lambda i, v: "-9" if i % 10 == 3 else v)
+
+
+def _huge_y1(d: Path) -> None:
+    _rewrite(d / "phenotype.txt", "Y1", lambda i, v: "1e308" if i == 7 else v)
+
+
+def _all_control(d: Path) -> None:
+    _rewrite(d / "phenotype.txt", "Y1", lambda i, v: "0")
+    _rewrite(d / "phenotype.txt", "Y2", lambda i, v: str(i % 2))
+
+
+def _plink_case_control(d: Path) -> None:
+    for col in ("Y1", "Y2"):
+        _rewrite(d / "phenotype.txt", col, lambda i, v: "2" if i % 3 == 0 else "1")
+
+
+def _duplicate_header_column(d: Path) -> None:
+    p = d / "phenotype.txt"
+    p.write_text(p.read_text().replace("FID IID Y1 Y2", "FID IID Y1 Y1", 1))
+
+
+def _comma_in_covariate_name(d: Path) -> None:
+    p = d / "covariates.txt"
+    p.write_text(p.read_text().replace("V3", "V,3", 1))
+
+
+def _tab_separated_empty_cell(d: Path) -> None:
+    p = d / "phenotype.txt"
+    rows = [line.split() for line in p.read_text().splitlines()]
+    rows[12][2] = ""
+    p.write_text("\n".join("\t".join(cells) for cells in rows) + "\n")
+
+
 Case = tuple[str, Callable[[Path], None], dict[str, Any], str]
 
 CASES: list[Case] = [
@@ -68,6 +124,23 @@ CASES: list[Case] = [
     ("unknown_field", _nothing, {"colour": "blue"}, "colour"),
     ("regenie_without_binary", _nothing, {"engine": {"kind": "regenie"}}, "engine"),
     ("unknown_executor_setting", _nothing, {"executor": {"kind": "local", "settings": {"colour": 3}}}, "colour"),
+    # issue 14: degenerate traits and inputs the engine would reject
+    ("constant_trait", _constant_y2, {}, "'Y2' is constant (1.5)"),
+    ("trait_as_covariate", _nothing, {"covariates": {"file": "data/phenotype.txt", "columns": ["Y2"]}},
+     "'Y2' is also listed as a phenotype"),
+    ("six_phenotyped_samples", _six_phenotyped_y2, {}, "6 samples analysed"),
+    ("all_missing_trait", _all_missing_y2, {}, "trait 'Y2' has no value"),
+    ("plink_missing_code", _minus9_in_y2, {}, "use NA for missing values"),
+    ("implausible_value", _huge_y1, {}, "implausibly large"),
+    ("all_control_binary", _all_control, {"trait": "binary"}, "0 cases among 500"),
+    ("plink_case_control_coding", _plink_case_control, {"trait": "binary"}, "recode it to 0 (control), 1 (case)"),
+    ("duplicate_header_column", _duplicate_header_column, {"phenotypes": {"file": "data/phenotype.txt",
+                                                                          "columns": ["Y1"]}}, "appears twice"),
+    ("column_listed_twice", _nothing, {"phenotypes": {"file": "data/phenotype.txt", "columns": ["Y1", "Y1"]}},
+     "listed twice"),
+    ("comma_in_covariate_name", _comma_in_covariate_name,
+     {"covariates": {"file": "data/covariates.txt", "columns": ["V1", "V,3"]}}, "cannot take a comma"),
+    ("tab_separated_empty_cell", _tab_separated_empty_cell, {}, "line 13): field 3 is empty"),
 ]
 
 

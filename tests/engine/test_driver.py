@@ -31,7 +31,7 @@ def _drive(tmp_path: Path, jobs: list[Job], retry: RetrySpec | None = None) -> t
     store.create_run("r1", "t", "{}", "{}")
     store.add_jobs("r1", [(j.id, j.step.value) for j in graph])
     ws = tmp_path / "ws"
-    ws.mkdir(exist_ok=True)
+    ws.mkdir()
     executor = LocalExecutor(max_parallel=2)
     driver = Driver(run_id="r1", graph=graph, store=store, executor=executor, rundir=RunDir(tmp_path / "out"),
                     workspace=ws, poll_interval_s=0.02, retry=retry or RetrySpec(backoff_s=0))

@@ -32,7 +32,7 @@ def _drive(tmp_path: Path, jobs: list[Job], sink: FailureSink) -> MemoryStore:
     store.create_run("run-1", "t", "{}", "{}")
     graph = JobGraph(jobs)
     store.add_jobs("run-1", [(j.id, j.step.value) for j in graph])
-    (tmp_path / "ws").mkdir(exist_ok=True)
+    (tmp_path / "ws").mkdir()
     executor = LocalExecutor(max_parallel=2)
     try:
         Driver(run_id="run-1", graph=graph, store=store, executor=executor, rundir=RunDir(tmp_path / "out"),

@@ -182,7 +182,7 @@ def test_driver_final_check__all_na_shards_fail_the_run_naming_the_trait(tmp_pat
     store = MemoryStore()
     store.create_run("r1", "t", "{}", "{}")
     store.add_jobs("r1", [(j.id, j.step.value) for j in graph])
-    (tmp_path / "ws").mkdir(exist_ok=True)
+    (tmp_path / "ws").mkdir()
     executor = LocalExecutor(max_parallel=1)
     try:
         outcome = Driver(run_id="r1", graph=graph, store=store, executor=executor, rundir=RunDir(tmp_path / "out"),

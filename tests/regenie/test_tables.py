@@ -3,7 +3,9 @@
 Each case is a tricky file with header ``FID IID Y1 Y2`` (samples of the example ``.fam``). It is checked
 twice: by ``validate`` (the file as the spec's phenotype or covariate table) and by the engine's
 :func:`read_table` (``--phenoFile``/``--covarFile``). Either both accept, with the values given here, or
-both reject, naming the same file and line with the same message.
+both reject, naming the same file and line with the same message. What validate's trait checks then say of
+the values read (``spec/traits.py``: too few samples, a constant or all-missing column, 1e308, a trait also
+listed as covariate; tested in ``tests/spec/test_traits.py``) is not the reader's verdict and is left out here.
 """
 
 from __future__ import annotations
@@ -89,13 +91,17 @@ def _spec(tmp_path: Path, role: str, table: str) -> Path:
     return path
 
 
+# How validate's trait checks (after the reader accepted the tables) start their messages.
+_TRAIT_CHECKS = ("trait '", "covariate '", "'Y1' is also listed as a phenotype", "'Y2' is also listed as a phenotype")
+
+
 def _validate_problems(spec: Path, table: str) -> list[Problem]:
-    """validate's problems with ``table``; [] when it accepts the whole spec."""
+    """validate's problems with reading ``table``; [] when it accepts the whole spec but for the trait checks."""
     try:
         validate(load(spec))
     except SpecError as err:
-        problems = [p for p in err.problems if p.file == table]
-        assert problems, err.problems  # nothing else in the spec is wrong
+        problems = [p for p in err.problems if not p.message.startswith(_TRAIT_CHECKS)]
+        assert all(p.file == table for p in problems), err.problems  # nothing else in the spec is wrong
         return problems
     return []
 

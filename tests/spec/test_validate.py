@@ -327,3 +327,26 @@ def test_validate__binary_example_phenotypes_pass(tmp_path: Path, write_spec: Sp
     (data_dir / "pb.txt").write_bytes((REGENIE_EXAMPLE / "inputs" / "phenotype_bin_wNA.txt").read_bytes())
     path = write_spec(trait="binary", correction="spa", phenotypes={"file": "data/pb.txt", "columns": ["Y1", "Y2"]})
     assert validate(load(path))
+
+
+def test_validate__workdir_with_space_accepted_by_builtin_refused_for_regenie(
+    tmp_path: Path, write_spec: SpecWriter
+) -> None:
+    assert validate(load(write_spec(workdir="my work", outdir="my out")))
+    _fake_regenie(tmp_path, "v4.1.2.gz")
+    problem = _only(_problems(write_spec(workdir="my work", engine={"kind": "regenie", "binary": "bin/regenie"})))
+    assert (problem.field, "holds whitespace" in problem.message) == ("workdir", True)
+
+
+def test_validate__predictions_path_with_space(tmp_path: Path, write_spec: SpecWriter) -> None:
+    prev = tmp_path / "prev run"
+    prev.mkdir()
+    for k in (1, 2):
+        (prev / f"demo_{k}.loco").write_text("")
+    (prev / "demo_pred.list").write_text(f"Y1 {prev}/demo_1.loco\nY2 {prev}/demo_2.loco\n")
+    step1 = {"skip": True, "predictions": "prev run/demo_pred.list"}
+    assert validate(load(write_spec(step1=step1)))
+    _fake_regenie(tmp_path, "v4.1.2.gz")
+    problems = _problems(write_spec(step1=step1, engine={"kind": "regenie", "binary": "bin/regenie"}))
+    assert [(p.field, p.line) for p in problems] == [("step1.predictions", 1), ("step1.predictions", 2)]
+    assert "regenie splits this line at every space" in problems[0].message

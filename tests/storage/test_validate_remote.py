@@ -30,6 +30,7 @@ def remote_spec(bucket: tuple[Any, str], tmp_path: Path) -> tuple[Path, str]:
     data["datasets"][0]["bed"] = f"s3://{name}/data/cohort"
     data["phenotypes"]["file"] = f"s3://{name}/data/cohort.pheno.txt"
     data["covariates"]["file"] = f"s3://{name}/data/cohort.covar.txt"
+    data["phenotypes"]["min_samples"] = 20  # a 40-sample cohort keeps the upload small
     data["outdir"] = f"s3://{name}/out"
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(data))

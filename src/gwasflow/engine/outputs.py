@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gwasflow.engine.store import OutputRecord
 from gwasflow.plan.model import Job, Step
+from gwasflow.regenie.io.predictions import parse_pred_line
 from gwasflow.report.merge import ignored_low_mac, open_text
 
 __all__ = ["check_outputs", "fingerprint", "unchanged"]
@@ -72,7 +73,7 @@ def _check_step1(job: Job) -> str | None:
         path = Path(out)
         if path.name.endswith("_pred.list"):
             lines = [line for line in path.read_text().splitlines() if line.strip()]
-            malformed = sum(1 for line in lines if len(line.split()) != 2)
+            malformed = sum(1 for line in lines if not _pred_line_ok(line))
             if malformed or not lines:
                 return f"truncated output: {path.name} has {len(lines)} lines, {malformed} malformed"
         elif path.name.endswith(".loco"):
@@ -80,6 +81,13 @@ def _check_step1(job: Job) -> str | None:
             if bad or rows == 0:
                 return f"truncated output: {path.name} has {rows} rows ({bad} incomplete)"
     return None
+
+
+def _pred_line_ok(line: str) -> bool:
+    try:
+        return parse_pred_line(line) is not None
+    except ValueError:
+        return False
 
 
 def fingerprint(job_id: str, path: Path) -> OutputRecord:

@@ -139,7 +139,9 @@ class LocalExecutor:
                 continue
             att.cancelled = True
             if att.proc is None:
-                self._queue.remove(handle)
+                # not in the queue when an interrupt came between taking it off and starting it
+                with contextlib.suppress(ValueError):
+                    self._queue.remove(handle)
                 att.status = ExecStatus(ExecState.CANCELLED, reason="cancelled before start")
             else:
                 victims.append(att)

@@ -61,6 +61,7 @@ class Options:
     range: VariantRange | None = None
     chrs: list[int] = field(default_factory=list)
     min_mac: float = 5.0
+    min_info: float | None = None
     use_relative_path: bool = False
     force_qt: bool = False
     bt: bool = False
@@ -212,6 +213,8 @@ _FLAGS: tuple[tuple[str, str, str, str | None, str, _Convert, str], ...] = (
     ("samples and variants", "--chrList", "chrs", "A,B", "extend", _chrom_list, "only these chromosomes"),
     ("samples and variants", "--range", "range", "CHR:MIN-MAX", "set", _range, "only variants in this range"),
     ("samples and variants", "--minMAC", "min_mac", "X", "set", _nonneg_float, "minimum minor allele count (5)"),
+    ("samples and variants", "--minINFO", "min_info", "X", "set", _nonneg_float,
+     "step 2 on dosages: minimum INFO score, over all analysed samples and per trait"),
     ("step 1", "--cv", "cv", "K", "set", _positive_int, "cross-validation folds (5)"),
     ("step 1", "--loocv", "loocv", None, "switch", _text, "leave-one-out cross-validation"),
     ("step 1", "--lowmem", "lowmem", None, "switch", _text, "keep level 0 predictions on disk"),

@@ -154,6 +154,10 @@ class _Context:
         self.states = _group_states(analysis, binary=opts.bt)
         self.n_genotyped = analysis.n_genotyped
         self.observed = analysis.observed.astype(np.float64)
+        # with --minINFO on dosages, a last column of ones gives the INFO score over all analysed samples
+        self.min_info = opts.min_info if source.has_info else None
+        self.info_weights = self.observed if self.min_info is None \
+            else np.column_stack([self.observed, np.ones(self.observed.shape[0])])
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
@@ -240,15 +244,27 @@ def _sequential_mac(values: NDArray[np.float64], masked: NDArray[np.bool_]) -> f
     return min(count, 2.0 * n_called - count)
 
 
+@dataclass
+class _InfoFilter:
+    """``--minINFO`` on dosage input: the threshold and which variants pass it over all analysed samples."""
+
+    min_info: float
+    overall_ok: NDArray[np.bool_]
+
+
 def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
                   variance_sums: NDArray[np.float64] | None, result: _BlockResult,
-                  boundary_mac: Callable[[int, int], float] | None = None) -> None:
+                  boundary_mac: Callable[[int, int], float] | None = None,
+                  info_filter: _InfoFilter | None = None) -> None:
     """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
 
     Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
     has them per trait (quantitative traits with different missing samples).
     ``variance_sums`` (dosage input) gives each trait's INFO score;
     ``boundary_mac(variant, trait)`` recounts a MAC within rounding of ``min_mac``.
+    With ``info_filter``, a test is ignored (as for a low MAC) when the variant's
+    INFO over all analysed samples, or over the trait's own samples, is below
+    ``--minINFO`` (regenie's ``info1`` and per-trait ``info`` checks).
     """
     mac, freq, n_obs = stats.mac, stats.a1freq, stats.n_obs
     if n_obs.ndim == 1:
@@ -259,6 +275,9 @@ def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]
         if boundary_mac is not None:
             for row in np.flatnonzero(np.abs(mac[:, t] - min_mac) <= 1e-9 * max(min_mac, 1.0)).tolist():
                 keep[row] = boundary_mac(row, col) >= min_mac
+        if info_filter is not None and variance_sums is not None:
+            trait_info = info_scores(variance_sums[:, col], 2.0 * freq[:, t] * n_obs[:, t], n_obs[:, t])
+            keep &= info_filter.overall_ok & (trait_info >= info_filter.min_info)
         rows = np.flatnonzero(keep)
         kept = [[column[i] for i in rows.tolist()] for column in strings]
         values = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
@@ -292,9 +311,14 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
     raw: NDArray[np.int8] | NDArray[np.float64]
     if ctx.source.has_info:
         # per trait, over its observed samples (regenie's per-trait INFO): (n_variants, n_phenotypes)
-        raw, variance_sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.observed)
+        raw, variance_sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.info_weights)
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
+    info_filter = None
+    if ctx.min_info is not None and variance_sums is not None:
+        called = ~np.isnan(raw)
+        overall = info_scores(variance_sums[:, -1], np.where(called, raw, 0.0).sum(axis=0), called.sum(axis=0))
+        info_filter = _InfoFilter(ctx.min_info, overall >= ctx.min_info)
     strings = _variant_strings(ctx.source.variants, block)
     result = _BlockResult(texts=[""] * ctx.n_phenotypes)
     sparse = None  # only binary traits and quantitative traits with missing values read regenie's sparse rule
@@ -322,7 +346,8 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         else:
             assert state.null is not None
             stats = association_block(geno, state.null, model, sparse)
-        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary)
+        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
+                      info_filter)
     return result
 
 
@@ -397,6 +422,10 @@ def run_step2(opts: Options, log: RunLog) -> None:
     log.add(f" * # threads        : [{opts.threads}]")
     log.add(f" * block size       : [{opts.bsize}]")
     log.add(f" * using minimum MAC of {opts.min_mac:g} (variants with lower MAC are ignored)")
+    if opts.min_info is not None:
+        log.add(f" * using minimum imputation info score of {opts.min_info:g} (variants with lower info score are "
+                "ignored)" if source.has_info else
+                "WARNING: Dosages are not present in the genotype file. Option --minINFO is skipped.")
     correction = correction_of(opts)
     if correction is not Correction.NONE:
         log.add(f" * using {_CORRECTION_LOG[correction]} for logistic regression p-values less than "

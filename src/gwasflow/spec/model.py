@@ -67,6 +67,11 @@ class DatasetSpec(_Frozen):
 class PhenotypeSpec(_Frozen):
     file: str = Field(description="whitespace-separated table with FID IID header")
     columns: list[str] = Field(min_length=1, description="phenotype columns to analyse")
+    min_samples: PositiveInt = Field(
+        default=50, description="fewest analysed samples per trait (genotyped, phenotyped, complete covariates)"
+    )
+    min_cases: PositiveInt = Field(default=10, description="binary traits: fewest analysed cases per trait")
+    min_controls: PositiveInt = Field(default=10, description="binary traits: fewest analysed controls per trait")
 
 
 class CovariateSpec(_Frozen):

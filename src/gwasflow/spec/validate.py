@@ -28,7 +28,8 @@ from gwasflow.errors import Problem, SpecError
 # module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
 from gwasflow.plan import commands, meta
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.regenie.io import tables
+from gwasflow.regenie.io import predictions, tables
+from gwasflow.spec import traits
 from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
 from gwasflow.storage.ownership import overlap_problems
@@ -50,13 +51,18 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     if unreachable is not None:  # every remote read would fail the same way, slowly
         raise SpecError([unreachable])
     metas, fams = _check_datasets(spec, problems)
-    pheno_ids = _check_table(spec.phenotypes, "phenotypes", problems, binary=spec.trait is Trait.BINARY)
-    cov_ids = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
-    _check_overlap(spec, fams, pheno_ids, cov_ids, problems)
+    pheno = _check_table(spec.phenotypes, "phenotypes", problems, binary=spec.trait is Trait.BINARY)
+    cov = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
+    pheno_ids = set(pheno.keys) if pheno is not None else None
+    _check_overlap(spec, fams, pheno_ids, set(cov.keys) if cov is not None else None, problems)
     _check_names(spec, problems)
+    if pheno is not None and not _table_problems(problems):
+        traits.check_traits(spec, fams, pheno, cov, problems)
+    traits.check_columns(spec, problems)
     if spec.step1.skip:
         _check_predictions(spec, problems)
     _check_engine(spec, problems)
+    _check_regenie_workdir(spec, problems)
     _check_dirs(spec, problems)
     if problems:
         raise SpecError(problems)
@@ -103,6 +109,11 @@ def _check_schemes(spec: RunSpec, problems: list[Problem]) -> bool:
     return found
 
 
+def _table_problems(problems: list[Problem]) -> bool:
+    """Whether a phenotype or covariate table is unusable or one of its values is wrong."""
+    return any(p.field.startswith(("phenotypes.", "covariates.")) for p in problems)
+
+
 def _read_text(path: str) -> str:
     if is_remote(path):
         return probe.read_text(path)
@@ -137,8 +148,8 @@ class _TableCheck:
 
 def _check_table(
     table: PhenotypeSpec | CovariateSpec, section: str, problems: list[Problem], *, binary: bool = False
-) -> set[SampleId] | None:
-    """Check one FID/IID table; return its sample ids (None when the file is unusable).
+) -> tables.Scan | None:
+    """Check one FID/IID table; return its rows, split (None when the file is unusable).
 
     The file is read by the engine's reader (:func:`gwasflow.regenie.io.tables.scan_text`), so a
     table passes here exactly when the engine accepts it. ``binary``: the used columns are
@@ -163,19 +174,13 @@ def _check_table(
         values, issues = tables.numeric_column(scan, index)
         found += [(issue, fld) for issue in issues]
         if binary:
-            found += [(_not_binary(scan.header[index], fields[index], line), fld)
-                      for (line, fields), value in zip(scan.rows, values, strict=True)
-                      if not math.isnan(value) and value not in (0.0, 1.0)]
+            cells = [(line, fields[index]) for line, fields in scan.rows]
+            found += [(issue, fld) for issue in traits.binary_issues(scan.header[index], cells, values)]
     check = _TableCheck(section, path, problems)
     for issue, fld in sorted(found, key=lambda f: f[0].line if f[0].line is not None else math.inf):
         check.add(issue.kind, fld, issue.message, issue.line)
     check.close()
-    return set(scan.keys)
-
-
-def _not_binary(column: str, value: str, line: int) -> tables.Issue:
-    message = f"value {value!r} in column {column!r} is not 0 (control), 1 (case) or missing"
-    return tables.Issue("non-binary values", message, line, column)
+    return scan
 
 
 def _used_columns(
@@ -260,14 +265,16 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
     listed: set[str] = set()
     base = path.rsplit("/", 1)[0] if is_remote(path) else str(Path(path).parent)
     for lineno, line in enumerate(lines, start=1):
-        parts = line.split()
+        try:
+            parts = predictions.parse_pred_line(line)
+        except ValueError as exc:
+            problems.append(Problem(fld, str(exc), path, lineno))
+            continue
         if not parts:
             continue
-        if len(parts) != 2:
-            problems.append(
-                Problem(fld, f"expected '<phenotype> <loco file>', found {len(parts)} fields", path, lineno)
-            )
-            continue
+        if spec.engine.kind is EngineKind.REGENIE and len(line.split()) != 2:
+            why = f"regenie splits this line at every space and cannot read the path {parts[1]!r}"
+            problems.append(Problem(fld, why, path, lineno))
         listed.add(parts[0])
         if has_credentials(parts[1]):
             problems.append(Problem(fld, f"LOCO entry {redact(parts[1])}: a URL with credentials", path, lineno))
@@ -278,6 +285,14 @@ def _check_predictions(spec: RunSpec, problems: list[Problem]) -> None:
     for k, col in enumerate(spec.phenotypes.columns):
         if col not in listed:
             problems.append(Problem(f"phenotypes.columns[{k}]", f"phenotype {col!r} has no LOCO file in {path}", path))
+
+
+def _check_regenie_workdir(spec: RunSpec, problems: list[Problem]) -> None:
+    """regenie's step 2 splits ``<workdir>/..._pred.list`` lines at spaces: a workdir path with one breaks it."""
+    if spec.engine.kind is EngineKind.REGENIE and not spec.step1.skip and re.search(r"\s", spec.workdir):
+        problems.append(Problem("workdir", f"{spec.workdir!r} holds whitespace: regenie's step 2 cannot read "
+                                           f"step 1 predictions under it; choose a path without spaces "
+                                           f"(the built-in engine accepts it)"))
 
 
 def _is_file(path: str) -> bool:

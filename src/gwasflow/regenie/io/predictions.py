@@ -1,7 +1,12 @@
 """Step 1 prediction files: ``<out>_pred.list`` and ``<out>_<k>.loco``.
 
 As in regenie, a relative ``.loco`` path in the list is opened relative to the
-current directory, not to the list's folder (regenie docs, ``--pred``).
+current directory, not to the list's folder (regenie docs, ``--pred``). A list line
+is ``<phenotype> <loco path>``; the path is the rest of the line after the phenotype
+name, so a path with spaces (a workdir named ``my runs``) reads whole. regenie v4.1.2
+splits the line at every space and refuses such a list ("step 1 list file is not in
+the right format"), so ``gwasflow validate`` refuses whitespace in those paths when
+the engine is the real regenie.
 """
 
 from __future__ import annotations
@@ -13,7 +18,18 @@ from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 
-__all__ = ["read_loco", "read_pred_list"]
+__all__ = ["parse_pred_line", "read_loco", "read_pred_list"]
+
+
+def parse_pred_line(line: str) -> tuple[str, str] | None:
+    """``(phenotype, loco path)`` of one list line, None for a blank one; ValueError when malformed."""
+    text = line.strip()
+    if not text:
+        return None
+    parts = text.split(maxsplit=1)
+    if len(parts) != 2:
+        raise ValueError("expected '<phenotype> <loco file>'")
+    return parts[0], parts[1]
 
 
 def read_pred_list(path: str) -> dict[str, str]:
@@ -23,12 +39,12 @@ def read_pred_list(path: str) -> dict[str, str]:
         raise EngineInputError(f"--pred: file not found: {path}")
     result: dict[str, str] = {}
     for line_no, line in enumerate(file.read_text().splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 2:
-            raise EngineInputError(f"{path}: line {line_no}: expected '<phenotype> <loco file>'")
-        result[fields[0]] = fields[1]
+        try:
+            entry = parse_pred_line(line)
+        except ValueError as exc:
+            raise EngineInputError(f"{path}: line {line_no}: {exc}") from None
+        if entry is not None:
+            result[entry[0]] = entry[1]
     return result
 
 
