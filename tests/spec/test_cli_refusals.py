@@ -112,5 +112,6 @@ def test_cli__unreachable_storage_exits_2_naming_field_and_url_quickly(demo_spec
                     f"EndpointConnectionError: Could not connect to the endpoint URL: "
                     f'"{endpoint}/cohort-bucket/covar.txt"')
     assert SECRET not in proc.stdout + proc.stderr
-    assert elapsed < 20, elapsed
+    # far below s3fs's own retry loop (about 100 s); loose enough for the interpreter's start-up on a busy machine
+    assert elapsed < 60, elapsed
     assert not (path.parent / "work").exists() and not (path.parent / ".gwasflow").exists()

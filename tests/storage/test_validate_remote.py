@@ -109,7 +109,7 @@ def test_validate__unreachable_storage_is_one_problem_naming_field_and_url_withi
     assert (problem.field, problem.file) == ("datasets[0].bed", f"s3://{name}/data/cohort")
     assert problem.message == (f"storage unreachable: EndpointConnectionError: Could not connect to the endpoint "
                                f'URL: "{closed_endpoint}/{name}/data/cohort"')
-    assert elapsed < 5, f"{elapsed:.1f} s"  # one request, two attempts, a refused connection each
+    assert elapsed < 15, f"{elapsed:.1f} s"  # one request, two refused attempts (0.6 s idle); s3fs's loop: ~100 s
 
 
 def test_unreachable_field__absent_objects_and_buckets_are_answers(bucket: tuple[Any, str]) -> None:
