@@ -12,13 +12,13 @@ from scipy.stats import norm
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie import kernels
-from gwasflow.regenie.assoc import genotype_block
-from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
-from gwasflow.regenie.firth import FirthNull, approx_firth_block, fit_firth
-from gwasflow.regenie.firth_exact import exact_firth_block
-from gwasflow.regenie.logistic import LANES, fit_null_logistic, logistic_sums, pad_columns, power_moments
+from gwasflow.regenie.binary.firth import FirthNull, approx_firth_block, fit_firth
+from gwasflow.regenie.binary.firth_exact import exact_firth_block
+from gwasflow.regenie.binary.logistic import LANES, fit_null_logistic, logistic_sums, pad_columns, power_moments
+from gwasflow.regenie.binary.spa import SpaNull, spa_logp
 from gwasflow.regenie.options import parse_args
-from gwasflow.regenie.spa import SpaNull, spa_logp
+from gwasflow.regenie.step2.assoc import genotype_block
+from gwasflow.regenie.step2.assoc_bt import Correction, binary_block, fit_binary_model
 
 
 def _cohort(seed: int, n: int = 400, n_variants: int = 12, prevalence: float = 0.1,

@@ -1,7 +1,7 @@
 """Compiled (numba) loops: binary-trait step 2's weighted sums over the samples, and BGEN dosage decoding.
 
-Imported only by binary-trait step 2 (:func:`gwasflow.regenie.logistic.logistic_sums`,
-:func:`~gwasflow.regenie.logistic.power_moments`, the exact Firth fits and
+Imported only by binary-trait step 2 (:func:`gwasflow.regenie.binary.logistic.logistic_sums`,
+:func:`~gwasflow.regenie.binary.logistic.power_moments`, the exact Firth fits and
 ``g'Wg`` of hard calls) and by the BGEN reader: importing numba costs about
 0.25 s, which quantitative-trait runs on PLINK files do not pay.
 

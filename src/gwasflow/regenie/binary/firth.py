@@ -14,7 +14,7 @@ null ``b_0`` keeps the variant's column in the penalty with its effect fixed
 at 0 (the profile penalized likelihood); the SE is from the Hessian of the
 *unpenalized* log-likelihood at ``b_hat``, ``sqrt([(Z'WZ)^-1]_jj)``.
 
-Exact Firth (:mod:`gwasflow.regenie.firth_exact`, a chunk of variants at a
+Exact Firth (:mod:`gwasflow.regenie.binary.firth_exact`, a chunk of variants at a
 time) refits ``[X g]`` for each variant, with the LOCO prediction as offset.
 The approximation (:func:`approx_firth_block`, regenie docs, ``--approx``;
 Mbatchou et al. 2021, Methods) fixes the covariate
@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from gwasflow.regenie.logistic import logistic_sums, moment_weights, pad_columns, power_moments
+from gwasflow.regenie.binary.logistic import logistic_sums, moment_weights, pad_columns, power_moments
 
 __all__ = ["FirthFit", "FirthNull", "FirthTests", "approx_firth_block", "fit_firth"]
 
@@ -118,7 +118,7 @@ class FirthNull:
     """What approximate Firth needs of a phenotype's null Firth model, computed once for all its variants.
 
     ``offset = LOCO + X b_null``; ``weights`` are
-    :func:`~gwasflow.regenie.logistic.moment_weights` at ``p = expit(offset)``,
+    :func:`~gwasflow.regenie.binary.logistic.moment_weights` at ``p = expit(offset)``,
     whose power sums with ``g_r`` are ``sum g p``, ``info``, ``2A`` and ``2B``
     at ``b = 0`` (``w (1/2 - p) = w (1 - 2p) / 2``,
     ``w (2 (1/2 - p)^2 - w) = w (1 - 6w) / 2``); ``loglik`` is the
@@ -158,7 +158,7 @@ def _newton_terms(gr: F64, gy: F64, offset: F64, beta: F64) -> F64:
     ``l`` without its constant ``y'offset``, the unpenalized score
     ``U = g'(y - p)``, ``info``, ``A = sum g^3 w (1/2 - p)`` and ``B``
     (:func:`_firth_score_slope`). ``l = b g'y + y'offset - sum softplus(eta)``.
-    The sums over the samples are :func:`~gwasflow.regenie.logistic.logistic_sums`
+    The sums over the samples are :func:`~gwasflow.regenie.binary.logistic.logistic_sums`
     (one ``exp`` per entry, one ``log`` per 32 rows, no (n_samples x n_cols)
     temporary), with ``w (1/2 - p) = w (1 - 2p) / 2`` and
     ``w (2 (1/2 - p)^2 - w) = w (1 - 6w) / 2``.

@@ -101,8 +101,8 @@ def logistic_sums(g: F64, offset: F64, coef: F64) -> F64:
     and ``sum g^4 v (1 - 6v)``: the log-likelihood, score and information
     terms of a logistic model with one free coefficient per column, and
     their derivatives in it. Shared by the SPA cumulant generating function
-    (:mod:`gwasflow.regenie.spa`) and approximate Firth's Newton steps
-    (:mod:`gwasflow.regenie.firth`). One fused pass (numba kernel). ``g``
+    (:mod:`gwasflow.regenie.binary.spa`) and approximate Firth's Newton steps
+    (:mod:`gwasflow.regenie.binary.firth`). One fused pass (numba kernel). ``g``
     may be padded (:func:`pad_columns`): the sums cover its first
     ``coef.size`` columns.
     """

@@ -2,7 +2,7 @@
 
 Mbatchou et al., Nat Genet 2021 (Methods, "Step 2"); regenie docs ("Overview /
 Step 2: binary traits"). The null model ``logit p = X b + LOCO`` is fitted per
-phenotype and chromosome (:mod:`gwasflow.regenie.logistic`); with
+phenotype and chromosome (:mod:`gwasflow.regenie.binary.logistic`); with
 ``W = diag(p (1 - p))`` and the genotype residualized on the covariates with
 those weights, ``g_r = g - X (X'WX)^-1 X'W g``, the score test is::
 
@@ -12,10 +12,10 @@ those weights, ``g_r = g - X (X'WX)^-1 X'W g``, the score test is::
 computed for a whole block of variants from two matrix products. When its
 p-value is below ``--pThresh`` a variant is corrected:
 
-* ``--spa`` (:mod:`gwasflow.regenie.spa`): the p-value is the saddle-point
+* ``--spa`` (:mod:`gwasflow.regenie.binary.spa`): the p-value is the saddle-point
   one, CHISQ its chi-square(1) quantile, SE unchanged and
   ``BETA = sign(T) SE sqrt(CHISQ)`` (as regenie reports them);
-* ``--firth`` / ``--firth --approx`` (:mod:`gwasflow.regenie.firth`): BETA, SE
+* ``--firth`` / ``--firth --approx`` (:mod:`gwasflow.regenie.binary.firth`): BETA, SE
   and the penalized LRT as CHISQ.
 
 A correction that fails leaves BETA, SE, CHISQ and LOG10P missing and marks
@@ -33,11 +33,11 @@ from numpy.typing import NDArray
 from scipy.special import ndtri_exp
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
-from gwasflow.regenie.firth import FirthNull, approx_firth_block, fit_firth
-from gwasflow.regenie.firth_exact import exact_firth_block
-from gwasflow.regenie.logistic import NullLogistic, fit_null_logistic
-from gwasflow.regenie.spa import SpaNull, spa_logp
+from gwasflow.regenie.binary.firth import FirthNull, approx_firth_block, fit_firth
+from gwasflow.regenie.binary.firth_exact import exact_firth_block
+from gwasflow.regenie.binary.logistic import NullLogistic, fit_null_logistic
+from gwasflow.regenie.binary.spa import SpaNull, spa_logp
+from gwasflow.regenie.step2.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
 
 __all__ = ["BinaryModel", "BinaryStats", "Correction", "binary_block", "fit_binary_model"]
 

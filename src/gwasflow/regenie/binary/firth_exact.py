@@ -1,6 +1,6 @@
 """Exact Firth tests (``--firth`` without ``--approx``) for a chunk of variants at once.
 
-The fits :func:`gwasflow.regenie.firth.fit_firth` would run variant by
+The fits :func:`gwasflow.regenie.binary.firth.fit_firth` would run variant by
 variant: Firth's penalized likelihood (Firth 1993)
 ``l*(b) = l(b) + 1/2 log |Z'WZ|`` of ``logit p = Z b + offset`` with
 ``Z = [X g]``, maximized by Newton steps ``(Z'WZ)^-1 U*`` with
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from gwasflow.regenie.firth import MAX_ITER, MAX_STEP, TOL, FirthTests
-from gwasflow.regenie.logistic import pad_columns
+from gwasflow.regenie.binary.firth import MAX_ITER, MAX_STEP, TOL, FirthTests
+from gwasflow.regenie.binary.logistic import pad_columns
 
 __all__ = ["exact_firth_block"]
 
@@ -151,7 +151,7 @@ def exact_firth_block(x: F64, g: F64, y: F64, offset: F64, null_coef: F64) -> Fi
     """Exact Firth tests of the variants ``g`` (n_samples, n_variants; mean-imputed dosages).
 
     ``null_coef`` (the null Firth covariate effects) starts both fits, as
-    :func:`gwasflow.regenie.firth.fit_firth` fits the null model. BETA is the
+    :func:`gwasflow.regenie.binary.firth.fit_firth` fits the null model. BETA is the
     variant's coefficient, SE from the unpenalized information at it, and
     the test the penalized likelihood ratio; ``ok`` is false where either fit
     did not converge or its information matrix became singular.

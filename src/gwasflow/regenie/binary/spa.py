@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_ndtr
 
-from gwasflow.regenie.logistic import logistic_sums, moment_weights, pad_columns, power_moments
+from gwasflow.regenie.binary.logistic import logistic_sums, moment_weights, pad_columns, power_moments
 
 __all__ = ["SpaNull", "spa_logp"]
 
@@ -41,7 +41,7 @@ class SpaNull:
     """What SPA needs of a phenotype's null model, computed once for all its variants.
 
     ``eta = logit p``; ``weights`` are
-    :func:`~gwasflow.regenie.logistic.moment_weights` of ``p``, whose power
+    :func:`~gwasflow.regenie.binary.logistic.moment_weights` of ``p``, whose power
     sums with ``g_r`` are ``sum g p`` and the second to fourth derivatives of
     K at 0;
     ``sp_eta = sum softplus(eta)``.
@@ -76,7 +76,7 @@ def _expansion(terms: _Terms, t: F64) -> F64:
     ``K(t) = sum softplus(u_i) - sum softplus(eta_i) - t sum g_i p_i``;
     ``K'''(t) = sum g^3 v (1 - 2q)`` and ``K''''(t) = sum g^4 v (1 - 6v)`` with
     ``v = q (1 - q)`` need no further transcendental function. The sums over
-    the samples are :func:`~gwasflow.regenie.logistic.logistic_sums` at
+    the samples are :func:`~gwasflow.regenie.binary.logistic.logistic_sums` at
     ``u``: one ``exp`` per entry, one ``log`` per 32 rows, no
     (n_samples x n_cols) temporary.
     """
