@@ -15,8 +15,8 @@ p-value is below ``--pThresh`` a variant is corrected:
 * ``--spa`` (:mod:`gwasflow.regenie.spa`): the p-value is the saddle-point
   one, CHISQ its chi-square(1) quantile, SE unchanged and
   ``BETA = sign(T) SE sqrt(CHISQ)`` (as regenie reports them);
-* ``--firth`` / ``--firth --approx`` (:mod:`gwasflow.regenie.firth`): BETA, SE
-  and the penalized LRT as CHISQ.
+* ``--firth`` (:mod:`gwasflow.regenie.firth_exact`) / ``--firth --approx``
+  (:mod:`gwasflow.regenie.firth_approx`): BETA, SE and the penalized LRT as CHISQ.
 
 A correction that fails leaves BETA, SE, CHISQ and LOG10P missing and marks
 the row ``TEST_FAIL`` in ``EXTRA``. Missing genotypes are mean-imputed, as for
@@ -34,7 +34,8 @@ from scipy.special import ndtri_exp
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
-from gwasflow.regenie.firth import FirthNull, approx_firth_block, fit_firth
+from gwasflow.regenie.firth import fit_firth
+from gwasflow.regenie.firth_approx import FirthNull, approx_firth_block, fit_null_firth
 from gwasflow.regenie.firth_exact import exact_firth_block
 from gwasflow.regenie.logistic import NullLogistic, fit_null_logistic
 from gwasflow.regenie.spa import SpaNull, spa_logp
@@ -45,6 +46,7 @@ F64 = NDArray[np.float64]
 _LN10 = float(np.log(10.0))
 _LN2 = float(np.log(2.0))
 _SQUARE_COLS = 16  # columns squared at once for g'Wg
+_FAST_FIRTH_MAC = 50.0  # regenie fits sparse variants below this minor allele count on their carriers only
 _CHUNK = 32  # corrected variants handled at once: n_samples x 32 temporaries stay in cache (2x faster than 256)
 
 
@@ -74,8 +76,26 @@ class BinaryModel:
     firth_nulls: list[FirthNull] | None  # with --firth --approx, per phenotype: offset LOCO + X b_null
 
 
-def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: Correction) -> BinaryModel:
-    """Fit the null logistic (and, for Firth, the null Firth) model of each phenotype column."""
+def _firth_nulls(x: F64, y: F64, offset: F64, nulls: list[NullLogistic], names: list[str],
+                 covariates_masked: F64 | None) -> list[FirthNull]:
+    """Approximate Firth's null models: the null Firth fit of each phenotype, by regenie's rules."""
+    result = []
+    for j, null in enumerate(nulls):
+        coef = fit_null_firth(x, y[:, j], offset[:, j], null.coef, covariates_masked)
+        if coef is None:
+            raise EngineInputError(f"null Firth logistic regression did not converge for '{names[j]}'")
+        result.append(FirthNull(y=y[:, j], offset=offset[:, j] + x @ coef))
+    return result
+
+
+def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: Correction, *,
+                     covariates_masked: F64 | None = None) -> BinaryModel:
+    """Fit the null logistic (and, for Firth, the null Firth) model of each phenotype column.
+
+    ``covariates_masked`` are the covariate rows of the samples analysed for
+    other traits but not these (regenie counts them, with weight 1, in the
+    information matrix of its null Firth fit).
+    """
     if np.isnan(offset).any():
         raise EngineInputError("--pred: a LOCO prediction is NA for a sample with a phenotype value")
     nulls = [fit_null_logistic(x, y[:, j], offset[:, j], name=name) for j, name in enumerate(names)]
@@ -83,7 +103,7 @@ def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: 
     for j, null in enumerate(nulls):
         columns += [null.w[:, None] * x, (y[:, j] - null.p)[:, None]]
     firth_coef = None
-    if correction in (Correction.FIRTH, Correction.FIRTH_APPROX):
+    if correction is Correction.FIRTH:
         firth_coef = []
         for j, null in enumerate(nulls):
             fit = fit_firth(x, y[:, j], offset[:, j], start=null.coef)
@@ -92,8 +112,8 @@ def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: 
             firth_coef.append(fit.coef)
     spa_nulls = [SpaNull.from_probabilities(null.p) for null in nulls] if correction is Correction.SPA else None
     firth_nulls = None
-    if correction is Correction.FIRTH_APPROX and firth_coef is not None:
-        firth_nulls = [FirthNull.from_offset(y[:, j], offset[:, j] + x @ coef) for j, coef in enumerate(firth_coef)]
+    if correction is Correction.FIRTH_APPROX:
+        firth_nulls = _firth_nulls(x, y, offset, nulls, names, covariates_masked)
     return BinaryModel(
         x=x, y=y, offset=offset, nulls=nulls,
         weights=np.asfortranarray(np.hstack(columns)),
@@ -172,12 +192,26 @@ class _Result:
     failed: NDArray[np.bool_]
 
 
-def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model: BinaryModel, j: int,
-             correction: Correction, g: F64) -> None:
-    """Apply ``correction`` to the variants ``rows`` (residualized genotypes ``gr``, raw ``g``)."""
+def _carriers(g: F64, flipped: NDArray[np.bool_], threshold: float) -> NDArray[np.bool_]:
+    """Samples whose minor-allele dosage (``2 - g`` for a ``flipped`` variant) exceeds ``threshold``."""
+    minor = np.where(flipped, 2.0 - g, g)
+    result: NDArray[np.bool_] = minor > threshold
+    return result
+
+
+def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, var: F64, model: BinaryModel, j: int,
+             correction: Correction, g: F64, sparse: NDArray[np.bool_], flipped: NDArray[np.bool_], mac: F64) -> None:
+    """Apply ``correction`` to the variants ``rows`` (residualized genotypes ``gr``, raw ``g``).
+
+    ``sparse`` and ``flipped`` (per row) say which variants regenie keeps
+    sparse and which it counts in the other allele, ``mac`` is their minor
+    allele count: its fast SPA and fast Firth only look at the carriers of
+    the minor allele.
+    """
     if correction is Correction.SPA:
         assert model.spa_nulls is not None
-        logp, ok = spa_logp(gr, model.spa_nulls[j], score)
+        logp, ok = spa_logp(gr, model.spa_nulls[j], score, var, fast=sparse,
+                            carriers=_carriers(g, flipped, 0.0) if sparse.any() else None)
         with np.errstate(invalid="ignore"):
             chisq = np.where(ok, ndtri_exp(logp - _LN2) ** 2, np.nan)
         result.chisq[rows] = chisq
@@ -186,7 +220,9 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
         result.se[rows] = np.where(ok, result.se[rows], np.nan)
     elif correction is Correction.FIRTH_APPROX:
         assert model.firth_nulls is not None
-        fit = approx_firth_block(gr, model.firth_nulls[j])
+        fast = sparse & (mac < _FAST_FIRTH_MAC)
+        fit = approx_firth_block(gr, model.firth_nulls[j], fast=fast,
+                                 minor=np.where(flipped, 2.0 - g, g) if fast.any() else None)
         ok = fit.ok
         result.beta[rows] = np.where(ok, fit.beta, np.nan)
         result.se[rows] = np.where(ok, fit.se, np.nan)
@@ -227,11 +263,13 @@ def _phenotype(block: GenoBlock, model: BinaryModel, j: int, cross: F64, gwg: F6
         return result
     with np.errstate(invalid="ignore"):
         picked = np.flatnonzero(ok & testable & (result.logp < log_pthresh))
+    mac = np.minimum(dosage, 2.0 * n_obs - dosage)
     for start in range(0, picked.size, _CHUNK):
         rows = picked[start:start + _CHUNK]
         g = _imputed_columns(block, rows, dosage, n_obs)
         gr = g - model.x @ (inv @ gwx[rows].T)
-        _correct(result, rows, gr, score[rows], model, j, correction, g)
+        _correct(result, rows, gr, score[rows], var[rows], model, j, correction, g, sparse[rows], flipped[rows],
+                 mac[rows])
     return result
 
 

@@ -134,6 +134,7 @@ class _GroupState:
     x: NDArray[np.float64] | None = None
     y: NDArray[np.float64] | None = None
     names: list[str] = field(default_factory=list)
+    x_masked: NDArray[np.float64] | None = None  # covariates of the analysed samples outside the group (null Firth)
     offsets: dict[int, Offsets | BinaryModel] = field(default_factory=dict)
 
 
@@ -181,7 +182,8 @@ class _Context:
                 else:
                     assert state.x is not None and state.y is not None
                     offset = np.zeros(state.y.shape) if loco is None else loco
-                    state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction)
+                    state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction,
+                                                            covariates_masked=state.x_masked)
             return state.offsets[chrom]
 
     def _loco(self, state: _GroupState, chrom: int) -> NDArray[np.float64] | None:
@@ -210,7 +212,9 @@ def _group_states(analysis: Analysis, *, binary: bool) -> list[_GroupState]:
         x = basis[rows]
         y = analysis.phenotypes[rows][:, group.columns]
         names = [analysis.phenotype_names[c] for c in group.columns]
-        states.append(_GroupState(group=group, null=None, x=x, y=y, names=names))
+        outside = np.ones(basis.shape[0], dtype=bool)
+        outside[rows] = False
+        states.append(_GroupState(group=group, null=None, x=x, y=y, names=names, x_masked=basis[outside]))
     return states
 
 

@@ -22,14 +22,15 @@ from gwasflow.regenie.cli import main
 __all__ = ["REGENIE", "Diff", "compare_loco", "compare_step2", "require_regenie", "run_both"]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-REGENIE = (REPO_ROOT / ".." / "shared" / "regenie-bin" / "regenie").resolve()
+# the real binary: $GWASFLOW_REGENIE, else ../shared/regenie-bin/regenie beside the clone
+REGENIE = Path(os.environ.get("GWASFLOW_REGENIE", REPO_ROOT / ".." / "shared" / "regenie-bin" / "regenie")).resolve()
 
 
 def require_regenie() -> Path:
     """The real regenie binary, or an error that says how to install it."""
     if not REGENIE.is_file():
         raise FileNotFoundError(f"the real regenie binary is not at {REGENIE}: the differential tests need "
-                                "../shared/regenie-bin/ beside the clone")
+                                "../shared/regenie-bin/ beside the clone, or GWASFLOW_REGENIE naming it")
     probe = subprocess.run([str(REGENIE), "--version"], capture_output=True, text=True, check=False)
     if probe.returncode != 0 or "v4" not in probe.stdout + probe.stderr:
         raise RuntimeError(f"{REGENIE} does not run ({probe.stderr.strip()[:200]}): install its runtime with "
