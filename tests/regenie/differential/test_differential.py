@@ -9,8 +9,8 @@ dosage BGEN (8 or 16 bits), case/control traits. Both programs run step 1
 regenie's own step 1 predictions (so step 2 is compared on the same offsets).
 
 Binary cases run step 2 with a correction chosen by the seed (:data:`CORRECTIONS`:
-``--spa``, ``--firth --approx``; or none) at a ``--pThresh`` of 0.05 to 0.5, so
-that many rows are corrected.
+``--spa``, ``--firth --approx``, ``--firth``; or none) at a ``--pThresh`` of 0.05
+to 0.5, so that many rows are corrected.
 
 Tolerances are the README's: step 2 BETA and SE 1e-5 relative, LOG10P 1e-4
 absolute, N, alleles, the variant set, ``EXTRA`` (``TEST_FAIL``) and which
@@ -38,9 +38,9 @@ N_CASES = int(os.environ.get("GWASFLOW_DIFFERENTIAL_CASES", "30"))
 BETA_REL = 1e-5
 LOG10P_ABS = 1e-4
 LOCO_R = 0.9999
-CORRECTED_BETA_REL = 1e-5  # BETA and SE of rows corrected by SPA or approximate Firth
+CORRECTED_BETA_REL = 1e-5  # BETA and SE of rows corrected by SPA, approximate or exact Firth
 CORRECTED_LOG10P_ABS = 1e-4
-CORRECTIONS: tuple[tuple[str, ...], ...] = (("--spa",), ("--firth", "--approx"), ())
+CORRECTIONS: tuple[tuple[str, ...], ...] = (("--spa",), ("--firth", "--approx"), ("--firth",), ())
 PTHRESHS = (0.05, 0.2, 0.5)
 
 
