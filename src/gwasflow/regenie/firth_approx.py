@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from scipy.special import expit
 
 from gwasflow.regenie.firth import FirthTests
-from gwasflow.regenie.logistic import logistic_sums, pad_columns
+from gwasflow.regenie.logistic import logistic_sums, logistic_sums_of, pad_columns
 
 __all__ = ["FirthNull", "approx_firth_block", "fit_null_firth"]
 
@@ -117,8 +117,14 @@ class _Sums:
     cube: F64
 
     @classmethod
-    def at(cls, g: F64, offset: F64, beta: F64) -> _Sums:
-        sums = logistic_sums(g, offset, beta)
+    def at(cls, g: F64, offset: F64, beta: F64, running: NDArray[np.bool_] | None = None) -> _Sums:
+        """At ``beta`` for every column, or only the ``running`` ones (the others are 0)."""
+        if running is None or running.all():
+            sums = logistic_sums(g, offset, beta)
+        else:
+            cols = np.flatnonzero(running)
+            sums = np.zeros((5, beta.size))
+            sums[:, cols] = logistic_sums_of(g, cols, offset, beta[cols])
         return cls(softplus=sums[0], gq=sums[1], info=sums[2], cube=sums[3])
 
     def deviance(self, beta: F64, gy: F64) -> F64:
@@ -177,7 +183,7 @@ def _pseudo(g: F64, gy: F64, offset: F64, max_outer: NDArray[np.int64], start: _
             running &= ~grew
             capped = np.where(np.abs(step) > _MAX_STEP, step / (np.abs(step) / _MAX_STEP), step)
             beta_new = np.where(running, beta + capped, beta)
-            new = _Sums.at(g, offset, beta_new)
+            new = _Sums.at(g, offset, beta_new, running)
             score = np.where(running, target - new.gq, score)
             small = np.abs(score) < _TOL
             info = np.where(running & ~small, new.info, info)

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from gwasflow.regenie.logistic import logistic_sums, moment_weights, pad_columns, power_moments
+from gwasflow.regenie.logistic import logistic_sums, logistic_sums_of, moment_weights, pad_columns, power_moments
 
 __all__ = ["SpaNull", "spa_logp"]
 
@@ -74,74 +74,92 @@ class SpaNull:
 class _Cgf:
     """The CGF of both tails of every variant: columns ``[variants, variants]``, the second half with ``lambda = -1``.
 
-    ``gr`` holds ``g_r`` (zero outside the carriers for fast SPA), padded for
-    the kernel; ``mean`` is ``sum g_r p`` over the same samples and ``rest``
-    the fast-SPA quadratic coefficient (0 otherwise); ``low``/``high`` the
-    extreme entries of ``gr`` per column (for the overflow rule).
+    ``g`` holds ``g_r`` (zero outside the carriers for fast SPA) once, padded
+    for the kernel (:func:`~gwasflow.regenie.logistic.pad_columns`); the
+    other fields have one entry per tail column: ``mean`` is ``sum g_r p``
+    over the same samples, ``rest`` the fast-SPA quadratic coefficient (0
+    otherwise), ``reach`` the largest ``|g|`` (for the overflow rule).
     """
 
-    gr: F64
+    g: F64
     eta: F64
     sp_eta: float
     lam: F64
     scale: F64  # sqrt(V)
     mean: F64
     rest: F64
-    low: F64
-    high: F64
+    reach: F64
+    k2_zero: F64  # K''(0) of the standardized score: (sum g_r^2 w + rest) / V
 
-    def at(self, t: F64) -> tuple[F64, F64, F64]:
-        """``K``, ``K'`` and ``K''`` of the standardized score at ``lambda t`` (``K'`` times lambda)."""
-        s = self.lam * t / self.scale
-        sums = logistic_sums(self.gr, self.eta, s)
+    def _sums(self, s: F64, cols: NDArray[np.intp]) -> F64:
+        """``logistic_sums`` of the tail columns ``cols`` at ``s``: the variants' columns of ``g``, no copy of all."""
+        n_variants = self.lam.size // 2
+        if cols.size == self.lam.size:  # both tails of every variant: ``g`` as it is, twice
+            return np.hstack([logistic_sums(self.g, self.eta, s[:n_variants]),
+                              logistic_sums(self.g, self.eta, s[n_variants:])])
+        return logistic_sums_of(self.g, cols % n_variants, self.eta, s)
+
+    def at(self, t: F64, cols: NDArray[np.intp]) -> tuple[F64, F64, F64]:
+        """``K``, ``K'`` (times lambda) and ``K''`` of the standardized score at ``lambda t`` for the columns ``cols``.
+
+        Only those columns are evaluated (one kernel pass over them): the
+        solved ones drop out of the later rounds.
+        """
+        every = cols.size == self.lam.size
+        lam, scale, mean, rest, reach = (a if every else a[cols] for a in
+                                         (self.lam, self.scale, self.mean, self.rest, self.reach))
+        s = lam * t / scale
+        sums = self._sums(s, cols)
         with np.errstate(invalid="ignore", over="ignore"):
-            k = sums[0] - self.sp_eta - s * self.mean + s * s / 2.0 * self.rest
-            k1 = self.lam * (sums[1] - self.mean + s * self.rest) / self.scale
-            k2 = (sums[2] + self.rest) / (self.scale * self.scale)
-            overflow = np.maximum(-s * self.low, -s * self.high) > _EXP_LIMIT
+            k = sums[0] - self.sp_eta - s * mean + s * s / 2.0 * rest
+            k1 = lam * (sums[1] - mean + s * rest) / scale
+            k2 = (sums[2] + rest) / (scale * scale)
+            overflow = np.abs(s) * reach > _EXP_LIMIT  # a bound first; exactly only where it is reached
+        for i in np.flatnonzero(overflow).tolist():
+            column = self.g[:, int(cols[i]) % (self.lam.size // 2)]
+            overflow[i] = bool(np.any(-s[i] * column > _EXP_LIMIT))
         return k, k1, np.where(overflow, 0.0, k2)
 
 
 def _roots(cgf: _Cgf, target: F64) -> tuple[F64, F64, F64, NDArray[np.bool_]]:
-    """regenie's ``solve_K1_snp`` for every column: the root ``t``, ``K`` and ``K''`` there, and a found mask."""
+    """regenie's ``solve_K1_snp`` for every column: the root ``t``, ``K`` and ``K''`` there, and a found mask.
+
+    At ``t = 0``, ``K = K' = 0`` and ``K''`` comes from the power sums (no
+    kernel pass); each round evaluates the columns still searching.
+    """
     n_cols = target.size
     low = np.where(target >= 0, 0.0, np.finfo(np.float64).min)
     high = np.where(target >= 0, np.finfo(np.float64).max, 0.0)
-    t = np.zeros(n_cols)
-    k, k1, k2 = cgf.at(t)
-    f = k1 - target
-    done = np.zeros(n_cols, dtype=bool)
+    t, k, f, k2 = np.zeros(n_cols), np.zeros(n_cols), -target, cgf.k2_zero.copy()
+    found = np.zeros(n_cols, dtype=bool)
     failed = np.zeros(n_cols, dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for _ in range(_MAX_ITER):
-            active = ~done & ~failed
-            if not active.any():
+            failed |= ~found & (k2 == 0.0)
+            cols = np.flatnonzero(~found & ~failed)
+            if cols.size == 0:
                 break
-            failed |= active & (k2 == 0.0)
-            active &= ~failed
-            t_new = np.where(active, t - f / k2, t)
-            k_n, k1_n, k2_n = cgf.at(t_new)
-            f_new = k1_n - target
-            found = active & (np.abs(f_new) < _TOL)
-            inside = (t_new != 0.0) & (t_new > low) & (t_new < high)
-            moving = active & ~found
-            high = np.where(moving & inside & (f_new > 0), t_new, high)
-            low = np.where(moving & inside & ~(f_new > 0), t_new, low)
+            t_new = t[cols] - f[cols] / k2[cols]
+            k_n, k1_n, k2_n = cgf.at(t_new, cols)
+            f_new = k1_n - target[cols]
+            solved = np.abs(f_new) < _TOL
+            lo, hi = low[cols], high[cols]
+            inside = (t_new != 0.0) & (t_new > lo) & (t_new < hi)
+            moving = ~solved
+            high[cols] = np.where(moving & inside & (f_new > 0), t_new, hi)
+            low[cols] = np.where(moving & inside & ~(f_new > 0), t_new, lo)
             bisect = moving & ~inside
             if bisect.any():
-                middle = np.where(bisect, (low + high) / 2.0, t_new)
-                k_b, k1_b, k2_b = cgf.at(middle)
-                f_b = k1_b - target
-                low = np.where(bisect & (f_b <= 0), middle, low)
-                high = np.where(bisect & ~(f_b <= 0), middle, high)
-                t_new, f_new = np.where(bisect, middle, t_new), np.where(bisect, f_b, f_new)
-                k_n, k2_n = np.where(bisect, k_b, k_n), np.where(bisect, k2_b, k2_n)
-            t = np.where(active, t_new, t)
-            f = np.where(active, f_new, f)
-            k = np.where(active, k_n, k)
-            k2 = np.where(active, k2_n, k2)
-            done |= found
-    return t, k, k2, done & ~failed
+                where = cols[bisect]
+                middle = (low[where] + high[where]) / 2.0
+                k_b, k1_b, k2_b = cgf.at(middle, where)
+                f_b = k1_b - target[where]
+                low[where] = np.where(f_b <= 0, middle, low[where])
+                high[where] = np.where(~(f_b <= 0), middle, high[where])
+                t_new[bisect], f_new[bisect], k_n[bisect], k2_n[bisect] = middle, f_b, k_b, k2_b
+            t[cols], f[cols], k[cols], k2[cols] = t_new, f_new, k_n, k2_n
+            found[cols] = solved
+    return t, k, k2, found & ~failed
 
 
 def _tails(cgf: _Cgf, target: F64) -> tuple[F64, NDArray[np.bool_]]:
@@ -167,23 +185,24 @@ def spa_logp(gr: F64, null: SpaNull, score: F64, var: F64, *, fast: NDArray[np.b
     """
     n_cols = gr.shape[1]
     padded = pad_columns(gr)
-    mean_full = power_moments(padded, null.weights, n_cols)[0]
+    mean_full, square_sum = power_moments(padded, null.weights, n_cols)[:2]
     if fast is not None and fast.any():
         assert carriers is not None
         g = np.where(carriers | ~fast, gr, 0.0)
         padded = pad_columns(g)
-        mean, carrier_var = power_moments(padded, null.weights, n_cols)[:2]
-        rest = np.where(fast, var - carrier_var, 0.0)
+        mean, square_sum = power_moments(padded, null.weights, n_cols)[:2]
+        rest = np.where(fast, var - square_sum, 0.0)
     else:
         g, mean, rest = gr, mean_full, np.zeros(n_cols)
-    both = np.hstack([g, g])
-    cgf = _Cgf(gr=pad_columns(both), eta=null.eta, sp_eta=null.sp_eta,
+    cgf = _Cgf(g=padded, eta=null.eta, sp_eta=null.sp_eta,
                lam=np.repeat([1.0, -1.0], n_cols), scale=np.tile(np.sqrt(var), 2), mean=np.tile(mean, 2),
-               rest=np.tile(rest, 2), low=np.tile(g.min(axis=0), 2), high=np.tile(g.max(axis=0), 2))
+               rest=np.tile(rest, 2), reach=np.tile(np.abs(g).max(axis=0), 2),
+               k2_zero=np.tile((square_sum + rest) / var, 2))
     z = np.abs(score) / np.sqrt(var)
     tail, tail_ok = _tails(cgf, np.tile(-z, 2))
     p = tail[:n_cols] + tail[n_cols:]
-    low, high = np.minimum(gr, 0.0).sum(axis=0) - mean_full, np.maximum(gr, 0.0).sum(axis=0) - mean_full
+    positive = np.maximum(gr, 0.0).sum(axis=0)
+    low, high = gr.sum(axis=0) - positive - mean_full, positive - mean_full
     inside = (score >= low) & (score <= high)
     ok = inside & tail_ok[:n_cols] & tail_ok[n_cols:] & ~(p > 1.0)
     with np.errstate(divide="ignore"):
