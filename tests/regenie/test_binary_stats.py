@@ -289,6 +289,20 @@ def test_spa_logp__fails_a_score_outside_the_range_of_k_prime() -> None:
     assert ok.tolist() == [False, True]
 
 
+def test_binary_block__spa_tails_adding_above_one_is_a_failed_test() -> None:
+    """regenie fails SPA when the two tails add up to more than 1 (here |z| = 0.38): NA values, TEST_FAIL."""
+    x, y, offset, geno = _cohort(4, n=300, n_variants=40, prevalence=0.1)
+    model = fit_binary_model(x, y[:, None], offset[:, None], ["y"], Correction.SPA)
+    stats = binary_block(genotype_block(geno.copy()), model, correction=Correction.SPA, pthresh=0.999, min_mac=0)
+    null = fit_null_logistic(x, y, offset)
+    gr = _residualized(x, geno[:, 35], null.w)
+    assert _spa_reference(gr, null.p, float(gr @ (y - null.p))) > 1.0
+    assert np.flatnonzero(stats.failed[:, 0]).tolist() == [35]
+    assert stats.corrected[35, 0]
+    assert np.isnan([stats.beta[35, 0], stats.se[35, 0], stats.chisq[35, 0], stats.log10p[35, 0]]).all()
+    assert np.isfinite(stats.log10p[np.arange(40) != 35, 0]).all()
+
+
 def test_parse_args__binary_corrections_need_bt_and_exclude_each_other() -> None:
     base = ["--step", "2", "--bed", "x", "--phenoFile", "p", "--bsize", "10", "--out", "o", "--ignore-pred"]
     assert parse_args([*base, "--bt", "--firth", "--approx", "--pThresh", "0.01"]).pthresh == 0.01
