@@ -94,7 +94,7 @@ def _evaluate(prob: _Problem, coef: F64) -> _Point:
     inverse[singular] = np.nan
     quad = (np.einsum("ni,mij,nj->nm", prob.x, inverse[:, :k, :k], prob.x, optimize=True)
             + 2.0 * prob.g * (prob.x @ inverse[:, :k, k].T) + prob.g * prob.g * inverse[:, k, k])
-    loglik = np.sum(np.where(prob.y[:, None] == 0.0, np.log(1.0 - p), np.log(p)), axis=0)
+    loglik = np.sum(np.log(np.where(prob.y[:, None] == 0.0, 1.0 - p, p)), axis=0)  # one log per entry
     return _Point(coef=coef, p=p, deviance=-2.0 * loglik - np.where(singular, np.nan, logdet), info=info,
                   augmented=augmented, inverse=inverse, hat_term=w * quad * (0.5 - p))
 
