@@ -14,7 +14,6 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie import kernels
 from gwasflow.regenie.assoc import genotype_block
 from gwasflow.regenie.assoc_bt import Correction, binary_block, fit_binary_model
-from gwasflow.regenie.firth import fit_firth
 from gwasflow.regenie.firth_approx import FirthNull, approx_firth_block, fit_null_firth
 from gwasflow.regenie.firth_exact import exact_firth_block
 from gwasflow.regenie.logistic import LANES, fit_null_logistic, logistic_sums, pad_columns, power_moments
@@ -74,7 +73,8 @@ def test_binary_block__score_test_matches_statsmodels_score_test() -> None:
 def test_exact_firth_block__matches_direct_maximization_of_penalized_likelihood_per_variant(n_variants: int) -> None:
     """regenie stops on penalized scores below 2.5e-4: close to the maximum, not at it (about score / information)."""
     x, y, offset, geno = _cohort(3, n=300, n_variants=n_variants, prevalence=0.08)
-    null_coef = fit_firth(x, y, offset).coef
+    null_coef = fit_null_firth(x, y, offset, np.zeros(x.shape[1]))
+    assert null_coef is not None
     fit = exact_firth_block(x, geno, y, offset, null_coef)
     assert fit.ok.all()
     for j in range(geno.shape[1]):
@@ -123,7 +123,8 @@ def test_exact_firth_block__counts_masked_samples_with_weight_one_in_penalty_and
 def test_exact_firth_block__fails_a_monomorphic_variant_and_still_fits_the_others() -> None:
     x, y, offset, geno = _cohort(4, n=300, n_variants=3, prevalence=0.1)
     geno[:, 1] = 0.0  # no information on its effect: Z'WZ is singular
-    null_coef = fit_firth(x, y, offset).coef
+    null_coef = fit_null_firth(x, y, offset, np.zeros(x.shape[1]))
+    assert null_coef is not None
     fit = exact_firth_block(x, geno, y, offset, null_coef)
     alone = exact_firth_block(x, geno[:, [0, 2]], y, offset, null_coef)
     assert fit.ok.tolist() == [True, False, True]
