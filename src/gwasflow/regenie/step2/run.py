@@ -107,6 +107,8 @@ class _GroupState:
     x: NDArray[np.float64] | None = None
     y: NDArray[np.float64] | None = None
     names: list[str] = field(default_factory=list)
+    outside: NDArray[np.intp] | None = None  # the analysed samples outside the group (regenie's Firth counts them)
+    x_masked: NDArray[np.float64] | None = None  # their covariates
     offsets: dict[int, Offsets | BinaryModel] = field(default_factory=dict)
 
 
@@ -158,7 +160,8 @@ class _Context:
                 else:
                     assert state.x is not None and state.y is not None
                     offset = np.zeros(state.y.shape) if loco is None else loco
-                    state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction)
+                    state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction,
+                                                            covariates_masked=state.x_masked)
             return state.offsets[chrom]
 
     def _loco(self, state: _GroupState, chrom: int) -> NDArray[np.float64] | None:
@@ -187,7 +190,11 @@ def _group_states(analysis: Analysis, *, binary: bool) -> list[_GroupState]:
         x = basis[rows]
         y = analysis.phenotypes[rows][:, group.columns]
         names = [analysis.phenotype_names[c] for c in group.columns]
-        states.append(_GroupState(group=group, null=None, x=x, y=y, names=names))
+        others = np.ones(basis.shape[0], dtype=bool)
+        others[rows] = False
+        outside = np.flatnonzero(others).astype(np.intp)
+        states.append(_GroupState(group=group, null=None, x=x, y=y, names=names, outside=outside,
+                                  x_masked=basis[outside]))
     return states
 
 
@@ -314,8 +321,11 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         stats: BlockStats
         if isinstance(model, BinaryModel):
             assert means is not None
+            masked = None
+            if ctx.correction is Correction.FIRTH and state.outside is not None and state.outside.size:
+                masked = genotype_block(raw[state.outside], fill=means)
             stats = binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh,
-                                 min_mac=ctx.opts.min_mac, sparse=sparse, flipped=means > 1.0)
+                                 min_mac=ctx.opts.min_mac, sparse=sparse, flipped=means > 1.0, masked=masked)
         else:
             assert state.null is not None
             stats = association_block(geno, state.null, model, sparse)
