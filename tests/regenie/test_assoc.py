@@ -7,7 +7,7 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import chi2
 
-from gwasflow.regenie.assoc import association_block, chi2_1_logsf, fit_null, make_offsets
+from gwasflow.regenie.step2.assoc import association_block, chi2_1_logsf, fit_null, make_offsets
 
 
 def _simulate(seed: int, n: int = 400, n_variants: int = 25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

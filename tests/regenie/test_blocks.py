@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gwasflow.regenie import ridge
-from gwasflow.regenie.step2 import iter_blocks
+from gwasflow.regenie.blocks import iter_blocks
+from gwasflow.regenie.step1 import ridge
 
 
 @given(st.lists(st.integers(1, 4), min_size=0, max_size=200), st.integers(1, 17))

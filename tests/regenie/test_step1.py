@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gwasflow.regenie import ridge
 from gwasflow.regenie.cli import main
+from gwasflow.regenie.step1 import ridge
 
 from .conftest import INPUTS, OUTPUTS
 

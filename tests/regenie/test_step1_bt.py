@@ -16,8 +16,8 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from gwasflow.regenie.cli import main
-from gwasflow.regenie.logistic_ridge import fit_logistic_ridge, level1_logistic_kfold, level1_logistic_loo
-from gwasflow.regenie.ridge import fold_slices
+from gwasflow.regenie.step1.logistic_ridge import fit_logistic_ridge, level1_logistic_kfold, level1_logistic_loo
+from gwasflow.regenie.step1.ridge import fold_slices
 
 from .conftest import INPUTS, OUTPUTS
 

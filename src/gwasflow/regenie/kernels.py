@@ -1,9 +1,8 @@
 """Compiled (numba) loops: binary-trait step 2's weighted sums over the samples, and BGEN dosage decoding.
 
-Imported only by binary-trait step 2 (:func:`gwasflow.regenie.logistic.logistic_sums`,
-:func:`~gwasflow.regenie.logistic.power_moments`, the exact Firth fits and
-``g'Wg`` of hard calls) and by the BGEN reader: importing numba costs about
-0.25 s, which quantitative-trait runs on PLINK files do not pay.
+Imported only by binary-trait step 2 (:func:`gwasflow.regenie.binary.logistic.logistic_sums`,
+:func:`~gwasflow.regenie.binary.logistic.power_moments` and ``g'Wg`` of hard calls) and by the BGEN
+reader: importing numba costs about 0.25 s, which quantitative-trait runs on PLINK files do not pay.
 
 Every kernel is compiled with exact IEEE arithmetic (no fastmath, so a kernel
 rounds as its source reads; one reassociates its sums, see
@@ -33,8 +32,8 @@ from llvmlite import ir  # type: ignore[import-untyped]
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["EXP_FLOOR", "bgen_dosages_kernel", "compile_kernel", "exp_nonpositive", "firth_information_kernel",
-           "firth_score_kernel", "logistic_sums_kernel", "power_moments_kernel", "squared_calls_weighted_kernel"]
+__all__ = ["EXP_FLOOR", "bgen_dosages_kernel", "compile_kernel", "exp_nonpositive", "logistic_sums_kernel",
+           "power_moments_kernel", "squared_calls_weighted_kernel"]
 
 _OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy", "nogil": True}
 
@@ -314,122 +313,6 @@ def _logistic_sums(gr: Any, offset: Any, coef: Any, out: Any) -> None:
         out[4, j] = k4[j]
 
 
-@numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]
-def _linear_predictor(gs: Any, x: Any, offset: Any, coef_t: Any, i: int, u: Any) -> None:
-    """``u[j] = offset_i + x_i' b_j + g_ij beta_j`` for the variants j of sample ``i`` (``coef_t``: (k + 1, n_cols))."""
-    n_cols = u.size
-    k = x.shape[1]
-    offset_i = offset[i]
-    for j in range(n_cols):
-        u[j] = offset_i + gs[i, j] * coef_t[k, j]
-    for c in range(k):
-        x_ic = x[i, c]
-        for j in range(n_cols):
-            u[j] += x_ic * coef_t[c, j]
-
-
-def _firth_information(gs: Any, x: Any, offset: Any, y: Any, coef_t: Any, out: Any) -> None:
-    """Sums over the samples for the Firth fits of the variants ``gs`` (n_samples, n_cols), each at its coefficients.
-
-    ``out`` (n_pairs + k + 2, n_cols): ``x_a'W x_b`` for the k (k + 1) / 2
-    pairs ``a <= b`` (row-major), ``x_a'W g`` for each covariate, ``g'W g``
-    and the log-likelihood ``sum y u - softplus(u)``, with ``W`` the weights
-    ``p (1 - p)`` at ``u = offset + X b_j + g beta_j``. The logs of
-    ``1 + exp(-|u|)`` are taken once per 32 rows, as in ``_logistic_sums``.
-    """
-    n_rows, n_cols = gs.shape
-    k = x.shape[1]
-    n_pairs = k * (k + 1) // 2
-    u = np.empty(n_cols)
-    w = np.empty(n_cols)
-    wg = np.empty(n_cols)
-    linear = np.zeros(n_cols)
-    prod = np.ones(n_cols)
-    log_sum = np.zeros(n_cols)
-    sums = np.zeros((n_pairs + k + 1, n_cols))
-    for i in range(n_rows):
-        _linear_predictor(gs, x, offset, coef_t, i, u)
-        y_i = y[i]
-        for j in range(n_cols):
-            u_j = u[j]
-            p, e = _expit(u_j)
-            positive = u_j >= 0.0
-            w_j = p * (1.0 - p)
-            w[j] = w_j
-            wg[j] = w_j * gs[i, j]
-            linear[j] += y_i * u_j - (u_j if positive else 0.0)
-            prod[j] *= 1.0 + e
-        pair = 0
-        for a in range(k):
-            x_ia = x[i, a]
-            for b in range(a, k):
-                x_ab = x_ia * x[i, b]
-                for j in range(n_cols):
-                    sums[pair, j] += x_ab * w[j]
-                pair += 1
-            for j in range(n_cols):
-                sums[n_pairs + a, j] += x_ia * wg[j]
-        for j in range(n_cols):
-            sums[n_pairs + k, j] += wg[j] * gs[i, j]
-        if i % 32 == 31:
-            _fold_logs(prod, log_sum)
-    for r in range(n_pairs + k + 1):
-        for j in range(n_cols):
-            out[r, j] = sums[r, j]
-    for j in range(n_cols):
-        out[n_pairs + k + 1, j] = linear[j] - (log_sum[j] + math.log(prod[j]))
-
-
-def _firth_score(gs: Any, x: Any, offset: Any, y: Any, coef_t: Any, inverse: Any, out: Any) -> None:
-    """Firth's penalized score ``Z_j'(y - p + h (1/2 - p))`` of each variant j, into ``out`` (k + 1, n_cols).
-
-    ``inverse`` (n_pairs + k + 1, n_cols) holds each variant's ``(Z'WZ)^-1``:
-    its covariate block at the pairs ``a <= b`` (row-major), then the
-    covariate-genotype column, then the genotype's diagonal entry. The hat
-    diagonal is ``h = w z'(Z'WZ)^-1 z``, the quadratic form summed over the
-    pairs (off-diagonal ones twice).
-    """
-    n_rows, n_cols = gs.shape
-    k = x.shape[1]
-    n_pairs = k * (k + 1) // 2
-    u = np.empty(n_cols)
-    quad = np.empty(n_cols)
-    resid = np.empty(n_cols)
-    sums = np.zeros((k + 1, n_cols))
-    for i in range(n_rows):
-        _linear_predictor(gs, x, offset, coef_t, i, u)
-        for j in range(n_cols):
-            g = gs[i, j]
-            quad[j] = g * g * inverse[n_pairs + k, j]
-        pair = 0
-        for a in range(k):
-            x_ia = x[i, a]
-            for b in range(a, k):
-                x_ab = x_ia * x[i, b] * (1.0 if a == b else 2.0)
-                for j in range(n_cols):
-                    quad[j] += x_ab * inverse[pair, j]
-                pair += 1
-            twice = 2.0 * x_ia
-            for j in range(n_cols):
-                quad[j] += twice * gs[i, j] * inverse[n_pairs + a, j]
-        y_i = y[i]
-        for j in range(n_cols):
-            u_j = u[j]
-            p = _expit(u_j)[0]
-            r = y_i - p + p * (1.0 - p) * quad[j] * (0.5 - p)
-            resid[j] = r
-            sums[k, j] += gs[i, j] * r
-        for a in range(k):
-            x_ia = x[i, a]
-            for j in range(n_cols):
-                sums[a, j] += x_ia * resid[j]
-    for r in range(k + 1):
-        for j in range(n_cols):
-            out[r, j] = sums[r, j]
-
-
 power_moments_kernel = compile_kernel(_power_moments)
 logistic_sums_kernel = compile_kernel(_logistic_sums)
 squared_calls_weighted_kernel = compile_kernel(_squared_calls_weighted, reassociate=True)
-firth_information_kernel = compile_kernel(_firth_information)
-firth_score_kernel = compile_kernel(_firth_score)

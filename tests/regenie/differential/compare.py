@@ -22,14 +22,15 @@ from gwasflow.regenie.cli import main
 __all__ = ["REGENIE", "Diff", "compare_loco", "compare_step2", "require_regenie", "run_both"]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-REGENIE = (REPO_ROOT / ".." / "shared" / "regenie-bin" / "regenie").resolve()
+# the real binary: $GWASFLOW_REGENIE, else ../shared/regenie-bin/regenie beside the clone
+REGENIE = Path(os.environ.get("GWASFLOW_REGENIE", REPO_ROOT / ".." / "shared" / "regenie-bin" / "regenie")).resolve()
 
 
 def require_regenie() -> Path:
     """The real regenie binary, or an error that says how to install it."""
     if not REGENIE.is_file():
         raise FileNotFoundError(f"the real regenie binary is not at {REGENIE}: the differential tests need "
-                                "../shared/regenie-bin/ beside the clone")
+                                "../shared/regenie-bin/ beside the clone, or GWASFLOW_REGENIE naming it")
     probe = subprocess.run([str(REGENIE), "--version"], capture_output=True, text=True, check=False)
     if probe.returncode != 0 or "v4" not in probe.stdout + probe.stderr:
         raise RuntimeError(f"{REGENIE} does not run ({probe.stderr.strip()[:200]}): install its runtime with "
@@ -79,10 +80,20 @@ class Diff:
     log10p_abs: float = 0.0
     loco_r_min: float = 1.0
     last_digit: int = 0  # A1FREQ/INFO printed one unit apart in the 6th significant digit (summation order)
+    corrected_rows: int = 0  # rows regenie printed below --pThresh or as TEST_FAIL (with --spa / --firth)
+    corrected_beta_rel: float = 0.0  # the worst differences over those rows
+    corrected_se_rel: float = 0.0
+    corrected_log10p_abs: float = 0.0
+    test_fail_rows: int = 0
     mismatches: list[str] = field(default_factory=list)
 
     def merge(self, other: Diff) -> None:
         self.rows += other.rows
+        self.corrected_rows += other.corrected_rows
+        self.test_fail_rows += other.test_fail_rows
+        self.corrected_beta_rel = max(self.corrected_beta_rel, other.corrected_beta_rel)
+        self.corrected_se_rel = max(self.corrected_se_rel, other.corrected_se_rel)
+        self.corrected_log10p_abs = max(self.corrected_log10p_abs, other.corrected_log10p_abs)
         self.beta_rel = max(self.beta_rel, other.beta_rel)
         self.se_rel = max(self.se_rel, other.se_rel)
         self.log10p_abs = max(self.log10p_abs, other.log10p_abs)
@@ -134,8 +145,27 @@ def _one_unit_apart(a: str, b: str) -> bool:
     return abs(x - y) <= 1.01 * unit
 
 
-def compare_step2(ours: Path, theirs: Path, traits: list[str], *, exact: tuple[str, ...] = ()) -> Diff:
-    """Every row of every trait's ``.regenie`` file."""
+def _add_corrected(diff: Diff, beta: tuple[float, float], se: tuple[float, float], log10p: tuple[float, float],
+                   test_fail: bool) -> None:
+    """Count a corrected row and its differences (``(ours, theirs)`` pairs) in the ``corrected_*`` fields."""
+    diff.corrected_rows += 1
+    diff.test_fail_rows += int(test_fail)
+    if not np.isnan(beta[1]):
+        diff.corrected_beta_rel = max(diff.corrected_beta_rel, abs(beta[0] - beta[1]) / max(abs(beta[1]), 1e-300))
+        diff.corrected_se_rel = max(diff.corrected_se_rel, abs(se[0] - se[1]) / max(abs(se[1]), 1e-300))
+    if not np.isnan(log10p[1]):
+        diff.corrected_log10p_abs = max(diff.corrected_log10p_abs, abs(log10p[0] - log10p[1]))
+
+
+def compare_step2(ours: Path, theirs: Path, traits: list[str], *, exact: tuple[str, ...] = (),
+                  pthresh: float | None = None) -> Diff:
+    """Every row of every trait's ``.regenie`` file.
+
+    With ``pthresh`` (a run with ``--spa`` or ``--firth``), the rows regenie
+    printed with a p-value below it or as ``TEST_FAIL`` (the corrected ones,
+    up to a correction that moved the p-value across the threshold) are also
+    counted and compared on their own, in the ``corrected_*`` fields.
+    """
     diff = Diff()
     for trait in traits:
         mine_path, ref_path = Path(f"{ours}_{trait}.regenie"), Path(f"{theirs}_{trait}.regenie")
@@ -173,6 +203,9 @@ def compare_step2(ours: Path, theirs: Path, traits: list[str], *, exact: tuple[s
             if np.isnan(b1) != np.isnan(b2) or np.isnan(p1) != np.isnan(p2):
                 diff.mismatches.append(f"{trait} {vid}: NA differs ({got[8:12]} vs {ref[8:12]})")
                 continue
+            failed = "TEST_FAIL" in ref[col["EXTRA"]]
+            if pthresh is not None and (failed or p2 > -np.log10(pthresh)):
+                _add_corrected(diff, (b1, b2), (s1, s2), (p1, p2), failed)
             if not np.isnan(b2):
                 diff.beta_rel = max(diff.beta_rel, abs(b1 - b2) / max(abs(b2), 1e-300))
                 diff.se_rel = max(diff.se_rel, abs(s1 - s2) / max(abs(s2), 1e-300))

@@ -20,7 +20,7 @@ from scipy.special import expit
 from gwasflow.errors import EngineInputError
 
 __all__ = ["LANES", "NullLogistic", "check_binary", "fit_null_logistic", "log_likelihood", "logistic_sums",
-           "moment_weights", "pad_columns", "power_moments"]
+           "logistic_sums_of", "moment_weights", "pad_columns", "power_moments"]
 
 F64 = NDArray[np.float64]
 _MAX_ITER = 50  # regenie's --niter default
@@ -101,8 +101,8 @@ def logistic_sums(g: F64, offset: F64, coef: F64) -> F64:
     and ``sum g^4 v (1 - 6v)``: the log-likelihood, score and information
     terms of a logistic model with one free coefficient per column, and
     their derivatives in it. Shared by the SPA cumulant generating function
-    (:mod:`gwasflow.regenie.spa`) and approximate Firth's Newton steps
-    (:mod:`gwasflow.regenie.firth`). One fused pass (numba kernel). ``g``
+    (:mod:`gwasflow.regenie.binary.spa`) and approximate Firth's Newton steps
+    (:mod:`gwasflow.regenie.binary.firth`). One fused pass (numba kernel). ``g``
     may be padded (:func:`pad_columns`): the sums cover its first
     ``coef.size`` columns.
     """
@@ -115,6 +115,23 @@ def logistic_sums(g: F64, offset: F64, coef: F64) -> F64:
     out = np.empty((5, g.shape[1]))
     logistic_sums_kernel(g, np.ascontiguousarray(offset, dtype=np.float64), padded_coef, out)
     return out[:, :n_cols]
+
+
+def logistic_sums_of(g: F64, cols: NDArray[np.intp], offset: F64, coef: F64) -> F64:
+    """:func:`logistic_sums` of the columns ``cols`` of ``g`` (padded), at ``coef`` (one per entry of ``cols``).
+
+    ``cols`` may repeat a column. All of ``g``'s columns in order are passed
+    as they are; a subset is gathered into a new array of a whole number of
+    :data:`LANES` (no further copy): iterations whose columns converge at
+    different speeds evaluate only those still running.
+    """
+    n_cols = g.shape[1]
+    if cols.size <= n_cols and g.shape[1] % LANES == 0 and np.array_equal(cols, np.arange(cols.size)):
+        return logistic_sums(g, offset, coef)
+    width = -(-cols.size // LANES) * LANES
+    gathered = np.zeros(width, dtype=np.intp)
+    gathered[:cols.size] = cols
+    return logistic_sums(np.take(g, gathered, axis=1), offset, coef)
 
 
 def log_likelihood(y: F64, eta: F64) -> float:

@@ -1,7 +1,7 @@
 """Step 2: read variant blocks, test them, write ``<out>_<pheno>.regenie``.
 
-The statistics are in :mod:`gwasflow.regenie.assoc` (quantitative traits) and
-:mod:`gwasflow.regenie.assoc_bt` (binary traits, ``--bt``: score test with
+The statistics are in :mod:`gwasflow.regenie.step2.assoc` (quantitative traits) and
+:mod:`gwasflow.regenie.step2.assoc_bt` (binary traits, ``--bt``: score test with
 Firth or SPA correction below ``--pThresh``). Variants are processed in
 .bim order, in blocks of ``--bsize`` variants within a chromosome; results for
 all phenotypes of one block come from a few matrix products. Variants with a
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -23,7 +23,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.assoc import (
+from gwasflow.regenie.binary.logistic import check_binary
+from gwasflow.regenie.blocks import iter_blocks, select_variants
+from gwasflow.regenie.io.bed import VariantInfo
+from gwasflow.regenie.io.bgen import info_scores
+from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
+from gwasflow.regenie.io.predictions import read_loco, read_pred_list
+from gwasflow.regenie.linalg import PhenoGroup, covariate_basis, group_by_mask
+from gwasflow.regenie.options import Options
+from gwasflow.regenie.output import RESULT_HEADER, RESULT_HEADER_INFO, PendingFiles, result_lines
+from gwasflow.regenie.runlog import RunLog
+from gwasflow.regenie.samples import Analysis, load_analysis
+from gwasflow.regenie.step2.assoc import (
     BlockStats,
     NullModel,
     Offsets,
@@ -33,49 +44,11 @@ from gwasflow.regenie.assoc import (
     make_offsets,
     sparse_variants,
 )
-from gwasflow.regenie.assoc_bt import BinaryModel, BinaryStats, Correction, binary_block, fit_binary_model
-from gwasflow.regenie.io.bed import VariantInfo
-from gwasflow.regenie.io.bgen import info_scores
-from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
-from gwasflow.regenie.io.lists import read_variant_list
-from gwasflow.regenie.io.predictions import read_loco, read_pred_list
-from gwasflow.regenie.linalg import PhenoGroup, covariate_basis, group_by_mask
-from gwasflow.regenie.logistic import check_binary
-from gwasflow.regenie.options import Options
-from gwasflow.regenie.output import RESULT_HEADER, RESULT_HEADER_INFO, PendingFiles, result_lines
-from gwasflow.regenie.runlog import RunLog
-from gwasflow.regenie.samples import Analysis, load_analysis
+from gwasflow.regenie.step2.assoc_bt import BinaryModel, BinaryStats, Correction, binary_block, fit_binary_model
 
-__all__ = ["correction_of", "iter_blocks", "run_step2", "select_variants"]
+__all__ = ["correction_of", "run_step2"]
 
 Loco = dict[int, NDArray[np.float64]]
-
-
-def select_variants(variants: VariantInfo, opts: Options) -> NDArray[np.intp]:
-    """Indices (in file order) of the variants kept by ``--chr``, ``--range`` and ``--extract``/``--exclude``."""
-    keep = np.ones(variants.chrom.shape[0], dtype=bool)
-    if opts.extract:
-        keep &= np.isin(variants.ids, sorted(read_variant_list(opts.extract, "--extract")))
-    if opts.exclude:
-        keep &= ~np.isin(variants.ids, sorted(read_variant_list(opts.exclude, "--exclude")))
-    if opts.chrs:
-        keep &= np.isin(variants.chrom, opts.chrs)
-    if opts.range is not None:
-        r = opts.range
-        keep &= (variants.chrom == r.chrom) & (variants.pos >= r.start) & (variants.pos <= r.end)
-    return np.flatnonzero(keep).astype(np.intp)
-
-
-def iter_blocks(index: NDArray[np.intp], chrom: NDArray[np.int64], bsize: int,
-                ) -> Iterator[tuple[int, NDArray[np.intp]]]:
-    """Split ``index`` into runs of one chromosome, then into blocks of at most ``bsize``."""
-    if index.size == 0:
-        return
-    codes = chrom[index]
-    starts = np.flatnonzero(np.diff(codes)) + 1
-    for run in np.split(index, starts):
-        for first in range(0, run.size, bsize):
-            yield int(chrom[run[0]]), run[first:first + bsize]
 
 
 def _load_locos(opts: Options, analysis: Analysis, log: RunLog) -> tuple[Analysis, list[Loco] | None]:
@@ -134,6 +107,8 @@ class _GroupState:
     x: NDArray[np.float64] | None = None
     y: NDArray[np.float64] | None = None
     names: list[str] = field(default_factory=list)
+    outside: NDArray[np.intp] | None = None  # the analysed samples outside the group (regenie's Firth counts them)
+    x_masked: NDArray[np.float64] | None = None  # their covariates
     offsets: dict[int, Offsets | BinaryModel] = field(default_factory=dict)
 
 
@@ -185,7 +160,8 @@ class _Context:
                 else:
                     assert state.x is not None and state.y is not None
                     offset = np.zeros(state.y.shape) if loco is None else loco
-                    state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction)
+                    state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction,
+                                                            covariates_masked=state.x_masked)
             return state.offsets[chrom]
 
     def _loco(self, state: _GroupState, chrom: int) -> NDArray[np.float64] | None:
@@ -214,7 +190,11 @@ def _group_states(analysis: Analysis, *, binary: bool) -> list[_GroupState]:
         x = basis[rows]
         y = analysis.phenotypes[rows][:, group.columns]
         names = [analysis.phenotype_names[c] for c in group.columns]
-        states.append(_GroupState(group=group, null=None, x=x, y=y, names=names))
+        others = np.ones(basis.shape[0], dtype=bool)
+        others[rows] = False
+        outside = np.flatnonzero(others).astype(np.intp)
+        states.append(_GroupState(group=group, null=None, x=x, y=y, names=names, outside=outside,
+                                  x_masked=basis[outside]))
     return states
 
 
@@ -341,8 +321,11 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         stats: BlockStats
         if isinstance(model, BinaryModel):
             assert means is not None
+            masked = None
+            if ctx.correction is Correction.FIRTH and state.outside is not None and state.outside.size:
+                masked = genotype_block(raw[state.outside], fill=means)
             stats = binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh,
-                                 min_mac=ctx.opts.min_mac, sparse=sparse, flipped=means > 1.0)
+                                 min_mac=ctx.opts.min_mac, sparse=sparse, flipped=means > 1.0, masked=masked)
         else:
             assert state.null is not None
             stats = association_block(geno, state.null, model, sparse)

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from gwasflow.regenie.ridge import Level1Fit, loco_sums
+from gwasflow.regenie.step1.ridge import Level1Fit, loco_sums
 
 __all__ = ["fit_logistic_ridge", "level1_logistic_kfold", "level1_logistic_loo"]
 

@@ -2,7 +2,7 @@
 
 Mbatchou et al., Nat Genet 2021 (Methods, "Step 2"); regenie docs ("Overview /
 Step 2: binary traits"). The null model ``logit p = X b + LOCO`` is fitted per
-phenotype and chromosome (:mod:`gwasflow.regenie.logistic`); with
+phenotype and chromosome (:mod:`gwasflow.regenie.binary.logistic`); with
 ``W = diag(p (1 - p))`` and the genotype residualized on the covariates with
 those weights, ``g_r = g - X (X'WX)^-1 X'W g``, the score test is::
 
@@ -12,11 +12,11 @@ those weights, ``g_r = g - X (X'WX)^-1 X'W g``, the score test is::
 computed for a whole block of variants from two matrix products. When its
 p-value is below ``--pThresh`` a variant is corrected:
 
-* ``--spa`` (:mod:`gwasflow.regenie.spa`): the p-value is the saddle-point
+* ``--spa`` (:mod:`gwasflow.regenie.binary.spa`): the p-value is the saddle-point
   one, CHISQ its chi-square(1) quantile, SE unchanged and
   ``BETA = sign(T) SE sqrt(CHISQ)`` (as regenie reports them);
-* ``--firth`` / ``--firth --approx`` (:mod:`gwasflow.regenie.firth`): BETA, SE
-  and the penalized LRT as CHISQ.
+* ``--firth`` (:mod:`gwasflow.regenie.binary.firth_exact`) / ``--firth --approx``
+  (:mod:`gwasflow.regenie.binary.firth_approx`): BETA, SE and the penalized LRT as CHISQ.
 
 A correction that fails leaves BETA, SE, CHISQ and LOG10P missing and marks
 the row ``TEST_FAIL`` in ``EXTRA``. Missing genotypes are mean-imputed, as for
@@ -33,11 +33,11 @@ from numpy.typing import NDArray
 from scipy.special import ndtri_exp
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
-from gwasflow.regenie.firth import FirthNull, approx_firth_block, fit_firth
-from gwasflow.regenie.firth_exact import exact_firth_block
-from gwasflow.regenie.logistic import NullLogistic, fit_null_logistic
-from gwasflow.regenie.spa import SpaNull, spa_logp
+from gwasflow.regenie.binary.firth_approx import FirthNull, approx_firth_block, fit_null_firth
+from gwasflow.regenie.binary.firth_exact import exact_firth_block
+from gwasflow.regenie.binary.logistic import NullLogistic, fit_null_logistic
+from gwasflow.regenie.binary.spa import SpaNull, spa_logp
+from gwasflow.regenie.step2.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
 
 __all__ = ["BinaryModel", "BinaryStats", "Correction", "binary_block", "fit_binary_model"]
 
@@ -45,6 +45,7 @@ F64 = NDArray[np.float64]
 _LN10 = float(np.log(10.0))
 _LN2 = float(np.log(2.0))
 _SQUARE_COLS = 16  # columns squared at once for g'Wg
+_FAST_FIRTH_MAC = 50.0  # regenie fits sparse variants below this minor allele count on their carriers only
 _CHUNK = 32  # corrected variants handled at once: n_samples x 32 temporaries stay in cache (2x faster than 256)
 
 
@@ -69,13 +70,32 @@ class BinaryModel:
     w: F64  # (n_samples, n_phenotypes) null weights p (1 - p)
     xtr_solved: F64  # (n_covariates, n_phenotypes): (X'WX)^-1 X'r, ~0 at convergence
     residual_sums: F64  # (n_phenotypes,): sum of r = y - p
-    firth_coef: list[F64] | None  # null Firth covariate effects, per phenotype
+    firth_coef: list[F64] | None  # with --firth: null Firth covariate effects, per phenotype
+    x_masked: F64 | None  # covariates of the analysed samples outside these phenotypes' samples
     spa_nulls: list[SpaNull] | None  # with --spa, per phenotype
     firth_nulls: list[FirthNull] | None  # with --firth --approx, per phenotype: offset LOCO + X b_null
 
 
-def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: Correction) -> BinaryModel:
-    """Fit the null logistic (and, for Firth, the null Firth) model of each phenotype column."""
+def _firth_nulls(x: F64, y: F64, offset: F64, nulls: list[NullLogistic], names: list[str],
+                 covariates_masked: F64 | None) -> list[FirthNull]:
+    """Approximate Firth's null models: the null Firth fit of each phenotype, by regenie's rules."""
+    result = []
+    for j, null in enumerate(nulls):
+        coef = fit_null_firth(x, y[:, j], offset[:, j], null.coef, covariates_masked)
+        if coef is None:
+            raise EngineInputError(f"null Firth logistic regression did not converge for '{names[j]}'")
+        result.append(FirthNull(y=y[:, j], offset=offset[:, j] + x @ coef))
+    return result
+
+
+def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: Correction, *,
+                     covariates_masked: F64 | None = None) -> BinaryModel:
+    """Fit the null logistic (and, for Firth, the null Firth) model of each phenotype column.
+
+    ``covariates_masked`` are the covariate rows of the samples analysed for
+    other traits but not these (regenie counts them, with weight 1, in the
+    information matrix of its null Firth fit).
+    """
     if np.isnan(offset).any():
         raise EngineInputError("--pred: a LOCO prediction is NA for a sample with a phenotype value")
     nulls = [fit_null_logistic(x, y[:, j], offset[:, j], name=name) for j, name in enumerate(names)]
@@ -83,24 +103,24 @@ def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: 
     for j, null in enumerate(nulls):
         columns += [null.w[:, None] * x, (y[:, j] - null.p)[:, None]]
     firth_coef = None
-    if correction in (Correction.FIRTH, Correction.FIRTH_APPROX):
+    if correction is Correction.FIRTH:
         firth_coef = []
-        for j, null in enumerate(nulls):
-            fit = fit_firth(x, y[:, j], offset[:, j], start=null.coef)
-            if not fit.converged:
+        for j in range(len(nulls)):
+            coef = fit_null_firth(x, y[:, j], offset[:, j], np.zeros(x.shape[1]), covariates_masked)
+            if coef is None:
                 raise EngineInputError(f"null Firth logistic regression did not converge for '{names[j]}'")
-            firth_coef.append(fit.coef)
+            firth_coef.append(coef)
     spa_nulls = [SpaNull.from_probabilities(null.p) for null in nulls] if correction is Correction.SPA else None
     firth_nulls = None
-    if correction is Correction.FIRTH_APPROX and firth_coef is not None:
-        firth_nulls = [FirthNull.from_offset(y[:, j], offset[:, j] + x @ coef) for j, coef in enumerate(firth_coef)]
+    if correction is Correction.FIRTH_APPROX:
+        firth_nulls = _firth_nulls(x, y, offset, nulls, names, covariates_masked)
     return BinaryModel(
         x=x, y=y, offset=offset, nulls=nulls,
         weights=np.asfortranarray(np.hstack(columns)),
         w=np.column_stack([null.w for null in nulls]),
         xtr_solved=np.column_stack([null.xtwx_inv @ (x.T @ (y[:, j] - null.p)) for j, null in enumerate(nulls)]),
         residual_sums=np.asarray([float(np.sum(y[:, j] - null.p)) for j, null in enumerate(nulls)]),
-        firth_coef=firth_coef, spa_nulls=spa_nulls, firth_nulls=firth_nulls,
+        firth_coef=firth_coef, x_masked=covariates_masked, spa_nulls=spa_nulls, firth_nulls=firth_nulls,
     )
 
 
@@ -172,12 +192,28 @@ class _Result:
     failed: NDArray[np.bool_]
 
 
-def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model: BinaryModel, j: int,
-             correction: Correction, g: F64) -> None:
-    """Apply ``correction`` to the variants ``rows`` (residualized genotypes ``gr``, raw ``g``)."""
+def _carriers(g: F64, flipped: NDArray[np.bool_], threshold: float) -> NDArray[np.bool_]:
+    """Samples whose minor-allele dosage (``2 - g`` for a ``flipped`` variant) exceeds ``threshold``."""
+    minor = np.where(flipped, 2.0 - g, g)
+    result: NDArray[np.bool_] = minor > threshold
+    return result
+
+
+def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, var: F64, model: BinaryModel, j: int,
+             correction: Correction, g: F64, sparse: NDArray[np.bool_], flipped: NDArray[np.bool_], mac: F64,
+             g_masked: F64 | None) -> None:
+    """Apply ``correction`` to the variants ``rows`` (residualized genotypes ``gr``, raw ``g``).
+
+    ``sparse`` and ``flipped`` (per row) say which variants regenie keeps
+    sparse and which it counts in the other allele, ``mac`` is their minor
+    allele count: its fast SPA and fast Firth only look at the carriers of
+    the minor allele. ``g_masked`` are the genotypes of the samples
+    analysed for other traits only (exact Firth counts them in its penalty).
+    """
     if correction is Correction.SPA:
         assert model.spa_nulls is not None
-        logp, ok = spa_logp(gr, model.spa_nulls[j], score)
+        logp, ok = spa_logp(gr, model.spa_nulls[j], score, var, fast=sparse,
+                            carriers=_carriers(g, flipped, 0.0) if sparse.any() else None)
         with np.errstate(invalid="ignore"):
             chisq = np.where(ok, ndtri_exp(logp - _LN2) ** 2, np.nan)
         result.chisq[rows] = chisq
@@ -186,7 +222,9 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
         result.se[rows] = np.where(ok, result.se[rows], np.nan)
     elif correction is Correction.FIRTH_APPROX:
         assert model.firth_nulls is not None
-        fit = approx_firth_block(gr, model.firth_nulls[j])
+        fast = sparse & (mac < _FAST_FIRTH_MAC)
+        fit = approx_firth_block(gr, model.firth_nulls[j], fast=fast,
+                                 minor=np.where(flipped, 2.0 - g, g) if fast.any() else None)
         ok = fit.ok
         result.beta[rows] = np.where(ok, fit.beta, np.nan)
         result.se[rows] = np.where(ok, fit.se, np.nan)
@@ -194,9 +232,13 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
         result.logp[rows] = np.where(ok, chi2_1_logsf(fit.lrt), np.nan)
     else:
         assert model.firth_coef is not None
-        exact = exact_firth_block(model.x, g, model.y[:, j], model.offset[:, j], model.firth_coef[j])
+        # fitted in regenie's coding of the minor allele: its stopping rule is not invariant to the flip
+        minor = np.where(flipped, 2.0 - g, g)
+        minor_masked = None if g_masked is None else np.where(flipped, 2.0 - g_masked, g_masked)
+        exact = exact_firth_block(model.x, minor, model.y[:, j], model.offset[:, j], model.firth_coef[j],
+                                  masked_x=model.x_masked, masked_g=minor_masked)
         ok = exact.ok
-        result.beta[rows] = np.where(ok, exact.beta, np.nan)
+        result.beta[rows] = np.where(ok, np.where(flipped, -exact.beta, exact.beta), np.nan)
         result.se[rows] = np.where(ok, exact.se, np.nan)
         result.chisq[rows] = np.where(ok, exact.lrt, np.nan)
         result.logp[rows] = np.where(ok, chi2_1_logsf(exact.lrt), np.nan)
@@ -206,7 +248,7 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, model
 
 def _phenotype(block: GenoBlock, model: BinaryModel, j: int, cross: F64, gwg: F64, testable: NDArray[np.bool_],
                dosage: F64, n_obs: NDArray[np.int64], correction: Correction, log_pthresh: float,
-               sparse: NDArray[np.bool_], flipped: NDArray[np.bool_]) -> _Result:
+               sparse: NDArray[np.bool_], flipped: NDArray[np.bool_], masked: GenoBlock | None) -> _Result:
     k = model.x.shape[1]
     first = 1 + j * (k + 1)
     gwx = cross[:, first:first + k]
@@ -227,29 +269,35 @@ def _phenotype(block: GenoBlock, model: BinaryModel, j: int, cross: F64, gwg: F6
         return result
     with np.errstate(invalid="ignore"):
         picked = np.flatnonzero(ok & testable & (result.logp < log_pthresh))
+    mac = np.minimum(dosage, 2.0 * n_obs - dosage)
     for start in range(0, picked.size, _CHUNK):
         rows = picked[start:start + _CHUNK]
         g = _imputed_columns(block, rows, dosage, n_obs)
         gr = g - model.x @ (inv @ gwx[rows].T)
-        _correct(result, rows, gr, score[rows], model, j, correction, g)
+        g_masked = None
+        if masked is not None and correction is Correction.FIRTH:
+            g_masked = _imputed_columns(masked, rows, dosage, n_obs)  # its fill: the mean over all analysed samples
+        _correct(result, rows, gr, score[rows], var[rows], model, j, correction, g, sparse[rows], flipped[rows],
+                 mac[rows], g_masked)
     return result
 
 
 def binary_block(block: GenoBlock, model: BinaryModel, *, correction: Correction, pthresh: float,
                  min_mac: float, sparse: NDArray[np.bool_] | None = None,
-                 flipped: NDArray[np.bool_] | None = None) -> BinaryStats:
+                 flipped: NDArray[np.bool_] | None = None, masked: GenoBlock | None = None) -> BinaryStats:
     """Test every variant of ``block`` against every phenotype of ``model``.
 
     Corrections run only for variants with a minor allele count of at least
     ``min_mac`` (the others are not reported) and a score-test p-value below
-    ``pthresh``.
+    ``pthresh``. ``masked`` holds the genotypes of the analysed samples
+    outside ``block`` (with ``fill`` set), which exact Firth needs.
     """
     cross, _, n_obs, dosage = cross_products(block, model.weights)
     gwg = _weighted_sumsq(block, model.w, dosage, n_obs)
     testable = np.minimum(dosage, 2.0 * n_obs - dosage) >= min_mac
     none = np.zeros(block.values.shape[1], dtype=bool)
     results = [_phenotype(block, model, j, cross, gwg, testable, dosage, n_obs, correction, float(np.log(pthresh)),
-                          none if sparse is None else sparse, none if flipped is None else flipped)
+                          none if sparse is None else sparse, none if flipped is None else flipped, masked)
                for j in range(model.y.shape[1])]
 
     def stack(name: str) -> NDArray[np.float64]:

@@ -2,14 +2,14 @@
 
 Mbatchou et al., Nat Genet 2021 (Methods, "Step 1"); regenie docs ("Overview
 / Step 1"). For each phenotype a covariates-only null logistic model is fitted
-on its observed samples (:mod:`gwasflow.regenie.logistic`); level 0 is exactly
-the ridge regression of quantitative traits (:mod:`gwasflow.regenie.ridge`),
+on its observed samples (:mod:`gwasflow.regenie.binary.logistic`); level 0 is exactly
+the ridge regression of quantitative traits (:mod:`gwasflow.regenie.step1.ridge`),
 on the 0/1 trait residualized on the covariates and scaled (0 for samples
 without a value; "level 0 as for quantitative traits", and the LOCO files then
 correlate with regenie's at r > 0.99, against 0.91 with the logistic null
 residuals ``y - p0`` as target); level 1 is a logistic
 ridge regression of y on the scaled level 0 predictions with the null linear
-predictor as offset (:mod:`gwasflow.regenie.logistic_ridge`).
+predictor as offset (:mod:`gwasflow.regenie.step1.logistic_ridge`).
 
 As regenie does: with fewer than 5,000 samples, leave-one-out CV replaces
 K-fold CV (a warning in the log); the level 1 grid is the quantitative one
@@ -25,15 +25,16 @@ import dataclasses
 import numpy as np
 from numpy.typing import NDArray
 
-from gwasflow.regenie import ridge
+from gwasflow.regenie.binary.logistic import check_binary, fit_null_logistic
 from gwasflow.regenie.io.genotypes import open_genotypes
 from gwasflow.regenie.linalg import check_scales, covariate_basis, masked_residuals
-from gwasflow.regenie.logistic import check_binary, fit_null_logistic
-from gwasflow.regenie.logistic_ridge import level1_logistic_kfold, level1_logistic_loo
 from gwasflow.regenie.options import Options
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
-from gwasflow.regenie.step1 import level0, write_outputs
+from gwasflow.regenie.step1 import ridge
+from gwasflow.regenie.step1.level0 import level0
+from gwasflow.regenie.step1.loco import write_outputs
+from gwasflow.regenie.step1.logistic_ridge import level1_logistic_kfold, level1_logistic_loo
 
 __all__ = ["LOGISTIC_VARIANCE", "LOOCV_BELOW", "run_step1_bt"]
 
