@@ -1,0 +1,136 @@
+"""LD pruning as plink2's ``--indep-pairwise WINDOW STEP R2`` (window in variants), on founders' hard calls.
+
+The rule (plink2 2.00a3.5, ``IndepPairwise`` in plink2_ld.cc; documented under
+``--indep-pairwise``), per chromosome over the variants that passed QC:
+
+* a chromosome with a single variant is left alone;
+* windows of ``WINDOW`` variants start at the chromosome's first variant and
+  move by ``STEP`` variants; the last one ends at the chromosome's end;
+* a variant that is monomorphic among the founders' calls is removed when it
+  enters a window;
+* at the end of each window, scan the variants still in it in order: for the
+  first variant ``i``, find the first later variant ``j`` with r^2 above the
+  threshold; remove the one with the higher major-allele frequency (``i``
+  only when its frequency is higher beyond a 2^-44 relative guard, else
+  ``j``), and go on with the variant after ``i``; repeat the scan until a
+  pass removes nothing;
+* r^2 of a pair is the squared correlation of the genotypes (coded +1, 0, -1)
+  over the founders called at both variants, computed from integer sums as
+  plink2 does: ``cov^2 > r2 * (1 + 2^-44) * var1 * var2`` prunes.
+
+Major-allele frequencies come from each variant's own founder calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.errors import EngineInputError
+from gwasflow.qc.model import PruneConfig
+from gwasflow.regenie.io.bed import BedFile
+
+__all__ = ["indep_pairwise", "prune_window_exceed"]
+
+SMALL_EPSILON = 2.0**-44
+MIN_FOUNDERS = 50
+
+
+def indep_pairwise(source: BedFile, variant_index: NDArray[np.intp], founder_index: NDArray[np.intp],
+                   config: PruneConfig) -> NDArray[np.intp]:
+    """Indices (into ``source``'s variants) of the variants that pruning removes from ``variant_index``."""
+    if founder_index.size < MIN_FOUNDERS:
+        raise EngineInputError(
+            f"{source.prefix}: LD pruning needs at least {MIN_FOUNDERS} founders, found {founder_index.size}")
+    ids = source.variants.ids[variant_index]
+    if np.unique(ids).size != ids.size:
+        raise EngineInputError(f"{source.prefix}.bim: duplicate variant ids; LD pruning needs unique ids")
+    chrom = source.variants.chrom[variant_index]
+    removed: list[NDArray[np.intp]] = []
+    for code in np.unique(chrom):
+        members = variant_index[chrom == code]
+        if members.size > 1:
+            removed.append(_prune_chromosome(source, members, founder_index, config))
+    return np.sort(np.concatenate(removed)) if removed else np.zeros(0, dtype=np.intp)
+
+
+def _prune_chromosome(source: BedFile, members: NDArray[np.intp], founder_index: NDArray[np.intp],
+                      config: PruneConfig) -> NDArray[np.intp]:
+    """Removed variants of one chromosome (``members`` in file order)."""
+    calls = _signed_calls(source.read_raw(members, founder_index))
+    called = calls != _MISSING
+    n_called = called.sum(axis=0)
+    n_plus = (calls == 1).sum(axis=0)
+    n_minus = (calls == -1).sum(axis=0)
+    monomorphic = ((n_plus == 0) & (n_minus == 0)) | (n_plus == n_called) | (n_minus == n_called)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        plus_freq = (2 * n_plus + (n_called - n_plus - n_minus)) / (2 * n_called)
+    major_freq = np.maximum(plus_freq, 1.0 - plus_freq)
+    removed = np.zeros(members.size, dtype=bool)
+    window: list[int] = []
+    start, loaded, end = 0, 0, min(config.window, members.size)
+    while True:
+        for k in range(loaded, end):
+            if monomorphic[k]:
+                removed[k] = True
+            else:
+                window.append(k)
+        loaded = end
+        _prune_window(np.asarray(window, dtype=np.intp), calls, major_freq, config.r2, removed)
+        if end == members.size:
+            break
+        start += config.step
+        end = min(start + config.window, members.size)
+        window = [k for k in window if not removed[k] and k >= start]
+    return members[removed]
+
+
+_MISSING = 9
+
+
+def _signed_calls(raw: NDArray[np.int8]) -> NDArray[np.int64]:
+    """Hard calls 0/1/2 as -1/0/+1 (plink2's coding for r^2), missing as :data:`_MISSING`."""
+    signed = raw.astype(np.int64) - 1
+    signed[raw < 0] = _MISSING
+    return signed
+
+
+def _prune_window(window: NDArray[np.intp], calls: NDArray[np.int64], major_freq: NDArray[np.float64],
+                  r2: float, removed: NDArray[np.bool_]) -> None:
+    """plink2's end-of-window scan, repeated until a pass removes nothing (``removed`` updated in place)."""
+    if window.size < 2:
+        return
+    exceed = prune_window_exceed(calls[:, window], r2)
+    gone = removed[window].copy()
+    changed = True
+    while changed:
+        changed = False
+        for i in range(window.size):
+            if gone[i]:
+                continue
+            hits = np.flatnonzero(exceed[i, i + 1:] & ~gone[i + 1:])
+            if hits.size == 0:
+                continue
+            j = i + 1 + int(hits[0])
+            first, second = window[i], window[j]
+            loser = i if major_freq[first] > major_freq[second] * (1 + SMALL_EPSILON) else j
+            gone[loser] = True
+            changed = True
+    removed[window[gone]] = True
+
+
+def prune_window_exceed(calls: NDArray[np.int64], r2: float) -> NDArray[np.bool_]:
+    """For every pair of columns of ``calls`` (n_samples, n_window; -1/0/+1, missing :data:`_MISSING`),
+    whether r^2 over the samples called at both exceeds ``r2`` by plink2's integer rule."""
+    called = (calls != _MISSING).astype(np.float64)
+    values = np.where(calls == _MISSING, 0, calls).astype(np.float64)
+    n = np.rint(called.T @ called).astype(np.int64)
+    sums = np.rint(values.T @ called).astype(np.int64)  # sums[i, j]: sum of i over samples called at j
+    squares = np.rint((values * values).T @ called).astype(np.int64)
+    dot = np.rint(values.T @ values).astype(np.int64)
+    cov = (dot * n - sums * sums.T).astype(np.float64)
+    var1 = (squares * n - sums * sums).astype(np.float64)
+    var2 = var1.T
+    threshold = r2 * (1 + SMALL_EPSILON)
+    exceed: NDArray[np.bool_] = cov * cov > threshold * var1 * var2
+    return exceed
