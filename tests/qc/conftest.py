@@ -6,7 +6,6 @@ plink2 missing is an error, not a skip: the differential tests are the point of 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from gwasflow.errors import EngineInputError
 from gwasflow.qc.model import PruneConfig
@@ -47,10 +48,11 @@ def indep_pairwise(source: BedFile, variant_index: NDArray[np.intp], founder_ind
         raise EngineInputError(f"{source.prefix}.bim: duplicate variant ids; LD pruning needs unique ids")
     chrom = source.variants.chrom[variant_index]
     removed: list[NDArray[np.intp]] = []
-    for code in np.unique(chrom):
-        members = variant_index[chrom == code]
-        if members.size > 1:
-            removed.append(_prune_chromosome(source, members, founder_index, config))
+    with threadpool_limits(limits=1, user_api="blas"):  # many small products: threads only cost here
+        for code in np.unique(chrom):
+            members = variant_index[chrom == code]
+            if members.size > 1:
+                removed.append(_prune_chromosome(source, members, founder_index, config))
     return np.sort(np.concatenate(removed)) if removed else np.zeros(0, dtype=np.intp)
 
 
