@@ -69,21 +69,21 @@ def _prune_chromosome(source: BedFile, members: NDArray[np.intp], founder_index:
         plus_freq = (2 * n_plus + (n_called - n_plus - n_minus)) / (2 * n_called)
     major_freq = np.maximum(plus_freq, 1.0 - plus_freq)
     removed = np.zeros(members.size, dtype=bool)
-    window: list[int] = []
+    window = np.zeros(0, dtype=np.intp)
+    exceed = np.zeros((0, 0), dtype=bool)
     start, loaded, end = 0, 0, min(config.window, members.size)
     while True:
-        for k in range(loaded, end):
-            if monomorphic[k]:
-                removed[k] = True
-            else:
-                window.append(k)
+        fresh = np.arange(loaded, end, dtype=np.intp)
+        removed[fresh[monomorphic[fresh]]] = True
+        window, exceed = _extend_window(window, exceed, fresh[~monomorphic[fresh]], calls, config.r2)
         loaded = end
-        _prune_window(np.asarray(window, dtype=np.intp), calls, major_freq, config.r2, removed)
+        _prune_window(window, exceed, major_freq, removed)
         if end == members.size:
             break
         start += config.step
         end = min(start + config.window, members.size)
-        window = [k for k in window if not removed[k] and k >= start]
+        stay = ~removed[window] & (window >= start)
+        window, exceed = window[stay], exceed[np.ix_(stay, stay)]
     return members[removed]
 
 
@@ -97,12 +97,25 @@ def _signed_calls(raw: NDArray[np.int8]) -> NDArray[np.int64]:
     return signed
 
 
-def _prune_window(window: NDArray[np.intp], calls: NDArray[np.int64], major_freq: NDArray[np.float64],
-                  r2: float, removed: NDArray[np.bool_]) -> None:
+def _extend_window(window: NDArray[np.intp], exceed: NDArray[np.bool_], fresh: NDArray[np.intp],
+                   calls: NDArray[np.int64], r2: float) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """The window with ``fresh`` variants appended; only the pairs involving them are computed."""
+    if fresh.size == 0:
+        return window, exceed
+    grown = np.concatenate([window, fresh])
+    cross = prune_window_exceed(calls[:, grown], r2, calls[:, fresh])
+    matrix = np.zeros((grown.size, grown.size), dtype=bool)
+    matrix[:window.size, :window.size] = exceed
+    matrix[:, window.size:] = cross
+    matrix[window.size:, :] = cross.T
+    return grown, matrix
+
+
+def _prune_window(window: NDArray[np.intp], exceed: NDArray[np.bool_], major_freq: NDArray[np.float64],
+                  removed: NDArray[np.bool_]) -> None:
     """plink2's end-of-window scan, repeated until a pass removes nothing (``removed`` updated in place)."""
     if window.size < 2:
         return
-    exceed = prune_window_exceed(calls[:, window], r2)
     gone = removed[window].copy()
     changed = True
     while changed:
@@ -121,18 +134,34 @@ def _prune_window(window: NDArray[np.intp], calls: NDArray[np.int64], major_freq
     removed[window[gone]] = True
 
 
-def prune_window_exceed(calls: NDArray[np.int64], r2: float) -> NDArray[np.bool_]:
-    """For every pair of columns of ``calls`` (n_samples, n_window; -1/0/+1, missing :data:`_MISSING`),
-    whether r^2 over the samples called at both exceeds ``r2`` by plink2's integer rule."""
-    called = (calls != _MISSING).astype(np.float64)
-    values = np.where(calls == _MISSING, 0, calls).astype(np.float64)
-    n = np.rint(called.T @ called).astype(np.int64)
-    sums = np.rint(values.T @ called).astype(np.int64)  # sums[i, j]: sum of i over samples called at j
-    squares = np.rint((values * values).T @ called).astype(np.int64)
-    dot = np.rint(values.T @ values).astype(np.int64)
-    cov = (dot * n - sums * sums.T).astype(np.float64)
-    var1 = (squares * n - sums * sums).astype(np.float64)
-    var2 = var1.T
+def prune_window_exceed(calls: NDArray[np.int64], r2: float, other: NDArray[np.int64] | None = None,
+                        ) -> NDArray[np.bool_]:
+    """For every column pair of ``calls`` (n_samples, n_a) and ``other`` (n_samples, n_b; default ``calls``),
+    coded -1/0/+1 with missing :data:`_MISSING`: whether r^2 over the samples called at both exceeds ``r2``
+    by plink2's integer rule. Shape (n_a, n_b)."""
+    a_called, a_values = _split(calls)
+    b_called, b_values = (a_called, a_values) if other is None else _split(other)
+    n = _int_product(a_called, b_called)
+    sums_a = _int_product(a_values, b_called)  # [i, j]: sum of a_i over the samples called at b_j
+    sums_b = _int_product(a_called, b_values)  # [i, j]: sum of b_j over the samples called at a_i
+    squares_a = _int_product(a_values * a_values, b_called)
+    squares_b = _int_product(a_called, b_values * b_values)
+    dot = _int_product(a_values, b_values)
+    cov = (dot * n - sums_a * sums_b).astype(np.float64)
+    var1 = (squares_a * n - sums_a * sums_a).astype(np.float64)
+    var2 = (squares_b * n - sums_b * sums_b).astype(np.float64)
     threshold = r2 * (1 + SMALL_EPSILON)
     exceed: NDArray[np.bool_] = cov * cov > threshold * var1 * var2
     return exceed
+
+
+def _split(calls: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Called indicator and values (0 where missing), as float64 for BLAS products of small integers."""
+    missing = calls == _MISSING
+    return (~missing).astype(np.float64), np.where(missing, 0, calls).astype(np.float64)
+
+
+def _int_product(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.int64]:
+    """``a.T @ b`` of small integers (exact in float64 below 2^53), as int64."""
+    product: NDArray[np.int64] = np.rint(a.T @ b).astype(np.int64)
+    return product
