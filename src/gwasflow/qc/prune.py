@@ -155,13 +155,18 @@ def prune_window_exceed(calls: NDArray[np.int64], r2: float, other: NDArray[np.i
     return exceed
 
 
-def _split(calls: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Called indicator and values (0 where missing), as float64 for BLAS products of small integers."""
+def _split(calls: NDArray[np.int64]) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
+    """Called indicator and values (0 where missing) for BLAS products of small integers: float32, whose
+    sums of at most 2^24 terms of -1, 0 or 1 are exact (twice float64's speed), float64 beyond."""
+    dtype = np.float32 if calls.shape[0] < _EXACT_FLOAT32 else np.float64
     missing = calls == _MISSING
-    return (~missing).astype(np.float64), np.where(missing, 0, calls).astype(np.float64)
+    return (~missing).astype(dtype), np.where(missing, 0, calls).astype(dtype)
 
 
-def _int_product(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.int64]:
-    """``a.T @ b`` of small integers (exact in float64 below 2^53), as int64."""
+_EXACT_FLOAT32 = 2**24
+
+
+def _int_product(a: NDArray[np.floating], b: NDArray[np.floating]) -> NDArray[np.int64]:
+    """``a.T @ b`` of small integers (exact, see :func:`_split`), as int64."""
     product: NDArray[np.int64] = np.rint(a.T @ b).astype(np.int64)
     return product
