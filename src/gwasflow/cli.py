@@ -124,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json", "prometheus"], default="table")
 
     p = sub.add_parser("qc", help="variant and sample QC before step 1 (plink2's filters): --extract/--keep lists")
-    p.add_argument("--bed", required=True, metavar="PREFIX", help="PLINK 1 genotypes PREFIX.bed/.bim/.fam")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bed", metavar="PREFIX", help="PLINK 1 genotypes PREFIX.bed/.bim/.fam")
+    source.add_argument("--pgen", metavar="PREFIX", help="PLINK 2 hard calls PREFIX.pgen/.pvar/.psam")
     p.add_argument("--out", required=True, type=Path, metavar="PREFIX",
                    help="writes PREFIX.snplist, PREFIX.keep (FID IID) and PREFIX.qc.json")
     p.add_argument("--maf", type=float, default=None, help="minimum minor allele frequency (founders)")
@@ -421,7 +423,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_qc(args: argparse.Namespace) -> int:
-    from gwasflow.qc import PruneConfig, QcConfig, QcEngine
+    from gwasflow.qc import GenotypeFormat, PruneConfig, QcConfig, QcEngine
     from gwasflow.qc.stage import run_qc_stage
 
     try:
@@ -436,7 +438,8 @@ def _cmd_qc(args: argparse.Namespace) -> int:
         print(f"error: qc: {exc}", file=sys.stderr)
         return 2
     engine = None if args.engine == "auto" else QcEngine(args.engine)
-    result = run_qc_stage(args.bed, config, args.out, engine)
+    kind = GenotypeFormat.PGEN if args.pgen else GenotypeFormat.BED
+    result = run_qc_stage(args.pgen or args.bed, config, args.out, engine, kind)
     removed = " ".join(f"{name.value}={count}" for name, count in result.removed.items())
     print(f"qc engine={result.engine.value} variants={len(result.variant_ids)}/{result.n_variants_in} "
           f"samples={len(result.samples)}/{result.n_samples_in} removed: {removed or 'none'}")

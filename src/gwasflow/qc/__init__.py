@@ -5,6 +5,6 @@ installed, and a built-in implementation (:mod:`gwasflow.qc.filters`) that follo
 operations and thresholds.
 """
 
-from gwasflow.qc.model import PruneConfig, QcConfig, QcEngine, QcFilter, QcResult
+from gwasflow.qc.model import GenotypeFormat, PruneConfig, QcConfig, QcEngine, QcFilter, QcResult
 
-__all__ = ["PruneConfig", "QcConfig", "QcEngine", "QcFilter", "QcResult"]
+__all__ = ["GenotypeFormat", "PruneConfig", "QcConfig", "QcEngine", "QcFilter", "QcResult"]

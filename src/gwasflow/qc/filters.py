@@ -1,4 +1,4 @@
-"""The built-in QC: plink2's sample and variant filters, in plink2's order, on a PLINK 1 ``.bed``.
+"""The built-in QC: plink2's sample and variant filters, in plink2's order, on a ``.bed`` or hard-call ``.pgen``.
 
 The order and rules are those of plink2 2.00a3.5 for
 ``--mind --geno --hwe --maf --mac`` (its documented order of operations;
@@ -24,17 +24,15 @@ built-in filters do not model.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 from gwasflow.qc.hwe import hwe_exact_p
-from gwasflow.qc.model import QcConfig, QcEngine, QcFilter, QcResult
-from gwasflow.regenie.io.bed import BedFile, open_bed_file
+from gwasflow.qc.model import GenotypeFormat, QcConfig, QcEngine, QcFilter, QcResult
+from gwasflow.qc.source import CallSource, open_call_source, read_founders
 
-__all__ = ["GenotypeCounts", "run_builtin_qc"]
+__all__ = ["GenotypeCounts", "read_founders", "run_builtin_qc"]
 
 SMALL_EPSILON = 2.0**-44
 _BLOCK_BYTES = 1 << 24
@@ -50,11 +48,11 @@ class GenotypeCounts:
         self.hom_a2 = np.zeros(n_variants, dtype=np.int64)
 
 
-def run_builtin_qc(prefix: str, config: QcConfig) -> QcResult:
-    """Apply ``config`` to ``PREFIX.bed/.bim/.fam``; raise :class:`EngineInputError` on unusable input."""
-    source = open_bed_file(prefix)
-    founders = read_founders(Path(f"{prefix}.fam"))
-    _check_autosomes(source, prefix)
+def run_builtin_qc(prefix: str, config: QcConfig, kind: GenotypeFormat = GenotypeFormat.BED) -> QcResult:
+    """Apply ``config`` to ``PREFIX.bed/.bim/.fam`` (or a hard-call ``.pgen/.pvar/.psam``); raise
+    :class:`EngineInputError` on unusable input."""
+    source, founders = open_call_source(prefix, kind)
+    _check_autosomes(source)
     removed: dict[QcFilter, int] = {}
     keep_samples = np.ones(source.n_samples, dtype=bool)
     if config.mind is not None:
@@ -89,37 +87,23 @@ def run_builtin_qc(prefix: str, config: QcConfig) -> QcResult:
     )
 
 
-def read_founders(path: Path) -> NDArray[np.bool_]:
-    """Founder flags of a .fam: both parent columns exactly ``0`` (plink2's rule)."""
-    flags: list[bool] = []
-    with path.open() as handle:
-        for line_no, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 4:
-                raise EngineInputError(f"{path}: line {line_no}: expected FID IID PAT MAT (SEX PHENO)")
-            flags.append(fields[2] == "0" and fields[3] == "0")
-    return np.asarray(flags, dtype=bool)
-
-
-def _check_autosomes(source: BedFile, prefix: str) -> None:
+def _check_autosomes(source: CallSource) -> None:
     other = np.flatnonzero(source.variants.chrom > 22)
     if other.size:
         first = int(other[0])
         raise EngineInputError(
-            f"{prefix}.bim: line {first + 1}: variant {source.variants.ids[first]} is not on an autosome; "
+            f"{source.prefix}: variant {source.variants.ids[first]} (number {first + 1}) is not on an autosome; "
             "the built-in QC handles chromosomes 1-22 only (use --engine plink2)"
         )
 
 
-def _blocks(source: BedFile, n_samples: int) -> list[NDArray[np.intp]]:
+def _blocks(source: CallSource, n_samples: int) -> list[NDArray[np.intp]]:
     per_block = max(1, _BLOCK_BYTES // max(1, n_samples))
     return [np.arange(start, min(start + per_block, source.n_variants), dtype=np.intp)
             for start in range(0, source.n_variants, per_block)]
 
 
-def _mind_filter(source: BedFile, mind: float) -> NDArray[np.bool_]:
+def _mind_filter(source: CallSource, mind: float) -> NDArray[np.bool_]:
     """Samples kept by ``--mind``: missing calls over all variants at most ``floor(mind * n_variants)``."""
     missing = np.zeros(source.n_samples, dtype=np.int64)
     for block in _blocks(source, source.n_samples):
@@ -129,7 +113,7 @@ def _mind_filter(source: BedFile, mind: float) -> NDArray[np.bool_]:
     return kept
 
 
-def _count_genotypes(source: BedFile, sample_index: NDArray[np.intp], is_founder: NDArray[np.bool_],
+def _count_genotypes(source: CallSource, sample_index: NDArray[np.intp], is_founder: NDArray[np.bool_],
                      ) -> GenotypeCounts:
     counts = GenotypeCounts(source.n_variants)
     for block in _blocks(source, sample_index.size):

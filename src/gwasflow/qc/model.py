@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PruneConfig", "QcConfig", "QcEngine", "QcFilter", "QcResult"]
+__all__ = ["GenotypeFormat", "PruneConfig", "QcConfig", "QcEngine", "QcFilter", "QcResult"]
 
 
 class QcEngine(enum.Enum):
@@ -15,6 +15,13 @@ class QcEngine(enum.Enum):
 
     BUILTIN = "builtin"
     PLINK2 = "plink2"
+
+
+class GenotypeFormat(enum.Enum):
+    """The genotype files QC reads: PLINK 1 ``.bed/.bim/.fam`` or PLINK 2 ``.pgen/.pvar/.psam``."""
+
+    BED = "bed"
+    PGEN = "pgen"
 
 
 class QcFilter(enum.Enum):

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from gwasflow.errors import EngineInputError
-from gwasflow.qc.model import QcConfig, QcEngine, QcFilter, QcResult
+from gwasflow.qc.model import GenotypeFormat, QcConfig, QcEngine, QcFilter, QcResult
 
 __all__ = ["filter_argv", "find_plink2", "parse_log_counts", "prune_argv", "run_plink2_qc"]
 
@@ -39,9 +39,14 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
-def filter_argv(program: str, prefix: str, config: QcConfig, out: Path) -> list[str]:
+_INPUT_FLAG = {GenotypeFormat.BED: "--bfile", GenotypeFormat.PGEN: "--pfile"}
+_FILES = {GenotypeFormat.BED: ("bed", "bim", "fam"), GenotypeFormat.PGEN: ("pgen", "pvar", "psam")}
+
+
+def filter_argv(program: str, prefix: str, config: QcConfig, out: Path, kind: GenotypeFormat = GenotypeFormat.BED,
+                ) -> list[str]:
     """plink2's argv for the sample and variant filters of ``config``."""
-    argv = [program, "--bfile", prefix]
+    argv = [program, _INPUT_FLAG[kind], prefix]
     for flag, value in (("--maf", config.maf), ("--mac", config.mac), ("--geno", config.geno),
                         ("--mind", config.mind), ("--hwe", config.hwe)):
         if value is not None:
@@ -49,12 +54,13 @@ def filter_argv(program: str, prefix: str, config: QcConfig, out: Path) -> list[
     return [*argv, "--write-snplist", "--write-samples", "--out", str(out)]
 
 
-def prune_argv(program: str, prefix: str, config: QcConfig, snplist: Path, samples: Path, out: Path) -> list[str]:
+def prune_argv(program: str, prefix: str, config: QcConfig, snplist: Path, samples: Path, out: Path,
+               kind: GenotypeFormat = GenotypeFormat.BED) -> list[str]:
     """plink2's argv for ``--indep-pairwise`` over the variants and samples the filters kept."""
     if config.prune is None:
         raise ValueError("prune_argv: the config has no pruning")
     p = config.prune
-    return [program, "--bfile", prefix, "--extract", str(snplist), "--keep", str(samples),
+    return [program, _INPUT_FLAG[kind], prefix, "--extract", str(snplist), "--keep", str(samples),
             "--indep-pairwise", str(p.window), str(p.step), _num(p.r2), "--out", str(out)]
 
 
@@ -103,30 +109,32 @@ def _read_samples(path: Path) -> list[tuple[str, str]]:
 
 
 def _count_lines(path: Path) -> int:
-    return sum(1 for line in path.read_text().splitlines() if line.strip())
+    return sum(1 for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
 
 
-def run_plink2_qc(prefix: str, config: QcConfig, *, program: str | None = None) -> QcResult:
-    """Run plink2's filters (and pruning) on ``PREFIX.bed/.bim/.fam`` in a temporary folder."""
+def run_plink2_qc(prefix: str, config: QcConfig, kind: GenotypeFormat = GenotypeFormat.BED, *,
+                  program: str | None = None) -> QcResult:
+    """Run plink2's filters (and pruning) on ``PREFIX.bed/.bim/.fam`` (or .pgen) in a temporary folder."""
     binary = program or find_plink2()
     if binary is None:
         raise EngineInputError("qc: --engine plink2 needs the plink2 program on PATH (Debian: apt-get install plink2)")
-    for ext in ("bed", "bim", "fam"):
+    genotypes, variants, samples_file = _FILES[kind]
+    for ext in _FILES[kind]:
         if not Path(f"{prefix}.{ext}").is_file():
-            raise EngineInputError(f"--bed: {ext} file not found: {prefix}.{ext}")
+            raise EngineInputError(f"--{genotypes}: {ext} file not found: {prefix}.{ext}")
     with tempfile.TemporaryDirectory(prefix="gwasflow-qc-") as tmp:
         work = Path(tmp)
-        log = _run(filter_argv(binary, prefix, config, work / "qc"), work / "qc.log")
+        log = _run(filter_argv(binary, prefix, config, work / "qc", kind), work / "qc.log")
         removed = parse_log_counts(log, config)
         variant_ids = _read_ids(work / "qc.snplist")
         samples = _read_samples(work / "qc.id")
         if config.prune is not None:
-            _run(prune_argv(binary, prefix, config, work / "qc.snplist", work / "qc.id", work / "prune"),
+            _run(prune_argv(binary, prefix, config, work / "qc.snplist", work / "qc.id", work / "prune", kind),
                  work / "prune.log")
             kept = set(_read_ids(work / "prune.prune.in"))
             removed[QcFilter.PRUNE] = _count_lines(work / "prune.prune.out")
             variant_ids = [v for v in variant_ids if v in kept]
-        n_variants = _count_lines(Path(f"{prefix}.bim"))
-        n_samples = _count_lines(Path(f"{prefix}.fam"))
+        n_variants = _count_lines(Path(f"{prefix}.{variants}"))
+        n_samples = _count_lines(Path(f"{prefix}.{samples_file}"))
     return QcResult(engine=QcEngine.PLINK2, variant_ids=tuple(variant_ids), samples=tuple(samples),
                     n_variants_in=n_variants, n_samples_in=n_samples, removed=removed)

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from gwasflow.errors import EngineInputError
 from gwasflow.qc.model import PruneConfig
-from gwasflow.regenie.io.bed import BedFile
+from gwasflow.qc.source import CallSource
 
 __all__ = ["indep_pairwise", "prune_window_exceed"]
 
@@ -37,7 +37,7 @@ SMALL_EPSILON = 2.0**-44
 MIN_FOUNDERS = 50
 
 
-def indep_pairwise(source: BedFile, variant_index: NDArray[np.intp], founder_index: NDArray[np.intp],
+def indep_pairwise(source: CallSource, variant_index: NDArray[np.intp], founder_index: NDArray[np.intp],
                    config: PruneConfig) -> NDArray[np.intp]:
     """Indices (into ``source``'s variants) of the variants that pruning removes from ``variant_index``."""
     if founder_index.size < MIN_FOUNDERS:
@@ -56,7 +56,7 @@ def indep_pairwise(source: BedFile, variant_index: NDArray[np.intp], founder_ind
     return np.sort(np.concatenate(removed)) if removed else np.zeros(0, dtype=np.intp)
 
 
-def _prune_chromosome(source: BedFile, members: NDArray[np.intp], founder_index: NDArray[np.intp],
+def _prune_chromosome(source: CallSource, members: NDArray[np.intp], founder_index: NDArray[np.intp],
                       config: PruneConfig) -> NDArray[np.intp]:
     """Removed variants of one chromosome (``members`` in file order)."""
     calls = _signed_calls(source.read_raw(members, founder_index))

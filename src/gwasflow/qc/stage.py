@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gwasflow.qc.model import QcConfig, QcEngine, QcResult
+from gwasflow.qc.model import GenotypeFormat, QcConfig, QcEngine, QcResult
 from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["EngineChoice", "output_paths", "run_qc", "run_qc_stage", "write_qc_outputs"]
@@ -24,17 +24,18 @@ __all__ = ["EngineChoice", "output_paths", "run_qc", "run_qc_stage", "write_qc_o
 EngineChoice = QcEngine | None  # None: plink2 when it is on PATH, else the built-in engine
 
 
-def run_qc(prefix: str, config: QcConfig, engine: EngineChoice = None) -> QcResult:
-    """Select variants and samples of ``PREFIX.bed/.bim/.fam`` with the chosen (or the available) engine."""
+def run_qc(prefix: str, config: QcConfig, engine: EngineChoice = None,
+           kind: GenotypeFormat = GenotypeFormat.BED) -> QcResult:
+    """Select variants and samples of ``PREFIX.bed/.bim/.fam`` (or .pgen) with the chosen (or available) engine."""
     from gwasflow.qc.plink2 import find_plink2, run_plink2_qc
 
     if engine is None:
         engine = QcEngine.PLINK2 if find_plink2() else QcEngine.BUILTIN
     if engine is QcEngine.PLINK2:
-        return run_plink2_qc(prefix, config)
+        return run_plink2_qc(prefix, config, kind)
     from gwasflow.qc.filters import run_builtin_qc
 
-    return run_builtin_qc(prefix, config)
+    return run_builtin_qc(prefix, config, kind)
 
 
 def output_paths(out_prefix: Path) -> dict[str, Path]:
@@ -56,8 +57,9 @@ def write_qc_outputs(result: QcResult, config: QcConfig, out_prefix: Path) -> di
     return paths
 
 
-def run_qc_stage(prefix: str, config: QcConfig, out_prefix: Path, engine: EngineChoice = None) -> QcResult:
+def run_qc_stage(prefix: str, config: QcConfig, out_prefix: Path, engine: EngineChoice = None,
+                 kind: GenotypeFormat = GenotypeFormat.BED) -> QcResult:
     """:func:`run_qc`, then :func:`write_qc_outputs`."""
-    result = run_qc(prefix, config, engine)
+    result = run_qc(prefix, config, engine, kind)
     write_qc_outputs(result, config, out_prefix)
     return result
