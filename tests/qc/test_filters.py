@@ -111,3 +111,14 @@ def test_run_builtin_qc__missing_file_is_named(tmp_path: Path) -> None:
 def test_qc_config__rejects_out_of_range_thresholds(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         QcConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    (QcConfig(mind=0.0), "no samples remaining"), (QcConfig(mac=100_000), "no variants remaining"),
+])
+def test_run_builtin_qc__nothing_left_is_an_error_as_in_plink2(config: QcConfig, message: str, qc_cohort: str,
+                                                               plink2: str) -> None:
+    with pytest.raises(EngineInputError, match=message):
+        run_builtin_qc(qc_cohort, config)
+    with pytest.raises(EngineInputError, match=message.replace("no", "No")):
+        run_plink2_qc(qc_cohort, config, program=plink2)

@@ -59,6 +59,8 @@ def run_builtin_qc(prefix: str, config: QcConfig, kind: GenotypeFormat = Genotyp
         keep_samples = _mind_filter(source, config.mind)
         removed[QcFilter.MIND] = int((~keep_samples).sum())
     sample_index = np.flatnonzero(keep_samples)
+    if sample_index.size == 0:
+        raise EngineInputError(f"{prefix}: no samples remaining after --mind {config.mind} (plink2 stops here too)")
     counts = _count_genotypes(source, sample_index, founders[sample_index])
     keep_variants = np.ones(source.n_variants, dtype=bool)
     if config.geno is not None:
@@ -70,6 +72,8 @@ def run_builtin_qc(prefix: str, config: QcConfig, kind: GenotypeFormat = Genotyp
         _drop(keep_variants, observed & (p < config.hwe * (1 - SMALL_EPSILON)), QcFilter.HWE, removed)
     if config.maf is not None or config.mac is not None:
         _drop(keep_variants, _fails_frequency(counts, config), QcFilter.MAF_MAC, removed)
+    if not keep_variants.any():
+        raise EngineInputError(f"{prefix}: no variants remaining after the filters (plink2 stops here too)")
     if config.prune is not None:
         from gwasflow.qc.prune import indep_pairwise
 
