@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="LD pruning: window and step in variants, r^2 threshold")
     p.add_argument("--engine", choices=["auto", "builtin", "plink2"], default="auto",
                    help="plink2, the built-in engine, or auto: plink2 when it is on PATH (default)")
+    p.add_argument("--threads", type=int, default=None, help="threads for plink2 (default: all cores)")
 
     sub.add_parser("regenie", help="the built-in regenie engine (regenie's flags)", add_help=False)
     sub.add_parser("selftest", help="check this installation's engine against regenie's own outputs", add_help=False)
@@ -439,7 +440,7 @@ def _cmd_qc(args: argparse.Namespace) -> int:
         return 2
     engine = None if args.engine == "auto" else QcEngine(args.engine)
     kind = GenotypeFormat.PGEN if args.pgen else GenotypeFormat.BED
-    result = run_qc_stage(args.pgen or args.bed, config, args.out, engine, kind)
+    result = run_qc_stage(args.pgen or args.bed, config, args.out, engine, kind, threads=args.threads)
     removed = " ".join(f"{name.value}={count}" for name, count in result.removed.items())
     print(f"qc engine={result.engine.value} variants={len(result.variant_ids)}/{result.n_variants_in} "
           f"samples={len(result.samples)}/{result.n_samples_in} removed: {removed or 'none'}")

@@ -16,7 +16,8 @@ FLAGS = ["--maf", "0.01", "--mac", "5", "--geno", "0.1", "--mind", "0.1", "--hwe
 def test_qc__builtin_and_plink2_write_identical_lists(qc_cohort: str, plink2: str, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["qc", "--bed", qc_cohort, *FLAGS, "--engine", "builtin", "--out", str(tmp_path / "a")]) == 0
-    assert main(["qc", "--bed", qc_cohort, *FLAGS, "--engine", "plink2", "--out", str(tmp_path / "b")]) == 0
+    assert main(["qc", "--bed", qc_cohort, *FLAGS, "--engine", "plink2", "--threads", "1",
+                 "--out", str(tmp_path / "b")]) == 0
     for ext in ("snplist", "keep"):
         assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes()
     ours = json.loads((tmp_path / "a.qc.json").read_text())
@@ -46,3 +47,10 @@ def test_qc__bad_input_exits_2_and_writes_nothing(args: list[str], message: str,
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resource_flags__threads_and_memory_for_plink2() -> None:
+    from gwasflow.qc.plink2 import resource_flags
+
+    assert resource_flags(2, 4000) == ["--threads", "2", "--memory", "4000"]
+    assert resource_flags(None, None) == []

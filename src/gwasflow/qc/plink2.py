@@ -20,7 +20,7 @@ from pathlib import Path
 from gwasflow.errors import EngineInputError
 from gwasflow.qc.model import GenotypeFormat, QcConfig, QcEngine, QcFilter, QcResult
 
-__all__ = ["filter_argv", "find_plink2", "parse_log_counts", "prune_argv", "run_plink2_qc"]
+__all__ = ["filter_argv", "find_plink2", "parse_log_counts", "prune_argv", "resource_flags", "run_plink2_qc"]
 
 _LOG_PATTERNS: dict[QcFilter, re.Pattern[str]] = {
     QcFilter.MIND: re.compile(r"^(\d+) samples? removed due to missing genotype data \(--mind\)", re.M),
@@ -112,8 +112,20 @@ def _count_lines(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
 
 
+def resource_flags(threads: int | None, memory_mb: int | None) -> list[str]:
+    """plink2's ``--threads`` and ``--memory`` (MiB) for a job's allocation; plink2 otherwise takes every core
+    and half the machine's memory."""
+    flags: list[str] = []
+    if threads is not None:
+        flags += ["--threads", str(threads)]
+    if memory_mb is not None:
+        flags += ["--memory", str(memory_mb)]
+    return flags
+
+
 def run_plink2_qc(prefix: str, config: QcConfig, kind: GenotypeFormat = GenotypeFormat.BED, *,
-                  program: str | None = None) -> QcResult:
+                  program: str | None = None, threads: int | None = None, memory_mb: int | None = None,
+                  ) -> QcResult:
     """Run plink2's filters (and pruning) on ``PREFIX.bed/.bim/.fam`` (or .pgen) in a temporary folder."""
     binary = program or find_plink2()
     if binary is None:
@@ -124,13 +136,14 @@ def run_plink2_qc(prefix: str, config: QcConfig, kind: GenotypeFormat = Genotype
             raise EngineInputError(f"--{genotypes}: {ext} file not found: {prefix}.{ext}")
     with tempfile.TemporaryDirectory(prefix="gwasflow-qc-") as tmp:
         work = Path(tmp)
-        log = _run(filter_argv(binary, prefix, config, work / "qc", kind), work / "qc.log")
+        extra = resource_flags(threads, memory_mb)
+        log = _run([*filter_argv(binary, prefix, config, work / "qc", kind), *extra], work / "qc.log")
         removed = parse_log_counts(log, config)
         variant_ids = _read_ids(work / "qc.snplist")
         samples = _read_samples(work / "qc.id")
         if config.prune is not None:
-            _run(prune_argv(binary, prefix, config, work / "qc.snplist", work / "qc.id", work / "prune", kind),
-                 work / "prune.log")
+            _run([*prune_argv(binary, prefix, config, work / "qc.snplist", work / "qc.id", work / "prune", kind),
+                  *extra], work / "prune.log")
             kept = set(_read_ids(work / "prune.prune.in"))
             removed[QcFilter.PRUNE] = _count_lines(work / "prune.prune.out")
             variant_ids = [v for v in variant_ids if v in kept]

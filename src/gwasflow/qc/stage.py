@@ -25,14 +25,15 @@ EngineChoice = QcEngine | None  # None: plink2 when it is on PATH, else the buil
 
 
 def run_qc(prefix: str, config: QcConfig, engine: EngineChoice = None,
-           kind: GenotypeFormat = GenotypeFormat.BED) -> QcResult:
-    """Select variants and samples of ``PREFIX.bed/.bim/.fam`` (or .pgen) with the chosen (or available) engine."""
+           kind: GenotypeFormat = GenotypeFormat.BED, *, threads: int | None = None) -> QcResult:
+    """Select variants and samples of ``PREFIX.bed/.bim/.fam`` (or .pgen) with the chosen (or available) engine;
+    ``threads`` caps plink2's (the built-in engine uses one)."""
     from gwasflow.qc.plink2 import find_plink2, run_plink2_qc
 
     if engine is None:
         engine = QcEngine.PLINK2 if find_plink2() else QcEngine.BUILTIN
     if engine is QcEngine.PLINK2:
-        return run_plink2_qc(prefix, config, kind)
+        return run_plink2_qc(prefix, config, kind, threads=threads)
     from gwasflow.qc.filters import run_builtin_qc
 
     return run_builtin_qc(prefix, config, kind)
@@ -58,8 +59,8 @@ def write_qc_outputs(result: QcResult, config: QcConfig, out_prefix: Path) -> di
 
 
 def run_qc_stage(prefix: str, config: QcConfig, out_prefix: Path, engine: EngineChoice = None,
-                 kind: GenotypeFormat = GenotypeFormat.BED) -> QcResult:
+                 kind: GenotypeFormat = GenotypeFormat.BED, *, threads: int | None = None) -> QcResult:
     """:func:`run_qc`, then :func:`write_qc_outputs`."""
-    result = run_qc(prefix, config, engine, kind)
+    result = run_qc(prefix, config, engine, kind, threads=threads)
     write_qc_outputs(result, config, out_prefix)
     return result
