@@ -72,3 +72,22 @@ def test_hwe_exact_p__matches_plink2_hardy(plink2: str, qc_cohort: str, tmp_path
     shown = expected > 1e-300
     assert expected.min() < 1e-20 and shown.sum() > 100
     np.testing.assert_allclose(got[shown], expected[shown], rtol=1e-5)
+
+
+def test_hwe_exact_p__band_equals_every_count_on_large_samples() -> None:
+    """Counts around and far from equilibrium in 20,000-100,000 genotypes: the banded sum equals the full one."""
+    from gwasflow.qc.hwe import _chunk_p
+
+    rng = np.random.default_rng(4)
+    n = rng.integers(20_000, 100_000, 60)
+    q = rng.uniform(0.001, 0.5, 60)
+    expected_het = 2 * q * (1 - q) * n
+    het = np.clip(np.rint(expected_het * rng.uniform(0.8, 1.2, 60)), 0, n).astype(np.int64)
+    rare = np.rint(2 * q * n).astype(np.int64)
+    het = np.minimum(het, rare) - (np.minimum(het, rare) - rare) % 2
+    hom1 = (rare - het) // 2
+    hom2 = n - het - hom1
+    banded = hwe_exact_p(het, hom1, hom2)
+    full = _chunk_p(het, hom1, hom2, band=False)[0]
+    np.testing.assert_allclose(banded, full, rtol=1e-10, atol=1e-300)
+    assert (full < 1e-10).sum() > 5 and (full > 0.01).sum() > 5
