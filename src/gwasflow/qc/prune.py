@@ -45,7 +45,7 @@ def indep_pairwise(source: CallSource, variant_index: NDArray[np.intp], founder_
             f"{source.prefix}: LD pruning needs at least {MIN_FOUNDERS} founders, found {founder_index.size}")
     ids = source.variants.ids[variant_index]
     if np.unique(ids).size != ids.size:
-        raise EngineInputError(f"{source.prefix}.bim: duplicate variant ids; LD pruning needs unique ids")
+        raise EngineInputError(f"{source.prefix}: duplicate variant ids; LD pruning needs unique ids")
     chrom = source.variants.chrom[variant_index]
     removed: list[NDArray[np.intp]] = []
     with threadpool_limits(limits=1, user_api="blas"):  # many small products: threads only cost here
@@ -90,15 +90,15 @@ def _prune_chromosome(source: CallSource, members: NDArray[np.intp], founder_ind
 _MISSING = 9
 
 
-def _signed_calls(raw: NDArray[np.int8]) -> NDArray[np.int64]:
-    """Hard calls 0/1/2 as -1/0/+1 (plink2's coding for r^2), missing as :data:`_MISSING`."""
-    signed = raw.astype(np.int64) - 1
-    signed[raw < 0] = _MISSING
+def _signed_calls(raw: NDArray[np.int8]) -> NDArray[np.int8]:
+    """Hard calls 0/1/2 as -1/0/+1 (plink2's coding for r^2), missing as :data:`_MISSING`; one byte each, as a
+    chromosome's founder calls are held at once."""
+    signed: NDArray[np.int8] = np.where(raw < 0, np.int8(_MISSING), raw - np.int8(1)).astype(np.int8)
     return signed
 
 
 def _extend_window(window: NDArray[np.intp], exceed: NDArray[np.bool_], fresh: NDArray[np.intp],
-                   calls: NDArray[np.int64], r2: float) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+                   calls: NDArray[np.integer], r2: float) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
     """The window with ``fresh`` variants appended; only the pairs involving them are computed."""
     if fresh.size == 0:
         return window, exceed
@@ -134,7 +134,7 @@ def _prune_window(window: NDArray[np.intp], exceed: NDArray[np.bool_], major_fre
     removed[window[gone]] = True
 
 
-def prune_window_exceed(calls: NDArray[np.int64], r2: float, other: NDArray[np.int64] | None = None,
+def prune_window_exceed(calls: NDArray[np.integer], r2: float, other: NDArray[np.integer] | None = None,
                         ) -> NDArray[np.bool_]:
     """For every column pair of ``calls`` (n_samples, n_a) and ``other`` (n_samples, n_b; default ``calls``),
     coded -1/0/+1 with missing :data:`_MISSING`: whether r^2 over the samples called at both exceeds ``r2``
@@ -155,7 +155,7 @@ def prune_window_exceed(calls: NDArray[np.int64], r2: float, other: NDArray[np.i
     return exceed
 
 
-def _split(calls: NDArray[np.int64]) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
+def _split(calls: NDArray[np.integer]) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
     """Called indicator and values (0 where missing) for BLAS products of small integers: float32, whose
     sums of at most 2^24 terms of -1, 0 or 1 are exact (twice float64's speed), float64 beyond."""
     dtype = np.float32 if calls.shape[0] < _EXACT_FLOAT32 else np.float64
