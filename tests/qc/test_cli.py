@@ -54,3 +54,30 @@ def test_resource_flags__threads_and_memory_for_plink2() -> None:
 
     assert resource_flags(2, 4000) == ["--threads", "2", "--memory", "4000"]
     assert resource_flags(None, None) == []
+
+
+# Captured from plink2 2.00a3.5 (--maf 0.01 --mac 5 --geno 0.1 --mind 0.1 --hwe 1e-6 keep-fewhet): its log wraps
+# long lines, and names the --hwe modifiers before the colon.
+CAPTURED_LOG = """\
+9 samples removed due to missing genotype data (--mind).
+IDs written to caplog.mindrem.id .
+591 samples (299 females, 292 males; 551 founders) remaining after main
+filters.
+--write-samples: Sample IDs written to caplog.id .
+Calculating allele frequencies... done.
+--geno: 55 variants removed due to missing genotype data.
+--hwe keep-fewhet: 2 variants removed due to Hardy-Weinberg exact test
+(founders only).
+24 variants removed due to allele frequency threshold(s)
+(--maf/--max-maf/--mac/--max-mac).
+"""
+
+
+def test_parse_log_counts__captured_plink2_log() -> None:
+    from gwasflow.qc.model import QcConfig, QcFilter
+    from gwasflow.qc.plink2 import parse_log_counts
+
+    config = QcConfig(maf=0.01, mac=5, geno=0.1, mind=0.1, hwe=1e-6)
+    assert parse_log_counts(CAPTURED_LOG, config) == {
+        QcFilter.MIND: 9, QcFilter.GENO: 55, QcFilter.HWE: 2, QcFilter.MAF_MAC: 24}
+    assert parse_log_counts(CAPTURED_LOG, QcConfig(geno=0.1)) == {QcFilter.GENO: 55}
