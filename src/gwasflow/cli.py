@@ -123,6 +123,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
     p.add_argument("--format", choices=["table", "json", "prometheus"], default="table")
 
+    p = sub.add_parser("qc", help="variant and sample QC before step 1 (plink2's filters): --extract/--keep lists")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bed", metavar="PREFIX", help="PLINK 1 genotypes PREFIX.bed/.bim/.fam")
+    source.add_argument("--pgen", metavar="PREFIX", help="PLINK 2 hard calls PREFIX.pgen/.pvar/.psam")
+    p.add_argument("--out", required=True, type=Path, metavar="PREFIX",
+                   help="writes PREFIX.snplist, PREFIX.keep (FID IID) and PREFIX.qc.json")
+    p.add_argument("--maf", type=float, default=None, help="minimum minor allele frequency (founders)")
+    p.add_argument("--mac", type=float, default=None, help="minimum minor allele count (founders)")
+    p.add_argument("--geno", type=float, default=None, help="maximum missing call rate of a variant")
+    p.add_argument("--mind", type=float, default=None, help="maximum missing call rate of a sample")
+    p.add_argument("--hwe", type=float, default=None, help="minimum HWE exact test p-value (founders)")
+    p.add_argument("--indep-pairwise", nargs=3, default=None, metavar=("WINDOW", "STEP", "R2"),
+                   help="LD pruning: window and step in variants, r^2 threshold")
+    p.add_argument("--engine", choices=["auto", "builtin", "plink2"], default="auto",
+                   help="plink2, the built-in engine, or auto: plink2 when it is on PATH (default)")
+    p.add_argument("--threads", type=int, default=None, help="threads for plink2 (default: all cores)")
+
     sub.add_parser("regenie", help="the built-in regenie engine (regenie's flags)", add_help=False)
     sub.add_parser("selftest", help="check this installation's engine against regenie's own outputs", add_help=False)
     return parser
@@ -406,6 +423,30 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return print_status(args.run, as_json=args.json)
 
 
+def _cmd_qc(args: argparse.Namespace) -> int:
+    from gwasflow.qc import GenotypeFormat, PruneConfig, QcConfig, QcEngine
+    from gwasflow.qc.stage import run_qc_stage
+
+    try:
+        prune = None
+        if args.indep_pairwise is not None:
+            window, step, r2 = args.indep_pairwise
+            if not (window.isdigit() and step.isdigit()):
+                raise ValueError(f"--indep-pairwise: WINDOW and STEP must be variant counts, got {window} {step}")
+            prune = PruneConfig(window=int(window), step=int(step), r2=float(r2))
+        config = QcConfig(maf=args.maf, mac=args.mac, geno=args.geno, mind=args.mind, hwe=args.hwe, prune=prune)
+    except ValueError as exc:
+        print(f"error: qc: {exc}", file=sys.stderr)
+        return 2
+    engine = None if args.engine == "auto" else QcEngine(args.engine)
+    kind = GenotypeFormat.PGEN if args.pgen else GenotypeFormat.BED
+    result = run_qc_stage(args.pgen or args.bed, config, args.out, engine, kind, threads=args.threads)
+    removed = " ".join(f"{name.value}={count}" for name, count in result.removed.items())
+    print(f"qc engine={result.engine.value} variants={len(result.variant_ids)}/{result.n_variants_in} "
+          f"samples={len(result.samples)}/{result.n_samples_in} removed: {removed or 'none'}")
+    return 0
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _cmd_run,
     "validate": _cmd_validate,
@@ -423,4 +464,5 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _cmd_export,
     "metrics": _cmd_metrics,
     "serve": _cmd_serve,
+    "qc": _cmd_qc,
 }
