@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pysam
 import pytest
+import yaml
 
+from gwasflow.demo import write_demo
 from gwasflow.report.merge import MergeError, ignored_low_mac, merge_phenotype, scan_result, tabix_path
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA\n"
@@ -168,3 +172,52 @@ def test_scan_result__row_with_too_few_fields_is_a_merge_error(tmp_path: Path) -
     out.write_bytes(gzip.compress((HEADER + na + "\n1 2 v1_2 A\n" + _row(1, 3) + "\n").encode()))
     with pytest.raises(MergeError, match="line 3 has 4 fields, the header 13"):
         scan_result(out)
+
+
+def _gwasflow(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gwasflow", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished small demo (600 samples x 3,000 variants on 3 chromosomes, 9 shards), workspace kept."""
+    folder = tmp_path_factory.mktemp("demo") / "d"
+    spec = write_demo(folder, n_samples=600, n_variants=3000, seed=5)
+    data = yaml.safe_load(spec.read_text())
+    data["keep_workspace"] = True
+    spec.write_text(yaml.safe_dump(data))
+    proc = _gwasflow(["run", str(spec), "--quiet"], folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+def test_merge_phenotype__demo_region_fetched_through_the_index_equals_those_rows_of_the_whole_file(
+    demo_run: Path,
+) -> None:
+    result = demo_run / "results" / "Y1.regenie.gz"
+    header, *lines = _lines(result)
+    rows = [line.split("\t") for line in lines]
+    assert len(rows) == 3000
+    assert [(int(r[0]), int(r[1])) for r in rows] == sorted((int(r[0]), int(r[1])) for r in rows)
+    chrom2 = [r for r in rows if r[0] == "2"]
+    low, high = int(chrom2[100][1]), int(chrom2[400][1])
+    expected = ["\t".join(r) for r in chrom2 if low <= int(r[1]) <= high]
+    with pysam.TabixFile(str(result), index=str(tabix_path(result))) as tabix:
+        assert list(tabix.fetch("2", low - 1, high)) == expected
+        assert list(tabix.header) == [header]
+        assert list(tabix.contigs) == ["1", "2", "3"]
+    assert header.split("\t")[:3] == ["CHROM", "GENPOS", "ID"] and len(expected) >= 301
+
+
+def test_resume__deleted_tabix_index_is_rebuilt_byte_identically(demo_run: Path) -> None:
+    index = tabix_path(demo_run / "results" / "Y2.regenie.gz")
+    before = index.read_bytes()
+    index.unlink()
+    checked = _gwasflow(["verify"], demo_run)
+    assert checked.returncode == 1
+    assert f"FAIL missing: {index}: the file is not there" in checked.stdout.splitlines()
+    resumed = _gwasflow(["resume", "--quiet"], demo_run)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert index.read_bytes() == before
+    assert _gwasflow(["verify"], demo_run).returncode == 0
