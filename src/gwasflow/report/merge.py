@@ -176,21 +176,24 @@ def _shard_rows(path: Path, header: list[str]) -> list[_Row]:
             raise MergeError(f"shard {path} has header {first} but earlier shards have {header}")
         header[:] = first
         rows: list[_Row] = []
+        chroms: dict[str, tuple[int, int, str]] = {}
         for number, line in enumerate(handle, start=2):
             fields = line.split()
-            if fields:
-                rows.append((_row_key(fields, path, number), "\t".join(fields) + "\n"))
+            if not fields:
+                continue
+            if len(fields) < 2 or not fields[1].isdigit():
+                raise MergeError(f"shard {path} line {number}: no CHROM and integer GENPOS in its first two fields")
+            chrom = chroms.get(fields[0]) or chroms.setdefault(fields[0], _chrom_key(fields[0], path, number))
+            rows.append(((chrom, int(fields[1])), "\t".join(fields) + "\n"))
     rows.sort(key=lambda row: row[0])  # linear on the sorted shards regenie writes
     return rows
 
 
-def _row_key(fields: list[str], path: Path, number: int) -> _Key:
-    if len(fields) < 2 or not fields[1].isdigit():
-        raise MergeError(f"shard {path} line {number}: no CHROM and integer GENPOS in its first two fields")
-    if fields[0].startswith(_META_CHAR):
-        raise MergeError(f"shard {path} line {number}: chromosome {fields[0]!r} starts with {_META_CHAR!r}, "
+def _chrom_key(name: str, path: Path, number: int) -> tuple[int, int, str]:
+    if name.startswith(_META_CHAR):
+        raise MergeError(f"shard {path} line {number}: chromosome {name!r} starts with {_META_CHAR!r}, "
                          "which marks the header for tabix")
-    return chrom_sort_key(fields[0]), int(fields[1])
+    return chrom_sort_key(name)
 
 
 class _Sink:

@@ -25,6 +25,7 @@ is an error rather than a file that claims ``is_sorted: true`` falsely.
 from __future__ import annotations
 
 import enum
+import functools
 import gzip
 import hashlib
 import io
@@ -52,6 +53,7 @@ NA = "#NA"
 REQUIRED_COLUMNS = ("CHROM", "GENPOS", "ID", "ALLELE0", "ALLELE1", "A1FREQ", "N", "BETA", "SE", "LOG10P")
 _ALLELE = re.compile(r"^[ACGT]+$")
 _RSID = re.compile(r"^rs[0-9]+$")
+_CHR_PREFIX = re.compile(r"^chr", re.IGNORECASE)
 _NAMED = {"X": 23, "Y": 24, "MT": 25, "M": 25}
 _PLINK_CODES = {23: 23, 24: 24, 26: 25}  # PLINK's X, Y, MT; 25 (XY) has no GWAS-SSF number
 _SMALLEST_NORMAL_LOG10P = 307.0
@@ -83,9 +85,10 @@ class SsfTable:
     has_info: bool = False
 
 
+@functools.lru_cache(maxsize=256)
 def ssf_chromosome(name: str) -> int | None:
     """GWAS-SSF's number for a chromosome name (1-25), or None when it has none."""
-    bare = re.sub(r"^chr", "", name, flags=re.IGNORECASE).upper()
+    bare = _CHR_PREFIX.sub("", name).upper()
     if bare.isdigit():
         number = int(bare)
         return number if 1 <= number <= 22 else _PLINK_CODES.get(number)
@@ -147,9 +150,13 @@ def _ssf_row(fields: list[str], c: _Columns, *, neg_log10_p: bool) -> tuple[str,
     a0, a1 = fields[c.a0].upper(), fields[c.a1].upper()
     if not (_ALLELE.match(a0) and _ALLELE.match(a1)):
         return Skip.ALLELE
-    log10p = _number(fields[c.log10p])
     stats = (fields[c.beta], fields[c.se], fields[c.freq])
-    if log10p is None or any(_number(s) is None for s in stats):
+    try:
+        log10p = float(fields[c.log10p])
+        finite = math.isfinite(log10p + float(stats[0]) + float(stats[1]) + float(stats[2]))
+    except ValueError:
+        finite = False
+    if not finite:
         return Skip.MISSING_STATISTIC
     pos = fields[c.pos]
     p_text = fields[c.log10p] if neg_log10_p else p_value_text(log10p)
