@@ -4,7 +4,9 @@ The run folder is ``outdir`` of the spec. Its layout is a contract that
 ``gwasflow status``, ``failures``, ``report`` and ``resume`` rely on::
 
     <outdir>/
-      results/<pheno>.regenie.gz   merged step 2 results, one file per phenotype
+      results/<pheno>.regenie.gz   merged step 2 results, one file per phenotype (bgzip, sorted)
+      results/<pheno>.regenie.gz.tbi  its tabix index
+      sumstats/<pheno>.tsv.gz[-meta.yaml]  GWAS-SSF export, written by ``gwasflow export-sumstats``
       summary.tsv                  per phenotype: variants tested, lambda GC, hits, top variant
       .gwasflow/
         gwasflow.sqlite            the run store (SQLite, WAL)
