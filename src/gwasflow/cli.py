@@ -110,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--failure-table", default=None, help="DynamoDB table (default: from failure_log)")
     p.add_argument("--image", default=None, help="container image (default: executor.settings.image)")
 
+    p = sub.add_parser("export-sumstats", help="a finished run's results as GWAS-SSF (GWAS Catalog) files")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
+    p.add_argument("--trait", action="append", default=[], help="only this trait (repeatable; default: all)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: <run>/sumstats)")
+    p.add_argument("--genome-build", choices=["GRCh37", "GRCh38"], default=None,
+                   help="genome assembly of the positions (default: the spec's genome_build)")
+    p.add_argument("--neg-log10-p", action="store_true",
+                   help="write neg_log_10_p_value (regenie's LOG10P as printed) instead of p_value")
+
     p = sub.add_parser("report", help="(re)write the run's self-contained report.html")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/report.html)")
@@ -315,6 +324,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
                        image=args.image)
 
 
+def _cmd_export_sumstats(args: argparse.Namespace) -> int:
+    from gwasflow.export.sumstats import main_export_sumstats
+
+    return main_export_sumstats(args.run, traits=args.trait, out=args.out, genome_build=args.genome_build,
+                                neg_log10_p=args.neg_log10_p)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from gwasflow.runfolder import write_run_report
 
@@ -462,6 +478,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "verify": _cmd_verify,
     "report": _cmd_report,
     "export": _cmd_export,
+    "export-sumstats": _cmd_export_sumstats,
     "metrics": _cmd_metrics,
     "serve": _cmd_serve,
     "qc": _cmd_qc,

@@ -17,7 +17,7 @@ from gwasflow.engine.store import MemoryStore
 from gwasflow.engine.verify import Defect, Verdict, merge_records, verify_run
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
-from gwasflow.report.merge import merge_phenotype
+from gwasflow.report.merge import merge_phenotype, tabix_path
 from gwasflow.spec.model import RetrySpec
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA"
@@ -28,7 +28,8 @@ def _row(pos: int, log10p: str) -> str:
 
 
 def _merge_job(pheno: str, out: Path, rows: int) -> Job:
-    return Job(id=f"merge-{pheno}", step=Step.MERGE, kind=JobKind.INTERNAL, action="merge", outputs=(str(out),),
+    return Job(id=f"merge-{pheno}", step=Step.MERGE, kind=JobKind.INTERNAL, action="merge",
+               outputs=(str(out), str(tabix_path(out))),
                meta={"phenotype": pheno, "shards": [], "shard_logs": [], "planned_rows": rows})
 
 
@@ -52,7 +53,7 @@ class _Run:
             self.store.finish_attempt("r", job.id, attempt, state="succeeded", exit_code=0, signal=None,
                                       error_type=None, reason=f"{done.rows} rows (0 ignored for low MAC)",
                                       log_tail="", ended_at=0.0)
-            self.store.record_outputs("r", job.id, [fingerprint(job.id, out)])
+            self.store.record_outputs("r", job.id, [fingerprint(job.id, Path(p)) for p in job.outputs])
             self.store.set_job_state("r", job.id, JobState.SUCCEEDED)
         self.graph = JobGraph(jobs)
 
@@ -158,6 +159,18 @@ def test_verify_run__unplanned_file_is_a_warning_not_counted(run: _Run) -> None:
     assert verdict.problems == []
     assert verdict.checked == 2
     assert len(verdict.warnings) == 1 and "unplanned" in verdict.warnings[0] and "OLD.regenie.gz" in verdict.warnings[0]
+
+
+def test_verify_run__deleted_tabix_index_is_missing(run: _Run) -> None:
+    tabix_path(run.results / "Y2.regenie.gz").unlink()
+    defect, line = _only(run.verify())
+    assert defect is Defect.MISSING and line.endswith("Y2.regenie.gz.tbi: the file is not there")
+
+
+def test_verify_run__tabix_index_of_another_trait_fails_its_checksum(run: _Run) -> None:
+    shutil.copy(tabix_path(run.results / "Y1.regenie.gz"), tabix_path(run.results / "Y2.regenie.gz"))
+    defect, line = _only(run.verify())
+    assert defect is Defect.CHECKSUM and "Y2.regenie.gz.tbi" in line and "merge-Y2" in line
 
 
 def test_verify_run__unfinished_job_is_reported_and_its_result_not_read(run: _Run) -> None:

@@ -110,7 +110,7 @@ def test_build_graph__merge_order_and_rows() -> None:
     ]
     assert merge.meta["shard_logs"][0] == "/w/step2/step2-d1-c2_00000-p000.log"
     assert merge.meta["planned_rows"] == 8
-    assert merge.outputs == ("/o/results/Y1.regenie.gz",)
+    assert merge.outputs == ("/o/results/Y1.regenie.gz", "/o/results/Y1.regenie.gz.tbi")
     assert set(merge.deps) == {s.rsplit("/", 1)[1].removesuffix("_Y1.regenie.gz") for s in merge.meta["shards"]}
 
 

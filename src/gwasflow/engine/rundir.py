@@ -4,7 +4,10 @@ The run folder is ``outdir`` of the spec. Its layout is a contract that
 ``gwasflow status``, ``failures``, ``report`` and ``resume`` rely on::
 
     <outdir>/
-      results/<pheno>.regenie.gz   merged step 2 results of the current run, one file per phenotype
+      results/<pheno>.regenie.gz   merged step 2 results of the current run, one file per phenotype (bgzip,
+                                   sorted by chromosome and position)
+      results/<pheno>.regenie.gz.tbi  its tabix index
+      sumstats/<pheno>.tsv.gz[-meta.yaml]  GWAS-SSF export, written by ``gwasflow export-sumstats``
       summary.tsv, report.html     per phenotype: variants tested, lambda GC, hits, top variant; the report
       .gwasflow/
         gwasflow.sqlite            the run store (SQLite, WAL): every run of this folder, the latest is current

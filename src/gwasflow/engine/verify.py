@@ -10,8 +10,9 @@ what its job wrote and holds a result:
   with LOG10P NA on every row, has no result and fails;
 * a damaged file (truncated gzip, garbage bytes, a folder in its place) is a
   one-line finding, never a crash;
-* ``summary.tsv`` must match its recorded SHA-256; ``report.html`` must be
-  there (``gwasflow report`` re-writes it, so its bytes are not compared);
+* each result's tabix index (``<pheno>.regenie.gz.tbi``) and ``summary.tsv``
+  must match their recorded SHA-256; ``report.html`` must be there
+  (``gwasflow report`` re-writes it, so its bytes are not compared);
 * files in the results folder that the run's plan does not name (left by an
   earlier run in the same folder) are warnings, never checked or counted.
 
@@ -104,10 +105,11 @@ def verify_run(
             continue
         finding = _check_result(merge, records.get(merge.outputs[0]), merges.get(merge.id), writers)
         verdict.problems.extend([finding] if finding else [])
+        verdict.problems.extend(_check_files(merge, merge.outputs[1:], records))
         verdict.checked += 1
     for job in graph.by_step(Step.REPORT):
         if states.get(job.id) is JobState.SUCCEEDED:
-            verdict.problems.extend(_check_report(job, records))
+            verdict.problems.extend(_check_files(job, job.outputs, records))
     verdict.warnings.extend(_unplanned(graph))
     return verdict
 
@@ -160,9 +162,10 @@ def _scan(path: Path) -> ResultScan | Finding:
         return Finding(Defect.DAMAGED, "", f"cannot be read ({exc.strerror or exc})")
 
 
-def _check_report(job: Job, records: Mapping[str, OutputRecord]) -> list[Finding]:
+def _check_files(job: Job, outputs: Iterable[str], records: Mapping[str, OutputRecord]) -> list[Finding]:
+    """Outputs that need only be there with their recorded SHA-256 (a report's HTML only there)."""
     found: list[Finding] = []
-    for out in job.outputs:
+    for out in outputs:
         path = Path(out)
         if not path.exists():
             found.append(Finding(Defect.MISSING, str(path), "the file is not there"))
@@ -176,7 +179,7 @@ def _check_report(job: Job, records: Mapping[str, OutputRecord]) -> list[Finding
 
 def _unplanned(graph: JobGraph) -> list[str]:
     """Entries of the results folders that no merge of this plan writes."""
-    planned = {Path(m.outputs[0]) for m in graph.by_step(Step.MERGE)}
+    planned = {Path(out) for m in graph.by_step(Step.MERGE) for out in m.outputs}
     warnings: list[str] = []
     for folder in sorted({p.parent for p in planned}):
         entries = sorted(folder.iterdir()) if folder.is_dir() else []

@@ -250,6 +250,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
         for pheno in group:
             results = [f"{out}_{pheno}{ext}" for out in outs]
             job_id = f"merge-{safe_id_part(pheno)}"
+            result = f"{spec.outdir}/results/{pheno}.regenie.gz"
             jobs.append(
                 Job(
                     id=job_id,
@@ -258,7 +259,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
                     action="merge",
                     deps=deps,
                     inputs=tuple(results),
-                    outputs=(f"{spec.outdir}/results/{pheno}.regenie.gz",),
+                    outputs=(result, f"{result}.tbi"),  # the merged result and its tabix index
                     meta={
                         "phenotype": pheno,
                         "shards": results,

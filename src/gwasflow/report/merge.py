@@ -1,27 +1,37 @@
-"""Merge step 2 shards into one regenie file per phenotype.
+"""Merge step 2 shards into one regenie file per phenotype, bgzip-compressed and tabix-indexed.
 
-Shards are concatenated in the order the planner gives (chromosome, then
-position; datasets in spec order), streaming line by line, into a gzip file
-written under a temporary name and renamed at the end. The gzip header holds
-no time and no file name, so merging the same shards again gives the same
-bytes (and the same SHA-256). The row count is checked against the plan:
-every planned variant is either a row or one of the tests the shard's log
-says it ignored for low minor allele count.
+The result is ``<pheno>.regenie.gz`` (BGZF, which is valid gzip) with regenie's
+columns separated by tabs (tabix reads tab-separated fields), its rows sorted by
+chromosome (1..22, then X/23, Y, XY, MT, then other names) and position, and
+``<pheno>.regenie.gz.tbi`` beside it: tabix's index on CHROM (column 1) and
+GENPOS (column 2), the header line kept and marked as meta (it starts with
+``C``), so ``tabix -h file 1:100-200`` prints it.
+
+The planner hands shards over in chromosome/position order and each shard is
+sorted, so the usual merge streams shard after shard. Shards whose ranges
+overlap (two datasets covering the same region) are merged in memory, sorted
+as a whole. Both files are written under temporary names and renamed at the
+end; BGZF blocks carry no time or name, so merging the same shards again gives
+the same bytes (and the same SHA-256). The row count is checked against the
+plan: every planned variant is either a row or one of the tests the shard's
+log says it ignored for low minor allele count.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import pysam
+
 from gwasflow.errors import GwasflowError
+from gwasflow.plan.chunking import chrom_sort_key
 from gwasflow.storage.atomic import atomic_path
 
 __all__ = [
@@ -33,11 +43,17 @@ __all__ = [
     "merge_phenotype",
     "open_text",
     "scan_result",
+    "tabix_path",
 ]
 
 _IGNORED = re.compile(r"Number of ignored tests due to low MAC\s*:\s*(\d+)")
 _MERGE_MESSAGE = re.compile(r"^(\d+) rows \((\d+) ignored for low MAC\)")
 _GZIP_MAGIC = b"\x1f\x8b"
+_META_CHAR = "C"  # regenie's header starts with CHROM; no chromosome name does
+_WRITE_BYTES = 1 << 20
+
+_Key = tuple[tuple[int, int, str], int]
+_Row = tuple[_Key, str]
 
 
 class MergeError(GwasflowError):
@@ -128,27 +144,6 @@ def open_text(path: Path) -> IO[str]:
     return path.open("r")
 
 
-def _gzip_text(path: Path) -> IO[str]:
-    """A text sink writing gzip with a fixed header (no file name, time 0): same input, same bytes."""
-    raw = path.open("wb")
-    packed = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
-    return _Closing(packed, raw)
-
-
-class _Closing(io.TextIOWrapper):
-    """A text wrapper over a ``GzipFile`` that also closes the raw file under it."""
-
-    def __init__(self, packed: gzip.GzipFile, raw: IO[bytes]) -> None:
-        super().__init__(packed, encoding="utf-8", newline="")
-        self._raw = raw
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._raw.close()
-
-
 def ignored_low_mac(log_path: Path) -> int:
     """Tests a regenie step 2 run skipped for low MAC, from its log (0 when the line is absent)."""
     if not log_path.exists():
@@ -157,18 +152,105 @@ def ignored_low_mac(log_path: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _rows(path: Path, header: list[str]) -> Iterator[str]:
+
+def tabix_path(result: Path) -> Path:
+    """Where the tabix index of a merged result goes: ``<result>.tbi``."""
+    return result.with_name(result.name + ".tbi")
+
+
+class _Overlap(Exception):
+    """A shard starts before the previous one ends: the shards must be merged as a whole."""
+
+
+def _shard_rows(path: Path, header: list[str]) -> list[_Row]:
+    """A shard's rows as tab-separated lines with their sort keys, sorted (stably) by chromosome and position.
+
+    The first shard read fills ``header``; a later shard with another header is a :class:`MergeError`.
+    """
     with open_text(path) as handle:
-        first = handle.readline()
+        first = handle.readline().split()
         if not first:
             raise MergeError(f"shard {path} is empty (no header)")
-        if first.split() != header and header:
-            raise MergeError(f"shard {path} has header {first.split()} but earlier shards have {header}")
-        if not header:
-            header[:] = first.split()
-        for line in handle:
-            if line.strip():
-                yield line if line.endswith("\n") else line + "\n"
+        if header and first != header:
+            raise MergeError(f"shard {path} has header {first} but earlier shards have {header}")
+        header[:] = first
+        rows: list[_Row] = []
+        chroms: dict[str, tuple[int, int, str]] = {}
+        for number, line in enumerate(handle, start=2):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2 or not fields[1].isdigit():
+                raise MergeError(f"shard {path} line {number}: no CHROM and integer GENPOS in its first two fields")
+            chrom = chroms.get(fields[0]) or chroms.setdefault(fields[0], _chrom_key(fields[0], path, number))
+            rows.append(((chrom, int(fields[1])), "\t".join(fields) + "\n"))
+    rows.sort(key=lambda row: row[0])  # linear on the sorted shards regenie writes
+    return rows
+
+
+def _chrom_key(name: str, path: Path, number: int) -> tuple[int, int, str]:
+    if name.startswith(_META_CHAR):
+        raise MergeError(f"shard {path} line {number}: chromosome {name!r} starts with {_META_CHAR!r}, "
+                         "which marks the header for tabix")
+    return chrom_sort_key(name)
+
+
+class _Sink:
+    """Tab-separated lines into a BGZF file, in blocks of about a megabyte."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = pysam.BGZFile(str(path), "wb", None)
+        self._pending: list[str] = []
+        self._size = 0
+
+    def write(self, line: str) -> None:
+        self._pending.append(line)
+        self._size += len(line)
+        if self._size >= _WRITE_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._file.write("".join(self._pending).encode("utf-8"))
+        self._pending, self._size = [], 0
+
+    def close(self) -> None:
+        self._flush()
+        self._file.close()
+
+
+def _write(path: Path, header: list[str], blocks: Iterable[list[_Row]], *, check_order: bool) -> int:
+    """Write the header, then every block's rows; with ``check_order``, raise :class:`_Overlap` on a step back."""
+    sink = _Sink(path)
+    rows = 0
+    last: _Key | None = None
+    try:
+        for block in blocks:  # the first block read fills the header
+            if not block:
+                continue
+            if check_order and last is not None and block[0][0] < last:
+                raise _Overlap
+            if not rows:
+                sink.write("\t".join(header) + "\n")
+            for _, line in block:
+                sink.write(line)
+            rows += len(block)
+            last = block[-1][0]
+        if not rows and header:
+            sink.write("\t".join(header) + "\n")
+    finally:
+        sink.close()
+    return rows
+
+
+def _write_sorted(shards: Sequence[Path], path: Path) -> int:
+    """Merge ``shards`` into ``path`` sorted by chromosome and position; returns the data rows written."""
+    header: list[str] = []
+    try:
+        return _write(path, header, (_shard_rows(s, header) for s in shards), check_order=True)
+    except _Overlap:
+        whole = [row for shard in shards for row in _shard_rows(shard, header)]
+        whole.sort(key=lambda row: row[0])
+        return _write(path, header, [whole], check_order=False)
 
 
 def merge_phenotype(
@@ -178,7 +260,7 @@ def merge_phenotype(
     planned_rows: int | None = None,
     ignored_per_shard: Sequence[int] | None = None,
 ) -> MergeResult:
-    """Concatenate ``shards`` into ``out`` (gzip), checking headers and the planned row count.
+    """Merge ``shards`` into ``out`` (bgzip, sorted) and ``out.tbi``, checking headers and the planned row count.
 
     ``ignored_per_shard`` gives, per shard, the planned variants the shard
     skipped for low MAC; with ``planned_rows``, ``rows + sum(ignored)`` must
@@ -188,23 +270,18 @@ def merge_phenotype(
     missing = [str(s) for s in shards if not s.exists()]
     if missing:
         raise MergeError(f"{len(missing)} shard result(s) missing, first: {missing[0]}")
-    if out.exists() and not out.is_file():
-        raise MergeError(f"{out} exists and is not a file; move it away to publish the merged result there")
-    header: list[str] = []
-    rows = 0
-    with atomic_path(out) as tmp:
-        with _gzip_text(tmp) as sink:
-            for shard in shards:
-                for i, line in enumerate(_rows(shard, header)):
-                    if i == 0 and rows == 0:
-                        sink.write(" ".join(header) + "\n")
-                    sink.write(line)
-                    rows += 1
-            if rows == 0 and header:
-                sink.write(" ".join(header) + "\n")
+    index = tabix_path(out)
+    for target in (out, index):
+        if target.exists() and not target.is_file():
+            raise MergeError(f"{target} exists and is not a file; move it away to publish the merged result there")
+    # the data is renamed into place first, then its index: tabix wants the index no older than the data
+    with atomic_path(index) as tmp_index, atomic_path(out, suffix=".tmp.gz") as tmp:
+        rows = _write_sorted(shards, tmp)
         ignored = sum(ignored_per_shard or ())
         if planned_rows is not None and rows + ignored != planned_rows:
             raise MergeError(
                 f"{out.name}: {rows} rows + {ignored} ignored for low MAC != {planned_rows} planned variants"
             )
+        pysam.tabix_index(str(tmp), seq_col=0, start_col=1, end_col=1, meta_char=_META_CHAR,
+                          index=str(tmp_index), force=True)
     return MergeResult(path=out, rows=rows, ignored=ignored)

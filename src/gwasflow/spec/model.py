@@ -214,6 +214,9 @@ class RunSpec(_Frozen):
     phenotypes: PhenotypeSpec
     covariates: CovariateSpec | None = None
     trait: Trait = Trait.QUANTITATIVE
+    genome_build: Literal["GRCh37", "GRCh38"] | None = Field(
+        default=None, description="genome assembly of the genotype positions; needed by gwasflow export-sumstats"
+    )
     correction: Correction | None = Field(
         default=None, description="binary traits: firth, firth_approx (default) or spa; none for quantitative"
     )
