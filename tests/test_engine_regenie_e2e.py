@@ -2,10 +2,14 @@
 
 The same simulated cohort and spec run twice, once with the built-in engine and once with
 ``engine: {kind: regenie, binary: ../shared/regenie-bin/regenie}``: step 1, the step 2 shards, the merge
-and the summary all go through the workflow. The merged results must agree to the README's step 2
-tolerances (BETA and SE 1e-5 relative, LOG10P 1e-4 absolute; N, alleles and the variant set exactly).
-Each engine's step 1 makes its own LOCO predictions here, so this also checks that the two step 1
-implementations agree closely enough for step 2 to come out the same.
+and the summary all go through the workflow. Each engine's step 1 makes its own LOCO predictions here, so
+this also checks that the two step 1 implementations agree closely enough for step 2 to come out the same.
+
+Quantitative demo: the merged results agree to the README's step 2 tolerances (BETA and SE 1e-5 relative,
+LOG10P 1e-4 absolute; measured: every row equal as printed). Case/control demo (approximate Firth below
+p = 0.05): BETA and SE to 1e-4 relative, the issue's end-to-end bound, since the two step 1 logistic ridge
+fits agree to r >= 0.9999 rather than digit for digit (measured: 5 of 3,000 rows differ, by 9e-6 relative;
+every corrected row equal). N, alleles and the variant set exactly in both.
 """
 
 from __future__ import annotations
@@ -20,8 +24,7 @@ import pytest
 
 from tests.regenie.differential.compare import require_regenie
 
-BETA_REL = 1e-5
-LOG10P_ABS = 1e-4
+TOLERANCE = {"quantitative": (1e-5, 1e-4), "binary": (1e-4, 1e-4)}  # BETA/SE relative, LOG10P absolute
 EXACT = ("CHROM", "GENPOS", "ID", "ALLELE0", "ALLELE1", "N", "TEST")
 
 
@@ -36,13 +39,15 @@ def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
         return header, [line.split() for line in handle]
 
 
-@pytest.fixture(scope="module")
-def both_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+@pytest.fixture(scope="module", params=["quantitative", "binary"])
+def both_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """The demo cohort run with the built-in engine (``builtin/``) and with the real regenie (``regenie/``)."""
     regenie = require_regenie()
-    root = tmp_path_factory.mktemp("engines")
+    trait: str = request.param
+    root = tmp_path_factory.mktemp(f"engines-{trait}")
     builtin = root / "builtin"
-    proc = _gwasflow(["demo", "--out", str(builtin), "--samples", "1000", "--variants", "3000", "--quiet"], root)
+    proc = _gwasflow(["demo", "--out", str(builtin), "--samples", "1000", "--variants", "3000", "--quiet",
+                      "--trait", trait], root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     real = root / "regenie"
     real.mkdir()
@@ -53,11 +58,11 @@ def both_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (real / "spec.yaml").write_text(spec)
     proc = _gwasflow(["run", "spec.yaml", "--quiet"], real)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return builtin, real
+    return builtin, real, trait
 
 
-def test_run__engine_regenie_runs_the_real_binary_for_every_regenie_job(both_runs: tuple[Path, Path]) -> None:
-    _, real = both_runs
+def test_run__engine_regenie_runs_the_real_binary_for_every_regenie_job(both_runs: tuple[Path, Path, str]) -> None:
+    _, real, _ = both_runs
     logs = sorted((real / ".gwasflow" / "runs").glob("*/logs/step*.log"))  # logs live under the run id
     assert any(log.name.startswith("step1") for log in logs)
     assert sum(log.name.startswith("step2") for log in logs) >= 2
@@ -66,8 +71,9 @@ def test_run__engine_regenie_runs_the_real_binary_for_every_regenie_job(both_run
         assert "REGENIE v4.1.2" in text, f"{log.name} did not run the real regenie"
 
 
-def test_run__engine_regenie_merged_results_equal_the_builtin_engine(both_runs: tuple[Path, Path]) -> None:
-    builtin, real = both_runs
+def test_run__engine_regenie_merged_results_equal_the_builtin_engine(both_runs: tuple[Path, Path, str]) -> None:
+    builtin, real, trait = both_runs
+    beta_rel, log10p_abs = TOLERANCE[trait]
     for pheno in ("Y1", "Y2"):
         header, ours = _rows(builtin / "results" / f"{pheno}.regenie.gz")
         header_real, theirs = _rows(real / "results" / f"{pheno}.regenie.gz")
@@ -78,6 +84,6 @@ def test_run__engine_regenie_merged_results_equal_the_builtin_engine(both_runs: 
             assert [mine[col[c]] for c in EXACT] == [ref[col[c]] for c in EXACT]
             for name in ("BETA", "SE"):
                 a, b = float(mine[col[name]]), float(ref[col[name]])
-                assert abs(a - b) <= BETA_REL * abs(b), (pheno, ref[col["ID"]], name, a, b)
+                assert abs(a - b) <= beta_rel * abs(b), (pheno, ref[col["ID"]], name, a, b)
             a, b = float(mine[col["LOG10P"]]), float(ref[col["LOG10P"]])
-            assert abs(a - b) <= LOG10P_ABS, (pheno, ref[col["ID"]], "LOG10P", a, b)
+            assert abs(a - b) <= log10p_abs, (pheno, ref[col["ID"]], "LOG10P", a, b)
