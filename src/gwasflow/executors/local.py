@@ -107,7 +107,7 @@ class LocalExecutor:
     def submit(self, submission: Submission) -> str:
         """Queue one attempt and return its handle; it starts now if a slot is free."""
         if not submission.argv:
-            raise SubmitError(f"job {submission.job_id!r}: empty command")
+            raise SubmitError(f"job {submission.job_id!r}: empty command", permanent=True)
         self._count += 1
         handle = f"{self._prefix}-{self._count}"
         self._attempts[handle] = _Attempt(handle, submission)
@@ -120,8 +120,14 @@ class LocalExecutor:
         return [h for h in handles if h in self._attempts]
 
     def submit_batch(self, submissions: Sequence[Submission]) -> list[str]:
-        """Queue many attempts at once; handles in the same order."""
-        return [self.submit(sub) for sub in submissions]
+        """Queue many attempts at once; handles in the same order (on an error, those queued go with it)."""
+        handles: list[str] = []
+        try:
+            for sub in submissions:
+                handles.append(self.submit(sub))
+        except SubmitError as exc:
+            raise SubmitError(str(exc), permanent=exc.permanent, submitted=dict(enumerate(handles))) from None
+        return handles
 
     def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
         """Reap, enforce time limits, start queued attempts; then the status of every handle."""
