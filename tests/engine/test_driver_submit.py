@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -202,3 +205,42 @@ def test_decide__failed_submissions_have_their_own_budget_and_doubling_back_off(
 def test_decide__refused_submission_is_never_retried() -> None:
     decision = decide(RetrySpec(), [ErrorType.SUBMIT_REFUSED], Resources())
     assert not decision.retry and "never retried" in decision.why
+
+
+class _InterruptedWhileSubmitting(_FlakySubmit):
+    """Ctrl-C arrives while the executor is still busy with a batch whose processes have already started."""
+
+    def submit_batch(self, submissions: Sequence[Submission]) -> list[str]:
+        handles = self.inner.submit_batch(submissions)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the interrupt lands here, before the handles are back with the driver
+        return handles
+
+
+def _live_processes_naming(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text in (entry / "cmdline").read_text() and "\nState:\tZ" not in (entry / "status").read_text():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_driver_run__interrupt_during_submission_still_cancels_the_started_jobs(tmp_path: Path) -> None:
+    marker = f"sleeper-{tmp_path.name}"
+    code = f"import time; time.sleep(60)  # {marker}"
+    job = Job(id="j0", step=Step.STEP2, kind=JobKind.COMMAND, argv=(PY, "-c", code), resources=Resources(time_s=120))
+    graph = JobGraph([job])
+    store = _store(graph)
+    executor = _InterruptedWhileSubmitting(LocalExecutor(max_parallel=1, kill_grace_s=0.5), failures=0)
+    try:
+        outcome = _driver(tmp_path, graph, store, executor, RetrySpec()).run()
+        left = _live_processes_naming(marker)  # before close(), which would kill anything left anyway
+    finally:
+        executor.close()
+    assert outcome.state is RunState.CANCELLED
+    assert left == []
+    assert [(a.state, bool(a.handle)) for a in store.list_attempts("r1", "j0")] == [("cancelled", True)]
