@@ -1,7 +1,8 @@
 """``gwasflow run`` on the real one-node Slurm while sbatch fails: survived, or a clean FAILED end.
 
 A fake ``sbatch`` (a small script first on ``PATH``) fails a given number of times with an error sbatch really
-prints, then hands its arguments to the real one. Slurm is brought up as in ``tests/executors/test_slurm.py``.
+prints, then hands its arguments to the real one. The last test stops the real slurmctld for 20 s mid-run (and
+always starts it again). Slurm is brought up as in ``tests/executors/test_slurm.py``.
 """
 
 from __future__ import annotations
@@ -144,3 +145,66 @@ def test_run__sbatch_refusing_for_good_ends_failed_at_once(tmp_path: Path) -> No
     finally:
         store.close()
     assert JobState.RUNNING not in states and JobState.QUEUED not in states
+
+
+def _controller_pid(slurm_conf: str) -> int:
+    """slurmctld's pid, from the pid file ``scripts/slurm-up.sh`` gives it (``<state>/run/slurmctld.pid``)."""
+    pid = int((Path(slurm_conf).parent.parent / "run" / "slurmctld.pid").read_text().split()[0])
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "slurmctld"
+    return pid
+
+
+def _start_controller(slurm_conf: str) -> None:
+    """Start slurmctld again as ``scripts/slurm-up.sh`` does (its saved state keeps the jobs), wait for its ping."""
+    env = os.environ | {"SLURM_CONF": slurm_conf}
+    subprocess.run(["slurmctld"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=True)
+    deadline = time.monotonic() + 60
+    while subprocess.run(["scontrol", "ping"], env=env, capture_output=True, check=False).returncode != 0:
+        assert time.monotonic() < deadline, "slurmctld did not answer after its restart"
+        time.sleep(0.5)
+
+
+def test_run__slurm_controller_down_for_20_s_mid_run_gives_the_local_runs_results(tmp_path: Path) -> None:
+    """slurmctld stopped as the run starts (step 1 not yet submitted), started 20 s later: the run ends as a clean one.
+
+    sbatch fails while the controller is down (after its own 9 s of trying), the driver tries again after its
+    back-off, and the jobs go in once the controller is back.
+    """
+    slurm_conf = slurm_conf_or_skip()
+    spec = _spec(tmp_path, "outage", slurm_conf)
+    data = yaml.safe_load(spec.read_text())
+    data["retry"] = {"max_attempts": 1, "submit_attempts": 8, "submit_backoff_s": 2.0}
+    spec.write_text(yaml.safe_dump(data))
+    local = spec.with_name("spec-local.yaml")
+    local.write_text(yaml.safe_dump(data | {"executor": {"kind": "local"}, "outdir": "out-local",
+                                            "workdir": "work-local"}))
+    events = _outdir(spec) / ".gwasflow" / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"], cwd=spec.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (events.exists() and '"run_started"' in events.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.01)
+        pid = _controller_pid(slurm_conf)
+        os.kill(pid, 15)
+        while Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+        time.sleep(20)
+    finally:
+        if subprocess.run(["scontrol", "ping"], env=os.environ | {"SLURM_CONF": slurm_conf}, capture_output=True,
+                          check=False).returncode != 0:  # fmt: skip
+            _start_controller(slurm_conf)
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, output
+    clean = _run(local, None)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    results = sorted((spec.parent / "out-local" / "results").glob("*.regenie.gz"))
+    assert [p.name for p in results] == ["Y1.regenie.gz", "Y2.regenie.gz"]
+    for path in results:
+        twin = _outdir(spec) / "results" / path.name
+        assert gzip.decompress(twin.read_bytes()) == gzip.decompress(path.read_bytes()), path.name
+    state, attempts = _attempt_errors(spec)
+    ran = [job for job, _, error in attempts if error is None]
+    assert state is RunState.SUCCEEDED and len(ran) == len(set(ran))  # nothing ran twice
+    assert ("step1", "failed", "submit_failed") in attempts  # the outage was met by a submission
