@@ -6,19 +6,25 @@ real Slurm 22.05 in ``captured/``.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gwasflow.engine.states import ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Submission
 from gwasflow.executors.slurm import SlurmExecutor
 from gwasflow.executors.slurm_parse import sbatch_refused_for_good
 from gwasflow.plan.model import Resources
+
+from .test_slurm import slurm_conf_or_skip
 
 CAPTURED = Path(__file__).parent / "captured"
 
@@ -106,3 +112,31 @@ def test_poll__status_query_that_times_out_keeps_the_last_known_statuses(
     time.sleep(0.05)  # past poll_min_s: this poll queries Slurm
     statuses = ex.poll(handles)  # no SubmitError out of poll: the query is simply tried again later
     assert [s.reason for s in statuses.values()] == ["submitted", "submitted"]
+
+
+def test_submit_batch__sbatch_answer_lost_to_a_timeout_finds_the_job_instead_of_submitting_twice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A real sbatch whose answer never comes back (the fake sleeps past command_timeout_s): squeue finds the job."""
+    slurm_conf = slurm_conf_or_skip()
+    real = shutil.which("sbatch")
+    assert real is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\n'{real}' \"$@\" > /dev/null\nexec sleep 30\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    ex = SlurmExecutor(slurm_conf=slurm_conf, spool_dir=str(tmp_path / "spool"), command_timeout_s=3,
+                       poll_min_s=0.2, poll_max_s=0.5)  # fmt: skip
+    subs = [Submission(f"j{i}", 1, (sys.executable, "-c", "pass"), tmp_path / f"j{i}.log", Resources(1, 100, 60),
+                       cwd=tmp_path) for i in range(2)]  # fmt: skip
+    handles = ex.submit_batch(subs)
+    job_id = handles[0].split("_")[0]
+    assert handles == [f"{job_id}_0", f"{job_id}_1"]
+    deadline = time.monotonic() + 120
+    while not all(s.state is ExecState.SUCCEEDED for s in ex.poll(handles).values()):
+        assert time.monotonic() < deadline, ex.poll(handles)
+        time.sleep(0.2)
+    folders = [p for p in (tmp_path / "spool").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(folders) == 1  # one array submitted, not two
+    ex.close()

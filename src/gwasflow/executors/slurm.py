@@ -385,6 +385,29 @@ class SlurmExecutor:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SubmitError(f"slurm: cannot run {argv[0]}: {exc}") from exc
 
+    def _sbatch(self, argv: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
+        """Run sbatch; if it could not finish (timed out), ask squeue whether the job went in all the same.
+
+        The array's spool folder is its working directory and unique, so a job that slurmctld took before the
+        answer was lost is found by it (and not submitted a second time); else the SubmitError stands.
+        """
+        try:
+            return self._run(argv)
+        except SubmitError:
+            ids = [job for job, workdir in self._workdirs().items() if workdir == str(folder)]
+            if len(ids) != 1:
+                raise
+            log.warning("event=slurm_sbatch_answer_lost job_id=%s found_by=workdir", ids[0])
+            return subprocess.CompletedProcess(argv, 0, f"{ids[0]}\n", "")
+
+    def _workdirs(self) -> dict[str, str]:
+        """Job id -> working directory of this user's jobs that squeue lists ({} if it cannot answer)."""
+        proc = self._query_run(["squeue", "--noheader", "--format=%i|%Z", "--states=all", f"--user={os.getuid()}"])
+        if proc is None or proc.returncode != 0:
+            return {}
+        pairs = (line.split("|", 1) for line in proc.stdout.splitlines() if "|" in line)
+        return {job.strip().split("_", 1)[0]: workdir.strip() for job, workdir in pairs}
+
     def _query_run(self, argv: list[str]) -> subprocess.CompletedProcess[str] | None:
         """A status query (sacct, squeue); None when it could not run (timed out): the poll keeps what it knew."""
         try:
@@ -424,7 +447,7 @@ class SlurmExecutor:
                 argv.append(f"--{option}={value}")
         argv += [*self.settings.sbatch_args, str(script), self.settings.python, str(manifest)]
         try:
-            proc = self._run(argv)
+            proc = self._sbatch(argv, folder)
             if proc.returncode != 0:
                 what = " ".join(proc.stderr.split()) or f"exit status {proc.returncode}"
                 raise SubmitError(f"sbatch refused {len(subs)} job(s) ({subs[0].job_id}...): {what}",
