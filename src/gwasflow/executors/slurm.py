@@ -6,7 +6,11 @@ Submitting: ``submit_batch`` groups the submissions that ask for the same resour
 manifest (argv list, cwd, env, log path and time limit of every task); the batch script is one fixed ``#!/bin/sh``
 file that hands the manifest and ``$SLURM_ARRAY_TASK_ID`` to :mod:`gwasflow.executors.slurm_task`, which runs the
 argv without a shell. No shell text is ever built from job data. Handles are ``<array job id>_<task id>``; a batch
-of one is a plain job whose handle is its job id.
+of one is a plain job whose handle is its job id. An sbatch that fails raises :class:`SubmitError`: ``permanent``
+when its own error line says the request can never be accepted (:func:`sbatch_refused_for_good`: invalid partition,
+memory no node has, ...), else it may pass; ``submitted`` holds the handles of the arrays of the same batch that went
+in before. An sbatch whose answer is lost (timed out) is looked up in squeue by the array's spool folder, its unique
+working directory, before it is called failed, so that it is not submitted twice.
 
 Polling: one ``sacct --parsable2 --noheader --allocations -j <array ids>`` call for all active handles (accounting
 through slurmdbd, as on any production cluster and as ``scripts/slurm-up.sh`` sets up), rate-limited: at most one query
