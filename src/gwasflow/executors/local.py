@@ -22,7 +22,7 @@ Guarantees:
   after a restart of the orchestrator: children of a previous process cannot
   be waited on);
 * on Linux a child dies with the orchestrator: it starts through a tiny
-  watchdog (``python -I -S -c``, no gwasflow import, about 30 ms) that asks
+  watchdog (``python -I -S -c``, no gwasflow import; 30-50 ms a start) that asks
   the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), checks
   that the parent is still the one that started it, then ``exec``s the
   command. A ``kill -9`` of gwasflow leaves no job running (processes the job
