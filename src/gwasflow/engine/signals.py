@@ -42,7 +42,9 @@ def interrupts_deferred(*, redeliver: bool = True) -> Iterator[None]:
     def hold(signum: int, frame: types.FrameType | None) -> None:
         caught.append(signum)
 
-    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # a handler installed outside Python (getsignal() is None) cannot be put back: such a signal is not held
+    ours = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not None]
+    previous = {sig: signal.signal(sig, hold) for sig in ours}
     try:
         yield
     finally:
