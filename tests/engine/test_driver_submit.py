@@ -244,3 +244,20 @@ def test_driver_run__interrupt_during_submission_still_cancels_the_started_jobs(
     assert outcome.state is RunState.CANCELLED
     assert left == []
     assert [(a.state, bool(a.handle)) for a in store.list_attempts("r1", "j0")] == [("cancelled", True)]
+
+
+def test_driver_run__resume_after_a_refused_submission_runs_only_what_never_ran(tmp_path: Path) -> None:
+    graph = JobGraph(_jobs(tmp_path, 3))
+    store = _store(graph)
+    inner = LocalExecutor(max_parallel=3)
+    try:
+        refused = _FlakySubmit(inner, failures=1, take=1, permanent=True)
+        assert _driver(tmp_path, graph, store, refused, RetrySpec()).run().state is RunState.FAILED
+        fixed = _FlakySubmit(inner, failures=0)  # e.g. the partition was created: resume
+        outcome = _driver(tmp_path, graph, store, fixed, RetrySpec()).run()
+    finally:
+        inner.close()
+    assert outcome.state is RunState.SUCCEEDED, outcome.message
+    assert fixed.calls == [["j1", "j2"]]
+    assert _runs(tmp_path) == ["j0", "j1", "j2"]  # each ran once
+    assert [a.error_type for a in store.list_attempts("r1", "j1")] == ["submit_refused", None]
