@@ -11,6 +11,8 @@ decides exit codes and, for job failures, whether a retry can help::
     ├── StagingError                   copying inputs into / publishing out of the workspace failed
     ├── StoreError                     the run store is missing, locked or from another version
     ├── SubmitError                    the executor refused a job (sbatch/SubmitJob failed)
+    │     .permanent                   True: refused for good (bad partition, unsatisfiable memory); else transient
+    │     .submitted                   {index in the batch: handle} of what was submitted before the failure
     └── JobError                       a job attempt ended without its outputs
           .job_id, .attempt, .error_type, .exit_code, .signal, .log_path
           ├── JobFailed                retryable per policy (crash, out_of_memory, timeout, ...)
@@ -23,6 +25,7 @@ policy never retries; see ``engine/retry.py``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -99,7 +102,19 @@ class StoreError(GwasflowError):
 
 
 class SubmitError(GwasflowError):
-    """The executor refused to start a job."""
+    """The executor refused to start a job.
+
+    ``permanent``: the executor said the submission can never succeed as it is (an invalid partition, memory
+    that no node has); otherwise the failure may pass (controller down, timeout, throttling) and the
+    submission may be tried again. ``submitted`` maps positions in the batch that was being submitted to the
+    handles of the attempts that *were* submitted before the failure: they exist on the executor and must be
+    tracked, not submitted again.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, submitted: Mapping[int, str] | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.submitted: dict[int, str] = dict(submitted or {})
 
 
 class JobError(GwasflowError):

@@ -322,6 +322,30 @@ def test_submit__errors_are_SubmitError(job_queue: str, tmp_path: Path) -> None:
         AwsBatchExecutor(job_queue=job_queue).submit(_sub(tmp_path, 1))
 
 
+@pytest.mark.parametrize(("code", "permanent"), [("ServerException", False), ("ClientException", True)])
+def test_submit_batch__failure_half_way_carries_what_was_submitted(
+    executor: AwsBatchExecutor, tmp_path: Path, code: str, permanent: bool
+) -> None:
+    from botocore.exceptions import ClientError
+
+    calls = {"n": 0}
+
+    def second_fails(**_: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ClientError({"Error": {"Code": code, "Message": "try later"}}, "SubmitJob")
+
+    executor.batch.meta.events.register("before-call.batch.SubmitJob", second_fails)
+    subs = [_sub(tmp_path, 1), _sub(tmp_path, 2), _sub(tmp_path, 3, memory_mb=4096)]  # array of 2, then a single
+    with pytest.raises(SubmitError, match=code) as info:
+        executor.submit_batch(subs)
+    assert info.value.permanent is permanent
+    assert sorted(info.value.submitted) == [0, 1]  # the array went in; its children are tracked
+    handles = list(info.value.submitted.values())
+    assert all(":" in h for h in handles)
+    assert set(executor.poll(handles)) == set(handles)
+
+
 def test_poll__describe_jobs_at_most_100_ids_per_call(executor: AwsBatchExecutor, tmp_path: Path) -> None:
     handles = [executor.submit(_sub(tmp_path, n)) for n in range(250)]
     calls = _Calls(executor.batch)

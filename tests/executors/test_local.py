@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -222,3 +223,45 @@ def test_poll__sigkill_without_a_new_oom_kill_has_no_cause(
 )  # fmt: skip
 def test_parse_oom_kills__v1_and_v2_files(text: str, count: int | None) -> None:
     assert parse_oom_kills(text) == count
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for init to reap it counts as dead)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_submit__child_dies_with_its_orchestrator(tmp_path: Path) -> None:
+    """kill -9 of the process that owns the executor: its running job is killed by the kernel, not orphaned."""
+    pid_file = tmp_path / "job.pid"
+    job = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    owner = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from gwasflow.executors.local import LocalExecutor\n"
+        "from gwasflow.executors.base import Submission\n"
+        "from gwasflow.plan.model import Resources\n"
+        f"ex = LocalExecutor()\n"
+        f"ex.submit(Submission('j', 1, (sys.executable, '-c', {job!r}), Path({str(tmp_path / 'j.log')!r}), "
+        "Resources(time_s=120)))\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", owner], env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the job never started"
+            time.sleep(0.02)
+        job_pid = int(pid_file.read_text())
+        assert _alive(job_pid)
+        assert "time.sleep(60)" in Path(f"/proc/{job_pid}/cmdline").read_text()  # the job's own argv after exec
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while _alive(job_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(job_pid)

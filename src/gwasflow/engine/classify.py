@@ -26,6 +26,7 @@ from gwasflow.engine.states import ExecCause
 __all__ = [
     "BAD_INPUT_EXIT",
     "BAD_INPUT_LINE",
+    "SUBMIT_ERROR_TYPES",
     "ErrorType",
     "OutputProblem",
     "classify",
@@ -44,6 +45,13 @@ class ErrorType(enum.StrEnum):
     MISSING_OUTPUT = "missing_output"
     TRUNCATED_OUTPUT = "truncated_output"
     CRASH = "crash"
+    # the executor did not take the attempt (sbatch, SubmitJob failed): it never ran; typed from SubmitError
+    SUBMIT_FAILED = "submit_failed"  # may pass (controller down, timeout): tried again with its own budget
+    SUBMIT_REFUSED = "submit_refused"  # never accepted as it is (invalid partition, memory no node has)
+
+
+#: error types of attempts that never reached the executor
+SUBMIT_ERROR_TYPES = frozenset({ErrorType.SUBMIT_FAILED, ErrorType.SUBMIT_REFUSED})
 
 
 class OutputProblem(enum.StrEnum):

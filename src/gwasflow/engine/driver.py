@@ -5,11 +5,23 @@ store *before* submitting it, submit, poll every active attempt in one batched
 call, check each finished attempt's outputs, record the outcome, repeat. The
 store is written before anything is acted on, so a killed driver leaves a
 store that says exactly what was started. Ctrl-C (SIGINT) and SIGTERM cancel
-the active attempts and record them as cancelled.
+the active attempts and record them as cancelled; they are held off while a
+batch is handed to the executor and its handles recorded, and while the
+executor starts processes, so that nothing starts that cancel cannot find.
+
+A submission the executor did not take (``SubmitError``) is a failed
+attempt of type ``submit_failed`` (may pass: tried again with back-off, see
+``engine/retry.py``) or ``submit_refused`` (never accepted as it is); the
+attempts of the same batch that *were* submitted are recorded and tracked
+first. When a submission is refused, or still fails after its tries, the
+run cannot go on: nothing more is submitted, what is in flight finishes,
+the jobs never started are recorded as cancelled (``resume`` carries on with
+them) and the run ends FAILED with the submission's error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -17,7 +29,7 @@ from pathlib import Path
 
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
-from gwasflow.engine.classify import ErrorType, OutputProblem, classify, output_problem
+from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify, output_problem
 from gwasflow.engine.failure_log import FailureRecord, FailureSink, RetryAsk
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.outputs import check_outputs, fingerprint
@@ -25,10 +37,11 @@ from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.signals import sigterm_as_interrupt
+from gwasflow.engine.signals import interrupts_deferred, sigterm_as_interrupt
 from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecCause, ExecState, JobState, RunState
 from gwasflow.engine.store import AttemptRecord, Store
 from gwasflow.engine.verify import merge_records, verify_run
+from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Executor, Submission
 from gwasflow.executors.local import ATTEMPT_ENV
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
@@ -90,6 +103,7 @@ class Driver:
         self._watched_at = 0.0
         self._active: dict[str, _Active] = {}
         self._not_before: dict[str, float] = {}
+        self._halted: str | None = None  # why the run cannot go on (a submission refused or failing for good)
         self.scheduler = Scheduler(graph, initial_states(store, run_id, graph))
         self._ctx = ActionContext.create(graph, self.rundir, workspace, keep_workspace, store, run_id)
 
@@ -102,19 +116,24 @@ class Driver:
         try:
             with sigterm_as_interrupt():
                 self._recover()
-                while not self.scheduler.done():
+                while not self.scheduler.done() and not (self._halted and not self._active):
                     self._watch_retry_requests()
-                    changed = self._launch()
-                    changed |= self._poll()
+                    changed = False if self._halted else self._launch()
+                    with interrupts_deferred():  # the local executor starts queued processes in poll
+                        changed |= self._poll()
                     self.progress.update(self.scheduler.counts_by_step())
                     if not changed:
                         time.sleep(self.poll_interval_s)
         except KeyboardInterrupt:
-            self._cancel_all()
-            return self._finish(RunState.CANCELLED, "cancelled by signal", t0)
+            with interrupts_deferred(redeliver=False):  # a second Ctrl-C must not cut the cancel short
+                self._cancel_all()
+                return self._finish(RunState.CANCELLED, "cancelled by signal", t0)
         finally:
             self.progress.update(self.scheduler.counts_by_step())
             self.progress.close()
+        if self._halted:
+            self.store.set_job_states(self.run_id, self.scheduler.cancel_all())
+            return self._finish(RunState.FAILED, self._halted, t0)
         return self._conclude(t0)
 
     def _recover(self) -> None:
@@ -168,13 +187,42 @@ class Driver:
         return bool(runnable)
 
     def _submit(self, jobs: list[Job]) -> None:
-        """Record a new attempt of each job, then hand them all to the executor in one call."""
-        submissions = [self._prepare(job) for job in jobs]
-        handles = self.executor.submit_batch(submissions)
-        for sub, handle in zip(submissions, handles, strict=True):
-            self.store.set_attempt_handle(self.run_id, sub.job_id, sub.attempt, handle)
-            self._active[handle] = _Active(sub.job_id, sub.attempt, sub.log_path)
-            self.rundir.event("submitted", job=sub.job_id, attempt=sub.attempt, handle=handle)
+        """Record a new attempt of each job, hand them all to the executor in one call, record the handles.
+
+        Signals wait until every handle the executor returned is recorded. On a ``SubmitError`` the part of the
+        batch that was submitted is recorded and tracked first; each attempt not submitted is a failed attempt.
+        """
+        with interrupts_deferred():
+            submissions = [self._prepare(job) for job in jobs]
+            error: SubmitError | None = None
+            try:
+                handles = dict(enumerate(self.executor.submit_batch(submissions)))
+            except SubmitError as exc:
+                handles, error = exc.submitted, exc
+            for i, sub in enumerate(submissions):
+                if i in handles:
+                    self._submitted(sub, handles[i])
+            if error is not None:
+                for sub in [s for i, s in enumerate(submissions) if i not in handles]:
+                    self._submit_failed(sub, error)
+
+    def _submitted(self, sub: Submission, handle: str) -> None:
+        self.store.set_attempt_handle(self.run_id, sub.job_id, sub.attempt, handle)
+        self._active[handle] = _Active(sub.job_id, sub.attempt, sub.log_path)
+        self.rundir.event("submitted", job=sub.job_id, attempt=sub.attempt, handle=handle)
+
+    def _submit_failed(self, sub: Submission, error: SubmitError) -> None:
+        """An attempt the executor did not take: a failed attempt of its own type, then the retry policy."""
+        reason = " ".join(str(error).split())  # one line
+        error_type = ErrorType.SUBMIT_REFUSED if error.permanent else ErrorType.SUBMIT_FAILED
+        with contextlib.suppress(OSError):
+            sub.log_path.parent.mkdir(parents=True, exist_ok=True)
+            sub.log_path.write_text(f"gwasflow: {error_type.value}: {reason}\n")
+        self.rundir.event("submit_failed", job=sub.job_id, attempt=sub.attempt, error_type=error_type.value,
+                          error=reason)
+        status = ExecStatus(ExecState.FAILED, reason=reason)
+        self._record(_Active(sub.job_id, sub.attempt, sub.log_path), "failed", status, error_type, reason, reason)
+        self._after_failure(self.graph[sub.job_id], sub.attempt, error_type, status)
 
     def _prepare(self, job: Job) -> Submission:
         record = self.store.get_job(self.run_id, job.id)
@@ -261,6 +309,8 @@ class Driver:
                 )
             self._not_before[job.id] = time.monotonic() + decision.delay_s
         self._set(job.id, JobState.RETRY_WAIT if decision.retry else JobState.FAILED)
+        if not decision.retry and error in SUBMIT_ERROR_TYPES and self._halted is None:
+            self._halted = f"cannot submit job {job.id} ({error.value}, {decision.why}): {status.reason}"
         self.rundir.event(
             "attempt_failed", job=job.id, attempt=attempt, error_type=error.value, exit_code=status.exit_code,
             signal=status.signal, retry=decision.retry, why=decision.why,
@@ -331,7 +381,10 @@ class Driver:
         """Cancel active attempts on the executor, then record every unfinished job as cancelled."""
         handles = list(self._active)
         if handles:
-            self.executor.cancel(handles)
+            try:
+                self.executor.cancel(handles)
+            except SubmitError as exc:  # e.g. scancel could not run: record the run's end all the same
+                self.rundir.event("cancel_failed", error=str(exc))
         for handle in handles:
             active = self._active.pop(handle)
             self._record(active, "cancelled", ExecStatus(ExecState.CANCELLED), None, "cancelled by user")

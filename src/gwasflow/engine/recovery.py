@@ -23,7 +23,9 @@ size, time and SHA-256 recorded when they succeeded) when:
   so on up the graph as far as outputs are missing.
 
 The report and cleanup jobs after anything re-opened run again too. Cancelled
-jobs are re-opened, since resuming a cancelled run means carrying on with it.
+jobs are re-opened, since resuming a cancelled run means carrying on with it,
+and so are failed jobs whose last attempt the executor did not take
+(``submit_failed``, ``submit_refused``): they never ran.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.engine.classify import SUBMIT_ERROR_TYPES
 from gwasflow.engine.outputs import unchanged
 from gwasflow.engine.states import JobState
 from gwasflow.engine.store import OutputRecord, Store
@@ -61,6 +64,7 @@ def initial_states(store: Store, run_id: str, graph: JobGraph) -> dict[str, JobS
     states = {rec.job_id: rec.state for rec in store.list_jobs(run_id)}
     reopened = stale_jobs(store, run_id, graph, states)
     reopened |= {job.id for job in graph if states.get(job.id) is JobState.CANCELLED}
+    reopened |= _never_submitted(store, run_id, states)
     for job in graph:  # dependents that only failed because of a cancelled job run again too
         if states.get(job.id) is JobState.UPSTREAM_FAILED and any(d in reopened for d in job.deps):
             reopened.add(job.id)
@@ -69,6 +73,14 @@ def initial_states(store: Store, run_id: str, graph: JobGraph) -> dict[str, JobS
         store.set_job_states(run_id, changes)
         states.update(changes)
     return states
+
+
+def _never_submitted(store: Store, run_id: str, states: Mapping[str, JobState]) -> set[str]:
+    """Failed jobs whose last attempt the executor did not take (sbatch down or refusing): resume tries them again."""
+    last: dict[str, str | None] = {}
+    for attempt in store.list_attempts(run_id):
+        last[attempt.job_id] = attempt.error_type
+    return {j for j, s in states.items() if s is JobState.FAILED and last.get(j) in SUBMIT_ERROR_TYPES}
 
 
 def stale_jobs(store: Store, run_id: str, graph: JobGraph, states: Mapping[str, JobState]) -> set[str]:

@@ -15,7 +15,14 @@ store) and the spec's :class:`~gwasflow.spec.model.RetrySpec`:
 * ``out_of_memory`` multiplies memory by ``memory_factor`` (capped at
   ``max_memory_mb``), ``timeout`` multiplies the time limit by
   ``time_factor`` (capped at ``max_time_s``);
-* back-off: ``backoff_s * 2**(n-1)`` seconds before the n-th retry, capped.
+* back-off: ``backoff_s * 2**(n-1)`` seconds before the n-th retry, capped;
+* a submission the executor did not take never ran and has its own budget:
+  ``submit_refused`` (invalid partition, memory no node has) is never
+  retried; ``submit_failed`` (controller down, timeout) is tried again
+  while the job's failed submissions in a row are below
+  ``submit_attempts``, ``submit_backoff_s * 2**(n-1)`` seconds after the
+  n-th (default: 5 tries over about a minute). Neither counts against
+  ``max_attempts``, and a submission that goes through starts a new row.
 """
 
 from __future__ import annotations
@@ -23,13 +30,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gwasflow.engine.classify import ErrorType
+from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType
 from gwasflow.plan.model import Resources
 from gwasflow.spec.model import RetrySpec
 
 __all__ = ["RetryDecision", "decide"]
 
-_NEVER = frozenset({ErrorType.BAD_INPUT, ErrorType.CANCELLED_EXTERNALLY})
+_NEVER = frozenset({ErrorType.BAD_INPUT, ErrorType.CANCELLED_EXTERNALLY, ErrorType.SUBMIT_REFUSED})
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ def decide(policy: RetrySpec, history: Sequence[ErrorType], resources: Resources
     last = history[-1]
     if last in _NEVER:
         return RetryDecision(False, resources, 0.0, f"{last.value} is never retried")
+    if last is ErrorType.SUBMIT_FAILED:
+        return _resubmit(policy, history, resources)
+    history = [e for e in history if e not in SUBMIT_ERROR_TYPES]
     interruptions = sum(1 for e in history if e is ErrorType.INTERRUPTED)
     failures = len(history) - interruptions
     if last is ErrorType.INTERRUPTED:
@@ -60,6 +70,19 @@ def decide(policy: RetrySpec, history: Sequence[ErrorType], resources: Resources
     retries = len(history)
     delay = min(policy.max_backoff_s, policy.backoff_s * 2 ** (retries - 1)) if policy.backoff_s else 0.0
     return RetryDecision(True, _escalate(policy, last, resources), delay, f"retry {retries} after {last.value}")
+
+
+def _resubmit(policy: RetrySpec, history: Sequence[ErrorType], resources: Resources) -> RetryDecision:
+    """After a failed submission: try again while the failures in a row are below ``submit_attempts``."""
+    in_a_row = 0
+    for error in reversed(history):
+        if error is not ErrorType.SUBMIT_FAILED:
+            break
+        in_a_row += 1
+    if in_a_row >= policy.submit_attempts:
+        return RetryDecision(False, resources, 0.0, f"{in_a_row} failed submissions, limit {policy.submit_attempts}")
+    delay = min(policy.max_backoff_s, policy.submit_backoff_s * 2 ** (in_a_row - 1))
+    return RetryDecision(True, resources, delay, f"submission {in_a_row + 1} after {in_a_row} failed")
 
 
 def _escalate(policy: RetrySpec, error: ErrorType, resources: Resources) -> Resources:

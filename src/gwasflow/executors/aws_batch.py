@@ -216,6 +216,16 @@ def definition_name(prefix: str, image: str, cpus: int, memory_mb: int, role: st
     return f"{prefix}-{slug}-{cpus}c-{memory_mb}m-{digest}"
 
 
+def _refused_for_good(exc: Exception) -> bool:
+    """Whether Batch refused the request itself (``ClientException``: bad queue, definition, parameters).
+
+    Throttling, server errors and unreachable endpoints may pass and are not refusals for good.
+    """
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+    return bool(code == "ClientException")
+
+
 def _job_name(text: str) -> str:
     name = _NAME_UNSAFE.sub("_", text).strip("_-")
     return ("j" + name if not name[:1].isalnum() else name)[:128]
@@ -271,34 +281,42 @@ class AwsBatchExecutor:
         groups: dict[_Group, list[int]] = {}
         for i, sub in enumerate(submissions):
             if not sub.argv:
-                raise SubmitError(f"job {sub.job_id!r}: empty command")
+                raise SubmitError(f"job {sub.job_id!r}: empty command", permanent=True)
             res = sub.resources
             groups.setdefault(_Group(self._image(sub), res.cpus, res.memory_mb, res.time_s), []).append(i)
-        handles = [""] * len(submissions)
-        for group, indices in groups.items():
-            definition = self._definition(group)
-            arrayable = [i for i in indices if self._arrayable(submissions[i])]
-            singles = [i for i in indices if i not in set(arrayable)]
-            if len(arrayable) < self.settings.array_min:
-                singles, arrayable = indices, []
-            for chunk in self._chunks([submissions[i] for i in arrayable]):
-                chosen = arrayable[: len(chunk)]
-                arrayable = arrayable[len(chunk) :]
-                if len(chosen) == 1:
-                    singles.append(chosen[0])
-                    continue
-                job_id = self._submit_array(definition, group, chunk)
-                for index, i in enumerate(chosen):
-                    handles[i] = f"{job_id}:{index}"
-            for i in singles:
-                handles[i] = self._submit_single(definition, group, submissions[i])
-        now = time.monotonic()
-        for sub, handle in zip(submissions, handles, strict=True):
-            self._subs[handle] = sub
-            self._first_asked[handle] = now
-        self._interval = self.settings.poll_min_s
-        self._next_query = min(self._next_query, now + self._interval)
-        return handles
+        handles: dict[int, str] = {}
+        try:
+            for group, indices in groups.items():
+                self._submit_group(group, indices, submissions, handles)
+        except SubmitError as exc:  # what was submitted runs: its handles go with the error
+            raise SubmitError(str(exc), permanent=exc.permanent, submitted=handles) from None
+        finally:
+            now = time.monotonic()
+            for i, handle in handles.items():
+                self._subs[handle] = submissions[i]
+                self._first_asked[handle] = now
+            self._interval = self.settings.poll_min_s
+            self._next_query = min(self._next_query, now + self._interval)
+        return [handles[i] for i in range(len(submissions))]
+
+    def _submit_group(self, group: _Group, indices: list[int], submissions: Sequence[Submission],
+                      handles: dict[int, str]) -> None:
+        """Submit one group's attempts (arrays where they fit, else single jobs), filling ``handles`` as it goes."""
+        definition = self._definition(group)
+        arrayable = [i for i in indices if self._arrayable(submissions[i])]
+        singles = [i for i in indices if i not in set(arrayable)]
+        if len(arrayable) < self.settings.array_min:
+            singles, arrayable = indices, []
+        for chunk in self._chunks([submissions[i] for i in arrayable]):
+            chosen = arrayable[: len(chunk)]
+            arrayable = arrayable[len(chunk) :]
+            if len(chosen) == 1:
+                singles.append(chosen[0])
+                continue
+            job_id = self._submit_array(definition, group, chunk)
+            handles.update((i, f"{job_id}:{index}") for index, i in enumerate(chosen))
+        for i in singles:
+            handles[i] = self._submit_single(definition, group, submissions[i])
 
     def reattach(self, handles: Sequence[str]) -> list[str]:
         """The handles whose jobs Batch still knows (it keeps finished jobs for days)."""
@@ -367,7 +385,8 @@ class AwsBatchExecutor:
     def _image(self, sub: Submission) -> str:
         image = sub.image or self.settings.image
         if not image:
-            raise SubmitError(f"job {sub.job_id!r}: no container image (set the aws_batch setting image)")
+            raise SubmitError(f"job {sub.job_id!r}: no container image (set the aws_batch setting image)",
+                              permanent=True)
         return str(image)
 
     @staticmethod
@@ -417,7 +436,8 @@ class AwsBatchExecutor:
                     platformCapabilities=["EC2"], propagateTags=True, **extra,
                 )["jobDefinitionArn"])  # fmt: skip
         except Exception as exc:
-            raise SubmitError(f"aws_batch: cannot get job definition {name}: {exc}") from exc
+            raise SubmitError(f"aws_batch: cannot get job definition {name}: {exc}",
+                              permanent=_refused_for_good(exc)) from exc
         self._definitions[key] = arn
         return arn
 
@@ -431,7 +451,8 @@ class AwsBatchExecutor:
                 propagateTags=True, **extra,
             )  # fmt: skip
         except Exception as exc:
-            raise SubmitError(f"aws_batch: SubmitJob {name} to {self.settings.job_queue} failed: {exc}") from exc
+            raise SubmitError(f"aws_batch: SubmitJob {name} to {self.settings.job_queue} failed: {exc}",
+                              permanent=_refused_for_good(exc)) from exc
         return str(response["jobId"])
 
     def _submit_single(self, definition: str, group: _Group, sub: Submission) -> str:

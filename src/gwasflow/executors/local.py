@@ -20,7 +20,13 @@ Guarantees:
   SIGKILL, reap. A cancelled attempt reports CANCELLED whatever its exit;
 * a handle this executor never issued reports LOST, cause INTERRUPTED (e.g.
   after a restart of the orchestrator: children of a previous process cannot
-  be waited on).
+  be waited on);
+* on Linux a child dies with the orchestrator: it starts through a tiny
+  watchdog (``python -I -S -c``, no gwasflow import; 30-50 ms a start) that asks
+  the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), checks
+  that the parent is still the one that started it, then ``exec``s the
+  command. A ``kill -9`` of gwasflow leaves no job running (processes the job
+  itself started are stopped by ``resume``, see :func:`kill_strays`).
 
 Not thread-safe: one driver thread owns an executor.
 """
@@ -28,9 +34,11 @@ Not thread-safe: one driver thread owns an executor.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import resource
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +62,20 @@ __all__ = ["ATTEMPT_ENV", "LocalExecutor", "LocalSettings", "kill_strays"]
 ATTEMPT_ENV = "GWASFLOW_ATTEMPT"
 
 _TICK_S = 0.02
+
+# The watchdog each child starts through on Linux: argv[1] is the orchestrator's pid, argv[2] the program's path,
+# argv[3:] the command as given (its argv[0] kept).
+_PDEATH_WATCHDOG = """\
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    os._exit(128 + signal.SIGKILL)  # the orchestrator died before the signal was armed
+try:
+    os.execv(sys.argv[2], sys.argv[3:])
+except OSError as exc:
+    print(f"gwasflow: cannot start: {exc}", file=sys.stderr)
+    os._exit(127)
+"""
 
 
 @dataclass(frozen=True)
@@ -107,7 +129,7 @@ class LocalExecutor:
     def submit(self, submission: Submission) -> str:
         """Queue one attempt and return its handle; it starts now if a slot is free."""
         if not submission.argv:
-            raise SubmitError(f"job {submission.job_id!r}: empty command")
+            raise SubmitError(f"job {submission.job_id!r}: empty command", permanent=True)
         self._count += 1
         handle = f"{self._prefix}-{self._count}"
         self._attempts[handle] = _Attempt(handle, submission)
@@ -120,8 +142,14 @@ class LocalExecutor:
         return [h for h in handles if h in self._attempts]
 
     def submit_batch(self, submissions: Sequence[Submission]) -> list[str]:
-        """Queue many attempts at once; handles in the same order."""
-        return [self.submit(sub) for sub in submissions]
+        """Queue many attempts at once; handles in the same order (on an error, those queued go with it)."""
+        handles: list[str] = []
+        try:
+            for sub in submissions:
+                handles.append(self.submit(sub))
+        except SubmitError as exc:
+            raise SubmitError(str(exc), permanent=exc.permanent, submitted=dict(enumerate(handles))) from None
+        return handles
 
     def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
         """Reap, enforce time limits, start queued attempts; then the status of every handle."""
@@ -177,18 +205,19 @@ class LocalExecutor:
     def _start(self, att: _Attempt) -> None:
         """Start one attempt; a failure to start is recorded as a FAILED status, never raised."""
         sub = att.sub
+        env = os.environ | dict(sub.env)
         try:
             sub.log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(sub.log_path, "wb") as log:
                 _write_header(log, sub)
                 att.proc = subprocess.Popen(
-                    list(sub.argv),
+                    _watched(sub.argv, sub.cwd, env),
                     shell=False,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     cwd=sub.cwd,
-                    env=os.environ | dict(sub.env),
+                    env=env,
                     start_new_session=True,
                 )
         except OSError as exc:
@@ -273,6 +302,21 @@ class LocalExecutor:
             _signal_group(att, signal.SIGKILL)
         for att in left:
             self._reap_one(att, block=True)  # prompt: SIGKILL cannot be caught
+
+
+def _watched(argv: Sequence[str], cwd: Path | None, env: dict[str, str]) -> list[str]:
+    """``argv`` behind the parent-death watchdog (Linux), its program resolved here so a missing one fails here."""
+    if not sys.platform.startswith("linux"):
+        return list(argv)
+    program = argv[0]
+    if "/" in program:
+        where = Path(cwd or ".") / program
+        found: str | None = program if where.is_file() and os.access(where, os.X_OK) else None
+    else:
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    return [sys.executable, "-I", "-S", "-c", _PDEATH_WATCHDOG, str(os.getpid()), found, *argv]
 
 
 def _oom_killed(before: int | None) -> bool:

@@ -6,7 +6,11 @@ Submitting: ``submit_batch`` groups the submissions that ask for the same resour
 manifest (argv list, cwd, env, log path and time limit of every task); the batch script is one fixed ``#!/bin/sh``
 file that hands the manifest and ``$SLURM_ARRAY_TASK_ID`` to :mod:`gwasflow.executors.slurm_task`, which runs the
 argv without a shell. No shell text is ever built from job data. Handles are ``<array job id>_<task id>``; a batch
-of one is a plain job whose handle is its job id.
+of one is a plain job whose handle is its job id. An sbatch that fails raises :class:`SubmitError`: ``permanent``
+when its own error line says the request can never be accepted (:func:`sbatch_refused_for_good`: invalid partition,
+memory no node has, ...), else it may pass; ``submitted`` holds the handles of the arrays of the same batch that went
+in before. An sbatch whose answer is lost (timed out) is looked up in squeue by the array's spool folder, its unique
+working directory, before it is called failed, so that it is not submitted twice.
 
 Polling: one ``sacct --parsable2 --noheader --allocations -j <array ids>`` call for all active handles (accounting
 through slurmdbd, as on any production cluster and as ``scripts/slurm-up.sh`` sets up), rate-limited: at most one query
@@ -57,6 +61,7 @@ from gwasflow.executors.slurm_parse import (
     parse_sacct,
     parse_sbatch,
     parse_squeue,
+    sbatch_refused_for_good,
 )
 from gwasflow.executors.slurm_task import result_path
 from gwasflow.plan.model import Resources
@@ -254,25 +259,30 @@ class SlurmExecutor:
         """Submit many attempts: one job array per distinct resources (chunked); handles in the same order."""
         for sub in submissions:
             if not sub.argv:
-                raise SubmitError(f"job {sub.job_id!r}: empty command")
+                raise SubmitError(f"job {sub.job_id!r}: empty command", permanent=True)
         groups: dict[Resources, list[int]] = {}
         for i, sub in enumerate(submissions):
             groups.setdefault(sub.resources, []).append(i)
-        handles: list[str] = [""] * len(submissions)
+        handles: dict[int, str] = {}
         size = self.max_array_size()
-        for resources, indices in groups.items():
-            for lo in range(0, len(indices), size):
-                chunk = indices[lo : lo + size]
-                array_handles = self._submit_array([submissions[i] for i in chunk], resources)
-                for i, handle in zip(chunk, array_handles, strict=True):
-                    handles[i] = handle
+        try:
+            for resources, indices in groups.items():
+                for lo in range(0, len(indices), size):
+                    chunk = indices[lo : lo + size]
+                    array_handles = self._submit_array([submissions[i] for i in chunk], resources)
+                    handles.update(zip(chunk, array_handles, strict=True))
+                    self._track({i: handles[i] for i in chunk}, submissions)
+        except SubmitError as exc:  # the arrays already submitted run: their handles go with the error
+            raise SubmitError(str(exc), permanent=exc.permanent, submitted=handles) from None
+        return [handles[i] for i in range(len(submissions))]
+
+    def _track(self, handles: Mapping[int, str], submissions: Sequence[Submission]) -> None:
         now = time.monotonic()
-        for handle, sub in zip(handles, submissions, strict=True):
+        for i, handle in handles.items():
             self._status[handle] = ExecStatus(ExecState.PENDING, reason="submitted")
-            self._logs[handle] = sub.log_path
+            self._logs[handle] = submissions[i].log_path
             self._since[handle] = now
         self._hurry()
-        return handles
 
     def reattach(self, handles: Sequence[str]) -> list[str]:
         """Slurm jobs outlive the orchestrator: every handle that is a Slurm job id is tracked again.
@@ -320,7 +330,11 @@ class SlurmExecutor:
         if not ids:
             return
         self._cancelled.update(ids)
-        proc = self._run(["scancel", *ids])
+        try:
+            proc = self._run(["scancel", *ids])
+        except SubmitError as exc:
+            log.warning("event=slurm_scancel_failed ids=%d error=%r", len(ids), str(exc))
+            return
         if proc.returncode != 0:
             log.warning("event=slurm_scancel_failed ids=%d stderr=%r", len(ids), proc.stderr.strip())
         self._hurry()
@@ -370,8 +384,41 @@ class SlurmExecutor:
                 argv, capture_output=True, text=True, env=self._env, timeout=self.settings.command_timeout_s,
                 check=False, stdin=subprocess.DEVNULL,
             )  # fmt: skip
+        except FileNotFoundError as exc:  # no Slurm client here: no retry brings it
+            raise SubmitError(f"slurm: cannot run {argv[0]}: {exc}", permanent=True) from exc
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SubmitError(f"slurm: cannot run {argv[0]}: {exc}") from exc
+
+    def _sbatch(self, argv: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
+        """Run sbatch; if it could not finish (timed out), ask squeue whether the job went in all the same.
+
+        The array's spool folder is its working directory and unique, so a job that slurmctld took before the
+        answer was lost is found by it (and not submitted a second time); else the SubmitError stands.
+        """
+        try:
+            return self._run(argv)
+        except SubmitError:
+            ids = [job for job, workdir in self._workdirs().items() if workdir == str(folder)]
+            if len(ids) != 1:
+                raise
+            log.warning("event=slurm_sbatch_answer_lost job_id=%s found_by=workdir", ids[0])
+            return subprocess.CompletedProcess(argv, 0, f"{ids[0]}\n", "")
+
+    def _workdirs(self) -> dict[str, str]:
+        """Job id -> working directory of this user's jobs that squeue lists ({} if it cannot answer)."""
+        proc = self._query_run(["squeue", "--noheader", "--format=%i|%Z", "--states=all", f"--user={os.getuid()}"])
+        if proc is None or proc.returncode != 0:
+            return {}
+        pairs = (line.split("|", 1) for line in proc.stdout.splitlines() if "|" in line)
+        return {job.strip().split("_", 1)[0]: workdir.strip() for job, workdir in pairs}
+
+    def _query_run(self, argv: list[str]) -> subprocess.CompletedProcess[str] | None:
+        """A status query (sacct, squeue); None when it could not run (timed out): the poll keeps what it knew."""
+        try:
+            return self._run(argv)
+        except SubmitError as exc:
+            log.warning("event=slurm_query_failed command=%s error=%r", argv[0], str(exc))
+            return None
 
     def _submit_array(self, subs: list[Submission], res: Resources) -> list[str]:
         """Write the manifest, ``sbatch`` one array for these submissions; their handles."""
@@ -403,14 +450,19 @@ class SlurmExecutor:
             if value:
                 argv.append(f"--{option}={value}")
         argv += [*self.settings.sbatch_args, str(script), self.settings.python, str(manifest)]
-        proc = self._run(argv)
         try:
+            proc = self._sbatch(argv, folder)
             if proc.returncode != 0:
-                raise ValueError(proc.stderr.strip() or f"exit status {proc.returncode}")
+                what = " ".join(proc.stderr.split()) or f"exit status {proc.returncode}"
+                raise SubmitError(f"sbatch refused {len(subs)} job(s) ({subs[0].job_id}...): {what}",
+                                  permanent=sbatch_refused_for_good(proc.stderr))
             job_id = parse_sbatch(proc.stdout)
-        except ValueError as exc:
+        except ValueError as exc:  # exit 0 but no job id: may be a glitch of the moment
             shutil.rmtree(folder, ignore_errors=True)
             raise SubmitError(f"sbatch refused {len(subs)} job(s) ({subs[0].job_id}...): {exc}") from None
+        except SubmitError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         handles = [job_id] if len(subs) == 1 else [f"{job_id}_{i}" for i in range(len(subs))]
         self._arrays[job_id] = _Array(job_id, folder, handles)
         link = self._spool / f".job-{job_id}.{os.getpid()}"  # job id -> folder, for a later process to re-attach
@@ -453,7 +505,9 @@ class SlurmExecutor:
         # --allocations: one line per job or task, no step lines (the runner's result file has usage, exactly)
         argv = ["sacct", "--parsable2", "--noheader", "--allocations", f"--format={','.join(SACCT_FIELDS)}",
                 "-j", ",".join(ids)]  # fmt: skip
-        proc = self._run(argv)
+        proc = self._query_run(argv)
+        if proc is None:
+            return None
         if proc.returncode != 0:
             if "accounting storage is disabled" in proc.stderr.lower():
                 log.info("event=slurm_no_accounting fallback=squeue")
@@ -466,7 +520,9 @@ class SlurmExecutor:
 
     def _squeue(self) -> dict[str, _Record] | None:
         argv = ["squeue", "--noheader", f"--format={SQUEUE_FORMAT}", "--states=all", f"--user={os.getuid()}"]
-        proc = self._run(argv)
+        proc = self._query_run(argv)
+        if proc is None:
+            return None
         if proc.returncode != 0:
             log.warning("event=slurm_squeue_failed status=%d stderr=%r", proc.returncode, proc.stderr.strip())
             return None

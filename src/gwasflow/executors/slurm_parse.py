@@ -27,6 +27,7 @@ __all__ = [
     "parse_sacct",
     "parse_sbatch",
     "parse_squeue",
+    "sbatch_refused_for_good",
 ]
 
 #: the ``--format`` of the sacct call that :func:`parse_sacct` reads, in this order
@@ -75,6 +76,39 @@ def parse_sbatch(text: str) -> str:
     if not job_id.isdigit():
         raise ValueError(f"sbatch printed no job id: {lines[-1]!r}")
     return job_id
+
+
+# The beginnings of sbatch's errors (its own checks, and slurmctld's errno strings after "Batch job submission
+# failed: ") that say the request itself can never be accepted; any other error may pass (controller down or busy,
+# a timeout, a submit limit) and is worth another try.
+_REFUSED_FOR_GOOD = (
+    "invalid partition",  # "invalid partition specified: x", "Invalid partition name specified"
+    "invalid account",
+    "invalid qos",
+    "invalid job array specification",
+    "invalid --",  # a malformed option value: "Invalid --time specification"
+    "invalid generic resource",
+    "invalid user id",
+    "memory specification can not be satisfied",
+    "memory required by task is not available",
+    "requested node configuration is not available",
+    "requested time limit is invalid",
+    "access/permission denied",
+)
+_SBATCH_ERROR = re.compile(r"^sbatch: error: (?:Batch job submission failed: )?(?P<what>.+)$")
+
+
+def sbatch_refused_for_good(stderr: str) -> bool:
+    """Whether sbatch's error lines name a refusal that no retry can cure (bad partition, memory no node has).
+
+    Only whole ``sbatch: error: ...`` lines are read, by their beginning; anything else (no such line, a
+    controller that does not answer, a timeout) is not a refusal for good.
+    """
+    for line in stderr.splitlines():
+        m = _SBATCH_ERROR.match(line.strip())
+        if m and m["what"].lower().startswith(_REFUSED_FOR_GOOD):
+            return True
+    return False
 
 
 def expand_job_ids(job_id: str) -> list[str]:

@@ -161,6 +161,12 @@ class RetrySpec(_Frozen):
     max_time_s: PositiveInt = Field(default=7 * 24 * 3600, description="cap of time escalation")
     backoff_s: float = Field(default=1.0, ge=0, description="wait before the first retry; doubles each time")
     max_backoff_s: float = Field(default=300.0, ge=0)
+    submit_attempts: PositiveInt = Field(
+        default=5, description="tries to hand a job to the executor while sbatch/SubmitJob fails (transiently)"
+    )
+    submit_backoff_s: float = Field(
+        default=4.0, ge=0, description="wait before the second try of a failed submission; doubles each time"
+    )
 
     @model_validator(mode="after")
     def _known_error_types(self) -> RetrySpec:
