@@ -130,7 +130,8 @@ def test_step1_flags__no_lowmem_no_covariates() -> None:
 
 def test_step2_flags__shard_command() -> None:
     spec = _spec(step2={"gz": False, "bsize": 200}, engine={"threads": 4})
-    flags = step2_flags(spec, genotypes=["--bed", "/d/x"], phenotypes=["Y2"], pred="/w/p.list", range_="2:5-9", out="/w/s")
+    flags = step2_flags(spec, genotypes=["--bed", "/d/x"], phenotypes=["Y2"], pred="/w/p.list", range_="2:5-9",
+                        out="/w/s")
     assert flags == [
         "--step", "2", "--bed", "/d/x", "--phenoFile", "/d/p.txt", "--phenoColList", "Y2",
         "--bsize", "200", "--pred", "/w/p.list", "--range", "2:5-9", "--threads", "4", "--out", "/w/s",

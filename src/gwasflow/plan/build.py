@@ -57,6 +57,7 @@ class _Shard(NamedTuple):
 
     job_id: str
     dataset_index: int
+    meta: DatasetMeta
     chunk: Chunk
     group_index: int
     out: str
@@ -224,6 +225,7 @@ def _step2(
         inputs = (*meta.files(), *tables, *step1.inputs)
         templates = [_ArgvTemplate.step2(spec, launcher, meta, g, step1.pred) for g in groups]
         label = safe_id_part(meta.label)
+        filtered = _filtered(spec, meta)
         for chunk in chunks:
             chunk_id = f"step2-{label}-c{safe_id_part(chunk.chrom)}_{chunk.index:05d}"
             range_ = chunk.range
@@ -241,6 +243,8 @@ def _step2(
                 }
                 if launcher.image:
                     job_meta["image"] = launcher.image
+                if filtered:
+                    job_meta["filtered"] = True
                 jobs.append(
                     Job(
                         id=job_id,
@@ -254,8 +258,13 @@ def _step2(
                         meta=job_meta,
                     )
                 )
-                shards.append(_Shard(job_id, d_index, chunk, g_index, out))
+                shards.append(_Shard(job_id, d_index, meta, chunk, g_index, out))
     return shards
+
+
+def _filtered(spec: RunSpec, meta: DatasetMeta) -> bool:
+    """Whether filters beyond the low-MAC count in the log drop rows (``--minINFO``, ``--extract``, ``--exclude``)."""
+    return meta.min_info is not None or bool(spec.variants.extract or spec.variants.exclude)
 
 
 def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
@@ -274,6 +283,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
         outs = [s.out for s in mine]
         logs = [f"{out}.log" for out in outs]
         rows = sum(s.chunk.n_variants for s in mine)
+        exact = not any(_filtered(spec, s.meta) for s in mine)
         for pheno in group:
             results = [f"{out}_{pheno}{ext}" for out in outs]
             job_id = f"merge-{safe_id_part(pheno)}"
@@ -290,7 +300,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
                         "phenotype": pheno,
                         "shards": results,
                         "shard_logs": logs.copy(),
-                        "planned_rows": rows,
+                        **({"planned_rows": rows} if exact else {}),
                     },
                 )
             )
