@@ -126,15 +126,30 @@ def bgen_sample_ids(path: str) -> list[tuple[str, str]]:
 
 
 def _bgi_variants(bgi: str) -> _Variants:
+    """Positions per chromosome from the index, each chromosome's sorted (as step 2's ``--range`` shards need).
+
+    The Variant table's primary key starts (chromosome, position): one indexed ``group_concat`` per chromosome
+    reads 10 million positions in seconds, where fetching rows as tuples takes minutes.
+    """
     con = sqlite3.connect(f"file:{bgi}?mode=ro", uri=True)
+    chroms: list[npt.NDArray[np.str_]] = []
+    positions: list[npt.NDArray[np.int64]] = []
     try:
-        rows = con.execute("SELECT chromosome, position FROM Variant ORDER BY file_start_position").fetchall()
+        (name,) = con.execute("SELECT MIN(chromosome) FROM Variant").fetchone()
+        while name is not None:  # each next chromosome by one index seek, not a scan of every row
+            (text,) = con.execute("SELECT group_concat(position, ' ') FROM Variant WHERE chromosome = ?",
+                                  (name,)).fetchone()
+            pos = np.fromstring(text, dtype=np.int64, sep=" ")
+            if pos.size > 1 and bool(np.any(pos[1:] < pos[:-1])):
+                pos.sort()
+            positions.append(pos)
+            chroms.append(np.full(pos.size, str(name), dtype=np.str_))
+            (name,) = con.execute("SELECT MIN(chromosome) FROM Variant WHERE chromosome > ?", (name,)).fetchone()
     finally:
         con.close()
-    if not rows:
+    if not positions:
         return np.array([], dtype=np.str_), np.array([], dtype=np.int64)
-    chrom, pos = zip(*rows, strict=True)
-    return np.array(chrom, dtype=np.str_), np.array(pos, dtype=np.int64)
+    return np.concatenate(chroms), np.concatenate(positions)
 
 
 def _walk_variants(path: str, offset: int, n_variants: int) -> _Variants:
@@ -180,7 +195,8 @@ def scan_bgen(label: str, path: str, sample: str | None) -> DatasetScan:
     if variants is None:
         return DatasetScan(None, ids, issues)
     chrom, pos = variants
-    check_order(chrom, pos, f"{path}.bgi" if os.path.isfile(f"{path}.bgi") else path, issues)
+    if not os.path.isfile(f"{path}.bgi"):  # the index gives each chromosome's positions sorted
+        check_order(chrom, pos, path, issues)
     return DatasetScan(DatasetMeta(label, path, n_samples, len(pos), chrom, pos), ids, issues)
 
 
