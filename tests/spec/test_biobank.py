@@ -201,3 +201,21 @@ def test_scan_pgen__pvar_header_and_psam_ids(tmp_path: Path) -> None:
     (tmp_path / "g.pvar").write_text("#CHROM\tPOS\tID\tREF\tALT\n1\t20\ta\tA\tG\n1\t10\tb\tC\tT\n")
     assert [i.message for i in genofiles.scan_pgen("p", str(prefix)).issues] == [
         "position 10 after 20 on chromosome 1: not sorted"]
+
+
+def test_run_spec__step1_on_a_dataset_split_by_chromosome_is_refused(biobank: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = biobank
+    spec = _spec(biobank)
+    del spec["step1"]["genotypes"]
+    assert [(p.field, p.message.split(":")[0]) for p in _problems(root, spec)] == [
+        ("spec", "step 1 would run on dataset 'imp', which is split by chromosome")]
+
+
+def test_scan_bgen__truncated_file_without_index_is_one_issue(biobank: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = biobank
+    data = (root / "imputed" / "ukb_imp_chr2.bgen").read_bytes()
+    cut = root / "cut.bgen"
+    cut.write_bytes(data[: len(data) // 2])
+    scan = genofiles.scan_bgen("a", str(cut), str(root / "imputed" / "ukb_imp.sample"))
+    assert scan.meta is None
+    assert [i.message.split(":")[0] for i in scan.issues] == ["cannot read the variant headers (truncated file?)"]

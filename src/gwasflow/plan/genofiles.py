@@ -15,6 +15,8 @@ Both return a :class:`~gwasflow.plan.meta.DatasetScan` like :func:`gwasflow.plan
 
 from __future__ import annotations
 
+import functools
+import mmap
 import os
 import sqlite3
 import struct
@@ -153,25 +155,27 @@ def _bgi_variants(bgi: str) -> _Variants:
 
 
 def _walk_variants(path: str, offset: int, n_variants: int) -> _Variants:
-    """Chromosome and position from each variant's identifying block; genotype blocks skipped by length."""
+    """Chromosome and position from each variant's identifying block; genotype blocks skipped by length.
+
+    The file is memory-mapped and read with ``struct.unpack_from``: no copy of a genotype block is made.
+    """
     chrom: list[str] = []
-    pos: list[int] = []
-    with open(path, "rb") as fh:
-        fh.seek(offset + 4)
-        for _ in range(n_variants):
-            for _field in range(2):  # variant id, rsid
-                (size,) = struct.unpack("<H", fh.read(2))
-                fh.seek(size, os.SEEK_CUR)
-            (size,) = struct.unpack("<H", fh.read(2))
-            chrom.append(fh.read(size).decode())
-            position, n_alleles = struct.unpack("<IH", fh.read(6))
-            pos.append(position)
-            for _allele in range(n_alleles):
-                (size,) = struct.unpack("<I", fh.read(4))
-                fh.seek(size, os.SEEK_CUR)
-            (size,) = struct.unpack("<I", fh.read(4))
-            fh.seek(size, os.SEEK_CUR)
-    return np.array(chrom, dtype=np.str_), np.array(pos, dtype=np.int64)
+    pos = np.empty(n_variants, dtype=np.int64)
+    u16, u32 = struct.Struct("<H").unpack_from, struct.Struct("<I").unpack_from
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        at = offset + 4
+        for j in range(n_variants):
+            at += 2 + u16(data, at)[0]  # variant id
+            at += 2 + u16(data, at)[0]  # rsid
+            size = u16(data, at)[0]
+            chrom.append(data[at + 2:at + 2 + size].decode())
+            at += 2 + size
+            pos[j], n_alleles = struct.unpack_from("<IH", data, at)
+            at += 6
+            for _ in range(n_alleles):
+                at += 4 + u32(data, at)[0]
+            at += 4 + u32(data, at)[0]  # genotype block: its length, then the block
+    return np.array(chrom, dtype=np.str_), pos
 
 
 def scan_bgen(label: str, path: str, sample: str | None) -> DatasetScan:
@@ -201,8 +205,9 @@ def scan_bgen(label: str, path: str, sample: str | None) -> DatasetScan:
 
 
 def _bgen_ids(path: str, sample: str | None, has_ids: bool, issues: list[FileIssue]) -> list[tuple[str, str]]:
-    if sample is not None:
-        return _engine_ids(lambda: read_sample_file(Path(sample)), sample, issues)
+    if sample is not None:  # the same .sample usually serves 22 files: read it once
+        stat = os.stat(sample)
+        return list(_engine_ids(lambda: _sample_ids(sample, stat.st_mtime_ns, stat.st_size), sample, issues))
     if not has_ids:
         issues.append(FileIssue(path, "the file stores no sample ids; give sample: <file.sample>"))
         return []
@@ -211,6 +216,13 @@ def _bgen_ids(path: str, sample: str | None, has_ids: bool, issues: list[FileIss
     except (OSError, ValueError, struct.error) as exc:
         issues.append(FileIssue(path, f"cannot read the sample ids: {exc}"))
         return []
+
+
+@functools.lru_cache(maxsize=4)
+def _sample_ids(path: str, mtime_ns: int, size: int) -> tuple[list[str], list[str]]:
+    """FIDs and IIDs of an Oxford .sample, cached by path and version (``mtime_ns`` and ``size``)."""
+    del mtime_ns, size  # part of the cache key only
+    return read_sample_file(Path(path))
 
 
 def _bgen_variants(path: str, offset: int, n_variants: int, issues: list[FileIssue]) -> _Variants | None:
@@ -225,6 +237,6 @@ def _bgen_variants(path: str, offset: int, n_variants: int, issues: list[FileIss
         return _walk_variants(path, offset, n_variants)
     except sqlite3.DatabaseError as exc:
         issues.append(FileIssue(bgi, f"not a bgenix index: {exc}"))
-    except (OSError, struct.error, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:  # ValueError: empty file for mmap
         issues.append(FileIssue(path, f"cannot read the variant headers (truncated file?): {exc}"))
     return None

@@ -67,7 +67,7 @@ def check_genotypes(spec: RunSpec, problems: list[Problem]) -> tuple[list[Datase
     items = spec.dataset_files()
     step1 = spec.step1_file()
     metas: list[DatasetMeta] = []
-    samples: dict[tuple[str, frozenset[SampleId]], GenoSamples] = {}
+    samples: dict[str, GenoSamples] = {}  # by id file: a .sample shared by 22 files is one set
     for item in ([step1] if step1 is not None else []) + items:
         scan = _scan(item)
         where = f"dataset {spec.dataset_labels()[item.index]}, chromosome {item.chrom}: " if item.chrom else ""
@@ -76,9 +76,8 @@ def check_genotypes(spec: RunSpec, problems: list[Problem]) -> tuple[list[Datase
             metas.append(dataclasses.replace(
                 scan.meta, fmt=item.fmt, sample=item.sample, ref_first=item.ref_first, min_info=item.min_info,
                 step1_only=item.index < 0))
-        if scan.sample_ids:
-            ids = frozenset(scan.sample_ids)
-            samples.setdefault((id_file(item), ids), GenoSamples(id_file(item), ids))
+        if scan.sample_ids and id_file(item) not in samples:
+            samples[id_file(item)] = GenoSamples(id_file(item), frozenset(scan.sample_ids))
     return metas, list(samples.values())
 
 

@@ -306,6 +306,20 @@ class RunSpec(_Frozen):
             raise ValueError(f"step1.dataset {self.step1.dataset!r} is not a dataset label")
         return self
 
+    @model_validator(mode="after")
+    def _step1_not_split(self) -> RunSpec:
+        """Step 1 needs the whole genome in one file set, and every expanded file needs its own label."""
+        if self.step1.genotypes is None and not self.step1.skip:
+            chosen = self.step1.dataset or self.dataset_labels()[0]
+            if self.datasets[self.dataset_labels().index(chosen)].chromosomes is not None:
+                raise ValueError(f"step 1 would run on dataset {chosen!r}, which is split by chromosome: give "
+                                 f"step1.genotypes (e.g. {{bed: array/all_chromosomes}})")
+        names = [f.label for f in self.dataset_files()]
+        clash = sorted({x for x in names if names.count(x) > 1})
+        if clash:
+            raise ValueError(f"dataset files would share the label(s) {', '.join(clash)}: rename a dataset")
+        return self
+
     def dataset_labels(self) -> list[str]:
         """Each dataset's label, ``d0``, ``d1``... where none is given."""
         return [d.label or f"d{i}" for i, d in enumerate(self.datasets)]
