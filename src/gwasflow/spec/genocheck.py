@@ -20,6 +20,7 @@ from pathlib import Path
 from gwasflow.errors import Problem
 from gwasflow.plan import genofiles, meta
 from gwasflow.plan.meta import DatasetMeta, DatasetScan
+from gwasflow.spec import remote_genotypes
 from gwasflow.spec.genotypes import DatasetFile, GenoFormat
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage import probe
@@ -52,8 +53,7 @@ def _scan(item: DatasetFile) -> DatasetScan:
         return probe.scan_remote_dataset(item.label, item.source) if is_remote(item.source) \
             else meta.scan_dataset(item.label, item.source)
     if is_remote(item.source) or (item.sample is not None and is_remote(item.sample)):
-        why = f"{item.fmt.value} input from object storage is not supported yet: copy it to a local or shared disk"
-        return DatasetScan(None, [], [meta.FileIssue(item.source, why)])
+        return remote_genotypes.scan_remote(item)
     if item.fmt is GenoFormat.PGEN:
         return genofiles.scan_pgen(item.label, item.source)
     return genofiles.scan_bgen(item.label, item.source, item.sample)
