@@ -21,7 +21,8 @@ def remote_biobank(bucket: tuple[Any, str], tmp_path: Path) -> tuple[Path, str]:
     for path in sorted((tmp_path / "imputed").iterdir()):
         client.upload_file(str(path), name, f"imp/{path.name}")
     spec = made["spec"] | {"phenotypes": made["spec"]["phenotypes"] | {"min_samples": 20}}
-    spec["datasets"][0] |= {"bgen": f"s3://{name}/imp/ukb_imp_chr{{chrom}}.bgen", "sample": f"s3://{name}/imp/ukb_imp.sample"}
+    spec["datasets"][0] |= {"bgen": f"s3://{name}/imp/ukb_imp_chr{{chrom}}.bgen",
+                            "sample": f"s3://{name}/imp/ukb_imp.sample"}
     path = tmp_path / "remote.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path, name
