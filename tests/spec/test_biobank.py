@@ -219,3 +219,20 @@ def test_scan_bgen__truncated_file_without_index_is_one_issue(biobank: tuple[Pat
     scan = genofiles.scan_bgen("a", str(cut), str(root / "imputed" / "ukb_imp.sample"))
     assert scan.meta is None
     assert [i.message.split(":")[0] for i in scan.issues] == ["cannot read the variant headers (truncated file?)"]
+
+
+def test_validate__trait_counts_use_the_bgen_sample_file_and_the_keep_list(
+    biobank: tuple[Path, dict[str, Any]]
+) -> None:
+    root, cohort = biobank
+    spec = _spec(biobank)
+    kept = int(0.9 * len(cohort["ids"]))
+    spec["phenotypes"]["min_samples"] = kept + 1  # above what keep leaves, below the whole cohort
+    spec["step1"]["genotypes"] = {"bgen": "imputed/ukb_imp_chr1.bgen", "sample": "imputed/ukb_imp.sample"}
+    problems = [p for p in _problems(root, spec) if p.field.startswith("phenotypes.columns")]
+    assert len(problems) == 2
+    sample = root / "imputed" / "ukb_imp.sample"
+    for problem in problems:
+        assert f"samples analysed (in {sample}, samples.keep applied, with a value" in problem.message
+        analysed = int(problem.message.split(": ")[1].split(" ")[0])
+        assert kept - 5 <= analysed <= kept

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,19 +120,32 @@ def _describe(ids: Iterable[SampleId]) -> str:
     return f"{kind}, e.g. '{example[0]} {example[1]}'"
 
 
-def check_lists(spec: RunSpec, genos: Sequence[GenoSamples], problems: list[Problem]) -> None:
-    """``samples.keep/remove`` must exist and name genotyped samples; ``variants.extract/exclude`` must exist."""
+def check_lists(
+    spec: RunSpec, genos: Sequence[GenoSamples], problems: list[Problem]
+) -> list[tuple[str, AbstractSet[SampleId]]]:
+    """``samples.keep/remove`` must exist and name genotyped samples; ``variants.extract/exclude`` must exist.
+
+    Returns each genotype file set's samples as the engine analyses them (``keep``/``remove`` applied),
+    named for :func:`gwasflow.spec.traits.check_traits`.
+    """
+    analysed: list[tuple[str, AbstractSet[SampleId]]] = [(g.id_file, g.ids) for g in genos]
     for name in ("keep", "remove"):
         path: str | None = getattr(spec.samples, name)
-        if path is not None:
-            ids = _read_ids(path, f"samples.{name}", problems)
-            if ids is not None and genos and not any(ids & g.ids for g in genos):
-                problems.append(Problem(f"samples.{name}", f"no sample (FID IID) in common with the genotype "
-                                                           f"files (e.g. {genos[0].id_file})", path))
+        if path is None:
+            continue
+        ids = _read_ids(path, f"samples.{name}", problems)
+        if ids is None:
+            continue
+        if genos and not any(ids & g.ids for g in genos):
+            problems.append(Problem(f"samples.{name}", f"no sample (FID IID) in common with the genotype "
+                                                       f"files (e.g. {genos[0].id_file})", path))
+        keep = name == "keep"
+        analysed = [(f"{file}, samples.{name} applied", (g & ids) if keep else (g - ids)) for file, g in analysed]
     for name in ("extract", "exclude"):
         path = getattr(spec.variants, name)
         if path is not None and not (probe.exists(path) if is_remote(path) else os.path.isfile(path)):
             problems.append(Problem(f"variants.{name}", "file not found", path))
+    return analysed
 
 
 def _read_ids(path: str, fld: str, problems: list[Problem]) -> set[SampleId] | None:

@@ -55,10 +55,10 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     cov = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
     pheno_ids = set(pheno.keys) if pheno is not None else None
     genocheck.check_overlap(spec, genos, pheno_ids, set(cov.keys) if cov is not None else None, problems)
-    genocheck.check_lists(spec, genos, problems)
+    analysed = genocheck.check_lists(spec, genos, problems)
     _check_names(spec, problems)
     if pheno is not None and not _table_problems(problems):
-        traits.check_traits(spec, [(g.id_file, g.ids) for g in genos], pheno, cov, problems)
+        traits.check_traits(spec, analysed, pheno, cov, problems)
     traits.check_columns(spec, problems)
     _check_options(spec, cov, problems)
     if spec.step1.skip:
