@@ -1,7 +1,8 @@
 """Check every input of a run spec and report every problem at once.
 
-:func:`validate` reads (never writes) the PLINK file sets, the phenotype and
-covariate tables, the step 1 predictions when step 1 is skipped, and asks
+:func:`validate` reads (never writes) the genotype file sets (``.bed``, ``.pgen`` and
+BGEN metadata, ``{chrom}`` templates expanded, sample ids against the tables: ``spec/genocheck.py``),
+the sample and variant lists, the phenotype and covariate tables, the step 1 predictions when step 1 is skipped, and asks
 the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
 are read through fsspec in place, without staging (``storage/probe.py``); a
 scheme whose package is missing (``gs://`` without gcsfs) is a problem like
