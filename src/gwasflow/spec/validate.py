@@ -2,8 +2,8 @@
 
 :func:`validate` reads (never writes) the genotype file sets (``.bed``, ``.pgen`` and
 BGEN metadata, ``{chrom}`` templates expanded, sample ids against the tables: ``spec/genocheck.py``),
-the sample and variant lists, the phenotype and covariate tables, the step 1 predictions when step 1 is skipped, and asks
-the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
+the sample and variant lists, the phenotype and covariate tables, the step 1
+predictions when step 1 is skipped, and asks the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
 are read through fsspec in place, without staging (``storage/probe.py``); a
 scheme whose package is missing (``gs://`` without gcsfs) is a problem like
 any other. Phenotype and covariate tables go through the engine's own reader
