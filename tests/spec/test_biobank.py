@@ -19,7 +19,7 @@ from gwasflow.plan.meta import FileIssue
 from gwasflow.plan.model import Step
 from gwasflow.spec import load, validate
 from gwasflow.spec.genotypes import DatasetSpec, GenoFormat, expand_chromosomes
-from tests.biobank_files import make_biobank
+from tests.biobank_files import make_biobank, write_bgen
 from tests.regenie.differential.compare import require_regenie
 
 
@@ -236,3 +236,13 @@ def test_validate__trait_counts_use_the_bgen_sample_file_and_the_keep_list(
         assert f"samples analysed (in {sample}, samples.keep applied, with a value" in problem.message
         analysed = int(problem.message.split(": ")[1].split(" ")[0])
         assert kept - 5 <= analysed <= kept
+
+
+def test_scan_bgen__ids_stored_in_the_file_split_into_fid_and_iid(tmp_path: Path) -> None:
+    variants = {"chrom": ["1", "1"], "pos": [5, 9], "ids": ["a", "b"], "a1": ["A", "C"], "a2": ["G", "T"]}
+    path = tmp_path / "ids.bgen"
+    write_bgen(path, np.ones((3, 2)), variants, stored_ids=["F1_I1", "F2_I2", "solo"])
+    scan = genofiles.scan_bgen("x", str(path), None)
+    assert scan.issues == [] and scan.meta is not None and scan.meta.n_samples == 3
+    assert scan.sample_ids == [("F1", "I1"), ("F2", "I2"), ("solo", "solo")]
+    assert scan.meta.pos.tolist() == [5, 9]
