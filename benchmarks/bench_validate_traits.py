@@ -42,7 +42,7 @@ def main() -> None:
     ids = [f"s{i}" for i in range(args.samples)]
     pheno = _table("/data/pheno.txt", ids, "P", args.traits, rng)
     covar = _table("/data/covar.txt", ids, "PC", args.covariates, rng)
-    fams = [{(s, s) for s in ids} for _ in range(args.datasets)]
+    fams = [(f"/data/chr{d + 1}.fam", {(s, s) for s in ids}) for d in range(args.datasets)]
     spec = RunSpec.model_validate({
         "name": "bench",
         "datasets": [{"bed": f"/data/chr{d + 1}"} for d in range(args.datasets)],

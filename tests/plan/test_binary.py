@@ -13,7 +13,7 @@ from .test_build import _datasets, _spec
 
 
 def _step2(**fields: object) -> list[str]:
-    return step2_flags(_spec(**fields), prefix="p", phenotypes=["Y1"], pred="x", range_="1:1-9", out="o")
+    return step2_flags(_spec(**fields), genotypes=["--bed", "p"], phenotypes=["Y1"], pred="x", range_="1:1-9", out="o")
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_step2_flags__pthresh_is_passed_on() -> None:
 
 
 def test_step1_flags__binary_adds_bt_only() -> None:
-    flags = step1_flags(_spec(trait="binary"), prefix="p", out="o", lowmem_prefix="t")
+    flags = step1_flags(_spec(trait="binary"), genotypes=["--bed", "p"], out="o", lowmem_prefix="t")
     assert "--bt" in flags and "--firth" not in flags and "--spa" not in flags
 
 

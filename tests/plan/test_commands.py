@@ -116,7 +116,7 @@ def test_image_reference__keeps_explicit_tag_or_digest() -> None:
 
 def test_step1_flags__full_command() -> None:
     spec = _spec(covariates={"file": "/d/c.txt", "columns": ["V1", "V2"]}, step1={"bsize": 100})
-    assert step1_flags(spec, prefix="/d/x", out="/w/step1/r", lowmem_prefix="/w/step1/tmp") == [
+    assert step1_flags(spec, genotypes=["--bed", "/d/x"], out="/w/step1/r", lowmem_prefix="/w/step1/tmp") == [
         "--step", "1", "--bed", "/d/x", "--phenoFile", "/d/p.txt", "--phenoColList", "Y1,Y2",
         "--covarFile", "/d/c.txt", "--covarColList", "V1,V2", "--bsize", "100",
         "--lowmem", "--lowmem-prefix", "/w/step1/tmp", "--threads", "1", "--out", "/w/step1/r",
@@ -124,13 +124,14 @@ def test_step1_flags__full_command() -> None:
 
 
 def test_step1_flags__no_lowmem_no_covariates() -> None:
-    flags = step1_flags(_spec(step1={"lowmem": False}), prefix="/d/x", out="/o", lowmem_prefix="/t")
+    flags = step1_flags(_spec(step1={"lowmem": False}), genotypes=["--bed", "/d/x"], out="/o", lowmem_prefix="/t")
     assert "--lowmem" not in flags and "--covarFile" not in flags
 
 
 def test_step2_flags__shard_command() -> None:
     spec = _spec(step2={"gz": False, "bsize": 200}, engine={"threads": 4})
-    flags = step2_flags(spec, prefix="/d/x", phenotypes=["Y2"], pred="/w/p.list", range_="2:5-9", out="/w/s")
+    flags = step2_flags(spec, genotypes=["--bed", "/d/x"], phenotypes=["Y2"], pred="/w/p.list", range_="2:5-9",
+                        out="/w/s")
     assert flags == [
         "--step", "2", "--bed", "/d/x", "--phenoFile", "/d/p.txt", "--phenoColList", "Y2",
         "--bsize", "200", "--pred", "/w/p.list", "--range", "2:5-9", "--threads", "4", "--out", "/w/s",

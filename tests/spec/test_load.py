@@ -94,7 +94,7 @@ def test_load__reports_every_field_error(tmp_path: Path) -> None:
     fields = {p.field: p.message for p in info.value.problems}
     assert fields["step1.bsize"] == "must be > 0"
     assert fields["step2.phenotypes_per_job"] == "must be > 0"
-    assert fields["datasets[0].bed"] == "is required"
+    assert fields["datasets[0]"] == "give exactly one of bed, pgen or bgen (got none)"
     assert fields["colour"] == "unknown field"
 
 

@@ -58,8 +58,9 @@ def _merge(job: Job, ctx: ActionContext) -> str:
     # same samples' genotypes, so its ignored variants are its ignored tests over its trait count.
     per_shard = [ctx.shard_traits.get(str(s), 1) for s in shards]
     ignored = [ignored_low_mac(log) // n for log, n in zip(logs, per_shard, strict=True)]
+    planned = job.meta.get("planned_rows")  # absent when variant filters make the row count unknowable
     result = merge_phenotype(
-        shards, Path(job.outputs[0]), planned_rows=int(job.meta["planned_rows"]), ignored_per_shard=ignored
+        shards, Path(job.outputs[0]), planned_rows=None if planned is None else int(planned), ignored_per_shard=ignored
     )
     return f"{result.rows} rows ({result.ignored} ignored for low MAC)"
 

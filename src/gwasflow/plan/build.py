@@ -3,10 +3,15 @@
 Jobs, in topological order::
 
     step1                                    COMMAND  (unless step1.skip)
-    step2-<label>-c<chrom>_<index>-p<group>  COMMAND  one per dataset x chunk x phenotype group
+    step2-<label>-c<chrom>_<index>-p<group>  COMMAND  one per dataset file x chunk x phenotype group
     merge-<phenotype>                        INTERNAL action "merge", one per phenotype
     report                                   INTERNAL action "report"
     cleanup                                  INTERNAL action "cleanup"
+
+Step 1 runs on ``step1.genotypes`` when given (it is not tested in step 2), else on the dataset
+``step1.dataset`` names, else the first (its first file when it is split by chromosome). Step 2 runs
+on every file of every dataset (``{chrom}`` templates expanded, labels ``<label>_<chrom>``), with the
+file's own ``--bed``/``--pgen``/``--bgen [--sample] [--ref-first]`` and ``--minINFO``.
 
 Paths: step 1 writes under ``<workdir>/step1/``, shards under
 ``<workdir>/step2/``, merged results go to ``<outdir>/results/`` and the
@@ -27,7 +32,7 @@ from typing import Any, NamedTuple
 
 from gwasflow.errors import PlanError
 from gwasflow.plan.chunking import Chunk, chrom_sort_key, chunk_variants, group_phenotypes
-from gwasflow.plan.commands import Launcher, launcher_for, step1_flags, step2_flags
+from gwasflow.plan.commands import Launcher, genotype_flags, launcher_for, step1_flags, step2_flags
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step, gc_paused
 from gwasflow.spec.model import ResourceSpec, RunSpec
@@ -52,6 +57,7 @@ class _Shard(NamedTuple):
 
     job_id: str
     dataset_index: int
+    meta: DatasetMeta
     chunk: Chunk
     group_index: int
     out: str
@@ -78,13 +84,16 @@ def build_graph(spec: RunSpec, datasets: Sequence[DatasetMeta], *, python: str =
 
 
 def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGraph:
-    labels = spec.dataset_labels()
-    if [d.label for d in datasets] != labels:
-        raise PlanError(f"dataset metadata {[d.label for d in datasets]} does not match spec labels {labels}")
+    expected = [f.label for f in spec.dataset_files()]
+    step2_sets = [d for d in datasets if not d.step1_only]
+    if [d.label for d in step2_sets] != expected:
+        raise PlanError(f"dataset metadata {[d.label for d in step2_sets]} does not match spec files {expected}")
+    if (spec.step1.genotypes is not None) != any(d.step1_only for d in datasets):
+        raise PlanError("step1.genotypes and the step 1 metadata disagree")
     launcher = launcher_for(spec.engine, python=python)
     jobs: list[Job] = []
     step1 = _step1(spec, datasets, launcher, jobs)
-    shards = _step2(spec, datasets, launcher, step1, jobs)
+    shards = _step2(spec, step2_sets, launcher, step1, jobs)
     merges = _merges(spec, shards, jobs)
     jobs.append(
         Job(
@@ -122,10 +131,10 @@ def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, j
     if spec.step1.skip:
         assert spec.step1.predictions is not None  # guaranteed by Step1Spec
         return _Step1(spec.step1.predictions, (spec.step1.predictions,), ())
-    label = spec.step1.dataset or datasets[0].label
-    meta = next(d for d in datasets if d.label == label)
+    meta = _step1_set(spec, datasets)
+    label = meta.label
     out = f"{spec.workdir}/step1/{spec.name}"
-    flags = step1_flags(spec, prefix=meta.prefix, out=out, lowmem_prefix=f"{spec.workdir}/step1/tmp")
+    flags = step1_flags(spec, genotypes=_genotypes(meta), out=out, lowmem_prefix=f"{spec.workdir}/step1/tmp")
     n_pheno = len(spec.phenotypes.columns)
     pred = f"{out}_pred.list"
     locos = tuple(f"{out}_{k}.loco" for k in range(1, n_pheno + 1))
@@ -143,7 +152,7 @@ def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, j
             step=Step.STEP1,
             kind=JobKind.COMMAND,
             argv=launcher.argv(flags),
-            inputs=(*_plink_files(meta.prefix), *_table_inputs(spec)),
+            inputs=(*meta.files(), *_table_inputs(spec), *_list_inputs(spec)),
             outputs=(pred, *locos),
             resources=_resources(spec.step1.resources),
             meta=job_meta,
@@ -152,8 +161,24 @@ def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, j
     return _Step1(pred, (pred, *locos), ("step1",))
 
 
-def _plink_files(prefix: str) -> tuple[str, str, str]:
-    return (f"{prefix}.bed", f"{prefix}.bim", f"{prefix}.fam")
+def _step1_set(spec: RunSpec, datasets: Sequence[DatasetMeta]) -> DatasetMeta:
+    """``step1.genotypes``; else the dataset ``step1.dataset`` names (its first file), else the first dataset."""
+    if spec.step1.genotypes is not None:
+        return next(d for d in datasets if d.step1_only)
+    label = spec.step1.dataset or spec.dataset_labels()[0]
+    index = spec.dataset_labels().index(label)
+    first = next(f for f in spec.dataset_files() if f.index == index)
+    return next(d for d in datasets if d.label == first.label and not d.step1_only)
+
+
+def _genotypes(meta: DatasetMeta) -> list[str]:
+    return genotype_flags(meta.fmt, meta.prefix, sample=meta.sample, ref_first=meta.ref_first)
+
+
+def _list_inputs(spec: RunSpec) -> list[str]:
+    """Sample and variant list files the commands read."""
+    names = (spec.samples.keep, spec.samples.remove, spec.variants.extract, spec.variants.exclude)
+    return [path for path in names if path]
 
 
 class _ArgvTemplate:
@@ -172,8 +197,11 @@ class _ArgvTemplate:
         self._i_out = self._argv.index(self._OUT)
 
     @classmethod
-    def step2(cls, spec: RunSpec, launcher: Launcher, prefix: str, group: Sequence[str], pred: str) -> _ArgvTemplate:
-        flags = step2_flags(spec, prefix=prefix, phenotypes=group, pred=pred, range_=cls._RANGE, out=cls._OUT)
+    def step2(
+        cls, spec: RunSpec, launcher: Launcher, meta: DatasetMeta, group: Sequence[str], pred: str
+    ) -> _ArgvTemplate:
+        flags = step2_flags(spec, genotypes=_genotypes(meta), phenotypes=group, pred=pred, range_=cls._RANGE,
+                            out=cls._OUT, min_info=meta.min_info)
         return cls(launcher, flags)
 
     def fill(self, range_: str, out: str) -> tuple[str, ...]:
@@ -189,14 +217,15 @@ def _step2(
     groups = group_phenotypes(spec.phenotypes.columns, spec.step2.phenotypes_per_job)
     ext = ".regenie.gz" if spec.step2.gz else ".regenie"
     resources = _resources(spec.step2.resources)
-    tables = tuple(_table_inputs(spec))
+    tables = (*_table_inputs(spec), *_list_inputs(spec))
     shards: list[_Shard] = []
     for d_index, meta in enumerate(datasets):
         chunks = chunk_variants(meta.chrom, meta.pos, spec.step2.variants_per_job)
         chunks.sort(key=lambda c: (_chrom_key(c.chrom), c.start))
-        inputs = (*_plink_files(meta.prefix), *tables, *step1.inputs)
-        templates = [_ArgvTemplate.step2(spec, launcher, meta.prefix, g, step1.pred) for g in groups]
+        inputs = (*meta.files(), *tables, *step1.inputs)
+        templates = [_ArgvTemplate.step2(spec, launcher, meta, g, step1.pred) for g in groups]
         label = safe_id_part(meta.label)
+        filtered = _filtered(spec, meta)
         for chunk in chunks:
             chunk_id = f"step2-{label}-c{safe_id_part(chunk.chrom)}_{chunk.index:05d}"
             range_ = chunk.range
@@ -214,6 +243,8 @@ def _step2(
                 }
                 if launcher.image:
                     job_meta["image"] = launcher.image
+                if filtered:
+                    job_meta["filtered"] = True
                 jobs.append(
                     Job(
                         id=job_id,
@@ -227,8 +258,13 @@ def _step2(
                         meta=job_meta,
                     )
                 )
-                shards.append(_Shard(job_id, d_index, chunk, g_index, out))
+                shards.append(_Shard(job_id, d_index, meta, chunk, g_index, out))
     return shards
+
+
+def _filtered(spec: RunSpec, meta: DatasetMeta) -> bool:
+    """Whether filters beyond the low-MAC count in the log drop rows (``--minINFO``, ``--extract``, ``--exclude``)."""
+    return meta.min_info is not None or bool(spec.variants.extract or spec.variants.exclude)
 
 
 def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
@@ -247,6 +283,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
         outs = [s.out for s in mine]
         logs = [f"{out}.log" for out in outs]
         rows = sum(s.chunk.n_variants for s in mine)
+        exact = not any(_filtered(spec, s.meta) for s in mine)
         for pheno in group:
             results = [f"{out}_{pheno}{ext}" for out in outs]
             job_id = f"merge-{safe_id_part(pheno)}"
@@ -264,7 +301,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
                         "phenotype": pheno,
                         "shards": results,
                         "shard_logs": logs.copy(),
-                        "planned_rows": rows,
+                        **({"planned_rows": rows} if exact else {}),
                     },
                 )
             )

@@ -22,12 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from gwasflow.spec.model import Correction, EngineKind, EngineSpec, RunSpec
+from gwasflow.spec.model import Correction, EngineKind, EngineSpec, GeneticModel, GenoFormat, RunSpec
 
 __all__ = [
     "FLAGS",
     "Launcher",
     "flags_for",
+    "genotype_flags",
     "launcher_for",
     "missing_flags",
     "parse_version",
@@ -67,6 +68,22 @@ FLAGS: Mapping[str, str] = MappingProxyType(
         "--gz": "1.0.5.6",  # [R] v1.0.5.6 gzip output of LOCO and association files
         "--range": "1.0.6.8",  # [R] v1.0.6.8 "New option --range ... in step 2"
         "--use-relative-path": "2.2",  # [v22] "New option --use-relative-path"
+        # [D] = documented in docs/docs/options.md of the repository's first commit (da7f75f, May 2020), before v1.0
+        "--bgen": "1.0",  # [D]
+        "--sample": "1.0",  # [D]
+        "--keep": "1.0",  # [D]; [R] v1.0.5.1 "options to keep/remove genotyped samples"
+        "--remove": "1.0",  # [D], same
+        "--minMAC": "1.0",  # [D]
+        "--strict": "1.0",  # [D]
+        "--test": "1.0",  # [D]; [R] v1.0.3 "fixed genotype coding in dominant/recessive test"
+        "--pgen": "1.0.4",  # [R] v1.0.4 "Enabled PLINK 2.0 PGEN format files as input"
+        "--ref-first": "1.0.6.2",  # [R] v1.0.6.2 "New option --ref-first"
+        "--minINFO": "1.0.6.4",  # [R] v1.0.6.4 "New option --minINFO to filter imputed variants in Step 2"
+        # the plan passes --extract/--exclude to step 2, which took them from v1.0.6.5 (step 1 had them in [D])
+        "--extract": "1.0.6.5",  # [R] v1.0.6.5 "Enabled options --extract/--exclude in step 2"
+        "--exclude": "1.0.6.5",  # [R] same
+        "--catCovarList": "2.0.1",  # [R] v2.0.1 "New option --catCovList" (sic); source: commit fbea8ee
+        "--maxCatLevels": "2.0.1",  # first in the sources of v2.0.1 (commit fbea8ee), with --catCovarList
     }
 )
 
@@ -151,9 +168,52 @@ def image_reference(image: str, version: str) -> str:
 def _covariate_flags(spec: RunSpec) -> list[str]:
     if spec.covariates is None:
         return []
-    flags = ["--covarFile", spec.covariates.file]
-    if spec.covariates.columns:
-        flags += ["--covarColList", ",".join(spec.covariates.columns)]
+    cov = spec.covariates
+    flags = ["--covarFile", cov.file]
+    if cov.columns:
+        flags += ["--covarColList", ",".join(cov.columns)]
+    if cov.categorical:
+        flags += ["--catCovarList", ",".join(cov.categorical)]
+    if cov.max_categories is not None:
+        flags += ["--maxCatLevels", str(cov.max_categories)]
+    return flags
+
+
+def genotype_flags(fmt: GenoFormat, path: str, *, sample: str | None = None, ref_first: bool = False) -> list[str]:
+    """``--bed P`` / ``--pgen P`` / ``--bgen F [--sample S]``, and ``--ref-first``."""
+    flags = [f"--{fmt.value}", path]
+    if sample is not None:
+        flags += ["--sample", sample]
+    if ref_first:
+        flags.append("--ref-first")
+    return flags
+
+
+def _sample_flags(spec: RunSpec) -> list[str]:
+    """Sample filters, the same in both steps: ``--keep``/``--remove`` and ``--strict``."""
+    flags: list[str] = []
+    if spec.samples.keep:
+        flags += ["--keep", spec.samples.keep]
+    if spec.samples.remove:
+        flags += ["--remove", spec.samples.remove]
+    if spec.strict:
+        flags.append("--strict")
+    return flags
+
+
+def _variant_flags(spec: RunSpec, min_info: float | None) -> list[str]:
+    """Step 2 variant filters and model: ``--extract``/``--exclude``, ``--minMAC``, ``--minINFO``, ``--test``."""
+    flags: list[str] = []
+    if spec.variants.extract:
+        flags += ["--extract", spec.variants.extract]
+    if spec.variants.exclude:
+        flags += ["--exclude", spec.variants.exclude]
+    if spec.step2.min_mac is not None:
+        flags += ["--minMAC", f"{spec.step2.min_mac:g}"]
+    if min_info is not None:
+        flags += ["--minINFO", f"{min_info:g}"]
+    if spec.test is not GeneticModel.ADDITIVE:
+        flags += ["--test", spec.test.value]
     return flags
 
 
@@ -172,10 +232,10 @@ def _trait_flags(spec: RunSpec, *, step: int) -> list[str]:
     return ["--bt", *extra, "--pThresh", f"{spec.pthresh:g}"]
 
 
-def step1_flags(spec: RunSpec, *, prefix: str, out: str, lowmem_prefix: str) -> list[str]:
-    """regenie step 1 flags for every phenotype column of ``spec``."""
-    flags = ["--step", "1", "--bed", prefix, *_trait_flags(spec, step=1), "--phenoFile", spec.phenotypes.file]
-    flags += ["--phenoColList", ",".join(spec.phenotypes.columns), *_covariate_flags(spec)]
+def step1_flags(spec: RunSpec, *, genotypes: Sequence[str], out: str, lowmem_prefix: str) -> list[str]:
+    """regenie step 1 flags for every phenotype column of ``spec`` (``genotypes``: :func:`genotype_flags`)."""
+    flags = ["--step", "1", *genotypes, *_trait_flags(spec, step=1), "--phenoFile", spec.phenotypes.file]
+    flags += ["--phenoColList", ",".join(spec.phenotypes.columns), *_covariate_flags(spec), *_sample_flags(spec)]
     flags += ["--bsize", str(spec.step1.bsize)]
     if spec.step1.lowmem:
         flags += ["--lowmem", "--lowmem-prefix", lowmem_prefix]
@@ -184,11 +244,19 @@ def step1_flags(spec: RunSpec, *, prefix: str, out: str, lowmem_prefix: str) -> 
 
 
 def step2_flags(
-    spec: RunSpec, *, prefix: str, phenotypes: Sequence[str], pred: str, range_: str, out: str
+    spec: RunSpec,
+    *,
+    genotypes: Sequence[str],
+    phenotypes: Sequence[str],
+    pred: str,
+    range_: str,
+    out: str,
+    min_info: float | None = None,
 ) -> list[str]:
-    """regenie step 2 flags for one shard (``range_`` is ``CHR:START-END``)."""
-    flags = ["--step", "2", "--bed", prefix, *_trait_flags(spec, step=2), "--phenoFile", spec.phenotypes.file]
-    flags += ["--phenoColList", ",".join(phenotypes), *_covariate_flags(spec)]
+    """regenie step 2 flags for one shard (``range_`` is ``CHR:START-END``; ``min_info`` the dataset's)."""
+    flags = ["--step", "2", *genotypes, *_trait_flags(spec, step=2), "--phenoFile", spec.phenotypes.file]
+    flags += ["--phenoColList", ",".join(phenotypes), *_covariate_flags(spec), *_sample_flags(spec)]
+    flags += _variant_flags(spec, min_info)
     flags += ["--bsize", str(spec.step2.bsize), "--pred", pred, "--range", range_]
     flags += ["--threads", str(spec.engine.threads)]
     if spec.step2.gz:
@@ -200,7 +268,12 @@ def step2_flags(
 def flags_for(spec: RunSpec) -> list[str]:
     """Every ``--flag`` the plan of ``spec`` emits (same builders, placeholder paths)."""
     argv: list[str] = []
+    step1 = spec.step1.genotypes
     if not spec.step1.skip:
-        argv += step1_flags(spec, prefix="p", out="o", lowmem_prefix="t")
-    argv += step2_flags(spec, prefix="p", phenotypes=spec.phenotypes.columns[:1], pred="x", range_="1:1-1", out="o")
+        geno = genotype_flags(step1.fmt, "p", sample=step1.sample, ref_first=step1.ref_first) if step1 else []
+        argv += step1_flags(spec, genotypes=geno, out="o", lowmem_prefix="t")
+    for ds in spec.datasets:
+        geno = genotype_flags(ds.fmt, "p", sample=ds.sample, ref_first=ds.ref_first)
+        argv += step2_flags(spec, genotypes=geno, phenotypes=spec.phenotypes.columns[:1], pred="x",
+                            range_="1:1-1", out="o", min_info=ds.min_info)
     return list(dict.fromkeys(a for a in argv if a.startswith("--")))

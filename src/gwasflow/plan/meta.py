@@ -1,4 +1,5 @@
-"""Dataset metadata: what the planner needs to know about a PLINK file set.
+"""Dataset metadata: what the planner needs to know about a PLINK file set (``.pgen`` and BGEN files:
+``plan/genofiles.py``).
 
 :func:`read_dataset_meta` reads the ``.bim`` (chromosome and position of
 every variant) and the ``.fam`` (number of samples) of one PLINK prefix. It
@@ -19,12 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from gwasflow.spec.genotypes import GenoFormat
+
 __all__ = [
     "BED_MAGIC",
     "DatasetFileError",
     "DatasetMeta",
     "DatasetScan",
     "FileIssue",
+    "check_order",
     "expected_bed_size",
     "read_dataset_meta",
     "scan_dataset",
@@ -37,7 +41,12 @@ _MAX_LINE_ISSUES = 5
 
 @dataclass(frozen=True)
 class DatasetMeta:
-    """Shape and variant positions of one PLINK dataset, in ``.bim`` order."""
+    """Shape and variant positions of one genotype file set, in file order.
+
+    ``prefix`` is the PLINK prefix (``fmt`` bed or pgen) or the BGEN file; ``sample``, ``ref_first`` and
+    ``min_info`` are the dataset's options; ``step1_only`` marks ``step1.genotypes``, which step 2 does
+    not test.
+    """
 
     label: str
     prefix: str
@@ -45,6 +54,18 @@ class DatasetMeta:
     n_variants: int
     chrom: npt.NDArray[np.str_]
     pos: npt.NDArray[np.int64]
+    fmt: GenoFormat = GenoFormat.BED
+    sample: str | None = None
+    ref_first: bool = False
+    min_info: float | None = None
+    step1_only: bool = False
+
+    def files(self) -> tuple[str, ...]:
+        """Every file a job reading this set needs."""
+        if self.fmt is GenoFormat.BGEN:
+            return (self.prefix,) if self.sample is None else (self.prefix, self.sample)
+        exts = ("bed", "bim", "fam") if self.fmt is GenoFormat.BED else ("pgen", "pvar", "psam")
+        return tuple(f"{self.prefix}.{ext}" for ext in exts)
 
 
 @dataclass(frozen=True)
@@ -179,7 +200,7 @@ def _read_bim(path: str, issues: list[FileIssue]) -> tuple[npt.NDArray[np.str_],
     except ValueError:
         _report_bad_positions(tokens[3::6], path, issues)
         return None
-    _check_order(chrom, pos, path, issues)
+    check_order(chrom, pos, path, issues)
     return chrom, pos
 
 
@@ -195,7 +216,7 @@ def _report_bad_positions(raw: list[bytes], path: str, issues: list[FileIssue]) 
                 break
 
 
-def _check_order(chrom: npt.NDArray[np.str_], pos: npt.NDArray[np.int64], path: str, issues: list[FileIssue]) -> None:
+def check_order(chrom: npt.NDArray[np.str_], pos: npt.NDArray[np.int64], path: str, issues: list[FileIssue]) -> None:
     """Each chromosome must be one contiguous run, sorted by position (step 2 shards use --range)."""
     if len(pos) < 2:
         return

@@ -1,6 +1,7 @@
 """Read a run spec from YAML or JSON into a :class:`RunSpec`.
 
-Relative paths (dataset ``bed`` prefixes, phenotype and covariate files,
+Relative paths (dataset and ``step1.genotypes`` ``bed``/``pgen``/``bgen``/``sample``,
+``samples.keep/remove``, ``variants.extract/exclude``, phenotype and covariate files,
 ``step1.predictions``, ``engine.binary`` when it contains a ``/``,
 ``workdir``, ``outdir``) are resolved against the spec file's folder; URIs
 (``s3://``, ``gs://``) are kept as written and ``file://`` is dropped. Every
@@ -18,9 +19,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from gwasflow.errors import Problem, SpecError
@@ -31,6 +32,7 @@ from gwasflow.storage.uri import has_credentials, is_remote, local_path, redact
 __all__ = ["dotted", "load", "load_text"]
 
 _YAML_SUFFIXES = {".yaml", ".yml"}
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def load(path: str | Path) -> RunSpec:
@@ -131,18 +133,31 @@ def _abs(base: Path, value: str) -> str:
     return str(Path(os.path.normpath(base / expanded)))
 
 
+def _resolve_model(model: _M, base: Path, names: tuple[str, ...]) -> _M:
+    """``model`` with each of its path fields ``names`` that is set resolved against ``base``."""
+    update = {name: _abs(base, getattr(model, name)) for name in names if getattr(model, name)}
+    return model.model_copy(update=update)
+
+
+_GENO_PATHS = ("bed", "pgen", "bgen", "sample")
+
+
 def _resolve_paths(spec: RunSpec, base: Path) -> RunSpec:
-    datasets = [d.model_copy(update={"bed": _abs(base, d.bed)}) for d in spec.datasets]
+    datasets = [_resolve_model(d, base, _GENO_PATHS) for d in spec.datasets]
     update: dict[str, Any] = {
         "datasets": datasets,
+        "samples": _resolve_model(spec.samples, base, ("keep", "remove")),
+        "variants": _resolve_model(spec.variants, base, ("extract", "exclude")),
         "phenotypes": spec.phenotypes.model_copy(update={"file": _abs(base, spec.phenotypes.file)}),
         "workdir": _abs(base, spec.workdir),
         "outdir": _abs(base, spec.outdir),
     }
     if spec.covariates is not None:
         update["covariates"] = spec.covariates.model_copy(update={"file": _abs(base, spec.covariates.file)})
-    if spec.step1.predictions:
-        update["step1"] = spec.step1.model_copy(update={"predictions": _abs(base, spec.step1.predictions)})
+    step1 = _resolve_model(spec.step1, base, ("predictions",))
+    if step1.genotypes is not None:
+        step1 = step1.model_copy(update={"genotypes": _resolve_model(step1.genotypes, base, _GENO_PATHS)})
+    update["step1"] = step1
     if spec.engine.binary and "/" in spec.engine.binary:
         update["engine"] = spec.engine.model_copy(update={"binary": _abs(base, spec.engine.binary)})
     return spec.model_copy(update=update)

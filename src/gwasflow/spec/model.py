@@ -13,21 +13,30 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gwasflow.spec.genotypes import STEP1_LABEL, DatasetFile, DatasetSpec, GenoFormat, GenotypeSpec
+
 __all__ = [
+    "STEP1_LABEL",
     "Correction",
     "CovariateSpec",
+    "DatasetFile",
     "DatasetSpec",
     "EngineKind",
     "EngineSpec",
     "ExecutorSpec",
     "FsxSpec",
+    "GeneticModel",
+    "GenoFormat",
+    "GenotypeSpec",
     "PhenotypeSpec",
     "ResourceSpec",
     "RetrySpec",
     "RunSpec",
+    "SampleFilterSpec",
     "Step1Spec",
     "Step2Spec",
     "Trait",
+    "VariantFilterSpec",
     "WorkspaceSpec",
 ]
 
@@ -57,13 +66,6 @@ class EngineKind(enum.StrEnum):
 PositiveInt = Annotated[int, Field(gt=0)]
 
 
-class DatasetSpec(_Frozen):
-    """One genotype file set. ``bed`` is a PLINK prefix (``data/chr1`` for ``data/chr1.bed``)."""
-
-    bed: str = Field(description="PLINK .bed/.bim/.fam prefix")
-    label: str | None = Field(default=None, description="short name used in job ids and logs")
-
-
 class PhenotypeSpec(_Frozen):
     file: str = Field(description="whitespace-separated table with FID IID header")
     columns: list[str] = Field(min_length=1, description="phenotype columns to analyse")
@@ -77,6 +79,42 @@ class PhenotypeSpec(_Frozen):
 class CovariateSpec(_Frozen):
     file: str = Field(description="whitespace-separated table with FID IID header")
     columns: list[str] = Field(default_factory=list, description="covariate columns (empty: none)")
+    categorical: list[str] = Field(default_factory=list, description="categorical columns (--catCovarList)")
+    max_categories: PositiveInt | None = Field(default=None, description="levels per categorical (--maxCatLevels)")
+
+
+class SampleFilterSpec(_Frozen):
+    """Which genotyped samples are analysed (both steps): files of FID IID lines, no header."""
+
+    keep: str | None = Field(default=None, description="analyse only these samples (--keep)")
+    remove: str | None = Field(default=None, description="leave these samples out (--remove)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SampleFilterSpec:
+        if self.keep and self.remove:
+            raise ValueError("regenie cannot use both --keep and --remove: give one list (keep minus remove)")
+        return self
+
+
+class VariantFilterSpec(_Frozen):
+    """Which step 2 variants are tested: files of variant ids, one a line."""
+
+    extract: str | None = Field(default=None, description="test only these variant ids (--extract)")
+    exclude: str | None = Field(default=None, description="leave these variant ids out (--exclude)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> VariantFilterSpec:
+        if self.extract and self.exclude:
+            raise ValueError("regenie cannot use both --extract and --exclude: give one list")
+        return self
+
+
+class GeneticModel(enum.StrEnum):
+    """Step 2 genetic model (regenie ``--test``); additive is regenie's default and emits no flag."""
+
+    ADDITIVE = "additive"
+    DOMINANT = "dominant"
+    RECESSIVE = "recessive"
 
 
 class ResourceSpec(_Frozen):
@@ -90,6 +128,9 @@ class Step1Spec(_Frozen):
     skip: bool = Field(default=False, description="skip step 1 and use `predictions`")
     predictions: str | None = Field(default=None, description="existing <out>_pred.list when skip is true")
     dataset: str | None = Field(default=None, description="label of the dataset used for step 1 (default: first)")
+    genotypes: GenotypeSpec | None = Field(
+        default=None, description="step 1 genotypes (array data), separate from the step 2 datasets"
+    )
     lowmem: bool = True
     resources: ResourceSpec = Field(default_factory=ResourceSpec)
 
@@ -99,6 +140,8 @@ class Step1Spec(_Frozen):
             raise ValueError("skip: true needs predictions: <pred.list>")
         if self.predictions and not self.skip:
             raise ValueError("predictions is only used with skip: true")
+        if self.genotypes is not None and self.dataset is not None:
+            raise ValueError("give step1.genotypes or step1.dataset, not both")
         return self
 
 
@@ -106,6 +149,7 @@ class Step2Spec(_Frozen):
     bsize: PositiveInt = Field(default=400, description="regenie --bsize for step 2")
     variants_per_job: PositiveInt = Field(default=50_000, description="variants per step 2 shard")
     phenotypes_per_job: PositiveInt = Field(default=20, description="phenotypes per step 2 shard")
+    min_mac: float | None = Field(default=None, gt=0, description="minimum minor allele count tested (--minMAC)")
     gz: bool = True
     resources: ResourceSpec = Field(default_factory=ResourceSpec)
 
@@ -227,6 +271,10 @@ class RunSpec(_Frozen):
         default=None, description="binary traits: firth, firth_approx (default) or spa; none for quantitative"
     )
     pthresh: float = Field(default=0.05, gt=0, lt=1, description="binary traits: correct tests with p below this")
+    test: GeneticModel = Field(default=GeneticModel.ADDITIVE, description="step 2 model (--test; engine regenie)")
+    strict: bool = Field(default=False, description="leave out samples missing any phenotype (--strict)")
+    samples: SampleFilterSpec = Field(default_factory=SampleFilterSpec)
+    variants: VariantFilterSpec = Field(default_factory=VariantFilterSpec)
     step1: Step1Spec = Field(default_factory=Step1Spec)
     step2: Step2Spec = Field(default_factory=Step2Spec)
     engine: EngineSpec = Field(default_factory=EngineSpec)
@@ -261,10 +309,42 @@ class RunSpec(_Frozen):
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"dataset labels must be unique: {', '.join(dupes)}")
+        if STEP1_LABEL in labels:
+            raise ValueError(f"dataset label {STEP1_LABEL!r} is reserved for step1.genotypes")
         if self.step1.dataset and self.step1.dataset not in labels:
             raise ValueError(f"step1.dataset {self.step1.dataset!r} is not a dataset label")
+        return self
+
+    @model_validator(mode="after")
+    def _step1_not_split(self) -> RunSpec:
+        """Step 1 needs the whole genome in one file set, and every expanded file needs its own label."""
+        if self.step1.genotypes is None and not self.step1.skip:
+            chosen = self.step1.dataset or self.dataset_labels()[0]
+            if self.datasets[self.dataset_labels().index(chosen)].chromosomes is not None:
+                raise ValueError(f"step 1 would run on dataset {chosen!r}, which is split by chromosome: give "
+                                 f"step1.genotypes (e.g. {{bed: array/all_chromosomes}})")
+        names = [f.label for f in self.dataset_files()]
+        clash = sorted({x for x in names if names.count(x) > 1})
+        if clash:
+            raise ValueError(f"dataset files would share the label(s) {', '.join(clash)}: rename a dataset")
         return self
 
     def dataset_labels(self) -> list[str]:
         """Each dataset's label, ``d0``, ``d1``... where none is given."""
         return [d.label or f"d{i}" for i, d in enumerate(self.datasets)]
+
+    def dataset_files(self) -> list[DatasetFile]:
+        """Every step 2 genotype file, ``{chrom}`` templates expanded, in spec order."""
+        out: list[DatasetFile] = []
+        for i, (label, ds) in enumerate(zip(self.dataset_labels(), self.datasets, strict=True)):
+            for chrom, source, sample in ds.files():
+                name = label if chrom is None else f"{label}_{chrom}"
+                out.append(DatasetFile(name, i, chrom, ds.fmt, source, sample, ds.ref_first, ds.min_info))
+        return out
+
+    def step1_file(self) -> DatasetFile | None:
+        """The step 1 genotypes when ``step1.genotypes`` names them (None: step 1 runs on a dataset)."""
+        geno = self.step1.genotypes
+        if geno is None:
+            return None
+        return DatasetFile(STEP1_LABEL, -1, None, geno.fmt, geno.source, geno.sample, geno.ref_first, None)

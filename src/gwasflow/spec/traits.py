@@ -2,7 +2,8 @@
 
 :func:`gwasflow.spec.validate.validate` runs :func:`check_traits` once the phenotype and covariate
 tables read cleanly. A trait is judged over the samples the engine will really analyse: listed in a
-dataset's ``.fam``, with a value for the trait and with every listed covariate (regenie drops a
+genotype file set's ``.fam``, ``.psam``, BGEN ``.sample`` or BGEN-stored ids, with a value for the
+trait and with every listed covariate (regenie drops a
 sample with a missing covariate from every trait). With several datasets, the one leaving the
 fewest samples counts. Refused, each as one problem naming the spec field and the file:
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,17 +99,22 @@ def check_columns(spec: RunSpec, problems: list[Problem]) -> None:
 
 
 def check_traits(
-    spec: RunSpec, fams: Sequence[set[SampleId]], pheno: tables.Scan, covar: tables.Scan | None, problems: list[Problem]
+    spec: RunSpec,
+    fams: Sequence[tuple[str, AbstractSet[SampleId]]],
+    pheno: tables.Scan,
+    covar: tables.Scan | None,
+    problems: list[Problem],
 ) -> None:
     """Check every trait over the samples analysed.
 
-    ``fams`` holds each dataset's samples (empty when unreadable); ``pheno`` and ``covar`` are the
+    ``fams`` holds each genotype file set's sample id file (``.fam``, ``.psam``, ``.sample`` or the
+    BGEN file) and samples (empty when unreadable); ``pheno`` and ``covar`` are the
     tables as split by :func:`gwasflow.regenie.io.tables.scan_text`, free of problems.
     """
     columns = _numeric_columns(pheno, spec.phenotypes.columns)
     complete = _complete_covariates(spec, covar, problems)
     keys = [(fields[0], fields[1]) for _, fields in pheno.rows]
-    datasets = _datasets(spec, fams, keys, complete)
+    datasets = _datasets(fams, keys, complete)
     for k, name in enumerate(spec.phenotypes.columns):
         message, line = _trait_problem(spec, name, columns[name], datasets)
         if message:
@@ -152,13 +159,12 @@ def _complete_covariates(spec: RunSpec, covar: tables.Scan | None, problems: lis
 
 
 def _datasets(
-    spec: RunSpec, fams: Sequence[set[SampleId]], keys: Sequence[SampleId], complete: set[SampleId] | None
+    fams: Sequence[tuple[str, AbstractSet[SampleId]]], keys: Sequence[SampleId], complete: set[SampleId] | None
 ) -> list[_Dataset]:
-    """Each readable dataset's analysable phenotype rows."""
+    """Each readable genotype file set's analysable phenotype rows."""
     n = len(keys)
     usable = np.ones(n, dtype=bool) if complete is None else np.fromiter(map(complete.__contains__, keys), bool, n)
-    return [_Dataset(f"{ds.bed}.fam", usable & np.fromiter(map(fam.__contains__, keys), bool, n))
-            for ds, fam in zip(spec.datasets, fams, strict=True) if fam]
+    return [_Dataset(name, usable & np.fromiter(map(fam.__contains__, keys), bool, n)) for name, fam in fams if fam]
 
 
 def _first_huge(column: _Column) -> tuple[str, int] | None:

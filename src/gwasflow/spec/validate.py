@@ -1,8 +1,9 @@
 """Check every input of a run spec and report every problem at once.
 
-:func:`validate` reads (never writes) the PLINK file sets, the phenotype and
-covariate tables, the step 1 predictions when step 1 is skipped, and asks
-the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
+:func:`validate` reads (never writes) the genotype file sets (``.bed``, ``.pgen`` and
+BGEN metadata, ``{chrom}`` templates expanded, sample ids against the tables: ``spec/genocheck.py``),
+the sample and variant lists, the phenotype and covariate tables, the step 1
+predictions when step 1 is skipped, and asks the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
 are read through fsspec in place, without staging (``storage/probe.py``); a
 scheme whose package is missing (``gs://`` without gcsfs) is a problem like
 any other. Phenotype and covariate tables go through the engine's own reader
@@ -26,11 +27,11 @@ from pathlib import Path
 from gwasflow.errors import Problem, SpecError
 
 # module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
-from gwasflow.plan import commands, meta
+from gwasflow.plan import commands
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.regenie.io import predictions, tables
-from gwasflow.spec import traits
-from gwasflow.spec.model import CovariateSpec, EngineKind, PhenotypeSpec, RunSpec, Trait
+from gwasflow.spec import genocheck, traits
+from gwasflow.spec.model import CovariateSpec, EngineKind, GeneticModel, PhenotypeSpec, RunSpec, Trait
 from gwasflow.storage import probe
 from gwasflow.storage.ownership import overlap_problems
 from gwasflow.storage.uri import has_credentials, is_remote, join, redact, unsupported
@@ -50,15 +51,17 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     unreachable = probe.unreachable_field(_uri_fields(spec))
     if unreachable is not None:  # every remote read would fail the same way, slowly
         raise SpecError([unreachable])
-    metas, fams = _check_datasets(spec, problems)
+    metas, genos = genocheck.check_genotypes(spec, problems)
     pheno = _check_table(spec.phenotypes, "phenotypes", problems, binary=spec.trait is Trait.BINARY)
     cov = _check_table(spec.covariates, "covariates", problems) if spec.covariates else None
     pheno_ids = set(pheno.keys) if pheno is not None else None
-    _check_overlap(spec, fams, pheno_ids, set(cov.keys) if cov is not None else None, problems)
+    genocheck.check_overlap(spec, genos, pheno_ids, set(cov.keys) if cov is not None else None, problems)
+    analysed = genocheck.check_lists(spec, genos, problems)
     _check_names(spec, problems)
     if pheno is not None and not _table_problems(problems):
-        traits.check_traits(spec, fams, pheno, cov, problems)
+        traits.check_traits(spec, analysed, pheno, cov, problems)
     traits.check_columns(spec, problems)
+    _check_options(spec, cov, problems)
     if spec.step1.skip:
         _check_predictions(spec, problems)
     _check_engine(spec, problems)
@@ -69,24 +72,21 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     return metas
 
 
-# -- datasets -------------------------------------------------------------------------------------
-
-
-def _check_datasets(spec: RunSpec, problems: list[Problem]) -> tuple[list[DatasetMeta], list[set[SampleId]]]:
-    metas: list[DatasetMeta] = []
-    fams: list[set[SampleId]] = []
-    for i, (label, ds) in enumerate(zip(spec.dataset_labels(), spec.datasets, strict=True)):
-        scan = probe.scan_remote_dataset(label, ds.bed) if is_remote(ds.bed) else meta.scan_dataset(label, ds.bed)
-        problems.extend(Problem(f"datasets[{i}].bed", x.message, x.file, x.line) for x in scan.issues)
-        if scan.meta is not None:
-            metas.append(scan.meta)
-        fams.append(set(scan.sample_ids))
-    return metas, fams
+# -- inputs ---------------------------------------------------------------------------------------
 
 
 def _uri_fields(spec: RunSpec) -> list[tuple[str, str]]:
     """(field, path) of every input and of ``outdir``: the paths that may be URIs."""
-    fields = [(f"datasets[{i}].bed", d.bed) for i, d in enumerate(spec.datasets)]
+    fields = [(f"datasets[{i}].{d.fmt.value}", d.source) for i, d in enumerate(spec.datasets)]
+    fields += [(f"datasets[{i}].sample", d.sample) for i, d in enumerate(spec.datasets) if d.sample]
+    if spec.step1.genotypes is not None:
+        fields.append((f"step1.genotypes.{spec.step1.genotypes.fmt.value}", spec.step1.genotypes.source))
+    for name in ("keep", "remove"):
+        if getattr(spec.samples, name):
+            fields.append((f"samples.{name}", getattr(spec.samples, name)))
+    for name in ("extract", "exclude"):
+        if getattr(spec.variants, name):
+            fields.append((f"variants.{name}", getattr(spec.variants, name)))
     fields += [("phenotypes.file", spec.phenotypes.file), ("outdir", spec.outdir)]
     if spec.covariates is not None:
         fields.append(("covariates.file", spec.covariates.file))
@@ -202,33 +202,19 @@ def _used_columns(
     return used
 
 
-def _check_overlap(
-    spec: RunSpec,
-    fams: list[set[SampleId]],
-    pheno: set[SampleId] | None,
-    cov: set[SampleId] | None,
-    problems: list[Problem],
-) -> None:
-    for i, fam in enumerate(fams):
-        fam_file = f"{spec.datasets[i].bed}.fam"
-        if not fam:
-            continue
-        if pheno and not pheno & fam:
-            problems.append(
-                Problem("phenotypes.file", f"no sample (FID IID) in common with {fam_file}", spec.phenotypes.file)
-            )
-        if cov and spec.covariates and not cov & fam:
-            problems.append(
-                Problem("covariates.file", f"no sample (FID IID) in common with {fam_file}", spec.covariates.file)
-            )
-    if pheno and cov and spec.covariates and not pheno & cov:
-        problems.append(
-            Problem(
-                "covariates.file",
-                "no sample (FID IID) in common with the phenotype file",
-                spec.covariates.file,
-            )
-        )
+def _check_options(spec: RunSpec, cov: tables.Scan | None, problems: list[Problem]) -> None:
+    """Categorical covariates exist and are not also numeric ones; ``test`` needs an engine that has it."""
+    if spec.covariates is not None:
+        for k, col in enumerate(spec.covariates.categorical):
+            fld = f"covariates.categorical[{k}]"
+            if col in spec.covariates.columns:
+                problems.append(Problem(fld, f"{col!r} is also in covariates.columns; list it in one of the two",
+                                        spec.covariates.file))
+            elif cov is not None and col not in cov.header[2:]:
+                problems.append(Problem(fld, f"column {col!r} not in the header", spec.covariates.file, 1))
+    if spec.test is not GeneticModel.ADDITIVE and spec.engine.kind is EngineKind.BUILTIN:
+        problems.append(Problem("test", f"test: {spec.test.value} needs engine: regenie (the built-in engine "
+                                        f"runs the additive test only)"))
 
 
 # -- names, predictions, engine, folders ------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Stage a run's remote inputs into its workspace, and give the planner local paths.
 
-What a run needs from object storage: each dataset's ``.bed/.bim/.fam``, the
+What a run needs from object storage: each genotype file set's ``.bed/.bim/.fam``,
+``.pgen/.pvar/.psam`` or BGEN file (with its ``.sample``), the
 phenotype and covariate tables, and, when step 1 is skipped, the prediction
 list with its ``.loco`` files. :func:`plan_staging` decides where each copy
 goes (``<workspace>/inputs/...``) and rewrites the spec and the dataset
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from gwasflow.errors import StagingError
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.spec.model import RunSpec
+from gwasflow.spec.model import DatasetSpec, GenoFormat, RunSpec
 from gwasflow.storage.atomic import atomic_path
 from gwasflow.storage.progress import ByteProgress, NullByteProgress
 from gwasflow.storage.uri import basename, filesystem, is_remote, join, local_path
@@ -90,30 +91,55 @@ def plan_staging(
 ) -> StagingPlan:
     """Where every remote input of ``spec`` goes under ``workspace/inputs``, and the rewritten spec.
 
-    ``datasets`` are the metadata ``spec.validate`` returned, one per ``spec.datasets``. Reads the
+    ``datasets`` are the metadata ``spec.validate`` returned, one per genotype file set; the planner
+    reads genotype paths from them only, so they alone are rewritten. Reads the
     remote prediction list (small) when step 1 is skipped, to learn its ``.loco`` files.
     """
     planner = _Planner(workspace / "inputs", mounts)
-    new_sets, new_metas = [], []
-    for i, (ds, meta) in enumerate(zip(spec.datasets, datasets, strict=True)):
-        folder = f"{i}_{meta.label}"
-        for ext in ("bed", "bim", "fam"):
-            local = planner.place(f"{ds.bed}.{ext}", folder)
-        prefix = local[: -len(".fam")]
-        new_sets.append(ds.model_copy(update={"bed": prefix}))
-        new_metas.append(dataclasses.replace(meta, prefix=prefix))
+    new_metas = [_place_dataset(planner, i, meta) for i, meta in enumerate(datasets)]
     update: dict[str, object] = {
-        "datasets": new_sets,
+        "datasets": _rewrite_datasets(spec, new_metas),
         "phenotypes": spec.phenotypes.model_copy(update={"file": planner.place(spec.phenotypes.file, "phenotypes")}),
     }
     if spec.covariates is not None:
         update["covariates"] = spec.covariates.model_copy(
             update={"file": planner.place(spec.covariates.file, "covariates")}
         )
+    for section, names in (("samples", ("keep", "remove")), ("variants", ("extract", "exclude"))):
+        model = getattr(spec, section)
+        places = {name: planner.place(path, "lists") for name in names if (path := getattr(model, name))}
+        update[section] = model.model_copy(update=places)
     if spec.step1.predictions and is_remote(spec.step1.predictions):
         pred = _stage_predictions(spec.step1.predictions, planner, workspace / "inputs" / "step1")
         update["step1"] = spec.step1.model_copy(update={"predictions": pred})
     return StagingPlan(spec.model_copy(update=update), new_metas, planner.transfers)
+
+
+def _rewrite_datasets(spec: RunSpec, metas: Sequence[DatasetMeta]) -> list[DatasetSpec]:
+    """The spec's datasets with the staged paths of those that are one file set (templated ones as written)."""
+    by_label = {m.label: m for m in metas if not m.step1_only}
+    out = []
+    for label, ds in zip(spec.dataset_labels(), spec.datasets, strict=True):
+        meta = by_label.get(label)
+        if ds.chromosomes is None and meta is not None:
+            ds = ds.model_copy(update={ds.fmt.value: meta.prefix, "sample": meta.sample})
+        out.append(ds)
+    return out
+
+
+def _place_dataset(planner: _Planner, index: int, meta: DatasetMeta) -> DatasetMeta:
+    """``meta`` with its files at the paths jobs will read (the planner takes every path from the metadata)."""
+    folder = f"{index}_{meta.label}"
+    if meta.fmt is GenoFormat.BGEN:
+        sample = planner.place(meta.sample, folder) if meta.sample is not None else None
+        if is_remote(meta.prefix):  # the .bgi index, when there is one, saves regenie reading the whole file
+            planner.place(f"{meta.prefix}.bgi", folder)
+        return dataclasses.replace(meta, prefix=planner.place(meta.prefix, folder), sample=sample)
+    exts = ("bed", "bim", "fam") if meta.fmt is GenoFormat.BED else ("pgen", "pvar", "psam")
+    local = ""
+    for ext in exts:
+        local = planner.place(f"{meta.prefix}.{ext}", folder)
+    return dataclasses.replace(meta, prefix=local[: -len(exts[-1]) - 1])
 
 
 def _stage_predictions(uri: str, planner: _Planner, folder: Path) -> str:

@@ -51,12 +51,22 @@ class Workspace:
 
 def remote_inputs(spec: RunSpec) -> list[str]:
     """The URIs among the spec's inputs (dataset prefixes, tables, prediction list)."""
-    paths = [d.bed for d in spec.datasets] + [spec.phenotypes.file]
+    paths = [*_genotype_paths(spec), spec.phenotypes.file]
     if spec.covariates is not None:
         paths.append(spec.covariates.file)
     if spec.step1.predictions:
         paths.append(spec.step1.predictions)
+    paths += [p for p in (spec.samples.keep, spec.samples.remove, spec.variants.extract, spec.variants.exclude) if p]
     return [p for p in paths if is_remote(p)]
+
+
+def _genotype_paths(spec: RunSpec) -> list[str]:
+    """Every genotype prefix or file (``{chrom}`` expanded) and BGEN sample file of ``spec``."""
+    files = spec.dataset_files()
+    step1 = spec.step1_file()
+    if step1 is not None:
+        files.append(step1)
+    return [p for f in files for p in (f.source, f.sample) if p is not None]
 
 
 def is_transient(spec: RunSpec) -> bool:
@@ -114,7 +124,8 @@ def _fsx(spec: RunSpec) -> Iterator[list[Mount]]:
     settings = spec.workspace.fsx
     assert settings is not None  # WorkspaceSpec: kind fsx needs fsx settings
     repository = settings.data_repository or common_s3_prefix(
-        [f"{p}.bed" if p in {d.bed for d in spec.datasets} else p for p in remote_inputs(spec)]
+        [f"{p}.bed" if p in {f.source for f in spec.dataset_files() if f.fmt.value == "bed"} else p
+         for p in remote_inputs(spec)]
     )
     with contextlib.ExitStack() as stack:
         fs = stack.enter_context(fsx_workspace(boto3.client("fsx"), settings, repository,
