@@ -43,7 +43,8 @@ def _by_hand(root: Path, prefix: list[str], n_chrom: int) -> dict[str, str]:
                          *common, "--minMAC", "5", "--minINFO", "0.8", "--bsize", "100", "--pred", "hand/s1_pred.list",
                          "--out", f"hand/c{c}"], root)
         for pheno, lines in merged.items():
-            text = (hand / f"c{c}_{pheno}.regenie").read_text().splitlines(keepends=True)
+            # the merged results are regenie's rows with tabs between fields (tabix reads tab-separated files)
+            text = (hand / f"c{c}_{pheno}.regenie").read_text().replace(" ", "\t").splitlines(keepends=True)
             lines += text if not lines else text[1:]
     return {f"{p}.regenie.gz": "".join(lines) for p, lines in merged.items()}
 
