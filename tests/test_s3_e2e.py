@@ -136,7 +136,7 @@ def test_run__s3_outdir_with_a_run_needs_force_which_moves_the_earlier_run_to_hi
     forced = _gwasflow(["run", str(spec), "--quiet", "--force"], tmp_path, env)
     assert forced.returncode == 0, forced.stdout + forced.stderr
     keys = _keys(s3, "again/")
-    assert sorted(k for k in keys if k.startswith("results/")) == ["results/Y1.regenie.gz"]
+    assert sorted(k for k in keys if k.startswith("results/")) == ["results/Y1.regenie.gz", "results/Y1.regenie.gz.tbi"]
     [old] = {k.split("/")[2] for k in keys if k.startswith(".gwasflow/history/")}
     assert _object(s3, f"again/.gwasflow/history/{old}/results/Y2.regenie.gz") == first["results/Y2.regenie.gz"]
     assert _object(s3, f"again/.gwasflow/history/{old}/SUCCEEDED") == first[".gwasflow/SUCCEEDED"]

@@ -46,8 +46,8 @@ def test_merge_phenotype__merged_results_follow_the_umask_not_0600(tmp_path: Pat
     shard.write_text("CHROM GENPOS ID\n1 10 rs1\n1 20 rs2\n")
     out = tmp_path / "results" / "Y1.regenie.gz"
     merge_phenotype([shard], out, planned_rows=2)
-    assert _mode(out) == 0o640
-    assert gzip.decompress(out.read_bytes()).decode().splitlines()[1:] == ["1 10 rs1", "1 20 rs2"]
+    assert _mode(out) == 0o640 and _mode(out.with_name(out.name + ".tbi")) == 0o640  # the tabix index too
+    assert gzip.decompress(out.read_bytes()).decode().splitlines()[1:] == ["1\t10\trs1", "1\t20\trs2"]
 
 
 def test_rundir__sentinel_is_exclusive_and_find_needs_a_store(tmp_path: Path) -> None:
