@@ -100,6 +100,11 @@ def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGr
     step1 = _step1(spec, datasets, launcher, jobs, python)
     shards = _step2(spec, step2_sets, launcher, step1, jobs)
     merges = _merges(spec, shards, jobs)
+    report_meta: dict[str, Any] = {"phenotypes": list(spec.phenotypes.columns), "outdir": spec.outdir}
+    qc_table: tuple[str, ...] = ()
+    if "qc" in {j.id for j in jobs[:2]}:
+        report_meta["qc_json"] = jobs[0].meta["qc_json"]
+        qc_table = (f"{spec.outdir}/qc.tsv",)
     jobs.append(
         Job(
             id="report",
@@ -108,8 +113,8 @@ def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGr
             action="report",
             deps=tuple(merges),
             inputs=tuple(j.outputs[0] for j in jobs[-len(merges) :]),
-            outputs=(f"{spec.outdir}/summary.tsv", f"{spec.outdir}/report.html"),
-            meta={"phenotypes": list(spec.phenotypes.columns), "outdir": spec.outdir},
+            outputs=(f"{spec.outdir}/summary.tsv", f"{spec.outdir}/report.html", *qc_table),
+            meta=report_meta,
         )
     )
     jobs.append(
