@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.qc.cohort import simulate_qc_cohort
+from tests.regenie.differential.compare import require_regenie
 
 QC: dict[str, Any] = {"maf": 0.01, "geno": 0.05, "mind": 0.05, "hwe": 1e-6,
                       "prune": {"window": 20, "step": 5, "r2": 0.5}}
@@ -29,9 +30,10 @@ def _cohort(root: Path) -> None:
     (root / "remove.txt").write_text("".join(f"{f[0]} {f[1]}\n" for f in fam[:7]))
 
 
-def _run(root: Path, engine: str) -> subprocess.CompletedProcess[str]:
-    spec = {"name": "qcrun", "datasets": [{"bed": "cohort"}], "phenotypes": {"file": "pheno.txt", "columns": ["Y1"]},
-            "samples": {"remove": "remove.txt"}, "step1": {"bsize": 100, "qc": QC | {"engine": engine}},
+def _run(root: Path, qc_engine: str, **extra: Any) -> subprocess.CompletedProcess[str]:
+    spec = extra | {"name": "qcrun", "datasets": [{"bed": "cohort"}],
+                    "phenotypes": {"file": "pheno.txt", "columns": ["Y1"]},
+            "samples": {"remove": "remove.txt"}, "step1": {"bsize": 100, "qc": QC | {"engine": qc_engine}},
             "step2": {"variants_per_job": 100_000}, "workdir": "work", "outdir": "out", "keep_workspace": True}
     (root / "spec.yaml").write_text(yaml.safe_dump(spec))
     return subprocess.run([sys.executable, "-m", "gwasflow", "run", "spec.yaml", "--quiet"], cwd=root,
@@ -80,3 +82,14 @@ def test_run__step1_qc_filters_step1_as_gwasflow_qc_by_hand(tmp_path: Path, engi
     assert "QC before step 1" in (tmp_path / "out" / "report.html").read_text()
     step2 = (tmp_path / "out" / "summary.tsv").read_text().splitlines()[1].split("\t")
     assert int(step2[1]) > ran["variants_kept"], "step 2 tests variants the step 1 QC removed"
+
+
+def test_run__step1_qc_lists_read_by_the_real_regenie(tmp_path: Path) -> None:
+    _cohort(tmp_path)
+    proc = _run(tmp_path, "builtin", engine={"kind": "regenie", "binary": str(require_regenie())})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran = json.loads((tmp_path / "work" / "qc" / "step1.qc.json").read_text())
+    log = (tmp_path / "work" / "step1" / "qcrun.log").read_text()
+    assert f"number of variants remaining in the analysis = {ran['variants_kept']}\n" in log
+    assert f"number of genotyped individuals remaining in the analysis = {ran['samples_kept']}\n" in log
+    assert log.count("--keep ") == 1 and log.count("--extract ") == 1 and "--remove" not in log
