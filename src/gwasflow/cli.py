@@ -148,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["auto", "builtin", "plink2"], default="auto",
                    help="plink2, the built-in engine, or auto: plink2 when it is on PATH (default)")
     p.add_argument("--threads", type=int, default=None, help="threads for plink2 (default: all cores)")
+    lists = p.add_mutually_exclusive_group()
+    lists.add_argument("--keep", type=Path, default=None, metavar="FILE",
+                       help="write to PREFIX.keep only the kept samples listed here (FID IID lines)")
+    lists.add_argument("--remove", type=Path, default=None, metavar="FILE",
+                       help="leave out of PREFIX.keep the samples listed here (FID IID lines)")
 
     sub.add_parser("regenie", help="the built-in regenie engine (regenie's flags)", add_help=False)
     sub.add_parser("selftest", help="check this installation's engine against regenie's own outputs", add_help=False)
@@ -441,7 +446,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_qc(args: argparse.Namespace) -> int:
     from gwasflow.qc import GenotypeFormat, PruneConfig, QcConfig, QcEngine
-    from gwasflow.qc.stage import run_qc_stage
+    from gwasflow.qc.stage import SampleList, run_qc_stage
 
     try:
         prune = None
@@ -456,7 +461,10 @@ def _cmd_qc(args: argparse.Namespace) -> int:
         return 2
     engine = None if args.engine == "auto" else QcEngine(args.engine)
     kind = GenotypeFormat.PGEN if args.pgen else GenotypeFormat.BED
-    result = run_qc_stage(args.pgen or args.bed, config, args.out, engine, kind, threads=args.threads)
+    listed = args.keep or args.remove
+    samples = None if listed is None else SampleList(listed, keep=args.keep is not None)
+    result = run_qc_stage(args.pgen or args.bed, config, args.out, engine, kind, threads=args.threads,
+                          samples=samples)
     removed = " ".join(f"{name.value}={count}" for name, count in result.removed.items())
     print(f"qc engine={result.engine.value} variants={len(result.variant_ids)}/{result.n_variants_in} "
           f"samples={len(result.samples)}/{result.n_samples_in} removed: {removed or 'none'}")

@@ -16,6 +16,7 @@ from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.html import write_report
 from gwasflow.report.merge import ignored_low_mac, merge_phenotype
+from gwasflow.report.qccounts import QC_TABLE_NAME, qc_event_fields, qc_rows, write_qc_table
 from gwasflow.report.summary import summarize_results, write_summary
 from gwasflow.storage.ownership import remove_workspace
 
@@ -73,6 +74,11 @@ def _report(job: Job, ctx: ActionContext) -> str:
     }
     summary_path = next((Path(p) for p in job.outputs if p.endswith(".tsv")), ctx.rundir.summary_path)
     write_summary(list(summaries.values()), summary_path)
+    qc_json = job.meta.get("qc_json")
+    if qc_json is not None:
+        rows = qc_rows(Path(qc_json))
+        write_qc_table(rows, summary_path.parent / QC_TABLE_NAME)
+        ctx.rundir.event("qc_counts", **qc_event_fields(rows))
     html_path = next((Path(p) for p in job.outputs if p.endswith(".html")), None)
     write_report(rundir=ctx.rundir, store=ctx.store, run_id=ctx.run_id, graph=ctx.graph, out=html_path,
                  summaries=summaries)

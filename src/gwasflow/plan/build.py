@@ -2,6 +2,7 @@
 
 Jobs, in topological order::
 
+    qc                                       COMMAND  (with step1.qc) gwasflow qc on the step 1 genotypes
     step1                                    COMMAND  (unless step1.skip)
     step2-<label>-c<chrom>_<index>-p<group>  COMMAND  one per dataset file x chunk x phenotype group
     merge-<phenotype>                        INTERNAL action "merge", one per phenotype
@@ -18,6 +19,10 @@ Paths: step 1 writes under ``<workdir>/step1/``, shards under
 summary to ``<outdir>/summary.tsv``. Output names follow regenie's:
 ``<out>_pred.list``, ``<out>_<k>.loco``, ``<out>_<pheno>.regenie[.gz]``,
 ``<out>.log``.
+
+With ``step1.qc`` the ``qc`` job writes ``<workdir>/qc/step1.snplist``, ``.keep`` and ``.qc.json``;
+step 1 depends on it and reads ``--extract <snplist> --keep <keep>`` (the keep list already applies
+``samples.keep``/``samples.remove``). Step 2 is not filtered by the step 1 QC.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any, NamedTuple
 
 from gwasflow.errors import PlanError
 from gwasflow.plan.chunking import Chunk, chrom_sort_key, chunk_variants, group_phenotypes
-from gwasflow.plan.commands import Launcher, genotype_flags, launcher_for, step1_flags, step2_flags
+from gwasflow.plan.commands import Launcher, genotype_flags, launcher_for, qc_argv, step1_flags, step2_flags
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step, gc_paused
 from gwasflow.spec.model import ResourceSpec, RunSpec
@@ -92,9 +97,14 @@ def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGr
         raise PlanError("step1.genotypes and the step 1 metadata disagree")
     launcher = launcher_for(spec.engine, python=python)
     jobs: list[Job] = []
-    step1 = _step1(spec, datasets, launcher, jobs)
+    step1 = _step1(spec, datasets, launcher, jobs, python)
     shards = _step2(spec, step2_sets, launcher, step1, jobs)
     merges = _merges(spec, shards, jobs)
+    report_meta: dict[str, Any] = {"phenotypes": list(spec.phenotypes.columns), "outdir": spec.outdir}
+    qc_table: tuple[str, ...] = ()
+    if "qc" in {j.id for j in jobs[:2]}:
+        report_meta["qc_json"] = jobs[0].meta["qc_json"]
+        qc_table = (f"{spec.outdir}/qc.tsv",)
     jobs.append(
         Job(
             id="report",
@@ -103,8 +113,8 @@ def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGr
             action="report",
             deps=tuple(merges),
             inputs=tuple(j.outputs[0] for j in jobs[-len(merges) :]),
-            outputs=(f"{spec.outdir}/summary.tsv", f"{spec.outdir}/report.html"),
-            meta={"phenotypes": list(spec.phenotypes.columns), "outdir": spec.outdir},
+            outputs=(f"{spec.outdir}/summary.tsv", f"{spec.outdir}/report.html", *qc_table),
+            meta=report_meta,
         )
     )
     jobs.append(
@@ -127,14 +137,38 @@ def _table_inputs(spec: RunSpec) -> list[str]:
     return files
 
 
-def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, jobs: list[Job]) -> _Step1:
+def _qc(spec: RunSpec, meta: DatasetMeta, python: str, jobs: list[Job]) -> tuple[str, str] | None:
+    """The ``qc`` job before step 1 (with ``step1.qc``); returns its (snplist, keep) for step 1."""
+    if spec.step1.qc is None:
+        return None
+    out = f"{spec.workdir}/qc/step1"
+    outputs = (f"{out}.snplist", f"{out}.keep", f"{out}.qc.json")
+    jobs.append(
+        Job(
+            id="qc",
+            step=Step.QC,
+            kind=JobKind.COMMAND,
+            argv=qc_argv(spec, python=python, fmt=meta.fmt, prefix=meta.prefix, out=out),
+            inputs=(*meta.files(), *_list_inputs(spec)),
+            outputs=outputs,
+            resources=_resources(spec.step1.resources),
+            meta={"dataset": meta.label, "n_variants": meta.n_variants, "qc_json": outputs[2]},
+        )
+    )
+    return outputs[0], outputs[1]
+
+
+def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, jobs: list[Job],
+           python: str) -> _Step1:
     if spec.step1.skip:
         assert spec.step1.predictions is not None  # guaranteed by Step1Spec
         return _Step1(spec.step1.predictions, (spec.step1.predictions,), ())
     meta = _step1_set(spec, datasets)
     label = meta.label
+    qc_lists = _qc(spec, meta, python, jobs)
     out = f"{spec.workdir}/step1/{spec.name}"
-    flags = step1_flags(spec, genotypes=_genotypes(meta), out=out, lowmem_prefix=f"{spec.workdir}/step1/tmp")
+    flags = step1_flags(spec, genotypes=_genotypes(meta), out=out, lowmem_prefix=f"{spec.workdir}/step1/tmp",
+                        qc_lists=qc_lists)
     n_pheno = len(spec.phenotypes.columns)
     pred = f"{out}_pred.list"
     locos = tuple(f"{out}_{k}.loco" for k in range(1, n_pheno + 1))
@@ -152,7 +186,8 @@ def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, j
             step=Step.STEP1,
             kind=JobKind.COMMAND,
             argv=launcher.argv(flags),
-            inputs=(*meta.files(), *_table_inputs(spec), *_list_inputs(spec)),
+            deps=("qc",) if qc_lists else (),
+            inputs=(*meta.files(), *_table_inputs(spec), *_list_inputs(spec), *(qc_lists or ())),
             outputs=(pred, *locos),
             resources=_resources(spec.step1.resources),
             meta=job_meta,

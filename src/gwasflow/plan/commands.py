@@ -33,6 +33,7 @@ __all__ = [
     "missing_flags",
     "parse_version",
     "probe_version",
+    "qc_argv",
     "step1_flags",
     "step2_flags",
 ]
@@ -189,12 +190,18 @@ def genotype_flags(fmt: GenoFormat, path: str, *, sample: str | None = None, ref
     return flags
 
 
-def _sample_flags(spec: RunSpec) -> list[str]:
-    """Sample filters, the same in both steps: ``--keep``/``--remove`` and ``--strict``."""
+def _sample_flags(spec: RunSpec, qc_keep: str | None = None) -> list[str]:
+    """Sample filters, the same in both steps: ``--keep``/``--remove`` and ``--strict``.
+
+    ``qc_keep``: the QC job's keep list, which already applies the spec's keep/remove list (regenie
+    refuses ``--keep`` with ``--remove`` and reads only the last ``--keep``), so it replaces both.
+    """
     flags: list[str] = []
-    if spec.samples.keep:
+    if qc_keep is not None:
+        flags += ["--keep", qc_keep]
+    elif spec.samples.keep:
         flags += ["--keep", spec.samples.keep]
-    if spec.samples.remove:
+    elif spec.samples.remove:
         flags += ["--remove", spec.samples.remove]
     if spec.strict:
         flags.append("--strict")
@@ -232,10 +239,37 @@ def _trait_flags(spec: RunSpec, *, step: int) -> list[str]:
     return ["--bt", *extra, "--pThresh", f"{spec.pthresh:g}"]
 
 
-def step1_flags(spec: RunSpec, *, genotypes: Sequence[str], out: str, lowmem_prefix: str) -> list[str]:
-    """regenie step 1 flags for every phenotype column of ``spec`` (``genotypes``: :func:`genotype_flags`)."""
+def qc_argv(spec: RunSpec, *, python: str, fmt: GenoFormat, prefix: str, out: str) -> tuple[str, ...]:
+    """``gwasflow qc`` on the step 1 genotypes with ``spec.step1.qc``'s thresholds; the spec's sample list
+    (``--keep``/``--remove``) is applied to the keep list it writes, so step 1 reads that list alone."""
+    qc = spec.step1.qc
+    if qc is None:
+        raise ValueError("qc_argv: the spec has no step1.qc")
+    argv = [python, "-m", "gwasflow", "qc", f"--{fmt.value}", prefix, "--out", out]
+    for flag, value in (("--maf", qc.maf), ("--mac", qc.mac), ("--geno", qc.geno), ("--mind", qc.mind),
+                        ("--hwe", qc.hwe)):
+        if value is not None:
+            argv += [flag, repr(float(value))]
+    if qc.prune is not None:
+        argv += ["--indep-pairwise", str(qc.prune.window), str(qc.prune.step), repr(float(qc.prune.r2))]
+    if spec.samples.keep:
+        argv += ["--keep", spec.samples.keep]
+    if spec.samples.remove:
+        argv += ["--remove", spec.samples.remove]
+    argv += ["--engine", qc.engine.value, "--threads", str(spec.step1.resources.cpus)]
+    return tuple(argv)
+
+
+def step1_flags(spec: RunSpec, *, genotypes: Sequence[str], out: str, lowmem_prefix: str,
+                qc_lists: tuple[str, str] | None = None) -> list[str]:
+    """regenie step 1 flags for every phenotype column of ``spec`` (``genotypes``: :func:`genotype_flags`);
+    ``qc_lists``: the QC job's (snplist, keep), passed as ``--extract`` and ``--keep``."""
     flags = ["--step", "1", *genotypes, *_trait_flags(spec, step=1), "--phenoFile", spec.phenotypes.file]
-    flags += ["--phenoColList", ",".join(spec.phenotypes.columns), *_covariate_flags(spec), *_sample_flags(spec)]
+    qc_keep = qc_lists[1] if qc_lists is not None else None
+    flags += ["--phenoColList", ",".join(spec.phenotypes.columns), *_covariate_flags(spec),
+              *_sample_flags(spec, qc_keep)]
+    if qc_lists is not None:
+        flags += ["--extract", qc_lists[0]]
     flags += ["--bsize", str(spec.step1.bsize)]
     if spec.step1.lowmem:
         flags += ["--lowmem", "--lowmem-prefix", lowmem_prefix]
@@ -271,7 +305,8 @@ def flags_for(spec: RunSpec) -> list[str]:
     step1 = spec.step1.genotypes
     if not spec.step1.skip:
         geno = genotype_flags(step1.fmt, "p", sample=step1.sample, ref_first=step1.ref_first) if step1 else []
-        argv += step1_flags(spec, genotypes=geno, out="o", lowmem_prefix="t")
+        qc_lists = ("s", "k") if spec.step1.qc is not None else None
+        argv += step1_flags(spec, genotypes=geno, out="o", lowmem_prefix="t", qc_lists=qc_lists)
     for ds in spec.datasets:
         geno = genotype_flags(ds.fmt, "p", sample=ds.sample, ref_first=ds.ref_first)
         argv += step2_flags(spec, genotypes=geno, phenotypes=spec.phenotypes.columns[:1], pred="x",

@@ -38,6 +38,7 @@ class Step(enum.StrEnum):
     """The steps of a run, in the order they happen."""
 
     STAGE_IN = "stage_in"
+    QC = "qc"  # variant and sample QC of the step 1 genotypes (step1.qc)
     STEP1 = "step1"
     STEP2 = "step2"
     MERGE = "merge"

@@ -92,9 +92,10 @@ class QcResult:
     n_variants_in: int
     n_samples_in: int
     removed: dict[QcFilter, int] = field(default_factory=dict)
+    sample_list_removed: int | None = None  # kept samples the run's --keep/--remove list left out
 
     def to_json(self, config: QcConfig) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "engine": self.engine.value,
             "config": config.to_json(),
             "variants_in": self.n_variants_in,
@@ -103,3 +104,6 @@ class QcResult:
             "samples_kept": len(self.samples),
             "removed": {f.value: self.removed[f] for f in QcFilter if f in self.removed},
         }
+        if self.sample_list_removed is not None:
+            data["sample_list_removed"] = self.sample_list_removed
+        return data

@@ -8,18 +8,23 @@ computed before the first is written):
 * ``O.qc.json``: engine, thresholds, counts in and kept, and the number each filter removed.
 
 The planner's ``qc`` job before step 1 calls :func:`run_qc_stage` (or ``gwasflow qc``) and passes
-``--extract O.snplist --keep O.keep`` to step 1.
+``--extract O.snplist --keep O.keep`` to step 1. A run's own sample list (``--keep`` or ``--remove``
+file of ``FID IID`` lines) is applied to ``O.keep`` (:func:`apply_sample_list`), since regenie takes
+one ``--keep`` and refuses ``--keep`` with ``--remove``; the QC statistics are those of every sample.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+from gwasflow.errors import EngineInputError
 from gwasflow.qc.model import GenotypeFormat, QcConfig, QcEngine, QcResult
 from gwasflow.storage.atomic import write_atomic
 
-__all__ = ["EngineChoice", "output_paths", "run_qc", "run_qc_stage", "write_qc_outputs"]
+__all__ = ["EngineChoice", "SampleList", "apply_sample_list", "output_paths", "run_qc", "run_qc_stage",
+           "write_qc_outputs"]
 
 EngineChoice = QcEngine | None  # None: plink2 when it is on PATH, else the built-in engine
 
@@ -37,6 +42,35 @@ def run_qc(prefix: str, config: QcConfig, engine: EngineChoice = None,
     from gwasflow.qc.filters import run_builtin_qc
 
     return run_builtin_qc(prefix, config, kind)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleList:
+    """A run's sample list: keep only (``keep=True``) or leave out the ``FID IID`` lines of ``path``."""
+
+    path: Path
+    keep: bool
+
+
+def _read_pairs(path: Path) -> set[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    with path.open() as handle:
+        for line_no, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2:
+                raise EngineInputError(f"{path}: line {line_no}: expected FID IID")
+            pairs.add((fields[0], fields[1]))
+    return pairs
+
+
+def apply_sample_list(result: QcResult, samples: SampleList) -> QcResult:
+    """``result`` with its kept samples restricted to (or purged of) the list's; the count it removed is
+    ``sample_list_removed``."""
+    listed = _read_pairs(samples.path)
+    kept = tuple(s for s in result.samples if (s in listed) == samples.keep)
+    return dataclasses.replace(result, samples=kept, sample_list_removed=len(result.samples) - len(kept))
 
 
 def output_paths(out_prefix: Path) -> dict[str, Path]:
@@ -59,8 +93,11 @@ def write_qc_outputs(result: QcResult, config: QcConfig, out_prefix: Path) -> di
 
 
 def run_qc_stage(prefix: str, config: QcConfig, out_prefix: Path, engine: EngineChoice = None,
-                 kind: GenotypeFormat = GenotypeFormat.BED, *, threads: int | None = None) -> QcResult:
-    """:func:`run_qc`, then :func:`write_qc_outputs`."""
+                 kind: GenotypeFormat = GenotypeFormat.BED, *, threads: int | None = None,
+                 samples: SampleList | None = None) -> QcResult:
+    """:func:`run_qc`, then :func:`apply_sample_list` (with ``samples``), then :func:`write_qc_outputs`."""
     result = run_qc(prefix, config, engine, kind, threads=threads)
+    if samples is not None:
+        result = apply_sample_list(result, samples)
     write_qc_outputs(result, config, out_prefix)
     return result

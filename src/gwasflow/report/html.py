@@ -28,6 +28,7 @@ from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_duration
 from gwasflow.report.plots import manhattan_png, qq_png, timeline_png
+from gwasflow.report.qccounts import QC_TABLE_NAME, read_qc_table
 from gwasflow.report.summary import Locus, PhenotypeSummary, summarize_results
 
 __all__ = ["REPORT_NAME", "write_report"]
@@ -87,6 +88,7 @@ def write_report(
         "engine": _engine(run.spec_json),
         "spec": _pretty_json(run.spec_json),
         "phenotypes": [_phenotype(job, rundir, summaries or {}) for job in graph.by_step(Step.MERGE)],
+        "qc": read_qc_table(rundir.root / QC_TABLE_NAME),
         "timeline": _data_uri(timeline_png(attempts, job_steps, now=now)),
         "states": sorted({s for step in metrics.steps for s in step.state_counts}, key=_state_order),
         "failed": failed[-MAX_FAILED_SHOWN:],

@@ -29,6 +29,9 @@ __all__ = [
     "GenoFormat",
     "GenotypeSpec",
     "PhenotypeSpec",
+    "PruneSpec",
+    "QcEngineKind",
+    "QcSpec",
     "ResourceSpec",
     "RetrySpec",
     "RunSpec",
@@ -123,6 +126,40 @@ class ResourceSpec(_Frozen):
     time_s: PositiveInt = 3600
 
 
+class QcEngineKind(enum.StrEnum):
+    """Which program runs the QC before step 1 (``gwasflow qc --engine``)."""
+
+    AUTO = "auto"  # plink2 when it is on PATH where the job runs, else the built-in engine
+    BUILTIN = "builtin"
+    PLINK2 = "plink2"
+
+
+class PruneSpec(_Frozen):
+    """LD pruning, plink2's ``--indep-pairwise WINDOW STEP R2`` (window in variants)."""
+
+    window: int = Field(ge=2, description="window size in variants")
+    step: PositiveInt = Field(description="variants the window moves by; at most the window")
+    r2: float = Field(gt=0, lt=1, description="prune one of two variants whose r^2 exceeds this; in (0, 1)")
+
+    @model_validator(mode="after")
+    def _step_in_window(self) -> PruneSpec:
+        if self.step > self.window:
+            raise ValueError(f"step ({self.step}) must not exceed window ({self.window})")
+        return self
+
+
+class QcSpec(_Frozen):
+    """Variant and sample QC of the step 1 genotypes (a ``qc`` job before step 1; ``gwasflow qc``)."""
+
+    maf: float | None = Field(default=None, ge=0, le=0.5, description="minimum minor allele frequency (--maf)")
+    mac: float | None = Field(default=None, ge=0, description="minimum minor allele count (--mac)")
+    geno: float | None = Field(default=None, ge=0, le=1, description="maximum missing call rate of a variant")
+    mind: float | None = Field(default=None, ge=0, le=1, description="maximum missing call rate of a sample")
+    hwe: float | None = Field(default=None, ge=0, le=1, description="minimum HWE exact test p-value (founders)")
+    prune: PruneSpec | None = Field(default=None, description="LD pruning after the filters (--indep-pairwise)")
+    engine: QcEngineKind = Field(default=QcEngineKind.AUTO, description="auto, builtin or plink2")
+
+
 class Step1Spec(_Frozen):
     bsize: PositiveInt = Field(default=1000, description="regenie --bsize for step 1")
     skip: bool = Field(default=False, description="skip step 1 and use `predictions`")
@@ -133,6 +170,7 @@ class Step1Spec(_Frozen):
     )
     lowmem: bool = True
     resources: ResourceSpec = Field(default_factory=ResourceSpec)
+    qc: QcSpec | None = Field(default=None, description="QC of the step 1 genotypes before step 1 (a qc job)")
 
     @model_validator(mode="after")
     def _skip_needs_predictions(self) -> Step1Spec:
@@ -142,6 +180,8 @@ class Step1Spec(_Frozen):
             raise ValueError("predictions is only used with skip: true")
         if self.genotypes is not None and self.dataset is not None:
             raise ValueError("give step1.genotypes or step1.dataset, not both")
+        if self.qc is not None and self.skip:
+            raise ValueError("qc applies to the step 1 genotypes; with skip: true there is no step 1 to filter")
         return self
 
 
@@ -341,6 +381,18 @@ class RunSpec(_Frozen):
                 name = label if chrom is None else f"{label}_{chrom}"
                 out.append(DatasetFile(name, i, chrom, ds.fmt, source, sample, ds.ref_first, ds.min_info))
         return out
+
+    def qc_genotypes(self) -> tuple[str, GenoFormat, str] | None:
+        """(spec field, format, prefix) of the genotypes ``step1.qc`` filters; None without ``step1.qc``."""
+        if self.step1.qc is None or self.step1.skip:
+            return None
+        geno = self.step1.genotypes
+        if geno is not None:
+            return f"step1.genotypes.{geno.fmt.value}", geno.fmt, geno.source
+        label = self.step1.dataset or self.dataset_labels()[0]
+        index = self.dataset_labels().index(label)
+        ds = self.datasets[index]
+        return f"datasets[{index}].{ds.fmt.value}", ds.fmt, ds.source
 
     def step1_file(self) -> DatasetFile | None:
         """The step 1 genotypes when ``step1.genotypes`` names them (None: step 1 runs on a dataset)."""

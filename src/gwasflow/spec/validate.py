@@ -31,7 +31,16 @@ from gwasflow.plan import commands
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.regenie.io import predictions, tables
 from gwasflow.spec import genocheck, traits
-from gwasflow.spec.model import CovariateSpec, EngineKind, GeneticModel, PhenotypeSpec, RunSpec, Trait
+from gwasflow.spec.model import (
+    CovariateSpec,
+    EngineKind,
+    GeneticModel,
+    GenoFormat,
+    PhenotypeSpec,
+    QcEngineKind,
+    RunSpec,
+    Trait,
+)
 from gwasflow.storage import probe
 from gwasflow.storage.ownership import overlap_problems
 from gwasflow.storage.uri import has_credentials, is_remote, join, redact, unsupported
@@ -65,6 +74,7 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     if spec.step1.skip:
         _check_predictions(spec, problems)
     _check_engine(spec, problems)
+    _check_qc(spec, problems)
     _check_regenie_workdir(spec, problems)
     _check_dirs(spec, problems)
     if problems:
@@ -318,6 +328,18 @@ def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
                 f"the plan needs {flag}, introduced in regenie {introduced}; this regenie is {version}",
             )
         )
+
+
+def _check_qc(spec: RunSpec, problems: list[Problem]) -> None:
+    """``step1.qc`` reads the step 1 ``.bed``/``.pgen`` (not BGEN); ``engine: plink2`` needs plink2 on PATH."""
+    target = spec.qc_genotypes()
+    if target is None or spec.step1.qc is None:
+        return
+    fld, fmt, path = target
+    if fmt is GenoFormat.BGEN:
+        problems.append(Problem("step1.qc", f"QC reads .bed or .pgen genotypes; {fld} is BGEN", path))
+    if spec.step1.qc.engine is QcEngineKind.PLINK2 and shutil.which("plink2") is None:
+        problems.append(Problem("step1.qc.engine", "plink2 is not on PATH (install it or use engine: builtin)"))
 
 
 def _check_dirs(spec: RunSpec, problems: list[Problem]) -> None:
