@@ -207,3 +207,11 @@ def test_main_export__writes_definition_from_a_spec_file(
     assert "job definition gwasflow-regenie-v4-1-2-1c-2048m-" in capsys.readouterr().err
     assert main_export(path, "stepfunctions", out) == 2  # no job queue anywhere
     assert main_export(path, "airflow", out, job_queue="q") == 2
+
+
+def test_export_stepfunctions__a_plan_with_step1_qc_is_refused() -> None:
+    spec = _spec(step1={"qc": {"maf": 0.01}})
+    graph = _graph(spec)
+    assert graph.by_step(Step.QC), "the plan has a qc job"
+    with pytest.raises(ValueError, match=r"^step1\.qc: the Step Functions export does not run the QC stage"):
+        export_stepfunctions(spec, graph, job_queue="q", job_definition_prefix="gwasflow", failure_table=None)

@@ -190,6 +190,10 @@ def export_stepfunctions(spec: RunSpec, graph: JobGraph, *, job_queue: str, job_
     shards = graph.by_step(Step.STEP2)
     if not shards:
         raise ValueError("the plan has no step 2 shards")
+    if graph.by_step(Step.QC):
+        # the machine has no QC state yet: without it step 1 would read lists nobody wrote
+        raise ValueError("step1.qc: the Step Functions export does not run the QC stage yet; run QC with "
+                         "gwasflow, or export without step1.qc")
     step1 = graph.by_step(Step.STEP1)
     kw: dict[str, Any] = {"job_queue": job_queue, "prefix": job_definition_prefix, "image": image}
     items = _shard_items(spec, shards)
