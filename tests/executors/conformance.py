@@ -153,15 +153,26 @@ class ExecutorConformance(ABC):
             pytest.skip("backend has no parallelism limit")
         stamps = tmp_path / "stamps"
         stamps.mkdir()
-        code = (
-            "import time, pathlib, sys; p = pathlib.Path(sys.argv[1]);"
-            "a = time.time(); time.sleep(0.3); p.write_text(f'{a} {time.time()}')"
-        )
         n = 3 * self.parallel_limit
+        # Each job marks its start, then waits (at most 8 s) until as many jobs run as the limit allows (or all
+        # have started) before it ends: jobs that share the slots are sure to overlap however slowly a busy
+        # machine starts them, and an executor that used fewer slots is caught when the waits run out.
+        code = (
+            "import time, pathlib, sys; p = pathlib.Path(sys.argv[1]); d = p.parent; a = time.time()\n"
+            "(d / (p.name + '.started')).write_text('')\n"
+            "def running():\n"
+            "    started = len(list(d.glob('*.started')))\n"
+            f"    return started == {n} or started - len([f for f in d.iterdir() if '.' not in f.name]) "
+            f">= {self.parallel_limit}\n"
+            "while not running() and time.time() < a + 8:\n"
+            "    time.sleep(0.02)\n"
+            "time.sleep(0.05)\n"
+            "p.write_text(f'{a} {time.time()}')"
+        )
         handles = [submit(f"import sys; sys.argv = ['', r'{stamps}/{i}']\n{code}") for i in range(n)]
         statuses = wait_finished(executor, handles, timeout_s=60)
         assert all(s.state is ExecState.SUCCEEDED for s in statuses.values())
-        spans = [tuple(map(float, f.read_text().split())) for f in stamps.iterdir()]
+        spans = [tuple(map(float, f.read_text().split())) for f in stamps.iterdir() if "." not in f.name]
         assert len(spans) == n
         events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda e: (e[0], e[1]))
         running = peak = 0
