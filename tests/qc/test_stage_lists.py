@@ -30,8 +30,8 @@ def test_apply_sample_list__keep_and_remove(tmp_path: Path) -> None:
 
 def test_apply_sample_list__one_column_line_refused(tmp_path: Path) -> None:
     listed = tmp_path / "list.txt"
-    listed.write_text("F1 I2\nI3\n")
-    with pytest.raises(EngineInputError, match=r"list.txt: line 2: expected FID IID"):
+    listed.write_text("F1 I2\n\nI3\n")  # the blank line counts: the error names the file's own line 3
+    with pytest.raises(EngineInputError, match=r"^--keep: .*list.txt: line 3: expected FID and IID$"):
         apply_sample_list(RESULT, SampleList(listed, keep=True))
 
 

@@ -19,8 +19,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from gwasflow.errors import EngineInputError
 from gwasflow.qc.model import GenotypeFormat, QcConfig, QcEngine, QcResult
+from gwasflow.regenie.io.lists import read_sample_list
 from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["EngineChoice", "SampleList", "apply_sample_list", "output_paths", "run_qc", "run_qc_stage",
@@ -52,23 +52,10 @@ class SampleList:
     keep: bool
 
 
-def _read_pairs(path: Path) -> set[tuple[str, str]]:
-    pairs: set[tuple[str, str]] = set()
-    with path.open() as handle:
-        for line_no, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 2:
-                raise EngineInputError(f"{path}: line {line_no}: expected FID IID")
-            pairs.add((fields[0], fields[1]))
-    return pairs
-
-
 def apply_sample_list(result: QcResult, samples: SampleList) -> QcResult:
     """``result`` with its kept samples restricted to (or purged of) the list's; the count it removed is
     ``sample_list_removed``."""
-    listed = _read_pairs(samples.path)
+    listed = read_sample_list([str(samples.path)], "--keep" if samples.keep else "--remove")
     kept = tuple(s for s in result.samples if (s in listed) == samples.keep)
     return dataclasses.replace(result, samples=kept, sample_list_removed=len(result.samples) - len(kept))
 

@@ -15,20 +15,22 @@ from gwasflow.regenie.io.remote import localize
 __all__ = ["read_sample_list", "read_variant_list"]
 
 
-def _lines(path: str, flag: str) -> list[list[str]]:
+def _lines(path: str, flag: str) -> list[tuple[int, list[str]]]:
+    """The fields of each non-blank line of ``path``, with the line's number in the file."""
     local = localize(path, flag=flag)
     assert local is not None
     file = Path(local)
     if not file.is_file():
         raise EngineInputError(f"{flag}: file not found: {path}")
-    return [line.split() for line in file.read_text().splitlines() if line.strip()]
+    numbered = enumerate(file.read_text().splitlines(), start=1)
+    return [(line_no, line.split()) for line_no, line in numbered if line.strip()]
 
 
 def read_sample_list(paths: list[str], flag: str) -> set[tuple[str, str]]:
     """The ``(FID, IID)`` pairs named in ``paths``."""
     result: set[tuple[str, str]] = set()
     for path in paths:
-        for line_no, fields in enumerate(_lines(path, flag), start=1):
+        for line_no, fields in _lines(path, flag):
             if len(fields) < 2:
                 raise EngineInputError(f"{flag}: {path}: line {line_no}: expected FID and IID")
             result.add((fields[0], fields[1]))
@@ -37,4 +39,4 @@ def read_sample_list(paths: list[str], flag: str) -> set[tuple[str, str]]:
 
 def read_variant_list(paths: list[str], flag: str) -> set[str]:
     """The variant IDs named in ``paths``."""
-    return {fields[0] for path in paths for fields in _lines(path, flag)}
+    return {fields[0] for path in paths for _, fields in _lines(path, flag)}
