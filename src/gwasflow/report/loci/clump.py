@@ -1,0 +1,146 @@
+"""LD clumping of one phenotype's results, by the rules of ``plink2 --clump``.
+
+plink2's procedure (docs: "LD-based result clumping", ``--clump``), with its defaults here
+except ``p1`` (genome-wide significance instead of plink2's 1e-4):
+
+* variants are matched to the genotype file by ID; a result without a genotype is left out;
+* index candidates are the variants with ``p <= p1``, taken in order of p (ties: file order);
+* a candidate already in an earlier clump is not an index; otherwise every variant of the
+  results on its chromosome within ``kb`` (``|bp - bp_index| <= kb * 1000 - 1``) that is in no
+  clump yet and has ``r2 > r2_min`` with it joins its clump, whatever its p-value (plink2's TOTAL);
+* the members listed (plink2's SP2 column) are those with ``p <= p2``.
+
+r2 comes from the genotype file (:mod:`gwasflow.report.loci.ld`): phased r2 from hard calls or
+dosages, as plink2 computes it by default.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.regenie.io.genotypes import GenotypeSource
+from gwasflow.report.loci.ld import orient_minor, r2_with
+from gwasflow.report.loci.results import ResultRows
+
+__all__ = ["Clump", "ClumpOptions", "clump", "lead_r2", "read_dosages"]
+
+_EPSILON = 2.0**-44  # plink2's kSmallEpsilon, applied to thresholds as it does
+
+
+@dataclass(frozen=True)
+class ClumpOptions:
+    """plink2's ``--clump-p1``, ``--clump-p2``, ``--clump-r2``, ``--clump-kb``."""
+
+    p1: float = 5e-8
+    p2: float = 1e-2
+    r2: float = 0.5
+    kb: float = 250.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.p1 <= 1.0 and 0.0 < self.p2 <= 1.0):
+            raise ValueError(f"clump p-value thresholds must be in (0, 1], got p1={self.p1} p2={self.p2}")
+        if not 0.0 <= self.r2 < 1.0 or self.kb <= 0.0:
+            raise ValueError(f"clump r2 must be in [0, 1) and kb > 0, got r2={self.r2} kb={self.kb}")
+
+    @property
+    def bp_radius(self) -> int:
+        return int(self.kb * 1000.0 * (1.0 + _EPSILON) - 1.0)
+
+    @property
+    def min_log10p_index(self) -> float:
+        return -math.log10(self.p1) * (1.0 - _EPSILON)
+
+    @property
+    def min_log10p_member(self) -> float:
+        return -math.log10(self.p2) * (1.0 - _EPSILON)
+
+
+@dataclass(frozen=True)
+class Clump:
+    """One clump: the row index of its index variant in the results and those of its members.
+
+    ``members`` are the joined variants with ``p <= p2`` (plink2's SP2), ``total`` counts every
+    joined variant (plink2's TOTAL); neither includes the index variant.
+    """
+
+    index: int
+    members: tuple[int, ...]
+    total: int
+
+
+def read_dosages(source: GenotypeSource, variant_index: NDArray[np.intp],
+                 sample_index: NDArray[np.intp] | None = None) -> NDArray[np.float64]:
+    """Dosages (n_samples, n_variants) of the given genotype-file variants, each counting its minor allele."""
+    order = np.argsort(variant_index, kind="stable")
+    block = source.read_block(np.ascontiguousarray(variant_index[order]), sample_index)
+    dosage = np.empty_like(block)
+    dosage[:, order] = block
+    return orient_minor(dosage)
+
+
+def clump(rows: ResultRows, source: GenotypeSource, options: ClumpOptions = ClumpOptions(), *,
+          sample_index: NDArray[np.intp] | None = None) -> list[Clump]:
+    """Clump ``rows`` (one phenotype's results) with r2 from ``source``; clumps in order of their index's p."""
+    geno = _genotype_index(rows, source)
+    usable = np.flatnonzero((geno >= 0) & np.isfinite(rows.log10p))
+    if usable.size == 0:
+        return []
+    positions = source.variants.pos[geno[usable]]
+    chroms = source.variants.chrom[geno[usable]]
+    candidates = usable[rows.log10p[usable] >= options.min_log10p_index]
+    ranked = sorted(candidates.tolist(), key=lambda i: (-rows.log10p[i], int(geno[i])))
+    clumped = np.zeros(rows.log10p.shape[0], dtype=bool)
+    clumps: list[Clump] = []
+    radius = options.bp_radius
+    for lead in ranked:
+        if clumped[lead]:
+            continue
+        clumped[lead] = True
+        lead_pos, lead_chrom = int(source.variants.pos[geno[lead]]), int(source.variants.chrom[geno[lead]])
+        near = (chroms == lead_chrom) & (np.abs(positions - lead_pos) <= radius) & ~clumped[usable]
+        window = usable[near]
+        joined = _joined(source, geno, lead, window, options.r2 * (1.0 + _EPSILON), sample_index)
+        clumped[joined] = True
+        members = tuple(int(i) for i in joined if rows.log10p[i] >= options.min_log10p_member)
+        clumps.append(Clump(index=int(lead), members=members, total=int(joined.size)))
+    return clumps
+
+
+def _joined(source: GenotypeSource, geno: NDArray[np.intp], lead: int, window: NDArray[np.intp],
+            min_r2: float, sample_index: NDArray[np.intp] | None) -> NDArray[np.intp]:
+    """The rows of ``window`` whose r2 with ``lead`` exceeds ``min_r2``."""
+    if window.size == 0:
+        return window
+    dosage = read_dosages(source, np.concatenate(([geno[lead]], geno[window])).astype(np.intp), sample_index)
+    r2 = r2_with(dosage[:, 0], dosage[:, 1:])
+    with np.errstate(invalid="ignore"):
+        return window[r2 > min_r2]
+
+
+def _genotype_index(rows: ResultRows, source: GenotypeSource) -> NDArray[np.intp]:
+    """For each result row, the index of its variant in the genotype file (by ID), -1 if absent.
+
+    Raises ``ValueError`` naming an ID found twice in the genotype file (plink2 refuses it too).
+    """
+    position: dict[str, int] = {}
+    wanted = set(rows.ids.tolist())
+    for index, name in enumerate(source.variants.ids.tolist()):
+        if name in wanted:
+            if name in position:
+                raise ValueError(f"variant ID {name!r} appears more than once in the genotype file")
+            position[name] = index
+    return np.array([position.get(name, -1) for name in rows.ids.tolist()], dtype=np.intp)
+
+
+def lead_r2(source: GenotypeSource, geno_lead: int, geno_others: Sequence[int],
+            sample_index: NDArray[np.intp] | None = None) -> NDArray[np.float64]:
+    """r2 of each of ``geno_others`` (genotype-file indices) with the variant ``geno_lead``; NaN where undefined."""
+    if not geno_others:
+        return np.empty(0)
+    dosage = read_dosages(source, np.array([geno_lead, *geno_others], dtype=np.intp), sample_index)
+    return r2_with(dosage[:, 0], dosage[:, 1:])
