@@ -158,6 +158,8 @@ def _resolve_paths(spec: RunSpec, base: Path) -> RunSpec:
     if step1.genotypes is not None:
         step1 = step1.model_copy(update={"genotypes": _resolve_model(step1.genotypes, base, _GENO_PATHS)})
     update["step1"] = step1
+    if spec.report.genes:
+        update["report"] = spec.report.model_copy(update={"genes": _abs(base, spec.report.genes)})
     if spec.engine.binary and "/" in spec.engine.binary:
         update["engine"] = spec.engine.model_copy(update={"binary": _abs(base, spec.engine.binary)})
     return spec.model_copy(update=update)

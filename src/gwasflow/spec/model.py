@@ -32,6 +32,7 @@ __all__ = [
     "PruneSpec",
     "QcEngineKind",
     "QcSpec",
+    "ReportSpec",
     "ResourceSpec",
     "RetrySpec",
     "RunSpec",
@@ -296,6 +297,34 @@ class WorkspaceSpec(_Frozen):
         return self
 
 
+_BUILD_ALIASES = {"hg19": "GRCh37", "hg38": "GRCh38", "GRCh37": "GRCh37", "GRCh38": "GRCh38"}
+
+
+class ReportSpec(_Frozen):
+    """Loci in the report: LD clumping (plink2 --clump's rules) and the gene annotation."""
+
+    genes: str | None = Field(
+        default=None, description="gene file: GENCODE/Ensembl GTF or BED (chrom start end name), gzip or not"
+    )
+    genome_build: Literal["hg19", "hg38", "GRCh37", "GRCh38"] | None = Field(
+        default=None, description="assembly of the gene file's coordinates (required with genes)"
+    )
+    clump_p1: float = Field(default=5e-8, gt=0, le=1, description="index variants: p at most this")
+    clump_p2: float = Field(default=1e-2, gt=0, le=1, description="clump members listed: p at most this")
+    clump_r2: float = Field(default=0.5, ge=0, lt=1, description="members: r2 with the index above this")
+    clump_kb: float = Field(default=250.0, gt=0, description="members: within this many kb of the index")
+
+    @model_validator(mode="after")
+    def _genes_need_build(self) -> ReportSpec:
+        if self.genes is not None and self.genome_build is None:
+            raise ValueError("report.genes needs report.genome_build (hg19 or hg38) to say which assembly it is")
+        return self
+
+    def build(self) -> str | None:
+        """The gene file's assembly as GRCh37/GRCh38 (hg19/hg38 are their UCSC names)."""
+        return None if self.genome_build is None else _BUILD_ALIASES[self.genome_build]
+
+
 class RunSpec(_Frozen):
     """A whole run. Paths are absolute after ``spec.load``."""
 
@@ -330,6 +359,15 @@ class RunSpec(_Frozen):
     outdir: str = Field(description="where merged results, the report and the run store go")
     keep_workspace: bool = False
     workspace: WorkspaceSpec = Field(default_factory=WorkspaceSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    @model_validator(mode="after")
+    def _one_build(self) -> RunSpec:
+        genes_build = self.report.build()
+        if genes_build is not None and self.genome_build is not None and genes_build != self.genome_build:
+            raise ValueError(f"report.genome_build {self.report.genome_build} is not genome_build {self.genome_build}: "
+                             "the gene file must be on the genotypes' assembly")
+        return self
 
     @model_validator(mode="after")
     def _correction_needs_binary(self) -> RunSpec:

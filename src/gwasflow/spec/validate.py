@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gwasflow.errors import Problem, SpecError
+from gwasflow.errors import GwasflowError, Problem, SpecError
 
 # module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
 from gwasflow.plan import commands
@@ -77,6 +77,7 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     _check_qc(spec, problems)
     _check_regenie_workdir(spec, problems)
     _check_dirs(spec, problems)
+    _check_genes(spec, problems)
     if problems:
         raise SpecError(problems)
     return metas
@@ -102,7 +103,30 @@ def _uri_fields(spec: RunSpec) -> list[tuple[str, str]]:
         fields.append(("covariates.file", spec.covariates.file))
     if spec.step1.predictions:
         fields.append(("step1.predictions", spec.step1.predictions))
+    if spec.report.genes:
+        fields.append(("report.genes", spec.report.genes))
     return fields
+
+
+def _check_genes(spec: RunSpec, problems: list[Problem]) -> None:
+    """``report.genes``: the gene file is there and parses as a GTF or BED of genes."""
+    if not spec.report.genes:
+        return
+    from gwasflow.regenie.io.remote import localize
+    from gwasflow.report.loci.genes import GeneFileError, load_genes
+
+    try:
+        local = localize(spec.report.genes, flag="report.genes", required=False)
+    except GwasflowError as exc:
+        problems.append(Problem("report.genes", str(exc), spec.report.genes))
+        return
+    if local is None or not Path(local).is_file():
+        problems.append(Problem("report.genes", "file not found", spec.report.genes))
+        return
+    try:
+        load_genes(Path(local))
+    except GeneFileError as exc:
+        problems.append(Problem("report.genes", str(exc)))
 
 
 def _check_schemes(spec: RunSpec, problems: list[Problem]) -> bool:

@@ -32,7 +32,7 @@ class LdCohort:
 def _haplotypes(rng: np.random.Generator, n_hap: int, pos: np.ndarray, n_founders: int) -> np.ndarray:
     founders = (rng.random((n_founders, pos.size)) < rng.uniform(0.05, 0.6, pos.size)).astype(np.int8)
     for j in range(1, pos.size):  # neighbours often split the founders the same way: LD among founders
-        if rng.random() < 0.6:
+        if rng.random() < 0.8:
             founders[:, j] = founders[:, j - 1] if rng.random() < 0.7 else 1 - founders[:, j - 1]
     switch = rng.random((n_hap, pos.size)) < 1.0 - np.exp(-np.diff(pos, prepend=pos[0]) / 60_000.0)
     choice = np.empty((n_hap, pos.size), dtype=np.intp)
@@ -41,7 +41,7 @@ def _haplotypes(rng: np.random.Generator, n_hap: int, pos: np.ndarray, n_founder
     for j in range(1, pos.size):
         choice[:, j] = np.where(switch[:, j], fresh[:, j], choice[:, j - 1])
     haps = founders[choice, np.arange(pos.size)]
-    mutate = rng.random(haps.shape) < 0.01
+    mutate = rng.random(haps.shape) < 0.005
     return np.where(mutate, 1 - haps, haps).astype(np.int8)
 
 
@@ -58,7 +58,7 @@ def write_ld_cohort(out: Path, *, n_samples: int = 600, per_chrom: int = 400, se
     geno = np.concatenate(genotypes, axis=1).astype(np.float64)
     chrom_all, pos_all = np.concatenate(chroms), np.concatenate(positions)
     n_variants = geno.shape[1]
-    causal = rng.choice(n_variants, 8, replace=False)
+    causal = rng.choice(n_variants, 16, replace=False)
     y = geno[:, causal] @ rng.choice([-0.5, 0.5], causal.size) + rng.standard_normal(n_samples)
     geno[rng.random(geno.shape) < 0.01] = np.nan
     ids = np.array([f"v{c}_{p}" for c, p in zip(chrom_all, pos_all, strict=True)])

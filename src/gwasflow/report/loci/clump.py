@@ -27,7 +27,7 @@ from gwasflow.regenie.io.genotypes import GenotypeSource
 from gwasflow.report.loci.ld import orient_minor, r2_with
 from gwasflow.report.loci.results import ResultRows
 
-__all__ = ["Clump", "ClumpOptions", "clump", "lead_r2", "read_dosages"]
+__all__ = ["Clump", "ClumpOptions", "clump", "genotype_index", "lead_r2", "read_dosages"]
 
 _EPSILON = 2.0**-44  # plink2's kSmallEpsilon, applied to thresholds as it does
 
@@ -83,10 +83,11 @@ def read_dosages(source: GenotypeSource, variant_index: NDArray[np.intp],
     return orient_minor(dosage)
 
 
-def clump(rows: ResultRows, source: GenotypeSource, options: ClumpOptions = ClumpOptions(), *,
+def clump(rows: ResultRows, source: GenotypeSource, options: ClumpOptions | None = None, *,
           sample_index: NDArray[np.intp] | None = None) -> list[Clump]:
     """Clump ``rows`` (one phenotype's results) with r2 from ``source``; clumps in order of their index's p."""
-    geno = _genotype_index(rows, source)
+    options = options or ClumpOptions()
+    geno = genotype_index(rows, source)
     usable = np.flatnonzero((geno >= 0) & np.isfinite(rows.log10p))
     if usable.size == 0:
         return []
@@ -122,7 +123,7 @@ def _joined(source: GenotypeSource, geno: NDArray[np.intp], lead: int, window: N
         return window[r2 > min_r2]
 
 
-def _genotype_index(rows: ResultRows, source: GenotypeSource) -> NDArray[np.intp]:
+def genotype_index(rows: ResultRows, source: GenotypeSource) -> NDArray[np.intp]:
     """For each result row, the index of its variant in the genotype file (by ID), -1 if absent.
 
     Raises ``ValueError`` naming an ID found twice in the genotype file (plink2 refuses it too).
