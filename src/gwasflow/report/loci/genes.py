@@ -132,7 +132,7 @@ def load_genes(path: Path) -> GeneIndex:
                 if not line.strip() or line.startswith(("#", "track", "browser")):
                     continue
                 fields = line.rstrip("\n").split("\t")
-                is_gtf = len(fields) == 9 and fields[3].isdigit() and fields[4].isdigit()
+                is_gtf = len(fields) == 9 and not (fields[1].isdigit() and fields[2].isdigit())  # not a BED9
                 gene = _gtf_gene(fields, path, number) if is_gtf else _bed_gene(line.split(), path, number)
                 if gene is not None:
                     genes.append(gene)
