@@ -84,5 +84,7 @@ def write_ld_cohort(out: Path, *, n_samples: int = 600, per_chrom: int = 400, se
 
 def _log10p(g: np.ndarray, y: np.ndarray) -> float:
     seen = ~np.isnan(g)
+    if np.ptp(g[seen]) == 0:
+        return 0.0  # monomorphic here: no test
     result = stats.linregress(g[seen], y[seen])
     return float(-np.log10(result.pvalue)) if result.pvalue > 0 else 300.0
