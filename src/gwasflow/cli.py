@@ -119,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--neg-log10-p", action="store_true",
                    help="write neg_log_10_p_value (regenie's LOG10P as printed) instead of p_value")
 
+    p = sub.add_parser("loci", help="LD-clumped loci of a finished run, their genes and regional plots")
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder or its spec file (default: this folder)")
+    p.add_argument("--pheno", action="append", default=[], help="only this phenotype (repeatable; default: all)")
+    p.add_argument("--html", type=Path, default=None, help="also write one page with every locus table and plot")
+
     p = sub.add_parser("report", help="(re)write the run's self-contained report.html")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/report.html)")
@@ -336,6 +341,12 @@ def _cmd_export_sumstats(args: argparse.Namespace) -> int:
                                 neg_log10_p=args.neg_log10_p)
 
 
+def _cmd_loci(args: argparse.Namespace) -> int:
+    from gwasflow.report.loci.command import main_loci
+
+    return main_loci(args.run, phenotypes=args.pheno, html=args.html)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from gwasflow.runfolder import write_run_report
 
@@ -485,6 +496,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "cancel": _cmd_cancel,
     "verify": _cmd_verify,
     "report": _cmd_report,
+    "loci": _cmd_loci,
     "export": _cmd_export,
     "export-sumstats": _cmd_export_sumstats,
     "metrics": _cmd_metrics,

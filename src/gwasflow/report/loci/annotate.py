@@ -19,6 +19,7 @@ import numpy as np
 
 from gwasflow.errors import GwasflowError
 from gwasflow.regenie.io.genotypes import GenotypeSource
+from gwasflow.regenie.io.remote import localize
 from gwasflow.report.loci.clump import Clump, ClumpOptions, clump, genotype_index, lead_r2
 from gwasflow.report.loci.genes import GeneIndex, load_genes
 from gwasflow.report.loci.regional import RegionalData, regional_svg
@@ -27,11 +28,14 @@ from gwasflow.report.loci.table import Locus, loci_from_clumps, write_loci_tsv
 from gwasflow.spec.genotypes import GenoFormat
 from gwasflow.spec.model import DatasetFile, RunSpec
 
-__all__ = ["LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "clump_options", "open_dataset_file"]
+__all__ = ["LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "clump_options", "load_run_genes",
+           "open_dataset_file"]
 
 
 class LociError(GwasflowError):
-    """A run whose loci cannot be computed (no merged results, no spec)."""
+    """A run whose loci cannot be computed (no merged results, an unknown phenotype)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,12 @@ def clump_options(spec: RunSpec) -> ClumpOptions:
     return ClumpOptions(p1=report.clump_p1, p2=report.clump_p2, r2=report.clump_r2, kb=report.clump_kb)
 
 
-def annotate_run(spec: RunSpec, results_dir: Path, *, phenotypes: Sequence[str] = ()) -> list[Path]:
-    """``results_dir/<pheno>.loci.tsv`` for each phenotype (all of the spec's unless ``phenotypes``)."""
+def annotate_run(spec: RunSpec, results_dir: Path, *, phenotypes: Sequence[str] = ()
+                 ) -> list[tuple[PhenotypeLoci, Path]]:
+    """Write ``results_dir/<pheno>.loci.tsv`` for each phenotype (all of the spec's unless ``phenotypes``).
+
+    Returns each phenotype's loci (with their regional plots' data) and the table's path.
+    """
     chosen = list(phenotypes) or list(spec.phenotypes.columns)
     unknown = [p for p in chosen if p not in spec.phenotypes.columns]
     if unknown:
@@ -108,11 +116,19 @@ def annotate_run(spec: RunSpec, results_dir: Path, *, phenotypes: Sequence[str] 
     absent = [path for path in paths.values() if not path.is_file()]
     if absent:
         raise LociError(f"{absent[0]}: no merged result there; has the run finished? (gwasflow verify)")
-    genes = load_genes(Path(spec.report.genes)) if spec.report.genes else None
+    genes = load_run_genes(spec)
     sources = [open_dataset_file(item) for item in spec.dataset_files()]
     options = clump_options(spec)
     written = []
     for pheno, path in paths.items():
         result = annotate_phenotype(pheno, read_results(path), sources, genes, options)
-        written.append(write_loci_tsv(result.loci, results_dir / f"{pheno}.loci.tsv"))
+        written.append((result, write_loci_tsv(result.loci, results_dir / f"{pheno}.loci.tsv")))
     return written
+
+
+def load_run_genes(spec: RunSpec) -> GeneIndex | None:
+    """The spec's gene file (``report.genes``, a path or URI) as an index; None when it names none."""
+    if not spec.report.genes:
+        return None
+    local = localize(spec.report.genes, flag="report.genes")
+    return load_genes(Path(local or spec.report.genes))

@@ -33,6 +33,8 @@ _NUMERIC_NAMES = {"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT"}
 class GeneFileError(GwasflowError):
     """A gene file that cannot be read: names the file and line."""
 
+    exit_code = 2
+
 
 @dataclass(frozen=True)
 class Gene:

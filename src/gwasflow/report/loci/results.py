@@ -23,6 +23,8 @@ _COLUMNS = ("CHROM", "GENPOS", "ID", "LOG10P")
 class ResultsError(GwasflowError):
     """A result file lacks regenie's columns or has a malformed row."""
 
+    exit_code = 2
+
 
 @dataclass(frozen=True)
 class ResultRows:
