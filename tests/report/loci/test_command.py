@@ -119,3 +119,18 @@ def test_validate__bad_gene_file_exits_2_with_one_line(tmp_path: Path, regenie_e
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "report.genes" in lines[0], proc.stderr
     assert needle in lines[0]
+
+
+def test_main_loci__on_a_run_folder_uses_its_recorded_spec(tmp_path: Path) -> None:
+    spec = load(_finished_run(tmp_path, None))
+    run = Path(spec.outdir)
+    (run / ".gwasflow").mkdir(parents=True)
+    (run / ".gwasflow" / "gwasflow.sqlite").write_bytes(b"")  # what marks a run folder
+    (run / ".gwasflow" / "spec.json").write_text(spec.model_dump_json())
+    proc = _gwasflow(["loci"], run)
+    assert proc.returncode == 0, proc.stderr
+    assert f"-> {run / 'results' / 'Y1.loci.tsv'}" in proc.stdout
+    assert (run / "results" / "Y1.loci.tsv").read_text().startswith("PHENO\t")
+    (run / ".gwasflow" / "spec.json").unlink()
+    proc = _gwasflow(["loci"], run)
+    assert proc.returncode == 2 and "has no record of its spec" in proc.stderr

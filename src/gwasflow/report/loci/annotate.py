@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gwasflow.engine.rundir import RunDir
 from gwasflow.errors import GwasflowError
 from gwasflow.regenie.io.genotypes import GenotypeSource
 from gwasflow.regenie.io.remote import localize
@@ -28,8 +29,8 @@ from gwasflow.report.loci.table import Locus, loci_from_clumps, write_loci_tsv
 from gwasflow.spec.genotypes import GenoFormat
 from gwasflow.spec.model import DatasetFile, RunSpec
 
-__all__ = ["LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "clump_options", "load_run_genes",
-           "open_dataset_file"]
+__all__ = ["LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "annotate_rundir", "clump_options",
+           "load_run_genes", "open_dataset_file"]
 
 
 class LociError(GwasflowError):
@@ -124,6 +125,14 @@ def annotate_run(spec: RunSpec, results_dir: Path, *, phenotypes: Sequence[str] 
         result = annotate_phenotype(pheno, read_results(path), sources, genes, options)
         written.append((result, write_loci_tsv(result.loci, results_dir / f"{pheno}.loci.tsv")))
     return written
+
+
+def annotate_rundir(rundir: RunDir, *, phenotypes: Sequence[str] = ()) -> list[tuple[PhenotypeLoci, Path]]:
+    """:func:`annotate_run` for a run folder: its recorded spec, its ``results/`` (the report stage's entry)."""
+    if not rundir.spec_path.is_file():
+        raise LociError(f"{rundir.spec_path}: not there; the run folder has no record of its spec")
+    spec = RunSpec.model_validate_json(rundir.spec_path.read_text())
+    return annotate_run(spec, rundir.results_dir, phenotypes=phenotypes)
 
 
 def load_run_genes(spec: RunSpec) -> GeneIndex | None:

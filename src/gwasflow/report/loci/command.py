@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from gwasflow.engine.rundir import RunDir
-from gwasflow.report.loci.annotate import PhenotypeLoci, annotate_run
+from gwasflow.report.loci.annotate import PhenotypeLoci, annotate_run, annotate_rundir
 from gwasflow.report.loci.table import NO_GENES, loci_section_html
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage.atomic import write_atomic
@@ -20,20 +20,18 @@ from gwasflow.storage.atomic import write_atomic
 __all__ = ["loci_page_html", "main_loci"]
 
 
-def _spec_and_results(target: Path | None) -> tuple[RunSpec, Path]:
+def _annotate(target: Path | None, phenotypes: Sequence[str]) -> tuple[RunSpec, list[tuple[PhenotypeLoci, Path]]]:
+    """The spec and the loci of the run folder ``target`` (default: this folder) or of the spec file ``target``."""
     if target is not None and target.is_file():
         from gwasflow.spec import load
 
         spec = load(target)
-        return spec, RunDir(Path(spec.outdir)).results_dir
+        return spec, annotate_run(spec, RunDir(Path(spec.outdir)).results_dir, phenotypes=phenotypes)
     from gwasflow.status import find_rundir
 
     rundir = find_rundir(target)
-    if not rundir.spec_path.is_file():
-        from gwasflow.report.loci.annotate import LociError
-
-        raise LociError(f"{rundir.spec_path}: not there; the run folder has no record of its spec")
-    return RunSpec.model_validate_json(rundir.spec_path.read_text()), rundir.results_dir
+    done = annotate_rundir(rundir, phenotypes=phenotypes)
+    return RunSpec.model_validate_json(rundir.spec_path.read_text()), done
 
 
 def loci_page_html(run_name: str, results: Sequence[PhenotypeLoci], genes_source: str | None) -> str:
@@ -48,8 +46,7 @@ def loci_page_html(run_name: str, results: Sequence[PhenotypeLoci], genes_source
 
 def main_loci(target: Path | None, *, phenotypes: Sequence[str], html: Path | None) -> int:
     """The command: one line per phenotype (loci, where the table went), then the page when asked."""
-    spec, results_dir = _spec_and_results(target)
-    done = annotate_run(spec, results_dir, phenotypes=phenotypes)
+    spec, done = _annotate(target, phenotypes)
     print(f"genes: {spec.report.genes or NO_GENES}")
     for result, path in done:
         leads = ", ".join(locus.lead_id for locus in result.loci[:3])
