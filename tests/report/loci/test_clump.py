@@ -68,3 +68,17 @@ def test_clump_options__rejects_bad_thresholds() -> None:
 def test_clump_options__window_is_plink2s() -> None:
     assert ClumpOptions(kb=250).bp_radius == 249_999
     assert ClumpOptions(kb=0.5).bp_radius == 499
+
+
+def test_lead_r2__same_in_small_blocks(cohort: LdCohort, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gwasflow.report.loci.clump as clump_module
+
+    source = open_bed_file(str(cohort.bed_prefix))
+    others = np.arange(150, 260, dtype=np.intp)
+    whole = clump_module.lead_r2(source, 200, others)
+    monkeypatch.setattr(clump_module, "_BLOCK_BYTES", 8 * source.n_samples * 7)  # 7 variants per read
+    blocked = clump_module.lead_r2(source, 200, others)
+    assert np.isfinite(whole).sum() > 100
+    np.testing.assert_array_equal(blocked, whole)
+    assert whole[50] == pytest.approx(1.0)  # the lead itself
+    assert np.nanmax(np.delete(whole, 50)) > 0.5 > np.nanmin(whole)  # neighbours in LD, others not

@@ -30,6 +30,7 @@ from gwasflow.report.loci.results import ResultRows
 __all__ = ["Clump", "ClumpOptions", "clump", "genotype_index", "lead_r2", "read_dosages"]
 
 _EPSILON = 2.0**-44  # plink2's kSmallEpsilon, applied to thresholds as it does
+_BLOCK_BYTES = 1 << 27  # dosages read at once for r2 with a lead
 
 
 @dataclass(frozen=True)
@@ -91,36 +92,30 @@ def clump(rows: ResultRows, source: GenotypeSource, options: ClumpOptions | None
     usable = np.flatnonzero((geno >= 0) & np.isfinite(rows.log10p))
     if usable.size == 0:
         return []
-    positions = source.variants.pos[geno[usable]]
-    chroms = source.variants.chrom[geno[usable]]
+    # rows by (chromosome, position) of their genotype, for windows by bisection
+    keys = (source.variants.chrom[geno[usable]].astype(np.int64) << 32) + source.variants.pos[geno[usable]]
+    order = np.argsort(keys, kind="stable")
+    keys, by_position = keys[order], usable[order]
     candidates = usable[rows.log10p[usable] >= options.min_log10p_index]
     ranked = sorted(candidates.tolist(), key=lambda i: (-rows.log10p[i], int(geno[i])))
     clumped = np.zeros(rows.log10p.shape[0], dtype=bool)
     clumps: list[Clump] = []
-    radius = options.bp_radius
+    radius, min_r2 = options.bp_radius, options.r2 * (1.0 + _EPSILON)
     for lead in ranked:
         if clumped[lead]:
             continue
         clumped[lead] = True
-        lead_pos, lead_chrom = int(source.variants.pos[geno[lead]]), int(source.variants.chrom[geno[lead]])
-        near = (chroms == lead_chrom) & (np.abs(positions - lead_pos) <= radius) & ~clumped[usable]
-        window = usable[near]
-        joined = _joined(source, geno, lead, window, options.r2 * (1.0 + _EPSILON), sample_index)
+        chrom, pos = int(source.variants.chrom[geno[lead]]), int(source.variants.pos[geno[lead]])
+        lo = int(np.searchsorted(keys, (chrom << 32) + max(pos - radius, 0), side="left"))
+        hi = int(np.searchsorted(keys, (chrom << 32) + pos + radius, side="right"))
+        window = by_position[lo:hi]
+        window = window[~clumped[window]]
+        with np.errstate(invalid="ignore"):
+            joined = window[lead_r2(source, int(geno[lead]), geno[window], sample_index) > min_r2]
         clumped[joined] = True
         members = tuple(int(i) for i in joined if rows.log10p[i] >= options.min_log10p_member)
         clumps.append(Clump(index=int(lead), members=members, total=int(joined.size)))
     return clumps
-
-
-def _joined(source: GenotypeSource, geno: NDArray[np.intp], lead: int, window: NDArray[np.intp],
-            min_r2: float, sample_index: NDArray[np.intp] | None) -> NDArray[np.intp]:
-    """The rows of ``window`` whose r2 with ``lead`` exceeds ``min_r2``."""
-    if window.size == 0:
-        return window
-    dosage = read_dosages(source, np.concatenate(([geno[lead]], geno[window])).astype(np.intp), sample_index)
-    r2 = r2_with(dosage[:, 0], dosage[:, 1:])
-    with np.errstate(invalid="ignore"):
-        return window[r2 > min_r2]
 
 
 def genotype_index(rows: ResultRows, source: GenotypeSource) -> NDArray[np.intp]:
@@ -138,10 +133,20 @@ def genotype_index(rows: ResultRows, source: GenotypeSource) -> NDArray[np.intp]
     return np.array([position.get(name, -1) for name in rows.ids.tolist()], dtype=np.intp)
 
 
-def lead_r2(source: GenotypeSource, geno_lead: int, geno_others: Sequence[int],
+def lead_r2(source: GenotypeSource, geno_lead: int, geno_others: Sequence[int] | NDArray[np.intp],
             sample_index: NDArray[np.intp] | None = None) -> NDArray[np.float64]:
-    """r2 of each of ``geno_others`` (genotype-file indices) with the variant ``geno_lead``; NaN where undefined."""
-    if not geno_others:
-        return np.empty(0)
-    dosage = read_dosages(source, np.array([geno_lead, *geno_others], dtype=np.intp), sample_index)
-    return r2_with(dosage[:, 0], dosage[:, 1:])
+    """r2 of each of ``geno_others`` (genotype-file indices) with the variant ``geno_lead``; NaN where undefined.
+
+    The others are read in blocks of at most about 128 MiB of dosages, so a dense window of a
+    biobank-sized file does not have to fit in memory at once.
+    """
+    others = np.asarray(geno_others, dtype=np.intp)
+    out = np.empty(others.size)
+    if others.size == 0:
+        return out
+    lead = read_dosages(source, np.array([geno_lead], dtype=np.intp), sample_index)[:, 0]
+    step = max(1, _BLOCK_BYTES // (8 * max(1, lead.shape[0])))
+    for start in range(0, others.size, step):
+        block = read_dosages(source, others[start:start + step], sample_index)
+        out[start:start + step] = r2_with(lead, block)
+    return out
