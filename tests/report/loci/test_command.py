@@ -14,9 +14,11 @@ import yaml
 from pydantic import ValidationError
 
 from gwasflow.errors import SpecError
+from gwasflow.report.loci.results import read_results
 from gwasflow.spec import load, validate
 from gwasflow.spec.model import ReportSpec
 from tests.report.loci.ldcohort import write_ld_cohort
+from tests.report.loci.plinkref import reference_plink, run_plink_clump
 from tests.spec.conftest import FILES, base_spec
 
 GTF = Path(__file__).resolve().parents[2] / "data" / "genes_test.gtf"
@@ -134,3 +136,28 @@ def test_main_loci__on_a_run_folder_uses_its_recorded_spec(tmp_path: Path) -> No
     (run / ".gwasflow" / "spec.json").unlink()
     proc = _gwasflow(["loci"], run)
     assert proc.returncode == 2 and "has no record of its spec" in proc.stderr
+
+
+def test_main_loci__demo_run_equals_plink_clump_and_has_genes(tmp_path: Path) -> None:
+    """A real (small) demo run: its merged results and .bed, clumped by gwasflow loci and by PLINK."""
+    demo = tmp_path / "d"
+    proc = _gwasflow(["demo", "--out", str(demo), "--samples", "1000", "--variants", "3000", "--quiet"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shutil.copyfile(GTF, demo / "genes.gtf")
+    spec_path = demo / "spec.yaml"
+    spec_path.write_text(spec_path.read_text() + "report: {genes: genes.gtf, genome_build: hg19}\n")
+    proc = _gwasflow(["loci", "spec.yaml", "--pheno", "Y1", "--html", "loci.html"], demo)
+    assert proc.returncode == 0, proc.stderr
+    rows = [r.split("\t") for r in (demo / "results" / "Y1.loci.tsv").read_text().splitlines()[1:]]
+    merged = read_results(demo / "results" / "Y1.regenie.gz")
+    plink_input = tmp_path / "y1.plink.txt"
+    plink_input.write_text("ID\tP\n" + "".join(f"{i}\t{10.0 ** -lp!r}\n" for i, lp in
+                                                zip(merged.ids.tolist(), merged.log10p.tolist(), strict=True)))
+    reference = run_plink_clump(reference_plink(), demo / "data" / "cohort", plink_input, tmp_path / "ref",
+                                p1=5e-8, p2=1e-2, r2=0.5, kb=250)
+    assert len(reference) >= 3
+    assert [r[1] for r in rows] == [c.index for c in reference]
+    assert [int(r[8]) - 1 for r in rows] == [c.total for c in reference]
+    assert [set(r[12].split(",")) - {"NA"} for r in rows] == [set(c.members) for c in reference]
+    assert all(r[9] != "NA" for r in rows)  # nearest gene from the test GTF
+    assert (demo / "loci.html").read_text().count("<svg") == len(rows)  # a regional plot per locus
