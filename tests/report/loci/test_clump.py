@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 
 from gwasflow.regenie.io.bed import open_bed_file
 from gwasflow.report.loci.clump import ClumpOptions, clump
+from gwasflow.report.loci.founders import founder_index
 from gwasflow.report.loci.results import ResultRows, read_results
+from gwasflow.spec.genotypes import GenoFormat
 from tests.report.loci.ldcohort import LdCohort, write_ld_cohort
 from tests.report.loci.plinkref import PlinkClump, reference_plink, run_plink_clump
 
@@ -82,3 +85,25 @@ def test_lead_r2__same_in_small_blocks(cohort: LdCohort, monkeypatch: pytest.Mon
     np.testing.assert_array_equal(blocked, whole)
     assert whole[50] == pytest.approx(1.0)  # the lead itself
     assert np.nanmax(np.delete(whole, 50)) > 0.5 > np.nanmin(whole)  # neighbours in LD, others not
+
+
+def test_clump__founders_only_as_plink(cohort: LdCohort, tmp_path: Path) -> None:
+    """Samples with parents in the .fam are left out of r2, as PLINK computes LD over founders only."""
+    for ext in ("bed", "bim"):
+        shutil.copyfile(f"{cohort.bed_prefix}.{ext}", tmp_path / f"fam.{ext}")
+    lines = Path(f"{cohort.bed_prefix}.fam").read_text().splitlines()
+    fields = [line.split() for line in lines]
+    for k in range(0, len(fields), 2):  # half the samples get parents: only the others are founders
+        fields[k][2:4] = ["S1", "S3"]
+    (tmp_path / "fam.fam").write_text("".join(" ".join(f) + "\n" for f in fields))
+    founders = founder_index(GenoFormat.BED, str(tmp_path / "fam"))
+    assert founders is not None and founders.tolist() == list(range(1, len(fields), 2))
+    options = ClumpOptions(p1=1e-3, p2=1e-2, r2=0.5, kb=250)
+    reference = run_plink_clump(reference_plink(), tmp_path / "fam", cohort.plink_results, tmp_path / "ref",
+                                p1=options.p1, p2=options.p2, r2=options.r2, kb=options.kb)
+    rows = read_results(cohort.results)
+    found = clump(rows, open_bed_file(str(tmp_path / "fam")), options, sample_index=founders)
+    ours = [PlinkClump(str(rows.ids[c.index]), c.total, frozenset(str(rows.ids[m]) for m in c.members))
+            for c in found]
+    assert ours == reference
+    assert ours != _ours(cohort, options)  # with all samples the clumps differ: the founders did matter

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gwasflow.engine.rundir import RunDir
 from gwasflow.errors import GwasflowError
 from gwasflow.regenie.io.genotypes import GenotypeSource
 from gwasflow.regenie.io.remote import localize
 from gwasflow.report.loci.clump import Clump, ClumpOptions, clump, genotype_index, lead_r2
+from gwasflow.report.loci.founders import founder_index
 from gwasflow.report.loci.genes import GeneIndex, load_genes
 from gwasflow.report.loci.regional import RegionalData, regional_svg
 from gwasflow.report.loci.results import ResultRows, read_results
@@ -29,8 +31,8 @@ from gwasflow.report.loci.table import Locus, loci_from_clumps, write_loci_tsv
 from gwasflow.spec.genotypes import GenoFormat
 from gwasflow.spec.model import DatasetFile, RunSpec
 
-__all__ = ["LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "annotate_rundir", "clump_options",
-           "load_run_genes", "open_dataset_file"]
+__all__ = ["LdPanel", "LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "annotate_rundir",
+           "clump_options", "load_run_genes", "open_dataset_file", "open_panel"]
 
 
 class LociError(GwasflowError):
@@ -65,30 +67,46 @@ def open_dataset_file(item: DatasetFile) -> GenotypeSource:
     return open_bed_file(item.source, ref_first=item.ref_first)
 
 
-def annotate_phenotype(phenotype: str, rows: ResultRows, sources: Sequence[GenotypeSource],
+@dataclass(frozen=True)
+class LdPanel:
+    """A genotype file and the samples r2 is computed over (None: all of them)."""
+
+    source: GenotypeSource
+    samples: NDArray[np.intp] | None = None
+
+
+def open_panel(item: DatasetFile) -> LdPanel:
+    """A spec's step 2 genotype file with its founders, the samples plink2 would compute LD over."""
+    return LdPanel(open_dataset_file(item), founder_index(item.fmt, item.source))
+
+
+def annotate_phenotype(phenotype: str, rows: ResultRows, panels: Sequence[LdPanel | GenotypeSource],
                        genes: GeneIndex | None, options: ClumpOptions | None = None) -> PhenotypeLoci:
-    """Clump ``rows`` against each of ``sources``, annotate the loci and gather their regional plots' data."""
+    """Clump ``rows`` against each genotype file, annotate the loci and gather their regional plots' data.
+
+    A bare genotype source is used with all its samples.
+    """
     options = options or ClumpOptions()
-    found: list[tuple[Clump, GenotypeSource]] = []
-    for source in sources:
-        found += [(item, source) for item in clump(rows, source, options)]
+    found: list[tuple[Clump, LdPanel]] = []
+    for panel in (p if isinstance(p, LdPanel) else LdPanel(p) for p in panels):
+        found += [(item, panel) for item in clump(rows, panel.source, options, sample_index=panel.samples)]
     found.sort(key=lambda pair: -float(rows.log10p[pair[0].index]))
     loci = loci_from_clumps(phenotype, rows, [item for item, _ in found], genes)
-    regional = {locus.lead_id: _regional(rows, locus, source, genes, options.bp_radius)
-                for locus, (_, source) in zip(loci, found, strict=True)}
+    regional = {locus.lead_id: _regional(rows, locus, panel, genes, options.bp_radius)
+                for locus, (_, panel) in zip(loci, found, strict=True)}
     return PhenotypeLoci(phenotype, loci, regional)
 
 
-def _regional(rows: ResultRows, locus: Locus, source: GenotypeSource, genes: GeneIndex | None,
+def _regional(rows: ResultRows, locus: Locus, panel: LdPanel, genes: GeneIndex | None,
               radius: int) -> RegionalData:
     start, end = max(1, min(locus.start, locus.pos - radius)), max(locus.end, locus.pos + radius)
     window = np.flatnonzero((rows.chrom == locus.chrom) & (rows.pos >= start) & (rows.pos <= end))
     sub = ResultRows(rows.chrom[window], rows.pos[window], rows.ids[window], rows.log10p[window])
-    geno = genotype_index(sub, source)
+    geno = genotype_index(sub, panel.source)
     lead = int(geno[np.flatnonzero(sub.ids == locus.lead_id)[0]])
     known = np.flatnonzero(geno >= 0)
     r2 = np.full(window.size, np.nan)
-    r2[known] = lead_r2(source, lead, [int(g) for g in geno[known]])
+    r2[known] = lead_r2(panel.source, lead, geno[known], panel.samples)
     return RegionalData(
         chrom=locus.chrom, start=start, end=end, lead_id=locus.lead_id, lead_pos=locus.pos,
         lead_log10p=locus.log10p, pos=sub.pos, log10p=sub.log10p, r2=r2, ids=sub.ids,
@@ -118,11 +136,11 @@ def annotate_run(spec: RunSpec, results_dir: Path, *, phenotypes: Sequence[str] 
     if absent:
         raise LociError(f"{absent[0]}: no merged result there; has the run finished? (gwasflow verify)")
     genes = load_run_genes(spec)
-    sources = [open_dataset_file(item) for item in spec.dataset_files()]
+    panels = [open_panel(item) for item in spec.dataset_files()]
     options = clump_options(spec)
     written = []
     for pheno, path in paths.items():
-        result = annotate_phenotype(pheno, read_results(path), sources, genes, options)
+        result = annotate_phenotype(pheno, read_results(path), panels, genes, options)
         written.append((result, write_loci_tsv(result.loci, results_dir / f"{pheno}.loci.tsv")))
     return written
 

@@ -11,7 +11,8 @@ except ``p1`` (genome-wide significance instead of plink2's 1e-4):
 * the members listed (plink2's SP2 column) are those with ``p <= p2``.
 
 r2 comes from the genotype file (:mod:`gwasflow.report.loci.ld`): phased r2 from hard calls or
-dosages, as plink2 computes it by default.
+dosages, as plink2 computes it by default, over the samples given (plink2 uses the founders:
+:func:`gwasflow.report.loci.founders.founder_index`).
 """
 
 from __future__ import annotations
