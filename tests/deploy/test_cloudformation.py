@@ -9,6 +9,7 @@ policies (cfn-lint checks their syntax; what each permission is for is in the RE
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -189,10 +190,15 @@ def _deploy(region: str, body: str, params: dict[str, str]) -> dict[str, Any]:
             return stack
 
 
+LUSTRE = {"LustreDnsName": "fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com", "LustreMountName": "abcdefgh"}
+
+
 @pytest.mark.parametrize(("compute", "region"), [("FARGATE", "us-east-1"), ("SPOT", "eu-west-1")])
 def test_stack__create_complete_on_moto(aws_endpoint: str, machine: dict[str, Any], compute: str, region: str) -> None:
     subnet, group = _network(region)
     params = {"ComputeType": compute, "SubnetIds": subnet, "SecurityGroupIds": group}
+    if compute == "SPOT":
+        params.update(LUSTRE)  # hosts mount the file system; job definitions map it into the containers
     stack = _deploy(region, render(build_template(machine, image=IMAGE)), params)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
@@ -209,6 +215,17 @@ def test_stack__create_complete_on_moto(aws_endpoint: str, machine: dict[str, An
     assert env[0]["computeResources"]["type"] == compute
     definitions = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
     assert [d["containerProperties"]["image"] for d in definitions] == [IMAGE] * len(job_definitions_of(machine))
+    if compute == "SPOT":
+        template_id = env[0]["computeResources"]["launchTemplate"]["launchTemplateId"]
+        data = boto3.client("ec2", region_name=region).describe_launch_template_versions(
+            LaunchTemplateId=template_id)["LaunchTemplateVersions"][0]["LaunchTemplateData"]  # fmt: skip
+        user_data = base64.b64decode(data["UserData"]).decode()
+        assert f"mount -t lustre -o relatime,flock {LUSTRE['LustreDnsName']}@tcp:/abcdefgh /fsx" in user_data
+        assert all(d["containerProperties"]["mountPoints"] == [{"sourceVolume": "lustre", "containerPath": "/fsx"}]
+                   for d in definitions)  # fmt: skip
+    else:
+        assert "launchTemplate" not in env[0]["computeResources"]
+        assert all(not d["containerProperties"].get("mountPoints") for d in definitions)
     sfn = boto3.client("stepfunctions", region_name=region)
     described = sfn.describe_state_machine(stateMachineArn=outputs["StateMachineArn"])
     assert json.loads(described["definition"]) == machine

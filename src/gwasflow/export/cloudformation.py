@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from gwasflow.export.cfn_iam import BUCKET, job_roles, machine_role, role
 from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["BASE_TEMPLATE", "JobDefinitionUse", "build_template", "job_definitions_of", "main", "render"]
@@ -52,9 +53,6 @@ _BATCH_SUBMIT = "arn:aws:states:::batch:submitJob"
 _DYNAMODB_PREFIX = "arn:aws:states:::dynamodb:"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _LOGICAL_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
-_BATCH_EVENTS_RULE = "rule/StepFunctionsGetEventsForBatchJobsRule"
-_FSX_S3_ROLE = "role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/*"
-_ASSUME = "sts:AssumeRole"
 Json = dict[str, Any]
 
 
@@ -64,21 +62,6 @@ class JobDefinitionUse(NamedTuple):
     name: str
     vcpus: int
     memory_mb: int
-
-
-def _sub(text: str) -> Json:
-    return {"Fn::Sub": text}
-
-
-def _arn(service: str, resource: str, *, region: bool = True) -> Json:
-    where = "${AWS::Region}:${AWS::AccountId}" if region else ":${AWS::AccountId}"
-    return _sub(f"arn:${{AWS::Partition}}:{service}:{where}:{resource}")
-
-
-_BUCKET = {"Fn::If": ["CreateBucket", {"Ref": "DataBucket"}, {"Ref": "BucketName"}]}
-_BUCKET_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": _BUCKET}]}
-_OBJECTS_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/*", {"Bucket": _BUCKET}]}
-_TABLE_ARN = {"Fn::GetAtt": ["FailureTable", "Arn"]}
 
 
 def _walk(node: Any) -> Iterator[Mapping[str, Any]]:
@@ -145,6 +128,11 @@ def _parameters(queue: str, table: str) -> Json:
                                   Default=table, AllowedPattern="^[A-Za-z0-9_.-]{3,255}$"),
         "BucketName": param("String", "an existing bucket for data and results; empty: the stack creates one",
                             Default=""),
+        "LustreDnsName": param("String", "EC2/SPOT: DNS name of an FSx for Lustre file system the hosts mount "
+                               "(fs-....fsx.<region>.amazonaws.com); empty: no mount", Default=""),
+        "LustreMountName": param("String", "its mount name (aws fsx describe-file-systems: MountName)", Default=""),
+        "LustreMountPath": param("String", "where hosts and containers see it: the spec's workdir lives under it",
+                                 Default="/fsx", AllowedPattern="^/[A-Za-z0-9_./-]*$"),
         "ImageRepositoryName": param("String", "ECR repository the stack creates for the gwasflow image",
                                      Default="gwasflow", AllowedPattern="^[a-z0-9][a-z0-9._/-]{1,255}$"),
     }  # fmt: skip
@@ -169,24 +157,9 @@ def _conditions() -> Json:
         "IsEc2": {"Fn::Not": [{"Condition": "IsFargate"}]},
         "IsSpot": {"Fn::Equals": [{"Ref": "ComputeType"}, "SPOT"]},
         "CreateBucket": {"Fn::Equals": [{"Ref": "BucketName"}, ""]},
+        "MountLustre": {"Fn::And": [{"Condition": "IsEc2"},
+                                    {"Fn::Not": [{"Fn::Equals": [{"Ref": "LustreDnsName"}, ""]}]}]},
     }
-
-
-def _role(service: str, statements: Sequence[Json] = (), managed: Sequence[str] = ()) -> Json:
-    props: Json = {
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": _ASSUME}]},
-    }  # fmt: skip
-    if managed:
-        props["ManagedPolicyArns"] = [_sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{m}") for m in managed]
-    if statements:
-        props["Policies"] = [{"PolicyName": "gwasflow", "PolicyDocument": {"Version": "2012-10-17",
-                                                                             "Statement": list(statements)}}]
-    return {"Type": "AWS::IAM::Role", "Properties": props}
-
-
-def _allow(actions: Sequence[str], resources: Any, **more: Any) -> Json:
-    return {"Effect": "Allow", "Action": list(actions), "Resource": resources, **more}
 
 
 def _storage() -> Json:
@@ -214,19 +187,39 @@ def _storage() -> Json:
     }  # fmt: skip
 
 
+# EC2/SPOT hosts mount the FSx for Lustre file system at boot (Batch wants MIME multi-part user data).
+_LUSTRE_USER_DATA = """MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="==GWASFLOW=="
+
+--==GWASFLOW==
+Content-Type: text/cloud-config; charset="us-ascii"
+
+runcmd:
+- dnf install -y lustre-client || amazon-linux-extras install -y lustre
+- mkdir -p ${LustreMountPath}
+- mount -t lustre -o relatime,flock ${LustreDnsName}@tcp:/${LustreMountName} ${LustreMountPath}
+
+--==GWASFLOW==--
+"""
+
+
 def _compute() -> Json:
     no = {"Ref": "AWS::NoValue"}
+    template = {"LaunchTemplateId": {"Ref": "LaunchTemplate"},
+                "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]}}  # fmt: skip
 
     def ec2_only(value: Any) -> Json:
         return {"Fn::If": ["IsEc2", value, no]}
 
     strategy = {"Fn::If": ["IsSpot", "SPOT_PRICE_CAPACITY_OPTIMIZED", "BEST_FIT_PROGRESSIVE"]}
     return {
-        "BatchServiceRole": _role("batch.amazonaws.com", managed=["service-role/AWSBatchServiceRole"]),
-        "InstanceRole": {**_role("ec2.amazonaws.com", managed=["service-role/AmazonEC2ContainerServiceforEC2Role"]),
+        "BatchServiceRole": role("batch.amazonaws.com", managed=["service-role/AWSBatchServiceRole"]),
+        "InstanceRole": {**role("ec2.amazonaws.com", managed=["service-role/AmazonEC2ContainerServiceforEC2Role"]),
                          "Condition": "IsEc2"},
         "InstanceProfile": {"Type": "AWS::IAM::InstanceProfile", "Condition": "IsEc2",
                             "Properties": {"Roles": [{"Ref": "InstanceRole"}]}},
+        "LaunchTemplate": {"Type": "AWS::EC2::LaunchTemplate", "Condition": "MountLustre", "Properties": {
+            "LaunchTemplateData": {"UserData": {"Fn::Base64": {"Fn::Sub": _LUSTRE_USER_DATA}}}}},
         "ComputeEnvironment": {"Type": "AWS::Batch::ComputeEnvironment", "Properties": {
             "Type": "MANAGED",
             "ServiceRole": {"Fn::GetAtt": ["BatchServiceRole", "Arn"]},
@@ -239,6 +232,7 @@ def _compute() -> Json:
                 "InstanceTypes": ec2_only(["optimal"]),
                 "InstanceRole": ec2_only({"Fn::GetAtt": ["InstanceProfile", "Arn"]}),
                 "AllocationStrategy": ec2_only(strategy),
+                "LaunchTemplate": {"Fn::If": ["MountLustre", template, no]},
             },
         }},
         "JobQueue": {"Type": "AWS::Batch::JobQueue", "Properties": {
@@ -247,18 +241,6 @@ def _compute() -> Json:
             "ComputeEnvironmentOrder": [{"Order": 1, "ComputeEnvironment": {"Ref": "ComputeEnvironment"}}],
         }},
     }  # fmt: skip
-
-
-def _job_roles() -> Json:
-    job = [
-        _allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], _OBJECTS_ARN),
-        _allow(["s3:ListBucket"], _BUCKET_ARN),
-        _allow(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"], _TABLE_ARN),
-    ]
-    return {
-        "JobRole": _role("ecs-tasks.amazonaws.com", job),
-        "ExecutionRole": _role("ecs-tasks.amazonaws.com", managed=["service-role/AmazonECSTaskExecutionRolePolicy"]),
-    }
 
 
 def _job_definition(use: JobDefinitionUse) -> Json:
@@ -277,42 +259,17 @@ def _job_definition(use: JobDefinitionUse) -> Json:
                                      {"Type": "MEMORY", "Value": str(use.memory_mb)}],
             "NetworkConfiguration": {"Fn::If": ["IsFargate", {"AssignPublicIp": {"Ref": "AssignPublicIp"}}, no]},
             "FargatePlatformConfiguration": {"Fn::If": ["IsFargate", {"PlatformVersion": "LATEST"}, no]},
+            "Volumes": {"Fn::If": ["MountLustre", [{"Name": "lustre",
+                                                    "Host": {"SourcePath": {"Ref": "LustreMountPath"}}}], no]},
+            "MountPoints": {"Fn::If": ["MountLustre", [{"SourceVolume": "lustre",
+                                                        "ContainerPath": {"Ref": "LustreMountPath"}}], no]},
         },
     }}  # fmt: skip
 
 
-def _machine_policy() -> list[Json]:
-    machine = "stateMachine:${StateMachineName}"
-    fsx_slr = {"StringEquals": {"iam:AWSServiceName": ["fsx.amazonaws.com", "s3.data-source.lustre.fsx.amazonaws.com"]}}
-    return [
-        _allow(["batch:SubmitJob"], [{"Ref": "JobQueue"}, _arn("batch", "job-definition/${JobDefinitionPrefix}-*")]),
-        _allow(["batch:DescribeJobs"], "*"),  # DescribeJobs has no resource-level permissions
-        _allow(["batch:TerminateJob"], _arn("batch", "job/*")),
-        _allow(["events:PutTargets", "events:PutRule", "events:DescribeRule"], _arn("events", _BATCH_EVENTS_RULE)),
-        _allow(["dynamodb:PutItem", "dynamodb:Query"], _TABLE_ARN),
-        _allow(["s3:GetObject", "s3:PutObject"], _OBJECTS_ARN),
-        _allow(["s3:ListBucket"], _BUCKET_ARN),
-        _allow(["fsx:CreateFileSystem", "fsx:CreateDataRepositoryAssociation", "fsx:TagResource",
-                "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation"],
-               [_arn("fsx", "file-system/*"), _arn("fsx", "association/*/*")]),
-        _allow(["fsx:DescribeFileSystems", "fsx:DescribeDataRepositoryAssociations"], "*"),
-        _allow(["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
-                "ec2:DescribeNetworkInterfaces"], "*"),
-        _allow(["iam:CreateServiceLinkedRole"], "*", Condition=fsx_slr),
-        _allow(["iam:AttachRolePolicy", "iam:PutRolePolicy"], _sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:"
-                                                                     f"{_FSX_S3_ROLE}")),
-        _allow(["states:StartExecution"], _arn("states", machine)),
-        _allow(["states:DescribeExecution", "states:StopExecution"],
-               _arn("states", "execution:${StateMachineName}/*")),
-    ]  # fmt: skip
-
-
 def _state_machine(definition: Mapping[str, Any]) -> Json:
-    role = _role("states.amazonaws.com", _machine_policy())
-    role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] = {
-        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}  # fmt: skip
     return {
-        "StateMachineRole": role,
+        "StateMachineRole": machine_role(),
         "StateMachine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
             "StateMachineName": {"Ref": "StateMachineName"},
             "StateMachineType": "STANDARD",
@@ -324,7 +281,7 @@ def _state_machine(definition: Mapping[str, Any]) -> Json:
 
 def _outputs(with_machine: bool) -> Json:
     out: Json = {
-        "Bucket": {"Description": "bucket of manifests, inputs and results", "Value": _BUCKET},
+        "Bucket": {"Description": "bucket of manifests, inputs and results", "Value": BUCKET},
         "JobQueueArn": {"Value": {"Ref": "JobQueue"}},
         "FailureTable": {"Value": {"Ref": "FailureTable"}},
         "ImageRepositoryUri": {"Value": {"Fn::GetAtt": ["ImageRepository", "RepositoryUri"]}},
@@ -342,7 +299,7 @@ def build_template(definition: Mapping[str, Any] | None = None, *, image: str | 
     one job queue or failure table (one stack holds one of each).
     """
     queue, table = "gwasflow", "gwasflow-failures"
-    resources: Json = {**_storage(), **_compute(), **_job_roles()}
+    resources: Json = {**_storage(), **_compute(), **job_roles()}
     params: Json
     if definition is None:
         params = _parameters(queue, table)
