@@ -21,10 +21,12 @@ _FSX_S3_ROLE = "role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/*"
 
 
 def sub(text: str) -> Json:
+    """``Fn::Sub`` of ``text``."""
     return {"Fn::Sub": text}
 
 
 def arn(service: str, resource: str, *, region: bool = True) -> Json:
+    """The ARN of ``resource`` of ``service`` in the stack's partition, account (and region)."""
     where = "${AWS::Region}:${AWS::AccountId}" if region else ":${AWS::AccountId}"
     return sub(f"arn:${{AWS::Partition}}:{service}:{where}:{resource}")
 
@@ -36,6 +38,7 @@ TABLE_ARN = {"Fn::GetAtt": ["FailureTable", "Arn"]}
 
 
 def role(service: str, statements: Sequence[Json] = (), managed: Sequence[str] = ()) -> Json:
+    """An IAM role ``service`` assumes, with AWS managed policies and one inline policy of ``statements``."""
     props: Json = {
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]},
@@ -53,6 +56,8 @@ def allow(actions: Sequence[str], resources: Any, **more: Any) -> Json:
 
 
 def job_roles() -> Json:
+    """The containers' role (data and results in the bucket; failure records and retry requests in the table)
+    and the execution role Batch/ECS uses to pull the image from ECR and write the CloudWatch logs."""
     job = [
         allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], OBJECTS_ARN),
         allow(["s3:ListBucket"], BUCKET_ARN),
@@ -65,6 +70,9 @@ def job_roles() -> Json:
 
 
 def machine_policy() -> list[Json]:
+    """What the state machine calls: Batch ``.sync`` jobs, failure records, manifests and results in S3,
+    the FSx file system and its association (and the service-linked roles FSx creates for them), and the
+    child executions of a Distributed Map."""
     machine = "stateMachine:${StateMachineName}"
     fsx_slr = {"StringEquals": {"iam:AWSServiceName": ["fsx.amazonaws.com", "s3.data-source.lustre.fsx.amazonaws.com"]}}
     return [
@@ -73,7 +81,8 @@ def machine_policy() -> list[Json]:
         allow(["batch:TerminateJob"], arn("batch", "job/*")),
         allow(["events:PutTargets", "events:PutRule", "events:DescribeRule"], arn("events", _BATCH_EVENTS_RULE)),
         allow(["dynamodb:PutItem", "dynamodb:Query"], TABLE_ARN),
-        allow(["s3:GetObject", "s3:PutObject"], OBJECTS_ARN),
+        allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+              OBJECTS_ARN),
         allow(["s3:ListBucket"], BUCKET_ARN),
         allow(["fsx:CreateFileSystem", "fsx:CreateDataRepositoryAssociation", "fsx:TagResource",
                 "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation"],
@@ -86,7 +95,7 @@ def machine_policy() -> list[Json]:
                                                                      f"{_FSX_S3_ROLE}")),
         allow(["states:StartExecution"], arn("states", machine)),
         allow(["states:DescribeExecution", "states:StopExecution"],
-               arn("states", "execution:${StateMachineName}/*")),
+               [arn("states", "execution:${StateMachineName}:*"), arn("states", "execution:${StateMachineName}/*")]),
     ]  # fmt: skip
 
 

@@ -8,6 +8,9 @@ One stack holds what a run on AWS needs::
     ImageRepository (ECR)                the gwasflow image (deploy/Containerfile)
     BatchServiceRole, ComputeEnvironment (FARGATE, FARGATE_SPOT, EC2 or SPOT), JobQueue
     InstanceRole + InstanceProfile       EC2 and SPOT only: the Batch hosts' ECS agent
+    LaunchTemplate                       EC2 and SPOT with LustreDnsName: hosts mount an FSx for Lustre file
+                                         system at LustreMountPath, which the job definitions map into the
+                                         containers (Fargate cannot mount Lustre)
     JobRole, ExecutionRole               the containers' S3/DynamoDB access; image pull and logs
     JobDefinitions                       one per definition the machine names, in the image given
     StateMachineRole, StateMachine       only when a definition is given
@@ -23,7 +26,8 @@ The state machine's role holds only what the machine calls: Batch on the queue a
 named ``<prefix>-*`` (``.sync`` through the ``StepFunctionsGetEventsForBatchJobsRule`` rule), DynamoDB
 ``PutItem``/``Query`` on the table, S3 on the bucket, FSx for Lustre file systems and data repository
 associations (with the service-linked roles FSx needs to create), and its own executions (Distributed
-Map child workflows). The README section "Run it on AWS" explains each permission.
+Map child workflows); the roles are built in ``cfn_iam.py``. The README section "Run it on AWS" explains
+each permission.
 
     python -m gwasflow.export.cloudformation [--definition MACHINE.json --image URI] [-o OUT.yaml]
 
