@@ -121,7 +121,7 @@ def _parameters(queue: str, table: str) -> Json:
     name_pattern = "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
     return {
         "ComputeType": param("String", "Batch compute: FARGATE, FARGATE_SPOT, EC2 or SPOT (EC2 Spot instances)",
-                             Default="FARGATE", AllowedValues=["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"]),
+                             Default="EC2", AllowedValues=["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"]),
         "MaxVcpus": param("Number", "most vCPUs the compute environment runs at once", Default=256, MinValue=1),
         "SubnetIds": param("List<AWS::EC2::Subnet::Id>", "subnets of the Batch jobs (and of FSx file systems)"),
         "SecurityGroupIds": param("List<AWS::EC2::SecurityGroup::Id>",
