@@ -188,6 +188,7 @@ def _deploy(region: str, body: str, params: dict[str, str]) -> dict[str, Any]:
         stack: dict[str, Any] = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
         if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
             return stack
+        time.sleep(0.2)
 
 
 LUSTRE = {"LustreDnsName": "fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com", "LustreMountName": "abcdefgh"}
@@ -249,3 +250,28 @@ def test_stack__base_template_without_machine_on_moto(aws_endpoint: str) -> None
     job_role = outputs["JobRoleArn"].rsplit("/", 1)[-1]
     policy = boto3.client("iam", region_name=region).get_role_policy(RoleName=job_role, PolicyName="gwasflow")
     assert "s3:::existing-data/*" in json.dumps(policy["PolicyDocument"])
+
+
+def test_stack__machine_template_updates_the_base_stack(aws_endpoint: str, machine: dict[str, Any]) -> None:
+    """The README's order: deploy the base template, then the generated one over the same stack."""
+    region = "ap-southeast-2"
+    subnet, group = _network(region)
+    params = {"SubnetIds": subnet, "SecurityGroupIds": group, "JobQueueName": "gwas-queue",
+              "FailureTableName": "gwas-failures"}  # fmt: skip
+    stack = _deploy(region, (REPO_ROOT / BASE_TEMPLATE).read_text(), params)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    cfn = boto3.client("cloudformation", region_name=region)
+    cfn.update_stack(StackName="gwasflow", TemplateBody=render(build_template(machine, image=IMAGE)),
+                     Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])  # fmt: skip
+    deadline = time.monotonic() + 60
+    while (stack := cfn.describe_stacks(StackName="gwasflow")["Stacks"][0])["StackStatus"].endswith("_IN_PROGRESS"):
+        assert time.monotonic() < deadline, "the update did not finish in 60 s"
+        time.sleep(0.2)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    described = boto3.client("stepfunctions", region_name=region).describe_state_machine(
+        stateMachineArn=outputs["StateMachineArn"])  # fmt: skip
+    assert json.loads(described["definition"]) == machine
+    queues = boto3.client("batch", region_name=region).describe_job_queues()["jobQueues"]
+    assert len(queues) == 1, "the update kept the one queue"
