@@ -38,6 +38,10 @@ def test_containerfile__every_copy_source_exists() -> None:
     sources = [src for args in copies for src in args[:-1] if not src.startswith("--")]
     assert "src" in sources and "pyproject.toml" in sources
     assert [s for s in sources if not (REPO_ROOT / s).exists()] == []
+    # .dockerignore ignores everything but an allow-list: every source must be on it
+    allowed = {line[1:].rstrip("/") for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+               if line.startswith("!")}  # fmt: skip
+    assert [s for s in sources if s.rstrip("/") not in allowed] == []
 
 
 def test_containerfile__commands_run_as_batch_sends_them() -> None:
