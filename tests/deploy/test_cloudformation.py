@@ -1,0 +1,277 @@
+"""The CloudFormation template: current on disk, cfn-lint clean, and deployed on a moto server on loopback.
+
+moto creates every resource type the template uses (S3, DynamoDB, ECR, IAM roles and instance profile,
+Batch compute environment, job queue and job definitions, Step Functions), with two quirks the
+assertions allow for: it names a Batch compute environment, job queue and job definition after the
+resource's logical id (it ignores ``JobQueueName`` and ``JobDefinitionName``), and it does not evaluate IAM
+policies (cfn-lint checks their syntax; what each permission is for is in the README).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import cfnlint.api
+import pytest
+import yaml
+
+from gwasflow.export.cloudformation import BASE_TEMPLATE, build_template, job_definitions_of, main, render
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gwasflow:latest"
+
+
+@pytest.fixture(scope="module")
+def machine(regenie_example: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A definition written by `gwasflow export --format stepfunctions` for the regenie example."""
+    tmp = tmp_path_factory.mktemp("export")
+    inputs = regenie_example / "inputs"
+    spec = {
+        "name": "example",
+        "datasets": [{"bed": str(inputs / "example")}],
+        "phenotypes": {"file": str(inputs / "phenotype.txt"), "columns": ["Y1", "Y2"]},
+        "step2": {"variants_per_job": 250},
+        "executor": {"kind": "aws_batch", "settings": {"job_queue": "gwas-queue", "image": IMAGE}},
+        "failure_log": "dynamodb:gwas-failures",
+        "workdir": str(tmp / "work"),
+        "outdir": str(tmp / "out"),
+    }
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    out = tmp / "machine.json"
+    done = subprocess.run([sys.executable, "-m", "gwasflow", "export", "--format", "stepfunctions",
+                           str(tmp / "spec.json"), "-o", str(out)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    definition: dict[str, Any] = json.loads(out.read_text())
+    return definition
+
+
+def _lint(template: dict[str, Any]) -> list[str]:
+    return [str(m) for m in cfnlint.api.lint(render(template), regions=["us-east-1"])]
+
+
+def test_render__committed_base_template_is_current() -> None:
+    assert (REPO_ROOT / BASE_TEMPLATE).read_text() == render(build_template()), (
+        "deploy/gwasflow.cfn.yaml is stale: python -m gwasflow.export.cloudformation -o deploy/gwasflow.cfn.yaml")
+
+
+def test_build_template__cfn_lint_clean(machine: dict[str, Any]) -> None:
+    assert _lint(build_template()) == []
+    assert _lint(build_template(machine, image=IMAGE)) == []
+
+
+def test_build_template__cfn_lint_catches_a_broken_template() -> None:
+    broken = build_template()
+    broken["Resources"]["JobQueue"]["Properties"]["Priority"] = "first"
+    del broken["Resources"]["FailureTable"]["Properties"]["KeySchema"]
+    assert len(_lint(broken)) >= 2
+
+
+def test_build_template__embeds_the_exported_machine(machine: dict[str, Any]) -> None:
+    template = build_template(machine, image=IMAGE)
+    resources, params = template["Resources"], template["Parameters"]
+    assert json.loads(resources["StateMachine"]["Properties"]["DefinitionString"]) == machine
+    assert params["JobQueueName"]["Default"] == "gwas-queue"
+    assert params["FailureTableName"]["Default"] == "gwas-failures"
+    assert params["ImageUri"]["Default"] == IMAGE
+    named = {t["Parameters"]["JobDefinition"] for t in _tasks(machine) if "JobDefinition" in t.get("Parameters", {})}
+    registered = {r["Properties"]["JobDefinitionName"] for r in resources.values()
+                  if r["Type"] == "AWS::Batch::JobDefinition"}  # fmt: skip
+    assert named and registered == named
+    policy = resources["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = {a for s in policy for a in s["Action"]}
+    assert {"batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob", "events:PutTargets", "events:PutRule",
+            "events:DescribeRule", "dynamodb:PutItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject",
+            "s3:ListBucket", "fsx:CreateFileSystem", "fsx:CreateDataRepositoryAssociation",
+            "fsx:DescribeFileSystems", "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation",
+            "iam:CreateServiceLinkedRole", "states:StartExecution"} <= actions  # fmt: skip
+    assert all(s["Resource"] != "*" for s in policy if set(s["Action"]) & {"batch:SubmitJob", "dynamodb:PutItem"})
+
+
+def _tasks(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        own = [node] if node.get("Type") == "Task" else []
+        return own + [t for v in node.values() for t in _tasks(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _tasks(v)]
+    return []
+
+
+def test_build_template__without_definition_has_no_machine() -> None:
+    resources = build_template()["Resources"]
+    assert "StateMachine" not in resources and "StateMachineRole" not in resources
+    assert not [r for r in resources.values() if r["Type"] == "AWS::Batch::JobDefinition"]
+    assert {"DataBucket", "FailureTable", "ImageRepository", "ComputeEnvironment", "JobQueue", "JobRole",
+            "ExecutionRole", "BatchServiceRole"} <= set(resources)  # fmt: skip
+
+
+def _batch_task(definition: str, vcpus: str = "2", memory: str = "4096", queue: str = "q") -> dict[str, Any]:
+    return {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "End": True, "Parameters": {
+        "JobQueue": queue, "JobDefinition": definition, "JobName": "j",
+        "ContainerOverrides": {"ResourceRequirements": [{"Type": "VCPU", "Value": vcpus},
+                                                        {"Type": "MEMORY", "Value": memory}]}}}  # fmt: skip
+
+
+def test_job_definitions_of__names_and_resources_inside_a_map() -> None:
+    inner = {"StartAt": "B", "States": {"B": _batch_task("gwasflow-x-2c-4096m-abc")}}
+    definition = {"StartAt": "A", "States": {
+        "A": {**_batch_task("gwasflow-x-1c-2048m-def", "1", "2048"), "End": False, "Next": "M"},
+        "M": {"Type": "Map", "ItemProcessor": inner, "End": True}}}  # fmt: skip
+    uses = job_definitions_of(definition)
+    assert [(u.name, u.vcpus, u.memory_mb) for u in uses] == [("gwasflow-x-1c-2048m-def", 1, 2048),
+                                                   ("gwasflow-x-2c-4096m-abc", 2, 4096)]  # fmt: skip
+
+
+def test_job_definitions_of__refuses_a_definition_chosen_at_run_time() -> None:
+    task = _batch_task("x")
+    task["Parameters"]["JobDefinition.$"] = task["Parameters"].pop("JobDefinition")
+    with pytest.raises(ValueError, match="JobDefinition is not a literal name"):
+        job_definitions_of({"StartAt": "A", "States": {"A": task}})
+    with pytest.raises(ValueError, match="no integer VCPU and MEMORY"):
+        job_definitions_of({"StartAt": "A", "States": {"A": _batch_task("x", memory="lots")}})
+
+
+def test_build_template__refuses_two_queues_or_no_image() -> None:
+    two = {"StartAt": "A", "States": {"A": {**_batch_task("d1", queue="q1"), "End": False, "Next": "B"},
+                                      "B": _batch_task("d2", queue="q2")}}  # fmt: skip
+    with pytest.raises(ValueError, match=r"more than one job queue: \['q1', 'q2'\]"):
+        build_template(two, image=IMAGE)
+    with pytest.raises(ValueError, match="need an image"):
+        build_template({"StartAt": "A", "States": {"A": _batch_task("d1")}})
+
+
+def test_main__bad_definition_file_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "machine.json"
+    bad.write_text('{"StartAt": "A",\n "States": }')
+    out = tmp_path / "stack.yaml"
+    assert main(["--definition", str(bad), "--image", IMAGE, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(bad) in err and "line 2" in err
+    bad.write_text('{"Comment": "no states"}')
+    assert main(["--definition", str(bad), "--image", IMAGE, "-o", str(out)]) == 2
+    assert "not a state machine definition" in capsys.readouterr().err
+    assert main(["--definition", str(tmp_path / "missing.json"), "-o", str(out)]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_main__writes_the_template(tmp_path: Path, machine: dict[str, Any]) -> None:
+    (tmp_path / "machine.json").write_text(json.dumps(machine))
+    out = tmp_path / "stack.yaml"
+    assert main(["--definition", str(tmp_path / "machine.json"), "--image", IMAGE, "-o", str(out)]) == 0
+    assert yaml.safe_load(out.read_text()) == build_template(machine, image=IMAGE)
+
+
+def _network(region: str) -> tuple[str, str]:
+    ec2 = boto3.client("ec2", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="gwasflow-jobs", Description="jobs", VpcId=vpc)["GroupId"]
+    return subnet, group
+
+
+def _deploy(region: str, body: str, params: dict[str, str]) -> dict[str, Any]:
+    cfn = boto3.client("cloudformation", region_name=region)
+    stack_id = cfn.create_stack(StackName="gwasflow", TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+                                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
+                                )["StackId"]  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        stack: dict[str, Any] = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            return stack
+        time.sleep(0.2)
+
+
+LUSTRE = {"LustreDnsName": "fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com", "LustreMountName": "abcdefgh"}
+
+
+@pytest.mark.parametrize(("compute", "region"), [("FARGATE", "us-east-1"), ("SPOT", "eu-west-1")])
+def test_stack__create_complete_on_moto(aws_endpoint: str, machine: dict[str, Any], compute: str, region: str) -> None:
+    subnet, group = _network(region)
+    params = {"ComputeType": compute, "SubnetIds": subnet, "SecurityGroupIds": group}
+    if compute == "SPOT":
+        params.update(LUSTRE)  # hosts mount the file system; job definitions map it into the containers
+    stack = _deploy(region, render(build_template(machine, image=IMAGE)), params)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+    table = boto3.client("dynamodb", region_name=region).describe_table(TableName="gwas-failures")["Table"]
+    assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {("run_id", "HASH"),
+                                                                                 ("failure_id", "RANGE")}
+    assert outputs["FailureTable"] == "gwas-failures"
+    batch = boto3.client("batch", region_name=region)
+    queue = batch.describe_job_queues(jobQueues=[outputs["JobQueueArn"]])["jobQueues"][0]
+    assert queue["state"] == "ENABLED" and len(queue["computeEnvironmentOrder"]) == 1
+    env = batch.describe_compute_environments(computeEnvironments=[queue["computeEnvironmentOrder"][0]
+                                                                   ["computeEnvironment"]])["computeEnvironments"]
+    assert env[0]["computeResources"]["type"] == compute
+    definitions = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+    assert [d["containerProperties"]["image"] for d in definitions] == [IMAGE] * len(job_definitions_of(machine))
+    if compute == "SPOT":
+        template_id = env[0]["computeResources"]["launchTemplate"]["launchTemplateId"]
+        data = boto3.client("ec2", region_name=region).describe_launch_template_versions(
+            LaunchTemplateId=template_id)["LaunchTemplateVersions"][0]["LaunchTemplateData"]  # fmt: skip
+        user_data = base64.b64decode(data["UserData"]).decode()
+        assert f"mount -t lustre -o relatime,flock {LUSTRE['LustreDnsName']}@tcp:/abcdefgh /fsx" in user_data
+        assert all(d["containerProperties"]["mountPoints"] == [{"sourceVolume": "lustre", "containerPath": "/fsx"}]
+                   for d in definitions)  # fmt: skip
+    else:
+        assert "launchTemplate" not in env[0]["computeResources"]
+        assert all(not d["containerProperties"].get("mountPoints") for d in definitions)
+    sfn = boto3.client("stepfunctions", region_name=region)
+    described = sfn.describe_state_machine(stateMachineArn=outputs["StateMachineArn"])
+    assert json.loads(described["definition"]) == machine
+    role = described["roleArn"].rsplit("/", 1)[-1]
+    iam = boto3.client("iam", region_name=region)
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["gwasflow"]
+    assert boto3.client("s3", region_name=region).head_bucket(Bucket=outputs["Bucket"])
+    repo = boto3.client("ecr", region_name=region).describe_repositories(repositoryNames=["gwasflow"])
+    assert repo["repositories"][0]["repositoryUri"] == outputs["ImageRepositoryUri"]
+
+
+def test_stack__base_template_without_machine_on_moto(aws_endpoint: str) -> None:
+    region = "us-west-2"
+    subnet, group = _network(region)
+    stack = _deploy(region, (REPO_ROOT / BASE_TEMPLATE).read_text(),
+                    {"SubnetIds": subnet, "SecurityGroupIds": group, "BucketName": "existing-data"})  # fmt: skip
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["Bucket"] == "existing-data" and "StateMachineArn" not in outputs
+    assert boto3.client("stepfunctions", region_name=region).list_state_machines()["stateMachines"] == []
+    job_role = outputs["JobRoleArn"].rsplit("/", 1)[-1]
+    policy = boto3.client("iam", region_name=region).get_role_policy(RoleName=job_role, PolicyName="gwasflow")
+    assert "s3:::existing-data/*" in json.dumps(policy["PolicyDocument"])
+
+
+def test_stack__machine_template_updates_the_base_stack(aws_endpoint: str, machine: dict[str, Any]) -> None:
+    """The README's order: deploy the base template, then the generated one over the same stack."""
+    region = "ap-southeast-2"
+    subnet, group = _network(region)
+    params = {"SubnetIds": subnet, "SecurityGroupIds": group, "JobQueueName": "gwas-queue",
+              "FailureTableName": "gwas-failures"}  # fmt: skip
+    stack = _deploy(region, (REPO_ROOT / BASE_TEMPLATE).read_text(), params)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    cfn = boto3.client("cloudformation", region_name=region)
+    cfn.update_stack(StackName="gwasflow", TemplateBody=render(build_template(machine, image=IMAGE)),
+                     Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])  # fmt: skip
+    deadline = time.monotonic() + 60
+    while (stack := cfn.describe_stacks(StackName="gwasflow")["Stacks"][0])["StackStatus"].endswith("_IN_PROGRESS"):
+        assert time.monotonic() < deadline, "the update did not finish in 60 s"
+        time.sleep(0.2)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    described = boto3.client("stepfunctions", region_name=region).describe_state_machine(
+        stateMachineArn=outputs["StateMachineArn"])  # fmt: skip
+    assert json.loads(described["definition"]) == machine
+    queues = boto3.client("batch", region_name=region).describe_job_queues()["jobQueues"]
+    assert len(queues) == 1, "the update kept the one queue"
