@@ -8,7 +8,9 @@ of rows:
   deduplicated grid of cells (positions and -log10 p rounded to roughly the
   resolution of a plot; the grid coarsens itself when it grows past
   ``_MAX_CELLS``), for the Manhattan plot;
-* every genome-wide significant row, for the hits and the top loci.
+* every genome-wide significant row, for the hits and the top loci;
+* every row with LOG10P > 3 with its fields (ID, BETA, SE, A1FREQ, N), for
+  interactive plots (``details.py``, bounded in number).
 
 Formulas:
 
@@ -39,6 +41,7 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from gwasflow.engine.rundir import write_atomic
+from gwasflow.report.details import DetailCollector, PointDetails
 
 __all__ = [
     "CHI2_MEDIAN_1DF",
@@ -86,6 +89,7 @@ class Hit:
     a1freq: float = math.nan
     allele0: str = ""
     allele1: str = ""
+    n: int = -1  # the N column (-1 when absent)
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,16 @@ class PhenotypeSummary:
     loci: list[Locus] = field(default_factory=list)
     manhattan: ManhattanPoints = field(default_factory=_empty_manhattan)
     qq: QQPoints = field(default_factory=_empty_qq)
+    details: PointDetails = field(default_factory=PointDetails)
+
+    @property
+    def n_samples(self) -> int | None:
+        """The largest N among the rows read whole (the top one and those above LOG10P 3); None if no N."""
+        values = [int(self.details.n.max())] if self.details.size else []
+        if self.top is not None:
+            values.append(self.top.n)
+        best = max(values, default=-1)
+        return best if best >= 0 else None
 
 
 # --------------------------------------------------------------------------- public functions
@@ -177,6 +191,7 @@ def summarize_results(path: Path, phenotype: str, *, window_bp: int = CLUMP_WIND
         loci=clump_by_distance(hits, window_bp=window_bp),
         manhattan=scan.manhattan(),
         qq=qq_points(chisq),
+        details=scan.details.result(),
     )
 
 
@@ -328,11 +343,16 @@ class _Block:
     ) -> None:
         self.chrom, self.pos, self.chisq, self.logp = chrom, pos, chisq, logp
         self._raw, self._lines = raw, lines
+        self._ends: NDArray[np.intp] | None = None
 
     def line(self, i: int) -> str:
-        if self._lines is None:
-            self._lines = self._raw.decode().splitlines()
-        return self._lines[i]
+        """Line ``i``, cut out of the raw bytes at its newlines (the block is split only when parsed slowly)."""
+        if self._lines is not None:
+            return self._lines[i]
+        if self._ends is None:
+            self._ends = np.flatnonzero(np.frombuffer(self._raw, dtype=np.uint8) == 10)
+        start = int(self._ends[i - 1]) + 1 if i else 0
+        return self._raw[start : int(self._ends[i])].decode()
 
 
 class _Columns:
@@ -399,6 +419,7 @@ class _Scan:
         self.pending: list[NDArray[np.int64]] = []  # keys of cells not yet deduplicated
         self.n_pending = 0
         self.cell_bp = 1024
+        self.details = DetailCollector(cols.col)
 
     def add(self, block: _Block) -> None:
         self.chisq.append(block.chisq)
@@ -417,6 +438,11 @@ class _Scan:
         if self.n_pending > 8 * _MAX_CELLS:
             self._consolidate()
         self._hits(block)
+        self._details(block)
+
+    def _details(self, block: _Block) -> None:
+        for i in np.flatnonzero(block.logp > self.details.min_log10p).tolist():  # NaN compares False
+            self.details.add(str(block.chrom[i]), int(block.pos[i]), float(block.logp[i]), block.line(i).split())
 
     def _consolidate(self) -> None:
         """Deduplicate the pending cells; halve the position resolution while there are too many.
@@ -466,6 +492,7 @@ class _Scan:
             a1freq=_float(text("A1FREQ")),
             allele0=text("ALLELE0"),
             allele1=text("ALLELE1"),
+            n=int(n) if math.isfinite(n := _float(text("N"))) else -1,
         )
 
     def all_chisq(self) -> NDArray[np.float64]:
