@@ -74,7 +74,10 @@ def test_write_report__one_self_contained_file(tmp_path: Path) -> None:
     assert not EXTERNAL.search(html)
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"<(script|link|iframe)\b", html, re.IGNORECASE)
-    assert sorted(p.name for p in rundir.root.iterdir()) == ["report.html", "results"]  # no temp file left
+    # the browsable pages beside it, linked from it; no temp file left
+    assert sorted(p.name for p in rundir.root.iterdir()) == ["index.html", "phenotypes", "report.html", "results"]
+    assert sorted(p.name for p in (rundir.root / "phenotypes").iterdir()) == ["Y1.html", "Y2.html"]
+    assert 'href="index.html"' in html and 'href="phenotypes/Y1.html"' in html and 'href="phenotypes/Y2.html"' in html
 
 
 def test_write_report__results_loci_runs_failures_spec_and_versions(tmp_path: Path) -> None:
