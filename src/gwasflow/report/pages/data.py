@@ -1,7 +1,8 @@
 """What the index and phenotype pages embed: JSON payloads and sparklines, from a ``PhenotypeSummary``.
 
-Numbers are rounded to what a plot or a tooltip shows (LOG10P to 3 decimals,
-BETA/SE/A1FREQ to 4 significant digits), NaN becomes ``null``. The JSON goes
+Numbers are rounded to what a plot or a tooltip shows (LOG10P of the thinned
+points to 3 decimals, BETA/SE/A1FREQ to 4 significant digits; the detailed
+points' LOG10P is kept as read, the tooltip rounds it), NaN becomes ``null``. The JSON goes
 into a ``<script type="application/json">`` element, so ``<``, ``>`` and
 ``&`` are written as ``\\u`` escapes and no text of a result file can close it.
 """
@@ -135,7 +136,7 @@ def phenotype_payload(summary: PhenotypeSummary, genes: NearestGene | None) -> d
         "pts": {
             "c": [code[c] for c in d.chrom],
             "p": d.pos.tolist(),
-            "y": _rounded(d.log10p, 3),
+            "y": _rounded(d.log10p, 12),  # as read: the tooltip rounds it once
             "id": list(d.id),
             "b": _significant(d.beta),
             "se": _significant(d.se),
