@@ -98,6 +98,9 @@ def test_write_report__escapes_what_comes_from_the_run(tmp_path: Path) -> None:
     rundir, store, graph = _run(tmp_path, name="<script>alert(1)</script>")
     html = write_report(rundir=rundir, store=store, run_id="run-1", graph=graph).read_text()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for page in (rundir.root / "index.html", rundir.root / "phenotypes" / "Y1.html"):
+        text = page.read_text()
+        assert "alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
 
 
 def test_write_report__missing_results_and_given_summaries(tmp_path: Path) -> None:
@@ -134,3 +137,11 @@ def test_write_report__on_a_real_demo_run(tmp_path: Path) -> None:
     y1 = summarize_results(rundir.results_dir / "Y1.regenie.gz", "Y1")
     assert y1.n_variants > 1900 and f"{y1.lambda_gc:.4f}" in html
     assert ">Y1</a>" in html and ">Y2</a>" in html
+    published = tmp_path / "demo"  # the run's own report job wrote the pages beside its report.html
+    assert (published / "index.html").is_file()
+    assert sorted(p.name for p in (published / "phenotypes").iterdir()) == ["Y1.html", "Y2.html"]
+    again = subprocess.run([sys.executable, "-m", "gwasflow", "report", str(published)],
+                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert f"report: {published / 'report.html'}" in again.stdout
+    assert again.stderr.splitlines()[-1] == "report: 4/4 report.html"  # plain progress: stderr is not a terminal

@@ -33,6 +33,7 @@ from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_duration
 from gwasflow.report.pages import NearestGene, Trait, case_control_counts, write_site
 from gwasflow.report.plots import manhattan_png, qq_png, timeline_png
+from gwasflow.report.progress import ItemProgress, NullItemProgress
 from gwasflow.report.qccounts import QC_TABLE_NAME, read_qc_table
 from gwasflow.report.summary import Locus, PhenotypeSummary, summarize_results
 
@@ -73,6 +74,7 @@ def write_report(
     summaries: Mapping[str, PhenotypeSummary] | None = None,
     genes: NearestGene | None = None,
     loci_html: Mapping[str, str] | None = None,
+    progress: ItemProgress | None = None,
 ) -> Path:
     """Write the run's report (default ``<outdir>/report.html``) and return its path.
 
@@ -81,14 +83,36 @@ def write_report(
     from them. A phenotype whose results file is missing is reported as such.
     The phenotype pages and ``index.html`` are written first, next to ``out``
     (``genes`` and ``loci_html`` go to them, see ``report.pages.write_site``).
+    ``progress`` is told of each phenotype done, then of the pages and the report.
     """
     out = out or rundir.root / REPORT_NAME
-    phenotypes = [_phenotype(job, rundir, summaries or {}) for job in graph.by_step(Step.MERGE)]
+    progress = progress or NullItemProgress()
+    merges = graph.by_step(Step.MERGE)
+    progress.start("report", len(merges) + 2)
+    try:
+        phenotypes = []
+        for job in merges:
+            phenotypes.append(_phenotype(job, rundir, summaries or {}))
+            progress.advance(phenotypes[-1].name)
+        run = store.get_run(run_id)
+        traits = [Trait(p.name, p.path, p.summary, p.missing, p.cases_controls) for p in phenotypes]
+        site = write_site(traits, out.parent, title=run.name, genes=genes, loci_html=loci_html, report_name=out.name)
+        phenotypes = [replace(p, page=site.pages.get(p.name, "")) for p in phenotypes]
+        progress.advance(site.index.name)
+        context = _context(rundir, store, run_id, phenotypes, index=site.index.name)
+        write_atomic(out, _environment().get_template("report.html.j2").render(context))
+        progress.advance(out.name)
+    finally:
+        progress.close()
+    return out
+
+
+def _context(
+    rundir: RunDir, store: Store, run_id: str, phenotypes: list[_Phenotype], *, index: str
+) -> dict[str, Any]:
+    """What ``report.html.j2`` shows: the phenotypes, the run's metrics, timeline, failures and spec."""
     now = time.time()
     run = store.get_run(run_id)
-    traits = [Trait(p.name, p.path, p.summary, p.missing, p.cases_controls) for p in phenotypes]
-    site = write_site(traits, out.parent, title=run.name, genes=genes, loci_html=loci_html, report_name=out.name)
-    phenotypes = [replace(p, page=site.pages.get(p.name, "")) for p in phenotypes]
     metrics = collect_metrics(store, run_id, now=now)
     attempts = store.list_attempts(run_id)
     job_steps = {j.job_id: j.step for j in store.list_jobs(run_id)}
@@ -103,16 +127,14 @@ def write_report(
         "engine": _engine(run.spec_json),
         "spec": _pretty_json(run.spec_json),
         "phenotypes": phenotypes,
-        "index": site.index.name,
+        "index": index,
         "qc": read_qc_table(rundir.root / QC_TABLE_NAME),
         "timeline": _data_uri(timeline_png(attempts, job_steps, now=now)),
         "states": sorted({s for step in metrics.steps for s in step.state_counts}, key=_state_order),
         "failed": failed[-MAX_FAILED_SHOWN:],
         "failed_more": max(0, len(failed) - MAX_FAILED_SHOWN),
     }
-    html = _environment().get_template("report.html.j2").render(context)
-    write_atomic(out, html)
-    return out
+    return context
 
 
 def _phenotype(job: Job, rundir: RunDir, summaries: Mapping[str, PhenotypeSummary]) -> _Phenotype:
