@@ -42,9 +42,12 @@ def _run(tmp_path: Path, *, name: str = "study") -> tuple[RunDir, MemoryStore, J
     rundir.results_dir.mkdir(parents=True)
     merges = [
         Job(id=f"merge-{p}", step=Step.MERGE, kind=JobKind.INTERNAL, action="merge",
-            outputs=(str(rundir.results_dir / f"{p}.regenie.gz"),), meta={"phenotype": p})
+            outputs=(str(rundir.results_dir / f"{p}.regenie.gz"),),
+            meta={"phenotype": p, "shard_logs": [str(tmp_path / "step2_1.log")]})
         for p in ("Y1", "Y2")
     ]  # fmt: skip
+    (tmp_path / "step2_1.log").write_text(" * case-control counts for each trait:\n"
+                                          "   - 'Y1': 121 cases and 379 controls\n")  # fmt: skip
     graph = JobGraph([Job(id="step1", step=Step.STEP1, kind=JobKind.COMMAND, argv=("regenie",)), *merges])
     _results(rundir.results_dir / "Y1.regenie.gz", 1, peak=True)
     _results(rundir.results_dir / "Y2.regenie.gz", 2, peak=False)
@@ -92,6 +95,14 @@ def test_write_report__results_loci_runs_failures_spec_and_versions(tmp_path: Pa
     assert "&#34;version&#34;: &#34;4.1.2&#34;" in html  # the spec, pretty-printed and escaped
     for step in ("step1", "merge"):
         assert f"<td>{step}</td>" in html
+    assert "121 cases, 379 controls" in html  # Y1's, from its step 2 log; Y2 has none there
+    index = (rundir.root / "index.html").read_text()
+    y1_row = re.search(r'<tr data-name="Y1">(.*?)</tr>', index, re.DOTALL)
+    y2_row = re.search(r'<tr data-name="Y2">(.*?)</tr>', index, re.DOTALL)
+    assert y1_row and y2_row
+    assert 'data-v="121"' in y1_row.group(1) and 'data-v="379"' in y1_row.group(1)
+    assert 'data-v="1000"' in y1_row.group(1) and 'data-v="1000"' in y2_row.group(1)  # N from the N column
+    assert "rs1500" in y1_row.group(1) and 'data-v="121"' not in y2_row.group(1)
 
 
 def test_write_report__escapes_what_comes_from_the_run(tmp_path: Path) -> None:
