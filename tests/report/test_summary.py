@@ -11,6 +11,7 @@ import pytest
 from numpy.typing import NDArray
 from scipy import stats
 
+from gwasflow.report import scan as scan_module
 from gwasflow.report import summary as summary_module
 from gwasflow.report.summary import (
     CHI2_MEDIAN_1DF,
@@ -114,7 +115,7 @@ def test_summarize_results__lambda_hits_and_top(tmp_path: Path) -> None:
 def test_summarize_results__matches_numpy_whatever_the_block_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
 ) -> None:
-    monkeypatch.setattr(summary_module, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(scan_module, "_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(summary_module, "_MAX_CELLS", 500)  # forces the Manhattan grid to coarsen
     chrom, pos, chisq = _synthetic(6000, seed=11)
     path = tmp_path / "Y.regenie.gz"
