@@ -87,3 +87,15 @@ def test_write_site__loci_fragment_replaces_the_table_and_no_genes_is_said(tmp_p
     assert "no gene annotation given" in index
     assert not list((tmp_path / "site" / "phenotypes").glob("*.tmp*"))
     assert np.isclose(_data(t0)["lambda"], round(traits[0].summary.lambda_gc, 4))  # type: ignore[arg-type,union-attr]
+
+
+def test_write_site__removes_pages_of_phenotypes_no_longer_there(tmp_path: Path) -> None:
+    path = tmp_path / "T.regenie.gz"
+    write_trait(path, seed=3)
+    summary = summarize_results(path, "T")
+    write_site([Trait("T", path, summary), Trait("old", path, summary)], tmp_path / "site", title="t")
+    assert sorted(p.name for p in (tmp_path / "site" / "phenotypes").iterdir()) == ["T.html", "old.html"]
+    (tmp_path / "site" / "phenotypes" / "notes.txt").write_text("not a page")
+    write_site([Trait("T", path, summary)], tmp_path / "site", title="t")
+    assert sorted(p.name for p in (tmp_path / "site" / "phenotypes").iterdir()) == ["T.html", "notes.txt"]
+    assert "old.html" not in (tmp_path / "site" / "index.html").read_text()

@@ -65,6 +65,8 @@ def write_site(
     ``genes`` gives each point's nearest gene; ``loci_html`` (phenotype -> an
     already escaped HTML fragment) replaces a page's table of distance-clumped
     loci. Without ``genes`` the pages say that no gene annotation was given.
+    Pages left in ``phenotypes/`` by an earlier report, of phenotypes not in
+    ``traits`` (or without results now), are removed after the index is written.
     """
     files = page_files(t.name for t in traits)
     (out_dir / PHENOTYPE_DIR).mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,15 @@ def write_site(
     }
     index = out_dir / INDEX_NAME
     write_atomic(index, _environment().get_template("site_index.html.j2").render(context))
+    _remove_stale(out_dir / PHENOTYPE_DIR, {Path(href).name for href in pages.values()})
     return Site(index, pages)
+
+
+def _remove_stale(folder: Path, current: set[str]) -> None:
+    """Pages of phenotypes this run no longer has (the folder is ours: only ``*.html`` we wrote live there)."""
+    for page in folder.glob("*.html"):
+        if page.name not in current:
+            page.unlink(missing_ok=True)
 
 
 def _phenotype_page(
