@@ -244,3 +244,24 @@ def test_write_site__300_traits_each_page_loads_in_under_2_s(
               f"phenotype pages median {sorted(loads.values())[150]:.3f} s, slowest {slowest} {loads[slowest]:.3f} s")
     assert loads[slowest] < LOAD_BOUND_S
     assert _errors(browser) == []
+
+
+def test_phenotype_page__a_trait_without_any_p_value_renders_without_errors(browser: Any, tmp_path: Path) -> None:
+    import gzip
+
+    from tests.report.sitedata import HEADER
+
+    path = tmp_path / "failed.regenie.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(HEADER + "".join(f"1 {i} v{i} A G 0.1 10 ADD NA NA NA NA TEST_FAIL\n" for i in range(1, 4)))
+    summary = summarize_results(path, "failed")
+    assert summary.n_variants == 0 and summary.manhattan.n_points == 0
+    site = write_site([Trait("failed", path, summary)], tmp_path, title="empty")
+    _open(browser, tmp_path / site.pages["failed"])
+    assert browser.execute_script("return gwasflowPlot.visiblePoints()") == 0
+    assert browser.execute_script("return gwasflowPlot.qqPoints()") == 0
+    assert browser.find_element("id", "qq-lambda").text == "λGC = NA"
+    assert _errors(browser) == []
+    _open(browser, site.index)
+    assert browser.execute_script("return gwasflowIndex.visibleNames()") == ["failed"]
+    assert _errors(browser) == []

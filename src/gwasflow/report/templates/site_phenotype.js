@@ -11,7 +11,7 @@
   var total = lengths.reduce(function (a, b) { return a + b; }, 0) || 1;
   var gap = total * 0.004;
   var offsets = [];
-  (function () { var at = 0; for (var c = 0; c < nChrom; c++) { offsets.push(at); at += lengths[c] + gap; } total = at - gap; }());
+  (function () { var at = 0; for (var c = 0; c < nChrom; c++) { offsets.push(at); at += lengths[c] + gap; } total = Math.max(at - gap, 1); }());
 
   var canvas = document.getElementById("manhattan"), tip = document.getElementById("tip");
   var select = document.getElementById("chrom"), allButton = document.getElementById("all");
