@@ -39,7 +39,7 @@
 
   function xOf(c, p) {
     if (view === null) { return M.left + (offsets[c] + p) / total * plotW; }
-    return c === view ? M.left + p / lengths[c] * plotW : NaN;
+    return c === view ? M.left + (0.01 + 0.98 * p / lengths[c]) * plotW : NaN;  /* 1% margins: no point on the axis */
   }
   function yOf(y) { return M.top + plotH - Math.min(y, ymax) / ymax * plotH; }
 
@@ -67,7 +67,7 @@
       ctx.fillText("chromosome", M.left + plotW / 2, M.top + plotH + 22);
     } else {
       var mb = lengths[view] / 1e6, tick = Math.pow(10, Math.floor(Math.log10(Math.max(mb, 1e-3) / 2)));
-      for (var m = 0; m <= mb; m += tick) { ctx.fillText(String(+m.toFixed(3)), M.left + m / mb * plotW, M.top + plotH + 5); }
+      for (var m = 0; m <= mb; m += tick) { ctx.fillText(String(+m.toFixed(3)), xOf(view, m * 1e6), M.top + plotH + 5); }
       ctx.fillText("chromosome " + D.chroms[view] + " (Mb)", M.left + plotW / 2, M.top + plotH + 22);
     }
     ctx.strokeStyle = "#c0392b"; ctx.setLineDash([5, 4]); ctx.beginPath();
