@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_CANCELLED = 130
+DESCRIPTION = (
+    "Run a regenie GWAS from one spec file: on this machine, on Slurm or on AWS Batch, with retries, resume "
+    "and a report of every phenotype."
+)
+EPILOG = (
+    "Start with `gwasflow demo` (a whole GWAS on simulated data), then `gwasflow validate SPEC` and "
+    "`gwasflow run SPEC`. `gwasflow COMMAND --help` describes a command."
+)
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -37,7 +45,7 @@ def _add_force_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gwasflow", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="gwasflow", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"gwasflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -124,9 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pheno", action="append", default=[], help="only this phenotype (repeatable; default: all)")
     p.add_argument("--html", type=Path, default=None, help="also write one page with every locus table and plot")
 
-    p = sub.add_parser("report", help="(re)write the run's self-contained report.html")
+    p = sub.add_parser("report", help="(re)write the run's report.html, index.html and phenotypes/ pages")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
-    p.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/report.html)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where to write report.html (default: <run>/report.html); the pages go beside it")
+    _add_run_args(p)
 
     p = sub.add_parser("serve", help="live dashboard of a run on 127.0.0.1; prints a URL with a random token")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
@@ -350,7 +360,7 @@ def _cmd_loci(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from gwasflow.runfolder import write_run_report
 
-    return write_run_report(args.run, out=args.out)
+    return write_run_report(args.run, out=args.out, quiet=args.quiet)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -42,9 +42,12 @@ def _run(tmp_path: Path, *, name: str = "study") -> tuple[RunDir, MemoryStore, J
     rundir.results_dir.mkdir(parents=True)
     merges = [
         Job(id=f"merge-{p}", step=Step.MERGE, kind=JobKind.INTERNAL, action="merge",
-            outputs=(str(rundir.results_dir / f"{p}.regenie.gz"),), meta={"phenotype": p})
+            outputs=(str(rundir.results_dir / f"{p}.regenie.gz"),),
+            meta={"phenotype": p, "shard_logs": [str(tmp_path / "step2_1.log")]})
         for p in ("Y1", "Y2")
     ]  # fmt: skip
+    (tmp_path / "step2_1.log").write_text(" * case-control counts for each trait:\n"
+                                          "   - 'Y1': 121 cases and 379 controls\n")  # fmt: skip
     graph = JobGraph([Job(id="step1", step=Step.STEP1, kind=JobKind.COMMAND, argv=("regenie",)), *merges])
     _results(rundir.results_dir / "Y1.regenie.gz", 1, peak=True)
     _results(rundir.results_dir / "Y2.regenie.gz", 2, peak=False)
@@ -74,7 +77,10 @@ def test_write_report__one_self_contained_file(tmp_path: Path) -> None:
     assert not EXTERNAL.search(html)
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"<(script|link|iframe)\b", html, re.IGNORECASE)
-    assert sorted(p.name for p in rundir.root.iterdir()) == ["report.html", "results"]  # no temp file left
+    # the browsable pages beside it, linked from it; no temp file left
+    assert sorted(p.name for p in rundir.root.iterdir()) == ["index.html", "phenotypes", "report.html", "results"]
+    assert sorted(p.name for p in (rundir.root / "phenotypes").iterdir()) == ["Y1.html", "Y2.html"]
+    assert 'href="index.html"' in html and 'href="phenotypes/Y1.html"' in html and 'href="phenotypes/Y2.html"' in html
 
 
 def test_write_report__results_loci_runs_failures_spec_and_versions(tmp_path: Path) -> None:
@@ -89,12 +95,23 @@ def test_write_report__results_loci_runs_failures_spec_and_versions(tmp_path: Pa
     assert "&#34;version&#34;: &#34;4.1.2&#34;" in html  # the spec, pretty-printed and escaped
     for step in ("step1", "merge"):
         assert f"<td>{step}</td>" in html
+    assert "121 cases, 379 controls" in html  # Y1's, from its step 2 log; Y2 has none there
+    index = (rundir.root / "index.html").read_text()
+    y1_row = re.search(r'<tr data-name="Y1">(.*?)</tr>', index, re.DOTALL)
+    y2_row = re.search(r'<tr data-name="Y2">(.*?)</tr>', index, re.DOTALL)
+    assert y1_row and y2_row
+    assert 'data-v="121"' in y1_row.group(1) and 'data-v="379"' in y1_row.group(1)
+    assert 'data-v="1000"' in y1_row.group(1) and 'data-v="1000"' in y2_row.group(1)  # N from the N column
+    assert "rs1500" in y1_row.group(1) and 'data-v="121"' not in y2_row.group(1)
 
 
 def test_write_report__escapes_what_comes_from_the_run(tmp_path: Path) -> None:
     rundir, store, graph = _run(tmp_path, name="<script>alert(1)</script>")
     html = write_report(rundir=rundir, store=store, run_id="run-1", graph=graph).read_text()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for page in (rundir.root / "index.html", rundir.root / "phenotypes" / "Y1.html"):
+        text = page.read_text()
+        assert "alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
 
 
 def test_write_report__missing_results_and_given_summaries(tmp_path: Path) -> None:
@@ -131,3 +148,11 @@ def test_write_report__on_a_real_demo_run(tmp_path: Path) -> None:
     y1 = summarize_results(rundir.results_dir / "Y1.regenie.gz", "Y1")
     assert y1.n_variants > 1900 and f"{y1.lambda_gc:.4f}" in html
     assert ">Y1</a>" in html and ">Y2</a>" in html
+    published = tmp_path / "demo"  # the run's own report job wrote the pages beside its report.html
+    assert (published / "index.html").is_file()
+    assert sorted(p.name for p in (published / "phenotypes").iterdir()) == ["Y1.html", "Y2.html"]
+    again = subprocess.run([sys.executable, "-m", "gwasflow", "report", str(published)],
+                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert f"report: {published / 'report.html'}" in again.stdout
+    assert again.stderr.splitlines()[-1] == "report: 4/4 report.html"  # plain progress: stderr is not a terminal

@@ -11,6 +11,7 @@ import pytest
 from numpy.typing import NDArray
 from scipy import stats
 
+from gwasflow.report import scan as scan_module
 from gwasflow.report import summary as summary_module
 from gwasflow.report.summary import (
     CHI2_MEDIAN_1DF,
@@ -114,7 +115,7 @@ def test_summarize_results__lambda_hits_and_top(tmp_path: Path) -> None:
 def test_summarize_results__matches_numpy_whatever_the_block_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
 ) -> None:
-    monkeypatch.setattr(summary_module, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(scan_module, "_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(summary_module, "_MAX_CELLS", 500)  # forces the Manhattan grid to coarsen
     chrom, pos, chisq = _synthetic(6000, seed=11)
     path = tmp_path / "Y.regenie.gz"
@@ -241,3 +242,35 @@ def test_write_summary__one_row_per_phenotype_with_na_when_empty(tmp_path: Path)
     header, row = (tmp_path / "summary.tsv").read_text().splitlines()
     assert header.split("\t")[-1] == "n_loci"
     assert row.split("\t") == ["E", "0", "nan", "0", "NA", "NA", "NA", "NA", "0"]
+
+
+def test_summarize_results__details_keep_the_fields_of_every_row_above_log10p_3(tmp_path: Path) -> None:
+    chrom, pos, chisq = _synthetic(5000, seed=4)
+    path = tmp_path / "Y.regenie.gz"
+    _write(path, chrom, pos, chisq)
+    s = summarize_results(path, "Y")
+    logp = _rounded(_log10p(chisq))
+    strong = np.flatnonzero(np.nan_to_num(logp, nan=0.0) > 3)
+    d = s.details
+    assert d.size == strong.size > 4
+    assert d.id == tuple(f"v{i}" for i in strong)
+    assert list(d.chrom) == [chrom[i] for i in strong] and d.pos.tolist() == [pos[i] for i in strong]
+    assert np.array_equal(d.log10p, logp[strong])
+    assert np.allclose(d.beta, [float(f"{0.01 * i:.6g}") for i in strong])
+    assert np.all(d.se == 0.1) and np.all(d.a1freq == 0.2) and np.all(d.n == 100)
+    assert s.n_samples == 100
+
+
+def test_detail_collector__keeps_the_strongest_rows_past_its_bound() -> None:
+    from gwasflow.report.details import DetailCollector
+
+    collector = DetailCollector({"ID": 0, "BETA": 1}, max_rows=10)
+    values = np.random.default_rng(1).uniform(3.1, 20, size=95)
+    for i, v in enumerate(values):
+        if v > collector.min_log10p:
+            collector.add("1", i, float(v), [f"v{i}", "0.5"])
+    d = collector.result()
+    assert d.size == 10
+    assert sorted(d.log10p.tolist()) == sorted(values)[-10:]
+    assert d.pos.tolist() == sorted(d.pos.tolist())  # file order kept
+    assert d.min_log10p == d.log10p.min() and np.all(d.n == -1) and np.all(d.beta == 0.5)

@@ -6,6 +6,10 @@ the run's timeline, job counts per step and state, failed attempts by error
 type, the spec and the versions. Plots are embedded as PNG data URIs and the
 CSS is inline, so the file opens anywhere, offline, and can be mailed as is.
 It is rendered by Jinja2 with autoescaping on and written atomically.
+
+Beside it, ``write_report`` writes the browsable pages (``report/pages``):
+``index.html`` over all phenotypes and an interactive ``phenotypes/<name>.html``
+per phenotype; ``report.html`` links to them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import functools
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,9 @@ from gwasflow.engine.rundir import RunDir, write_atomic
 from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_duration
+from gwasflow.report.pages import NearestGene, Trait, case_control_counts, write_site
 from gwasflow.report.plots import manhattan_png, qq_png, timeline_png
+from gwasflow.report.progress import ItemProgress, NullItemProgress
 from gwasflow.report.qccounts import QC_TABLE_NAME, read_qc_table
 from gwasflow.report.summary import Locus, PhenotypeSummary, summarize_results
 
@@ -46,6 +52,8 @@ class _Phenotype:
     manhattan: str = ""
     qq: str = ""
     missing: str = ""
+    cases_controls: tuple[int, int] | None = None
+    page: str = ""
 
     @property
     def loci(self) -> list[Locus]:
@@ -64,14 +72,45 @@ def write_report(
     graph: JobGraph,
     out: Path | None = None,
     summaries: Mapping[str, PhenotypeSummary] | None = None,
+    genes: NearestGene | None = None,
+    loci_html: Mapping[str, str] | None = None,
+    progress: ItemProgress | None = None,
 ) -> Path:
     """Write the run's report (default ``<outdir>/report.html``) and return its path.
 
     ``summaries`` (by phenotype) are used instead of reading a phenotype's
     merged results again, e.g. when the caller just wrote ``summary.tsv``
     from them. A phenotype whose results file is missing is reported as such.
+    The phenotype pages and ``index.html`` are written first, next to ``out``
+    (``genes`` and ``loci_html`` go to them, see ``report.pages.write_site``).
+    ``progress`` is told of each phenotype done, then of the pages and the report.
     """
     out = out or rundir.root / REPORT_NAME
+    progress = progress or NullItemProgress()
+    merges = graph.by_step(Step.MERGE)
+    progress.start("report", len(merges) + 2)
+    try:
+        phenotypes = []
+        for job in merges:
+            phenotypes.append(_phenotype(job, rundir, summaries or {}))
+            progress.advance(phenotypes[-1].name)
+        run = store.get_run(run_id)
+        traits = [Trait(p.name, p.path, p.summary, p.missing, p.cases_controls) for p in phenotypes]
+        site = write_site(traits, out.parent, title=run.name, genes=genes, loci_html=loci_html, report_name=out.name)
+        phenotypes = [replace(p, page=site.pages.get(p.name, "")) for p in phenotypes]
+        progress.advance(site.index.name)
+        context = _context(rundir, store, run_id, phenotypes, index=site.index.name)
+        write_atomic(out, _environment().get_template("report.html.j2").render(context))
+        progress.advance(out.name)
+    finally:
+        progress.close()
+    return out
+
+
+def _context(
+    rundir: RunDir, store: Store, run_id: str, phenotypes: list[_Phenotype], *, index: str
+) -> dict[str, Any]:
+    """What ``report.html.j2`` shows: the phenotypes, the run's metrics, timeline, failures and spec."""
     now = time.time()
     run = store.get_run(run_id)
     metrics = collect_metrics(store, run_id, now=now)
@@ -87,25 +126,26 @@ def write_report(
         "version": __version__,
         "engine": _engine(run.spec_json),
         "spec": _pretty_json(run.spec_json),
-        "phenotypes": [_phenotype(job, rundir, summaries or {}) for job in graph.by_step(Step.MERGE)],
+        "phenotypes": phenotypes,
+        "index": index,
         "qc": read_qc_table(rundir.root / QC_TABLE_NAME),
         "timeline": _data_uri(timeline_png(attempts, job_steps, now=now)),
         "states": sorted({s for step in metrics.steps for s in step.state_counts}, key=_state_order),
         "failed": failed[-MAX_FAILED_SHOWN:],
         "failed_more": max(0, len(failed) - MAX_FAILED_SHOWN),
     }
-    html = _environment().get_template("report.html.j2").render(context)
-    write_atomic(out, html)
-    return out
+    return context
 
 
 def _phenotype(job: Job, rundir: RunDir, summaries: Mapping[str, PhenotypeSummary]) -> _Phenotype:
     name = str(job.meta.get("phenotype", job.id))
     path = Path(job.outputs[0]) if job.outputs else rundir.results_dir / f"{name}.regenie.gz"
+    counts = case_control_counts((Path(str(log)) for log in job.meta.get("shard_logs", ())), name)
     summary = summaries.get(name)
     if summary is None:
         if not path.exists():
-            return _Phenotype(name, path, missing=f"No merged results at {path} (the merge job did not succeed).")
+            missing = f"No merged results at {path} (the merge job did not succeed)."
+            return _Phenotype(name, path, missing=missing, cases_controls=counts)
         summary = summarize_results(path, name)
     return _Phenotype(
         name,
@@ -113,6 +153,7 @@ def _phenotype(job: Job, rundir: RunDir, summaries: Mapping[str, PhenotypeSummar
         summary,
         manhattan=_data_uri(manhattan_png(summary.manhattan, loci=summary.loci, title=name)),
         qq=_data_uri(qq_png(summary.qq, lambda_gc=summary.lambda_gc, title=name)),
+        cases_controls=counts,
     )
 
 

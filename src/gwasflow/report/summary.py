@@ -8,7 +8,9 @@ of rows:
   deduplicated grid of cells (positions and -log10 p rounded to roughly the
   resolution of a plot; the grid coarsens itself when it grows past
   ``_MAX_CELLS``), for the Manhattan plot;
-* every genome-wide significant row, for the hits and the top loci.
+* every genome-wide significant row, for the hits and the top loci;
+* every row with LOG10P > 3 with its fields (ID, BETA, SE, A1FREQ, N), for
+  interactive plots (``details.py``, bounded in number).
 
 Formulas:
 
@@ -26,11 +28,9 @@ Formulas:
 from __future__ import annotations
 
 import bisect
-import gzip
-import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,8 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from gwasflow.engine.rundir import write_atomic
+from gwasflow.report.details import DetailCollector, PointDetails
+from gwasflow.report.scan import Block, Columns, blocks, number, open_binary, parse_block, sorted_unique
 
 __all__ = [
     "CHI2_MEDIAN_1DF",
@@ -68,9 +70,7 @@ _Y_CELLS_PER_UNIT = 40  # -log10 p rounded to 0.025 below PLOT_ALL_ABOVE_LOG10P
 _MAX_CELLS = 60_000  # Manhattan cells kept below PLOT_ALL_ABOVE_LOG10P before coarsening positions
 _QQ_CELLS_PER_UNIT = 150  # QQ points deduplicated on this grid (per -log10 p unit, both axes)
 _LN10 = math.log(10.0)
-_BLOCK_BYTES = 1 << 23
 _X_MASK = (1 << 40) - 1  # cell keys: chromosome code << 48 | position bin << 8 | -log10 p bin
-_ROW_DTYPE = np.dtype([("chrom", "U32"), ("pos", "i8"), ("chisq", "f8"), ("logp", "f8")])
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class Hit:
     a1freq: float = math.nan
     allele0: str = ""
     allele1: str = ""
+    n: int = -1  # the N column (-1 when absent)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,16 @@ class PhenotypeSummary:
     loci: list[Locus] = field(default_factory=list)
     manhattan: ManhattanPoints = field(default_factory=_empty_manhattan)
     qq: QQPoints = field(default_factory=_empty_qq)
+    details: PointDetails = field(default_factory=PointDetails)
+
+    @property
+    def n_samples(self) -> int | None:
+        """The largest N among the rows read whole (the top one and those above LOG10P 3); None if no N."""
+        values = [int(self.details.n.max())] if self.details.size else []
+        if self.top is not None:
+            values.append(self.top.n)
+        best = max(values, default=-1)
+        return best if best >= 0 else None
 
 
 # --------------------------------------------------------------------------- public functions
@@ -156,14 +167,14 @@ def summarize_results(path: Path, phenotype: str, *, window_bp: int = CLUMP_WIND
     """Summarize one merged regenie result file (gzip or plain) in one streaming pass."""
     if window_bp < 0:
         raise ValueError(f"window_bp must be >= 0, got {window_bp}")
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         header = handle.readline().decode().split()
         missing = [name for name in _REQUIRED if name not in header]
         if missing:
             raise ValueError(f"{path}: no {missing[0]} column in header")
-        scan = _Scan(_Columns(header))
-        for text in _blocks(handle):
-            scan.add(_parse_block(text, scan.cols))
+        scan = _Scan(Columns(header))
+        for text in blocks(handle):
+            scan.add(parse_block(text, scan.cols))
     chisq = scan.all_chisq()
     chisq = chisq[np.isfinite(chisq)]
     hits = sorted(scan.hits, key=lambda h: (-h.log10p, h.chrom, h.pos))
@@ -177,6 +188,7 @@ def summarize_results(path: Path, phenotype: str, *, window_bp: int = CLUMP_WIND
         loci=clump_by_distance(hits, window_bp=window_bp),
         manhattan=scan.manhattan(),
         qq=qq_points(chisq),
+        details=scan.details.result(),
     )
 
 
@@ -284,110 +296,10 @@ class _Clump:
         self.start, self.end, self.count = min(self.start, pos), max(self.end, pos), self.count + 1
 
 
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
-
-
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    """Open a result file for binary reading, gzip or plain, by its magic bytes."""
-    with path.open("rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(path, "rb")
-    return path.open("rb")
-
-
-def _blocks(handle: io.BufferedIOBase) -> Iterator[bytes]:
-    """Whole lines, about ``_BLOCK_BYTES`` at a time."""
-    carry = b""
-    while block := handle.read(_BLOCK_BYTES):
-        block = carry + block
-        cut = block.rfind(b"\n") + 1
-        if cut:
-            yield block[:cut]
-        carry = block[cut:]
-    if carry.strip():
-        yield carry + b"\n"
-
-
-class _Block:
-    """The four columns every row needs; the block's lines are split only for the few rows kept whole."""
-
-    def __init__(
-        self,
-        chrom: NDArray[np.str_],
-        pos: NDArray[np.int64],
-        chisq: NDArray[np.float64],
-        logp: NDArray[np.float64],
-        *,
-        raw: bytes = b"",
-        lines: list[str] | None = None,
-    ) -> None:
-        self.chrom, self.pos, self.chisq, self.logp = chrom, pos, chisq, logp
-        self._raw, self._lines = raw, lines
-
-    def line(self, i: int) -> str:
-        if self._lines is None:
-            self._lines = self._raw.decode().splitlines()
-        return self._lines[i]
-
-
-class _Columns:
-    def __init__(self, header: list[str]) -> None:
-        self.col = {name: i for i, name in enumerate(header)}
-        self.use = (self.col["CHROM"], self.col["GENPOS"], self.col["CHISQ"], self.col["LOG10P"])
-
-
-def _parse_block(data: bytes, cols: _Columns) -> _Block:
-    """Parse with numpy's C reader (regenie's ``NA`` spelled ``nan``); fall back to ``str.split``.
-
-    The fast path needs every line to have the header's column count and no
-    blank lines (the row count must equal the line count); anything else goes
-    through the per-line parser.
-    """
-    text = data.decode()
-    table = _loadtxt(text, cols)
-    if table is None and "NA" in text:  # a failed test: regenie writes NA for its CHISQ and LOG10P
-        table = _loadtxt(text.replace(" NA ", " nan ").replace(" NA ", " nan ").replace(" NA\n", " nan\n"), cols)
-    if table is not None and table.shape[0] == data.count(b"\n"):
-        return _Block(table["chrom"], table["pos"], table["chisq"], table["logp"], raw=data)
-    lines = [line for line in text.splitlines() if line.strip()]
-    i_chrom, i_pos, i_chisq, i_logp = cols.use
-    rows = [line.split() for line in lines]
-    return _Block(
-        np.array([r[i_chrom] for r in rows], dtype=_ROW_DTYPE["chrom"]).reshape(-1),
-        np.array([int(r[i_pos]) for r in rows], dtype=np.int64).reshape(-1),
-        np.array([_float(r[i_chisq]) for r in rows], dtype=np.float64).reshape(-1),
-        np.array([_float(r[i_logp]) for r in rows], dtype=np.float64).reshape(-1),
-        lines=lines,
-    )
-
-
-def _sorted_unique(keys: NDArray[np.int64]) -> NDArray[np.int64]:
-    """``np.unique`` by sorting (numpy 2's hash-based unique is much slower on large int arrays)."""
-    keys = np.sort(keys)
-    keep = np.ones(keys.size, dtype=bool)
-    keep[1:] = keys[1:] != keys[:-1]
-    return keys[keep]
-
-
-def _loadtxt(text: str, cols: _Columns) -> NDArray[np.void] | None:
-    try:
-        table: NDArray[np.void] = np.loadtxt(
-            io.StringIO(text), dtype=_ROW_DTYPE, usecols=cols.use, comments=None, ndmin=1
-        )
-    except ValueError:
-        return None
-    return table
-
-
 class _Scan:
     """State of one pass over a result file (see the module docstring for what is kept)."""
 
-    def __init__(self, cols: _Columns) -> None:
+    def __init__(self, cols: Columns) -> None:
         self.cols = cols
         self.chisq: list[NDArray[np.float64]] = []
         self.hits: list[Hit] = []
@@ -399,8 +311,9 @@ class _Scan:
         self.pending: list[NDArray[np.int64]] = []  # keys of cells not yet deduplicated
         self.n_pending = 0
         self.cell_bp = 1024
+        self.details = DetailCollector(cols.col)
 
-    def add(self, block: _Block) -> None:
+    def add(self, block: Block) -> None:
         self.chisq.append(block.chisq)
         ok = ~np.isnan(block.logp)  # a failed test has no p-value and is not plotted
         code = self._codes(block.chrom[ok])
@@ -417,6 +330,11 @@ class _Scan:
         if self.n_pending > 8 * _MAX_CELLS:
             self._consolidate()
         self._hits(block)
+        self._details(block)
+
+    def _details(self, block: Block) -> None:
+        for i in np.flatnonzero(block.logp > self.details.min_log10p).tolist():  # NaN compares False
+            self.details.add(str(block.chrom[i]), int(block.pos[i]), float(block.logp[i]), block.line(i).split())
 
     def _consolidate(self) -> None:
         """Deduplicate the pending cells; halve the position resolution while there are too many.
@@ -424,14 +342,14 @@ class _Scan:
         With very many contigs, one cell per contig and -log10 p bin can still
         be more than ``_MAX_CELLS``; coarsening stops once a contig is one bin.
         """
-        self.cells = _sorted_unique(np.concatenate([self.cells, *self.pending]))
+        self.cells = sorted_unique(np.concatenate([self.cells, *self.pending]))
         self.pending, self.n_pending = [], 0
         while self.cells.size > _MAX_CELLS:
             x = (self.cells >> 8) & _X_MASK
             if not x.any():
                 break
             self.cell_bp *= 2
-            self.cells = _sorted_unique((self.cells & ~(_X_MASK << 8)) | ((x // 2) << 8))
+            self.cells = sorted_unique((self.cells & ~(_X_MASK << 8)) | ((x // 2) << 8))
 
     def _codes(self, chrom: NDArray[np.str_]) -> NDArray[np.int32]:
         """Chromosome codes, one per row, from the runs of equal names (results come sorted by chromosome)."""
@@ -441,7 +359,7 @@ class _Scan:
         lut = np.array([self.codes.setdefault(str(n), len(self.codes)) for n in chrom[starts]], dtype=np.int32)
         return np.repeat(lut, np.diff(np.append(starts, chrom.size)))
 
-    def _hits(self, block: _Block) -> None:
+    def _hits(self, block: Block) -> None:
         logp = np.where(np.isnan(block.logp), -np.inf, block.logp)
         rows = np.flatnonzero(logp > GWS_LOG10P).tolist()
         best = int(np.argmax(logp)) if logp.size else -1
@@ -449,7 +367,7 @@ class _Scan:
             self.top = self._hit(block, best)
         self.hits.extend(self._hit(block, i) for i in rows)
 
-    def _hit(self, block: _Block, i: int) -> Hit:
+    def _hit(self, block: Block, i: int) -> Hit:
         cells, col = block.line(i).split(), self.cols.col
 
         def text(name: str) -> str:
@@ -460,12 +378,13 @@ class _Scan:
             chrom=str(block.chrom[i]),
             pos=int(block.pos[i]),
             id=cells[col["ID"]],
-            beta=_float(cells[col["BETA"]]),
+            beta=number(cells[col["BETA"]]),
             log10p=float(block.logp[i]),
-            se=_float(text("SE")),
-            a1freq=_float(text("A1FREQ")),
+            se=number(text("SE")),
+            a1freq=number(text("A1FREQ")),
             allele0=text("ALLELE0"),
             allele1=text("ALLELE1"),
+            n=int(n) if math.isfinite(n := number(text("N"))) else -1,
         )
 
     def all_chisq(self) -> NDArray[np.float64]:
