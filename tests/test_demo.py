@@ -153,3 +153,11 @@ def test_demo__simple_keeps_one_bed_for_both_steps(tmp_path: Path) -> None:
         res = _results(out / "results" / f"{pheno}.regenie.gz")
         assert res["ID"] == list(bim[:, 1])
         assert res["ALLELE1"] == list(bim[:, 4])
+
+
+def test_demo__sizes_the_simulation_cannot_honour_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    for extra in (["--samples", "100"], ["--simple", "--samples", "5"]):
+        proc = _gwasflow(["demo", "--out", str(tmp_path / "x"), *extra, "--quiet"], tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.stderr.startswith("error: demo: --samples ") and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert not (tmp_path / "x").exists()

@@ -294,7 +294,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from gwasflow.demo import write_biobank_demo, write_demo
 
     write = write_demo if args.simple else write_biobank_demo
-    spec_path = write(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed, trait=args.trait)
+    try:
+        spec_path = write(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed,
+                          trait=args.trait)
+    except ValueError as exc:  # sizes the simulation cannot honour
+        raise SpecError([Problem("demo", f"--samples {args.samples} --variants {args.variants}: {exc}")]) from None
     shape = "one .bed" if args.simple else "array .bed for step 1, imputed BGEN per chromosome for step 2"
     print(f"demo: cohort and spec written to {args.out} ({args.samples} samples x {args.variants} variants; "
           f"{shape})")

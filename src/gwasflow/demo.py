@@ -124,11 +124,11 @@ def write_demo(
     """The simple demo: one simulated ``.bed`` for both steps; writes data and spec into ``out``, returns the spec."""
     if trait not in _TRAIT_LINES:
         raise ValueError(f"trait must be one of {sorted(_TRAIT_LINES)}, got {trait!r}")
-    out.mkdir(parents=True, exist_ok=True)
     n_causal = _n_causal(n_variants)
     cohort = simulate_cohort(
         n_samples=n_samples, n_variants=n_variants, n_chrom=3, n_causal=n_causal, seed=seed, trait=trait
     )
+    out.mkdir(parents=True, exist_ok=True)
     files = write_cohort(cohort, out / "data" / "cohort")
     shutil.copyfile(files.truth, out / "truth.tsv")
     spec = DEMO_SPEC.format(
