@@ -142,7 +142,7 @@ def test_demo__writes_a_self_contained_report_and_prometheus_metrics(
 
 def test_demo__simple_keeps_one_bed_for_both_steps(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    proc = _gwasflow(["demo", "--simple", "--out", str(out), "--samples", "600", "--variants", "3000", "--quiet"],
+    proc = _gwasflow(["demo", "--simple", "--out", str(out), "--samples", "300", "--variants", "1200", "--quiet"],
                      tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     spec = yaml.safe_load((out / "spec.yaml").read_text())
