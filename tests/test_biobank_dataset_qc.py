@@ -114,3 +114,14 @@ def test_load__dataset_qc_refusals_name_the_field(tmp_path: Path, change: dict[s
         validate(load(tmp_path / "spec.yaml"))
     problems: list[Problem] = info.value.problems
     assert len(problems) == 1 and problems[0].field == field and message in problems[0].message, problems
+
+
+def test_export_stepfunctions__a_plan_with_dataset_qc_is_refused_naming_the_dataset(tmp_path: Path) -> None:
+    spec, _, _ = _files(tmp_path)
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    proc = subprocess.run([sys.executable, "-m", "gwasflow", "export", "spec.yaml", "--format", "stepfunctions",
+                           "--out", "m.json", "--job-queue", "q"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "datasets[0].qc: the Step Functions export does not run the QC stage yet" in proc.stderr
+    assert not (tmp_path / "m.json").exists()
