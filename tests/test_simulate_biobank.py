@@ -10,6 +10,7 @@ import pytest
 
 from gwasflow.qc import QcConfig, QcFilter
 from gwasflow.qc.filters import run_builtin_qc
+from gwasflow.qc.plink2 import run_plink2_qc
 from gwasflow.simulate import simulate_cohort
 from gwasflow.simulate_bgen import write_bgen, write_sample_file
 from gwasflow.simulate_biobank import genotyping_array, imputation_quality, imputed_dosages, write_biobank
@@ -69,7 +70,7 @@ def test_imputation_quality__a_fraction_below_095_the_rest_above() -> None:
     assert quality.min() >= 0.4 and quality.max() <= 1.0
 
 
-def test_genotyping_array__builtin_qc_removes_exactly_the_planted_faults(tmp_path: Path) -> None:
+def test_genotyping_array__builtin_qc_and_plink2_remove_exactly_the_planted_faults(tmp_path: Path) -> None:
     cohort = simulate_cohort(n_samples=600, n_variants=3000, n_chrom=2, n_causal=10, seed=11)
     files = write_biobank(cohort, tmp_path / "data", seed=4)
     faults = files.faults
@@ -83,6 +84,8 @@ def test_genotyping_array__builtin_qc_removes_exactly_the_planted_faults(tmp_pat
     assert set(bim) - set(result.variant_ids) == set(faults.bad_variants) | set(faults.hwe_outliers)
     assert result.removed[QcFilter.MIND] == 5 and result.removed[QcFilter.GENO] == 10
     assert result.removed[QcFilter.HWE] == 10
+    plink2 = run_plink2_qc(str(files.array), config, threads=1)  # plink2 missing is an error, as in tests/qc
+    assert (plink2.variant_ids, plink2.samples, plink2.removed) == (result.variant_ids, result.samples, result.removed)
     planted = {str(v) for v in cohort.variant_ids[cohort.causal_index]}
     assert not set(faults.bad_variants + faults.hwe_outliers) & planted
 
