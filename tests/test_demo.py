@@ -1,16 +1,22 @@
-"""The whole path, end to end, through the real command: simulate, validate, plan, run, merge, summarize."""
+"""The whole path, end to end, through the real command: simulate, validate, plan, QC, run, merge, summarize.
+
+``gwasflow demo`` is biobank-shaped (QC and step 1 on an array .bed, step 2 on imputed BGEN files per
+chromosome); ``gwasflow demo --simple`` keeps one .bed for both steps.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
 import math
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 GWS = 7.3
 
@@ -18,6 +24,11 @@ GWS = 7.3
 def _gwasflow(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gwasflow", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=900, check=False)
+
+
+def _bgi_ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as con:
+        return [row[0] for row in con.execute("SELECT rsid FROM Variant ORDER BY file_start_position")]
 
 
 def _results(path: Path) -> dict[str, list[str]]:
@@ -43,13 +54,43 @@ def test_demo__succeeds_and_prints_where_results_are(demo: tuple[Path, subproces
     assert not (out / "work").exists(), "the transient workspace must be deleted after a successful run"
 
 
-def test_demo__merged_results_cover_every_variant_in_order(demo: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_demo__writes_the_biobank_shaped_spec_and_files(demo: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, proc = demo
+    assert "imputed BGEN per chromosome" in proc.stdout
+    spec = yaml.safe_load((out / "spec.yaml").read_text())
+    assert spec["step1"]["genotypes"] == {"bed": "data/array"}
+    assert spec["step1"]["qc"] == {"maf": 0.01, "geno": 0.05, "mind": 0.05, "hwe": 1e-15, "engine": "builtin"}
+    (dataset,) = spec["datasets"]
+    assert dataset["bgen"] == "data/imputed_chr{chrom}.bgen" and dataset["chromosomes"] == "1-3"
+    assert dataset["sample"] == "data/imputed.sample" and dataset["min_info"] == 0.8
+    assert spec["step2"]["min_mac"] == 5
+    n_array = len((out / "data" / "array.bim").read_text().splitlines())
+    n_imputed = sum(len(_bgi_ids(out / "data" / f"imputed_chr{c}.bgen.bgi")) for c in (1, 2, 3))
+    assert n_imputed == 20_000 and 0.2 * n_imputed < n_array < 0.4 * n_imputed
+
+
+def test_demo__qc_removes_the_array_faults_before_step_1(demo: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = demo
-    bim = np.loadtxt(out / "data" / "cohort.bim", dtype=str)
+    rows = {line.split("\t")[0]: line.split("\t")[1:] for line in (out / "qc.tsv").read_text().splitlines()[1:]}
+    assert rows["mind"] == ["5", "1995"]  # 5 samples with 10% missing calls
+    assert rows["geno"][0] == "10" and rows["hwe"][0] == "10"  # 10 variants with 10% missing, 10 HWE outliers
+    (log,) = (out / ".gwasflow" / "runs").glob("*/logs/step1.1.log")
+    argv = log.read_text().splitlines()[0]
+    assert "--bed " in argv and argv.count("--extract ") == 1 and argv.count("--keep ") == 1
+
+
+def test_demo__merged_results_are_the_imputed_variants_passing_min_info_in_order(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    imputed = [vid for c in (1, 2, 3) for vid in _bgi_ids(out / "data" / f"imputed_chr{c}.bgen.bgi")]
+    rank = {vid: i for i, vid in enumerate(imputed)}
     for pheno in ("Y1", "Y2"):
         res = _results(out / "results" / f"{pheno}.regenie.gz")
-        assert res["ID"] == list(bim[:, 1])
-        assert res["ALLELE1"] == list(bim[:, 4])
+        order = [rank[vid] for vid in res["ID"]]
+        assert order == sorted(order), "results follow the BGEN files' order"
+        assert 0.8 * len(imputed) < len(order) < len(imputed), "min_info drops some poorly imputed variants"
+        assert min(float(v) for v in res["INFO"]) >= 0.8
 
 
 def test_demo__finds_planted_variants_and_null_trait_is_calibrated(
@@ -78,7 +119,7 @@ def test_demo__status_works_from_inside_the_run_folder(demo: tuple[Path, subproc
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     assert status["state"] == "succeeded"
-    assert set(status["steps"]) >= {"step1", "step2", "merge", "report", "cleanup"}
+    assert set(status["steps"]) >= {"qc", "step1", "step2", "merge", "report", "cleanup"}
     for states in status["steps"].values():
         assert set(states) == {"succeeded"}
 
@@ -91,8 +132,32 @@ def test_demo__writes_a_self_contained_report_and_prometheus_metrics(
     assert html.count("data:image/png;base64,") >= 4  # a Manhattan and a QQ plot per phenotype, at least
     assert "http://" not in html and "https://" not in html
     assert "lambda" in html.lower()
+    assert "QC before step 1" in html
     proc = _gwasflow(["metrics", "--format", "prometheus"], out)
     assert proc.returncode == 0, proc.stderr
     samples = [line for line in proc.stdout.splitlines() if line and not line.startswith("#")]
     assert any(line.startswith("gwasflow_step_elapsed_seconds{") for line in samples)
     assert all(len(line.rsplit(" ", 1)) == 2 and float(line.rsplit(" ", 1)[1]) >= 0 for line in samples)
+
+
+def test_demo__simple_keeps_one_bed_for_both_steps(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    proc = _gwasflow(["demo", "--simple", "--out", str(out), "--samples", "300", "--variants", "1200", "--quiet"],
+                     tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spec = yaml.safe_load((out / "spec.yaml").read_text())
+    assert spec["datasets"] == [{"bed": "data/cohort", "label": "cohort"}]
+    assert "genotypes" not in spec["step1"] and "qc" not in spec["step1"]
+    bim = np.loadtxt(out / "data" / "cohort.bim", dtype=str)
+    for pheno in ("Y1", "Y2"):
+        res = _results(out / "results" / f"{pheno}.regenie.gz")
+        assert res["ID"] == list(bim[:, 1])
+        assert res["ALLELE1"] == list(bim[:, 4])
+
+
+def test_demo__sizes_the_simulation_cannot_honour_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    for extra in (["--samples", "100"], ["--simple", "--samples", "5"]):
+        proc = _gwasflow(["demo", "--out", str(tmp_path / "x"), *extra, "--quiet"], tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.stderr.startswith("error: demo: --samples ") and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert not (tmp_path / "x").exists()

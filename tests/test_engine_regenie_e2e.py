@@ -46,7 +46,7 @@ def both_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     trait: str = request.param
     root = tmp_path_factory.mktemp(f"engines-{trait}")
     builtin = root / "builtin"
-    proc = _gwasflow(["demo", "--out", str(builtin), "--samples", "1000", "--variants", "3000", "--quiet",
+    proc = _gwasflow(["demo", "--simple", "--out", str(builtin), "--samples", "1000", "--variants", "3000", "--quiet",
                       "--trait", trait], root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     real = root / "regenie"

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--trait", choices=["quantitative", "binary"], default="quantitative")
+    p.add_argument("--simple", action="store_true",
+                   help="one .bed for both steps, no QC (default: QC and step 1 on an array .bed, step 2 on "
+                        "imputed BGEN files per chromosome)")
     _add_force_arg(p)
     _add_run_args(p)
 
@@ -303,11 +306,17 @@ def _print_summary(path: Path) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from gwasflow.demo import write_demo
+    from gwasflow.demo import write_biobank_demo, write_demo
 
-    spec_path = write_demo(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed,
-                           trait=args.trait)
-    print(f"demo: cohort and spec written to {args.out} ({args.samples} samples x {args.variants} variants)")
+    write = write_demo if args.simple else write_biobank_demo
+    try:
+        spec_path = write(args.out, n_samples=args.samples, n_variants=args.variants, seed=args.seed,
+                          trait=args.trait)
+    except ValueError as exc:  # sizes the simulation cannot honour
+        raise SpecError([Problem("demo", f"--samples {args.samples} --variants {args.variants}: {exc}")]) from None
+    shape = "one .bed" if args.simple else "array .bed for step 1, imputed BGEN per chromosome for step 2"
+    print(f"demo: cohort and spec written to {args.out} ({args.samples} samples x {args.variants} variants; "
+          f"{shape})")
     return run_spec_file(spec_path, quiet=args.quiet, force=args.force)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from bed_reader import to_bed
 
-__all__ = ["Cohort", "CohortFiles", "simulate_cohort", "write_cohort"]
+__all__ = ["Cohort", "CohortFiles", "simulate_cohort", "write_cohort", "write_plink", "write_tables"]
 
 _NUCLEOTIDES = np.array(["A", "C", "G", "T"])
 
@@ -154,9 +154,16 @@ def _layout(n_variants: int, n_chrom: int, rng: np.random.Generator) -> tuple[np
 def write_cohort(cohort: Cohort, prefix: str | Path) -> CohortFiles:
     """Write the cohort's PLINK files, phenotype, covariate and truth tables."""
     prefix = Path(prefix)
+    bed = write_plink(cohort, prefix)
+    pheno, covar, truth = write_tables(cohort, prefix)
+    return CohortFiles(prefix=prefix, bed=bed, pheno=pheno, covar=covar, truth=truth)
+
+
+def write_plink(cohort: Cohort, prefix: str | Path) -> Path:
+    """Write the cohort's genotypes as ``prefix.bed/.bim/.fam`` (A1 counted); returns the ``.bed`` path."""
+    prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     bed = prefix.with_name(prefix.name + ".bed")
-    n_samples = cohort.genotypes.shape[0]
     to_bed(
         bed,
         cohort.genotypes,
@@ -173,6 +180,13 @@ def write_cohort(cohort: Cohort, prefix: str | Path) -> CohortFiles:
         count_A1=True,
         num_threads=1,
     )
+    return bed
+
+
+def write_tables(cohort: Cohort, prefix: str | Path) -> tuple[Path, Path, Path]:
+    """Write ``prefix.pheno.txt``, ``prefix.covar.txt`` and ``prefix.truth.tsv`` (chrom, id, beta of Y1)."""
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
     pheno = prefix.with_name(prefix.name + ".pheno.txt")
     covar = prefix.with_name(prefix.name + ".covar.txt")
     truth = prefix.with_name(prefix.name + ".truth.tsv")
@@ -182,8 +196,7 @@ def write_cohort(cohort: Cohort, prefix: str | Path) -> CohortFiles:
     for idx, beta in zip(cohort.causal_index, cohort.causal_beta, strict=True):
         lines.append(f"{cohort.chrom[idx]}\t{cohort.variant_ids[idx]}\t{beta:.6g}")
     _write_text(truth, "\n".join(lines) + "\n")
-    assert n_samples == len(cohort.sample_ids)
-    return CohortFiles(prefix=prefix, bed=bed, pheno=pheno, covar=covar, truth=truth)
+    return pheno, covar, truth
 
 
 def _write_table(path: Path, ids: np.ndarray, columns: dict[str, np.ndarray]) -> None:

@@ -191,9 +191,11 @@ def export_stepfunctions(spec: RunSpec, graph: JobGraph, *, job_queue: str, job_
     if not shards:
         raise ValueError("the plan has no step 2 shards")
     if graph.by_step(Step.QC):
-        # the machine has no QC state yet: without it step 1 would read lists nobody wrote
-        raise ValueError("step1.qc: the Step Functions export does not run the QC stage yet; run QC with "
-                         "gwasflow, or export without step1.qc")
+        # the machine has no QC state yet: without it step 1 (or 2) would read lists nobody wrote
+        field = "step1.qc" if spec.step1.qc is not None else next(
+            f"datasets[{i}].qc" for i, d in enumerate(spec.datasets) if d.qc is not None)
+        raise ValueError(f"{field}: the Step Functions export does not run the QC stage yet; run QC with "
+                         f"gwasflow, or export without {field}")
     step1 = graph.by_step(Step.STEP1)
     kw: dict[str, Any] = {"job_queue": job_queue, "prefix": job_definition_prefix, "image": image}
     items = _shard_items(spec, shards)

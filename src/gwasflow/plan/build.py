@@ -37,7 +37,15 @@ from typing import Any, NamedTuple
 
 from gwasflow.errors import PlanError
 from gwasflow.plan.chunking import Chunk, chrom_sort_key, chunk_variants, group_phenotypes
-from gwasflow.plan.commands import Launcher, genotype_flags, launcher_for, qc_argv, step1_flags, step2_flags
+from gwasflow.plan.commands import (
+    Launcher,
+    dataset_qc_argv,
+    genotype_flags,
+    launcher_for,
+    qc_argv,
+    step1_flags,
+    step2_flags,
+)
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step, gc_paused
 from gwasflow.spec.model import ResourceSpec, RunSpec
@@ -66,6 +74,7 @@ class _Shard(NamedTuple):
     chunk: Chunk
     group_index: int
     out: str
+    filtered: bool  # filters beyond --minMAC may drop rows: the merge cannot expect one per planned variant
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,7 @@ def _build(spec: RunSpec, datasets: Sequence[DatasetMeta], python: str) -> JobGr
     launcher = launcher_for(spec.engine, python=python)
     jobs: list[Job] = []
     step1 = _step1(spec, datasets, launcher, jobs, python)
-    shards = _step2(spec, step2_sets, launcher, step1, jobs)
+    shards = _step2(spec, step2_sets, launcher, step1, jobs, python)
     merges = _merges(spec, shards, jobs)
     report_meta: dict[str, Any] = {"phenotypes": list(spec.phenotypes.columns), "outdir": spec.outdir}
     qc_table: tuple[str, ...] = ()
@@ -233,10 +242,11 @@ class _ArgvTemplate:
 
     @classmethod
     def step2(
-        cls, spec: RunSpec, launcher: Launcher, meta: DatasetMeta, group: Sequence[str], pred: str
+        cls, spec: RunSpec, launcher: Launcher, meta: DatasetMeta, group: Sequence[str], pred: str,
+        qc_extract: str | None,
     ) -> _ArgvTemplate:
         flags = step2_flags(spec, genotypes=_genotypes(meta), phenotypes=group, pred=pred, range_=cls._RANGE,
-                            out=cls._OUT, min_info=meta.min_info)
+                            out=cls._OUT, min_info=meta.min_info, qc_extract=qc_extract)
         return cls(launcher, flags)
 
     def fill(self, range_: str, out: str) -> tuple[str, ...]:
@@ -246,8 +256,24 @@ class _ArgvTemplate:
         return tuple(argv)
 
 
+def _dataset_qc(spec: RunSpec, meta: DatasetMeta, python: str, jobs: list[Job]) -> tuple[str, str] | None:
+    """The ``qc-<file>`` job of a file whose dataset has ``qc``; returns its (job id, variant list)."""
+    qc = spec.datasets[{f.label: f.index for f in spec.dataset_files()}[meta.label]].qc
+    if qc is None:
+        return None
+    job_id = f"qc-{safe_id_part(meta.label)}"
+    out = f"{spec.workdir}/qc/{safe_id_part(meta.label)}"
+    outputs = (f"{out}.snplist", f"{out}.keep", f"{out}.qc.json")
+    argv = dataset_qc_argv(qc, python=python, fmt=meta.fmt, prefix=meta.prefix, out=out,
+                           threads=spec.step2.resources.cpus)
+    jobs.append(Job(id=job_id, step=Step.QC, kind=JobKind.COMMAND, argv=argv, inputs=meta.files(), outputs=outputs,
+                    resources=_resources(spec.step2.resources),
+                    meta={"dataset": meta.label, "n_variants": meta.n_variants, "qc_json": outputs[2]}))
+    return job_id, outputs[0]
+
+
 def _step2(
-    spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, step1: _Step1, jobs: list[Job]
+    spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, step1: _Step1, jobs: list[Job], python: str
 ) -> list[_Shard]:
     groups = group_phenotypes(spec.phenotypes.columns, spec.step2.phenotypes_per_job)
     ext = ".regenie.gz" if spec.step2.gz else ".regenie"
@@ -257,10 +283,12 @@ def _step2(
     for d_index, meta in enumerate(datasets):
         chunks = chunk_variants(meta.chrom, meta.pos, spec.step2.variants_per_job)
         chunks.sort(key=lambda c: (_chrom_key(c.chrom), c.start))
-        inputs = (*meta.files(), *tables, *step1.inputs)
-        templates = [_ArgvTemplate.step2(spec, launcher, meta, g, step1.pred) for g in groups]
+        qc = _dataset_qc(spec, meta, python, jobs)
+        deps = step1.deps if qc is None else (*step1.deps, qc[0])
+        inputs = (*meta.files(), *tables, *step1.inputs, *(qc[1:] if qc else ()))
+        templates = [_ArgvTemplate.step2(spec, launcher, meta, g, step1.pred, qc and qc[1]) for g in groups]
         label = safe_id_part(meta.label)
-        filtered = _filtered(spec, meta)
+        filtered = _filtered(spec, meta) or qc is not None
         for chunk in chunks:
             chunk_id = f"step2-{label}-c{safe_id_part(chunk.chrom)}_{chunk.index:05d}"
             range_ = chunk.range
@@ -286,14 +314,14 @@ def _step2(
                         step=Step.STEP2,
                         kind=JobKind.COMMAND,
                         argv=templates[g_index].fill(range_, out),
-                        deps=step1.deps,
+                        deps=deps,
                         inputs=inputs,
                         outputs=tuple([f"{out}_{p}{ext}" for p in group]),
                         resources=resources,
                         meta=job_meta,
                     )
                 )
-                shards.append(_Shard(job_id, d_index, meta, chunk, g_index, out))
+                shards.append(_Shard(job_id, d_index, meta, chunk, g_index, out, filtered))
     return shards
 
 
@@ -318,7 +346,7 @@ def _merges(spec: RunSpec, shards: list[_Shard], jobs: list[Job]) -> list[str]:
         outs = [s.out for s in mine]
         logs = [f"{out}.log" for out in outs]
         rows = sum(s.chunk.n_variants for s in mine)
-        exact = not any(_filtered(spec, s.meta) for s in mine)
+        exact = not any(s.filtered for s in mine)
         for pheno in group:
             results = [f"{out}_{pheno}{ext}" for out in outs]
             job_id = f"merge-{safe_id_part(pheno)}"

@@ -22,11 +22,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from gwasflow.spec.model import Correction, EngineKind, EngineSpec, GeneticModel, GenoFormat, RunSpec
+from gwasflow.spec.model import Correction, EngineKind, EngineSpec, GeneticModel, GenoFormat, RunSpec, VariantQcSpec
 
 __all__ = [
     "FLAGS",
     "Launcher",
+    "dataset_qc_argv",
     "flags_for",
     "genotype_flags",
     "launcher_for",
@@ -208,9 +209,12 @@ def _sample_flags(spec: RunSpec, qc_keep: str | None = None) -> list[str]:
     return flags
 
 
-def _variant_flags(spec: RunSpec, min_info: float | None) -> list[str]:
-    """Step 2 variant filters and model: ``--extract``/``--exclude``, ``--minMAC``, ``--minINFO``, ``--test``."""
+def _variant_flags(spec: RunSpec, min_info: float | None, qc_extract: str | None = None) -> list[str]:
+    """Step 2 variant filters and model: ``--extract``/``--exclude``, ``--minMAC``, ``--minINFO``, ``--test``;
+    ``qc_extract`` is the dataset QC job's list (the spec refuses it with ``variants.extract``/``exclude``)."""
     flags: list[str] = []
+    if qc_extract is not None:
+        flags += ["--extract", qc_extract]
     if spec.variants.extract:
         flags += ["--extract", spec.variants.extract]
     if spec.variants.exclude:
@@ -260,6 +264,17 @@ def qc_argv(spec: RunSpec, *, python: str, fmt: GenoFormat, prefix: str, out: st
     return tuple(argv)
 
 
+def dataset_qc_argv(qc: VariantQcSpec, *, python: str, fmt: GenoFormat, prefix: str, out: str,
+                    threads: int) -> tuple[str, ...]:
+    """``gwasflow qc`` on one step 2 file with a dataset's variant filters (``datasets[i].qc``)."""
+    argv = [python, "-m", "gwasflow", "qc", f"--{fmt.value}", prefix, "--out", out]
+    for flag, value in (("--maf", qc.maf), ("--mac", qc.mac), ("--geno", qc.geno), ("--hwe", qc.hwe)):
+        if value is not None:
+            argv += [flag, repr(float(value))]
+    argv += ["--engine", qc.engine.value, "--threads", str(threads)]
+    return tuple(argv)
+
+
 def step1_flags(spec: RunSpec, *, genotypes: Sequence[str], out: str, lowmem_prefix: str,
                 qc_lists: tuple[str, str] | None = None) -> list[str]:
     """regenie step 1 flags for every phenotype column of ``spec`` (``genotypes``: :func:`genotype_flags`);
@@ -286,11 +301,13 @@ def step2_flags(
     range_: str,
     out: str,
     min_info: float | None = None,
+    qc_extract: str | None = None,
 ) -> list[str]:
-    """regenie step 2 flags for one shard (``range_`` is ``CHR:START-END``; ``min_info`` the dataset's)."""
+    """regenie step 2 flags for one shard (``range_`` is ``CHR:START-END``; ``min_info`` the dataset's;
+    ``qc_extract`` the variant list of the dataset's QC job)."""
     flags = ["--step", "2", *genotypes, *_trait_flags(spec, step=2), "--phenoFile", spec.phenotypes.file]
     flags += ["--phenoColList", ",".join(phenotypes), *_covariate_flags(spec), *_sample_flags(spec)]
-    flags += _variant_flags(spec, min_info)
+    flags += _variant_flags(spec, min_info, qc_extract)
     flags += ["--bsize", str(spec.step2.bsize), "--pred", pred, "--range", range_]
     flags += ["--threads", str(spec.engine.threads)]
     if spec.step2.gz:
@@ -310,5 +327,5 @@ def flags_for(spec: RunSpec) -> list[str]:
     for ds in spec.datasets:
         geno = genotype_flags(ds.fmt, "p", sample=ds.sample, ref_first=ds.ref_first)
         argv += step2_flags(spec, genotypes=geno, phenotypes=spec.phenotypes.columns[:1], pred="x",
-                            range_="1:1-1", out="o", min_info=ds.min_info)
+                            range_="1:1-1", out="o", min_info=ds.min_info, qc_extract="q" if ds.qc else None)
     return list(dict.fromkeys(a for a in argv if a.startswith("--")))

@@ -14,6 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gwasflow.spec.qcspec import VariantQcSpec
+
 __all__ = ["STEP1_LABEL", "DatasetFile", "DatasetSpec", "GenoFormat", "GenotypeSpec", "expand_chromosomes"]
 
 
@@ -94,6 +96,7 @@ class DatasetSpec(GenotypeSpec):
     chromosomes: ChromList | None = None
     chrom_prefix: str = Field(default="", description="text put before each chromosome in {chrom}, e.g. chr")
     min_info: float | None = Field(default=None, ge=0, le=1, description="bgen/pgen: skip variants with INFO below")
+    qc: VariantQcSpec | None = Field(default=None, description="bed/pgen: variant QC before step 2 (a qc job per file)")
 
     @model_validator(mode="after")
     def _template(self) -> DatasetSpec:
@@ -106,6 +109,9 @@ class DatasetSpec(GenotypeSpec):
             raise ValueError(f"{_CHROM_TEMPLATE} in a path needs chromosomes: (e.g. 1-22)")
         if self.min_info is not None and self.fmt is GenoFormat.BED:
             raise ValueError("min_info needs imputed dosages (bgen or pgen); a .bed dataset has no INFO score")
+        if self.qc is not None and self.fmt is GenoFormat.BGEN:
+            raise ValueError("qc reads .bed or .pgen hard calls; this dataset is BGEN (filter it with min_info, "
+                             "step2.min_mac or variants.extract)")
         return self
 
     def files(self) -> list[tuple[str | None, str, str | None]]:

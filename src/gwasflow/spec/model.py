@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gwasflow.spec.genotypes import STEP1_LABEL, DatasetFile, DatasetSpec, GenoFormat, GenotypeSpec
+from gwasflow.spec.qcspec import QcEngineKind, VariantQcSpec
 
 __all__ = [
     "STEP1_LABEL",
@@ -41,6 +42,7 @@ __all__ = [
     "Step2Spec",
     "Trait",
     "VariantFilterSpec",
+    "VariantQcSpec",
     "WorkspaceSpec",
 ]
 
@@ -125,14 +127,6 @@ class ResourceSpec(_Frozen):
     cpus: PositiveInt = 1
     memory_mb: PositiveInt = 2048
     time_s: PositiveInt = 3600
-
-
-class QcEngineKind(enum.StrEnum):
-    """Which program runs the QC before step 1 (``gwasflow qc --engine``)."""
-
-    AUTO = "auto"  # plink2 when it is on PATH where the job runs, else the built-in engine
-    BUILTIN = "builtin"
-    PLINK2 = "plink2"
 
 
 class PruneSpec(_Frozen):
@@ -391,6 +385,16 @@ class RunSpec(_Frozen):
             raise ValueError(f"dataset label {STEP1_LABEL!r} is reserved for step1.genotypes")
         if self.step1.dataset and self.step1.dataset not in labels:
             raise ValueError(f"step1.dataset {self.step1.dataset!r} is not a dataset label")
+        return self
+
+    @model_validator(mode="after")
+    def _dataset_qc_alone(self) -> RunSpec:
+        """A dataset's QC gives its step 2 shards one ``--extract``; regenie would read only the last one."""
+        qc_fields = [f"datasets[{i}].qc" for i, d in enumerate(self.datasets) if d.qc is not None]
+        lists = [name for name in ("extract", "exclude") if getattr(self.variants, name)]
+        if qc_fields and lists:
+            raise ValueError(f"{qc_fields[0]} cannot be combined with variants.{lists[0]}: step 2 reads one "
+                             f"variant list (filter the dataset's QC list yourself, or drop one)")
         return self
 
     @model_validator(mode="after")

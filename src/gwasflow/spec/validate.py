@@ -355,7 +355,12 @@ def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
 
 
 def _check_qc(spec: RunSpec, problems: list[Problem]) -> None:
-    """``step1.qc`` reads the step 1 ``.bed``/``.pgen`` (not BGEN); ``engine: plink2`` needs plink2 on PATH."""
+    """``step1.qc`` reads the step 1 ``.bed``/``.pgen`` (not BGEN); ``engine: plink2`` needs plink2 on PATH
+    (there and in a dataset's ``qc``)."""
+    for i, ds in enumerate(spec.datasets):
+        if ds.qc is not None and ds.qc.engine is QcEngineKind.PLINK2 and shutil.which("plink2") is None:
+            problems.append(Problem(f"datasets[{i}].qc.engine", "plink2 is not on PATH (install it or use "
+                                                                 "engine: builtin)"))
     target = spec.qc_genotypes()
     if target is None or spec.step1.qc is None:
         return
