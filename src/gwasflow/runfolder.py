@@ -140,14 +140,18 @@ def print_metrics(path: Path | None, *, fmt: str = "table") -> int:
 def write_run_report(path: Path | None, *, out: Path | None = None, quiet: bool = False) -> int:
     """(Re)write the run's HTML report and its pages, with a progress display unless quiet; prints its path."""
     from gwasflow.report.html import write_report
+    from gwasflow.report.loci.stage import loci_for_report
     from gwasflow.report.progress import make_item_progress
 
     rundir = find_rundir(path)
     store, run = _latest(rundir)
     try:
         graph = JobGraph.from_dict(json.loads(run.graph_json))
+        loci = loci_for_report(rundir)
+        if loci.problem is not None:
+            print(loci.problem, file=sys.stderr)
         written = write_report(rundir=rundir, store=store, run_id=run.run_id, graph=graph, out=out,
-                               progress=make_item_progress(quiet=quiet))
+                               genes=loci.genes, loci_html=loci.sections, progress=make_item_progress(quiet=quiet))
     finally:
         store.close()
     print(f"report: {written}")

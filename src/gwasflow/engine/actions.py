@@ -15,6 +15,7 @@ from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.html import write_report
+from gwasflow.report.loci.stage import loci_for_report
 from gwasflow.report.merge import ignored_low_mac, merge_phenotype
 from gwasflow.report.qccounts import QC_TABLE_NAME, qc_event_fields, qc_rows, write_qc_table
 from gwasflow.report.summary import summarize_results, write_summary
@@ -80,8 +81,11 @@ def _report(job: Job, ctx: ActionContext) -> str:
         write_qc_table(rows, summary_path.parent / QC_TABLE_NAME)
         ctx.rundir.event("qc_counts", **qc_event_fields(rows))
     html_path = next((Path(p) for p in job.outputs if p.endswith(".html")), None)
+    loci = loci_for_report(ctx.rundir)
+    if loci.problem is not None:
+        ctx.rundir.event("loci_skipped", reason=loci.problem)
     write_report(rundir=ctx.rundir, store=ctx.store, run_id=ctx.run_id, graph=ctx.graph, out=html_path,
-                 summaries=summaries)
+                 summaries=summaries, genes=loci.genes, loci_html=loci.sections)
     return "; ".join(
         f"{s.phenotype}: lambda_gc={s.lambda_gc:.3f} significant={s.n_significant}" for s in summaries.values()
     )

@@ -194,7 +194,7 @@ def claim_workspace(path: Path, rundir: RunDir, *, new_run: bool) -> Iterator[Cl
 def _outputs(rundir: RunDir) -> list[Path]:
     """The run's outputs that a workspace deletion must never reach, resolved."""
     paths = [rundir.root, rundir.state_dir, rundir.store_path, rundir.results_dir, rundir.summary_path,
-             rundir.root / "report.html"]
+             rundir.root / "report.html", rundir.root / "index.html", rundir.root / "phenotypes"]
     if rundir.results_dir.is_dir():
         paths += sorted(rundir.results_dir.iterdir())
     return [p.resolve() for p in paths]
@@ -237,7 +237,8 @@ def overlap_problems(workdir: str, outdir: str) -> list[Problem]:
     """``outdir`` and ``workdir`` overlapping once resolved (symlinks followed): each case names both fields.
 
     Refused: outdir equal to or inside workdir (directly or through a symlink), any of outdir's
-    ``results/``, ``.gwasflow/``, ``summary.tsv``, ``report.html`` resolving into workdir, and workdir
+    ``results/``, ``.gwasflow/``, ``summary.tsv``, ``report.html``, ``index.html``, ``phenotypes/``
+    resolving into workdir, and workdir
     inside outdir's ``results/`` or ``.gwasflow/``. A workdir elsewhere inside outdir is fine.
     """
     work, out = Path(workdir).resolve(), Path(outdir)
@@ -246,7 +247,7 @@ def overlap_problems(workdir: str, outdir: str) -> list[Problem]:
         return [Problem("outdir", f"outdir {outdir}{via} is inside workdir {workdir}, which is deleted "
                                   "after the run; choose an outdir outside workdir")]
     problems = []
-    for name in ("results", ".gwasflow", "summary.tsv", "report.html"):
+    for name in ("results", ".gwasflow", "summary.tsv", "report.html", "index.html", "phenotypes"):
         part = (out / name).resolve()
         if _within(part, work):
             problems.append(Problem("outdir", f"outdir's {name} resolves to {part}, inside workdir {workdir}, "
