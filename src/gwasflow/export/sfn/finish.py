@@ -1,0 +1,132 @@
+"""The machine's last jobs, run by AWS Batch in the gwasflow container: check, merge, report.
+
+``python -m gwasflow.export.sfn.finish ACTION --plan PLAN --datasets JSON`` where ``PLAN`` is the
+export's ``plan.json`` (``s3://...`` or a path) and ``JSON`` the execution's dataset labels:
+
+* ``check``: every output of every selected step 2 shard exists on the shared file system (the
+  final check's second half; the first is the machine's count of failure records). Exit 1 names
+  how many are missing and the first one.
+* ``merge``: each phenotype's shard results merged into ``<outdir>/results/<pheno>.regenie.gz``
+  (with its tabix index), as the local driver's merge does; the planned row count is checked when
+  every dataset was run.
+* ``report``: ``<outdir>/summary.tsv`` (lambda GC, top loci per phenotype). The HTML report reads a
+  run store, which a Step Functions run does not have; ``gwasflow report`` is not run here.
+
+Exit status: 0 done, 1 the check or a merge failed, 2 bad arguments or plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gwasflow.plan.model import Job, JobGraph, Step
+
+__all__ = ["check_outputs", "main", "merge_results", "selected_shards", "write_summary_table"]
+
+
+def _read(uri: str) -> bytes:
+    if uri.startswith("s3://"):
+        import boto3  # the [aws] extra, present in the container image
+
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+    return Path(uri).read_bytes()
+
+
+def load_plan(uri: str) -> tuple[JobGraph, dict[str, str]]:
+    """The graph and the file-label -> dataset-label map of a ``plan.json``."""
+    try:
+        plan: dict[str, Any] = json.loads(_read(uri))
+        return JobGraph.from_dict(plan["graph"]), dict(plan["datasets"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{uri}: not a gwasflow plan.json ({exc})") from None
+
+
+def selected_shards(graph: JobGraph, datasets: dict[str, str], chosen: Sequence[str]) -> list[Job]:
+    """The step 2 shards of the ``chosen`` datasets; ValueError naming an unknown label."""
+    known = set(datasets.values())
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        raise ValueError(f"datasets: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    wanted = set(chosen)
+    return [j for j in graph.by_step(Step.STEP2) if datasets.get(str(j.meta.get("dataset"))) in wanted]
+
+
+def check_outputs(shards: Sequence[Job]) -> list[str]:
+    """Outputs of ``shards`` that do not exist."""
+    return [out for job in shards for out in job.outputs if not Path(out).is_file()]
+
+
+def merge_results(graph: JobGraph, shards: Sequence[Job], *, complete: bool) -> list[str]:
+    """Merge each phenotype over ``shards``; one line per merged file. ``complete``: all shards ran."""
+    from gwasflow.report.merge import ignored_low_mac, merge_phenotype
+
+    traits = {out: len(job.meta.get("phenotypes", ())) or 1 for job in shards for out in job.outputs}
+    lines = []
+    for merge in graph.by_step(Step.MERGE):
+        pairs = [(Path(s), Path(log)) for s, log in zip(merge.meta["shards"], merge.meta["shard_logs"], strict=True)
+                 if s in traits]  # fmt: skip
+        ignored = [ignored_low_mac(log) // traits[str(s)] for s, log in pairs]
+        planned = merge.meta.get("planned_rows") if complete else None
+        rows = None if planned is None else int(planned)
+        result = merge_phenotype([s for s, _ in pairs], Path(merge.outputs[0]), planned_rows=rows,
+                                 ignored_per_shard=ignored)  # fmt: skip
+        lines.append(f"{merge.outputs[0]}: {result.rows} rows ({result.ignored} ignored for low MAC)")
+    return lines
+
+
+def write_summary_table(graph: JobGraph) -> Path:
+    """``summary.tsv`` of the merged results, where the plan's report job writes it."""
+    from gwasflow.report.summary import summarize_results, write_summary
+
+    report = graph.by_step(Step.REPORT)[0]
+    path = next(Path(p) for p in report.outputs if p.endswith(".tsv"))
+    summaries = [summarize_results(Path(m.outputs[0]), str(m.meta["phenotype"])) for m in graph.by_step(Step.MERGE)]
+    write_summary(summaries, path)
+    return path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gwasflow.export.sfn.finish", description=__doc__.splitlines()[0])
+    p.add_argument("action", choices=["check", "merge", "report"])
+    p.add_argument("--plan", required=True, help="the export's plan.json (s3:// or a path)")
+    p.add_argument("--datasets", required=True, help="JSON list of the dataset labels this execution ran")
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    graph, datasets = load_plan(args.plan)
+    chosen = json.loads(args.datasets)
+    if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+        raise ValueError(f"--datasets: expected a JSON list of labels, got {args.datasets!r}")
+    shards = selected_shards(graph, datasets, chosen)
+    if args.action == "check":
+        missing = check_outputs(shards)
+        if missing:
+            print(f"check: {len(missing)} step 2 output(s) missing, first: {missing[0]}", file=sys.stderr)
+            return 1
+        print(f"check: every output of {len(shards)} shard(s) present")
+    elif args.action == "merge":
+        print("\n".join(merge_results(graph, shards, complete=len(shards) == len(graph.by_step(Step.STEP2)))))
+    else:
+        print(f"report: wrote {write_summary_table(graph)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, OSError) as exc:
+        print(f"gwasflow finish {args.action}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
