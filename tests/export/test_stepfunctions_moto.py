@@ -111,8 +111,9 @@ _CLEANUP = ["Cleanup", "DeleteAssociation", "WaitAssociationGone", "DescribeAsso
             "AssociationGoneReady", "DeleteFileSystem", "Finish"]  # fmt: skip
 
 
-def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system(aws: dict[str, Any],
-                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     export, arn = _deploy(aws)
     finished = fail_jobs(monkeypatch, lambda name: False)
     import boto3
@@ -146,8 +147,8 @@ def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_
     assert described["status"] == "FAILED"
     assert described["error"] == "gwasflow.RunFailed"
     assert described["cause"].startswith("gwasflow.ShardsFailed: ") and aws["table"] in described["cause"]
-    assert _squash(entered(events)) == [*_CREATE, "Step1OrSkip", "Step1", "Step2", "CountFailures",
-                                        "FailuresPending", "ShardsFailed", *_CLEANUP, "Failed", "RunFailed"]  # fmt: skip
+    assert _squash(entered(events)) == [*_CREATE, "Step1OrSkip", "Step1", "Step2", "CountFailures", "FailuresPending",
+                                        "ShardsFailed", *_CLEANUP, "Failed", "RunFailed"]  # fmt: skip
     assert finished.count(bad["job_name"]) == 2  # retried once (max_attempts 2), then caught
     assert all(finished.count(s["job_name"]) == 1 for s in export.manifest.shards if s is not bad)
     items = _failure_items(aws["table"], "bad-run")
@@ -160,8 +161,9 @@ def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_
     assert ("DeleteDataRepositoryAssociation" in [c for c, _ in aws["fsx"].calls])
 
 
-def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(aws: dict[str, Any],
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, arn = _deploy(aws, retry={"max_attempts": 1})
     finished = fail_jobs(monkeypatch, lambda name: name == "biobank-step1")
     import boto3
@@ -176,8 +178,9 @@ def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(aw
     assert _file_systems() == []
 
 
-def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(aws: dict[str, Any],
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     export, arn = _deploy(aws)
     finished = fail_jobs(monkeypatch, lambda name: False)
     import boto3

@@ -64,16 +64,17 @@ def poll_loop(name: str, *, describe: State, item: str, ready: dict[str, str], f
     ``describe`` is the Describe Task (Resource and Parameters); ``item`` the JSONPath of the
     described resource in its response (``$.FileSystems[0]``), whose ``Lifecycle`` is tested: a path
     that ends at the array index, as a path with an index inside (``$.FileSystems[0].Lifecycle``)
-    is a list in some interpreters (moto 5.2) and a string in others. ``ready`` maps a lifecycle to the state that follows; a lifecycle in
-    ``failed`` goes to ``on_failed``; after ``$.config.max_polls`` describes the loop goes to
-    ``on_timeout`` (so the timeout is ``poll_seconds * max_polls``); an error of the Describe call
-    itself (after its retries) goes to ``on_error`` with the error in ``$.outcome``. States:
+    is a list in some interpreters (moto 5.2) and a string in others. ``ready`` maps a lifecycle to
+    the state that follows; a lifecycle in ``failed`` goes to ``on_failed``; after
+    ``$.config.max_polls`` describes the loop goes to ``on_timeout`` (so the timeout is
+    ``poll_seconds * max_polls``); an error of the Describe call itself (after its retries) goes to ``on_error`` with the error in ``$.outcome``. States:
     ``Wait<name>``, ``Describe<name>``, ``Count<name>``, ``<name>Ready``.
     """
     counter = f"$.polls.{name}.n"
     choices: list[State] = [{"Variable": "$.lifecycle.item.Lifecycle", "StringEquals": value, "Next": target}
                             for value, target in ready.items()]  # fmt: skip
-    choices += [{"Variable": "$.lifecycle.item.Lifecycle", "StringEquals": value, "Next": on_failed} for value in failed]
+    choices += [{"Variable": "$.lifecycle.item.Lifecycle", "StringEquals": value, "Next": on_failed}
+                for value in failed]
     choices.append({"Variable": counter, "NumericGreaterThanEqualsPath": "$.config.max_polls", "Next": on_timeout})
     task = dict(describe)
     task.update(

@@ -181,8 +181,8 @@ def cleanup_states() -> dict[str, State]:
     }
     # one error name for every failed run (a Fail state may not raise a States.* name); the cause starts with the
     # error that ended the run, e.g. "gwasflow.ShardsFailed: ..." or "States.TaskFailed: {the Batch job}"
-    states["Failed"] = {"Type": "Pass", "Parameters": {"cause.$": "States.Format('{}: {}', $.outcome.Error, $.outcome.Cause)"},
-                        "ResultPath": "$.failed", "Next": "RunFailed"}
+    cause = "States.Format('{}: {}', $.outcome.Error, $.outcome.Cause)"
+    states["Failed"] = {"Type": "Pass", "Parameters": {"cause.$": cause}, "ResultPath": "$.failed", "Next": "RunFailed"}
     states["RunFailed"] = {"Type": "Fail", "Error": "gwasflow.RunFailed", "CausePath": "$.failed.cause"}
     states["RunSucceeded"] = {"Type": "Succeed"}
     return states
