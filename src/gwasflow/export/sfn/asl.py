@@ -67,8 +67,9 @@ def poll_loop(name: str, *, describe: State, item: str, ready: dict[str, str], f
     is a list in some interpreters (moto 5.2) and a string in others. ``ready`` maps a lifecycle to
     the state that follows; a lifecycle in ``failed`` goes to ``on_failed``; after
     ``$.config.max_polls`` describes the loop goes to ``on_timeout`` (so the timeout is
-    ``poll_seconds * max_polls``); an error of the Describe call itself (after its retries) goes to ``on_error`` with the error in ``$.outcome``. States:
-    ``Wait<name>``, ``Describe<name>``, ``Count<name>``, ``<name>Ready``.
+    ``poll_seconds * max_polls``); an error of the Describe call itself (after its retries) goes
+    to ``on_error`` with the error in ``$.outcome``. States: ``Wait<name>``, ``Describe<name>``,
+    ``Count<name>``, ``<name>Ready``.
     """
     counter = f"$.polls.{name}.n"
     choices: list[State] = [{"Variable": "$.lifecycle.item.Lifecycle", "StringEquals": value, "Next": target}
