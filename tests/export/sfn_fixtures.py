@@ -54,3 +54,7 @@ def settings(**fields: Any) -> SfnSettings:
 def export(run: RunSpec | None = None, **fields: Any) -> Export:
     run = run or spec()
     return export_stepfunctions(run, graph(run), settings(**fields))
+
+
+def export_graph(run: RunSpec, plan: JobGraph, **fields: Any) -> Export:
+    return export_stepfunctions(run, plan, settings(**fields))
