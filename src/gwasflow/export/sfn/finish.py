@@ -109,7 +109,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.action == "check":
         missing = check_outputs(shards)
         if missing:
-            print(f"check: {len(missing)} step 2 output(s) missing, first: {missing[0]}", file=sys.stderr)
+            print(f"gwasflow finish check: {len(missing)} step 2 output(s) missing, first: {missing[0]}",
+                  file=sys.stderr)  # fmt: skip
             return 1
         print(f"check: every output of {len(shards)} shard(s) present")
     elif args.action == "merge":
@@ -120,9 +121,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gwasflow.errors import GwasflowError
+
     args = _parser().parse_args(argv)
     try:
         return _run(args)
+    except GwasflowError as exc:  # a merge that found a bad or short shard: the job failed
+        print(f"gwasflow finish {args.action}: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as exc:
         print(f"gwasflow finish {args.action}: {exc}", file=sys.stderr)
         return 2
