@@ -230,3 +230,20 @@ def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Pat
     assert "no manifest location" in capsys.readouterr().err
     assert main_export(path, "airflow", out, ExportOptions(job_queue="q")) == 2
     assert not out.exists()
+
+
+def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_example: Path, tmp_path: Path) -> None:
+    import boto3
+
+    from gwasflow.cli import main as cli_main
+
+    boto3.client("s3").create_bucket(Bucket="gwas-export-cli")
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    argv = ["export", str(path), "--job-queue", "gwas-spot", "--image", fx.GWASFLOW_IMAGE, "--manifest",
+            "s3://gwas-export-cli/run2", "--regenie-version", "3.6", "--failure-table", "other-table", "-o", str(out)]
+    assert cli_main(argv) == 0
+    states = json.loads(out.read_text())["States"]
+    assert [c["StringEquals"] for c in states["ChooseVersion"]["Choices"]] == ["4.1.2", "3.6"]
+    assert states["CountFailures"]["Parameters"]["TableName"] == "other-table"  # the option beats failure_log
+    assert states["Step1"]["Parameters"]["JobQueue"] == "gwas-spot"
+    assert states["CreateAssociation"]["Parameters"]["DataRepositoryPath"] == fx.FSX["data_repository"]
