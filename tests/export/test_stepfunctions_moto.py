@@ -4,7 +4,8 @@ Executed by moto (``stepfunctions.execute_state_machine``): every state of the t
 (Pass, Choice, Wait, Task, Fail, Succeed), the intrinsic functions (JsonMerge, MathAdd, Array,
 ArrayContains, Format, JsonToString), Retry (the injected shard failure is submitted again) and
 Catch; the Distributed Map reading ``shards.json`` from moto's S3 (``ItemReader``) and writing its
-results (``ResultWriter``), its item processor in child executions; ``batch:submitJob.sync`` against
+results manifest (``ResultWriter``; moto writes the manifest only, not the items' result files), its
+item processor in child executions; ``batch:submitJob.sync`` against
 moto's Docker-less Batch (SubmitJob, then DescribeJobs until the job ends); the failure record
 (DynamoDB ``putItem``) and the final check's ``aws-sdk:dynamodb:query``; ``aws-sdk:fsx``
 CreateFileSystem, DescribeFileSystems and DeleteFileSystem against moto's FSx.
@@ -133,6 +134,10 @@ def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system
     assert calls == ["CreateDataRepositoryAssociation", "CreateDataRepositoryTask", "DeleteDataRepositoryAssociation"]
     assert aws["fsx"].calls[1][1] == '["data/out"]'  # the outdir, relative to the file system root
     assert _file_systems() == []
+    step2 = next(e for e in events if e.get("stateExitedEventDetails", {}).get("name") == "Step2")
+    written = json.loads(step2["stateExitedEventDetails"]["output"])["step2"]["ResultWriterDetails"]
+    assert written["Bucket"] == aws["bucket"] and written["Key"].startswith("biobank/manifest/results/")
+    boto3.client("s3").head_object(Bucket=written["Bucket"], Key=written["Key"])  # the Map's results manifest
 
 
 def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_run(
