@@ -90,6 +90,8 @@ class FsxShim:
     """The FSx pieces moto lacks (see the module docstring); ``calls`` lists every shimmed call."""
 
     def __init__(self) -> None:
+        #: a file system's Lifecycle at creation, then at each describe (the last one repeats)
+        self.fs_lifecycle = ["CREATING", "CREATING", "AVAILABLE"]
         self.calls: list[tuple[str, str]] = []
         self.seen: dict[str, int] = {}
         self.associations: dict[str, dict[str, Any]] = {}
@@ -108,7 +110,7 @@ class FsxShim:
         shim, to_dict = self, FileSystem.to_dict
 
         def fs_dict(fs: Any) -> dict[str, Any]:
-            return {**to_dict(fs), "Lifecycle": shim._step(fs.file_system_id, ["CREATING", "CREATING", "AVAILABLE"])}
+            return {**to_dict(fs), "Lifecycle": shim._step(fs.file_system_id, shim.fs_lifecycle)}
 
         def create_association(resp: Any) -> str:
             params = json.loads(resp.body)

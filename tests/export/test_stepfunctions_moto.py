@@ -216,3 +216,19 @@ def test_export_stepfunctions__executed_bad_input_stops_before_any_resource(aws:
     described, events = run_execution(sfn, arn, {"regenie_version": "9.9"}, name="bad-version")
     assert described["status"] == "FAILED" and "known: 4.1.2" in described["cause"]
     assert "CreateFileSystem" not in entered(events) and _file_systems() == []
+
+
+def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws: dict[str, Any]) -> None:
+    _, arn = _deploy(aws)
+    aws["fsx"].fs_lifecycle = ["CREATING"]  # never AVAILABLE
+    import boto3
+
+    payload = {"poll_seconds": 1, "max_polls": 2}
+    described, events = run_execution(boto3.client("stepfunctions"), arn, payload, name="slow-fs")
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("gwasflow.Timeout: the FSx file system was not AVAILABLE")
+    names = entered(events)
+    assert names.count("DescribeFileSystem") == 2 and "CreateAssociation" not in names
+    assert names[names.index("FileSystemTimedOut"):] == ["FileSystemTimedOut", "Cleanup", "DeleteFileSystem", "Finish",
+                                                         "Failed", "RunFailed"]  # fmt: skip
+    assert _file_systems() == []
