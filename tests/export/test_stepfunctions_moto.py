@@ -164,6 +164,9 @@ def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_
     assert json.loads(item["reason"]["S"])["JobName"] == bad["job_name"]  # the cause: the failed job, described
     assert _file_systems() == []
     assert ("DeleteDataRepositoryAssociation" in [c for c, _ in aws["fsx"].calls])
+    payloads = [d.get("input") or d.get("output") or "" for e in events
+                for d in (e.get("stateEnteredEventDetails"), e.get("stateExitedEventDetails")) if d]  # fmt: skip
+    assert max(len(p.encode()) for p in payloads) < 16 * 1024  # far below the 256 KiB state payload limit
 
 
 def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(
@@ -232,3 +235,22 @@ def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws
     assert names[names.index("FileSystemTimedOut"):] == ["FileSystemTimedOut", "Cleanup", "DeleteFileSystem", "Finish",
                                                          "Failed", "RunFailed"]  # fmt: skip
     assert _file_systems() == []
+
+
+def test_export_stepfunctions__biobank_definition_parses_in_moto(aws: dict[str, Any]) -> None:
+    import boto3
+
+    from tests.export.test_stepfunctions_limits import _biobank
+
+    run, graph = _biobank()
+    export = fx.export_graph(run, graph)  # type: ignore[arg-type]
+    text = json.dumps(export.definition)
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(name=f"gwasflow-big-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
+                                   definition=text)["stateMachineArn"]  # fmt: skip
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == export.definition
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="ASLParserException"):  # the parser is on: a broken definition is refused
+        sfn.create_state_machine(name=f"gwasflow-bad-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
+                                 definition=text.replace('"Type": "Choice"', '"Type": "Chose"', 1))  # fmt: skip
