@@ -28,9 +28,9 @@ def _plan(tmp_path: Path) -> tuple[JobGraph, Path]:
     run = fx.spec(workspace={"kind": "local"}, workdir=str(tmp_path / "work"), outdir=str(tmp_path / "out"))
     metas = []
     for label, chroms in POSITIONS.items():
-        chrom = np.array([c for c, ps in chroms.items() for _ in ps])
+        chroms_of = np.array([c for c, ps in chroms.items() for _ in ps])
         pos = np.array([p for ps in chroms.values() for p in ps], dtype=np.int64)
-        metas.append(DatasetMeta(label, f"/in/{label}", 100, len(pos), chrom, pos))
+        metas.append(DatasetMeta(label, f"/in/{label}", 100, len(pos), chroms_of, pos))
     graph = build_graph(run, metas, python="python3")
     for job in graph.by_step(Step.STEP2):
         dataset, chrom = str(job.meta["dataset"]), str(job.meta["chrom"])

@@ -124,7 +124,7 @@ def test_export_stepfunctions__qc_job_runs_before_step1_in_the_gwasflow_image() 
     qc = fx.graph(run).by_step(Step.QC)[0]
     assert states["QC"]["Parameters"]["ContainerOverrides"]["Command"] == list(qc.argv)
     assert states["QC"]["Parameters"]["JobDefinition"] == export.job_definitions.qc
-    assert export.job_definitions.qc.startswith("gwasflow-gwasflow-1-0-")
+    assert str(export.job_definitions.qc).startswith("gwasflow-gwasflow-1-0-")
 
 
 def test_export_stepfunctions__one_set_of_job_definitions_per_regenie_version() -> None:

@@ -15,14 +15,15 @@ import numpy as np
 from gwasflow.export.sfn.limits import MAX_DEFINITION_BYTES, MAX_PAYLOAD_BYTES
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import Step
+from gwasflow.plan.model import JobGraph, Step
 from gwasflow.spec.genotypes import STEP1_LABEL, GenoFormat
+from gwasflow.spec.model import RunSpec
 from tests.export import sfn_fixtures as fx
 
 N_CHROM, PER_CHROM, PER_JOB = 22, 500_000, 2_000
 
 
-def _biobank() -> tuple[object, object]:
+def _biobank() -> tuple[RunSpec, JobGraph]:
     run = fx.spec(
         datasets=[{"label": "imp", "bgen": "/fsx/data/imp/chr{chrom}.bgen", "sample": "/fsx/data/imp/imp.sample",
                    "chromosomes": f"1-{N_CHROM}"}],
@@ -42,11 +43,11 @@ def _biobank() -> tuple[object, object]:
 def test_export_stepfunctions__biobank_plan_within_step_functions_limits() -> None:
     run, graph = _biobank()
     started = time.perf_counter()
-    export = fx.export_graph(run, graph)  # type: ignore[arg-type]
+    export = fx.export_graph(run, graph)
     seconds = time.perf_counter() - started
     shards = export.manifest.shards
     assert len(shards) == N_CHROM * PER_CHROM // PER_JOB == 5_500
-    assert len(graph.by_step(Step.STEP2)) == len(shards)  # type: ignore[attr-defined]
+    assert len(graph.by_step(Step.STEP2)) == len(shards)
     assert export.sizes.definition < MAX_DEFINITION_BYTES // 20  # ~28 KB: the definition holds no shard
     assert export.sizes.largest_item < 4 * 1024  # one Map item (a child execution's input): ~0.9 KB
     inline = len(json.dumps(shards, separators=(",", ":")).encode())

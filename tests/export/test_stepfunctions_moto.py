@@ -243,7 +243,7 @@ def test_export_stepfunctions__biobank_definition_parses_in_moto(aws: dict[str, 
     from tests.export.test_stepfunctions_limits import _biobank
 
     run, graph = _biobank()
-    export = fx.export_graph(run, graph)  # type: ignore[arg-type]
+    export = fx.export_graph(run, graph)
     text = json.dumps(export.definition)
     sfn = boto3.client("stepfunctions")
     arn = sfn.create_state_machine(name=f"gwasflow-big-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
