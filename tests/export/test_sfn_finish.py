@@ -41,7 +41,7 @@ def _plan(tmp_path: Path) -> tuple[JobGraph, Path]:
                 handle.write(HEADER + "".join(f"{chrom} {p} v{chrom}_{p} A C 0.1 100 ADD 0.5 0.1 25 6.2 NA\n"
                                               for p in rows))  # fmt: skip
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(build_manifest(run, graph, pred="/pred.list").plan))
+    plan.write_text(json.dumps(build_manifest(run, graph).plan))
     return graph, plan
 
 
@@ -96,3 +96,17 @@ def test_main__runs_as_the_machine_runs_it(tmp_path: Path) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "every output of 5 shard(s) present" in done.stdout
+
+
+def test_main__predictions_copies_a_prediction_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "old" / "fit_pred.list"
+    source.parent.mkdir()
+    source.write_text("Y1 /fsx/data/old/fit_1.loco\nY2 /fsx/data/old/fit_2.loco\n")
+    target = tmp_path / "work" / "step1" / "biobank_pred.list"
+    assert main(["predictions", "--from", str(source), "--to", str(target)]) == 0
+    assert target.read_text() == source.read_text() and not list(target.parent.glob(".*"))
+    (tmp_path / "bad.list").write_text("not a list at all\n")
+    assert main(["predictions", "--from", str(tmp_path / "bad.list"), "--to", str(target)]) == 2
+    assert "not a prediction list" in capsys.readouterr().err
+    assert target.read_text() == source.read_text()  # the earlier copy stays
+    assert main(["predictions", "--from", str(source)]) == 2

@@ -17,7 +17,6 @@ import pytest
 
 from gwasflow.engine.failure_log import DynamoDBSink, FailureRecord
 from gwasflow.export.sfn.batch import BATCH_SYNC, DYNAMODB_PUT
-from gwasflow.export.sfn.manifest import PRED_PLACEHOLDER
 from gwasflow.export.stepfunctions import ExportOptions, main_export
 from gwasflow.plan.model import Step
 from tests.export import sfn_fixtures as fx
@@ -77,7 +76,7 @@ def test_export_stepfunctions__step2_is_a_distributed_map_over_the_manifest_in_s
     assert step2["MaxConcurrency"] == 50 and step2["ToleratedFailurePercentage"] == 0
     assert "ItemsPath" not in step2 and "job_id" not in json.dumps(step2["ItemSelector"])  # no inline list
     shard = step2["ItemProcessor"]["States"]["Shard"]
-    assert shard["Resource"] == BATCH_SYNC and shard["Parameters"]["Parameters"] == {"pred.$": "$.pred"}
+    assert shard["Resource"] == BATCH_SYNC and "Parameters" not in shard["Parameters"]
     assert shard["Parameters"]["ContainerOverrides"]["Command.$"] == "$.item.command"
     assert shard["Parameters"]["JobDefinition.$"] == "$.jobdef"
     assert shard["Catch"][0]["Next"] == "RecordShardFailure"
@@ -85,7 +84,7 @@ def test_export_stepfunctions__step2_is_a_distributed_map_over_the_manifest_in_s
 
 def test_export_stepfunctions__retry_and_catch_on_every_batch_task() -> None:
     tasks = [(n, s) for _, n, s in _all_states(fx.export().definition["States"]) if s.get("Resource") == BATCH_SYNC]
-    assert {n for n, _ in tasks} == {"Step1", "Shard", "CheckOutputs", "Merge", "Report"}
+    assert {n for n, _ in tasks} == {"Step1", "UsePredictions", "Shard", "CheckOutputs", "Merge", "Report"}
     for name, task in tasks:
         failed = [r for r in task["Retry"] if r["ErrorEquals"] == ["States.TaskFailed"]]
         assert failed == [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 10, "BackoffRate": 2.0,
@@ -114,6 +113,17 @@ def test_failure_record__has_every_attribute_of_the_failure_log_layout() -> None
     assert set(written) - {"recorded_at"} <= {k for k in item} and "recorded_time" in item
     assert item["failure_id"] == {"S.$": "States.Format('{}#4', $.item.job_id)"} and item["attempt"] == {"N": "4"}
     assert item["run_id"] == {"S.$": "$.run_id"} and item["error_type"] == {"S.$": "$.error.Error"}
+
+
+def test_export_stepfunctions__skip_step1_copies_the_given_predictions_where_step2_reads_them() -> None:
+    states = fx.export().definition["States"]
+    assert states["Step1OrSkip"]["Choices"][0] == {"Variable": "$.config.skip_step1", "BooleanEquals": True,
+                                                   "Next": "UsePredictions"}  # fmt: skip
+    use = states["UsePredictions"]
+    assert use["Next"] == "Step2" and use["Catch"][0]["Next"] == "RecordUsePredictionsFailure"
+    command = use["Parameters"]["ContainerOverrides"]["Command.$"]
+    assert command == ("States.Array('python3', '-m', 'gwasflow.export.sfn.finish', 'predictions', '--from', "
+                       "$.config.predictions, '--to', '/fsx/work/step1/biobank_pred.list')")  # fmt: skip
 
 
 def test_export_stepfunctions__qc_job_runs_before_step1_in_the_gwasflow_image() -> None:
@@ -147,7 +157,10 @@ def test_export_stepfunctions__builtin_engine_runs_both_steps_in_the_gwasflow_im
 def test_export_stepfunctions__spec_step1_skip_starts_at_step2() -> None:
     export = fx.export(fx.spec(step1={"skip": True, "predictions": "/fsx/data/fit/pred.list"}))
     states = export.definition["States"]
-    assert "Step1" not in states and "CheckInput" not in states
+    assert "Step1" not in states and "UsePredictions" not in states
+    other = states["CheckInput"]["Choices"][0]  # the commands read the spec's list: no other one is accepted
+    assert other == {"Not": {"Variable": "$.config.predictions", "StringEquals": "/fsx/data/fit/pred.list"},
+                     "Next": "BadInput"}  # fmt: skip
     assert states["AssociationReady"]["Choices"][0]["Next"] == "Step2"
     assert states["Configure"]["Parameters"]["defaults"]["predictions"] == "/fsx/data/fit/pred.list"
 
@@ -162,11 +175,13 @@ def test_export_stepfunctions__refuses_paths_off_the_file_system(fields: dict[st
         fx.export(fx.spec(**fields))
 
 
-def test_build_manifest__items_name_the_prediction_placeholder_and_job_counts() -> None:
+def test_build_manifest__items_and_job_counts() -> None:
     export = fx.export()
     items = export.manifest.shards
     assert [i["dataset"] for i in items] == ["a"] * 5 + ["b"]
-    assert all(i["command"][i["command"].index("--pred") + 1] == PRED_PLACEHOLDER for i in items)
+    shards = fx.graph(fx.spec()).by_step(Step.STEP2)
+    assert [i["command"] for i in items] == [list(j.argv) for j in shards]
+    assert [i["job_name"] for i in items] == [f"biobank-{j.id}" for j in shards]
     summary = export.manifest.summary
     assert summary["jobs"] == {"step1": 1, "step2": 6, "merge": 2, "report": 1, "cleanup": 1}
     assert summary["step2"] == {"variants_per_job": 2, "phenotypes_per_job": 2, "variant_chunks": 6,

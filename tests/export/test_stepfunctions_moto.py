@@ -197,14 +197,16 @@ def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
     described, events = run_execution(boto3.client("stepfunctions"), arn, payload, name="skip-run")
     assert described["status"] == "SUCCEEDED", described.get("cause")
     names = entered(events)
-    assert "Step1" not in names and names[names.index("Step1OrSkip") + 1] == "Step2"
+    assert "Step1" not in names
     b_shards = {s["job_name"] for s in export.manifest.shards if s["dataset"] == "b"}
     assert b_shards and {n for n in finished if "step2" in n} == b_shards
-    jobs = boto3.client("batch").list_jobs(jobQueue=aws["queue"], jobStatus="SUCCEEDED")["jobSummaryList"]
-    shard = next(j for j in jobs if j["jobName"] in b_shards)
-    detail = boto3.client("batch").describe_jobs(jobs=[shard["jobId"]])["jobs"][0]
-    assert detail["parameters"] == {"pred": "/fsx/data/old/fit_pred.list"}  # fills Ref::pred in the command
-    assert "Ref::pred" in detail["container"]["command"]
+    assert names[names.index("Step1OrSkip") + 1:names.index("Step2")] == ["UsePredictions"]
+    batch = boto3.client("batch")
+    jobs = batch.list_jobs(jobQueue=aws["queue"], jobStatus="SUCCEEDED")["jobSummaryList"]
+    copy = next(j for j in jobs if j["jobName"] == "biobank-use-predictions")
+    command = batch.describe_jobs(jobs=[copy["jobId"]])["jobs"][0]["container"]["command"]
+    assert command[3:] == ["predictions", "--from", "/fsx/data/old/fit_pred.list", "--to",
+                           "/fsx/work/step1/biobank_pred.list"]  # fmt: skip
     check = next(e for e in events if e.get("stateEnteredEventDetails", {}).get("name") == "CheckOutputs")
     assert '"datasets":["b"]' in check["stateEnteredEventDetails"]["input"].replace(" ", "")
 

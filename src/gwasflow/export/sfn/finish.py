@@ -3,6 +3,9 @@
 ``python -m gwasflow.export.sfn.finish ACTION --plan PLAN --datasets JSON`` where ``PLAN`` is the
 export's ``plan.json`` (``s3://...`` or a path) and ``JSON`` the execution's dataset labels:
 
+* ``predictions --from LIST --to PRED``: (no plan) copy an earlier step 1's prediction list to the
+  path step 2 reads, when the execution skips step 1; the copy is written under a temporary name
+  and renamed, so step 2 never reads half a list.
 * ``check``: every output of every selected step 2 shard exists on the shared file system (the
   final check's second half; the first is the machine's count of failure records). Exit 1 names
   how many are missing and the first one.
@@ -26,7 +29,7 @@ from typing import Any
 
 from gwasflow.plan.model import Job, JobGraph, Step
 
-__all__ = ["check_outputs", "main", "merge_results", "selected_shards", "write_summary_table"]
+__all__ = ["check_outputs", "main", "merge_results", "selected_shards", "use_predictions", "write_summary_table"]
 
 
 def _read(uri: str) -> bytes:
@@ -94,13 +97,34 @@ def write_summary_table(graph: JobGraph) -> Path:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gwasflow.export.sfn.finish", description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=["check", "merge", "report"])
-    p.add_argument("--plan", required=True, help="the export's plan.json (s3:// or a path)")
-    p.add_argument("--datasets", required=True, help="JSON list of the dataset labels this execution ran")
+    p.add_argument("action", choices=["check", "merge", "report", "predictions"])
+    p.add_argument("--plan", help="the export's plan.json (s3:// or a path)")
+    p.add_argument("--datasets", help="JSON list of the dataset labels this execution ran")
+    p.add_argument("--from", dest="source", help="predictions: the prediction list to use")
+    p.add_argument("--to", dest="target", help="predictions: where step 2 reads it")
     return p
 
 
+def use_predictions(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` (temporary name, then rename); ValueError if it is no _pred.list."""
+    lines = [line for line in source.read_text().splitlines() if line.strip()]
+    if not lines or any(len(line.split()) != 2 for line in lines):
+        raise ValueError(f"{source}: not a prediction list (lines of: phenotype path-to-loco)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(target)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.action == "predictions":
+        if not args.source or not args.target:
+            raise ValueError("predictions needs --from and --to")
+        use_predictions(Path(args.source), Path(args.target))
+        print(f"predictions: {args.source} -> {args.target}")
+        return 0
+    if not args.plan or args.datasets is None:
+        raise ValueError(f"{args.action} needs --plan and --datasets")
     graph, datasets = load_plan(args.plan)
     chosen = json.loads(args.datasets)
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):

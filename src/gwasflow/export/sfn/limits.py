@@ -19,7 +19,7 @@ __all__ = ["MAX_DEFINITION_BYTES", "MAX_PAYLOAD_BYTES", "Sizes", "check_limits",
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 MAX_PAYLOAD_BYTES = 256 * 1024
-#: What the Map's ItemSelector adds to an item (run id, datasets, job definition, prediction path).
+#: What the Map's ItemSelector adds to an item (run id, datasets, job definition).
 _SELECTOR_ALLOWANCE = 8 * 1024
 
 

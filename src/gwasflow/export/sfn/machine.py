@@ -5,7 +5,8 @@
     Configure, Config          execution input merged over the export's defaults -> $.config
     CheckInput, ChooseVersion  skip_step1 needs predictions; regenie_version -> its job definitions
     CreateFileSystem ... AssociationReady            (fsx.py: FSx for Lustre + S3 association)
-    Step1OrSkip -> QC -> Step1                        (Batch .sync; skipped with skip_step1)
+    Step1OrSkip -> QC -> Step1                        (Batch .sync; with skip_step1: UsePredictions,
+                                                       the given list copied where step 2 reads it)
     Step2                      Distributed Map over shards.json in S3 (ItemReader), MaxConcurrency
                                from executor.max_parallel, ToleratedFailurePercentage 0; per item:
                                dataset selected? -> Shard (Batch .sync, Retry) -> Catch: failure
@@ -116,10 +117,15 @@ def _configure(ctx: _Ctx, *, has_step1: bool) -> dict[str, State]:
             "Type": "Pass",
             "Parameters": {"config.$": "States.JsonMerge($.defaults, $.input, false)", "run_id.$": "$$.Execution.Name",
                            "polls": {name: {"n": 0} for name in _LOOPS}},
-            "Next": "CheckInput" if has_step1 else "ChooseVersion",
+            "Next": "CheckInput",
         },
     }  # fmt: skip
-    if has_step1:
+    if not has_step1:  # the spec skips step 1: its commands read spec.step1.predictions, nothing else
+        other = {"Not": {"Variable": "$.config.predictions", "StringEquals": ctx.pred}, "Next": "BadInput"}
+        states["CheckInput"] = {"Type": "Choice", "Choices": [other], "Default": "ChooseVersion"}
+        states["BadInput"] = {"Type": "Fail", "Error": "gwasflow.BadInput",
+                              "Cause": f"predictions: this export reads {ctx.pred} (step1.predictions); export again"}
+    else:
         no_pred = [{"Variable": "$.config.skip_step1", "BooleanEquals": True},
                    {"Variable": "$.config.predictions", "StringEquals": ctx.pred}]  # fmt: skip
         states["CheckInput"] = {"Type": "Choice", "Choices": [{"And": no_pred, "Next": "BadInput"}],
@@ -160,10 +166,14 @@ def _job(ctx: _Ctx, name: str, job: Job, *, definition: str, next_state: str, co
 def _step1_states(ctx: _Ctx) -> dict[str, State]:
     step1 = ctx.graph.by_step(Step.STEP1)[0]
     qc = ctx.graph.by_step(Step.QC)
-    states: dict[str, State] = {
-        "Step1OrSkip": {"Type": "Choice", "Default": "QC" if qc else "Step1",
-                        "Choices": [{"Variable": "$.config.skip_step1", "BooleanEquals": True, "Next": "Step2"}]},
-    }  # fmt: skip
+    skip = {"Variable": "$.config.skip_step1", "BooleanEquals": True, "Next": "UsePredictions"}
+    first = "QC" if qc else "Step1"
+    states: dict[str, State] = {"Step1OrSkip": {"Type": "Choice", "Default": first, "Choices": [skip]}}
+    copy = [ctx.settings.python, "-m", FINISH_MODULE, "predictions", "--from"]
+    command = ("States.Array(" + ", ".join(intrinsic_str(a) for a in copy) + ", $.config.predictions, "
+               + intrinsic_str("--to") + ", " + intrinsic_str(ctx.pred) + ")")  # fmt: skip
+    job = Job(id="use-predictions", step=Step.STEP1, kind=JobKind.INTERNAL, resources=FINISH_RESOURCES)
+    states |= _job(ctx, "UsePredictions", job, definition=ctx.defs.finish, next_state="Step2", command=command)
     if qc:
         assert ctx.defs.qc is not None  # job_definitions names one whenever the plan has a qc job
         states |= _job(ctx, "QC", qc[0], definition=ctx.defs.qc, next_state="Step1")
@@ -173,7 +183,7 @@ def _step1_states(ctx: _Ctx) -> dict[str, State]:
 
 def _shard_processor(ctx: _Ctx, like: Job) -> State:
     task = batch_task(ctx.spec, queue=ctx.settings.job_queue, definition="$.jobdef", job_name="$.item.job_name",
-                      command="$.item.command", resources=like.resources, parameters={"pred": "$.pred"})  # fmt: skip
+                      command="$.item.command", resources=like.resources)  # fmt: skip
     task.update(ResultPath=None, Next="ShardSucceeded",
                 Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordShardFailure"}])
     done = {"job_id.$": "$.item.job_id"}
@@ -203,7 +213,7 @@ def _step2_map(ctx: _Ctx) -> State:
         "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
                        "Parameters": {"Bucket": ctx.where.bucket, "Key": ctx.where.key("shards.json")}},
         "ItemSelector": {"item.$": "$$.Map.Item.Value", "run_id.$": "$.run_id", "datasets.$": "$.config.datasets",
-                         "pred.$": "$.config.predictions", "jobdef.$": "$.jobdefs.step2"},
+                         "jobdef.$": "$.jobdefs.step2"},
         "ItemProcessor": _shard_processor(ctx, shards[0]),
         "MaxConcurrency": ctx.spec.executor.max_parallel,
         "ToleratedFailurePercentage": 0.0,  # written 0.0: some ASL parsers read a bare 0 as an integer token
@@ -264,7 +274,7 @@ def export_stepfunctions(spec: RunSpec, graph: JobGraph, settings: SfnSettings) 
     states |= _final_states(ctx)
     states |= export_states(layout, [spec.outdir, *([spec.workdir] if spec.keep_workspace else [])])
     states |= cleanup_states()
-    manifest = build_manifest(spec, graph, pred=pred)
+    manifest = build_manifest(spec, graph)
     n = manifest.summary["jobs"]
     definition = {
         "Comment": f"gwasflow run {spec.name}: {n.get('step2', 0)} step 2 shards on AWS Batch queue "

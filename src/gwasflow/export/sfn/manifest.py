@@ -5,11 +5,11 @@ Three objects under the manifest prefix (``s3://bucket/prefix``), all written by
 * ``shards.json``: a JSON array, one small item per step 2 shard (the Map's ``ItemReader`` reads it)::
 
       {"job_id": "step2-a-c1_00000-p000", "job_name": "biobank-step2-a-c1_00000-p000",
-       "dataset": "a", "command": ["regenie", "--step", "2", ..., "--pred", "Ref::pred", ...]}
+       "dataset": "a", "command": ["regenie", "--step", "2", ..., "--pred", "/fsx/work/step1/biobank_pred.list", ...]}
 
-  The prediction list in the command is the Batch parameter placeholder ``Ref::pred``: the Map's
-  task passes ``Parameters: {"pred": ...}``, so the execution input can point step 2 at another
-  prediction list (``skip_step1`` with ``predictions``) without rewriting the manifest.
+  Step 2 always reads step 1's planned prediction list; an execution that skips step 1 copies the
+  list it is given to that path first (the machine's ``UsePredictions`` job), so the manifest never
+  changes.
 * ``plan.json``: ``{"run", "datasets": {file label: dataset label}, "graph": JobGraph.to_dict()}``,
   read by the container's check, merge and report jobs (:mod:`gwasflow.export.sfn.finish`).
 * ``manifest.json``: what a person reads: jobs per step and the batch sizes that gave them.
@@ -27,10 +27,7 @@ from typing import Any
 from gwasflow.plan.model import JobGraph, Step
 from gwasflow.spec.model import RunSpec
 
-__all__ = ["PRED_PLACEHOLDER", "Manifest", "S3Location", "build_manifest", "job_counts", "publish_manifest"]
-
-PRED_PLACEHOLDER = "Ref::pred"
-
+__all__ = ["Manifest", "S3Location", "build_manifest", "job_counts", "publish_manifest"]
 
 @dataclass(frozen=True)
 class S3Location:
@@ -97,23 +94,15 @@ def _file_datasets(spec: RunSpec) -> dict[str, str]:
     return {f.label: labels[f.index] for f in spec.dataset_files()}
 
 
-def _command(argv: tuple[str, ...], pred: str) -> list[str]:
-    out = list(argv)
-    for i in range(len(out) - 1):
-        if out[i] == "--pred" and out[i + 1] == pred:
-            out[i + 1] = PRED_PLACEHOLDER
-    return out
-
-
-def build_manifest(spec: RunSpec, graph: JobGraph, *, pred: str) -> Manifest:
-    """The manifest of ``graph``; ``pred`` is the prediction list its step 2 commands read."""
+def build_manifest(spec: RunSpec, graph: JobGraph) -> Manifest:
+    """The manifest of ``graph``."""
     datasets = _file_datasets(spec)
     shards = [
         {
             "job_id": job.id,
             "job_name": f"{spec.name}-{job.id}"[:128],
             "dataset": datasets.get(str(job.meta.get("dataset")), str(job.meta.get("dataset"))),
-            "command": _command(job.argv, pred),
+            "command": list(job.argv),
         }
         for job in graph.by_step(Step.STEP2)
     ]
