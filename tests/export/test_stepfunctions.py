@@ -262,3 +262,17 @@ def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_exampl
     assert states["CountFailures"]["Parameters"]["TableName"] == "other-table"  # the option beats failure_log
     assert states["Step1"]["Parameters"]["JobQueue"] == "gwas-spot"
     assert states["CreateAssociation"]["Parameters"]["DataRepositoryPath"] == fx.FSX["data_repository"]
+
+
+def test_main_export__manifest_refused_by_s3_writes_no_definition(aws_endpoint: str, regenie_example: Path,
+                                                                  tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                                  ) -> None:  # fmt: skip
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    options = ExportOptions(job_queue="q", image=fx.GWASFLOW_IMAGE, manifest="s3://no-such-bucket-here/run")
+    assert main_export(path, "stepfunctions", out, options) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("gwasflow export: writing the manifest to s3://no-such-bucket-here/run: ")
+    assert "NoSuchBucket" in err[0] and not out.exists()
+    assert main_export(path, "stepfunctions", tmp_path / "nowhere" / "m.json", options) == 2
+    assert capsys.readouterr().err.strip() == f"gwasflow export: --out: no folder {tmp_path / 'nowhere'}"

@@ -118,8 +118,9 @@ def _report(export: Export) -> None:
 
 
 def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOptions | None = None) -> int:
-    """Export ``spec_path``: the manifest to S3, the definition to ``out`` (or stdout). Exit status 0, or 2
-    on a bad spec, a missing setting or a plan over Step Functions' limits (nothing written then)."""
+    """Export ``spec_path``: the manifest to S3, the definition to ``out`` (or stdout). Exit status 0; 2 on a
+    bad spec, a missing setting or a plan over Step Functions' limits; 1 when S3 refuses the manifest
+    (the definition is not written then)."""
     from gwasflow.errors import GwasflowError
     from gwasflow.export.sfn.manifest import S3Location, publish_manifest
     from gwasflow.spec import load
@@ -128,6 +129,8 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
         print(f"gwasflow export: unknown format {fmt!r}; known: stepfunctions", file=sys.stderr)
         return 2
     try:
+        if out is not None and not out.parent.is_dir():
+            raise ValueError(f"--out: no folder {out.parent}")
         spec = load(spec_path)
         settings = settings_for(spec, options or ExportOptions())
         staged, graph = _plan(spec, settings)
@@ -136,8 +139,13 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
         print(f"gwasflow export: {exc}", file=sys.stderr)
         return 2
     import boto3  # the [aws] extra
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    written = publish_manifest(export.manifest, S3Location.parse(settings.manifest_uri), boto3.client("s3"))
+    try:
+        written = publish_manifest(export.manifest, S3Location.parse(settings.manifest_uri), boto3.client("s3"))
+    except (BotoCoreError, ClientError) as exc:  # the definition is not written: it would name a missing manifest
+        print(f"gwasflow export: writing the manifest to {settings.manifest_uri}: {exc}", file=sys.stderr)
+        return 1
     _write(json.dumps(export.definition, indent=1) + "\n", out)
     print(f"manifest: {', '.join(written)}", file=sys.stderr)
     _report(export)
