@@ -56,9 +56,9 @@ def _value(key: str, value: Any) -> dict[str, Any]:
 
 
 def batch_task(spec: RunSpec, *, queue: str, definition: str, job_name: str, command: list[str] | str,
-               resources: Resources, parameters: dict[str, str] | None = None) -> State:  # fmt: skip
-    """A ``submitJob.sync`` Task. ``definition``, ``job_name`` and ``command`` are values, or paths
-    (strings starting with ``$``) into the state input. ``parameters`` fill ``Ref::`` placeholders."""
+               resources: Resources) -> State:  # fmt: skip
+    """A ``submitJob.sync`` Task. ``definition``, ``job_name`` and ``command`` are values, or paths and
+    intrinsic calls (strings starting with ``$`` or ``States.``) evaluated on the state input."""
     overrides: dict[str, Any] = {
         "ResourceRequirements": [
             {"Type": "VCPU", "Value": str(resources.cpus)},
@@ -82,8 +82,6 @@ def batch_task(spec: RunSpec, *, queue: str, definition: str, job_name: str, com
         },
         "Tags": {"gwasflow:run": spec.name},
     }
-    if parameters:
-        params["Parameters"] = {k2: v2 for k, v in parameters.items() for k2, v2 in _value(k, v).items()}
     return {"Type": "Task", "Resource": BATCH_SYNC, "Parameters": params, "Retry": retry_rules(spec)}
 
 

@@ -150,12 +150,12 @@ def _choose_version(defs: JobDefinitions) -> dict[str, State]:
     }
 
 
-def _job(ctx: _Ctx, name: str, job: Job, *, definition: str, next_state: str, command: list[str] | str | None = None,
-         parameters: dict[str, str] | None = None) -> dict[str, State]:  # fmt: skip
+def _job(ctx: _Ctx, name: str, job: Job, *, definition: str, next_state: str,
+         command: list[str] | str | None = None) -> dict[str, State]:  # fmt: skip
     """A one-job Batch state ``name``; a failure is recorded, then the run goes to the cleanup."""
     argv = list(job.argv) if command is None else command
     task = batch_task(ctx.spec, queue=ctx.settings.job_queue, definition=definition, command=argv,
-                      job_name=f"{ctx.spec.name}-{job.id}"[:128], resources=job.resources, parameters=parameters)
+                      job_name=f"{ctx.spec.name}-{job.id}"[:128], resources=job.resources)
     task.update(ResultPath=None, Next=next_state,
                 Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.outcome", "Next": f"Record{name}Failure"}])
     record = failure_record(ctx.spec, table=ctx.settings.failure_table, job_id=job.id, error="$.outcome",
