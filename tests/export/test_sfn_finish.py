@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,9 +70,25 @@ def test_main__merge_then_report_write_results_and_summary(tmp_path: Path) -> No
                                                           ("2", "1"), ("2", "2"), ("2", "3"), ("2", "4"),
                                                           ("3", "7"), ("3", "9")]  # fmt: skip
     assert (tmp_path / "out" / "results" / "Y2.regenie.gz.tbi").is_file()
-    assert main(["report", "--plan", str(plan), "--datasets", '["a", "b"]']) == 0
+    assert main(["report", "--plan", str(plan), "--datasets", '["a", "b"]', "--skip-step1", "true"]) == 0
     summary = (tmp_path / "out" / "summary.tsv").read_text().splitlines()
     assert [line.split("\t")[:2] for line in summary[1:]] == [["Y1", "11"], ["Y2", "11"]]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Y1" in html and "Y2" in html and "data:image/png;base64," in html  # each phenotype's plots
+    assert "regenie 4.1.2" in html  # the engine, from the spec in plan.json
+    assert _step_row(html, "step1") == ["step1", "1", "0", "1"]  # jobs, succeeded, pending: step 1 was skipped
+    assert _step_row(html, "step2") == ["step2", "6", "6", "0"]
+    assert main(["report", "--plan", str(plan), "--datasets", '["a", "b"]', "--skip-step1", "false"]) == 0
+    assert _step_row((tmp_path / "out" / "report.html").read_text(), "step1") == ["step1", "1", "1", "0"]
+
+
+def _step_row(html: str, step: str) -> list[str]:
+    """The first four cells of a step's row in the report's metrics table."""
+    for row in re.findall(r"<tr>(.*?)</tr>", html, re.S):
+        cells = [re.sub(r"<[^>]+>|\s+", "", c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+        if cells[:1] == [step]:
+            return cells[:4]
+    raise AssertionError(f"no row for {step}")
 
 
 def test_main__merge_of_one_dataset_skips_the_row_count_check(tmp_path: Path) -> None:

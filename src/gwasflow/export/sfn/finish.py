@@ -12,8 +12,10 @@ export's ``plan.json`` (``s3://...`` or a path) and ``JSON`` the execution's dat
 * ``merge``: each phenotype's shard results merged into ``<outdir>/results/<pheno>.regenie.gz``
   (with its tabix index), as the local driver's merge does; the planned row count is checked when
   every dataset was run.
-* ``report``: ``<outdir>/summary.tsv`` (lambda GC, top loci per phenotype). The HTML report reads a
-  run store, which a Step Functions run does not have; ``gwasflow report`` is not run here.
+* ``report``: ``<outdir>/summary.tsv`` (lambda GC, top loci per phenotype) and ``report.html``
+  (plots and loci per phenotype). A Step Functions run has no run store: the report is written from
+  an in-memory one in which the jobs this execution ran (told by ``--skip-step1``) succeeded, as they
+  must have for the machine to reach the report; it has no attempts, so no timeline.
 
 Exit status: 0 done, 1 the check or a merge failed, 2 bad arguments or plan.
 """
@@ -24,12 +26,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gwasflow.plan.model import Job, JobGraph, Step
 
-__all__ = ["check_outputs", "main", "merge_results", "selected_shards", "use_predictions", "write_summary_table"]
+__all__ = ["check_outputs", "main", "merge_results", "selected_shards", "use_predictions", "write_reports"]
 
 
 def _read(uri: str) -> bytes:
@@ -42,11 +45,20 @@ def _read(uri: str) -> bytes:
     return Path(uri).read_bytes()
 
 
-def load_plan(uri: str) -> tuple[JobGraph, dict[str, str]]:
-    """The graph and the file-label -> dataset-label map of a ``plan.json``."""
+@dataclass(frozen=True)
+class Plan:
+    """A ``plan.json``: the run's name and spec (JSON), the file-label -> dataset-label map, the graph."""
+
+    run: str
+    spec: dict[str, Any]
+    datasets: dict[str, str]
+    graph: JobGraph
+
+
+def load_plan(uri: str) -> Plan:
     try:
         plan: dict[str, Any] = json.loads(_read(uri))
-        return JobGraph.from_dict(plan["graph"]), dict(plan["datasets"])
+        return Plan(str(plan["run"]), dict(plan["spec"]), dict(plan["datasets"]), JobGraph.from_dict(plan["graph"]))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{uri}: not a gwasflow plan.json ({exc})") from None
 
@@ -84,15 +96,29 @@ def merge_results(graph: JobGraph, shards: Sequence[Job], *, complete: bool) -> 
     return lines
 
 
-def write_summary_table(graph: JobGraph) -> Path:
-    """``summary.tsv`` of the merged results, where the plan's report job writes it."""
+def write_reports(plan: Plan, ran: Sequence[Job], *, step1_ran: bool) -> list[Path]:
+    """``summary.tsv`` and ``report.html`` where the plan's report job writes them (see the module docstring)."""
+    from gwasflow.engine.rundir import RunDir
+    from gwasflow.engine.states import JobState
+    from gwasflow.engine.store.memory import MemoryStore
+    from gwasflow.report.html import write_report
     from gwasflow.report.summary import summarize_results, write_summary
 
+    graph = plan.graph
     report = graph.by_step(Step.REPORT)[0]
-    path = next(Path(p) for p in report.outputs if p.endswith(".tsv"))
-    summaries = [summarize_results(Path(m.outputs[0]), str(m.meta["phenotype"])) for m in graph.by_step(Step.MERGE)]
-    write_summary(summaries, path)
-    return path
+    tsv = next(Path(p) for p in report.outputs if p.endswith(".tsv"))
+    html = next(Path(p) for p in report.outputs if p.endswith(".html"))
+    merges = graph.by_step(Step.MERGE)
+    summaries = {str(m.meta["phenotype"]): summarize_results(Path(m.outputs[0]), str(m.meta["phenotype"]))
+                 for m in merges}  # fmt: skip
+    write_summary(list(summaries.values()), tsv)
+    store = MemoryStore()
+    store.create_run(plan.run, plan.run, json.dumps(plan.spec), "{}")
+    store.add_jobs(plan.run, [(job.id, job.step.value) for job in graph])
+    done = [*ran, *merges, report, *(graph.by_step(Step.QC) + graph.by_step(Step.STEP1) if step1_ran else [])]
+    store.set_job_states(plan.run, [(job.id, JobState.SUCCEEDED) for job in done])
+    write_report(rundir=RunDir(tsv.parent), store=store, run_id=plan.run, graph=graph, out=html, summaries=summaries)
+    return [tsv, html]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["check", "merge", "report", "predictions"])
     p.add_argument("--plan", help="the export's plan.json (s3:// or a path)")
     p.add_argument("--datasets", help="JSON list of the dataset labels this execution ran")
+    p.add_argument("--skip-step1", choices=["true", "false"], default="false",
+                   help="report: whether this execution skipped step 1 (JSON true/false)")
     p.add_argument("--from", dest="source", help="predictions: the prediction list to use")
     p.add_argument("--to", dest="target", help="predictions: where step 2 reads it")
     return p
@@ -125,11 +153,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not args.plan or args.datasets is None:
         raise ValueError(f"{args.action} needs --plan and --datasets")
-    graph, datasets = load_plan(args.plan)
+    plan = load_plan(args.plan)
+    graph = plan.graph
     chosen = json.loads(args.datasets)
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
         raise ValueError(f"--datasets: expected a JSON list of labels, got {args.datasets!r}")
-    shards = selected_shards(graph, datasets, chosen)
+    shards = selected_shards(graph, plan.datasets, chosen)
     if args.action == "check":
         missing = check_outputs(shards)
         if missing:
@@ -140,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
     elif args.action == "merge":
         print("\n".join(merge_results(graph, shards, complete=len(shards) == len(graph.by_step(Step.STEP2)))))
     else:
-        print(f"report: wrote {write_summary_table(graph)}")
+        written = write_reports(plan, shards, step1_ran=args.skip_step1 == "false")
+        print(f"report: wrote {', '.join(map(str, written))}")
     return 0
 
 

@@ -227,7 +227,8 @@ def _step2_map(ctx: _Ctx) -> State:
 
 def _finish_command(ctx: _Ctx, action: str) -> str:
     args = [ctx.settings.python, "-m", FINISH_MODULE, action, "--plan", ctx.where.uri("plan.json"), "--datasets"]
-    return "States.Array(" + ", ".join(intrinsic_str(a) for a in args) + ", States.JsonToString($.config.datasets))"
+    return ("States.Array(" + ", ".join(intrinsic_str(a) for a in args) + ", States.JsonToString($.config.datasets), "
+            "'--skip-step1', States.JsonToString($.config.skip_step1))")  # fmt: skip
 
 
 def _final_states(ctx: _Ctx) -> dict[str, State]:

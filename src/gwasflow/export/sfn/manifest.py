@@ -10,7 +10,7 @@ Three objects under the manifest prefix (``s3://bucket/prefix``), all written by
   Step 2 always reads step 1's planned prediction list; an execution that skips step 1 copies the
   list it is given to that path first (the machine's ``UsePredictions`` job), so the manifest never
   changes.
-* ``plan.json``: ``{"run", "datasets": {file label: dataset label}, "graph": JobGraph.to_dict()}``,
+* ``plan.json``: ``{"run", "spec", "datasets": {file label: dataset label}, "graph": JobGraph.to_dict()}``,
   read by the container's check, merge and report jobs (:mod:`gwasflow.export.sfn.finish`).
 * ``manifest.json``: what a person reads: jobs per step and the batch sizes that gave them.
 
@@ -108,7 +108,7 @@ def build_manifest(spec: RunSpec, graph: JobGraph) -> Manifest:
     ]
     summary = {"run": spec.name, **job_counts(spec, graph), "datasets": spec.dataset_labels(),
                "objects": ["plan.json", "shards.json", "manifest.json"]}  # fmt: skip
-    plan = {"run": spec.name, "datasets": datasets, "graph": graph.to_dict()}
+    plan = {"run": spec.name, "spec": spec.model_dump(mode="json"), "datasets": datasets, "graph": graph.to_dict()}
     return Manifest(shards, plan, summary)
 
 
