@@ -48,8 +48,8 @@ def test_export_stepfunctions__biobank_plan_within_step_functions_limits() -> No
     shards = export.manifest.shards
     assert len(shards) == N_CHROM * PER_CHROM // PER_JOB == 5_500
     assert len(graph.by_step(Step.STEP2)) == len(shards)
-    assert export.sizes.definition < MAX_DEFINITION_BYTES // 20  # ~28 KB: the definition holds no shard
-    assert export.sizes.largest_item < 4 * 1024  # one Map item (a child execution's input): ~0.9 KB
+    assert export.sizes.definition < MAX_DEFINITION_BYTES // 20  # ~27 KB: the definition holds no shard
+    assert export.sizes.largest_item < 4 * 1024  # one Map item (a child execution's input): ~0.5 KB
     inline = len(json.dumps(shards, separators=(",", ":")).encode())
     assert inline > 10 * MAX_PAYLOAD_BYTES  # the list the old inline Map carried: why it lives in S3 now
     configure = len(json.dumps(export.definition["States"]["Configure"]["Parameters"]).encode())
