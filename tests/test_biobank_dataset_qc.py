@@ -123,5 +123,5 @@ def test_export_stepfunctions__a_plan_with_dataset_qc_is_refused_naming_the_data
                            "--out", "m.json", "--job-queue", "q"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "datasets[0].qc: the Step Functions export does not run the QC stage yet" in proc.stderr
+    assert "datasets[0].qc: the Step Functions export has no per-dataset QC state" in proc.stderr
     assert not (tmp_path / "m.json").exists()

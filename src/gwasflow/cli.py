@@ -119,7 +119,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--job-queue", default=None, help="Batch job queue (default: executor.settings.job_queue)")
     p.add_argument("--job-definition-prefix", default="gwasflow")
     p.add_argument("--failure-table", default=None, help="DynamoDB table (default: from failure_log)")
-    p.add_argument("--image", default=None, help="container image (default: executor.settings.image)")
+    p.add_argument("--image", default=None, help="gwasflow container image (default: executor.settings.image)")
+    p.add_argument("--manifest", default=None, metavar="S3_URI",
+                   help="s3://bucket/prefix for the shard manifest the machine reads (written by the export)")
+    p.add_argument("--data-repository", default=None, metavar="S3_URI",
+                   help="S3 prefix linked to the FSx file system (default: workspace.fsx.data_repository)")
+    p.add_argument("--regenie-version", action="append", default=[], metavar="VERSION",
+                   help="another regenie version the execution input may choose (repeatable)")
 
     p = sub.add_parser("export-sumstats", help="a finished run's results as GWAS-SSF (GWAS Catalog) files")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
@@ -346,11 +352,12 @@ def _cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from gwasflow.export.stepfunctions import main_export
+    from gwasflow.export.stepfunctions import ExportOptions, main_export
 
-    return main_export(args.spec, args.format, args.out, job_queue=args.job_queue,
-                       job_definition_prefix=args.job_definition_prefix, failure_table=args.failure_table,
-                       image=args.image)
+    options = ExportOptions(job_queue=args.job_queue, job_definition_prefix=args.job_definition_prefix,
+                            failure_table=args.failure_table, image=args.image, manifest=args.manifest,
+                            data_repository=args.data_repository, regenie_versions=tuple(args.regenie_version))
+    return main_export(args.spec, args.format, args.out, options)
 
 
 def _cmd_export_sumstats(args: argparse.Namespace) -> int:

@@ -1,64 +1,25 @@
-"""The Step Functions export: structure of the definition, and the definition accepted by moto's Step Functions.
+"""The Step Functions export's definition: its states, the paths through them, and the export command.
 
-moto stores a state machine without validating its Amazon States Language (it accepts any text), so the
-structure is checked here: states present and reachable, every ``Next`` defined, the Map over every shard,
-Retry/Catch on every Batch task.
+The machine is executed in ``test_stepfunctions_moto.py``; here every path is checked on the
+definition itself, including what moto does not enforce (MaxConcurrency, ToleratedFailurePercentage,
+every path to an end deleting the file system).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from gwasflow.executors.aws_batch import definition_name
-from gwasflow.export.stepfunctions import (
-    BATCH_SYNC,
-    DYNAMODB_PUT,
-    export_stepfunctions,
-    main_export,
-    required_job_definitions,
-)
-from gwasflow.plan.build import build_graph
-from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import JobGraph, Step
-from gwasflow.spec.model import RunSpec
-
-IMAGE = "ghcr.io/rgcgithub/regenie/regenie"
-
-
-def _spec(**fields: Any) -> RunSpec:
-    data: dict[str, Any] = {
-        "name": "biobank",
-        "datasets": [{"bed": "/fsx/in/chr", "label": "a"}],
-        "phenotypes": {"file": "/fsx/in/p.txt", "columns": ["Y1", "Y2"]},
-        "step2": {"variants_per_job": 2, "phenotypes_per_job": 2},
-        "engine": {"kind": "regenie", "image": IMAGE, "version": "4.1.2"},
-        "executor": {"kind": "local", "max_parallel": 50},
-        "retry": {"max_attempts": 4, "max_interruptions": 3, "backoff_s": 10},
-        "workdir": "/fsx/work",
-        "outdir": "/fsx/out",
-    }
-    data.update(fields)
-    return RunSpec.model_validate(data)
-
-
-def _graph(spec: RunSpec) -> JobGraph:
-    chrom = np.array(["1"] * 5 + ["2"] * 4, dtype=np.str_)
-    pos = np.array([1, 2, 3, 4, 5, 1, 2, 3, 4], dtype=np.int64)
-    return build_graph(spec, [DatasetMeta("a", "/fsx/in/chr", 100, len(pos), chrom, pos)])
-
-
-def _export(spec: RunSpec | None = None, failure_table: str | None = "gwas-failures") -> dict[str, Any]:
-    spec = spec or _spec()
-    return export_stepfunctions(
-        spec, _graph(spec), job_queue="gwas-spot", job_definition_prefix="gwasflow", failure_table=failure_table
-    )
+from gwasflow.engine.failure_log import DynamoDBSink, FailureRecord
+from gwasflow.export.sfn.batch import BATCH_SYNC, DYNAMODB_PUT
+from gwasflow.export.stepfunctions import ExportOptions, main_export
+from gwasflow.plan.model import Step
+from tests.export import sfn_fixtures as fx
 
 
 def _all_states(states: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], str, dict[str, Any]]]:
@@ -69,149 +30,249 @@ def _all_states(states: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], 
             yield from _all_states(state["ItemProcessor"]["States"])
 
 
-def test_export_stepfunctions__states_of_the_plan() -> None:
-    definition = _export()
-    states = definition["States"]
-    assert definition["StartAt"] == "Stage"
-    assert set(states) >= {"Stage", "Step1", "Shards", "Step2", "CollectFailures", "FinalCheck", "Cleanup",
-                           "RunFailed", "StepsSucceeded"}  # fmt: skip
-    assert states["Stage"]["Type"] == "Pass" and states["Stage"]["Next"] == "Step1"
-    step1 = states["Step1"]
-    assert step1["Type"] == "Task" and step1["Resource"] == BATCH_SYNC
-    job = _graph(_spec()).by_step(Step.STEP1)[0]
-    assert step1["Parameters"]["ContainerOverrides"]["Command"] == list(job.argv)
-    assert step1["Parameters"]["JobDefinition"] == definition_name("gwasflow", f"{IMAGE}:v4.1.2", 1, 2048, None)
-    assert states["FinalCheck"]["Type"] == "Choice" and states["RunFailed"]["Type"] == "Fail"
-    assert states["Cleanup"]["Parameters"]["ContainerOverrides"]["Command"] == ["rm", "-rf", "--", "/fsx/work"]
+def _targets(state: Mapping[str, Any]) -> set[str]:
+    found = {state.get("Next"), state.get("Default")}
+    found |= {c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])}
+    return {t for t in found if t}
 
 
-def test_export_stepfunctions__map_over_every_shard_with_its_command() -> None:
-    spec = _spec()
-    shards = _graph(spec).by_step(Step.STEP2)
-    states = _export(spec)["States"]
-    items = states["Shards"]["Result"]
-    assert len(shards) == 5 and len(items) == 5
-    assert [i["command"] for i in items] == [list(j.argv) for j in shards]
-    assert [i["job_id"] for i in items] == [j.id for j in shards]
-    step2 = states["Step2"]
-    assert step2["Type"] == "Map" and step2["ItemsPath"] == "$.shards" and step2["MaxConcurrency"] == 50
-    assert step2["ItemSelector"]["command.$"] == "$$.Map.Item.Value.command"
+def test_export_stepfunctions__every_next_is_defined_and_every_state_reached() -> None:
+    definition = fx.export().definition
+    for block, name, state in _all_states(definition["States"]):
+        for target in _targets(state):
+            assert target in block, f"{name} -> {target}"
+        assert state.get("End") or state.get("Next") or state["Type"] in ("Choice", "Succeed", "Fail"), name
+    reached = {"Configure"}
+    for _, _, state in _all_states(definition["States"]):
+        reached |= _targets(state)
+    assert set(definition["States"]) <= reached
+
+
+def test_export_stepfunctions__every_path_after_creation_deletes_the_file_system() -> None:
+    states = fx.export().definition["States"]
+    seen: set[str] = set()
+    todo = ["WaitFileSystem"]  # CreateFileSystem succeeded: from here on the file system exists
+    ends = []
+    while todo:
+        name = todo.pop()
+        if name in seen or name == "DeleteFileSystem":
+            continue
+        seen.add(name)
+        if states[name]["Type"] in ("Succeed", "Fail"):
+            ends.append(name)
+        todo += sorted(_targets(states[name]))
+    assert ends == []  # no Succeed or Fail is reachable without passing DeleteFileSystem
+    assert {"Step1", "Step2", "Merge", "Report", "ShardsFailed", "FileSystemTimedOut", "ExportResults"} <= seen
+    assert states["CreateFileSystem"]["Catch"][0]["Next"] == "Finish"  # nothing created, nothing to delete
+
+
+def test_export_stepfunctions__step2_is_a_distributed_map_over_the_manifest_in_s3() -> None:
+    export = fx.export()
+    step2 = export.definition["States"]["Step2"]
+    reader = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+              "Parameters": {"Bucket": "gwas-runs", "Key": "biobank/manifest/shards.json"}}  # fmt: skip
+    assert step2["ItemReader"] == reader
+    assert step2["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert step2["MaxConcurrency"] == 50 and step2["ToleratedFailurePercentage"] == 0
+    assert "ItemsPath" not in step2 and "job_id" not in json.dumps(step2["ItemSelector"])  # no inline list
     shard = step2["ItemProcessor"]["States"]["Shard"]
-    assert shard["Resource"] == BATCH_SYNC
-    assert shard["Parameters"]["ContainerOverrides"]["Command.$"] == "$.command"
-    assert shard["Parameters"]["Timeout"] == {"AttemptDurationSeconds": 3600}
+    assert shard["Resource"] == BATCH_SYNC and "Parameters" not in shard["Parameters"]
+    assert shard["Parameters"]["ContainerOverrides"]["Command.$"] == "$.item.command"
+    assert shard["Parameters"]["JobDefinition.$"] == "$.jobdef"
+    assert shard["Catch"][0]["Next"] == "RecordShardFailure"
 
 
 def test_export_stepfunctions__retry_and_catch_on_every_batch_task() -> None:
-    tasks = [(n, s) for _, n, s in _all_states(_export()["States"]) if s.get("Resource") == BATCH_SYNC]
-    assert {n for n, _ in tasks} == {"Step1", "Shard", "Cleanup"}
+    tasks = [(n, s) for _, n, s in _all_states(fx.export().definition["States"]) if s.get("Resource") == BATCH_SYNC]
+    assert {n for n, _ in tasks} == {"Step1", "UsePredictions", "Shard", "CheckOutputs", "Merge", "Report"}
     for name, task in tasks:
         failed = [r for r in task["Retry"] if r["ErrorEquals"] == ["States.TaskFailed"]]
         assert failed == [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 10, "BackoffRate": 2.0,
                            "MaxAttempts": 3, "MaxDelaySeconds": 300}], name  # fmt: skip
         assert any("Batch.TooManyRequestsException" in r["ErrorEquals"] for r in task["Retry"])
-        assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+        assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"] and "Failure" in task["Catch"][0]["Next"]
         strategy = task["Parameters"]["RetryStrategy"]
         assert strategy["Attempts"] == 4  # 1 + max_interruptions: spot reclaims retried by Batch itself
         assert strategy["EvaluateOnExit"][0] == {"OnStatusReason": "Host EC2*", "Action": "RETRY"}
 
 
-def test_export_stepfunctions__catch_writes_failure_record_to_dynamodb() -> None:
-    processor = _export()["States"]["Step2"]["ItemProcessor"]["States"]
-    assert processor["Shard"]["Catch"][0]["Next"] == "RecordShardFailure"
+def test_failure_record__has_every_attribute_of_the_failure_log_layout() -> None:
+    processor = fx.export().definition["States"]["Step2"]["ItemProcessor"]["States"]
     record = processor["RecordShardFailure"]
     assert record["Resource"] == DYNAMODB_PUT and record["Parameters"]["TableName"] == "gwas-failures"
     item = record["Parameters"]["Item"]
-    assert item["run_id"] == {"S": "biobank"} and item["job_id"] == {"S.$": "$.job_id"}
-    assert item["error_type"] == {"S.$": "$.error.Error"} and record["Next"] == "ShardFailed"
-    assert processor["ShardFailed"]["Parameters"]["ok"] is False
-    without = _export(failure_table=None)["States"]["Step2"]["ItemProcessor"]["States"]["RecordShardFailure"]
-    assert without["Type"] == "Pass"
+    written = {}
+
+    class _Db:
+        def put_item(self, TableName: str, Item: dict[str, Any]) -> None:
+            written.update(Item)
+
+    sink = DynamoDBSink.__new__(DynamoDBSink)
+    sink.table, sink._db = "t", _Db()
+    sink.record(FailureRecord("r", "j", 1, "failed", None, None, "why", "tail", {"cpus": 1}, 0.0))
+    assert set(written) - {"recorded_at"} <= {k for k in item} and "recorded_time" in item
+    assert item["failure_id"] == {"S.$": "States.Format('{}#4', $.item.job_id)"} and item["attempt"] == {"N": "4"}
+    assert item["run_id"] == {"S.$": "$.run_id"} and item["error_type"] == {"S.$": "$.error.Error"}
 
 
-def test_export_stepfunctions__every_next_is_defined_and_every_state_reached() -> None:
-    definition = _export()
-    for block, name, state in _all_states(definition["States"]):
-        targets = [state.get("Next"), state.get("Default")]
-        targets += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
-        for target in filter(None, targets):
-            assert target in block, f"{name} -> {target}"
-        assert state.get("End") or state.get("Next") or state["Type"] in ("Choice", "Succeed", "Fail"), name
-    reached = {"Stage"}
-    for _, _, state in _all_states(definition["States"]):
-        reached |= {state.get("Next"), state.get("Default")} | {c["Next"] for c in state.get("Choices", [])}
-        reached |= {c["Next"] for c in state.get("Catch", [])}
-    assert set(definition["States"]) <= reached
+def test_export_stepfunctions__skip_step1_copies_the_given_predictions_where_step2_reads_them() -> None:
+    states = fx.export().definition["States"]
+    assert states["Step1OrSkip"]["Choices"][0] == {"Variable": "$.config.skip_step1", "BooleanEquals": True,
+                                                   "Next": "UsePredictions"}  # fmt: skip
+    use = states["UsePredictions"]
+    assert use["Next"] == "Step2" and use["Catch"][0]["Next"] == "RecordUsePredictionsFailure"
+    command = use["Parameters"]["ContainerOverrides"]["Command.$"]
+    assert command == ("States.Array('python3', '-m', 'gwasflow.export.sfn.finish', 'predictions', '--from', "
+                       "$.config.predictions, '--to', '/fsx/work/step1/biobank_pred.list')")  # fmt: skip
 
 
-def test_export_stepfunctions__keep_workspace_and_no_step1() -> None:
-    spec = _spec(keep_workspace=True, step1={"skip": True, "predictions": "/fsx/in/pred.list"})
-    states = _export(spec)["States"]
-    assert "Step1" not in states and states["Stage"]["Next"] == "Shards"
-    assert states["Cleanup"]["Type"] == "Pass" and states["Cleanup"]["Next"] == "RunFailed"
+def test_export_stepfunctions__qc_job_runs_before_step1_in_the_gwasflow_image() -> None:
+    run = fx.spec(step1={"qc": {"maf": 0.01}})
+    export = fx.export(run)
+    states = export.definition["States"]
+    assert states["Step1OrSkip"]["Default"] == "QC" and states["QC"]["Next"] == "Step1"
+    qc = fx.graph(run).by_step(Step.QC)[0]
+    assert states["QC"]["Parameters"]["ContainerOverrides"]["Command"] == list(qc.argv)
+    assert states["QC"]["Parameters"]["JobDefinition"] == export.job_definitions.qc
+    assert str(export.job_definitions.qc).startswith("gwasflow-gwasflow-1-0-")
 
 
-def test_export_stepfunctions__builtin_engine_needs_an_image() -> None:
-    spec = _spec(engine={"kind": "builtin"})
-    with pytest.raises(ValueError, match="no container image"):
-        export_stepfunctions(spec, _graph(spec), job_queue="q", job_definition_prefix="gwasflow", failure_table=None)
-    definition = export_stepfunctions(spec, _graph(spec), job_queue="q", job_definition_prefix="gwasflow",
-                                      failure_table=None, image="example.org/gwasflow:1.0")  # fmt: skip
-    assert definition["States"]["Step1"]["Parameters"]["JobDefinition"].startswith("gwasflow-gwasflow-1-0-")
+def test_export_stepfunctions__one_set_of_job_definitions_per_regenie_version() -> None:
+    export = fx.export(regenie_versions=("3.6",))
+    choose = export.definition["States"]["ChooseVersion"]
+    assert [c["StringEquals"] for c in choose["Choices"]] == ["4.1.2", "3.6"]
+    images = {d["image"] for d in export.job_definitions.needed}
+    assert images == {f"{fx.IMAGE}:v4.1.2", f"{fx.IMAGE}:v3.6", fx.GWASFLOW_IMAGE}
+    assert export.definition["States"]["Use_3_6"]["Result"] == export.job_definitions.by_version["3.6"]
+    assert export.definition["States"]["Configure"]["Parameters"]["defaults"]["regenie_version"] == "4.1.2"
 
 
-def test_required_job_definitions__one_per_image_and_resources() -> None:
-    needed = required_job_definitions(_graph(_spec()), job_definition_prefix="gwasflow")
-    assert needed == [{"name": definition_name("gwasflow", f"{IMAGE}:v4.1.2", 1, 2048, None),
-                       "image": f"{IMAGE}:v4.1.2", "vcpus": 1, "memory_mb": 2048}]  # fmt: skip
+def test_export_stepfunctions__builtin_engine_runs_both_steps_in_the_gwasflow_image() -> None:
+    export = fx.export(fx.spec(engine={"kind": "builtin"}))
+    assert list(export.job_definitions.by_version) == ["builtin"]
+    with pytest.raises(ValueError, match=r"^no gwasflow container image"):
+        fx.export(image=None)
 
 
-def test_export_stepfunctions__created_in_moto_step_functions(aws_endpoint: str) -> None:
-    import boto3
-
-    text = json.dumps(_export())
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName=f"gwasflow-sfn-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")
-    sfn = boto3.client("stepfunctions")
-    arn = sfn.create_state_machine(name="gwasflow-biobank", definition=text, roleArn=role["Role"]["Arn"])[
-        "stateMachineArn"
-    ]
-    stored = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
-    assert stored == json.loads(text)
-    assert stored["States"]["Step2"]["Type"] == "Map" and len(stored["States"]["Shards"]["Result"]) == 5
+def test_export_stepfunctions__spec_step1_skip_starts_at_step2() -> None:
+    export = fx.export(fx.spec(step1={"skip": True, "predictions": "/fsx/data/fit/pred.list"}))
+    states = export.definition["States"]
+    assert "Step1" not in states and "UsePredictions" not in states
+    other = states["CheckInput"]["Choices"][0]  # the commands read the spec's list: no other one is accepted
+    assert other == {"Not": {"Variable": "$.config.predictions", "StringEquals": "/fsx/data/fit/pred.list"},
+                     "Next": "BadInput"}  # fmt: skip
+    assert states["AssociationReady"]["Choices"][0]["Next"] == "Step2"
+    assert states["Configure"]["Parameters"]["defaults"]["predictions"] == "/fsx/data/fit/pred.list"
 
 
-def test_main_export__writes_definition_from_a_spec_file(
-    regenie_example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    inputs = regenie_example / "inputs"
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"workspace": {"kind": "local"}}, r"^workspace: the Step Functions export runs on a transient FSx"),
+    ({"outdir": "/fsx/out"}, r"^outdir: /fsx/out is not under /fsx/data"),
+    ({"phenotypes": {"file": "/home/me/p.txt", "columns": ["Y1"]}}, r"^job step1: /home/me/p.txt is not on the FSx"),
+])  # fmt: skip
+def test_export_stepfunctions__refuses_paths_off_the_file_system(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        fx.export(fx.spec(**fields))
+
+
+def test_build_manifest__items_and_job_counts() -> None:
+    export = fx.export()
+    items = export.manifest.shards
+    assert [i["dataset"] for i in items] == ["a"] * 5 + ["b"]
+    shards = fx.graph(fx.spec()).by_step(Step.STEP2)
+    assert [i["command"] for i in items] == [list(j.argv) for j in shards]
+    assert [i["job_name"] for i in items] == [f"biobank-{j.id}" for j in shards]
+    summary = export.manifest.summary
+    assert summary["jobs"] == {"step1": 1, "step2": 6, "merge": 2, "report": 1, "cleanup": 1}
+    assert summary["step2"] == {"variants_per_job": 2, "phenotypes_per_job": 2, "variant_chunks": 6,
+                                "phenotype_groups": 1, "shards": 6}  # fmt: skip
+    grouped = fx.export(fx.spec(step2={"variants_per_job": 3, "phenotypes_per_job": 1})).manifest.summary
+    # chunks of <= 3: a's chromosome 1 (5 variants) 2, chromosome 2 (4) 2, b's chromosome 3 (2) 1; x 2 groups of 1
+    assert grouped["step2"] == {"variants_per_job": 3, "phenotypes_per_job": 1, "variant_chunks": 5,
+                                "phenotype_groups": 2, "shards": 10}  # fmt: skip
+    assert grouped["jobs"]["step2"] == 10
+
+
+def _spec_file(tmp_path: Path, regenie_example: Path) -> Path:
+    inputs = tmp_path / "fsx" / "data" / "in"
+    shutil.copytree(regenie_example / "inputs", inputs)
+    fsx = {**fx.FSX, "mount_path": str(tmp_path / "fsx")}
     spec = {
         "name": "example",
         "datasets": [{"bed": str(inputs / "example")}],
         "phenotypes": {"file": str(inputs / "phenotype.txt"), "columns": ["Y1", "Y2"]},
         "step2": {"variants_per_job": 250},
-        "engine": {"kind": "regenie", "image": IMAGE, "version": "4.1.2"},
+        "engine": {"kind": "regenie", "image": fx.IMAGE, "version": "4.1.2"},
         "executor": {"kind": "local", "settings": {}},
         "failure_log": "dynamodb:gwas-failures",
-        "workdir": str(tmp_path / "work"),
-        "outdir": str(tmp_path / "out"),
+        "workspace": {"kind": "fsx", "fsx": fsx},
+        "workdir": str(tmp_path / "fsx" / "work"),
+        "outdir": str(tmp_path / "fsx" / "data" / "out"),
     }
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
-    out = tmp_path / "machine.json"
-    assert main_export(path, "stepfunctions", out, job_queue="gwas-spot") == 0
+    return path
+
+
+def test_main_export__writes_definition_and_manifest(aws_endpoint: str, regenie_example: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="gwas-export-test")
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    options = ExportOptions(job_queue="gwas-spot", image=fx.GWASFLOW_IMAGE, manifest="s3://gwas-export-test/run1")
+    assert main_export(path, "stepfunctions", out, options) == 0
     definition = json.loads(out.read_text())
-    assert len(definition["States"]["Shards"]["Result"]) == 4
-    record = definition["States"]["Step2"]["ItemProcessor"]["States"]["RecordShardFailure"]
-    assert record["Parameters"]["TableName"] == "gwas-failures"
-    assert "job definition gwasflow-regenie-v4-1-2-1c-2048m-" in capsys.readouterr().err
-    assert main_export(path, "stepfunctions", out) == 2  # no job queue anywhere
-    assert main_export(path, "airflow", out, job_queue="q") == 2
+    assert definition["States"]["Step2"]["ItemReader"]["Parameters"]["Key"] == "run1/shards.json"
+    body = boto3.client("s3").get_object(Bucket="gwas-export-test", Key="run1/shards.json")["Body"].read()
+    assert len(json.loads(body)) == 4  # 1,000 variants in chunks of 250
+    summary = json.loads(
+        boto3.client("s3").get_object(Bucket="gwas-export-test", Key="run1/manifest.json")["Body"].read()
+    )
+    assert summary["jobs"]["step2"] == 4 and summary["step2"]["variants_per_job"] == 250
+    err = capsys.readouterr().err
+    assert "job definition gwasflow-regenie-v4-1-2-1c-2048m-" in err and "step2 4" in err
+    assert "4 variant chunks of <= 250 variants x 1 phenotype groups" in err
 
 
-def test_export_stepfunctions__a_plan_with_step1_qc_is_refused() -> None:
-    spec = _spec(step1={"qc": {"maf": 0.01}})
-    graph = _graph(spec)
-    assert graph.by_step(Step.QC), "the plan has a qc job"
-    with pytest.raises(ValueError, match=r"^step1\.qc: the Step Functions export does not run the QC stage"):
-        export_stepfunctions(spec, graph, job_queue="q", job_definition_prefix="gwasflow", failure_table=None)
+def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    assert main_export(path, "stepfunctions", out, ExportOptions(manifest="s3://b/p")) == 2
+    assert capsys.readouterr().err.strip() == ("gwasflow export: no job queue: pass --job-queue or set "
+                                               "executor.settings.job_queue")  # fmt: skip
+    assert main_export(path, "stepfunctions", out, ExportOptions(job_queue="q")) == 2
+    assert "no manifest location" in capsys.readouterr().err
+    assert main_export(path, "airflow", out, ExportOptions(job_queue="q")) == 2
+    assert not out.exists()
+
+
+def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_example: Path, tmp_path: Path) -> None:
+    import boto3
+
+    from gwasflow.cli import main as cli_main
+
+    boto3.client("s3").create_bucket(Bucket="gwas-export-cli")
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    argv = ["export", str(path), "--job-queue", "gwas-spot", "--image", fx.GWASFLOW_IMAGE, "--manifest",
+            "s3://gwas-export-cli/run2", "--regenie-version", "3.6", "--failure-table", "other-table", "-o", str(out)]
+    assert cli_main(argv) == 0
+    states = json.loads(out.read_text())["States"]
+    assert [c["StringEquals"] for c in states["ChooseVersion"]["Choices"]] == ["4.1.2", "3.6"]
+    assert states["CountFailures"]["Parameters"]["TableName"] == "other-table"  # the option beats failure_log
+    assert states["Step1"]["Parameters"]["JobQueue"] == "gwas-spot"
+    assert states["CreateAssociation"]["Parameters"]["DataRepositoryPath"] == fx.FSX["data_repository"]
+
+
+def test_main_export__manifest_refused_by_s3_writes_no_definition(aws_endpoint: str, regenie_example: Path,
+                                                                  tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                                  ) -> None:  # fmt: skip
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    options = ExportOptions(job_queue="q", image=fx.GWASFLOW_IMAGE, manifest="s3://no-such-bucket-here/run")
+    assert main_export(path, "stepfunctions", out, options) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("gwasflow export: writing the manifest to s3://no-such-bucket-here/run: ")
+    assert "NoSuchBucket" in err[0] and not out.exists()
+    assert main_export(path, "stepfunctions", tmp_path / "nowhere" / "m.json", options) == 2
+    assert capsys.readouterr().err.strip() == f"gwasflow export: --out: no folder {tmp_path / 'nowhere'}"

@@ -1,304 +1,152 @@
-"""Export a run's plan as an AWS Step Functions state machine (Amazon States Language).
+"""``gwasflow export --format stepfunctions``: the whole run as one AWS Step Functions state machine.
 
-For teams that want AWS to drive a run without a long-lived gwasflow process. The machine runs the
-plan's command jobs on AWS Batch with the ``.sync`` integration (Step Functions waits for each job)::
+The machine (built by :mod:`gwasflow.export.sfn`, one module per part) creates a transient FSx for
+Lustre file system linked to the inputs' S3 prefix, runs the QC job, step 1 (or skips it when the
+execution input says so) and the step 2 shards (a Distributed Map over a manifest in S3) on AWS
+Batch, records every failed job in DynamoDB, checks that no failure is recorded and every output
+exists, merges and reports in the gwasflow container, exports the results to S3 and deletes the
+association and the file system on every path. AWS runs the whole GWAS; no gwasflow process waits.
 
-    Stage (Pass) -> Step1 (Task) -> Shards (Pass) -> Step2 (Map over shards: Task, Retry, Catch
-    -> RecordFailure) -> CollectFailures (Pass) -> FinalCheck (Choice)
-        -> all shards succeeded: StepsSucceeded (Succeed; the workspace is kept for the merge)
-        -> a failure: DeleteWorkspace (Task, unless keep_workspace) -> RunFailed (Fail)
-
-What it maps and how:
-
-* Staging is a Pass state: the workspace is read in place (e.g. an FSx for Lustre file system linked
-  to the S3 inputs, mounted at the same path in the Batch containers), nothing is copied.
-* Every command runs as ``arn:aws:states:::batch:submitJob.sync`` with its argv as
-  ``ContainerOverrides.Command`` (a list, never a shell string), vCPU and memory as resource
-  overrides and the time limit as ``Timeout.AttemptDurationSeconds``. Job definitions are named as
-  the ``aws_batch`` executor names them (:func:`gwasflow.executors.aws_batch.definition_name`), so
-  definitions that executor registered are reused; :func:`required_job_definitions` lists them.
-* Retries: a failed Batch job surfaces as ``States.TaskFailed`` whatever the cause, so Step Functions
-  cannot tell an out-of-memory kill from a crash. ``States.TaskFailed`` is retried
-  ``retry.max_attempts - 1`` times with the spec's back-off; Batch API errors (throttling) have their
-  own Retry; interruptions (spot reclaim: status reason ``Host EC2*``) are retried by Batch itself
-  through the job's ``RetryStrategy`` (``1 + retry.max_interruptions`` attempts, at most 10), which is
-  where Batch exposes the reason. Memory/time escalation is not expressible and is not exported.
-* A step 2 shard that still fails is caught, its failure record written (DynamoDB ``putItem`` in the
-  layout of ``engine/failure_log.py`` when ``failure_table`` is given) and the Map carries on with the
-  other shards; the final check fails the run if any shard failed.
-
-Not exported: the merge and report actions, which gwasflow runs in its own process; after a
-successful execution they are run with gwasflow against the kept workspace. The shard list is
-embedded in the definition; Step Functions caps a definition at 1 MB and a state's payload at
-256 KiB, which bounds an inline Map to a few hundred regenie shards (:data:`MAX_PAYLOAD_BYTES` is
-checked here).
+The export writes the manifest (``shards.json``, ``plan.json``, ``manifest.json``) to the
+``--manifest`` S3 prefix and the definition to ``--out`` (or stdout); it prints the Batch job
+definitions to register and the job counts to stderr.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gwasflow.executors.aws_batch import definition_name
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.export.sfn.limits import MAX_DEFINITION_BYTES, MAX_PAYLOAD_BYTES
+from gwasflow.export.sfn.machine import Export, SfnSettings, export_stepfunctions
 from gwasflow.spec.model import RunSpec
 
-__all__ = ["MAX_PAYLOAD_BYTES", "export_stepfunctions", "main_export", "required_job_definitions"]
-
-BATCH_SYNC = "arn:aws:states:::batch:submitJob.sync"
-DYNAMODB_PUT = "arn:aws:states:::dynamodb:putItem"
-MAX_PAYLOAD_BYTES = 256 * 1024  # Step Functions: largest input/output of one state
-_BATCH_API_ERRORS = ["Batch.AWSBatchException", "Batch.TooManyRequestsException", "Batch.ServerException"]
-
-
-def _image(job: Job, image: str | None) -> str:
-    found = job.meta.get("image") or image
-    if not found:
-        raise ValueError(f"job {job.id}: no container image (engine: regenie with image, or pass image=)")
-    return str(found)
+__all__ = [
+    "MAX_DEFINITION_BYTES",
+    "MAX_PAYLOAD_BYTES",
+    "Export",
+    "ExportOptions",
+    "SfnSettings",
+    "export_stepfunctions",
+    "main_export",
+]
 
 
-def required_job_definitions(graph: JobGraph, *, job_definition_prefix: str, image: str | None = None
-                             ) -> list[dict[str, Any]]:  # fmt: skip
-    """The Batch job definitions the exported machine names: name, image, vCPUs, memory MiB."""
-    seen: dict[str, dict[str, Any]] = {}
-    for job in graph:
-        if job.kind is JobKind.COMMAND:
-            img, res = _image(job, image), job.resources
-            name = definition_name(job_definition_prefix, img, res.cpus, res.memory_mb, None)
-            seen.setdefault(name, {"name": name, "image": img, "vcpus": res.cpus, "memory_mb": res.memory_mb})
-    return list(seen.values())
+@dataclass(frozen=True)
+class ExportOptions:
+    """The command line's options; None falls back to the spec (``executor.settings``, ``failure_log``)."""
+
+    job_queue: str | None = None
+    job_definition_prefix: str = "gwasflow"
+    failure_table: str | None = None
+    image: str | None = None
+    manifest: str | None = None
+    data_repository: str | None = None
+    regenie_versions: tuple[str, ...] = ()
 
 
-def _retry(spec: RunSpec) -> list[dict[str, Any]]:
-    policy = spec.retry
-    rules: list[dict[str, Any]] = [
-        {"ErrorEquals": _BATCH_API_ERRORS, "IntervalSeconds": 5, "BackoffRate": 2.0, "MaxAttempts": 6},
-    ]
-    if policy.max_attempts > 1:
-        rules.append({
-            "ErrorEquals": ["States.TaskFailed"],
-            "IntervalSeconds": max(1, round(policy.backoff_s)),
-            "BackoffRate": 2.0,
-            "MaxAttempts": policy.max_attempts - 1,
-            "MaxDelaySeconds": max(1, round(policy.max_backoff_s)),
-        })  # fmt: skip
-    return rules
+def settings_for(spec: RunSpec, options: ExportOptions) -> SfnSettings:
+    """The export settings: each option, else the spec's; ValueError naming the first one missing."""
+    given: dict[str, Any] = spec.executor.settings
+    failure_table = options.failure_table
+    if failure_table is None and (spec.failure_log or "").startswith("dynamodb:"):
+        failure_table = str(spec.failure_log).removeprefix("dynamodb:")
+    job_queue = options.job_queue or given.get("job_queue")
+    manifest = options.manifest or given.get("manifest")
+    for value, what in ((job_queue, "no job queue: pass --job-queue or set executor.settings.job_queue"),
+                        (failure_table, "no failure table: pass --failure-table or set failure_log: dynamodb:TABLE"),
+                        (manifest, "no manifest location: pass --manifest s3://bucket/prefix")):  # fmt: skip
+        if not value:
+            raise ValueError(what)
+    return SfnSettings(
+        job_queue=str(job_queue), failure_table=str(failure_table), manifest_uri=str(manifest),
+        image=options.image or given.get("image"), data_repository=options.data_repository,
+        job_definition_prefix=options.job_definition_prefix, regenie_versions=options.regenie_versions,
+    )  # fmt: skip
 
 
-def _batch_task(spec: RunSpec, job: Job, *, job_queue: str, prefix: str, image: str | None,
-                command: list[str] | None) -> dict[str, Any]:  # fmt: skip
-    """A ``submitJob.sync`` Task for ``job``; ``command`` None means the Map item's ``$.command``."""
-    res = job.resources
-    name = definition_name(prefix, _image(job, image), res.cpus, res.memory_mb, None)
-    overrides: dict[str, Any] = {
-        "ResourceRequirements": [
-            {"Type": "VCPU", "Value": str(res.cpus)},
-            {"Type": "MEMORY", "Value": str(res.memory_mb)},
-        ],
-        "Environment": [{"Name": f"{v}_NUM_THREADS", "Value": str(res.cpus)} for v in ("OPENBLAS", "OMP", "MKL")],
-    }
-    if command is None:
-        overrides["Command.$"] = "$.command"
-    else:
-        overrides["Command"] = command
-    params: dict[str, Any] = {
-        "JobQueue": job_queue,
-        "JobDefinition": name,
-        "ContainerOverrides": overrides,
-        "Timeout": {"AttemptDurationSeconds": max(60, res.time_s)},
-        "RetryStrategy": {
-            "Attempts": min(10, 1 + spec.retry.max_interruptions),
-            "EvaluateOnExit": [
-                {"OnStatusReason": "Host EC2*", "Action": "RETRY"},
-                {"OnReason": "*", "Action": "EXIT"},
-            ],
-        },
-        "Tags": {"gwasflow:run": spec.name},
-    }
-    if command is None:
-        params["JobName.$"] = "$.job_name"
-    else:
-        params["JobName"] = f"{spec.name}-{job.id}"[:128]
-    return {"Type": "Task", "Resource": BATCH_SYNC, "Parameters": params, "Retry": _retry(spec)}
-
-
-def _record_failure(spec: RunSpec, failure_table: str | None, job_id_path: str, next_state: str) -> dict[str, Any]:
-    """The state that writes a failure record (DynamoDB putItem, else a Pass that keeps it in the output)."""
-    if failure_table is None:
-        return {"Type": "Pass", "Comment": "no failure_table: the failure stays in the execution history",
-                "ResultPath": None, "Next": next_state}  # fmt: skip
-    item = {
-        "run_id": {"S": spec.name},
-        "failure_id": {"S.$": f"States.Format('{{}}#{{}}', {job_id_path}, $$.Execution.Name)"},
-        "job_id": {"S.$": job_id_path},
-        "attempt": {"N": "0"},
-        "error_type": {"S.$": "$.error.Error"},
-        "reason": {"S.$": "$.error.Cause"},
-        "log_tail": {"S": "-"},
-        "resources": {"S": "{}"},
-        "action": {"S": "none"},
-    }
-    return {
-        "Type": "Task", "Resource": DYNAMODB_PUT, "Parameters": {"TableName": failure_table, "Item": item},
-        "ResultPath": None, "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3}],
-        "Next": next_state,
-    }  # fmt: skip
-
-
-def _shard_items(spec: RunSpec, shards: list[Job]) -> list[dict[str, Any]]:
-    return [{"job_id": j.id, "job_name": f"{spec.name}-{j.id}"[:128], "command": list(j.argv)} for j in shards]
-
-
-def _map_state(spec: RunSpec, shards: list[Job], *, job_queue: str, prefix: str, image: str | None,
-               failure_table: str | None) -> dict[str, Any]:  # fmt: skip
-    task = _batch_task(spec, shards[0], job_queue=job_queue, prefix=prefix, image=image, command=None)
-    task["ResultSelector"] = {"job_id.$": "$.JobId", "status.$": "$.Status"}
-    task["ResultPath"] = "$.batch"
-    task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordShardFailure"}]
-    task["Next"] = "ShardSucceeded"
-    return {
-        "Type": "Map",
-        "Comment": f"{len(shards)} step 2 shards",
-        "ItemsPath": "$.shards",
-        "ItemSelector": {
-            "job_id.$": "$$.Map.Item.Value.job_id",
-            "job_name.$": "$$.Map.Item.Value.job_name",
-            "command.$": "$$.Map.Item.Value.command",
-        },
-        "MaxConcurrency": spec.executor.max_parallel,
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "INLINE"},
-            "StartAt": "Shard",
-            "States": {
-                "Shard": task,
-                "ShardSucceeded": {"Type": "Pass", "Parameters": {"job_id.$": "$.job_id", "ok": True}, "End": True},
-                "RecordShardFailure": _record_failure(spec, failure_table, "$.job_id", "ShardFailed"),
-                "ShardFailed": {"Type": "Pass", "Parameters": {"job_id.$": "$.job_id", "ok": False}, "End": True},
-            },
-        },
-        "ResultPath": "$.step2",
-        "Next": "CollectFailures",
-    }
-
-
-def export_stepfunctions(spec: RunSpec, graph: JobGraph, *, job_queue: str, job_definition_prefix: str,
-                         failure_table: str | None, image: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """The Amazon States Language definition of ``graph`` (see the module docstring for what it maps)."""
-    shards = graph.by_step(Step.STEP2)
-    if not shards:
-        raise ValueError("the plan has no step 2 shards")
-    if graph.by_step(Step.QC):
-        # the machine has no QC state yet: without it step 1 (or 2) would read lists nobody wrote
-        field = "step1.qc" if spec.step1.qc is not None else next(
-            f"datasets[{i}].qc" for i, d in enumerate(spec.datasets) if d.qc is not None)
-        raise ValueError(f"{field}: the Step Functions export does not run the QC stage yet; run QC with "
-                         f"gwasflow, or export without {field}")
-    step1 = graph.by_step(Step.STEP1)
-    kw: dict[str, Any] = {"job_queue": job_queue, "prefix": job_definition_prefix, "image": image}
-    items = _shard_items(spec, shards)
-    size = len(json.dumps(items))
-    if size > MAX_PAYLOAD_BYTES // 2:
-        raise ValueError(f"{len(shards)} shards take {size} bytes, over the inline Map's payload budget "
-                         f"({MAX_PAYLOAD_BYTES // 2}); raise step2.variants_per_job")  # fmt: skip
-    states: dict[str, Any] = {
-        "Stage": {
-            "Type": "Pass", "Comment": "inputs are read in place from the workspace file system",
-            "Result": {"name": spec.name, "workdir": spec.workdir, "outdir": spec.outdir},
-            "ResultPath": "$.run", "Next": "Step1" if step1 else "Shards",
-        },
-    }  # fmt: skip
-    if step1:
-        task = _batch_task(spec, step1[0], command=list(step1[0].argv), **kw)
-        task.update(
-            ResultPath=None,
-            Next="Shards",
-            Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordStep1Failure"}],
-        )
-        states["Step1"] = task
-        states["RecordStep1Failure"] = _record_failure(spec, failure_table, "States.Format('step1')", "Cleanup")
-    states["Shards"] = {"Type": "Pass", "Result": items, "ResultPath": "$.shards", "Next": "Step2"}
-    states["Step2"] = _map_state(spec, shards, failure_table=failure_table, **kw)
-    states["CollectFailures"] = {
-        "Type": "Pass", "Parameters": {"failed.$": "$.step2[?(@.ok == false)].job_id"},
-        "ResultPath": "$.check", "Next": "FinalCheck",
-    }  # fmt: skip
-    states["FinalCheck"] = {
-        "Type": "Choice",
-        "Choices": [{"Variable": "$.check.failed[0]", "IsPresent": True, "Next": "Cleanup"}],
-        "Default": "StepsSucceeded",
-    }
-    states["StepsSucceeded"] = {"Type": "Succeed", "Comment": "workspace kept: merge and report run in gwasflow"}
-    states["Cleanup"] = _cleanup(spec, step1[0] if step1 else shards[0], **kw)
-    states["RunFailed"] = {
-        "Type": "Fail",
-        "Error": "gwasflow.RunFailed",
-        "Cause": "a job failed; see the failure records",
-    }
-    return {
-        "Comment": f"gwasflow run {spec.name}: step 1, {len(shards)} step 2 shards on AWS Batch queue {job_queue}",
-        "StartAt": "Stage",
-        "States": states,
-    }
-
-
-def _cleanup(spec: RunSpec, like: Job, *, job_queue: str, prefix: str, image: str | None) -> dict[str, Any]:
-    """Delete the workspace after a failure (a Batch job in the same image), or keep it if asked."""
-    if spec.keep_workspace:
-        return {"Type": "Pass", "Comment": "keep_workspace: true", "Next": "RunFailed"}
-    task = _batch_task(spec, like, job_queue=job_queue, prefix=prefix, image=image,
-                       command=["rm", "-rf", "--", spec.workdir])  # fmt: skip
-    task["Parameters"]["JobName"] = f"{spec.name}-delete-workspace"[:128]
-    task.update(
-        ResultPath=None,
-        Next="RunFailed",
-        Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanup_error", "Next": "RunFailed"}],
-    )
-    return task
-
-
-def main_export(spec_path: Path, fmt: str, out: Path | None, *, job_queue: str | None = None,
-                job_definition_prefix: str = "gwasflow", failure_table: str | None = None,
-                image: str | None = None) -> int:  # fmt: skip
-    """``gwasflow export --format stepfunctions SPEC``: write the definition to ``out`` (or stdout).
-
-    ``job_queue``, ``image`` and ``failure_table`` default to the spec's ``executor.settings.job_queue``,
-    ``executor.settings.image`` and ``failure_log: dynamodb:TABLE``. Prints the job definitions the
-    machine names to stderr. Returns the exit status (2 on a bad spec or missing setting).
-    """
-    from gwasflow.errors import GwasflowError
+def _plan(spec: RunSpec, settings: SfnSettings) -> tuple[RunSpec, Any]:
+    """The spec and graph with every S3 input read at its path on the file system."""
     from gwasflow.plan.build import build_graph
-    from gwasflow.spec import load, validate
+    from gwasflow.spec import validate
+    from gwasflow.storage.staging import Mount, plan_staging
+
+    fsx = spec.workspace.fsx
+    metas = validate(spec)
+    if fsx is None:
+        return spec, build_graph(spec, metas, python=settings.python)  # export_stepfunctions names the problem
+    repository = settings.data_repository or fsx.data_repository or ""
+    folder = Path(fsx.mount_path) / fsx.file_system_path.strip("/")
+    staged = plan_staging(spec, metas, Path(spec.workdir), mounts=[Mount(repository, folder)] if repository else [])
+    if staged.transfers:
+        raise ValueError(f"{staged.transfers[0].source} is not under the data repository {repository or '(none)'}; "
+                         "the machine copies nothing, every input must be read through the file system")  # fmt: skip
+    return staged.spec, build_graph(staged.spec, staged.datasets, python=settings.python)
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _report(export: Export) -> None:
+    for d in export.job_definitions.needed:
+        print(f"job definition {d['name']}: image {d['image']}, {d['vcpus']} vCPU, {d['memory_mb']} MiB",
+              file=sys.stderr)  # fmt: skip
+    summary = export.manifest.summary
+    jobs = ", ".join(f"{step} {n}" for step, n in summary["jobs"].items())
+    s2 = summary["step2"]
+    print(f"jobs per step: {jobs}; step 2: {s2['variant_chunks']} variant chunks of <= {s2['variants_per_job']} "
+          f"variants x {s2['phenotype_groups']} phenotype groups of <= {s2['phenotypes_per_job']} = {s2['shards']} "
+          f"Batch jobs", file=sys.stderr)  # fmt: skip
+    print(f"definition {export.sizes.definition} bytes (limit {MAX_DEFINITION_BYTES}); largest step 2 item "
+          f"{export.sizes.largest_item} bytes (limit {MAX_PAYLOAD_BYTES})", file=sys.stderr)  # fmt: skip
+
+
+def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOptions | None = None) -> int:
+    """Export ``spec_path``: the manifest to S3, the definition to ``out`` (or stdout). Exit status 0; 2 on a
+    bad spec, a missing setting or a plan over Step Functions' limits; 1 when S3 refuses the manifest
+    (the definition is not written then)."""
+    from gwasflow.errors import GwasflowError
+    from gwasflow.export.sfn.manifest import S3Location, publish_manifest
+    from gwasflow.spec import load
 
     if fmt != "stepfunctions":
         print(f"gwasflow export: unknown format {fmt!r}; known: stepfunctions", file=sys.stderr)
         return 2
     try:
+        if out is not None and not out.parent.is_dir():
+            raise ValueError(f"--out: no folder {out.parent}")
         spec = load(spec_path)
-        settings = spec.executor.settings
-        job_queue = job_queue or settings.get("job_queue")
-        image = image or settings.get("image")
-        if failure_table is None and (spec.failure_log or "").startswith("dynamodb:"):
-            failure_table = str(spec.failure_log).removeprefix("dynamodb:")
-        if not job_queue:
-            raise ValueError("no job queue: pass one or set executor.settings.job_queue")
-        graph = build_graph(spec, validate(spec))
-        definition = export_stepfunctions(
-            spec, graph, job_queue=str(job_queue), job_definition_prefix=job_definition_prefix,
-            failure_table=failure_table, image=image,
-        )  # fmt: skip
-        needed = required_job_definitions(graph, job_definition_prefix=job_definition_prefix, image=image)
+        settings = settings_for(spec, options or ExportOptions())
+        staged, graph = _plan(spec, settings)
+        export = export_stepfunctions(staged, graph, settings)
     except (GwasflowError, ValueError, OSError) as exc:
         print(f"gwasflow export: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(definition, indent=2) + "\n"
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text)
-    for d in needed:
-        print(f"job definition {d['name']}: image {d['image']}, {d['vcpus']} vCPU, {d['memory_mb']} MiB",
-              file=sys.stderr)  # fmt: skip
+    import boto3  # the [aws] extra
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        written = publish_manifest(export.manifest, S3Location.parse(settings.manifest_uri), boto3.client("s3"))
+    except (BotoCoreError, ClientError) as exc:  # the definition is not written: it would name a missing manifest
+        print(f"gwasflow export: writing the manifest to {settings.manifest_uri}: {exc}", file=sys.stderr)
+        return 1
+    _write(json.dumps(export.definition, indent=1) + "\n", out)
+    print(f"manifest: {', '.join(written)}", file=sys.stderr)
+    _report(export)
     return 0

@@ -1,0 +1,192 @@
+"""What the executed Step Functions tests need around moto 5.2's server (not a test module).
+
+moto executes a state machine when ``stepfunctions.execute_state_machine`` is set (its interpreter
+is a port of LocalStack's). What it runs as it is: Pass, Choice, Wait, Fail, Succeed, Retry and
+Catch, intrinsic functions, the Distributed Map with an S3 ``ItemReader`` and ``ResultWriter``,
+the DynamoDB ``putItem`` integration, AWS SDK integrations (``aws-sdk:fsx:*``,
+``aws-sdk:dynamodb:query``) against moto's own backends, and ``batch:submitJob.sync`` (submit, then
+DescribeJobs until SUCCEEDED or FAILED) against moto's Docker-less Batch.
+
+What this module supplies, each where moto falls short of AWS:
+
+* :func:`normalise_batch_integration`: moto's port leaves out the step that turns the state's
+  ``JobName``/``JobQueue``... into the Batch API's ``jobName``/``jobQueue``... and the response back
+  (``_normalise_parameters``/``_normalise_response`` are no-ops there, so every ``submitJob`` fails
+  with ``States.Runtime: 'JobName'``). We wire in the two conversions moto's class already has
+  (``_to_boto_request``/``_from_boto_response``), driven by botocore's Batch model, as AWS does.
+* :class:`FsxShim`: moto's FSx backend has no ``Lifecycle`` in ``DescribeFileSystems`` and no data
+  repository association or task APIs. The shim adds them with AWS's response shapes: a file system
+  is CREATING at creation and at the first describe, then AVAILABLE; an association CREATING then
+  AVAILABLE, DELETING after ``DeleteDataRepositoryAssociation``, then
+  ``DataRepositoryAssociationNotFound``; a data repository task EXECUTING then SUCCEEDED. File system
+  creation and deletion are moto's own.
+* :func:`fail_jobs`: moto's Docker-less Batch marks every job SUCCEEDED; this makes the named jobs
+  FAILED instead (the injected failure), every attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+__all__ = ["FsxShim", "fail_jobs", "history", "moto_config", "normalise_batch_integration", "run_execution"]
+
+
+def moto_config(endpoint: str, config: dict[str, Any]) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/config", data=json.dumps(config).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def normalise_batch_integration(monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
+        StateTaskServiceBatch,
+    )
+
+    model = botocore.session.get_session().get_service_model("batch")
+    by_lower = {name.lower(): name for name in model.operation_names}
+
+    def operation(service: Any, action: str | None) -> Any:
+        return model.operation_model(by_lower[(action or service.resource.api_action).replace("_", "").lower()])
+
+    def parameters(self: Any, params: dict[str, Any], boto_service_name: str | None = None,
+                   service_action_name: str | None = None) -> None:  # fmt: skip
+        self._to_boto_request(params, operation(self, service_action_name).input_shape)
+
+    def response(self: Any, response: Any, boto_service_name: str | None = None,
+                 service_action_name: str | None = None) -> None:  # fmt: skip
+        self._from_boto_response(response, operation(self, service_action_name).output_shape)
+
+    monkeypatch.setattr(StateTaskServiceBatch, "_normalise_parameters", parameters)
+    monkeypatch.setattr(StateTaskServiceBatch, "_normalise_response", response)
+
+
+def fail_jobs(monkeypatch: pytest.MonkeyPatch, failing: Callable[[str], bool]) -> list[str]:
+    """Batch jobs whose name ``failing`` accepts end FAILED; returns the names of every finished job."""
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    original = BatchSimpleBackend._mark_job_as_finished
+    finished: list[str] = []
+
+    def mark(self: Any, include_start_attempt: bool, job: Any) -> None:
+        original(self, include_start_attempt, job)
+        finished.append(job.job_name)
+        if failing(job.job_name):
+            job.job_stopped = False
+            job._mark_stopped(success=False)
+
+    monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", mark)
+    return finished
+
+
+class FsxShim:
+    """The FSx pieces moto lacks (see the module docstring); ``calls`` lists every shimmed call."""
+
+    def __init__(self) -> None:
+        #: a file system's Lifecycle at creation, then at each describe (the last one repeats)
+        self.fs_lifecycle = ["CREATING", "CREATING", "AVAILABLE"]
+        self.calls: list[tuple[str, str]] = []
+        self.seen: dict[str, int] = {}
+        self.associations: dict[str, dict[str, Any]] = {}
+        self.tasks: dict[str, dict[str, Any]] = {}
+
+    def _step(self, key: str, states: list[str]) -> str:
+        n = self.seen.get(key, 0)
+        self.seen[key] = n + 1
+        return states[min(n, len(states) - 1)]
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto.core.exceptions import JsonRESTError
+        from moto.fsx.models import FileSystem
+        from moto.fsx.responses import FSxResponse
+
+        shim, to_dict = self, FileSystem.to_dict
+
+        def fs_dict(fs: Any) -> dict[str, Any]:
+            return {**to_dict(fs), "Lifecycle": shim._step(fs.file_system_id, shim.fs_lifecycle)}
+
+        def create_association(resp: Any) -> str:
+            params = json.loads(resp.body)
+            assoc = {"AssociationId": f"dra-{uuid.uuid4().hex[:17]}", "FileSystemId": params["FileSystemId"],
+                     "FileSystemPath": params["FileSystemPath"], "DataRepositoryPath": params["DataRepositoryPath"],
+                     "BatchImportMetaDataOnCreate": params.get("BatchImportMetaDataOnCreate", False)}  # fmt: skip
+            shim.associations[assoc["AssociationId"]] = assoc
+            shim.calls.append(("CreateDataRepositoryAssociation", assoc["AssociationId"]))
+            return json.dumps({"Association": {**assoc, "Lifecycle": "CREATING"}})
+
+        def describe_associations(resp: Any) -> str:
+            found = []
+            for assoc_id in json.loads(resp.body).get("AssociationIds", []):
+                assoc = shim.associations.get(assoc_id)
+                if assoc is None:
+                    raise JsonRESTError("DataRepositoryAssociationNotFound", f"No association {assoc_id}")
+                if assoc.get("deleting"):
+                    if shim._step(assoc_id + "/delete", ["DELETING", "GONE"]) == "GONE":
+                        del shim.associations[assoc_id]
+                        raise JsonRESTError("DataRepositoryAssociationNotFound", f"No association {assoc_id}")
+                    found.append({**assoc, "Lifecycle": "DELETING"})
+                else:
+                    found.append({**assoc, "Lifecycle": shim._step(assoc_id, ["CREATING", "AVAILABLE"])})
+            return json.dumps({"Associations": [{k: v for k, v in a.items() if k != "deleting"} for a in found]})
+
+        def delete_association(resp: Any) -> str:
+            assoc_id = json.loads(resp.body)["AssociationId"]
+            shim.associations[assoc_id]["deleting"] = True
+            shim.calls.append(("DeleteDataRepositoryAssociation", assoc_id))
+            return json.dumps({"AssociationId": assoc_id, "Lifecycle": "DELETING", "DeleteDataInFileSystem": False})
+
+        def create_task(resp: Any) -> str:
+            params = json.loads(resp.body)
+            task = {"TaskId": f"task-{uuid.uuid4().hex[:17]}", "Type": params["Type"],
+                    "FileSystemId": params["FileSystemId"], "Paths": params.get("Paths", [])}  # fmt: skip
+            shim.tasks[task["TaskId"]] = task
+            shim.calls.append(("CreateDataRepositoryTask", json.dumps(task["Paths"])))
+            return json.dumps({"DataRepositoryTask": {**task, "Lifecycle": "PENDING"}})
+
+        def describe_tasks(resp: Any) -> str:
+            ids = json.loads(resp.body).get("TaskIds", [])
+            return json.dumps({"DataRepositoryTasks": [
+                {**shim.tasks[i], "Lifecycle": shim._step(i, ["EXECUTING", "SUCCEEDED"])} for i in ids]})
+
+        monkeypatch.setattr(FileSystem, "to_dict", fs_dict)
+        for name, func in (("create_data_repository_association", create_association),
+                           ("describe_data_repository_associations", describe_associations),
+                           ("delete_data_repository_association", delete_association),
+                           ("create_data_repository_task", create_task),
+                           ("describe_data_repository_tasks", describe_tasks)):  # fmt: skip
+            monkeypatch.setattr(FSxResponse, name, func, raising=False)
+
+
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def run_execution(sfn: Any, machine_arn: str, payload: dict[str, Any], *, name: str,
+                  timeout_s: float = 180.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+    """Start an execution, wait until it ends; (DescribeExecution, its history events)."""
+    arn = sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(payload))["executionArn"]
+    deadline = time.monotonic() + timeout_s
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"execution {name} still RUNNING after {timeout_s} s")
+        time.sleep(0.2)
+    return described, history(sfn, arn)
+
+
+def entered(events: Iterable[dict[str, Any]]) -> list[str]:
+    """Names of the states entered, in order (top level: a Map's items run in child executions)."""
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]

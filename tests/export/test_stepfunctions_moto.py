@@ -1,0 +1,258 @@
+"""The exported machine executed end to end by moto's Step Functions interpreter on a loopback server.
+
+Executed by moto (``stepfunctions.execute_state_machine``): every state of the top-level machine
+(Pass, Choice, Wait, Task, Fail, Succeed), the intrinsic functions (JsonMerge, MathAdd, Array,
+ArrayContains, Format, JsonToString), Retry (the injected shard failure is submitted again) and
+Catch; the Distributed Map reading ``shards.json`` from moto's S3 (``ItemReader``) and writing its
+results manifest (``ResultWriter``; moto writes the manifest only, not the items' result files), its
+item processor in child executions; ``batch:submitJob.sync`` against
+moto's Docker-less Batch (SubmitJob, then DescribeJobs until the job ends); the failure record
+(DynamoDB ``putItem``) and the final check's ``aws-sdk:dynamodb:query``; ``aws-sdk:fsx``
+CreateFileSystem, DescribeFileSystems and DeleteFileSystem against moto's FSx.
+
+Not executed as AWS would: the Batch jobs run nothing (moto marks them SUCCEEDED, or FAILED where
+:func:`moto_sfn.fail_jobs` injects a failure), so the check, merge and report commands are tested
+on their own in ``test_sfn_finish.py``; the FSx lifecycles and the association and export-task APIs
+come from :class:`moto_sfn.FsxShim` (AWS-shaped responses; moto has none of them); moto's Batch
+integration needs its request/response casing wired in (:func:`moto_sfn.normalise_batch_integration`);
+``MaxConcurrency`` and ``ToleratedFailurePercentage`` are parsed but not enforced by moto (moto says
+so when it parses the latter), so their values are checked in the definition
+(``test_stepfunctions.py``), as are IAM permissions, which moto does not evaluate.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gwasflow.engine.failure_log import DynamoDBSink
+from gwasflow.export.sfn import Export
+from gwasflow.export.sfn.manifest import S3Location, publish_manifest
+from tests.export import sfn_fixtures as fx
+from tests.export.moto_sfn import FsxShim, entered, fail_jobs, moto_config, normalise_batch_integration, run_execution
+
+
+@pytest.fixture
+def aws(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """moto executing state machines with Docker-less Batch, a job queue, buckets and the failure table."""
+    import boto3
+
+    monkeypatch.setenv("MOTO_PORT", aws_endpoint.rsplit(":", 1)[1])  # where moto's interpreter calls AWS
+    moto_config(aws_endpoint, {"stepfunctions": {"execute_state_machine": True}, "batch": {"use_docker": False}})
+    normalise_batch_integration(monkeypatch)
+    shim = FsxShim()
+    shim.install(monkeypatch)
+    suffix = uuid.uuid4().hex[:8]
+    role = boto3.client("iam").create_role(RoleName=f"gwasflow-sfn-{suffix}", AssumeRolePolicyDocument="{}")
+    batch = boto3.client("batch")
+    env = batch.create_compute_environment(computeEnvironmentName=f"gwasflow-ce-{suffix}", type="UNMANAGED",
+                                           state="ENABLED", serviceRole=role["Role"]["Arn"])  # fmt: skip
+    queue = f"gwasflow-q-{suffix}"
+    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}])
+    bucket = f"gwas-runs-{suffix}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    table = f"gwas-failures-{suffix}"
+    DynamoDBSink(table)  # creates the table with failure_log.py's keys
+    try:
+        yield {"role": role["Role"]["Arn"], "queue": queue, "bucket": bucket, "table": table, "fsx": shim}
+    finally:
+        moto_config(aws_endpoint, {"stepfunctions": {"execute_state_machine": False}, "batch": {"use_docker": True}})
+
+
+def _deploy(aws: dict[str, Any], **spec_fields: Any) -> tuple[Export, str]:
+    """Export the small plan, publish its manifest, register its job definitions, create the machine."""
+    import boto3
+
+    run = fx.spec(**spec_fields)
+    export = fx.export(run, job_queue=aws["queue"], failure_table=aws["table"],
+                       manifest_uri=f"s3://{aws['bucket']}/biobank/manifest")  # fmt: skip
+    publish_manifest(export.manifest, S3Location.parse(f"s3://{aws['bucket']}/biobank/manifest"), boto3.client("s3"))
+    batch = boto3.client("batch")
+    for d in export.job_definitions.needed:
+        batch.register_job_definition(jobDefinitionName=d["name"], type="container", containerProperties={
+            "image": d["image"], "vcpus": d["vcpus"], "memory": d["memory_mb"], "command": ["true"]})  # fmt: skip
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(name=f"gwasflow-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
+                                   definition=json.dumps(export.definition))["stateMachineArn"]  # fmt: skip
+    return export, arn
+
+
+def _file_systems() -> list[dict[str, Any]]:
+    import boto3
+
+    return list(boto3.client("fsx").describe_file_systems()["FileSystems"])
+
+
+def _failure_items(table: str, run_id: str) -> list[dict[str, Any]]:
+    import boto3
+
+    found = boto3.client("dynamodb").query(TableName=table, KeyConditionExpression="run_id = :r",
+                                           ExpressionAttributeValues={":r": {"S": run_id}})  # fmt: skip
+    return list(found["Items"])
+
+
+def _squash(names: list[str]) -> list[str]:
+    """States in order with each poll loop's repeats removed (``Wait<X>`` ... ``<X>Ready`` once per loop)."""
+    out: list[str] = []
+    for name in names:
+        if name not in out[-4:]:
+            out.append(name)
+    return out
+
+
+_CREATE = ["Configure", "Config", "CheckInput", "ChooseVersion", "Use_4_1_2", "CreateFileSystem",
+           "WaitFileSystem", "DescribeFileSystem", "CountFileSystem", "FileSystemReady",
+           "CreateAssociation", "WaitAssociation", "DescribeAssociation", "CountAssociation", "AssociationReady"]
+_CLEANUP = ["Cleanup", "DeleteAssociation", "WaitAssociationGone", "DescribeAssociationGone", "CountAssociationGone",
+            "AssociationGoneReady", "DeleteFileSystem", "Finish"]  # fmt: skip
+
+
+def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export, arn = _deploy(aws)
+    finished = fail_jobs(monkeypatch, lambda name: False)
+    import boto3
+
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="ok-run")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    names = entered(events)
+    assert _squash(names) == [*_CREATE, "Step1OrSkip", "Step1", "Step2", "CountFailures", "FailuresPending",
+                              "CheckOutputs", "Merge", "Report", "ExportResults", "WaitExport", "DescribeExport",
+                              "CountExport", "ExportReady", *_CLEANUP, "RunSucceeded"]  # fmt: skip
+    assert names.count("DescribeFileSystem") == 2  # CREATING, then AVAILABLE
+    shards = [s["job_name"] for s in export.manifest.shards]
+    assert sorted(n for n in finished if "step2" in n) == sorted(shards)  # every shard ran once, through the Map
+    assert {"biobank-step1", "biobank-check", "biobank-merge", "biobank-report"} <= set(finished)
+    assert _failure_items(aws["table"], "ok-run") == []
+    calls = [c for c, _ in aws["fsx"].calls]
+    assert calls == ["CreateDataRepositoryAssociation", "CreateDataRepositoryTask", "DeleteDataRepositoryAssociation"]
+    assert aws["fsx"].calls[1][1] == '["data/out"]'  # the outdir, relative to the file system root
+    assert _file_systems() == []
+    step2 = next(e for e in events if e.get("stateExitedEventDetails", {}).get("name") == "Step2")
+    written = json.loads(step2["stateExitedEventDetails"]["output"])["step2"]["ResultWriterDetails"]
+    assert written["Bucket"] == aws["bucket"] and written["Key"].startswith("biobank/manifest/results/")
+    boto3.client("s3").head_object(Bucket=written["Bucket"], Key=written["Key"])  # the Map's results manifest
+
+
+def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_run(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export, arn = _deploy(aws, retry={"max_attempts": 2, "backoff_s": 1, "max_backoff_s": 1})
+    bad = export.manifest.shards[1]
+    finished = fail_jobs(monkeypatch, lambda name: name == bad["job_name"])
+    import boto3
+
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="bad-run")
+    assert described["status"] == "FAILED"
+    assert described["error"] == "gwasflow.RunFailed"
+    assert described["cause"].startswith("gwasflow.ShardsFailed: ") and aws["table"] in described["cause"]
+    assert _squash(entered(events)) == [*_CREATE, "Step1OrSkip", "Step1", "Step2", "CountFailures", "FailuresPending",
+                                        "ShardsFailed", *_CLEANUP, "Failed", "RunFailed"]  # fmt: skip
+    assert finished.count(bad["job_name"]) == 2  # retried once (max_attempts 2), then caught
+    assert all(finished.count(s["job_name"]) == 1 for s in export.manifest.shards if s is not bad)
+    items = _failure_items(aws["table"], "bad-run")
+    assert len(items) == 1
+    item = items[0]
+    assert item["job_id"] == {"S": bad["job_id"]} and item["failure_id"] == {"S": f"{bad['job_id']}#2"}
+    assert item["error_type"] == {"S": "States.TaskFailed"} and item["action"] == {"S": "none"}
+    assert json.loads(item["reason"]["S"])["JobName"] == bad["job_name"]  # the cause: the failed job, described
+    assert _file_systems() == []
+    assert ("DeleteDataRepositoryAssociation" in [c for c, _ in aws["fsx"].calls])
+    payloads = [d.get("input") or d.get("output") or "" for e in events
+                for d in (e.get("stateEnteredEventDetails"), e.get("stateExitedEventDetails")) if d]  # fmt: skip
+    assert max(len(p.encode()) for p in payloads) < 16 * 1024  # far below the 256 KiB state payload limit
+
+
+def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, arn = _deploy(aws, retry={"max_attempts": 1})
+    finished = fail_jobs(monkeypatch, lambda name: name == "biobank-step1")
+    import boto3
+
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="step1-run")
+    assert described["status"] == "FAILED" and described["error"] == "gwasflow.RunFailed"
+    assert described["cause"].startswith("States.TaskFailed: ")
+    assert _squash(entered(events)) == [*_CREATE, "Step1OrSkip", "Step1", "RecordStep1Failure", *_CLEANUP,
+                                        "Failed", "RunFailed"]  # fmt: skip
+    assert not [n for n in finished if "step2" in n]
+    assert [i["job_id"]["S"] for i in _failure_items(aws["table"], "step1-run")] == ["step1"]
+    assert _file_systems() == []
+
+
+def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export, arn = _deploy(aws)
+    finished = fail_jobs(monkeypatch, lambda name: False)
+    import boto3
+
+    payload = {"poll_seconds": 1, "skip_step1": True, "predictions": "/fsx/data/old/fit_pred.list", "datasets": ["b"]}
+    described, events = run_execution(boto3.client("stepfunctions"), arn, payload, name="skip-run")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    names = entered(events)
+    assert "Step1" not in names
+    b_shards = {s["job_name"] for s in export.manifest.shards if s["dataset"] == "b"}
+    assert b_shards and {n for n in finished if "step2" in n} == b_shards
+    assert names[names.index("Step1OrSkip") + 1:names.index("Step2")] == ["UsePredictions"]
+    batch = boto3.client("batch")
+    jobs = batch.list_jobs(jobQueue=aws["queue"], jobStatus="SUCCEEDED")["jobSummaryList"]
+    copy = next(j for j in jobs if j["jobName"] == "biobank-use-predictions")
+    command = batch.describe_jobs(jobs=[copy["jobId"]])["jobs"][0]["container"]["command"]
+    assert command[3:] == ["predictions", "--from", "/fsx/data/old/fit_pred.list", "--to",
+                           "/fsx/work/step1/biobank_pred.list"]  # fmt: skip
+    check = next(e for e in events if e.get("stateEnteredEventDetails", {}).get("name") == "CheckOutputs")
+    assert '"datasets":["b"]' in check["stateEnteredEventDetails"]["input"].replace(" ", "")
+
+
+def test_export_stepfunctions__executed_bad_input_stops_before_any_resource(aws: dict[str, Any]) -> None:
+    _, arn = _deploy(aws)
+    import boto3
+
+    sfn = boto3.client("stepfunctions")
+    described, events = run_execution(sfn, arn, {"skip_step1": True}, name="no-pred")
+    assert described["status"] == "FAILED" and described["error"] == "gwasflow.BadInput"
+    described, events = run_execution(sfn, arn, {"regenie_version": "9.9"}, name="bad-version")
+    assert described["status"] == "FAILED" and "known: 4.1.2" in described["cause"]
+    assert "CreateFileSystem" not in entered(events) and _file_systems() == []
+
+
+def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws: dict[str, Any]) -> None:
+    _, arn = _deploy(aws)
+    aws["fsx"].fs_lifecycle = ["CREATING"]  # never AVAILABLE
+    import boto3
+
+    payload = {"poll_seconds": 1, "max_polls": 2}
+    described, events = run_execution(boto3.client("stepfunctions"), arn, payload, name="slow-fs")
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("gwasflow.Timeout: the FSx file system was not AVAILABLE")
+    names = entered(events)
+    assert names.count("DescribeFileSystem") == 2 and "CreateAssociation" not in names
+    assert names[names.index("FileSystemTimedOut"):] == ["FileSystemTimedOut", "Cleanup", "DeleteFileSystem", "Finish",
+                                                         "Failed", "RunFailed"]  # fmt: skip
+    assert _file_systems() == []
+
+
+def test_export_stepfunctions__biobank_definition_parses_in_moto(aws: dict[str, Any]) -> None:
+    import boto3
+
+    from tests.export.test_stepfunctions_limits import _biobank
+
+    run, graph = _biobank()
+    export = fx.export_graph(run, graph)
+    text = json.dumps(export.definition)
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(name=f"gwasflow-big-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
+                                   definition=text)["stateMachineArn"]  # fmt: skip
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == export.definition
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="ASLParserException"):  # the parser is on: a broken definition is refused
+        sfn.create_state_machine(name=f"gwasflow-bad-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
+                                 definition=text.replace('"Type": "Choice"', '"Type": "Chose"', 1))  # fmt: skip
