@@ -141,7 +141,8 @@ def test_main_loci__on_a_run_folder_uses_its_recorded_spec(tmp_path: Path) -> No
 def test_main_loci__demo_run_equals_plink_clump_and_has_genes(tmp_path: Path) -> None:
     """A real (small) demo run: its merged results and .bed, clumped by gwasflow loci and by PLINK."""
     demo = tmp_path / "d"
-    proc = _gwasflow(["demo", "--out", str(demo), "--samples", "1000", "--variants", "3000", "--quiet"], tmp_path)
+    proc = _gwasflow(["demo", "--simple", "--out", str(demo), "--samples", "1000", "--variants", "3000", "--quiet"],
+                    tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     shutil.copyfile(GTF, demo / "genes.gtf")
     spec_path = demo / "spec.yaml"
