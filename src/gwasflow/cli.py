@@ -126,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="S3 prefix linked to the FSx file system (default: workspace.fsx.data_repository)")
     p.add_argument("--regenie-version", action="append", default=[], metavar="VERSION",
                    help="another regenie version the execution input may choose (repeatable)")
+    p.add_argument("--job-definitions-out", type=Path, default=None, metavar="FILE",
+                   help="also write the Batch job definitions the machine names (name, image, vCPUs, memory) as "
+                        "JSON, for python -m gwasflow.export.cloudformation --job-definitions")
 
     p = sub.add_parser("export-sumstats", help="a finished run's results as GWAS-SSF (GWAS Catalog) files")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
@@ -356,7 +359,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     options = ExportOptions(job_queue=args.job_queue, job_definition_prefix=args.job_definition_prefix,
                             failure_table=args.failure_table, image=args.image, manifest=args.manifest,
-                            data_repository=args.data_repository, regenie_versions=tuple(args.regenie_version))
+                            data_repository=args.data_repository, regenie_versions=tuple(args.regenie_version),
+                            job_definitions_out=args.job_definitions_out)
     return main_export(args.spec, args.format, args.out, options)
 
 

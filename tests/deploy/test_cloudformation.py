@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,34 +20,30 @@ import cfnlint.api
 import pytest
 import yaml
 
-from gwasflow.export.cloudformation import BASE_TEMPLATE, build_template, job_definitions_of, main, render
+from gwasflow.export.cloudformation import (
+    BASE_TEMPLATE,
+    JobDefinitionUse,
+    build_template,
+    job_definitions_of,
+    main,
+    render,
+)
+from gwasflow.export.sfn import Export
+from tests.export import sfn_fixtures as fx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gwasflow:latest"
 
 
+def _export(**spec_fields: Any) -> Export:
+    """The Step Functions export of the export tests' small FSx plan (queue gwas-queue, table gwas-failures)."""
+    return fx.export(fx.spec(**spec_fields), job_queue="gwas-queue", failure_table="gwas-failures", image=IMAGE)
+
+
 @pytest.fixture(scope="module")
-def machine(regenie_example: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A definition written by `gwasflow export --format stepfunctions` for the regenie example."""
-    tmp = tmp_path_factory.mktemp("export")
-    inputs = regenie_example / "inputs"
-    spec = {
-        "name": "example",
-        "datasets": [{"bed": str(inputs / "example")}],
-        "phenotypes": {"file": str(inputs / "phenotype.txt"), "columns": ["Y1", "Y2"]},
-        "step2": {"variants_per_job": 250},
-        "executor": {"kind": "aws_batch", "settings": {"job_queue": "gwas-queue", "image": IMAGE}},
-        "failure_log": "dynamodb:gwas-failures",
-        "workdir": str(tmp / "work"),
-        "outdir": str(tmp / "out"),
-    }
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    out = tmp / "machine.json"
-    done = subprocess.run([sys.executable, "-m", "gwasflow", "export", "--format", "stepfunctions",
-                           str(tmp / "spec.json"), "-o", str(out)], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    definition: dict[str, Any] = json.loads(out.read_text())
-    return definition
+def machine() -> dict[str, Any]:
+    """A definition as `gwasflow export --format stepfunctions` writes it, for the built-in engine."""
+    return _export(engine={"kind": "builtin"}).definition
 
 
 def _lint(template: dict[str, Any]) -> list[str]:
@@ -80,10 +74,11 @@ def test_build_template__embeds_the_exported_machine(machine: dict[str, Any]) ->
     assert params["JobQueueName"]["Default"] == "gwas-queue"
     assert params["FailureTableName"]["Default"] == "gwas-failures"
     assert params["ImageUri"]["Default"] == IMAGE
-    named = {t["Parameters"]["JobDefinition"] for t in _tasks(machine) if "JobDefinition" in t.get("Parameters", {})}
+    literal = {t["Parameters"]["JobDefinition"] for t in _tasks(machine) if "JobDefinition" in t.get("Parameters", {})}
+    chosen = {n for s in machine["States"].values() if s.get("ResultPath") == "$.jobdefs" for n in s["Result"].values()}
     registered = {r["Properties"]["JobDefinitionName"] for r in resources.values()
                   if r["Type"] == "AWS::Batch::JobDefinition"}  # fmt: skip
-    assert named and registered == named
+    assert literal and chosen and registered == literal | chosen
     policy = resources["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     actions = {a for s in policy for a in s["Action"]}
     assert {"batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob", "events:PutTargets", "events:PutRule",
@@ -92,6 +87,20 @@ def test_build_template__embeds_the_exported_machine(machine: dict[str, Any]) ->
             "fsx:DescribeFileSystems", "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation",
             "iam:CreateServiceLinkedRole", "states:StartExecution"} <= actions  # fmt: skip
     assert all(s["Resource"] != "*" for s in policy if set(s["Action"]) & {"batch:SubmitJob", "dynamodb:PutItem"})
+
+
+def test_build_template__job_definitions_each_with_its_image() -> None:
+    """engine: regenie: step 1 and 2 run in the regenie image of each version, QC and finishing in gwasflow's."""
+    export = _export()
+    template = build_template(export.definition, job_definitions=export.job_definitions.needed)
+    images = {r["Properties"]["JobDefinitionName"]: r["Properties"]["ContainerProperties"]["Image"]
+              for r in template["Resources"].values() if r["Type"] == "AWS::Batch::JobDefinition"}  # fmt: skip
+    assert images == {d["name"]: d["image"] for d in export.job_definitions.needed}
+    regenie = {i for i in images.values() if i != IMAGE}
+    assert IMAGE in images.values() and len(regenie) == 1 and regenie.pop().startswith(fx.IMAGE)
+    with pytest.raises(ValueError, match="named by the machine but not in --job-definitions"):
+        build_template(export.definition, job_definitions=export.job_definitions.needed[1:])
+    assert _lint(template) == []
 
 
 def _tasks(node: Any) -> list[dict[str, Any]]:
@@ -131,6 +140,13 @@ def test_job_definitions_of__names_and_resources_inside_a_map() -> None:
 def test_job_definitions_of__refuses_a_definition_chosen_at_run_time() -> None:
     task = _batch_task("x")
     task["Parameters"]["JobDefinition.$"] = task["Parameters"].pop("JobDefinition")
+    with pytest.raises(ValueError, match=r"chosen at run time .* no Pass state into"):
+        job_definitions_of({"StartAt": "A", "States": {"A": task}})
+    chooser = {"Type": "Pass", "Result": {"step1": "gwasflow-img-2c-4096m-0123456789"}, "ResultPath": "$.jobdefs",
+               "Next": "A"}
+    assert job_definitions_of({"StartAt": "P", "States": {"P": chooser, "A": task}}) == [
+        JobDefinitionUse("gwasflow-img-2c-4096m-0123456789", 2, 4096)]
+    task["Parameters"]["JobDefinition"] = task["Parameters"].pop("JobDefinition.$") + " is not a name!"
     with pytest.raises(ValueError, match="JobDefinition is not a literal name"):
         job_definitions_of({"StartAt": "A", "States": {"A": task}})
     with pytest.raises(ValueError, match="no integer VCPU and MEMORY"):

@@ -56,16 +56,18 @@ BASE_TEMPLATE = "deploy/gwasflow.cfn.yaml"
 _BATCH_SUBMIT = "arn:aws:states:::batch:submitJob"
 _DYNAMODB_PREFIX = "arn:aws:states:::dynamodb:"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_SIZED = re.compile(r"-(\d+)c-(\d+)m-[0-9a-f]{10}$")  # the tail of executors.aws_batch.definition_name
 _LOGICAL_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 Json = dict[str, Any]
 
 
 class JobDefinitionUse(NamedTuple):
-    """A job definition a machine names, with the vCPUs and memory of the first task naming it."""
+    """A job definition a machine names, with its vCPUs and memory; ``image`` None means the ImageUri parameter."""
 
     name: str
     vcpus: int
     memory_mb: int
+    image: str | None = None
 
 
 def _walk(node: Any) -> Iterator[Mapping[str, Any]]:
@@ -85,15 +87,36 @@ def _batch_tasks(definition: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
             yield node
 
 
+def _selected_names(definition: Mapping[str, Any]) -> set[str]:
+    """Job definition names a machine picks at run time: the Results of its Pass states into ``$.jobdefs``."""
+    return {str(name) for node in _walk(definition)
+            if node.get("Type") == "Pass" and node.get("ResultPath") == "$.jobdefs"
+            for name in (node.get("Result") or {}).values()}  # fmt: skip
+
+
+def _use_from_name(name: str) -> JobDefinitionUse:
+    """vCPUs and memory from a name of :func:`gwasflow.executors.aws_batch.definition_name` (``...-<n>c-<m>m-...``)."""
+    found = _SIZED.search(name)
+    if found is None:
+        raise ValueError(f"job definition {name}: its vCPUs and memory are not in its name; pass --job-definitions")
+    return JobDefinitionUse(name, int(found.group(1)), int(found.group(2)))
+
+
 def job_definitions_of(definition: Mapping[str, Any]) -> list[JobDefinitionUse]:
     """The Batch job definitions the machine's tasks name, with the vCPUs and memory they ask for.
 
-    ValueError naming the state when a task's job definition is not a literal name or lacks its
-    VCPU/MEMORY resource requirements (the template could not register it).
+    Names are literal in a task, or chosen at run time from a Pass state's Result (``$.jobdefs``, one set
+    per regenie version). ValueError when a literal task lacks its VCPU/MEMORY resource requirements
+    (the template could not register it).
     """
     found: dict[str, JobDefinitionUse] = {}
     for task in _batch_tasks(definition):
         params = task.get("Parameters") or {}
+        if "JobDefinition.$" in params:
+            if not _selected_names(definition):
+                raise ValueError(f"a Batch task's JobDefinition is chosen at run time ({params['JobDefinition.$']}) "
+                                 "but no Pass state into $.jobdefs names the candidates")
+            continue  # a run-time choice among the names of _selected_names
         name = params.get("JobDefinition")
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(f"a Batch task's JobDefinition is not a literal name: {name!r}")
@@ -104,6 +127,8 @@ def job_definitions_of(definition: Mapping[str, Any]) -> list[JobDefinitionUse]:
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"job definition {name}: the task has no integer VCPU and MEMORY requirements") from None
         found.setdefault(name, use)
+    for name in sorted(_selected_names(definition) - set(found)):
+        found[name] = _use_from_name(name)
     return list(found.values())
 
 
@@ -255,7 +280,7 @@ def _job_definition(use: JobDefinitionUse) -> Json:
         "PlatformCapabilities": [{"Fn::If": ["IsFargate", "FARGATE", "EC2"]}],
         "RetryStrategy": {"Attempts": 1},
         "ContainerProperties": {
-            "Image": {"Ref": "ImageUri"},
+            "Image": use.image or {"Ref": "ImageUri"},
             "Command": ["gwasflow", "--help"],
             "JobRoleArn": {"Fn::GetAtt": ["JobRole", "Arn"]},
             "ExecutionRoleArn": {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
@@ -296,11 +321,14 @@ def _outputs(with_machine: bool) -> Json:
     return out
 
 
-def build_template(definition: Mapping[str, Any] | None = None, *, image: str | None = None) -> Json:
+def build_template(definition: Mapping[str, Any] | None = None, *, image: str | None = None,
+                   job_definitions: Sequence[Mapping[str, Any]] | None = None) -> Json:
     """The stack as a CloudFormation document; with ``definition``, the machine and its job definitions.
 
-    ValueError when a definition names job definitions but no ``image`` is given, or names more than
-    one job queue or failure table (one stack holds one of each).
+    ``job_definitions`` (``gwasflow export --job-definitions-out``: name, image, vcpus, memory_mb each)
+    give every definition its own image (a regenie image per version, the gwasflow image for QC and the
+    finishing jobs); without them every definition uses ``image``. ValueError when a definition names job
+    definitions that neither covers, or more than one job queue or failure table (one stack holds one of each).
     """
     queue, table = "gwasflow", "gwasflow-failures"
     resources: Json = {**_storage(), **_compute(), **job_roles()}
@@ -315,11 +343,10 @@ def build_template(definition: Mapping[str, Any] | None = None, *, image: str | 
                 raise ValueError(f"the definition names more than one {what}: {sorted(names)}")
         params = _parameters(min(queues, default=queue), min(tables, default=table))
         params.update(_MACHINE_PARAMETERS)
-        uses = job_definitions_of(definition)
-        if uses and not image:
-            raise ValueError("the definition's Batch tasks need an image: pass --image")
-        params["ImageUri"] = {"Type": "String", "Description": "container image of the jobs (deploy/Containerfile)",
-                              "Default": image or ""}  # fmt: skip
+        uses = _uses(definition, image, job_definitions)
+        if any(use.image is None for use in uses) or not uses:
+            params["ImageUri"] = {"Type": "String", "Description": "container image of the jobs (deploy/Containerfile)",
+                                  "Default": image or ""}  # fmt: skip
         for use in uses:
             resources[f"JobDefinition{_LOGICAL_UNSAFE.sub('', use.name.title())}"] = _job_definition(use)
         resources.update(_state_machine(definition))
@@ -346,6 +373,21 @@ def render(template: Mapping[str, Any]) -> str:
     return head + yaml.dump(dict(template), Dumper=_PlainDumper, sort_keys=False, width=120)
 
 
+def _uses(definition: Mapping[str, Any], image: str | None,
+          job_definitions: Sequence[Mapping[str, Any]] | None) -> list[JobDefinitionUse]:
+    uses = job_definitions_of(definition)
+    if job_definitions is None:
+        if uses and not image:
+            raise ValueError("the definition's Batch tasks need an image: pass --image or --job-definitions")
+        return uses
+    given = {str(d["name"]): JobDefinitionUse(str(d["name"]), int(d["vcpus"]), int(d["memory_mb"]), str(d["image"]))
+             for d in job_definitions}  # fmt: skip
+    missing = sorted({u.name for u in uses} - set(given))
+    if missing:
+        raise ValueError(f"job definition {missing[0]}: named by the machine but not in --job-definitions")
+    return [given[u.name] for u in uses]
+
+
 def _load_definition(path: Path) -> Json:
     try:
         data = json.loads(path.read_text())
@@ -356,6 +398,17 @@ def _load_definition(path: Path) -> Json:
     return data
 
 
+def _load_job_definitions(path: Path) -> list[Json]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    keys = {"name", "image", "vcpus", "memory_mb"}
+    if not isinstance(data, list) or not all(isinstance(d, dict) and keys <= set(d) for d in data):
+        raise ValueError(f"{path}: not a list of job definitions (name, image, vcpus, memory_mb)")
+    return data
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m gwasflow.export.cloudformation``: write the template; 2 on a bad definition."""
     parser = argparse.ArgumentParser(prog="python -m gwasflow.export.cloudformation",
@@ -363,11 +416,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--definition", type=Path, default=None,
                         help="state machine JSON from `gwasflow export --format stepfunctions`")  # fmt: skip
     parser.add_argument("--image", default=None, help="container image of the job definitions (with --definition)")
+    parser.add_argument("--job-definitions", type=Path, default=None,
+                        help="JSON from `gwasflow export --job-definitions-out`: each definition with its own image")
     parser.add_argument("-o", "--out", type=Path, default=None, help="output file (default: stdout)")
     args = parser.parse_args(argv)
     try:
         definition = None if args.definition is None else _load_definition(args.definition)
-        text = render(build_template(definition, image=args.image))
+        jobdefs = None if args.job_definitions is None else _load_job_definitions(args.job_definitions)
+        text = render(build_template(definition, image=args.image, job_definitions=jobdefs))
     except (ValueError, OSError) as exc:
         where = f"{args.definition}: " if args.definition and not str(exc).startswith(str(args.definition)) else ""
         print(f"gwasflow cloudformation: {where}{exc}", file=sys.stderr)

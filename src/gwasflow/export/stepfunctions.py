@@ -48,6 +48,7 @@ class ExportOptions:
     manifest: str | None = None
     data_repository: str | None = None
     regenie_versions: tuple[str, ...] = ()
+    job_definitions_out: Path | None = None
 
 
 def settings_for(spec: RunSpec, options: ExportOptions) -> SfnSettings:
@@ -129,8 +130,9 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
         print(f"gwasflow export: unknown format {fmt!r}; known: stepfunctions", file=sys.stderr)
         return 2
     try:
-        if out is not None and not out.parent.is_dir():
-            raise ValueError(f"--out: no folder {out.parent}")
+        for flag, path in (("--out", out), ("--job-definitions-out", (options or ExportOptions()).job_definitions_out)):
+            if path is not None and not path.parent.is_dir():
+                raise ValueError(f"{flag}: no folder {path.parent}")
         spec = load(spec_path)
         settings = settings_for(spec, options or ExportOptions())
         staged, graph = _plan(spec, settings)
@@ -147,6 +149,8 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
         print(f"gwasflow export: writing the manifest to {settings.manifest_uri}: {exc}", file=sys.stderr)
         return 1
     _write(json.dumps(export.definition, indent=1) + "\n", out)
+    if options is not None and options.job_definitions_out is not None:
+        _write(json.dumps(export.job_definitions.needed, indent=1) + "\n", options.job_definitions_out)
     print(f"manifest: {', '.join(written)}", file=sys.stderr)
     _report(export)
     return 0
