@@ -29,7 +29,7 @@ from pathlib import Path
 
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
-from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify, output_problem
+from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify
 from gwasflow.engine.failure_log import FailureRecord, FailureSink, RetryAsk
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.outputs import check_outputs, fingerprint
@@ -283,7 +283,7 @@ class Driver:
                 self._record(active, "succeeded", status, None, reason)
                 self._succeeded(job)
                 return
-            reason, output = problem, output_problem(problem)
+            reason, output = str(problem), problem.problem
         if status.state is ExecState.CANCELLED:
             self._record(active, "cancelled", status, None, reason or "cancelled")
             self._set(job.id, JobState.CANCELLED)
