@@ -38,7 +38,15 @@ from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.signals import interrupts_deferred, sigterm_as_interrupt
-from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecCause, ExecState, JobState, RunState
+from gwasflow.engine.states import (
+    ACTIVE_JOB_STATES,
+    FINISHED_EXEC_STATES,
+    AttemptState,
+    ExecCause,
+    ExecState,
+    JobState,
+    RunState,
+)
 from gwasflow.engine.store import AttemptRecord, Store
 from gwasflow.engine.verify import merge_records, verify_run
 from gwasflow.errors import SubmitError
@@ -221,7 +229,8 @@ class Driver:
         self.rundir.event("submit_failed", job=sub.job_id, attempt=sub.attempt, error_type=error_type.value,
                           error=reason)
         status = ExecStatus(ExecState.FAILED, reason=reason)
-        self._record(_Active(sub.job_id, sub.attempt, sub.log_path), "failed", status, error_type, reason, reason)
+        active = _Active(sub.job_id, sub.attempt, sub.log_path)
+        self._record(active, AttemptState.FAILED, status, error_type, reason, reason)
         self._after_failure(self.graph[sub.job_id], sub.attempt, error_type, status)
 
     def _prepare(self, job: Job) -> Submission:
@@ -280,25 +289,25 @@ class Driver:
         if status.state is ExecState.SUCCEEDED:
             problem = check_outputs(job)
             if problem is None:
-                self._record(active, "succeeded", status, None, reason)
+                self._record(active, AttemptState.SUCCEEDED, status, None, reason)
                 self._succeeded(job)
                 return
             reason, output = str(problem), problem.problem
         if status.state is ExecState.CANCELLED:
-            self._record(active, "cancelled", status, None, reason or "cancelled")
+            self._record(active, AttemptState.CANCELLED, status, None, reason or "cancelled")
             self._set(job.id, JobState.CANCELLED)
             return
         tail = _tail(active.log_path)
         lost = ExecCause.INTERRUPTED if status.state is ExecState.LOST else None
         error = classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause or lost, output=output,
                          log_tail=tail)
-        self._record(active, "failed", status, error, reason, tail)
+        self._record(active, AttemptState.FAILED, status, error, reason, tail)
         self._after_failure(job, active.attempt, error, status)
 
     def _after_failure(self, job: Job, attempt: int, error: ErrorType, status: ExecStatus) -> None:
         """Ask the retry policy; on a retry, persist escalated resources and wait out the back-off."""
         attempts = self.store.list_attempts(self.run_id, job.id)
-        history = [ErrorType(a.error_type) for a in attempts if a.state == "failed" and a.error_type]
+        history = [ErrorType(a.error_type) for a in attempts if a.state is AttemptState.FAILED and a.error_type]
         current = Resources.from_dict(json.loads(attempts[-1].resources_json)) if attempts else job.resources
         self._log_failure(job.id, attempt, error, status, attempts[-1] if attempts else None, current)
         decision = decide(self.retry, history, current)
@@ -332,12 +341,14 @@ class Driver:
             self.rundir.event("failure_log_error", job=job_id, error=f"{type(exc).__name__}: {exc}")
 
     def _record(
-        self, active: _Active, state: str, status: ExecStatus, error: ErrorType | None, reason: str, tail: str = ""
+        self, active: _Active, state: AttemptState, status: ExecStatus, error: ErrorType | None, reason: str,
+        tail: str = "",
     ) -> None:
+        """Record how an attempt ended, with the CPU time and peak memory the executor measured."""
         self.store.finish_attempt(
             self.run_id, active.job_id, active.attempt, state=state, exit_code=status.exit_code,
             signal=status.signal, error_type=error.value if error else None, reason=reason,
-            log_tail=tail, ended_at=time.time(),
+            log_tail=tail, ended_at=time.time(), peak_memory_mb=status.peak_memory_mb, cpu_time_s=status.cpu_time_s,
         )
 
     def _run_internal(self, job: Job) -> None:
@@ -356,13 +367,13 @@ class Driver:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(text + "\n")
             status = ExecStatus(ExecState.FAILED, exit_code=1)
-            self._record(active, "failed", status, ErrorType.CRASH, text, text)
+            self._record(active, AttemptState.FAILED, status, ErrorType.CRASH, text, text)
             self._set(job.id, JobState.FAILED)
             self.rundir.event("action_failed", job=job.id, error=text)
             return
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(message + "\n")
-        self._record(active, "succeeded", ExecStatus(ExecState.SUCCEEDED, exit_code=0), None, message)
+        self._record(active, AttemptState.SUCCEEDED, ExecStatus(ExecState.SUCCEEDED, exit_code=0), None, message)
         self._succeeded(job)
         self.rundir.event("action_done", job=job.id, message=message)
 
@@ -387,7 +398,7 @@ class Driver:
                 self.rundir.event("cancel_failed", error=str(exc))
         for handle in handles:
             active = self._active.pop(handle)
-            self._record(active, "cancelled", ExecStatus(ExecState.CANCELLED), None, "cancelled by user")
+            self._record(active, AttemptState.CANCELLED, ExecStatus(ExecState.CANCELLED), None, "cancelled by user")
         self.store.set_job_states(self.run_id, self.scheduler.cancel_all())
 
     def _conclude(self, t0: float) -> RunOutcome:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gwasflow.engine.outputs import fingerprint
-from gwasflow.engine.states import JobState
+from gwasflow.engine.states import AttemptState, JobState
 from gwasflow.engine.store import AttemptRecord, OutputRecord
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.merge import MergeError, ResultScan, merge_counts, scan_result
@@ -77,7 +77,7 @@ def merge_records(graph: JobGraph, attempts: Iterable[AttemptRecord]) -> dict[st
     """Per merge job, (rows, variants ignored for low MAC) as its latest successful attempt recorded them."""
     recorded: dict[str, tuple[int, int]] = {}
     for att in attempts:
-        if att.state == "succeeded" and att.job_id in graph and graph[att.job_id].step is Step.MERGE:
+        if att.state is AttemptState.SUCCEEDED and att.job_id in graph and graph[att.job_id].step is Step.MERGE:
             counts = merge_counts(att.reason)
             if counts is not None:
                 recorded[att.job_id] = counts
