@@ -130,9 +130,7 @@ def test_AwsBatchSettings__rejects_bad_values(settings: dict[str, Any], message:
 
 
 def test_AwsBatchSettings__every_field_has_help() -> None:
-    import dataclasses
-
-    assert all(f.metadata.get("help") for f in dataclasses.fields(AwsBatchSettings))
+    assert all(f.description for f in AwsBatchSettings.model_fields.values())
 
 
 def test_make_executor__aws_batch_from_registry(aws_endpoint: str) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
 from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify
+from gwasflow.engine.events import Level
 from gwasflow.engine.failure_log import FailureRecord, FailureSink, RetryAsk
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.outputs import check_outputs, fingerprint
@@ -113,6 +114,7 @@ class Driver:
         self._not_before: dict[str, float] = {}
         self._halted: str | None = None  # why the run cannot go on (a submission refused or failing for good)
         self.scheduler = Scheduler(graph, initial_states(store, run_id, graph))
+        executor.use_events(self.rundir.events)  # the executor's events go to the run's events.jsonl too
         self._ctx = ActionContext.create(graph, self.rundir, workspace, keep_workspace, store, run_id)
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ class Driver:
             try:
                 asks += self.failure_sink.retry_asks(self.run_id)
             except Exception as exc:  # the external log must never stop the run
-                self.rundir.event("failure_log_error", error=f"{type(exc).__name__}: {exc}")
+                self.rundir.event("failure_log_error", level=Level.WARNING, error=f"{type(exc).__name__}: {exc}")
         for ask in asks:
             if ask.job_id not in self.graph or self.scheduler.state(ask.job_id) is not JobState.FAILED:
                 self.rundir.event("retry_request_ignored", job=ask.job_id, why="job is not failed")
@@ -338,7 +340,8 @@ class Driver:
         try:
             self.failure_sink.record(failure)
         except Exception as exc:  # the external log must never stop the run
-            self.rundir.event("failure_log_error", job=job_id, error=f"{type(exc).__name__}: {exc}")
+            self.rundir.event("failure_log_error", level=Level.WARNING, job=job_id,
+                              error=f"{type(exc).__name__}: {exc}")
 
     def _record(
         self, active: _Active, state: AttemptState, status: ExecStatus, error: ErrorType | None, reason: str,
@@ -395,7 +398,7 @@ class Driver:
             try:
                 self.executor.cancel(handles)
             except SubmitError as exc:  # e.g. scancel could not run: record the run's end all the same
-                self.rundir.event("cancel_failed", error=str(exc))
+                self.rundir.event("cancel_failed", level=Level.WARNING, error=str(exc))
         for handle in handles:
             active = self._active.pop(handle)
             self._record(active, AttemptState.CANCELLED, ExecStatus(ExecState.CANCELLED), None, "cancelled by user")
