@@ -14,13 +14,13 @@ working directory, before it is called failed, so that it is not submitted twice
 
 Polling: one ``sacct --parsable2 --noheader --allocations -j <array ids>`` call for all active handles (accounting
 through slurmdbd, as on any production cluster and as ``scripts/slurm-up.sh`` sets up), rate-limited by
-:class:`~gwasflow.executors.base.ExecutorBase` (``poll_min_s`` .. ``poll_max_s``). ``sacct`` shows each array task under its
-own id, its state, exit code and signal, and keeps finished jobs. If the cluster has no accounting ("accounting
-storage is disabled"), polling falls back to one ``squeue --states=all`` call per query, which lists jobs until
-``MinJobAge`` after they end. Either way the exact exit code, signal, CPU time, peak memory and a time-limit stop
-come from the task runner's result file; Slurm's state says what Slurm itself did (OUT_OF_MEMORY, TIMEOUT,
-NODE_FAIL, PREEMPTED, CANCELLED). A handle Slurm does not know ``lost_after_s`` after it was submitted (or first
-asked about), in neither ``sacct`` nor ``squeue``, is LOST, cause INTERRUPTED (the base's timer).
+:class:`~gwasflow.executors.base.ExecutorBase` (``poll_min_s`` .. ``poll_max_s``). ``sacct`` shows each array task
+under its own id, its state, exit code and signal, and keeps finished jobs. If the cluster has no accounting
+("accounting storage is disabled"), polling falls back to one ``squeue --states=all`` call per query, which lists
+jobs until ``MinJobAge`` after they end. Either way the exact exit code, signal, CPU time, peak memory and a
+time-limit stop come from the task runner's result file; Slurm's state says what Slurm itself did (OUT_OF_MEMORY,
+TIMEOUT, NODE_FAIL, PREEMPTED, CANCELLED). A handle Slurm does not know ``lost_after_s`` after it was submitted (or
+first asked about), in neither ``sacct`` nor ``squeue``, is LOST, cause INTERRUPTED (the base's timer).
 
 Slurm's state words are mapped to :class:`ExecState` and :class:`ExecCause` in one place,
 :mod:`gwasflow.executors.slurm_status` (:func:`status_from_slurm`). Problems talking to Slurm (a query that
