@@ -15,10 +15,10 @@ from pydantic import ValidationError
 from gwasflow.executors.aws_batch import AwsBatchExecutor
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import LocalExecutor
-from gwasflow.executors.settings import AwsBatchSettings, ExecutorSettings, LocalSettings, SlurmSettings
+from gwasflow.executors.settings import AwsBatchSettings, ExecutorSettings, LocalSettings, SlurmSettings, describe
 from gwasflow.executors.slurm import SlurmExecutor
 
-__all__ = ["check_settings", "executor_kinds", "make_executor", "settings_model"]
+__all__ = ["check_settings", "executor_kinds", "format_settings", "make_executor", "settings_model"]
 
 # kind -> (factory, settings model listing the accepted keyword settings)
 _BACKENDS: dict[str, tuple[Callable[..., Executor], type[ExecutorSettings]]] = {
@@ -39,6 +39,15 @@ def settings_model(kind: str) -> type[ExecutorSettings]:
         return _BACKENDS[kind][1]
     except KeyError:
         raise ValueError(f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}") from None
+
+
+def format_settings(kind: str) -> str:
+    """The settings of an executor kind for people: one block per setting (name, type, default, description)."""
+    lines = [f"executor: {kind}   (run spec: executor.kind: {kind}, executor.settings: {{...}})"]
+    for name, annotation, default, description in describe(settings_model(kind)):
+        lines.append(f"  {name}: {annotation} = {default}")
+        lines.append(f"      {description}")
+    return "\n".join(lines)
 
 
 def make_executor(kind: str, **settings: Any) -> Executor:
