@@ -30,11 +30,11 @@ from pathlib import Path
 
 from gwasflow.engine.outputs import fingerprint
 from gwasflow.engine.states import AttemptState, JobState
-from gwasflow.engine.store import AttemptRecord, OutputRecord
+from gwasflow.engine.store import AttemptRecord, OutputRecord, Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.merge import MergeError, ResultScan, merge_counts, scan_result
 
-__all__ = ["Defect", "Finding", "Verdict", "merge_records", "verify_run"]
+__all__ = ["Defect", "Finding", "Verdict", "merge_records", "verify_recorded", "verify_run"]
 
 _MAX_UNFINISHED = 10
 
@@ -82,6 +82,12 @@ def merge_records(graph: JobGraph, attempts: Iterable[AttemptRecord]) -> dict[st
             if counts is not None:
                 recorded[att.job_id] = counts
     return recorded
+
+
+def verify_recorded(graph: JobGraph, states: Mapping[str, JobState], store: Store, run_id: str) -> Verdict:
+    """:func:`verify_run` against what ``store`` recorded of run ``run_id`` (merge counts, outputs)."""
+    merges = merge_records(graph, store.list_attempts(run_id))
+    return verify_run(graph, states, merges, store.list_outputs(run_id))
 
 
 def verify_run(

@@ -42,7 +42,27 @@ from gwasflow.errors import SubmitError
 from gwasflow.plan.model import Resources
 from gwasflow.storage.atomic import write_atomic
 
-__all__ = ["ExecStatus", "Executor", "ExecutorBase", "Submission", "tail_lines", "write_atomic"]
+__all__ = [
+    "ATTEMPT_ENV",
+    "ExecStatus",
+    "Executor",
+    "ExecutorBase",
+    "Submission",
+    "attempt_env",
+    "tail_lines",
+    "write_atomic",
+]
+
+# Every attempt's environment names its run, job and attempt, so that children left running by an
+# orchestrator that died can be found and stopped when the run is resumed (``local.kill_strays``).
+ATTEMPT_ENV = "GWASFLOW_ATTEMPT"
+
+
+def attempt_env(run_id: str, job_id: str, attempt: int, cpus: int) -> dict[str, str]:
+    """The environment gwasflow gives every attempt: thread limits of the numeric libraries, and its marker."""
+    threads = str(cpus)
+    return {"OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+            ATTEMPT_ENV: f"{run_id}:{job_id}:{attempt}"}
 
 
 @dataclass(frozen=True)

@@ -51,15 +51,12 @@ from pathlib import Path
 from typing import IO
 
 from gwasflow.engine.states import ExecCause, ExecState
-from gwasflow.executors.base import ExecStatus, ExecutorBase, Submission
+from gwasflow.executors.base import ATTEMPT_ENV, ExecStatus, ExecutorBase, Submission
 from gwasflow.executors.oom import oom_kill_count
 from gwasflow.executors.settings import LocalSettings
 
 __all__ = ["ATTEMPT_ENV", "LocalExecutor", "LocalSettings", "kill_strays"]
 
-# Every attempt's environment names its run, job and attempt, so that children left running by an
-# orchestrator that died can be found and stopped when the run is resumed.
-ATTEMPT_ENV = "GWASFLOW_ATTEMPT"
 
 _TICK_S = 0.02
 
