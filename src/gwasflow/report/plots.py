@@ -46,7 +46,7 @@ ATTEMPT_COLOURS: dict[str, str] = {
 }
 _QUEUE_COLOUR = "#d9d9d9"
 _OTHER_COLOUR = "#6b6b6b"  # an attempt state the driver does not write today
-_QUEUED = "queued"  # submitted, not started yet: only its queue wait is drawn
+_QUEUED: str = AttemptState.SUBMITTED  # submitted, not started yet: only its queue wait is drawn
 _MAX_LANES = 40  # per step on the timeline; busier steps share their last lane
 _DPI = 100
 
