@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import RunState
+from gwasflow.engine.states import AttemptState, RunState
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.status import INTERRUPTED, live_driver, print_status, shown_state
 
@@ -75,3 +75,25 @@ def test_live_driver__no_lock_file_is_no_driver(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_shown_state__only_a_live_state_needs_a_live_driver(state: RunState, driver: int | None, shown: str) -> None:
     assert shown_state(state, driver) == shown
+
+
+def test_print_status__json_lists_each_attempt_with_its_peak_memory_and_cpu_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rundir = _run_folder(tmp_path, RunState.FAILED)
+    store = SQLiteStore(rundir.store_path)
+    try:
+        for usage in ((2048.0, 61.5), (None, None)):
+            n = store.new_attempt("r1", "step1", executor="local", log_path="/l", resources_json="{}")
+            store.finish_attempt("r1", "step1", n, state=AttemptState.FAILED, exit_code=None, signal=9,
+                                 error_type="out_of_memory", reason="", log_tail="", ended_at=1.0,
+                                 peak_memory_mb=usage[0], cpu_time_s=usage[1])  # fmt: skip
+    finally:
+        store.close()
+    data = _status_json(rundir, capsys)
+    assert data["attempts"] == [
+        {"job": "step1", "attempt": 1, "state": "failed", "error_type": "out_of_memory", "peak_memory_mb": 2048.0,
+         "cpu_time_s": 61.5},
+        {"job": "step1", "attempt": 2, "state": "failed", "error_type": "out_of_memory", "peak_memory_mb": None,
+         "cpu_time_s": None},
+    ]  # fmt: skip

@@ -47,6 +47,10 @@ def _add_force_arg(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gwasflow", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"gwasflow {__version__}")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="events on stderr as key=value text or as JSON lines (events.jsonl is always JSON)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning",
+                        help="the least important events shown on stderr (default: warning)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="validate, plan and run a spec to the end")
@@ -155,6 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
 
+    p = sub.add_parser("executor-settings", help="the settings of each executor kind: type, default, description")
+    p.add_argument("kind", nargs="?", default=None, help="local, slurm or aws_batch (default: all)")
+
     p = sub.add_parser("metrics", help="elapsed time, queue wait, attempts and failures per step and job")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
     p.add_argument("--format", choices=["table", "json", "prometheus"], default="table")
@@ -215,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return selftest_main(args_list[1:])
     args = _parser().parse_args(args_list)
+    from gwasflow.engine.events import Level, LogFormat, configure_console
+
+    configure_console(fmt=LogFormat(args.log_format), level=Level[args.log_level.upper()])
     handler = _HANDLERS[args.command]
     try:
         return handler(args)
@@ -479,6 +489,17 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_executor_settings(args: argparse.Namespace) -> int:
+    from gwasflow.executors.registry import executor_kinds, format_settings
+
+    kinds = executor_kinds() if args.kind is None else [args.kind]
+    if args.kind is not None and args.kind not in executor_kinds():
+        print(f"error: unknown executor kind {args.kind!r}; known: {', '.join(executor_kinds())}", file=sys.stderr)
+        return 2
+    print("\n\n".join(format_settings(kind) for kind in kinds))
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from gwasflow.status import print_status
 
@@ -530,6 +551,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _cmd_export,
     "export-sumstats": _cmd_export_sumstats,
     "metrics": _cmd_metrics,
+    "executor-settings": _cmd_executor_settings,
     "serve": _cmd_serve,
     "qc": _cmd_qc,
 }

@@ -1,7 +1,7 @@
 """The one exception tree of gwasflow.
 
 Every error gwasflow raises on purpose is a :class:`GwasflowError`. The tree
-decides exit codes and, for job failures, whether a retry can help::
+decides exit codes, and for a submission whether trying again can help::
 
     GwasflowError                      exit 1 unless noted
     ├── SpecError                      exit 2: the run spec or an input is wrong; nothing started
@@ -10,17 +10,16 @@ decides exit codes and, for job failures, whether a retry can help::
     ├── PlanError                      the planner cannot build a graph from valid input
     ├── StagingError                   copying inputs into / publishing out of the workspace failed
     ├── StoreError                     the run store is missing, locked or from another version
-    ├── SubmitError                    the executor refused a job (sbatch/SubmitJob failed)
-    │     .permanent                   True: refused for good (bad partition, unsatisfiable memory); else transient
-    │     .submitted                   {index in the batch: handle} of what was submitted before the failure
-    └── JobError                       a job attempt ended without its outputs
-          .job_id, .attempt, .error_type, .exit_code, .signal, .log_path
-          ├── JobFailed                retryable per policy (crash, out_of_memory, timeout, ...)
-          ├── JobInterrupted           node lost / spot reclaimed / preempted: its own retry budget
-          └── JobCancelled             cancelled by the user: never retried
+    └── SubmitError                    the executor refused a job (sbatch/SubmitJob failed)
+          .permanent                   True: refused for good (bad partition, unsatisfiable memory); else transient
+          .submitted                   {index in the batch: handle} of what was submitted before the failure
 
-``bad_input`` job failures are :class:`JobFailed` whose ``error_type`` the retry
-policy never retries; see ``engine/retry.py``.
+A job attempt that ends without its outputs is not an exception: it is data.
+The executor reports it as an ``ExecStatus`` with a typed ``ExecCause``
+(``engine/states.py``), ``engine/classify.py`` turns it into an
+``ErrorType``, the driver records it on the attempt, and ``engine/retry.py``
+decides from the job's history of error types (``interrupted`` has its own
+budget, a job the run cancelled is never retried, ``bad_input`` never is).
 """
 
 from __future__ import annotations
@@ -31,10 +30,6 @@ from dataclasses import dataclass
 __all__ = [
     "EngineInputError",
     "GwasflowError",
-    "JobCancelled",
-    "JobError",
-    "JobFailed",
-    "JobInterrupted",
     "PlanError",
     "Problem",
     "SpecError",
@@ -115,38 +110,3 @@ class SubmitError(GwasflowError):
         super().__init__(message)
         self.permanent = permanent
         self.submitted: dict[int, str] = dict(submitted or {})
-
-
-class JobError(GwasflowError):
-    """A job attempt ended without producing its outputs."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        job_id: str,
-        attempt: int,
-        error_type: str,
-        exit_code: int | None = None,
-        signal: int | None = None,
-        log_path: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.job_id = job_id
-        self.attempt = attempt
-        self.error_type = error_type
-        self.job_exit_code = exit_code
-        self.signal = signal
-        self.log_path = log_path
-
-
-class JobFailed(JobError):
-    """The job failed; the retry policy for its error type decides what happens."""
-
-
-class JobInterrupted(JobError):
-    """The job's host went away (node failure, spot reclaim, preemption)."""
-
-
-class JobCancelled(JobError):
-    """The job was cancelled on purpose; it is never retried."""

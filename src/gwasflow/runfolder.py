@@ -16,6 +16,7 @@ from rich.table import Table
 
 from gwasflow.engine.recovery import stale_jobs
 from gwasflow.engine.rundir import RunDir
+from gwasflow.engine.states import AttemptState
 from gwasflow.engine.store import AttemptRecord, RunRecord, SQLiteStore
 from gwasflow.engine.verify import merge_records, verify_run
 from gwasflow.errors import StoreError
@@ -45,7 +46,7 @@ def print_failures(path: Path | None, *, as_json: bool = False) -> int:
     """Every failed attempt of the latest run: job, attempt, error type, exit code/signal, log tail."""
     store, run = _latest(find_rundir(path))
     try:
-        failed = [a for a in store.list_attempts(run.run_id) if a.state == "failed"]
+        failed = [a for a in store.list_attempts(run.run_id) if a.state is AttemptState.FAILED]
     finally:
         store.close()
     if as_json:

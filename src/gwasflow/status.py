@@ -5,6 +5,9 @@ folder's lock (``.gwasflow/driver.lock``, taken by ``engine/launch.py``; its
 pid in ``driver.pid``). When no process holds it, the driver died (``kill -9``,
 a lost login session, a reboot) and the run is shown as ``interrupted (driver
 not running)``, with the command that carries it on: ``gwasflow resume``.
+
+``--json`` also lists every attempt: its job, number, state, error type, and
+the peak memory (MB) and CPU time (s) its executor measured (null if none).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from rich.table import Table
 
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.states import JobState, RunState
-from gwasflow.engine.store import SQLiteStore
+from gwasflow.engine.store import AttemptRecord, SQLiteStore
 from gwasflow.errors import StoreError
 from gwasflow.plan.model import Step
 
@@ -77,6 +80,11 @@ def _headline(run_id: str, state: str, message: str, driver: int | None) -> str:
     return f"run {run_id}: [bold]{state}[/bold]{pid}" + (f" ({message})" if message else "")
 
 
+def _attempt_json(a: AttemptRecord) -> dict[str, object]:
+    return {"job": a.job_id, "attempt": a.attempt, "state": a.state.value, "error_type": a.error_type,
+            "peak_memory_mb": a.peak_memory_mb, "cpu_time_s": a.cpu_time_s}
+
+
 def print_status(path: Path | None, *, as_json: bool = False) -> int:
     rundir = find_rundir(path)
     store = SQLiteStore(rundir.store_path)
@@ -88,6 +96,7 @@ def print_status(path: Path | None, *, as_json: bool = False) -> int:
         for job in store.list_jobs(run.run_id):
             per_step = counts.setdefault(job.step, {})
             per_step[job.state.value] = per_step.get(job.state.value, 0) + 1
+        attempts = [_attempt_json(a) for a in store.list_attempts(run.run_id)] if as_json else []
     finally:
         store.close()
     driver = live_driver(rundir)
@@ -97,7 +106,7 @@ def print_status(path: Path | None, *, as_json: bool = False) -> int:
     if as_json:
         hint = "run gwasflow resume" if state == INTERRUPTED else None
         print(json.dumps({"run_id": run.run_id, "state": state, "message": run.message, "driver_pid": driver,
-                          "hint": hint, "steps": {s: counts[s] for s in steps}}, indent=2))
+                          "hint": hint, "steps": {s: counts[s] for s in steps}, "attempts": attempts}, indent=2))
         return 0
     states = [s.value for s in JobState]
     console = Console(file=sys.stdout)

@@ -14,7 +14,6 @@ from gwasflow.engine.classify import (
     ErrorType,
     OutputProblem,
     classify,
-    output_problem,
     program_verdict,
 )
 from gwasflow.engine.states import ExecCause
@@ -103,11 +102,6 @@ def test_classify__oom_kill_in_a_path_is_not_out_of_memory() -> None:
 def test_classify__cause_wins_over_the_log() -> None:
     tail = f"error: bad\n{BAD_INPUT_LINE}"
     assert classify(exit_code=2, signal=None, cause=ExecCause.INTERRUPTED, log_tail=tail) is ErrorType.INTERRUPTED
-
-
-def test_output_problem__from_the_output_checks_words() -> None:
-    assert output_problem("missing output: /w/a b/x.regenie.gz") is OutputProblem.MISSING
-    assert output_problem("truncated output: x_pred.list has 2 lines, 2 malformed") is OutputProblem.TRUNCATED
 
 
 def test_BAD_INPUT_LINE__is_what_the_built_in_engine_prints() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.engine.states import AttemptState, JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
@@ -152,3 +152,13 @@ def test_driver_run__truncated_step2_output_is_detected_and_retried(tmp_path: Pa
     attempts = store.list_attempts("r1", "s")
     assert [a.error_type for a in attempts] == ["truncated_output", None]
     assert "2 rows" in attempts[0].reason
+
+
+def test_driver_run__records_the_peak_memory_and_cpu_time_the_executor_measured(tmp_path: Path) -> None:
+    code = ("import time; block = b'x' * (300 * 2**20)\n"  # 300 MiB, every page written
+            "while time.process_time() < 0.4: pass")
+    _, store = _drive(tmp_path, [_cmd("j", code, [])])
+    (attempt,) = store.list_attempts("r1", "j")
+    assert attempt.state is AttemptState.SUCCEEDED
+    assert attempt.peak_memory_mb is not None and 300 <= attempt.peak_memory_mb < 1000
+    assert attempt.cpu_time_s is not None and 0.4 <= attempt.cpu_time_s < 10

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gwasflow.engine.classify import ErrorType
 from gwasflow.engine.driver import Driver
+from gwasflow.engine.events import EventLog
 from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.states import JobState, RunState
@@ -44,6 +45,9 @@ class _FlakySubmit:
         self.inner, self.failures, self.take, self.permanent = inner, failures, take, permanent
         self.crash_on_poll = crash_on_poll
         self.calls: list[list[str]] = []  # the job ids of each submit_batch call
+
+    def use_events(self, events: EventLog) -> None:
+        self.inner.use_events(events)
 
     def submit(self, submission: Submission) -> str:
         return self.submit_batch([submission])[0]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.states import JobState, RunState
-from gwasflow.engine.store import MemoryStore, OutputRecord, SQLiteStore, Store
+from gwasflow.engine.states import AttemptState, JobState, RunState
+from gwasflow.engine.store import SCHEMA_VERSION, MemoryStore, OutputRecord, SQLiteStore, Store
 from gwasflow.errors import StoreError
 
 RUN = "run-1"
@@ -175,6 +175,26 @@ class StoreConformance(ABC):
             "failed", None, 9, "out_of_memory", "killed", "oom",
         )  # fmt: skip
         assert rec.ended_at == 130.0 and rec.resources_json == '{"cpus": 1}'
+
+    def test_finish_attempt__states_read_back_as_enums_with_usage(self, run: Store) -> None:
+        n = run.new_attempt(RUN, "b", executor="local", log_path="/l/b", resources_json="{}")
+        assert run.list_attempts(RUN, "b")[0].state is AttemptState.SUBMITTING
+        run.finish_attempt(
+            RUN, "b", n, state=AttemptState.SUCCEEDED, exit_code=0, signal=None, error_type=None, reason="",
+            log_tail="", ended_at=1.0, peak_memory_mb=812.5, cpu_time_s=41.25,
+        )  # fmt: skip
+        n2 = run.new_attempt(RUN, "c", executor="local", log_path="/l/c", resources_json="{}")
+        _finish(run, "c", n2, state="lost")  # a plain string is taken as the state's value
+        (b,) = run.list_attempts(RUN, "b")
+        (c,) = run.list_attempts(RUN, "c")
+        assert b.state is AttemptState.SUCCEEDED and (b.peak_memory_mb, b.cpu_time_s) == (812.5, 41.25)
+        assert c.state is AttemptState.LOST and (c.peak_memory_mb, c.cpu_time_s) == (None, None)
+
+    def test_finish_attempt__unknown_state_raises(self, run: Store) -> None:
+        n = run.new_attempt(RUN, "b", executor="local", log_path="/l/b", resources_json="{}")
+        with pytest.raises(ValueError, match="'finished'"):
+            _finish(run, "b", n, state="finished")
+        assert run.list_attempts(RUN, "b")[0].state is AttemptState.SUBMITTING
 
     def test_mark_attempt_running__finished_attempt_is_not_reopened(self, run: Store) -> None:
         n = run.new_attempt(RUN, "b", executor="local", log_path="/l/b", resources_json="{}")
@@ -345,6 +365,36 @@ class TestSQLiteStore(StoreConformance):
         db.close()
         with pytest.raises(StoreError, match="schema version 999"):
             SQLiteStore(path)
+
+    def test_sqlitestore__version_1_store_is_migrated(self, tmp_path: Path) -> None:
+        path = tmp_path / "runs.sqlite"
+        old = SQLiteStore(path)
+        old.create_run(RUN, "demo", "{}", "{}")
+        old.add_jobs(RUN, [("a", "step1")])
+        n = old.new_attempt(RUN, "a", executor="local", log_path="/l/a", resources_json="{}")
+        _finish(old, "a", n, state="failed")
+        old.close()
+        db = sqlite3.connect(path)  # back to what schema version 1 had: no usage columns
+        with db:
+            db.execute("ALTER TABLE attempts DROP COLUMN peak_memory_mb")
+            db.execute("ALTER TABLE attempts DROP COLUMN cpu_time_s")
+            db.execute("UPDATE schema_version SET version = 1")
+        db.close()
+        store = SQLiteStore(path)
+        try:
+            (rec,) = store.list_attempts(RUN, "a")
+            assert rec.state is AttemptState.FAILED and rec.log_tail == "done" and rec.peak_memory_mb is None
+            n2 = store.new_attempt(RUN, "a", executor="local", log_path="/l/a", resources_json="{}")
+            store.finish_attempt(RUN, "a", n2, state=AttemptState.SUCCEEDED, exit_code=0, signal=None,
+                                 error_type=None, reason="", log_tail="", ended_at=2.0, peak_memory_mb=3.0,
+                                 cpu_time_s=4.0)  # fmt: skip
+            assert [(a.peak_memory_mb, a.cpu_time_s) for a in store.list_attempts(RUN, "a")] == [
+                (None, None), (3.0, 4.0)]
+        finally:
+            store.close()
+        db = sqlite3.connect(path)
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)] == [(2,)]
+        db.close()
 
     def test_sqlitestore__not_a_database_raises(self, tmp_path: Path) -> None:
         path = tmp_path / "runs.sqlite"

@@ -130,9 +130,7 @@ def test_AwsBatchSettings__rejects_bad_values(settings: dict[str, Any], message:
 
 
 def test_AwsBatchSettings__every_field_has_help() -> None:
-    import dataclasses
-
-    assert all(f.metadata.get("help") for f in dataclasses.fields(AwsBatchSettings))
+    assert all(f.description for f in AwsBatchSettings.model_fields.values())
 
 
 def test_make_executor__aws_batch_from_registry(aws_endpoint: str) -> None:
@@ -467,3 +465,47 @@ def test_poll__failed_attempt_log_copied_to_log_path(
     _put_log(executor, handle, ["ERROR: could not open x"])
     assert executor.poll([handle])[handle].state is ExecState.FAILED
     assert "ERROR: could not open x" in sub.log_path.read_text()
+
+
+def test_driver_run__batch_poll_failures_reach_the_runs_events(
+    job_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from gwasflow.engine.driver import Driver
+    from gwasflow.engine.rundir import RunDir
+    from gwasflow.engine.states import RunState
+    from gwasflow.engine.store import MemoryStore
+    from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+
+    ex = AwsBatchExecutor(job_queue=job_queue, image=IMAGE, poll_min_s=0, poll_max_s=0)
+    real = ex.batch.describe_jobs
+    throttled = iter(range(2))
+
+    def describe_jobs(**kwargs: Any) -> Any:
+        if next(throttled, None) is not None:  # the first two rounds: Batch throttles
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"}},
+                              "DescribeJobs")
+        return real(**kwargs)
+
+    monkeypatch.setattr(ex.batch, "describe_jobs", describe_jobs)
+    graph = JobGraph([Job(id="s1", step=Step.STEP2, kind=JobKind.COMMAND, argv=("regenie", "--step", "2"))])
+    store = MemoryStore()
+    store.create_run("r1", "t", "{}", "{}")
+    store.add_jobs("r1", [("s1", "step2")])
+    rundir = RunDir(tmp_path / "out")
+    (tmp_path / "ws").mkdir()
+    driver = Driver(run_id="r1", graph=graph, store=store, executor=ex, rundir=rundir, workspace=tmp_path / "ws",
+                    poll_interval_s=0.01)
+    try:
+        outcome = driver.run()
+    finally:
+        ex.close()
+    assert outcome.state is RunState.SUCCEEDED
+    events = [json.loads(line) for line in rundir.events_path.read_text().splitlines()]
+    failed = [e for e in events if e["event"] == "batch_poll_failed"]
+    assert len(failed) == 2
+    assert all(e["level"] == "warning" and e["throttled"] is True and "Too Many Requests" in str(e["error"])
+               for e in failed)
+    names = [e["event"] for e in events]
+    assert names.index("submitted") < names.index("batch_poll_failed") < names.index("run_finished")

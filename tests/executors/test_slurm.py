@@ -6,7 +6,6 @@ these tests with the reason; in CI (``CI=true``) that is a failure.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import os
@@ -97,7 +96,7 @@ class TestSlurmConformance(ExecutorConformance):
     def executor(self, tmp_path: Path, slurm_conf: str) -> Iterator[Executor]:
         ex = _make(slurm_conf, tmp_path, max_parallel=self.parallel_limit)
         yield ex
-        ex.cancel(list(ex._status))  # whatever a failed test left running (finished ones are skipped)
+        ex.cancel(list(ex._last))  # whatever a failed test left running (finished ones are skipped)
         ex.close()
 
     def test_poll__max_parallel_respected(self, executor: Executor, submit: Any, tmp_path: Path) -> None:
@@ -119,7 +118,7 @@ class TestSlurmConformance(ExecutorConformance):
 def slurm(slurm_conf: str, tmp_path: Path) -> Iterator[SlurmExecutor]:
     ex = _make(slurm_conf, tmp_path)
     yield ex
-    ex.cancel(list(ex._status))
+    ex.cancel(list(ex._last))
     ex.close()
 
 
@@ -439,7 +438,8 @@ def test_poll__missing_from_sacct_but_in_squeue_is_not_lost(
 @pytest.mark.parametrize(
     ("settings", "match"),
     [({"max_parallel": 0}, "max_parallel"), ({"max_parallel": 2.5}, "integer"),
-     ({"sbatch_args": "--nice=10"}, "list of strings"), ({"sbatch_args": ["--array=0-3"]}, "may not set"),
+     ({"sbatch_args": "--nice=10"}, "sbatch_args\n  Input should be a valid list"),
+     ({"sbatch_args": ["--array=0-3"]}, "may not set"),
      ({"poll_min_s": 0}, "poll_min_s"), ({"poll_min_s": 5.0, "poll_max_s": 1.0}, "poll_max_s"),
      ({"max_array_size": 0}, "max_array_size"), ({"slurm_conf": "/no/such/slurm.conf"}, "slurm_conf"),
      ({"partition": ""}, "partition"), ({"kill_grace_s": -1}, "kill_grace_s")],
@@ -450,7 +450,7 @@ def test_slurmsettings__invalid_values_raise(settings: dict[str, Any], match: st
 
 
 def test_slurmsettings__every_field_has_help() -> None:
-    assert all(f.metadata.get("help") for f in dataclasses.fields(SlurmSettings))
+    assert all(f.description for f in SlurmSettings.model_fields.values())
 
 
 def test_make_executor__slurm_with_settings(tmp_path: Path) -> None:
@@ -463,7 +463,9 @@ def test_make_executor__slurm_with_settings(tmp_path: Path) -> None:
 def test_check_settings__slurm_problems_reported() -> None:
     assert check_settings("slurm", {"partition": "short", "sbatch_args": ["--nice=5"]}) == []
     assert "unknown settings ['partitions']" in check_settings("slurm", {"partitions": "x"})[0]
-    assert "list of strings" in check_settings("slurm", {"sbatch_args": "--nice=5"})[0]
+    assert check_settings("slurm", {"sbatch_args": "--nice=5"}) == ["sbatch_args: Input should be a valid list"]
+    assert check_settings("slurm", {"sbatch_args": ["--array=1-3"]}) == [
+        "slurm executor: sbatch_args may not set ['--array=1-3']: gwasflow sets these itself"]
 
 
 def test_poll__scancel_by_hand_fails_with_cause_cancelled_externally(fake: _FakeSlurm, tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ RUN = 'run "a"\\b\nc'  # a run id that needs every Prometheus label escape
 
 
 def _attempt(
-    store: Store, job: str, *, queue: float, run: float, state: str = "succeeded", error: str | None = None
+    store: Store, job: str, *, queue: float, run: float, state: str = "succeeded", error: str | None = None,
+    usage: tuple[float, float] | None = None,
 ) -> AttemptRecord:
     n = store.new_attempt(RUN, job, executor="local", log_path=f"/logs/{job}", resources_json="{}")
     submitted = store.list_attempts(RUN, job)[-1].submitted_at
@@ -32,20 +33,23 @@ def _attempt(
     store.finish_attempt(
         RUN, job, n, state=state, exit_code=0 if state == "succeeded" else 137, signal=None, error_type=error,
         reason="", log_tail="", ended_at=submitted + queue + run,
+        cpu_time_s=usage[0] if usage else None, peak_memory_mb=usage[1] if usage else None,
     )  # fmt: skip
     return store.list_attempts(RUN, job)[-1]
 
 
-def _populated(store: Store) -> Store:
+def _populated(store: Store, *, measured: bool = False) -> Store:
     """step1 ok; step2: s1 ok, s2 OOM then ok, s3 OOM then timeout (failed); merge upstream_failed."""
     store.create_run(RUN, "demo", "{}", "{}")
     store.add_jobs(RUN, [("step1", "step1"), ("s1", "step2"), ("s2", "step2"), ("s3", "step2"), ("m", "merge")])
-    _attempt(store, "step1", queue=1.0, run=10.0)
-    _attempt(store, "s1", queue=2.0, run=3.0)
-    _attempt(store, "s2", queue=4.0, run=1.0, state="failed", error="out_of_memory")
-    _attempt(store, "s2", queue=0.5, run=3.0)
-    _attempt(store, "s3", queue=1.0, run=1.0, state="failed", error="out_of_memory")
-    _attempt(store, "s3", queue=1.0, run=2.0, state="failed", error="timeout")
+    # measured: the i-th attempt of the run used 1.5 * i CPU seconds and 100 * i MB at its peak
+    usage = iter([(1.5 * i, 100.0 * i) if measured else None for i in range(1, 7)])
+    _attempt(store, "step1", queue=1.0, run=10.0, usage=next(usage))
+    _attempt(store, "s1", queue=2.0, run=3.0, usage=next(usage))
+    _attempt(store, "s2", queue=4.0, run=1.0, state="failed", error="out_of_memory", usage=next(usage))
+    _attempt(store, "s2", queue=0.5, run=3.0, usage=next(usage))
+    _attempt(store, "s3", queue=1.0, run=1.0, state="failed", error="out_of_memory", usage=next(usage))
+    _attempt(store, "s3", queue=1.0, run=2.0, state="failed", error="timeout", usage=next(usage))
     states = {"step1": JobState.SUCCEEDED, "s1": JobState.SUCCEEDED, "s2": JobState.SUCCEEDED,
               "s3": JobState.FAILED, "m": JobState.UPSTREAM_FAILED}  # fmt: skip
     store.set_job_states(RUN, list(states.items()))
@@ -99,25 +103,18 @@ def test_collect_metrics__running_attempt_counts_up_to_now() -> None:
     assert m.steps[0].elapsed_s == pytest.approx(7.0)
 
 
-@dataclasses.dataclass(frozen=True)
-class _MeasuredAttempt(AttemptRecord):
-    cpu_time_s: float | None = None
-    peak_memory_mb: float | None = None
-
-
-class _MeasuringStore(MemoryStore):
-    """A store whose attempt records carry CPU time and peak memory (as a future schema would)."""
-
-    def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:
-        out: list[AttemptRecord] = []
-        for i, a in enumerate(super().list_attempts(run_id, job_id)):
-            fields = {f.name: getattr(a, f.name) for f in dataclasses.fields(AttemptRecord)}
-            out.append(_MeasuredAttempt(**fields, cpu_time_s=1.5 * (i + 1), peak_memory_mb=100.0 * (i + 1)))
-        return out
-
-
-def test_collect_metrics__cpu_time_and_peak_memory_when_recorded() -> None:
-    m = collect_metrics(_populated(_MeasuringStore()), RUN)
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_collect_metrics__cpu_time_and_peak_memory_when_recorded(kind: str, tmp_path: Path) -> None:
+    store: Store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.sqlite")
+    m = collect_metrics(_populated(store, measured=True), RUN)
+    store.close()
+    jobs = {j.job_id: j for j in m.job_metrics}
+    assert [(u.attempt, u.state, u.error_type, u.cpu_time_s, u.peak_memory_mb) for u in jobs["s3"].attempt_usage] == [
+        (1, "failed", "out_of_memory", 7.5, 500.0), (2, "failed", "timeout", 9.0, 600.0),
+    ]  # fmt: skip
+    assert jobs["s2"].cpu_time_s == pytest.approx(4.5 + 6.0) and jobs["s2"].peak_memory_mb == 400.0
+    slowest = format_table(m).split("slowest", 1)[1]
+    assert any(line.split()[:1] == ["s3"] and line.endswith("600 MB") for line in slowest.splitlines())
     steps = {s.step: s for s in m.steps}
     assert steps["step1"].cpu_time_s == pytest.approx(1.5) and steps["step1"].peak_memory_mb == 100.0
     assert steps["step2"].cpu_time_s == pytest.approx(1.5 * (2 + 3 + 4 + 5 + 6))

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import Store
@@ -79,7 +80,8 @@ def _report(job: Job, ctx: ActionContext) -> str:
     if qc_json is not None:
         rows = qc_rows(Path(qc_json))
         write_qc_table(rows, summary_path.parent / QC_TABLE_NAME)
-        ctx.rundir.event("qc_counts", **qc_event_fields(rows))
+        fields: dict[str, Any] = qc_event_fields(rows)
+        ctx.rundir.event("qc_counts", **fields)
     html_path = next((Path(p) for p in job.outputs if p.endswith(".html")), None)
     loci = loci_for_report(ctx.rundir)
     if loci.problem is not None:

@@ -30,7 +30,6 @@ __all__ = [
     "ErrorType",
     "OutputProblem",
     "classify",
-    "output_problem",
     "program_verdict",
 ]
 
@@ -82,11 +81,6 @@ _BY_CAUSE = {
     ExecCause.CANCELLED_EXTERNALLY: ErrorType.CANCELLED_EXTERNALLY,
 }
 _BY_OUTPUT = {OutputProblem.MISSING: ErrorType.MISSING_OUTPUT, OutputProblem.TRUNCATED: ErrorType.TRUNCATED_OUTPUT}
-
-
-def output_problem(check: str) -> OutputProblem:
-    """The problem that ``engine/outputs.check_outputs`` reported (its message starts with the problem's words)."""
-    return OutputProblem.MISSING if check.startswith("missing output") else OutputProblem.TRUNCATED
 
 
 def classify(

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
-from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify, output_problem
-from gwasflow.engine.failure_log import FailureRecord, FailureSink, RetryAsk
+from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify
+from gwasflow.engine.failure_log import FailureRecord, FailureSink, apply_retry_asks, collect_retry_asks, report_failure
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.outputs import check_outputs, fingerprint
 from gwasflow.engine.progress import NullProgress, ProgressSink
@@ -38,12 +38,19 @@ from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
 from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.signals import interrupts_deferred, sigterm_as_interrupt
-from gwasflow.engine.states import ACTIVE_JOB_STATES, FINISHED_EXEC_STATES, ExecCause, ExecState, JobState, RunState
+from gwasflow.engine.states import (
+    ACTIVE_JOB_STATES,
+    FINISHED_EXEC_STATES,
+    AttemptState,
+    ExecCause,
+    ExecState,
+    JobState,
+    RunState,
+)
 from gwasflow.engine.store import AttemptRecord, Store
-from gwasflow.engine.verify import merge_records, verify_run
+from gwasflow.engine.verify import verify_recorded
 from gwasflow.errors import SubmitError
-from gwasflow.executors.base import ExecStatus, Executor, Submission
-from gwasflow.executors.local import ATTEMPT_ENV
+from gwasflow.executors.base import ExecStatus, Executor, Submission, attempt_env, tail_lines
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
 from gwasflow.storage.ownership import remove_workspace
@@ -105,6 +112,8 @@ class Driver:
         self._not_before: dict[str, float] = {}
         self._halted: str | None = None  # why the run cannot go on (a submission refused or failing for good)
         self.scheduler = Scheduler(graph, initial_states(store, run_id, graph))
+        self.events = self.rundir.events
+        executor.use_events(self.events)  # the executor's events go to the run's events.jsonl too
         self._ctx = ActionContext.create(graph, self.rundir, workspace, keep_workspace, store, run_id)
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -112,7 +121,7 @@ class Driver:
         """Run until every job is finished; always records the run's final state."""
         t0 = time.monotonic()
         self.store.set_run_state(self.run_id, RunState.RUNNING)
-        self.rundir.event("run_started", run_id=self.run_id, jobs=len(self.graph))
+        self.events.emit("run_started", run_id=self.run_id, jobs=len(self.graph))
         try:
             with sigterm_as_interrupt():
                 self._recover()
@@ -146,7 +155,7 @@ class Driver:
         for job_id in stale:
             self._set(job_id, JobState.PENDING)
         if reattached or rerun:
-            self.rundir.event("recovered", reattached=len(reattached), rerun=sorted(set(rerun) | set(stale)))
+            self.events.emit("recovered", reattached=len(reattached), rerun=sorted(set(rerun) | set(stale)))
         self._watch_retry_requests(force=True)
 
     def _watch_retry_requests(self, *, force: bool = False) -> None:
@@ -155,23 +164,9 @@ class Driver:
         if not force and now - self._watched_at < _WATCH_INTERVAL_S:
             return
         self._watched_at = now
-        asks = [RetryAsk(r.job_id, r.memory_mb, r.time_s) for r in self.store.take_retry_requests(self.run_id)]
-        if self.failure_sink is not None:
-            try:
-                asks += self.failure_sink.retry_asks(self.run_id)
-            except Exception as exc:  # the external log must never stop the run
-                self.rundir.event("failure_log_error", error=f"{type(exc).__name__}: {exc}")
-        for ask in asks:
-            if ask.job_id not in self.graph or self.scheduler.state(ask.job_id) is not JobState.FAILED:
-                self.rundir.event("retry_request_ignored", job=ask.job_id, why="job is not failed")
-                continue
-            if ask.memory_mb is not None or ask.time_s is not None:
-                record = self.store.get_job(self.run_id, ask.job_id)
-                self.store.set_job_overrides(self.run_id, ask.job_id, memory_mb=ask.memory_mb or record.memory_mb,
-                                             time_s=ask.time_s or record.time_s)
-            self.store.set_job_states(self.run_id, self.scheduler.reopen([ask.job_id]))
-            self._not_before.pop(ask.job_id, None)
-            self.rundir.event("retry_requested", job=ask.job_id, memory_mb=ask.memory_mb, time_s=ask.time_s)
+        asks = collect_retry_asks(self.store, self.run_id, self.failure_sink, self.events)
+        for job_id in apply_retry_asks(asks, self.scheduler, self.store, self.run_id, self.events):
+            self._not_before.pop(job_id, None)
 
     def _launch(self) -> bool:
         now = time.monotonic()
@@ -209,7 +204,7 @@ class Driver:
     def _submitted(self, sub: Submission, handle: str) -> None:
         self.store.set_attempt_handle(self.run_id, sub.job_id, sub.attempt, handle)
         self._active[handle] = _Active(sub.job_id, sub.attempt, sub.log_path)
-        self.rundir.event("submitted", job=sub.job_id, attempt=sub.attempt, handle=handle)
+        self.events.emit("submitted", job=sub.job_id, attempt=sub.attempt, handle=handle)
 
     def _submit_failed(self, sub: Submission, error: SubmitError) -> None:
         """An attempt the executor did not take: a failed attempt of its own type, then the retry policy."""
@@ -218,37 +213,24 @@ class Driver:
         with contextlib.suppress(OSError):
             sub.log_path.parent.mkdir(parents=True, exist_ok=True)
             sub.log_path.write_text(f"gwasflow: {error_type.value}: {reason}\n")
-        self.rundir.event("submit_failed", job=sub.job_id, attempt=sub.attempt, error_type=error_type.value,
+        self.events.emit("submit_failed", job=sub.job_id, attempt=sub.attempt, error_type=error_type.value,
                           error=reason)
         status = ExecStatus(ExecState.FAILED, reason=reason)
-        self._record(_Active(sub.job_id, sub.attempt, sub.log_path), "failed", status, error_type, reason, reason)
+        active = _Active(sub.job_id, sub.attempt, sub.log_path)
+        self._record(active, AttemptState.FAILED, status, error_type, reason, reason)
         self._after_failure(self.graph[sub.job_id], sub.attempt, error_type, status)
 
     def _prepare(self, job: Job) -> Submission:
         record = self.store.get_job(self.run_id, job.id)
-        resources = Resources(
-            cpus=job.resources.cpus,
-            memory_mb=record.memory_mb or job.resources.memory_mb,
-            time_s=record.time_s or job.resources.time_s,
-        )
+        resources = Resources(cpus=job.resources.cpus, memory_mb=record.memory_mb or job.resources.memory_mb,
+                              time_s=record.time_s or job.resources.time_s)
         log_path = self.rundir.log_path(job.id, record.attempts + 1)
         for folder in {Path(p).parent for p in job.outputs}:
             folder.mkdir(parents=True, exist_ok=True)  # regenie itself does not create output folders
-        attempt = self.store.new_attempt(
-            self.run_id,
-            job.id,
-            executor=self.executor.name,
-            log_path=str(log_path),
-            resources_json=json.dumps(resources.to_dict()),
-        )
+        attempt = self.store.new_attempt(self.run_id, job.id, executor=self.executor.name, log_path=str(log_path),
+                                         resources_json=json.dumps(resources.to_dict()))
         self._set(job.id, JobState.QUEUED)
-        threads = str(resources.cpus)
-        env = {
-            "OPENBLAS_NUM_THREADS": threads,
-            "OMP_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-            ATTEMPT_ENV: f"{self.run_id}:{job.id}:{attempt}",
-        }
+        env = attempt_env(self.run_id, job.id, attempt, resources.cpus)
         argv = self.faults.wrap(job, attempt, job.argv) if self.faults else job.argv
         image = job.meta.get("image")
         return Submission(job.id, attempt, argv, log_path, resources, cwd=self.workspace, env=env,
@@ -280,25 +262,25 @@ class Driver:
         if status.state is ExecState.SUCCEEDED:
             problem = check_outputs(job)
             if problem is None:
-                self._record(active, "succeeded", status, None, reason)
+                self._record(active, AttemptState.SUCCEEDED, status, None, reason)
                 self._succeeded(job)
                 return
-            reason, output = problem, output_problem(problem)
+            reason, output = str(problem), problem.problem
         if status.state is ExecState.CANCELLED:
-            self._record(active, "cancelled", status, None, reason or "cancelled")
+            self._record(active, AttemptState.CANCELLED, status, None, reason or "cancelled")
             self._set(job.id, JobState.CANCELLED)
             return
-        tail = _tail(active.log_path)
+        tail = tail_lines(active.log_path, 50)
         lost = ExecCause.INTERRUPTED if status.state is ExecState.LOST else None
         error = classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause or lost, output=output,
                          log_tail=tail)
-        self._record(active, "failed", status, error, reason, tail)
+        self._record(active, AttemptState.FAILED, status, error, reason, tail)
         self._after_failure(job, active.attempt, error, status)
 
     def _after_failure(self, job: Job, attempt: int, error: ErrorType, status: ExecStatus) -> None:
         """Ask the retry policy; on a retry, persist escalated resources and wait out the back-off."""
         attempts = self.store.list_attempts(self.run_id, job.id)
-        history = [ErrorType(a.error_type) for a in attempts if a.state == "failed" and a.error_type]
+        history = [ErrorType(a.error_type) for a in attempts if a.state is AttemptState.FAILED and a.error_type]
         current = Resources.from_dict(json.loads(attempts[-1].resources_json)) if attempts else job.resources
         self._log_failure(job.id, attempt, error, status, attempts[-1] if attempts else None, current)
         decision = decide(self.retry, history, current)
@@ -311,33 +293,29 @@ class Driver:
         self._set(job.id, JobState.RETRY_WAIT if decision.retry else JobState.FAILED)
         if not decision.retry and error in SUBMIT_ERROR_TYPES and self._halted is None:
             self._halted = f"cannot submit job {job.id} ({error.value}, {decision.why}): {status.reason}"
-        self.rundir.event(
+        self.events.emit(
             "attempt_failed", job=job.id, attempt=attempt, error_type=error.value, exit_code=status.exit_code,
             signal=status.signal, retry=decision.retry, why=decision.why,
         )
 
     def _log_failure(self, job_id: str, attempt: int, error: ErrorType, status: ExecStatus,
                      record: AttemptRecord | None, resources: Resources) -> None:
-        """Copy a failure to the external failure log, if one is configured (never fatal)."""
-        if self.failure_sink is None:
-            return
         failure = FailureRecord(
             run_id=self.run_id, job_id=job_id, attempt=attempt, error_type=error.value, exit_code=status.exit_code,
             signal=status.signal, reason=record.reason if record else status.reason,
             log_tail=record.log_tail if record else "", resources=resources.to_dict(), recorded_at=time.time(),
         )
-        try:
-            self.failure_sink.record(failure)
-        except Exception as exc:  # the external log must never stop the run
-            self.rundir.event("failure_log_error", job=job_id, error=f"{type(exc).__name__}: {exc}")
+        report_failure(self.failure_sink, failure, self.events)
 
     def _record(
-        self, active: _Active, state: str, status: ExecStatus, error: ErrorType | None, reason: str, tail: str = ""
+        self, active: _Active, state: AttemptState, status: ExecStatus, error: ErrorType | None, reason: str,
+        tail: str = "",
     ) -> None:
+        """Record how an attempt ended, with the CPU time and peak memory the executor measured."""
         self.store.finish_attempt(
             self.run_id, active.job_id, active.attempt, state=state, exit_code=status.exit_code,
             signal=status.signal, error_type=error.value if error else None, reason=reason,
-            log_tail=tail, ended_at=time.time(),
+            log_tail=tail, ended_at=time.time(), peak_memory_mb=status.peak_memory_mb, cpu_time_s=status.cpu_time_s,
         )
 
     def _run_internal(self, job: Job) -> None:
@@ -356,15 +334,15 @@ class Driver:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(text + "\n")
             status = ExecStatus(ExecState.FAILED, exit_code=1)
-            self._record(active, "failed", status, ErrorType.CRASH, text, text)
+            self._record(active, AttemptState.FAILED, status, ErrorType.CRASH, text, text)
             self._set(job.id, JobState.FAILED)
-            self.rundir.event("action_failed", job=job.id, error=text)
+            self.events.emit("action_failed", job=job.id, error=text)
             return
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(message + "\n")
-        self._record(active, "succeeded", ExecStatus(ExecState.SUCCEEDED, exit_code=0), None, message)
+        self._record(active, AttemptState.SUCCEEDED, ExecStatus(ExecState.SUCCEEDED, exit_code=0), None, message)
         self._succeeded(job)
-        self.rundir.event("action_done", job=job.id, message=message)
+        self.events.emit("action_done", job=job.id, message=message)
 
     def _succeeded(self, job: Job) -> None:
         """Record the job's outputs (size, time, SHA-256) and only then its success."""
@@ -384,10 +362,10 @@ class Driver:
             try:
                 self.executor.cancel(handles)
             except SubmitError as exc:  # e.g. scancel could not run: record the run's end all the same
-                self.rundir.event("cancel_failed", error=str(exc))
+                self.events.warning("cancel_failed", error=str(exc))
         for handle in handles:
             active = self._active.pop(handle)
-            self._record(active, "cancelled", ExecStatus(ExecState.CANCELLED), None, "cancelled by user")
+            self._record(active, AttemptState.CANCELLED, ExecStatus(ExecState.CANCELLED), None, "cancelled by user")
         self.store.set_job_states(self.run_id, self.scheduler.cancel_all())
 
     def _conclude(self, t0: float) -> RunOutcome:
@@ -403,10 +381,9 @@ class Driver:
 
     def final_check(self) -> list[str]:
         """``verify_run`` against what the store recorded (see ``engine/verify.py``): one line per problem."""
-        merges = merge_records(self.graph, self.store.list_attempts(self.run_id))
-        verdict = verify_run(self.graph, self.scheduler.states(), merges, self.store.list_outputs(self.run_id))
+        verdict = verify_recorded(self.graph, self.scheduler.states(), self.store, self.run_id)
         for warning in verdict.warnings:
-            self.rundir.event("final_check_warning", warning=warning)
+            self.events.emit("final_check_warning", warning=warning)
         return [str(problem) for problem in verdict.problems]
 
     def _finish(self, state: RunState, message: str, t0: float) -> RunOutcome:
@@ -416,14 +393,7 @@ class Driver:
         elapsed = time.monotonic() - t0
         self.store.set_run_state(self.run_id, state, message)
         self.rundir.write_sentinel(state is RunState.SUCCEEDED, f"{state.value}: {message}")
-        self.rundir.event("run_finished", run_id=self.run_id, state=state.value, message=message,
+        self.events.emit("run_finished", run_id=self.run_id, state=state.value, message=message,
                           elapsed_s=round(elapsed, 3))
         return RunOutcome(self.run_id, state, message, elapsed)
 
-
-def _tail(path: Path, lines: int = 50) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])

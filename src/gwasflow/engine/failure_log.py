@@ -23,9 +23,23 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gwasflow.engine.events import EventLog
+from gwasflow.engine.machine import Scheduler
+from gwasflow.engine.states import JobState
+from gwasflow.engine.store import Store
 from gwasflow.units import parse_memory_mb, parse_seconds
 
-__all__ = ["DynamoDBSink", "FailureRecord", "FailureSink", "RetryAsk", "S3Sink", "make_sink"]
+__all__ = [
+    "DynamoDBSink",
+    "FailureRecord",
+    "FailureSink",
+    "RetryAsk",
+    "S3Sink",
+    "apply_retry_asks",
+    "collect_retry_asks",
+    "make_sink",
+    "report_failure",
+]
 
 
 @dataclass(frozen=True)
@@ -185,3 +199,42 @@ def make_sink(target: str | None) -> FailureSink | None:
     if target.startswith("dynamodb:"):
         return DynamoDBSink(target.removeprefix("dynamodb:"))
     raise ValueError(f"failure_log must be s3://bucket/prefix or dynamodb:TABLE, got {target!r}")
+
+
+def report_failure(sink: FailureSink | None, failure: FailureRecord, events: EventLog) -> None:
+    """Copy a failure to the external failure log, if one is configured; its errors are events, never fatal."""
+    if sink is None:
+        return
+    try:
+        sink.record(failure)
+    except Exception as exc:  # the external log must never stop the run
+        events.warning("failure_log_error", job=failure.job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+def collect_retry_asks(store: Store, run_id: str, sink: FailureSink | None, events: EventLog) -> list[RetryAsk]:
+    """Retry requests of a live run: store rows (``gwasflow retry``, the dashboard), then edited failure records."""
+    asks = [RetryAsk(r.job_id, r.memory_mb, r.time_s) for r in store.take_retry_requests(run_id)]
+    if sink is not None:
+        try:
+            asks += sink.retry_asks(run_id)
+        except Exception as exc:  # the external log must never stop the run
+            events.warning("failure_log_error", error=f"{type(exc).__name__}: {exc}")
+    return asks
+
+
+def apply_retry_asks(asks: list[RetryAsk], scheduler: Scheduler, store: Store, run_id: str,
+                     events: EventLog) -> list[str]:
+    """Reopen each failed job asked for (with the memory/time asked, if any); the job ids reopened."""
+    reopened = []
+    for ask in asks:
+        if scheduler.states().get(ask.job_id) is not JobState.FAILED:
+            events.emit("retry_request_ignored", job=ask.job_id, why="job is not failed")
+            continue
+        if ask.memory_mb is not None or ask.time_s is not None:
+            record = store.get_job(run_id, ask.job_id)
+            store.set_job_overrides(run_id, ask.job_id, memory_mb=ask.memory_mb or record.memory_mb,
+                                    time_s=ask.time_s or record.time_s)
+        store.set_job_states(run_id, scheduler.reopen([ask.job_id]))
+        reopened.append(ask.job_id)
+        events.emit("retry_requested", job=ask.job_id, memory_mb=ask.memory_mb, time_s=ask.time_s)
+    return reopened

@@ -35,7 +35,7 @@ from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.rundir import RunDir, write_atomic
 from gwasflow.engine.signals import sigterm_as_interrupt
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.engine.states import AttemptState, JobState, RunState
 from gwasflow.engine.store import RunRecord, SQLiteStore, Store
 from gwasflow.errors import Problem, SpecError, StagingError, StoreError
 from gwasflow.executors.registry import make_executor
@@ -348,7 +348,7 @@ def choose_failed(store: Store, run_id: str, job_ids: Sequence[str], error_types
             raise StoreError(f"not failed jobs of run {run_id}: {', '.join(unknown)}")
         failed = [j for j in failed if j in set(job_ids)]
     if error_types:
-        last_error = {a.job_id: a.error_type for a in store.list_attempts(run_id) if a.state == "failed"}
+        last_error = {a.job_id: a.error_type for a in store.list_attempts(run_id) if a.state is AttemptState.FAILED}
         failed = [j for j in failed if last_error.get(j) in set(error_types)]
     return failed
 
@@ -373,7 +373,7 @@ def cancel_run(rundir: RunDir, *, run_id: str | None = None) -> str:
             finally:
                 executor.close()
         for att in active:
-            store.finish_attempt(run.run_id, att.job_id, att.attempt, state="cancelled", exit_code=None,
+            store.finish_attempt(run.run_id, att.job_id, att.attempt, state=AttemptState.CANCELLED, exit_code=None,
                                  signal=None, error_type=None, reason="cancelled by user", log_tail="",
                                  ended_at=time.time())
         scheduler = Scheduler(graph, {r.job_id: r.state for r in store.list_jobs(run.run_id)})

@@ -13,29 +13,50 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.engine.classify import OutputProblem
 from gwasflow.engine.store import OutputRecord
 from gwasflow.plan.model import Job, Step
 from gwasflow.regenie.io.predictions import parse_pred_line
 from gwasflow.report.merge import ignored_low_mac, open_text
 
-__all__ = ["check_outputs", "fingerprint", "unchanged"]
+__all__ = ["OutputCheck", "check_outputs", "fingerprint", "unchanged"]
 
 
-def check_outputs(job: Job) -> str | None:
-    """``None`` when the job's outputs are complete, else a reason starting with the error type's words."""
+@dataclass(frozen=True)
+class OutputCheck:
+    """What is wrong with a finished job's outputs: the typed problem, and words for people."""
+
+    problem: OutputProblem
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.problem.value} output: {self.detail}"
+
+
+def _missing(detail: str) -> OutputCheck:
+    return OutputCheck(OutputProblem.MISSING, detail)
+
+
+def _truncated(detail: str) -> OutputCheck:
+    return OutputCheck(OutputProblem.TRUNCATED, detail)
+
+
+def check_outputs(job: Job) -> OutputCheck | None:
+    """``None`` when the job's outputs are complete, else the problem found (typed, with a detail)."""
     missing = [p for p in job.outputs if not Path(p).exists()]
     if missing:
         more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
-        return f"missing output: {missing[0]}{more}"
+        return _missing(f"{missing[0]}{more}")
     try:
         if job.step is Step.STEP2 and "n_variants" in job.meta:
             return _check_step2(job)
         if job.step is Step.STEP1:
             return _check_step1(job)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
-        return f"truncated output: {type(exc).__name__}: {exc}"
+        return _truncated(f"{type(exc).__name__}: {exc}")
     return None
 
 
@@ -53,7 +74,7 @@ def _data_rows(path: Path) -> tuple[int, int]:
     return rows, bad
 
 
-def _check_step2(job: Job) -> str | None:
+def _check_step2(job: Job) -> OutputCheck | None:
     phenotypes = list(job.meta.get("phenotypes", ())) or [""]
     log = job.meta.get("log")
     ignored_tests = ignored_low_mac(Path(log)) if log else 0
@@ -67,22 +88,22 @@ def _check_step2(job: Job) -> str | None:
         if filtered:
             expected = int(job.meta["n_variants"])
         if bad or (rows > expected if filtered else rows != expected):
-            return f"truncated output: {path.name} has {rows} rows ({bad} incomplete), expected {expected}"
+            return _truncated(f"{path.name} has {rows} rows ({bad} incomplete), expected {expected}")
     return None
 
 
-def _check_step1(job: Job) -> str | None:
+def _check_step1(job: Job) -> OutputCheck | None:
     for out in job.outputs:
         path = Path(out)
         if path.name.endswith("_pred.list"):
             lines = [line for line in path.read_text().splitlines() if line.strip()]
             malformed = sum(1 for line in lines if not _pred_line_ok(line))
             if malformed or not lines:
-                return f"truncated output: {path.name} has {len(lines)} lines, {malformed} malformed"
+                return _truncated(f"{path.name} has {len(lines)} lines, {malformed} malformed")
         elif path.name.endswith(".loco"):
             rows, bad = _data_rows(path)
             if bad or rows == 0:
-                return f"truncated output: {path.name} has {rows} rows ({bad} incomplete)"
+                return _truncated(f"{path.name} has {rows} rows ({bad} incomplete)")
     return None
 
 

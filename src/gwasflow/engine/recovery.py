@@ -37,7 +37,7 @@ from pathlib import Path
 
 from gwasflow.engine.classify import SUBMIT_ERROR_TYPES
 from gwasflow.engine.outputs import unchanged
-from gwasflow.engine.states import JobState
+from gwasflow.engine.states import AttemptState, JobState
 from gwasflow.engine.store import OutputRecord, Store
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import kill_strays
@@ -145,7 +145,7 @@ def recover_attempts(store: Store, run_id: str, executor: Executor) -> tuple[lis
         if att.executor in ("local", "driver"):
             kill_strays(f"{run_id}:{att.job_id}:{att.attempt}")
         store.finish_attempt(
-            run_id, att.job_id, att.attempt, state="lost", exit_code=None, signal=None,
+            run_id, att.job_id, att.attempt, state=AttemptState.LOST, exit_code=None, signal=None,
             error_type=None, reason="orchestrator stopped while the attempt was in flight", log_tail="",
             ended_at=time.time(),
         )

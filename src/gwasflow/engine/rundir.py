@@ -25,12 +25,11 @@ may be deleted is ``gwasflow.storage.ownership``.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gwasflow.engine.events import EventLog, Level
 from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["RunDir", "write_atomic"]
@@ -124,9 +123,11 @@ class RunDir:
                 source.rename(dest)
         return target
 
-    def event(self, name: str, **fields: Any) -> None:
-        """Append one structured event (``{"t": ..., "event": name, ...}``) to the event log."""
-        record = {"t": round(time.time(), 3), "event": name, **fields}
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self.events_path.open("a") as handle:
-            handle.write(json.dumps(record, default=str) + "\n")
+    @property
+    def events(self) -> EventLog:
+        """The run's event logger (``events.jsonl`` and the console; see ``engine/events.py``)."""
+        return EventLog(self.events_path)
+
+    def event(self, name: str, *, level: Level = Level.INFO, **fields: Any) -> None:
+        """Emit one structured event (``{"t": ..., "event": name, ...}``) through the run's event logger."""
+        self.events.emit(name, level=level, **fields)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "ACTIVE_ATTEMPT_STATES",
     "ACTIVE_EXEC_STATES",
     "ACTIVE_JOB_STATES",
     "FINISHED_EXEC_STATES",
     "FINISHED_JOB_STATES",
     "FINISHED_RUN_STATES",
+    "AttemptState",
     "ExecCause",
     "ExecState",
     "JobState",
@@ -39,6 +41,25 @@ ACTIVE_JOB_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
 FINISHED_JOB_STATES = frozenset(
     {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.UPSTREAM_FAILED}
 )
+
+
+class AttemptState(enum.StrEnum):
+    """Where one attempt of one job stands (persisted in the store as its value).
+
+    The store itself writes the active ones (``submitting`` -> ``submitted`` -> ``running``); the driver,
+    ``resume`` and ``cancel`` write how an attempt ended.
+    """
+
+    SUBMITTING = "submitting"  # recorded, not yet handed to the executor (or its handle not yet recorded)
+    SUBMITTED = "submitted"  # the executor has it (handle recorded), not yet seen running
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # see the attempt's error type
+    CANCELLED = "cancelled"
+    LOST = "lost"  # in flight when its driver died, and no executor could re-attach to it
+
+
+ACTIVE_ATTEMPT_STATES = frozenset({AttemptState.SUBMITTING, AttemptState.SUBMITTED, AttemptState.RUNNING})
 
 
 class RunState(enum.StrEnum):

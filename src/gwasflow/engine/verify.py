@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gwasflow.engine.outputs import fingerprint
-from gwasflow.engine.states import JobState
-from gwasflow.engine.store import AttemptRecord, OutputRecord
+from gwasflow.engine.states import AttemptState, JobState
+from gwasflow.engine.store import AttemptRecord, OutputRecord, Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.merge import MergeError, ResultScan, merge_counts, scan_result
 
-__all__ = ["Defect", "Finding", "Verdict", "merge_records", "verify_run"]
+__all__ = ["Defect", "Finding", "Verdict", "merge_records", "verify_recorded", "verify_run"]
 
 _MAX_UNFINISHED = 10
 
@@ -77,11 +77,17 @@ def merge_records(graph: JobGraph, attempts: Iterable[AttemptRecord]) -> dict[st
     """Per merge job, (rows, variants ignored for low MAC) as its latest successful attempt recorded them."""
     recorded: dict[str, tuple[int, int]] = {}
     for att in attempts:
-        if att.state == "succeeded" and att.job_id in graph and graph[att.job_id].step is Step.MERGE:
+        if att.state is AttemptState.SUCCEEDED and att.job_id in graph and graph[att.job_id].step is Step.MERGE:
             counts = merge_counts(att.reason)
             if counts is not None:
                 recorded[att.job_id] = counts
     return recorded
+
+
+def verify_recorded(graph: JobGraph, states: Mapping[str, JobState], store: Store, run_id: str) -> Verdict:
+    """:func:`verify_run` against what ``store`` recorded of run ``run_id`` (merge counts, outputs)."""
+    merges = merge_records(graph, store.list_attempts(run_id))
+    return verify_run(graph, states, merges, store.list_outputs(run_id))
 
 
 def verify_run(

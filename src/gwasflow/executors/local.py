@@ -46,20 +46,17 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from gwasflow.engine.states import ExecCause, ExecState
-from gwasflow.errors import SubmitError
-from gwasflow.executors.base import ExecStatus, Submission
+from gwasflow.executors.base import ATTEMPT_ENV, ExecStatus, ExecutorBase, Submission
 from gwasflow.executors.oom import oom_kill_count
+from gwasflow.executors.settings import LocalSettings
 
 __all__ = ["ATTEMPT_ENV", "LocalExecutor", "LocalSettings", "kill_strays"]
 
-# Every attempt's environment names its run, job and attempt, so that children left running by an
-# orchestrator that died can be found and stopped when the run is resumed.
-ATTEMPT_ENV = "GWASFLOW_ATTEMPT"
 
 _TICK_S = 0.02
 
@@ -78,24 +75,6 @@ except OSError as exc:
 """
 
 
-@dataclass(frozen=True)
-class LocalSettings:
-    """Settings of the local executor, validated on construction."""
-
-    max_parallel: int = field(default=2, metadata={"help": "child processes running at once (>= 1)"})
-    kill_grace_s: float = field(
-        default=5.0, metadata={"help": "seconds between SIGTERM and SIGKILL on timeout or cancel (>= 0)"}
-    )
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_parallel, bool) or not isinstance(self.max_parallel, int):
-            raise ValueError(f"local executor: max_parallel must be an integer, got {self.max_parallel!r}")
-        if self.max_parallel < 1:
-            raise ValueError(f"local executor: max_parallel must be >= 1, got {self.max_parallel}")
-        if not self.kill_grace_s >= 0:
-            raise ValueError(f"local executor: kill_grace_s must be >= 0, got {self.kill_grace_s!r}")
-
-
 @dataclass
 class _Attempt:
     """What the executor tracks of one submission."""
@@ -111,12 +90,14 @@ class _Attempt:
     status: ExecStatus | None = None  # set once finished
 
 
-class LocalExecutor:
+class LocalExecutor(ExecutorBase):
     """Runs attempts as local child processes; see the module docstring for guarantees."""
 
     name = "local"
+    lost_words = "unknown to this local executor"
 
     def __init__(self, max_parallel: int = 2, *, kill_grace_s: float = 5.0) -> None:
+        super().__init__(poll_min_s=0.0, poll_max_s=0.0, lost_after_s=0.0)  # polling is cheap: every call
         self.settings = LocalSettings(max_parallel=max_parallel, kill_grace_s=kill_grace_s)
         self._prefix = f"local-{uuid.uuid4().hex[:8]}"
         self._count = 0
@@ -124,42 +105,31 @@ class LocalExecutor:
         self._queue: deque[str] = deque()
         self._running: dict[str, _Attempt] = {}
 
-    # protocol ------------------------------------------------------------
+    # hooks -----------------------------------------------------------------
 
-    def submit(self, submission: Submission) -> str:
-        """Queue one attempt and return its handle; it starts now if a slot is free."""
-        if not submission.argv:
-            raise SubmitError(f"job {submission.job_id!r}: empty command", permanent=True)
-        self._count += 1
-        handle = f"{self._prefix}-{self._count}"
-        self._attempts[handle] = _Attempt(handle, submission)
-        self._queue.append(handle)
-        self._fill_slots()
-        return handle
+    def _submit(self, submissions: Sequence[Submission], handles: dict[int, str]) -> None:
+        """Queue each attempt; it starts now if a slot is free."""
+        for i, sub in enumerate(submissions):
+            self._count += 1
+            handle = f"{self._prefix}-{self._count}"
+            self._attempts[handle] = _Attempt(handle, sub)
+            self._queue.append(handle)
+            handles[i] = handle
+            self._fill_slots()
 
-    def reattach(self, handles: Sequence[str]) -> list[str]:
+    def _reattach(self, handles: list[str]) -> list[str]:
         """Children of another orchestrator process cannot be waited on: none can be re-attached."""
         return [h for h in handles if h in self._attempts]
 
-    def submit_batch(self, submissions: Sequence[Submission]) -> list[str]:
-        """Queue many attempts at once; handles in the same order (on an error, those queued go with it)."""
-        handles: list[str] = []
-        try:
-            for sub in submissions:
-                handles.append(self.submit(sub))
-        except SubmitError as exc:
-            raise SubmitError(str(exc), permanent=exc.permanent, submitted=dict(enumerate(handles))) from None
-        return handles
-
-    def poll(self, handles: Sequence[str]) -> dict[str, ExecStatus]:
-        """Reap, enforce time limits, start queued attempts; then the status of every handle."""
+    def _query(self, handles: list[str], now: float) -> dict[str, ExecStatus]:
+        """Reap, enforce time limits, start queued attempts; then the status of every handle issued here."""
         self._reap()
         self._enforce_time_limits()
         self._fill_slots()
-        return {h: self._status(h) for h in handles}
+        return {h: self._status(self._attempts[h]) for h in handles if h in self._attempts}
 
-    def cancel(self, handles: Sequence[str]) -> None:
-        """Cancel these attempts: queued ones are dropped, running ones terminated and reaped."""
+    def _cancel(self, handles: list[str]) -> None:
+        """Queued attempts are dropped, running ones terminated and reaped (at most ``kill_grace_s``)."""
         victims: list[_Attempt] = []
         for handle in handles:
             att = self._attempts.get(handle)
@@ -176,23 +146,14 @@ class LocalExecutor:
         self._terminate(victims)
         self._fill_slots()
 
-    def logs(self, handle: str, *, tail: int = 50) -> str:
-        """The last ``tail`` lines of the attempt's log ("" if unknown or not started)."""
-        att = self._attempts.get(handle)
-        if att is None or tail <= 0:
-            return ""
-        return _tail_lines(att.sub.log_path, tail)
-
     def close(self) -> None:
         """Cancel everything queued or running and reap every child (idempotent)."""
-        self.cancel([h for h, a in self._attempts.items() if a.status is None])
+        self._cancel([h for h, a in self._attempts.items() if a.status is None])
 
     # internals -----------------------------------------------------------
 
-    def _status(self, handle: str) -> ExecStatus:
-        att = self._attempts.get(handle)
-        if att is None:
-            return ExecStatus(ExecState.LOST, reason="unknown to this local executor", cause=ExecCause.INTERRUPTED)
+    @staticmethod
+    def _status(att: _Attempt) -> ExecStatus:
         if att.status is not None:
             return att.status
         return ExecStatus(ExecState.PENDING if att.proc is None else ExecState.RUNNING)
@@ -346,24 +307,6 @@ def _usage(usage: resource.struct_rusage | None) -> tuple[float | None, float | 
     maxrss = float(usage.ru_maxrss)
     peak = maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024  # bytes vs KiB
     return cpu, peak
-
-
-def _tail_lines(path: Path, n: int) -> str:
-    """The last ``n`` lines of a file, reading backwards in blocks (never the whole file)."""
-    try:
-        with open(path, "rb") as f:
-            end = f.seek(0, os.SEEK_END)
-            block, data = 8192, b""
-            pos = end
-            while pos > 0 and data.count(b"\n") <= n:
-                step = min(block, pos)
-                pos -= step
-                f.seek(pos)
-                data = f.read(step) + data
-    except OSError:
-        return ""
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    return "\n".join(lines[-n:])
 
 
 def kill_strays(marker_prefix: str) -> list[int]:

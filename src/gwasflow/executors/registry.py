@@ -7,19 +7,21 @@ accept raise ``ValueError`` naming what is accepted.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from gwasflow.executors.aws_batch import AwsBatchExecutor, AwsBatchSettings
+from pydantic import ValidationError
+
+from gwasflow.executors.aws_batch import AwsBatchExecutor
 from gwasflow.executors.base import Executor
-from gwasflow.executors.local import LocalExecutor, LocalSettings
-from gwasflow.executors.slurm import SlurmExecutor, SlurmSettings
+from gwasflow.executors.local import LocalExecutor
+from gwasflow.executors.settings import AwsBatchSettings, ExecutorSettings, LocalSettings, SlurmSettings, describe
+from gwasflow.executors.slurm import SlurmExecutor
 
-__all__ = ["check_settings", "executor_kinds", "make_executor"]
+__all__ = ["check_settings", "executor_kinds", "format_settings", "make_executor", "settings_model"]
 
-# kind -> (factory, settings dataclass listing the accepted keyword settings)
-_BACKENDS: dict[str, tuple[Callable[..., Executor], type[Any]]] = {
+# kind -> (factory, settings model listing the accepted keyword settings)
+_BACKENDS: dict[str, tuple[Callable[..., Executor], type[ExecutorSettings]]] = {
     "aws_batch": (AwsBatchExecutor, AwsBatchSettings),
     "local": (LocalExecutor, LocalSettings),
     "slurm": (SlurmExecutor, SlurmSettings),
@@ -31,13 +33,30 @@ def executor_kinds() -> list[str]:
     return sorted(_BACKENDS)
 
 
+def settings_model(kind: str) -> type[ExecutorSettings]:
+    """The settings model of an executor kind (``ValueError`` for an unknown kind)."""
+    try:
+        return _BACKENDS[kind][1]
+    except KeyError:
+        raise ValueError(f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}") from None
+
+
+def format_settings(kind: str) -> str:
+    """The settings of an executor kind for people: one block per setting (name, type, default, description)."""
+    lines = [f"executor: {kind}   (run spec: executor.kind: {kind}, executor.settings: {{...}})"]
+    for name, annotation, default, description in describe(settings_model(kind)):
+        lines.append(f"  {name}: {annotation} = {default}")
+        lines.append(f"      {description}")
+    return "\n".join(lines)
+
+
 def make_executor(kind: str, **settings: Any) -> Executor:
     """A new executor of ``kind`` configured with ``settings`` (validated by the backend)."""
     try:
         factory, settings_type = _BACKENDS[kind]
     except KeyError:
         raise ValueError(f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}") from None
-    accepted = {f.name for f in dataclasses.fields(settings_type)}
+    accepted = set(settings_type.model_fields)
     unknown = sorted(set(settings) - accepted)
     if unknown:
         raise ValueError(
@@ -51,12 +70,19 @@ def check_settings(kind: str, settings: dict[str, Any]) -> list[str]:
     if kind not in _BACKENDS:
         return [f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}"]
     _, settings_type = _BACKENDS[kind]
-    accepted = {f.name for f in dataclasses.fields(settings_type)}
+    accepted = set(settings_type.model_fields)
     unknown = sorted(set(settings) - accepted)
     if unknown:
         return [f"unknown settings {unknown!r}; accepted: {', '.join(sorted(accepted))}"]
     try:
         settings_type(**settings)
-    except (TypeError, ValueError) as exc:
-        return [str(exc)]
+    except ValidationError as exc:
+        return [problem_line(e) for e in exc.errors()]
     return []
+
+
+def problem_line(error: Mapping[str, Any]) -> str:
+    """One pydantic error as one line naming the setting (``sbatch_args: Input should be a valid list``)."""
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from gwasflow.engine.states import JobState
 from gwasflow.report.metrics import RunMetrics
 
 __all__ = ["NAMESPACE", "metric_data", "publish_cloudwatch"]
 
 NAMESPACE = "gwasflow"
 _PAGE = 500
-_FAILED_STATES = ("failed", "upstream_failed", "cancelled")
+_FAILED_STATES = (JobState.FAILED, JobState.UPSTREAM_FAILED, JobState.CANCELLED)
 
 
 def _datum(name: str, value: float, unit: str, **dimensions: str) -> dict[str, Any]:

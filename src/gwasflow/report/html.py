@@ -28,6 +28,7 @@ import jinja2
 
 from gwasflow import __version__
 from gwasflow.engine.rundir import RunDir, write_atomic
+from gwasflow.engine.states import JobState
 from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_duration
@@ -199,5 +200,6 @@ def _engine(spec_json: str) -> str:
 
 
 def _state_order(state: str) -> tuple[int, str]:
-    order = ["succeeded", "running", "queued", "pending", "retry_wait", "failed", "upstream_failed", "cancelled"]
+    order: list[str] = [JobState.SUCCEEDED, JobState.RUNNING, JobState.QUEUED, JobState.PENDING, JobState.RETRY_WAIT,
+                        JobState.FAILED, JobState.UPSTREAM_FAILED, JobState.CANCELLED]
     return (order.index(state) if state in order else len(order), state)

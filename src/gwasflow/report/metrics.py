@@ -14,9 +14,12 @@ Definitions (all times in seconds, from the attempts the store recorded):
 * a **failed attempt** is one the driver recorded as ``failed``; it is counted
   under its ``error_type`` (``unknown`` when none was recorded).
 
-CPU time and peak memory are reported when the store's attempt records carry
-them (``cpu_time_s``, ``peak_memory_mb``); otherwise they are ``None`` and the
-Prometheus output leaves their series out.
+CPU time and peak memory are what the executor measured of each attempt
+(``cpu_time_s``, ``peak_memory_mb`` in the store, listed per attempt in
+``JobMetrics.attempt_usage``); a job's CPU time is the sum over its attempts,
+its peak memory the largest. Where no attempt carries them (executors that
+do not measure, stores written before schema version 2) they are ``None``
+and the Prometheus output leaves their series out.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gwasflow.engine.classify import ErrorType
-from gwasflow.engine.states import FINISHED_RUN_STATES, JobState
+from gwasflow.engine.states import FINISHED_RUN_STATES, AttemptState, JobState
 from gwasflow.engine.store import AttemptRecord, Store
 from gwasflow.plan.model import Step
 
 __all__ = [
+    "AttemptMetrics",
     "JobMetrics",
     "RunMetrics",
     "StepMetrics",
@@ -45,8 +49,20 @@ __all__ = [
     "format_table",
 ]
 
-FAILED_ATTEMPT = "failed"
+FAILED_ATTEMPT = AttemptState.FAILED
 UNKNOWN_ERROR = "unknown"
+
+
+@dataclass(frozen=True)
+class AttemptMetrics:
+    """One attempt: how it ended and what the executor measured of it."""
+
+    attempt: int
+    state: str
+    error_type: str | None
+    elapsed_s: float
+    cpu_time_s: float | None
+    peak_memory_mb: float | None
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,7 @@ class JobMetrics:
     last_error_type: str | None = None
     cpu_time_s: float | None = None
     peak_memory_mb: float | None = None
+    attempt_usage: list[AttemptMetrics] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -144,8 +161,10 @@ def _job(job_id: str, step: str, state: str, attempts: Sequence[AttemptRecord], 
         elapsed_s=sum((_run_time(a, now) for a in attempts), 0.0),
         queue_wait_s=sum((_queue_wait(a, now) for a in attempts), 0.0),
         last_error_type=_error(failed[-1]) if failed else None,
-        cpu_time_s=_sum_optional(_optional(a, "cpu_time_s") for a in attempts),
-        peak_memory_mb=_max_optional(_optional(a, "peak_memory_mb") for a in attempts),
+        cpu_time_s=_sum_optional(a.cpu_time_s for a in attempts),
+        peak_memory_mb=_max_optional(a.peak_memory_mb for a in attempts),
+        attempt_usage=[AttemptMetrics(a.attempt, a.state.value, a.error_type, _run_time(a, now), a.cpu_time_s,
+                                      a.peak_memory_mb) for a in attempts],
     )
 
 
@@ -182,12 +201,6 @@ def _run_time(a: AttemptRecord, now: float) -> float:
 
 def _error(a: AttemptRecord) -> str:
     return a.error_type or UNKNOWN_ERROR
-
-
-def _optional(a: AttemptRecord, name: str) -> float | None:
-    """A resource figure the attempt record may carry (older stores do not record them)."""
-    value = getattr(a, name, None)
-    return float(value) if isinstance(value, int | float) else None
 
 
 def _sum_optional(values: Iterable[float | None]) -> float | None:
@@ -239,7 +252,7 @@ def format_table(m: RunMetrics, *, slowest: int = 10) -> str:
     if jobs:
         out += ["", f"slowest {len(jobs)} jobs:"]
         out += _aligned(
-            [["job", "step", "state", "attempts", "elapsed", "queue"]]
+            [["job", "step", "state", "attempts", "elapsed", "queue", "cpu", "peak_mem"]]
             + [
                 [
                     j.job_id,
@@ -248,6 +261,8 @@ def format_table(m: RunMetrics, *, slowest: int = 10) -> str:
                     str(j.attempts),
                     d(j.elapsed_s),
                     d(j.queue_wait_s),
+                    d(j.cpu_time_s) if j.cpu_time_s is not None else "-",
+                    f"{j.peak_memory_mb:.0f} MB" if j.peak_memory_mb is not None else "-",
                 ]
                 for j in jobs
             ]

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
+from gwasflow.engine.states import AttemptState
 from gwasflow.engine.store import AttemptRecord
 from gwasflow.plan.model import Step
 from gwasflow.report.summary import GWS_LOG10P, Locus, ManhattanPoints, QQPoints
@@ -37,15 +38,15 @@ __all__ = [
 
 SUGGESTIVE_LOG10P = 5.0
 CHROM_COLOURS = ("#1b3a5c", "#5b9bd5")  # alternating dark / light blue
-ATTEMPT_COLOURS = {
-    "succeeded": "#4c78a8",
-    "failed": "#d62728",
-    "cancelled": "#9d9d9d",
-    "running": "#f2a541",
+ATTEMPT_COLOURS: dict[str, str] = {
+    AttemptState.SUCCEEDED: "#4c78a8",
+    AttemptState.FAILED: "#d62728",
+    AttemptState.CANCELLED: "#9d9d9d",
+    AttemptState.RUNNING: "#f2a541",
 }
 _QUEUE_COLOUR = "#d9d9d9"
 _OTHER_COLOUR = "#6b6b6b"  # an attempt state the driver does not write today
-_QUEUED = "queued"  # submitted, not started yet: only its queue wait is drawn
+_QUEUED: str = AttemptState.SUBMITTED  # submitted, not started yet: only its queue wait is drawn
 _MAX_LANES = 40  # per step on the timeline; busier steps share their last lane
 _DPI = 100
 
@@ -222,9 +223,9 @@ def timeline_png(attempts: Sequence[AttemptRecord], job_steps: Mapping[str, str]
 def _bar(a: AttemptRecord, step: str, now: float) -> _Bar:
     start = a.started_at if a.started_at is not None else (a.ended_at if a.ended_at is not None else now)
     end = a.ended_at if a.ended_at is not None else now
-    state = a.state
+    state: str = a.state
     if a.ended_at is None:
-        state = "running" if a.started_at is not None else _QUEUED
+        state = AttemptState.RUNNING if a.started_at is not None else _QUEUED
     return _Bar(step, a.submitted_at, start, max(end, start), state)
 
 

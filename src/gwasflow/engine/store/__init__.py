@@ -16,9 +16,10 @@ order, ``list_jobs`` in the order the jobs were added, ``list_attempts`` and
 or attempt ids raise :class:`~gwasflow.errors.StoreError`; a method that
 raises changes nothing.
 
-Attempt states are free strings owned by the driver, except the three active
-ones the store itself writes (``submitting`` -> ``submitted`` -> ``running``,
-see :data:`ACTIVE_ATTEMPT_STATES`).
+Attempt states are :class:`~gwasflow.engine.states.AttemptState` values,
+stored as their strings and read back as the enum; the store itself writes
+the three active ones (``submitting`` -> ``submitted`` -> ``running``, see
+:data:`ACTIVE_ATTEMPT_STATES`), the driver how an attempt ended.
 """
 
 from gwasflow.engine.store.memory import MemoryStore

@@ -6,12 +6,8 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.engine.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
 from gwasflow.engine.store.records import (
-    ACTIVE_ATTEMPT_STATES,
-    ATTEMPT_RUNNING,
-    ATTEMPT_SUBMITTED,
-    ATTEMPT_SUBMITTING,
     AttemptRecord,
     JobRecord,
     OutputRecord,
@@ -108,19 +104,19 @@ class MemoryStore:
         now = time.time()
         self._jobs[run_id][job_id] = replace(job, attempts=number, updated_at=now)
         self._attempts[run_id][(job_id, number)] = AttemptRecord(
-            run_id, job_id, number, ATTEMPT_SUBMITTING, executor, None, log_path, resources_json,
+            run_id, job_id, number, AttemptState.SUBMITTING, executor, None, log_path, resources_json,
             now, None, None, None, None, None, "", "",
         )  # fmt: skip
         return number
 
     def set_attempt_handle(self, run_id: str, job_id: str, attempt: int, handle: str) -> None:
         rec = self._attempt(run_id, job_id, attempt)
-        self._attempts[run_id][(job_id, attempt)] = replace(rec, handle=handle, state=ATTEMPT_SUBMITTED)
+        self._attempts[run_id][(job_id, attempt)] = replace(rec, handle=handle, state=AttemptState.SUBMITTED)
 
     def mark_attempt_running(self, run_id: str, job_id: str, attempt: int, started_at: float) -> None:
         rec = self._attempt(run_id, job_id, attempt)
         if rec.state in ACTIVE_ATTEMPT_STATES:
-            rec = replace(rec, state=ATTEMPT_RUNNING, started_at=started_at)
+            rec = replace(rec, state=AttemptState.RUNNING, started_at=started_at)
             self._attempts[run_id][(job_id, attempt)] = rec
 
     def finish_attempt(
@@ -129,18 +125,21 @@ class MemoryStore:
         job_id: str,
         attempt: int,
         *,
-        state: str,
+        state: AttemptState,
         exit_code: int | None,
         signal: int | None,
         error_type: str | None,
         reason: str,
         log_tail: str,
         ended_at: float,
+        peak_memory_mb: float | None = None,
+        cpu_time_s: float | None = None,
     ) -> None:
         rec = self._attempt(run_id, job_id, attempt)
         self._attempts[run_id][(job_id, attempt)] = replace(
-            rec, state=state, exit_code=exit_code, signal=signal, error_type=error_type,
-            reason=reason, log_tail=log_tail, ended_at=ended_at,
+            rec, state=AttemptState(state), exit_code=exit_code, signal=signal, error_type=error_type,
+            reason=reason, log_tail=log_tail, ended_at=ended_at, peak_memory_mb=peak_memory_mb,
+            cpu_time_s=cpu_time_s,
         )  # fmt: skip
 
     def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:

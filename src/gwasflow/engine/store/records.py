@@ -6,13 +6,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.engine.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
 
 __all__ = [
     "ACTIVE_ATTEMPT_STATES",
-    "ATTEMPT_RUNNING",
-    "ATTEMPT_SUBMITTED",
-    "ATTEMPT_SUBMITTING",
     "SCHEMA_VERSION",
     "AttemptRecord",
     "JobRecord",
@@ -22,16 +19,11 @@ __all__ = [
     "Store",
 ]
 
-SCHEMA_VERSION = 1
-
-ATTEMPT_SUBMITTING = "submitting"
-ATTEMPT_SUBMITTED = "submitted"
-ATTEMPT_RUNNING = "running"
-ACTIVE_ATTEMPT_STATES = frozenset({ATTEMPT_SUBMITTING, ATTEMPT_SUBMITTED, ATTEMPT_RUNNING})
+#: 2: attempts gained ``peak_memory_mb`` and ``cpu_time_s`` (a version 1 store is migrated when opened)
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
-
 
 class RunRecord:
     """One run: its spec and graph as JSON, and where it stands."""
@@ -62,12 +54,16 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One attempt of one job on an executor (``attempt`` is 1-based)."""
+    """One attempt of one job on an executor (``attempt`` is 1-based).
+
+    ``peak_memory_mb`` and ``cpu_time_s`` are what the executor measured of the attempt (None when it could not:
+    attempts that never ran, executors that do not report usage, stores written before schema version 2).
+    """
 
     run_id: str
     job_id: str
     attempt: int
-    state: str
+    state: AttemptState
     executor: str
     handle: str | None
     log_path: str
@@ -80,6 +76,8 @@ class AttemptRecord:
     error_type: str | None
     reason: str
     log_tail: str
+    peak_memory_mb: float | None = None
+    cpu_time_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,13 +133,15 @@ class Store(Protocol):
         job_id: str,
         attempt: int,
         *,
-        state: str,
+        state: AttemptState,
         exit_code: int | None,
         signal: int | None,
         error_type: str | None,
         reason: str,
         log_tail: str,
         ended_at: float,
+        peak_memory_mb: float | None = None,
+        cpu_time_s: float | None = None,
     ) -> None: ...
     def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]: ...
     def active_attempts(self, run_id: str) -> list[AttemptRecord]: ...

@@ -7,74 +7,27 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.engine.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
 from gwasflow.engine.store.records import (
-    ACTIVE_ATTEMPT_STATES,
-    ATTEMPT_RUNNING,
-    ATTEMPT_SUBMITTED,
-    ATTEMPT_SUBMITTING,
-    SCHEMA_VERSION,
     AttemptRecord,
     JobRecord,
     OutputRecord,
     RetryRequest,
     RunRecord,
 )
+from gwasflow.engine.store.schema import ATTEMPT_COLS, init_schema
 from gwasflow.errors import StoreError
 
 __all__ = ["SQLiteStore"]
 
 
-_SCHEMA = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE runs (
-    run_id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
-    spec_json TEXT NOT NULL, graph_json TEXT NOT NULL,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL, message TEXT NOT NULL
-);
-CREATE TABLE jobs (
-    run_id TEXT NOT NULL REFERENCES runs(run_id), job_id TEXT NOT NULL,
-    step TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
-    updated_at REAL NOT NULL, memory_mb INTEGER, time_s INTEGER,
-    UNIQUE (run_id, job_id)
-);
-CREATE INDEX jobs_run_state ON jobs (run_id, state);
-CREATE INDEX jobs_run_step ON jobs (run_id, step);
-CREATE TABLE attempts (
-    run_id TEXT NOT NULL, job_id TEXT NOT NULL, attempt INTEGER NOT NULL,
-    state TEXT NOT NULL, executor TEXT NOT NULL, handle TEXT, log_path TEXT NOT NULL,
-    resources_json TEXT NOT NULL, submitted_at REAL NOT NULL, started_at REAL, ended_at REAL,
-    exit_code INTEGER, signal INTEGER, error_type TEXT, reason TEXT NOT NULL, log_tail TEXT NOT NULL,
-    UNIQUE (run_id, job_id, attempt),
-    FOREIGN KEY (run_id, job_id) REFERENCES jobs (run_id, job_id)
-);
-CREATE INDEX attempts_run_state ON attempts (run_id, state);
-"""
-
-_OUTPUTS = """
-CREATE TABLE IF NOT EXISTS outputs (
-    run_id TEXT NOT NULL, job_id TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, UNIQUE (run_id, job_id, path)
-)
-"""
-
-_RETRY_REQUESTS = """
-CREATE TABLE IF NOT EXISTS retry_requests (
-    request_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, job_id TEXT NOT NULL,
-    memory_mb INTEGER, time_s INTEGER, source TEXT NOT NULL, requested_at REAL NOT NULL, taken INTEGER NOT NULL
-)
-"""
-
 _RUN_COLS = "run_id, name, state, spec_json, graph_json, created_at, updated_at, message"
 _JOB_COLS = "run_id, job_id, step, state, attempts, updated_at, memory_mb, time_s"
-_ATTEMPT_COLS = (
-    "run_id, job_id, attempt, state, executor, handle, log_path, resources_json, submitted_at, "
-    "started_at, ended_at, exit_code, signal, error_type, reason, log_tail"
-)
-_ACTIVE_SQL = ", ".join(f"'{s}'" for s in sorted(ACTIVE_ATTEMPT_STATES))
+_ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_ATTEMPT_STATES))
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
@@ -86,7 +39,8 @@ def _job(row: tuple[Any, ...]) -> JobRecord:
 
 
 def _attempt(row: tuple[Any, ...]) -> AttemptRecord:
-    return AttemptRecord(*row)
+    record = AttemptRecord(*row)
+    return replace(record, state=AttemptState(record.state))  # the stored value -> the enum
 
 
 class SQLiteStore:
@@ -102,8 +56,8 @@ class SQLiteStore:
     * Writes take the write lock up front (``BEGIN IMMEDIATE``) and wait up to
       ``busy_timeout_s`` for another process's lock, so two processes never
       deadlock and a short contention is not an error.
-    * The file carries a schema version; opening another version raises
-      :class:`~gwasflow.errors.StoreError`.
+    * The file carries a schema version: an older store is migrated when opened
+      (``store/schema.py``), a newer one raises :class:`~gwasflow.errors.StoreError`.
 
     One connection guarded by a lock: safe to share between threads of one process.
     """
@@ -131,24 +85,7 @@ class SQLiteStore:
 
     def _init_schema(self) -> None:
         with self._write() as db:
-            # additive table, created in stores written before it existed (same schema version)
-            db.execute(_RETRY_REQUESTS)
-            db.execute(_OUTPUTS)
-            exists = db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-            ).fetchone()
-            if exists is None:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-                return
-            row = db.execute("SELECT version FROM schema_version").fetchone()
-            if row is None or row[0] != SCHEMA_VERSION:
-                found = None if row is None else row[0]
-                raise StoreError(
-                    f"run store {self.path} has schema version {found}, this gwasflow needs {SCHEMA_VERSION}"
-                )
+            init_schema(db, self.path)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -288,16 +225,16 @@ class SQLiteStore:
                 raise StoreError(f"run {run_id!r}: unknown job {job_id!r}")
             number = int(row[0])
             db.execute(
-                f"INSERT INTO attempts ({_ATTEMPT_COLS}) "
-                "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, '', '')",
-                (run_id, job_id, number, ATTEMPT_SUBMITTING, executor, log_path, resources_json, now),
+                f"INSERT INTO attempts ({ATTEMPT_COLS}) "
+                "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, '', '', NULL, NULL)",
+                (run_id, job_id, number, AttemptState.SUBMITTING.value, executor, log_path, resources_json, now),
             )
         return number
 
     def set_attempt_handle(self, run_id: str, job_id: str, attempt: int, handle: str) -> None:
         self._change(
             "UPDATE attempts SET handle = ?, state = ? WHERE run_id = ? AND job_id = ? AND attempt = ?",
-            (handle, ATTEMPT_SUBMITTED, run_id, job_id, attempt),
+            (handle, AttemptState.SUBMITTED.value, run_id, job_id, attempt),
             f"run {run_id!r}: job {job_id!r} has no attempt {attempt}",
         )
 
@@ -307,7 +244,7 @@ class SQLiteStore:
             f"({_ACTIVE_SQL}) THEN ? ELSE state END, started_at = CASE WHEN state IN "
             f"({_ACTIVE_SQL}) THEN ? ELSE started_at END "
             "WHERE run_id = ? AND job_id = ? AND attempt = ?",
-            (ATTEMPT_RUNNING, started_at, run_id, job_id, attempt),
+            (AttemptState.RUNNING.value, started_at, run_id, job_id, attempt),
             f"run {run_id!r}: job {job_id!r} has no attempt {attempt}",
         )
 
@@ -317,24 +254,28 @@ class SQLiteStore:
         job_id: str,
         attempt: int,
         *,
-        state: str,
+        state: AttemptState,
         exit_code: int | None,
         signal: int | None,
         error_type: str | None,
         reason: str,
         log_tail: str,
         ended_at: float,
+        peak_memory_mb: float | None = None,
+        cpu_time_s: float | None = None,
     ) -> None:
         self._change(
             "UPDATE attempts SET state = ?, exit_code = ?, signal = ?, error_type = ?, reason = ?, "
-            "log_tail = ?, ended_at = ? WHERE run_id = ? AND job_id = ? AND attempt = ?",
-            (state, exit_code, signal, error_type, reason, log_tail, ended_at, run_id, job_id, attempt),
+            "log_tail = ?, ended_at = ?, peak_memory_mb = ?, cpu_time_s = ? "
+            "WHERE run_id = ? AND job_id = ? AND attempt = ?",
+            (AttemptState(state).value, exit_code, signal, error_type, reason, log_tail, ended_at, peak_memory_mb,
+             cpu_time_s, run_id, job_id, attempt),
             f"run {run_id!r}: job {job_id!r} has no attempt {attempt}",
         )
 
     def list_attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:
         self.get_run(run_id)
-        sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE run_id = ?"
+        sql = f"SELECT {ATTEMPT_COLS} FROM attempts WHERE run_id = ?"
         params: list[Any] = [run_id]
         if job_id is not None:
             sql += " AND job_id = ?"
@@ -343,7 +284,7 @@ class SQLiteStore:
 
     def active_attempts(self, run_id: str) -> list[AttemptRecord]:
         self.get_run(run_id)
-        sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE run_id = ? AND state IN ({_ACTIVE_SQL})"
+        sql = f"SELECT {ATTEMPT_COLS} FROM attempts WHERE run_id = ? AND state IN ({_ACTIVE_SQL})"
         return [_attempt(r) for r in self._query(sql + " ORDER BY rowid", (run_id,))]
 
     def add_retry_request(

@@ -1,0 +1,170 @@
+"""ExecutorBase: the lifecycle every backend shares, on a scripted backend and a fake clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from gwasflow.engine.events import EventLog
+from gwasflow.engine.states import ExecCause, ExecState
+from gwasflow.errors import SubmitError
+from gwasflow.executors import base
+from gwasflow.executors.base import ExecStatus, Executor, ExecutorBase, Submission
+from gwasflow.plan.model import Resources
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Scripted(ExecutorBase):
+    """A backend whose queries answer from ``answers`` (handle -> status; absent: not shown)."""
+
+    name = "scripted"
+    lost_words = "unknown to the script"
+
+    def __init__(self, *, fail_after: int | None = None, raise_in_query: Exception | None = None) -> None:
+        super().__init__(poll_min_s=1.0, poll_max_s=4.0, lost_after_s=10.0)
+        self.answers: dict[str, ExecStatus] = {}
+        self.queries: list[list[str]] = []
+        self.cancelled: list[list[str]] = []
+        self.fail_after, self.raise_in_query = fail_after, raise_in_query
+        self.count = 0
+
+    def _submit(self, submissions: Sequence[Submission], handles: dict[int, str]) -> None:
+        for i, _ in enumerate(submissions):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise SubmitError("the queue said no")
+            self.count += 1
+            handles[i] = f"h{self.count}"
+
+    def _query(self, handles: list[str], now: float) -> dict[str, ExecStatus] | None:
+        self.queries.append(list(handles))
+        if self.raise_in_query is not None:
+            raise self.raise_in_query
+        return {h: self.answers[h] for h in handles if h in self.answers}
+
+    def _cancel(self, handles: list[str]) -> None:
+        self.cancelled.append(list(handles))
+
+
+def _sub(tmp_path: Path, name: str = "j", argv: tuple[str, ...] = ("true",)) -> Submission:
+    return Submission(name, 1, argv, tmp_path / f"{name}.log", Resources(time_s=60))
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    fake = _Clock()
+    monkeypatch.setattr(base.time, "monotonic", fake)
+    return fake
+
+
+def test_executorbase__is_an_executor() -> None:
+    assert isinstance(_Scripted(), Executor)
+
+
+def test_poll__backs_off_while_nothing_changes_and_hurries_after_a_change(clock: _Clock, tmp_path: Path) -> None:
+    ex = _Scripted()
+    handle = ex.submit(_sub(tmp_path))
+    ex.answers[handle] = ExecStatus(ExecState.PENDING, reason="queued")
+    asked_at = []
+    for _ in range(30):  # 15 s in steps of 0.5 s
+        clock.now += 0.5
+        before = len(ex.queries)
+        ex.poll([handle])
+        if len(ex.queries) > before:
+            asked_at.append(clock.now - 1000.0)
+    # 1 s after submitting (a change: pending/queued), then 1, 2, 4, 4 ... s apart while nothing changes
+    assert asked_at == [1.0, 2.0, 4.0, 8.0, 12.0]
+    ex.answers[handle] = ExecStatus(ExecState.RUNNING)
+    clock.now += 4.0
+    assert ex.poll([handle])[handle].state is ExecState.RUNNING
+    clock.now += 1.0
+    ex.poll([handle])
+    assert len(ex.queries) == 7  # after a change, the next query comes poll_min_s later
+
+
+def test_poll__unseen_handle_pending_then_lost_after_lost_after_s(clock: _Clock, tmp_path: Path) -> None:
+    ex = _Scripted()
+    handle = ex.submit(_sub(tmp_path))
+    clock.now += 9.0
+    assert ex.poll([handle])[handle].state is ExecState.PENDING  # not shown for 9 s: may still come
+    clock.now += 2.0  # the next query (backed off to 2 s): not shown for 11 s
+    status = ex.poll([handle])[handle]
+    assert (status.state, status.cause) == (ExecState.LOST, ExecCause.INTERRUPTED)
+    assert status.reason == f"unknown to the script: {handle} (not seen for 10 s)"
+    clock.now += 100.0
+    assert ex.poll([handle])[handle] is status and len(ex.queries) == 2  # final: never asked again
+
+
+def test_poll__a_handle_seen_first_now_is_queried_at_once(clock: _Clock) -> None:
+    ex = _Scripted()
+    ex.answers["old"] = ExecStatus(ExecState.RUNNING)
+    assert ex.reattach(["old"]) == []  # the scripted backend re-attaches nothing by itself
+    assert ex.poll(["old"])["old"].state is ExecState.RUNNING and ex.queries == [["old"]]
+
+
+def test_cancel__only_live_handles_reach_the_backend_and_cancel_wins(clock: _Clock, tmp_path: Path) -> None:
+    ex = _Scripted()
+    done, live = ex.submit_batch([_sub(tmp_path, "a"), _sub(tmp_path, "b")])
+    ex.answers[done] = ExecStatus(ExecState.SUCCEEDED, exit_code=0)
+    clock.now += 1.0
+    ex.poll([done, live])
+    ex.cancel([done, live, live])
+    assert ex.cancelled == [[live]]
+    ex.answers[live] = ExecStatus(ExecState.FAILED, exit_code=143, cpu_time_s=2.0)
+    clock.now += 1.0
+    status = ex.poll([live])[live]
+    assert (status.state, status.exit_code, status.cpu_time_s) == (ExecState.CANCELLED, 143, 2.0)
+    assert ex.poll([done])[done].state is ExecState.SUCCEEDED
+
+
+def test_submit_batch__empty_command_is_refused_for_good(tmp_path: Path) -> None:
+    ex = _Scripted()
+    with pytest.raises(SubmitError, match="empty command") as info:
+        ex.submit_batch([_sub(tmp_path, "a"), _sub(tmp_path, "b", argv=())])
+    assert info.value.permanent and ex.count == 0
+
+
+def test_submit_batch__a_partial_batch_is_tracked_and_on_record(clock: _Clock, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    ex = _Scripted(fail_after=2)
+    ex.use_events(EventLog(events))
+    with pytest.raises(SubmitError) as info:
+        ex.submit_batch([_sub(tmp_path, n) for n in "abc"])
+    assert info.value.submitted == {0: "h1", 1: "h2"} and not info.value.permanent
+    ex.answers["h1"] = ExecStatus(ExecState.RUNNING)
+    clock.now += 1.0
+    assert ex.poll(["h1"])["h1"].state is ExecState.RUNNING
+    (record,) = [json.loads(line) for line in events.read_text().splitlines()]
+    assert (record["event"], record["level"], record["executor"], record["submitted"], record["batch"]) == (
+        "executor_submit_failed", "warning", "scripted", 2, 3)
+    assert record["error"] == "the queue said no"
+
+
+def test_poll__an_exception_in_the_query_is_an_error_event_then_raised(clock: _Clock, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    ex = _Scripted(raise_in_query=KeyError("jobs"))
+    ex.use_events(EventLog(events))
+    handle = ex.submit(_sub(tmp_path))
+    clock.now += 1.0
+    with pytest.raises(KeyError):
+        ex.poll([handle])
+    (record,) = [json.loads(line) for line in events.read_text().splitlines()]
+    assert (record["event"], record["level"], record["handles"], record["error"]) == (
+        "executor_query_error", "error", 1, "KeyError: 'jobs'")
+
+
+def test_logs__tail_of_the_submissions_log(tmp_path: Path) -> None:
+    ex = _Scripted()
+    handle = ex.submit(_sub(tmp_path))
+    (tmp_path / "j.log").write_text("".join(f"line {i}\n" for i in range(100)))
+    assert ex.logs(handle, tail=2) == "line 98\nline 99"
+    assert ex.logs(handle, tail=0) == "" and ex.logs("unknown") == ""
