@@ -63,3 +63,18 @@ def test_retry_run__own_workspace_is_claimed_and_the_job_re_run(tmp_path: Path) 
     assert chosen == ["j"] and outcome is not None and outcome.state is RunState.SUCCEEDED
     assert json.loads((tmp_path / "ws" / ".gwasflow-workspace").read_text())["run_id"] == "a-1"
     assert (rundir.state_dir / "runs" / "a-1" / "logs" / "j.1.log").exists()
+
+
+def test_job_python__aws_batch_jobs_name_the_images_interpreter(regenie_example: Path) -> None:
+    from gwasflow.engine.launch import CONTAINER_PYTHON, job_python
+
+    inputs = regenie_example / "inputs"
+    data = {"name": "b", "datasets": [{"bed": str(inputs / "example")}],
+            "phenotypes": {"file": str(inputs / "phenotype.txt"), "columns": ["Y1"]},
+            "executor": {"kind": "aws_batch", "settings": {"job_queue": "q", "image": "img"}},
+            "workdir": "/tmp/w", "outdir": "/tmp/o"}
+    batch = RunSpec.model_validate(data)
+    local = RunSpec.model_validate({**data, "executor": {"kind": "local"}})
+    assert job_python(batch, sys.executable) == CONTAINER_PYTHON == "python3"
+    assert job_python(batch, "/opt/py/bin/python") == "/opt/py/bin/python"
+    assert job_python(local, sys.executable) == sys.executable

@@ -51,7 +51,10 @@ from gwasflow.storage.staging import copy_in, plan_staging
 from gwasflow.storage.uri import is_remote
 from gwasflow.storage.workspace import open_workspace, run_root, workspace_problems
 
-__all__ = ["cancel_run", "check_new_run", "driver_pid", "new_run_id", "resume_run", "retry_run", "start_run"]
+__all__ = ["CONTAINER_PYTHON", "cancel_run", "check_new_run", "driver_pid", "job_python", "new_run_id", "resume_run",
+           "retry_run", "start_run"]
+
+CONTAINER_PYTHON = "python3"  # the interpreter of the gwasflow image (deploy/Containerfile puts it first on PATH)
 
 
 def new_run_id(name: str) -> str:
@@ -181,6 +184,14 @@ def _unique_run_id(name: str, taken: set[str]) -> str:
     return run_id
 
 
+def job_python(spec: RunSpec, python: str) -> str:
+    """The interpreter jobs' commands name: ours, except on AWS Batch, whose jobs run in the gwasflow image,
+    where this interpreter's path means nothing (``python`` given explicitly is kept)."""
+    if spec.executor.kind == "aws_batch" and python == sys.executable:
+        return CONTAINER_PYTHON
+    return python
+
+
 def start_run(
     spec: RunSpec, datasets: list[DatasetMeta], *, progress: ProgressSink | None = None, python: str = sys.executable,
     force: bool = False,
@@ -195,6 +206,7 @@ def start_run(
     problems = check_new_run(spec, force=force)
     if problems:
         raise SpecError(problems)
+    python = job_python(spec, python)
     quiet = progress is None or isinstance(progress, NullProgress)
     root = run_root(spec)
     if force and is_remote(spec.outdir) and not RunDir(root).store_path.exists() and remote_store(spec.outdir):
