@@ -274,11 +274,16 @@ def _preflight(spec: RunSpec, *, force: bool | None = None) -> None:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from gwasflow.plan.build import build_graph, summarize
+    from gwasflow.plan.counts import job_counts_line
     from gwasflow.spec import load, validate
 
     spec = load(args.spec)
     graph = build_graph(spec, validate(spec))
-    print(json.dumps(graph.to_dict(), indent=1) if args.json else summarize(graph))
+    if args.json:
+        print(json.dumps(graph.to_dict(), indent=1))
+    else:
+        print(job_counts_line(spec, graph))
+        print(summarize(graph))
     return 0
 
 

@@ -166,3 +166,16 @@ def test_summarize__counts_and_quoted_commands() -> None:
     assert text.startswith("16 jobs\n  step1    1\n  step2    10\n  merge    3\n")
     assert "'/my work/step1/run'" in text
     assert "report: report (after 3 jobs)" in text
+
+
+def test_job_counts_line__chunks_times_groups_with_batch_sizes() -> None:
+    from gwasflow.plan.counts import job_counts, job_counts_line
+
+    spec = _spec()
+    graph = build_graph(spec, _datasets(), python="/py")
+    counts = job_counts(spec, graph)
+    assert counts["step2"] == {"variants_per_job": 2, "phenotypes_per_job": 2, "variant_chunks": 5,
+                               "phenotype_groups": 2, "shards": 10}
+    assert counts["batch_jobs"] == 11  # step 1 + 10 shards; merge, report and cleanup run in the driver
+    assert job_counts_line(spec, graph) == ("11 compute jobs; step 2: 5 variant chunks of <= 2 variants x "
+                                            "2 phenotype groups of <= 2 = 10 jobs")

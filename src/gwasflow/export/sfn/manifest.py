@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gwasflow.plan.counts import job_counts
 from gwasflow.plan.model import JobGraph, Step
 from gwasflow.spec.model import RunSpec
 
@@ -69,23 +70,6 @@ class Manifest:
             ("manifest.json", (json.dumps(self.summary, indent=1) + "\n").encode()),
         ]
 
-
-def job_counts(spec: RunSpec, graph: JobGraph) -> dict[str, Any]:
-    """Jobs per step, and the batch sizes they come from (the numbers a Batch account must allow)."""
-    counts = graph.counts()
-    shards = graph.by_step(Step.STEP2)
-    chunks = {(j.meta.get("dataset"), j.meta.get("chrom"), j.meta.get("start")) for j in shards}
-    return {
-        "jobs": {step.value: counts[step] for step in Step if step in counts},
-        "batch_jobs": sum(n for step, n in counts.items() if step in (Step.QC, Step.STEP1, Step.STEP2)),
-        "step2": {
-            "variants_per_job": spec.step2.variants_per_job,
-            "phenotypes_per_job": spec.step2.phenotypes_per_job,
-            "variant_chunks": len(chunks),
-            "phenotype_groups": len(shards) // len(chunks) if chunks else 0,
-            "shards": len(shards),
-        },
-    }
 
 
 def _file_datasets(spec: RunSpec) -> dict[str, str]:
