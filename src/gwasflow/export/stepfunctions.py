@@ -195,6 +195,8 @@ def export_stepfunctions(spec: RunSpec, graph: JobGraph, *, job_queue: str, job_
         raise ValueError("step1.qc: the Step Functions export does not run the QC stage yet; run QC with "
                          "gwasflow, or export without step1.qc")
     step1 = graph.by_step(Step.STEP1)
+    if len(step1) > 1:  # the machine has one Step1 state: it would run the split job alone
+        raise ValueError("step1.level0_jobs: the Step Functions export runs step 1 as one job; set level0_jobs: 1")
     kw: dict[str, Any] = {"job_queue": job_queue, "prefix": job_definition_prefix, "image": image}
     items = _shard_items(spec, shards)
     size = len(json.dumps(items))
