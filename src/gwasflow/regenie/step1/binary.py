@@ -33,7 +33,7 @@ from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
 from gwasflow.regenie.step1 import ridge
 from gwasflow.regenie.step1.logistic_ridge import level1_logistic_kfold, level1_logistic_loo
-from gwasflow.regenie.step1.stages import Prepared
+from gwasflow.regenie.step1.prepared import Prepared
 
 __all__ = ["LOGISTIC_VARIANCE", "LOOCV_BELOW", "fit_level1_bt", "prepare_bt"]
 

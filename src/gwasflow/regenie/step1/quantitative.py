@@ -19,7 +19,7 @@ from gwasflow.regenie.options import Options
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import load_analysis
 from gwasflow.regenie.step1 import ridge
-from gwasflow.regenie.step1.stages import Prepared
+from gwasflow.regenie.step1.prepared import Prepared
 
 __all__ = ["fit_level1_qt", "prepare_phenotypes", "prepare_qt"]
 

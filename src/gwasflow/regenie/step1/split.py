@@ -48,7 +48,8 @@ from gwasflow.regenie.step1.l0files import (
 )
 from gwasflow.regenie.step1.level0 import Blocks, level0, step1_blocks
 from gwasflow.regenie.step1.loco import write_outputs
-from gwasflow.regenie.step1.stages import Prepared, fit_level1, prepare
+from gwasflow.regenie.step1.prepared import Prepared
+from gwasflow.regenie.step1.stages import fit_level1, prepare
 
 __all__ = ["run_split_job"]
 
