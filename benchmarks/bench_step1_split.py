@@ -6,7 +6,8 @@ traits, ``--bsize 1000``: 50 blocks), plans step 1 with ``build_graph`` twice (`
 local executor with ``--workers`` slots (default 2). Each job runs the built-in engine with ``--threads 1``
 (engine.threads), so the single job uses one core and the split graph up to ``--workers``. Rounds are paired
 (single, then split, alternating which goes first); the LOCO files of the two runs are checked to be equal
-byte for byte in every round. Prints each round's wall times, then the medians and the ratio split / single.
+byte for byte in every round. Prints each round's wall times, the CPU time of the jobs and the load average
+(other work on the machine leaves the split jobs fewer free cores), then the medians and the ratio split / single.
 
     python benchmarks/bench_step1_split.py                                  # 10,000 x 50,000 x 4, N=4, 3 rounds
     python benchmarks/bench_step1_split.py --keep /tmp/s1split --rounds 1   # simulate once, reuse it
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,8 +73,14 @@ def _step1_graph(spec: RunSpec, data: Path) -> JobGraph:
     return JobGraph([job for job in build_graph(spec, [meta]) if job.step is Step.STEP1])
 
 
-def run_graph(graph: JobGraph, root: Path, workers: int) -> float:
-    """Drive ``graph`` on the local executor with ``workers`` slots; the wall seconds of the whole run."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_graph(graph: JobGraph, root: Path, workers: int) -> tuple[float, float]:
+    """Drive ``graph`` on the local executor with ``workers`` slots; wall seconds of the run, CPU seconds of its
+    jobs (the local executor's child processes)."""
     rundir = RunDir(root / "run")
     rundir.create()
     store = SQLiteStore(rundir.store_path)
@@ -80,26 +89,27 @@ def run_graph(graph: JobGraph, root: Path, workers: int) -> float:
     executor = make_executor("local", max_parallel=workers)
     driver = Driver(run_id="bench", graph=graph, store=store, executor=executor, rundir=rundir, workspace=root,
                     keep_workspace=True, poll_interval_s=0.1)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _children_cpu()
     try:
         outcome = driver.run()
     finally:
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0
         executor.close()
         store.close()
     if outcome.state.value != "succeeded":
         raise SystemExit(f"run failed: {outcome.message} (logs under {rundir})")
-    return wall
+    return wall, cpu
 
 
-def _one(data: Path, root: Path, args: argparse.Namespace, level0_jobs: int, label: str) -> tuple[float, list[bytes]]:
+def _one(data: Path, root: Path, args: argparse.Namespace, level0_jobs: int,
+         label: str) -> tuple[float, float, list[bytes]]:
     work = root / label
     work.mkdir(parents=True)
     spec = _spec(data, work, args, level0_jobs)
     graph = _step1_graph(spec, data)
-    wall = run_graph(graph, work, args.workers)
+    wall, cpu = run_graph(graph, work, args.workers)
     locos = [(work / "step1" / f"bench_{k}.loco").read_bytes() for k in range(1, args.phenotypes + 1)]
-    return wall, locos
+    return wall, cpu, locos
 
 
 def _simulate(folder: Path, args: argparse.Namespace) -> None:
@@ -126,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
                 order = [(1, "single"), (args.jobs, "split")]
                 results = {label: _one(data, Path(scratch), args, jobs, label)
                            for jobs, label in (order if r % 2 == 0 else order[::-1])}
-            if results["single"][1] != results["split"][1]:
+            if results["single"][2] != results["split"][2]:
                 raise SystemExit("the split run's LOCO files differ from the single job's")
             singles.append(results["single"][0])
             splits.append(results["split"][0])
-            print(f"round {r + 1}: single job {singles[-1]:.1f} s   level0_jobs={args.jobs} on {args.workers} workers "
-                  f"{splits[-1]:.1f} s   ratio {splits[-1] / singles[-1]:.2f}   (LOCO files identical)", flush=True)
+            print(f"round {r + 1}: single job {singles[-1]:.1f} s (jobs' CPU {results['single'][1]:.1f} s)   "
+                  f"level0_jobs={args.jobs} on {args.workers} workers {splits[-1]:.1f} s (jobs' CPU "
+                  f"{results['split'][1]:.1f} s)   ratio {splits[-1] / singles[-1]:.2f}   LOCO files identical   "
+                  f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
         single, split = statistics.median(singles), statistics.median(splits)
         print(f"step 1, {args.samples} x {args.variants} x {args.phenotypes}, --bsize {args.bsize}: "
               f"single job median {single:.1f} s, level0_jobs={args.jobs} on {args.workers} local workers median "
