@@ -4,6 +4,7 @@ Jobs, in topological order::
 
     qc                                       COMMAND  (with step1.qc) gwasflow qc on the step 1 genotypes
     step1                                    COMMAND  (unless step1.skip)
+      or step1-split, step1-l0-<k>, step1-l1[-p<group>]  COMMAND  with step1.level0_jobs > 1 (plan/step1split.py)
     step2-<label>-c<chrom>_<index>-p<group>  COMMAND  one per dataset file x chunk x phenotype group
     merge-<phenotype>                        INTERNAL action "merge", one per phenotype
     report                                   INTERNAL action "report"
@@ -32,7 +33,6 @@ import re
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from gwasflow.errors import PlanError
@@ -48,6 +48,7 @@ from gwasflow.plan.commands import (
 )
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step, gc_paused
+from gwasflow.plan.step1split import Step1Feed, count_blocks, split_step1
 from gwasflow.spec.model import ResourceSpec, RunSpec
 
 __all__ = ["build_graph", "safe_id_part", "summarize"]
@@ -75,15 +76,6 @@ class _Shard(NamedTuple):
     group_index: int
     out: str
     filtered: bool  # filters beyond --minMAC may drop rows: the merge cannot expect one per planned variant
-
-
-@dataclass(frozen=True)
-class _Step1:
-    """What step 2 needs from step 1: the prediction list, its files and the job to wait for."""
-
-    pred: str
-    inputs: tuple[str, ...]
-    deps: tuple[str, ...]
 
 
 def build_graph(spec: RunSpec, datasets: Sequence[DatasetMeta], *, python: str = sys.executable) -> JobGraph:
@@ -168,10 +160,10 @@ def _qc(spec: RunSpec, meta: DatasetMeta, python: str, jobs: list[Job]) -> tuple
 
 
 def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, jobs: list[Job],
-           python: str) -> _Step1:
+           python: str) -> Step1Feed:
     if spec.step1.skip:
         assert spec.step1.predictions is not None  # guaranteed by Step1Spec
-        return _Step1(spec.step1.predictions, (spec.step1.predictions,), ())
+        return Step1Feed((spec.step1.predictions,), ((spec.step1.predictions,),), ((),))
     meta = _step1_set(spec, datasets)
     label = meta.label
     qc_lists = _qc(spec, meta, python, jobs)
@@ -189,6 +181,15 @@ def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, j
     }
     if launcher.image:
         job_meta["image"] = launcher.image
+    inputs = (*meta.files(), *_table_inputs(spec), *_list_inputs(spec), *(qc_lists or ()))
+    if spec.step1.level0_jobs > 1:
+        n_blocks = count_blocks(meta.chrom, spec.step1.bsize)
+        split = split_step1(spec, launcher, genotypes=_genotypes(meta), n_blocks=n_blocks, qc_lists=qc_lists,
+                            inputs=inputs, deps=("qc",) if qc_lists else (),
+                            resources=_resources(spec.step1.resources), meta=job_meta)
+        if split is not None:
+            jobs.extend(split[0])
+            return split[1]
     jobs.append(
         Job(
             id="step1",
@@ -196,13 +197,13 @@ def _step1(spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, j
             kind=JobKind.COMMAND,
             argv=launcher.argv(flags),
             deps=("qc",) if qc_lists else (),
-            inputs=(*meta.files(), *_table_inputs(spec), *_list_inputs(spec), *(qc_lists or ())),
+            inputs=inputs,
             outputs=(pred, *locos),
             resources=_resources(spec.step1.resources),
             meta=job_meta,
         )
     )
-    return _Step1(pred, (pred, *locos), ("step1",))
+    return Step1Feed((pred,), ((pred, *locos),), (("step1",),))
 
 
 def _step1_set(spec: RunSpec, datasets: Sequence[DatasetMeta]) -> DatasetMeta:
@@ -273,7 +274,7 @@ def _dataset_qc(spec: RunSpec, meta: DatasetMeta, python: str, jobs: list[Job]) 
 
 
 def _step2(
-    spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, step1: _Step1, jobs: list[Job], python: str
+    spec: RunSpec, datasets: Sequence[DatasetMeta], launcher: Launcher, step1: Step1Feed, jobs: list[Job], python: str
 ) -> list[_Shard]:
     groups = group_phenotypes(spec.phenotypes.columns, spec.step2.phenotypes_per_job)
     ext = ".regenie.gz" if spec.step2.gz else ".regenie"
@@ -284,9 +285,11 @@ def _step2(
         chunks = chunk_variants(meta.chrom, meta.pos, spec.step2.variants_per_job)
         chunks.sort(key=lambda c: (_chrom_key(c.chrom), c.start))
         qc = _dataset_qc(spec, meta, python, jobs)
-        deps = step1.deps if qc is None else (*step1.deps, qc[0])
-        inputs = (*meta.files(), *tables, *step1.inputs, *(qc[1:] if qc else ()))
-        templates = [_ArgvTemplate.step2(spec, launcher, meta, g, step1.pred, qc and qc[1]) for g in groups]
+        feeds = [step1.group(g) for g in range(len(groups))]
+        deps = [feed[2] if qc is None else (*feed[2], qc[0]) for feed in feeds]
+        inputs = [(*meta.files(), *tables, *feed[1], *(qc[1:] if qc else ())) for feed in feeds]
+        templates = [_ArgvTemplate.step2(spec, launcher, meta, group, feed[0], qc and qc[1])
+                     for group, feed in zip(groups, feeds, strict=True)]
         label = safe_id_part(meta.label)
         filtered = _filtered(spec, meta) or qc is not None
         for chunk in chunks:
@@ -314,8 +317,8 @@ def _step2(
                         step=Step.STEP2,
                         kind=JobKind.COMMAND,
                         argv=templates[g_index].fill(range_, out),
-                        deps=deps,
-                        inputs=inputs,
+                        deps=deps[g_index],
+                        inputs=inputs[g_index],
                         outputs=tuple([f"{out}_{p}{ext}" for p in group]),
                         resources=resources,
                         meta=job_meta,

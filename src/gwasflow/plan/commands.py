@@ -86,6 +86,13 @@ FLAGS: Mapping[str, str] = MappingProxyType(
         "--exclude": "1.0.6.5",  # [R] same
         "--catCovarList": "2.0.1",  # [R] v2.0.1 "New option --catCovList" (sic); source: commit fbea8ee
         "--maxCatLevels": "2.0.1",  # first in the sources of v2.0.1 (commit fbea8ee), with --catCovarList
+        # step 1 split across jobs (step1.level0_jobs): [R] v1.0.7 "Enabled for level 0 models in step 1 to be
+        # run in parallel"; the four flags came in one commit (bbd9ddc, "enable parallelization of level 0 models")
+        "--split-l0": "1.0.7",  # [R] v1.0.7
+        "--run-l0": "1.0.7",  # [R] v1.0.7
+        "--run-l1": "1.0.7",  # [R] v1.0.7
+        "--keep-l0": "1.0.7",  # [R] v1.0.7, same commit
+        "--l1-phenoList": "3.1",  # commit f06428d "new option `--l1-phenoList`", after 3.0.3; VERSION 3.1 next
     }
 )
 
@@ -276,9 +283,11 @@ def dataset_qc_argv(qc: VariantQcSpec, *, python: str, fmt: GenoFormat, prefix: 
 
 
 def step1_flags(spec: RunSpec, *, genotypes: Sequence[str], out: str, lowmem_prefix: str,
-                qc_lists: tuple[str, str] | None = None) -> list[str]:
+                qc_lists: tuple[str, str] | None = None, split: Sequence[str] = ()) -> list[str]:
     """regenie step 1 flags for every phenotype column of ``spec`` (``genotypes``: :func:`genotype_flags`);
-    ``qc_lists``: the QC job's (snplist, keep), passed as ``--extract`` and ``--keep``."""
+    ``qc_lists``: the QC job's (snplist, keep), passed as ``--extract`` and ``--keep``; ``split``: the flags of
+    one split stage (``--split-l0``, ``--run-l0`` or ``--run-l1`` ...), which replace ``--lowmem`` (the split
+    stages keep level 0 on disk anyway)."""
     flags = ["--step", "1", *genotypes, *_trait_flags(spec, step=1), "--phenoFile", spec.phenotypes.file]
     qc_keep = qc_lists[1] if qc_lists is not None else None
     flags += ["--phenoColList", ",".join(spec.phenotypes.columns), *_covariate_flags(spec),
@@ -286,7 +295,9 @@ def step1_flags(spec: RunSpec, *, genotypes: Sequence[str], out: str, lowmem_pre
     if qc_lists is not None:
         flags += ["--extract", qc_lists[0]]
     flags += ["--bsize", str(spec.step1.bsize)]
-    if spec.step1.lowmem:
+    if split:
+        flags += split
+    elif spec.step1.lowmem:
         flags += ["--lowmem", "--lowmem-prefix", lowmem_prefix]
     flags += ["--threads", str(spec.engine.threads), "--out", out]
     return flags
@@ -323,7 +334,13 @@ def flags_for(spec: RunSpec) -> list[str]:
     if not spec.step1.skip:
         geno = genotype_flags(step1.fmt, "p", sample=step1.sample, ref_first=step1.ref_first) if step1 else []
         qc_lists = ("s", "k") if spec.step1.qc is not None else None
-        argv += step1_flags(spec, genotypes=geno, out="o", lowmem_prefix="t", qc_lists=qc_lists)
+        if spec.step1.level0_jobs > 1:
+            for split in (["--split-l0", "m,2"], ["--run-l0", "m,1"], ["--run-l1", "m", "--keep-l0"]):
+                argv += step1_flags(spec, genotypes=geno, out="o", lowmem_prefix="t", qc_lists=qc_lists, split=split)
+            if len(spec.phenotypes.columns) > spec.step2.phenotypes_per_job:
+                argv.append("--l1-phenoList")
+        else:
+            argv += step1_flags(spec, genotypes=geno, out="o", lowmem_prefix="t", qc_lists=qc_lists)
     for ds in spec.datasets:
         geno = genotype_flags(ds.fmt, "p", sample=ds.sample, ref_first=ds.ref_first)
         argv += step2_flags(spec, genotypes=geno, phenotypes=spec.phenotypes.columns[:1], pred="x",

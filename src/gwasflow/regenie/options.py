@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.io.bed import chrom_code
 
-__all__ = ["Options", "VariantRange", "build_parser", "parse_args", "wants_help"]
+__all__ = ["JobFile", "Options", "VariantRange", "build_parser", "parse_args", "wants_help"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,14 @@ class VariantRange:
     chrom: int
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """``--split-l0 PREFIX,N`` (``path`` the prefix, ``number`` the jobs) or ``--run-l0 MASTER,K``."""
+
+    path: str
+    number: int
 
 
 @dataclass
@@ -70,6 +78,11 @@ class Options:
     spa: bool = False
     pthresh: float = 0.05
     strict: bool = False
+    split_l0: JobFile | None = None
+    run_l0: JobFile | None = None
+    run_l1: str | None = None
+    l1_pheno_list: list[str] | None = None
+    keep_l0: bool = False
     given: list[tuple[str, str | None]] = field(default_factory=list)
 
 
@@ -129,6 +142,14 @@ def _range(flag: str, text: str) -> VariantRange:
     if parsed.start > parsed.end:
         raise EngineInputError(f"{flag}: MIN is above MAX in '{text}'")
     return parsed
+
+
+def _job_file(flag: str, text: str) -> JobFile:
+    """``FILE,INT`` of ``--split-l0``/``--run-l0``."""
+    path, sep, number = text.rpartition(",")
+    if not sep or not path:
+        raise EngineInputError(f"{flag}: expected FILE,INT, got '{text}'")
+    return JobFile(path, _positive_int(flag, number))
 
 
 def _step(flag: str, text: str) -> int:
@@ -220,6 +241,12 @@ _FLAGS: tuple[tuple[str, str, str, str | None, str, _Convert, str], ...] = (
     ("step 1", "--lowmem", "lowmem", None, "switch", _text, "keep level 0 predictions on disk"),
     ("step 1", "--lowmem-prefix", "lowmem_prefix", "PREFIX", "set", _text, "where --lowmem writes them"),
     ("step 1", "--use-relative-path", "use_relative_path", None, "switch", _text, "relative paths in _pred.list"),
+    ("step 1 split", "--split-l0", "split_l0", "PREFIX,N", "set", _job_file,
+     "write PREFIX.master and PREFIX_job<k>.snplist to run level 0 as N jobs"),
+    ("step 1 split", "--run-l0", "run_l0", "MASTER,K", "set", _job_file, "run level 0 for job K of the master file"),
+    ("step 1 split", "--run-l1", "run_l1", "MASTER", "set", _text, "run level 1 on the level 0 jobs' files"),
+    ("step 1 split", "--l1-phenoList", "l1_pheno_list", "A,B", "set", _names, "with --run-l1: only these traits"),
+    ("step 1 split", "--keep-l0", "keep_l0", None, "switch", _text, "with --run-l1: keep the level 0 files"),
     ("step 2", "--pred", "pred", "FILE", "set", _text, "step 1's <out>_pred.list"),
     ("step 2", "--ignore-pred", "ignore_pred", None, "switch", _text, "test without step 1 predictions"),
     ("binary traits", "--bt", "bt", None, "switch", _text, "phenotypes are binary (0/1/NA)"),
@@ -269,6 +296,7 @@ def _check(opts: Options) -> None:
     if opts.step == 2 and opts.pred is None and not opts.ignore_pred:
         raise EngineInputError("--pred: step 2 needs --pred FILE or --ignore-pred")
     _check_binary(opts)
+    _check_split(opts)
     if opts.step == 1 and not opts.loocv and opts.cv < 2:
         raise EngineInputError(f"--cv: need at least 2 folds, got {opts.cv}")
 
@@ -281,6 +309,20 @@ def _check_binary(opts: Options) -> None:
         raise EngineInputError("--firth/--spa: use one or the other")
     if opts.approx and not opts.firth:
         raise EngineInputError("--approx: only used with --firth")
+
+
+def _check_split(opts: Options) -> None:
+    """``--split-l0``/``--run-l0``/``--run-l1``: step 1 only, one at a time; ``--split-l0`` needs 2 jobs or more."""
+    given = [flag for flag, value in (("--split-l0", opts.split_l0), ("--run-l0", opts.run_l0),
+                                      ("--run-l1", opts.run_l1)) if value is not None]
+    if given and opts.step != 1:
+        raise EngineInputError(f"{given[0]}: only used in step 1")
+    if len(given) > 1:
+        raise EngineInputError(f"{'/'.join(given)}: use one at a time")
+    if opts.split_l0 is not None and opts.split_l0.number < 2:
+        raise EngineInputError(f"--split-l0: the number of jobs must be at least 2, got {opts.split_l0.number}")
+    if opts.l1_pheno_list is not None and opts.run_l1 is None:
+        raise EngineInputError("--l1-phenoList: only used with --run-l1")
 
 
 def wants_help(argv: Sequence[str]) -> bool:

@@ -166,6 +166,10 @@ class Step1Spec(_Frozen):
     lowmem: bool = True
     resources: ResourceSpec = Field(default_factory=ResourceSpec)
     qc: QcSpec | None = Field(default=None, description="QC of the step 1 genotypes before step 1 (a qc job)")
+    level0_jobs: PositiveInt = Field(
+        default=1,
+        description="run level 0 as this many jobs (regenie --split-l0/--run-l0/--run-l1); 1: one step 1 job",
+    )
 
     @model_validator(mode="after")
     def _skip_needs_predictions(self) -> Step1Spec:
@@ -177,6 +181,8 @@ class Step1Spec(_Frozen):
             raise ValueError("give step1.genotypes or step1.dataset, not both")
         if self.qc is not None and self.skip:
             raise ValueError("qc applies to the step 1 genotypes; with skip: true there is no step 1 to filter")
+        if self.level0_jobs > 1 and self.skip:
+            raise ValueError("level0_jobs splits step 1; with skip: true there is no step 1 to split")
         return self
 
 

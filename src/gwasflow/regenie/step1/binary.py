@@ -32,11 +32,10 @@ from gwasflow.regenie.options import Options
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
 from gwasflow.regenie.step1 import ridge
-from gwasflow.regenie.step1.level0 import level0
-from gwasflow.regenie.step1.loco import write_outputs
 from gwasflow.regenie.step1.logistic_ridge import level1_logistic_kfold, level1_logistic_loo
+from gwasflow.regenie.step1.prepared import Prepared
 
-__all__ = ["LOGISTIC_VARIANCE", "LOOCV_BELOW", "run_step1_bt"]
+__all__ = ["LOGISTIC_VARIANCE", "LOOCV_BELOW", "fit_level1_bt", "prepare_bt"]
 
 F64 = NDArray[np.float64]
 LOOCV_BELOW = 5000
@@ -57,32 +56,8 @@ def _null_models(analysis: Analysis, q: F64, log: RunLog) -> F64:
     return eta
 
 
-def _level1(w: F64, analysis: Analysis, eta0: F64, chrom_of_column: NDArray[np.int64], opts: Options,
-            log: RunLog) -> list[ridge.Level1Fit]:
-    chroms = sorted(set(chrom_of_column.tolist()))
-    taus = ridge.shrinkage_grid(w.shape[1]) / LOGISTIC_VARIANCE
-    fits = []
-    for p, name in enumerate(analysis.phenotype_names):
-        seen = ~np.isnan(analysis.phenotypes[:, p])
-        y = analysis.phenotypes[seen, p]
-        wp = ridge.scale_columns(w[seen, :, p])
-        if opts.loocv:
-            fit = level1_logistic_loo(wp, y, eta0[seen, p], taus, chrom_of_column, chroms)
-        else:
-            folds = ridge.fold_slices(int(seen.sum()), opts.cv)
-            fit = level1_logistic_kfold(wp, y, eta0[seen, p], folds, taus, chrom_of_column, chroms)
-        log.add(f"phenotype {p + 1} ({name}) : ")
-        for i, h2 in enumerate(ridge.H2_GRID):
-            mark = "<- min value" if i == fit.best else ""
-            log.add(f"  {h2:<5g} : Rsq = {fit.r2[i]:g}, -logLik/N = {fit.mse[i]:g}{mark}")
-        predictions = np.full((analysis.n_samples, fit.predictions.shape[1]), np.nan)
-        predictions[seen] = fit.predictions
-        fits.append(dataclasses.replace(fit, predictions=predictions))
-    return fits
-
-
-def run_step1_bt(opts: Options, log: RunLog) -> None:
-    """Run binary-trait step 1 end to end and write the LOCO files and the prediction list."""
+def prepare_bt(opts: Options, log: RunLog) -> Prepared:
+    """Genotypes, analysed samples, null models, and the masked 0/1 residuals level 0 runs on (as regenie)."""
     source = open_genotypes(opts)
     analysis = load_analysis(opts, source)
     log.add("Fitting null model (gwasflow built-in engine, binary traits)")
@@ -92,11 +67,31 @@ def run_step1_bt(opts: Options, log: RunLog) -> None:
     if not opts.loocv and analysis.n_samples < LOOCV_BELOW:
         log.add("   -WARNING: Sample size is less than 5,000 so using LOOCV instead of 5-fold CV.")
         opts = dataclasses.replace(opts, loocv=True)
-    y, scale = masked_residuals(q, analysis.phenotypes)  # level 0 runs on the masked 0/1 residuals, as in regenie
+    y, scale = masked_residuals(q, analysis.phenotypes)
     check_scales(scale, analysis.phenotype_names)
     log.add(f" * # CV folds       : [{analysis.n_samples if opts.loocv else opts.cv}]")
-    w, chrom_of_column = level0(source, analysis, opts, q, y, log)
-    log.add()
-    log.add(" Level 1 ridge with logistic regression...")
-    fits = _level1(w, analysis, eta0, chrom_of_column, opts, log)
-    write_outputs(opts, analysis, fits, sorted(set(chrom_of_column.tolist())), log)
+    return Prepared(source=source, analysis=analysis, opts=opts, q=q, y=y, observed=analysis.observed, eta0=eta0)
+
+
+def fit_level1_bt(prep: Prepared, trait: int, w: F64, chrom_of_column: NDArray[np.int64],
+                  log: RunLog) -> ridge.Level1Fit:
+    """Logistic level 1 of one trait on its observed samples; ``NA`` predictions for the others."""
+    assert prep.eta0 is not None
+    analysis = prep.analysis
+    chroms = sorted(set(chrom_of_column.tolist()))
+    taus = ridge.shrinkage_grid(w.shape[1]) / LOGISTIC_VARIANCE
+    seen = prep.observed[:, trait]
+    y = analysis.phenotypes[seen, trait]
+    ws, offset = w[seen], prep.eta0[seen, trait]
+    if prep.opts.loocv:
+        fit = level1_logistic_loo(ws, y, offset, taus, chrom_of_column, chroms)
+    else:
+        folds = ridge.fold_slices(int(seen.sum()), prep.opts.cv)
+        fit = level1_logistic_kfold(ws, y, offset, folds, taus, chrom_of_column, chroms)
+    log.add(f"phenotype {trait + 1} ({analysis.phenotype_names[trait]}) : ")
+    for i, h2 in enumerate(ridge.H2_GRID):
+        mark = "<- min value" if i == fit.best else ""
+        log.add(f"  {h2:<5g} : Rsq = {fit.r2[i]:g}, -logLik/N = {fit.mse[i]:g}{mark}")
+    predictions = np.full((analysis.n_samples, fit.predictions.shape[1]), np.nan)
+    predictions[seen] = fit.predictions
+    return dataclasses.replace(fit, predictions=predictions)

@@ -33,16 +33,24 @@ def _loco_rows(fit: ridge.Level1Fit, chroms: list[int], order: NDArray[np.intp])
 
 
 def write_outputs(opts: Options, analysis: Analysis, fits: list[ridge.Level1Fit], chroms: list[int],
-                   log: RunLog) -> None:
+                   log: RunLog, *, traits: list[int] | None = None) -> None:
+    """``<out>_<k>.loco`` for each fitted trait and ``<out>_pred.list`` naming them.
+
+    ``traits`` (0-based, default all) are the phenotypes ``fits`` belong to: with
+    ``--l1-phenoList`` only those are written, each keeping its number ``k``
+    among all analysed phenotypes, as regenie numbers them.
+    """
+    if traits is None:
+        traits = list(range(len(analysis.phenotype_names)))
     order = np.asarray(sorted(range(analysis.n_samples), key=lambda i: analysis.sample_ids[i].encode()),
                        dtype=np.intp)
     ids = [analysis.sample_ids[i] for i in order.tolist()]
     entries = []
-    for k, (name, fit) in enumerate(zip(analysis.phenotype_names, fits, strict=True), start=1):
-        path = f"{opts.out}_{k}.loco"
+    for trait, fit in zip(traits, fits, strict=True):
+        path = f"{opts.out}_{trait + 1}.loco"
         write_text_atomic(path, loco_text(ids, _loco_rows(fit, chroms, order)))
         shown = os.path.basename(path) if opts.use_relative_path else os.path.abspath(path)
-        entries.append(f"{name} {shown}\n")
+        entries.append(f"{analysis.phenotype_names[trait]} {shown}\n")
     write_text_atomic(f"{opts.out}_pred.list", "".join(entries))
     log.add()
     log.add(f"List of blup files written to: [{opts.out}_pred.list]")

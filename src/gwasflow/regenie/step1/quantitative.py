@@ -19,10 +19,9 @@ from gwasflow.regenie.options import Options
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import load_analysis
 from gwasflow.regenie.step1 import ridge
-from gwasflow.regenie.step1.level0 import level0
-from gwasflow.regenie.step1.loco import write_outputs
+from gwasflow.regenie.step1.prepared import Prepared
 
-__all__ = ["prepare_phenotypes", "run_step1_qt"]
+__all__ = ["fit_level1_qt", "prepare_phenotypes", "prepare_qt"]
 
 F64 = NDArray[np.float64]
 
@@ -44,39 +43,32 @@ def prepare_phenotypes(q: F64, phenotypes: F64, names: list[str]) -> F64:
     return result
 
 
-def _level1(w: F64, y: F64, chrom_of_column: NDArray[np.int64], opts: Options, names: list[str],
-            log: RunLog) -> list[ridge.Level1Fit]:
-    chroms = sorted(set(chrom_of_column.tolist()))
-    taus = ridge.shrinkage_grid(w.shape[1])
-    n = y.shape[0]
-    folds = None if opts.loocv else ridge.fold_slices(n, opts.cv)
-    fits = []
-    for p, name in enumerate(names):
-        wp = ridge.scale_columns(w[:, :, p])
-        if folds is None:
-            fit = ridge.level1_loo(wp, y[:, p], taus, chrom_of_column, chroms)
-        else:
-            fit = ridge.level1_kfold(wp, y[:, p], folds, taus, chrom_of_column, chroms)
-        log.add(f"phenotype {p + 1} ({name}) : ")
-        for i, h2 in enumerate(ridge.H2_GRID):
-            mark = "<- min value" if i == fit.best else ""
-            log.add(f"  {h2:<5g} : Rsq = {fit.r2[i]:g}, MSE = {fit.mse[i]:g}{mark}")
-        fits.append(fit)
-    return fits
-
-
-def run_step1_qt(opts: Options, log: RunLog) -> None:
-    """Step 1 for quantitative traits, end to end: the LOCO files and the prediction list."""
-    bed = open_genotypes(opts)
-    analysis = load_analysis(opts, bed)
+def prepare_qt(opts: Options, log: RunLog) -> Prepared:
+    """Genotypes, analysed samples, covariate basis and scaled trait residuals (every sample counts)."""
+    source = open_genotypes(opts)
+    analysis = load_analysis(opts, source)
     q = covariate_basis(analysis.covariates)
     y = prepare_phenotypes(q, analysis.phenotypes, analysis.phenotype_names)
     log.add("Fitting null model (gwasflow built-in engine, quantitative traits)")
     log.add(f" * number of individuals used in analysis = {analysis.n_samples}")
     log.add(f" * # CV folds       : [{'LOOCV' if opts.loocv else opts.cv}]")
     log.add(f" * ridge data_l0    : [ {len(ridge.H2_GRID)} : {' '.join(f'{h:g}' for h in ridge.H2_GRID)} ]")
-    w, chrom_of_column = level0(bed, analysis, opts, q, y, log)
-    log.add()
-    log.add(" Level 1 ridge...")
-    fits = _level1(w, y, chrom_of_column, opts, analysis.phenotype_names, log)
-    write_outputs(opts, analysis, fits, sorted(set(chrom_of_column.tolist())), log)
+    return Prepared(source=source, analysis=analysis, opts=opts, q=q, y=y, observed=np.ones(y.shape, dtype=bool),
+                    eta0=None)
+
+
+def fit_level1_qt(prep: Prepared, trait: int, w: F64, chrom_of_column: NDArray[np.int64],
+                  log: RunLog) -> ridge.Level1Fit:
+    """Level 1 ridge of one trait on its level 0 predictions (already centred and scaled at level 0)."""
+    chroms = sorted(set(chrom_of_column.tolist()))
+    taus = ridge.shrinkage_grid(w.shape[1])
+    y = prep.y[:, trait]
+    if prep.opts.loocv:
+        fit = ridge.level1_loo(w, y, taus, chrom_of_column, chroms)
+    else:
+        fit = ridge.level1_kfold(w, y, ridge.fold_slices(y.shape[0], prep.opts.cv), taus, chrom_of_column, chroms)
+    log.add(f"phenotype {trait + 1} ({prep.analysis.phenotype_names[trait]}) : ")
+    for i, h2 in enumerate(ridge.H2_GRID):
+        mark = "<- min value" if i == fit.best else ""
+        log.add(f"  {h2:<5g} : Rsq = {fit.r2[i]:g}, MSE = {fit.mse[i]:g}{mark}")
+    return fit
