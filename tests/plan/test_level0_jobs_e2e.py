@@ -42,7 +42,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     regenie = require_regenie()
     root = tmp_path_factory.mktemp("level0-jobs")
     demo = root / "demo"
-    _gwasflow(["demo", "--out", str(demo), "--samples", "1000", "--variants", "3000", "--quiet"], root)
+    _gwasflow(["demo", "--simple", "--out", str(demo), "--samples", "1000", "--variants", "3000", "--quiet"], root)
     shutil.copytree(demo / "data", root / "data")
     base = yaml.safe_load((demo / "spec.yaml").read_text())
     for engine_name, engine in (("builtin", {"kind": "builtin"}), ("regenie", {"kind": "regenie",
