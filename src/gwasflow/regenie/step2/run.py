@@ -36,12 +36,14 @@ from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
 from gwasflow.regenie.step2.assoc import (
     BlockStats,
+    GenoBlock,
     NullModel,
     Offsets,
     association_block,
     fit_null,
     genotype_block,
     make_offsets,
+    observed_sums,
     sparse_variants,
 )
 from gwasflow.regenie.step2.assoc_bt import BinaryModel, BinaryStats, Correction, binary_block, fit_binary_model
@@ -275,29 +277,31 @@ def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]
 
 def _call_means(raw: NDArray[np.int8] | NDArray[np.float64]) -> NDArray[np.float64]:
     """Mean of the observed calls of each variant (int8: negative = missing; float: NaN = missing)."""
-    if raw.dtype == np.int8:
-        seen = raw >= 0
-        total = np.where(seen, raw, 0).sum(axis=0, dtype=np.float64)
-    else:
-        seen = ~np.isnan(raw)
-        total = np.where(seen, raw, 0.0).sum(axis=0)
-    result: NDArray[np.float64] = total / np.maximum(seen.sum(axis=0), 1)
+    n_called, total = observed_sums(raw)
+    result: NDArray[np.float64] = total / np.maximum(n_called, 1)
     return result
 
 
 def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResult:
-    """Read, test and format one block: the text for each phenotype and the counts for the log."""
+    """Read, test and format one block: the text for each phenotype and the counts for the log.
+
+    Quantitative traits on dosages: the block is decoded straight into this
+    thread's genotype buffer and prepared there in place (no second copy of
+    the block; :func:`genotype_block`).
+    """
     variance_sums = None
     raw: NDArray[np.int8] | NDArray[np.float64]
+    in_place = ctx.source.has_info and not ctx.opts.bt  # quantitative traits: one state, all rows
     if ctx.source.has_info:
         # per trait, over its observed samples (regenie's per-trait INFO): (n_variants, n_phenotypes)
-        raw, variance_sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.info_weights)
+        out = ctx.buffer(ctx.observed.shape[0]) if in_place else None
+        raw, variance_sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.info_weights, out=out)
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
     info_filter = None
     if ctx.min_info is not None and variance_sums is not None:
-        called = ~np.isnan(raw)
-        overall = info_scores(variance_sums[:, -1], np.where(called, raw, 0.0).sum(axis=0), called.sum(axis=0))
+        n_called, dosage_sums = observed_sums(raw)
+        overall = info_scores(variance_sums[:, -1], dosage_sums, n_called)
         info_filter = _InfoFilter(ctx.min_info, overall >= ctx.min_info)
     strings = _variant_strings(ctx.source.variants, block)
     result = _BlockResult(texts=[""] * ctx.n_phenotypes)
@@ -307,16 +311,21 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
     # regenie imputes a missing call by the mean over all analysed samples, and for binary traits counts the
     # minor allele (its sparse-genotype score depends on the allele counted)
     means = _call_means(raw) if ctx.opts.bt else None
+    whole: GenoBlock | None = None  # the block of all rows, whose missing calls ``boundary`` needs
 
     def boundary(row: int, col: int) -> float:
         calls = raw[:, row]
         values = np.where(calls < 0, np.nan, calls) if calls.dtype == np.int8 else calls.astype(np.float64)
+        if whole is not None and whole.values.ctypes.data == raw.ctypes.data:  # prepared in place: NaN are 0 now
+            values[whole.miss_rows[whole.miss_cols == row]] = np.nan
         return _sequential_mac(values, ctx.observed[:, col] == 0.0)
 
     for state in ctx.states:
         rows = state.group.rows
         sub = raw if rows is None else raw[rows]
         geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
+        if rows is None:
+            whole = geno
         model = ctx.offsets(state, chrom)
         stats: BlockStats
         if isinstance(model, BinaryModel):
