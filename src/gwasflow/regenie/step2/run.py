@@ -285,17 +285,19 @@ def _call_means(raw: NDArray[np.int8] | NDArray[np.float64]) -> NDArray[np.float
 def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResult:
     """Read, test and format one block: the text for each phenotype and the counts for the log.
 
-    Quantitative traits on dosages: the block is decoded straight into this
-    thread's genotype buffer and prepared there in place (no second copy of
-    the block; :func:`genotype_block`).
+    Quantitative traits on dosages (BGEN, PGEN): the block is decoded straight
+    into this thread's genotype buffer and prepared there in place (no second
+    copy of the block; :func:`genotype_block`).
     """
     variance_sums = None
     raw: NDArray[np.int8] | NDArray[np.float64]
-    in_place = ctx.source.has_info and not ctx.opts.bt  # quantitative traits: one state, all rows
-    if ctx.source.has_info:
+    # quantitative traits (one state, all rows) on dosages (BGEN, PGEN): decoded into the genotype buffer
+    in_place = (ctx.source.has_info or bool(ctx.opts.pgen)) and not ctx.opts.bt
+    if ctx.source.has_info or in_place:
         # per trait, over its observed samples (regenie's per-trait INFO): (n_variants, n_phenotypes)
         out = ctx.buffer(ctx.observed.shape[0]) if in_place else None
-        raw, variance_sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.info_weights, out=out)
+        raw, sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.info_weights, out=out)
+        variance_sums = sums if ctx.source.has_info else None
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
     info_filter = None
