@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
     parser.add_argument("--reuse", action="store_true", help="with --keep: use the files already there")
+    parser.add_argument("--simulate-only", type=Path, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -93,8 +95,20 @@ def simulate(folder: Path, args: argparse.Namespace, bits: int, compression: str
     return path
 
 
+def simulate_in_child(folder: Path, args: argparse.Namespace, bits: int, compression: str) -> Path:
+    """:func:`simulate` in a child process: a child's peak RSS counts the memory it inherits at fork, so the
+    benchmark process must stay small."""
+    subprocess.run([sys.executable, __file__, "--simulate-only", str(folder), "--samples", str(args.samples),
+                    "--variants", str(args.variants), "--seed", str(args.seed), "--bits", str(bits),
+                    "--compression", compression], check=True)
+    return folder / f"cohort_{bits}bit_{compression}.bgen"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.simulate_only is not None:
+        simulate(args.simulate_only, args, int(args.bits), args.compression)
+        return 0
     context = tempfile.TemporaryDirectory(prefix="bench_bgen_") if args.keep is None else None
     folder = Path(context.name) if context is not None else args.keep
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             path = folder / f"cohort_{bits}bit_{compression}.bgen"
             if not (args.reuse and path.is_file()):
                 start = time.perf_counter()
-                simulate(folder, args, bits, compression)
+                simulate_in_child(folder, args, bits, compression)
                 print(f"simulated {args.samples} x {args.variants} BGEN ({bits}-bit, {compression}) "
                       f"in {time.perf_counter() - start:.1f} s ({folder})")
             for threads in (int(t) for t in args.threads.split(",")):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from _engine import find_regenie, paired_round, report_rounds
-from bench_step2_bgen import simulate
+from bench_step2_bgen import simulate_in_child
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -42,7 +42,7 @@ def make_pgen(folder: Path, args: argparse.Namespace) -> Path:
     plink2 = shutil.which("plink2")
     if plink2 is None:
         raise SystemExit("plink2 is not on PATH (apt-get install plink2): it converts the BGEN cohort to .pgen")
-    bgen = simulate(folder, args, 8, "zlib")
+    bgen = simulate_in_child(folder, args, 8, "zlib")
     prefix = folder / "cohort"
     subprocess.run([plink2, "--bgen", str(bgen), "ref-first", "--sample", str(folder / "cohort.sample"),
                     "--make-pgen", "--threads", "2", "--out", str(prefix)], check=True, capture_output=True)
