@@ -32,6 +32,8 @@ def test_genotype_block__in_place_equals_the_copy() -> None:
     np.testing.assert_array_equal(in_place.miss_cols, want_rows)
     np.testing.assert_array_equal(in_place.miss_rows, want_cols)
     assert not np.isnan(buffer[:, :150]).any(), "missing calls become 0 in place"
+    zeroed = np.where(np.isnan(raw), 0.0, raw)
+    np.testing.assert_array_equal(in_place.sumsq, np.einsum("ij,ij->j", zeroed, zeroed))
 
 
 def test_genotype_block__copy_leaves_raw_alone() -> None:

@@ -203,15 +203,37 @@ def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None, fil
     in_place = raw.dtype == np.float64 and values.ctypes.data == raw.ctypes.data and values.strides == raw.strides
     if not in_place:
         np.copyto(values, raw)
-    missing = _zero_missing(values, values if in_place else raw)
-    miss_cols, miss_rows = np.divmod(missing, n_samples)
     if raw.dtype == np.int8:
+        miss_cols, miss_rows = np.divmod(_zero_missing(values, raw), n_samples)
         calls: NDArray[np.int8] = np.asfortranarray(raw).astype(np.int8, copy=False)
         twos = np.count_nonzero(calls == 2, axis=0)
         return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, twos=np.asarray(twos),
                          hard_calls=calls, fill=fill)
-    return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols,
-                     sumsq=np.einsum("ij,ij->j", values, values), fill=fill)
+    sumsq, missing = _dosage_squares(values)
+    miss_cols, miss_rows = np.divmod(missing, n_samples)
+    return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, sumsq=sumsq, fill=fill)
+
+
+def _dosage_squares(values: _F64) -> tuple[_F64, NDArray[np.intp]]:
+    """Sums of squares of dosages whose missing calls (NaN) are set to 0 here, and those calls' column-major
+    flat positions.
+
+    One pass: the sums of squares are NaN exactly for the variants with a
+    missing call (dosages are finite), so only those columns are searched and
+    summed again; imputed dosages, which seldom miss a call, are read once.
+    """
+    sumsq: _F64 = np.einsum("ij,ij->j", values, values)
+    found = []
+    suspect = np.flatnonzero(np.isnan(sumsq))
+    for j in suspect.tolist():
+        column = values[:, j]
+        hits = np.flatnonzero(np.isnan(column))
+        column[hits] = 0.0
+        found.append(hits + j * values.shape[0])
+    if suspect.size:
+        part = np.asfortranarray(values[:, suspect])
+        sumsq[suspect] = np.einsum("ij,ij->j", part, part)
+    return sumsq, np.concatenate(found) if found else np.empty(0, dtype=np.intp)
 
 
 def observed_sums(raw: NDArray[np.int8] | _F64) -> tuple[NDArray[np.int64], _F64]:
