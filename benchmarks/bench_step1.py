@@ -3,13 +3,14 @@
 Simulates a cohort with ``bench_step2.simulate`` (numpy, fixed seed; streamed to
 disk, so simulation memory is one chunk) — by default 5,000 samples x 20,000
 variants x 4 phenotypes — then runs ``python -m gwasflow.regenie --step 1
---bsize 1000 --threads T`` in a subprocess and prints wall time, CPU time and
-the child's peak RSS. Memory is flat in the number of variants: genotypes are
-read one block at a time and only the level 0 predictions (samples x blocks x
-5 x phenotypes) are kept.
+--bsize 1000 --threads T`` in a subprocess, then the real regenie with the same
+flags on the same files (when ``benchmarks/_engine.py`` finds its binary), and
+prints both programs' wall and CPU times, peak RSS and the ratios. Memory is
+flat in the number of variants: genotypes are read one block at a time and only
+the level 0 predictions (samples x blocks x 5 x phenotypes) are kept.
 
     python benchmarks/bench_step1.py                                   # 5,000 x 20,000, threads 2
-    python benchmarks/bench_step1.py --keep /tmp/s1 --repeat 3         # simulate once, best of 3
+    python benchmarks/bench_step1.py --keep /tmp/s1 --repeat 3         # simulate once, 3 paired rounds
     python benchmarks/bench_step1.py --variants 40000                  # peak RSS vs the number of variants
 """
 
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _engine import run_engine
+from _engine import find_regenie, paired_round, report_rounds
 from bench_step2 import simulate
 
 
@@ -35,17 +36,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", default="2", help="comma-separated thread counts to run")
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder (reused if present)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per thread count (best and spread printed)")
+    parser.add_argument("--repeat", type=int, default=1, help="paired rounds per thread count (medians printed)")
     parser.add_argument("--simulate-only", type=Path, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
-def run_once(folder: Path, threads: int, bsize: int) -> tuple[float, int, float]:
-    """Run step 1 in a subprocess; return wall seconds, peak RSS in KiB and CPU seconds of the child."""
-    flags = ["--step", "1", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / "pheno.txt"),
-             "--covarFile", str(folder / "covar.txt"), "--bsize", str(bsize), "--lowmem",
-             "--threads", str(threads), "--out", str(folder / f"s1_t{threads}")]
-    return run_engine(flags, threads)
+def step1_flags(folder: Path, threads: int, bsize: int) -> list[str]:
+    """The step 1 flags both programs run with (``--out`` added per program)."""
+    return ["--step", "1", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / "pheno.txt"),
+            "--covarFile", str(folder / "covar.txt"), "--bsize", str(bsize), "--lowmem",
+            "--threads", str(threads)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> int:
                             "--seed", str(args.seed)], check=True)
             print(f"simulated {args.samples} samples x {args.variants} variants x {args.phenotypes} phenotypes "
                   f"in {time.perf_counter() - start:.1f} s ({folder})")
+        regenie = find_regenie()
+        if regenie is None:
+            print("(no real regenie binary found: built-in engine only)")
         for threads in (int(t) for t in args.threads.split(",")):
-            runs = [run_once(folder, threads, args.bsize) for _ in range(args.repeat)]
-            walls = [w for w, _, _ in runs]
-            best = min(walls)
-            print(f"step 1 threads={threads} --bsize {args.bsize}: best_wall={best:.2f} s  "
-                  f"spread={max(walls) - best:.2f} s (n={len(walls)})  cpu={min(c for _, _, c in runs):.2f} s  "
-                  f"peak_rss={max(r for _, r, _ in runs) / 1024:.0f} MiB")
+            flags = step1_flags(folder, threads, args.bsize)
+            rounds = [paired_round(flags, folder / f"s1_t{threads}", threads, regenie) for _ in range(args.repeat)]
+            report_rounds(f"step 1 threads {threads} --bsize {args.bsize}", rounds)
     finally:
         if context is not None:
             context.cleanup()

@@ -4,8 +4,11 @@ Simulates a cohort (numpy, fixed seed) in a temporary folder — by default
 10,000 samples x 50,000 variants x 4 phenotypes — then runs
 ``python -m gwasflow.regenie --step 2 --ignore-pred --bsize 1000`` once per
 thread count in a subprocess whose BLAS pools are capped through
-``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS``. Prints wall
-time, variant x phenotype tests per second and the child's peak RSS.
+``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS``, and right
+after it the real regenie on the same files with the same flags (when
+``benchmarks/_engine.py`` finds its binary). Prints both programs' wall and
+CPU times, peak RSS and the ratios, per run and as medians, and our variant x
+phenotype tests per second.
 
     python benchmarks/bench_step2.py                      # full size, threads 1 and 2
     python benchmarks/bench_step2.py --samples 2000 --variants 5000 --threads 1
@@ -13,8 +16,8 @@ time, variant x phenotype tests per second and the child's peak RSS.
     python benchmarks/bench_step2.py --keep /tmp/b50k --reuse        # reuse a simulated folder
     python benchmarks/bench_step2.py --variants 200000 --threads 2    # peak RSS stays flat in the variants
 
-With ``--repeat N`` the best wall time and the spread (max - min) are printed:
-the machine is shared, so single runs are noisy.
+With ``--repeat N`` each thread count runs N paired rounds and the medians are
+printed: the machine is shared, so single runs are noisy.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _engine import run_engine
+from _engine import find_regenie, paired_round, report_rounds
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -89,12 +92,11 @@ def simulate(folder: Path, n_samples: int, n_variants: int, n_pheno: int, seed: 
         (folder / name).write_text("\n".join([header, *rows]) + "\n")
 
 
-def run_once(folder: Path, threads: int, bsize: int) -> tuple[float, int, float]:
-    """Run step 2 in a subprocess; return wall seconds, the child's peak RSS in KiB and its CPU seconds."""
-    flags = ["--step", "2", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / "pheno.txt"),
-             "--covarFile", str(folder / "covar.txt"), "--ignore-pred", "--bsize", str(bsize),
-             "--threads", str(threads), "--out", str(folder / f"t{threads}")]
-    return run_engine(flags, threads)
+def step2_flags(folder: Path, threads: int, bsize: int) -> list[str]:
+    """The step 2 flags both programs run with (``--out`` added per program)."""
+    return ["--step", "2", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / "pheno.txt"),
+            "--covarFile", str(folder / "covar.txt"), "--ignore-pred", "--bsize", str(bsize),
+            "--threads", str(threads)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,14 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         n_pheno = len((folder / "pheno.txt").open().readline().split()) - 2
         tests = n_variants * n_pheno
         print(f"cohort: {n_variants} variants x {n_pheno} phenotypes; --bsize {args.bsize}")
+        regenie = find_regenie()
+        if regenie is None:
+            print("(no real regenie binary found: built-in engine only)")
         for threads in (int(t) for t in args.threads.split(",")):
-            runs = [run_once(folder, threads, args.bsize) for _ in range(args.repeat)]
-            walls = [w for w, _, _ in runs]
-            best = min(walls)
-            rss = max(r for _, r, _ in runs)
-            cpu = min(c for _, _, c in runs)
-            print(f"threads={threads} best_wall={best:.2f} s  spread={max(walls) - best:.2f} s (n={len(walls)})  "
-                  f"tests/s={tests / best:,.0f}  cpu={cpu:.2f} s  peak_rss={rss / 1024:.0f} MiB")
+            flags = step2_flags(folder, threads, args.bsize)
+            rounds = [paired_round(flags, folder / f"t{threads}", threads, regenie) for _ in range(args.repeat)]
+            report_rounds(f"bed threads {threads}", rounds)
+            best = min(r.ours.wall for r in rounds)
+            print(f"bed threads {threads}: built-in best {best:.2f} s, tests/s={tests / best:,.0f}")
     finally:
         if context is not None:
             context.cleanup()

@@ -8,7 +8,10 @@ prevalence with 3 covariates — then, for each correction, runs
 in a subprocess with BLAS capped to the thread count. Prints wall time,
 variant x phenotype tests per second, the number of corrected tests (from the
 engine's log), CPU time and peak RSS; and, with ``--qt``, the quantitative-trait
-run on the same genotypes for the ratio. With ``--repeat N`` the configurations
+run on the same genotypes for the ratio. Each run is paired with the real regenie
+on the same files and flags right after it (when ``benchmarks/_engine.py`` finds
+its binary): both times, peak memories and the ratios are printed, per round and
+as medians. With ``--repeat N`` the configurations
 run in N rounds of one run each (the machine's speed drifts: each round sees the
 same drift), after one untimed corrected run that fills numba's kernel cache;
 the ratio is printed best against best and as the median over the rounds.
@@ -30,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _engine import run_engine
+from _engine import PairedRound, find_regenie, paired_round, report_rounds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step2 import _write_genotypes
@@ -77,23 +80,21 @@ def simulate(folder: Path, args: argparse.Namespace) -> None:
 
 
 def run_once(folder: Path, args: argparse.Namespace, flags: list[str], pheno: str, out: str,
-             ) -> tuple[float, int, float, str]:
-    """One engine run in a subprocess: wall seconds, peak RSS (KiB), CPU seconds and its log text."""
+             regenie: Path | None) -> tuple[PairedRound, str]:
+    """One built-in engine run, then regenie on the same flags (when there); the engine's log text."""
     argv = ["--step", "2", "--bed", str(folder / "cohort"), "--phenoFile", str(folder / pheno),
             "--covarFile", str(folder / "covar.txt"), *flags, "--ignore-pred", "--bsize", str(args.bsize),
-            "--threads", str(args.threads), "--out", str(folder / out)]
-    wall, rss, cpu = run_engine(argv, args.threads)
-    return wall, rss, cpu, (folder / f"{out}.log").read_text()
+            "--threads", str(args.threads)]
+    run = paired_round(argv, folder / out, args.threads, regenie)
+    return run, (folder / f"{out}_ours.log").read_text()
 
 
-def _report(label: str, runs: list[tuple[float, int, float, str]], tests: int) -> float:
-    walls = [r[0] for r in runs]
-    best = min(walls)
-    found = re.search(r"Number of tests with \w+ correction : (\d+)", runs[0][3])
+def _report(label: str, runs: list[tuple[PairedRound, str]], tests: int) -> float:
+    report_rounds(label, [run for run, _ in runs])
+    best = min(run.ours.wall for run, _ in runs)
+    found = re.search(r"Number of tests with \w+ correction : (\d+)", runs[0][1])
     corrected = f"  corrected={found.group(1)}" if found else ""
-    print(f"{label:<14} best_wall={best:.2f} s  spread={max(walls) - best:.2f} s (n={len(walls)})  "
-          f"tests/s={tests / best:,.0f}{corrected}  cpu={min(r[2] for r in runs):.2f} s  "
-          f"peak_rss={max(r[1] for r in runs) / 1024:.0f} MiB")
+    print(f"{label}: built-in best {best:.2f} s, tests/s={tests / best:,.0f}{corrected}")
     return tests / best
 
 
@@ -114,20 +115,24 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.corrections.split(","):
             configs.append((name, ["--bt", *CORRECTIONS[name], "--pThresh", f"{args.pthresh:g}"], "pheno_bt.txt",
                             f"bt_{name}"))
+        regenie = find_regenie()
+        if regenie is None:
+            print("(no real regenie binary found: built-in engine only)")
         if any(label != "qt" for label, *_ in configs):
             # untimed: the first corrected run compiles the numba kernels into their cache
             _, flags, pheno, out = next(c for c in configs if c[0] != "qt")
-            run_once(folder, args, flags, pheno, out)
+            run_once(folder, args, flags, pheno, out, None)
         # rounds of one run per configuration: drift of the machine's speed hits every configuration alike
-        runs: dict[str, list[tuple[float, int, float, str]]] = {label: [] for label, *_ in configs}
+        runs: dict[str, list[tuple[PairedRound, str]]] = {label: [] for label, *_ in configs}
         for _ in range(args.repeat):
             for label, flags, pheno, out in configs:
-                runs[label].append(run_once(folder, args, flags, pheno, out))
+                runs[label].append(run_once(folder, args, flags, pheno, out, regenie))
         rates = {label: _report("qt" if label == "qt" else f"bt {label}", runs[label], tests) for label in runs}
         if "qt" in rates:
             for name, rate in rates.items():
                 if name != "qt":
-                    per_round = sorted(bt[0] / qt[0] for bt, qt in zip(runs[name], runs["qt"], strict=True))
+                    per_round = sorted(bt.ours.wall / qt.ours.wall
+                                       for (bt, _), (qt, _) in zip(runs[name], runs["qt"], strict=True))
                     print(f"qt / bt {name} throughput ratio: {rates['qt'] / rate:.2f} (best vs best), "
                           f"{per_round[len(per_round) // 2]:.2f} (median of the {len(per_round)} rounds)")
     finally:

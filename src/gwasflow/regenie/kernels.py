@@ -152,6 +152,92 @@ def _dot_loop(a: Any, b: Any) -> float:
 _dot = compile_kernel(_dot_loop, reassociate=True)
 
 
+@numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]
+def _probability(code: Any, table: Any, denom: float) -> float:
+    """``code / denom``, read from ``table`` (which holds ``k / denom`` for every k it covers) when it covers it."""
+    if code >= 0 and code < table.shape[0]:
+        value: float = table[code]
+        return value
+    return code / denom  # type: ignore[no-any-return]
+
+
+@numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]
+def _moments(a: Any, b: Any, phased: bool, tested_first: bool, limit: Any, table: Any,
+             denom: float) -> tuple[float, float]:
+    """E[g] and E[g^2] of the tested allele from a sample's two stored integers (see :func:`_bgen_dosages`)."""
+    if phased:
+        h1 = _probability(a if tested_first else limit - a, table, denom)
+        h2 = _probability(b if tested_first else limit - b, table, denom)
+        return h1 + h2, h1 + h2 + 2.0 * h1 * h2
+    hom = _probability(a if tested_first else limit - a - b, table, denom)
+    het = _probability(b, table, denom)
+    return 2.0 * hom + het, 4.0 * hom + het
+
+
+@numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]
+def _byte_pair(data: Any, values: int, i: int, bits: int) -> tuple[Any, Any]:
+    """Sample ``i``'s two stored integers at 8 or 16 bits."""
+    if bits == 8:
+        return np.int64(data[values + 2 * i]), np.int64(data[values + 2 * i + 1])
+    at = values + 4 * i
+    return np.int64(data[at]) | (np.int64(data[at + 1]) << 8), np.int64(data[at + 2]) | (np.int64(data[at + 3]) << 8)
+
+
+@numba.njit(**_OPTIONS)  # type: ignore[untyped-decorator]
+def _decode_unphased(data: Any, ploidy: int, values: int, bits: int, tested_first: bool, rows: Any, table: Any,
+                     column: Any, spread: Any) -> None:
+    """:func:`_decode_variant` for unphased 8- or 16-bit blocks (imputation's output), each allele in its own
+    loop without branches but the missing call's select: about 1.4 ns a sample against 4."""
+    limit = table.shape[0] - 1
+    denom = float(limit)
+    if tested_first:
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            a, b = _byte_pair(data, values, i, bits)
+            hom = table[a]
+            het = table[b]
+            mean = 2.0 * hom + het
+            missing = data[ploidy + i] & 128
+            column[r] = np.nan if missing else mean
+            spread[r] = 0.0 if missing else (4.0 * hom + het) - mean * mean
+    else:
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            a, b = _byte_pair(data, values, i, bits)
+            implied = limit - a - b  # negative only in a malformed block: divided as the general loop does
+            hom = table[implied] if implied >= 0 else implied / denom
+            het = table[b]
+            mean = 2.0 * hom + het
+            missing = data[ploidy + i] & 128
+            column[r] = np.nan if missing else mean
+            spread[r] = 0.0 if missing else (4.0 * hom + het) - mean * mean
+
+
+@numba.njit(**_OPTIONS)  # type: ignore[untyped-decorator]
+def _decode_variant(data: Any, ploidy: int, values: int, bits: int, phased: bool, tested_first: bool,
+                    rows: Any, table: Any, column: Any, spread: Any) -> None:
+    """One variant's dosages into ``column`` and its calls' variances into ``spread`` (0 for a missing call),
+    for any bit depth, phased or not."""
+    limit = (np.int64(1) << bits) - 1
+    denom = float(limit)
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        if bits == 8 or bits == 16:
+            a, b = _byte_pair(data, values, i, bits)
+        else:
+            a = _packed_value(data, values, 2 * i * bits, bits)
+            b = _packed_value(data, values, (2 * i + 1) * bits, bits)
+        mean, square = _moments(a, b, phased, tested_first, limit, table, denom)
+        if data[ploidy + i] & 128:
+            column[r] = np.nan
+            spread[r] = 0.0
+        else:
+            column[r] = mean
+            spread[r] = square - mean * mean
+
+
+
+
 def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights: Any, dosage: Any,
                   variance_sums: Any) -> int:
     """Dosages of the tested allele, and weighted sums of each call's variance, from BGEN layout-2 blocks.
@@ -161,59 +247,45 @@ def _bgen_dosages(data: Any, starts: Any, rows: Any, tested_first: bool, weights
     two B-bit values per diploid sample: P(AA), P(AB) when unphased, or each haplotype's probability of the
     first allele when phased; a probability is its integer over 2^B - 1, and an implied one (P(BB), or a
     haplotype's second allele) is 2^B - 1 minus the stored integers, over 2^B - 1, as the limix/bgen library
-    computes it. ``rows`` are the samples to read (file order); ``tested_first`` says the first allele is the
+    computes it. For B <= 16 the quotients come from a table of ``k / (2^B - 1)``, the same divisions made
+    once. ``rows`` are the samples to read (file order); ``tested_first`` says the first allele is the
     counted one (else the second). ``dosage[r, j]`` gets E[g] (NaN for a missing call, bit 7 of its ploidy
     byte) and ``variance_sums[j, p]`` the sum over r of ``(E[g^2] - E[g]^2) weights[r, p]`` over the called
     samples (the INFO score's numerator per trait; ``weights`` column-major; the sum reassociated, as BLAS's).
     Returns 0, or j + 1 for the first block that is not biallelic diploid with 1 <= B <= 32 and long enough
-    for its N.
+    for its N and for every row.
     """
     n_weights = weights.shape[1]
     spread = np.empty(rows.shape[0])
+    top = np.int64(-1)
+    for r in range(rows.shape[0]):
+        top = max(top, np.int64(rows[r]))
+    table = np.empty(0)
+    table_bits = np.int64(0)
     for j in range(starts.shape[0] - 1):
         base = starts[j]
+        if base + 10 > starts[j + 1]:
+            return j + 1
         n = np.int64(data[base]) | (np.int64(data[base + 1]) << 8) | (np.int64(data[base + 2]) << 16) \
             | (np.int64(data[base + 3]) << 24)
         alleles = np.int64(data[base + 4]) | (np.int64(data[base + 5]) << 8)
-        if base + 10 + n > starts[j + 1] or alleles != 2 or data[base + 6] != 2 or data[base + 7] != 2:
+        if base + 10 + n > starts[j + 1] or alleles != 2 or data[base + 6] != 2 or data[base + 7] != 2 or top >= n:
             return j + 1
-        phased = data[base + 8 + n] == 1
         bits = np.int64(data[base + 9 + n])
         values = base + 10 + n
         if bits < 1 or bits > 32 or values + (2 * n * bits + 7) // 8 > starts[j + 1]:
             return j + 1
-        limit = (np.int64(1) << bits) - 1
-        denom = float(limit)
-        for r in range(rows.shape[0]):
-            i = rows[r]
-            if i >= n:
-                return j + 1
-            if data[base + 8 + i] & 128:
-                dosage[r, j] = np.nan
-                spread[r] = 0.0
-                continue
-            if bits == 8:
-                a = np.int64(data[values + 2 * i])
-                b = np.int64(data[values + 2 * i + 1])
-            elif bits == 16:
-                at = values + 4 * i
-                a = np.int64(data[at]) | (np.int64(data[at + 1]) << 8)
-                b = np.int64(data[at + 2]) | (np.int64(data[at + 3]) << 8)
-            else:
-                a = _packed_value(data, values, 2 * i * bits, bits)
-                b = _packed_value(data, values, (2 * i + 1) * bits, bits)
-            if phased:
-                h1 = (a if tested_first else limit - a) / denom
-                h2 = (b if tested_first else limit - b) / denom
-                mean = h1 + h2
-                square = h1 + h2 + 2.0 * h1 * h2
-            else:
-                hom = (a if tested_first else limit - a - b) / denom
-                het = b / denom
-                mean = 2.0 * hom + het
-                square = 4.0 * hom + het
-            dosage[r, j] = mean
-            spread[r] = square - mean * mean
+        if bits <= 16 and bits != table_bits:
+            table = np.arange((np.int64(1) << bits), dtype=np.int64) / float((np.int64(1) << bits) - 1)
+            table_bits = bits
+        elif bits > 16:
+            table = table[:0]
+            table_bits = np.int64(0)
+        phased = data[base + 8 + n] == 1
+        if not phased and (bits == 8 or bits == 16):
+            _decode_unphased(data, base + 8, values, bits, tested_first, rows, table, dosage[:, j], spread)
+        else:
+            _decode_variant(data, base + 8, values, bits, phased, tested_first, rows, table, dosage[:, j], spread)
         for p in range(n_weights):
             variance_sums[j, p] = _dot(spread, weights[:, p])
     return 0

@@ -11,6 +11,7 @@ folder and renamed with ``os.replace`` once complete.
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,6 +94,15 @@ def _column_strings(values: NDArray[np.float64]) -> list[str]:
     return [f"{v:g}" for v in (values + 0.0).tolist()]
 
 
+def _number_column(values: NDArray[np.float64]) -> tuple[str, list[float] | list[str]]:
+    """A column's ``%`` conversion and its values: ``%g`` of the floats (``-0`` as ``0``), or the strings of
+    :func:`format_g` when some are NaN (printed ``NA``)."""
+    if np.isnan(values).any():
+        return "%s", [format_g(v) for v in values.tolist()]
+    result: list[float] = (values + 0.0).tolist()
+    return "%g", result
+
+
 def result_lines(
     variant_cols: Sequence[Sequence[str]],
     freq: NDArray[np.float64],
@@ -111,20 +121,34 @@ def result_lines(
     and the IMPUTE score goes below 0 for dosages that vary less than the
     frequency predicts). ``extra`` gives the
     EXTRA column per row (``NA`` when None).
+
+    All rows are made by one ``%`` of a row format repeated over the rows,
+    with the columns' values interleaved at C speed: about twice as fast as
+    formatting value by value (``%g`` prints as ``format(v, 'g')``).
     """
-    chrom, pos, ids, a0, a1 = variant_cols
-    beta, se, chisq, log10p = (_column_strings(s) for s in stats)
-    freqs = _column_strings(freq)
-    if info is not None:
-        shown = np.where(info >= 0.0, info, np.nan)
-        freqs = [f"{f} {i}" for f, i in zip(freqs, _column_strings(shown), strict=True)]
+    numbers = [freq] if info is None else [freq, np.where(info >= 0.0, info, np.nan)]
+    conversions = ["%s"] * 5
+    columns: list[Sequence[object]] = list(variant_cols)
+    for values in numbers:
+        conversion, column = _number_column(values)
+        conversions.append(conversion)
+        columns.append(column)
+    conversions.append("%d ADD")
+    columns.append(n_obs.tolist())
+    for values in stats:
+        conversion, column = _number_column(values)
+        conversions.append(conversion)
+        columns.append(column)
     if extra is None:
-        rows = zip(chrom, pos, ids, a0, a1, freqs, n_obs.tolist(), beta, se, chisq, log10p, strict=True)
-        return "".join(f"{c} {p} {i} {r} {a} {f} {n} ADD {b} {s} {x} {lp} NA\n"
-                       for c, p, i, r, a, f, n, b, s, x, lp in rows)
-    marked = zip(chrom, pos, ids, a0, a1, freqs, n_obs.tolist(), beta, se, chisq, log10p, extra, strict=True)
-    return "".join(f"{c} {p} {i} {r} {a} {f} {n} ADD {b} {s} {x} {lp} {e}\n"
-                   for c, p, i, r, a, f, n, b, s, x, lp, e in marked)
+        conversions.append("NA")
+    else:
+        conversions.append("%s")
+        columns.append(extra)
+    n_rows = len(n_obs)
+    if any(len(column) != n_rows for column in columns):
+        raise ValueError("result columns differ in length")
+    row = " ".join(conversions) + "\n"
+    return (row * n_rows) % tuple(itertools.chain.from_iterable(zip(*columns, strict=True)))
 
 
 def loco_text(sample_ids: Sequence[str], rows: Sequence[tuple[int, NDArray[np.float64]]]) -> str:

@@ -91,10 +91,13 @@ class BedFile:
         return block
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
-                        weights: NDArray[np.float64] | None = None,
+                        weights: NDArray[np.float64] | None = None, *, out: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Dosages as :meth:`read_block`; hard calls have no uncertainty (variance sums 0)."""
         dosage = self.read_block(variant_index, sample_index)
+        if out is not None:
+            np.copyto(out[:, :dosage.shape[1]], dosage)
+            dosage = out[:, :dosage.shape[1]]
         return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
 
 

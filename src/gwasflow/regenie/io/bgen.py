@@ -28,16 +28,16 @@ import os
 import sqlite3
 import struct
 import tempfile
+import threading
 import weakref
-import zlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.io.bed import VariantInfo, chrom_code
+from gwasflow.regenie.io.inflate import InflateError, Inflater
 from gwasflow.regenie.io.remote import localize
 
 __all__ = ["BgenFile", "BgenHeader", "info_scores", "open_bgen_file", "read_bgen_header", "read_sample_file"]
@@ -170,6 +170,11 @@ class BgenFile:
         self._path = path
         self._fd = os.open(data, os.O_RDONLY)  # read with pread: no shared file position between threads
         weakref.finalize(self, os.close, self._fd)
+        if offsets.size and np.any(np.diff(offsets) <= 0):
+            raise EngineInputError(f"--bgen: {path}: the index does not list the variants in file order")
+        # where each variant's stored block ends at the latest: the next variant's block, or the end of the file
+        self._ends = np.append(offsets[1:], np.int64(os.fstat(self._fd).st_size))
+        self._local = threading.local()
 
     @property
     def n_samples(self) -> int:
@@ -179,61 +184,88 @@ class BgenFile:
     def n_variants(self) -> int:
         return int(self.variants.chrom.shape[0])
 
-    def _probability_blocks(self, variant_index: NDArray[np.intp]) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-        """The uncompressed probability blocks of the variants, end to end, and where each starts."""
-        compression = self.header.compression
-        unzstd = _zstd_decompressor() if compression == 2 else None
-        inflate = _inflate()
-        blocks: list[bytes] = []
-        starts = np.zeros(variant_index.shape[0] + 1, dtype=np.int64)
-        for j, v in enumerate(variant_index.tolist()):
-            at = int(self._offsets[v])
-            head = os.pread(self._fd, 8, at)
-            (size,) = _U32.unpack_from(head) if len(head) >= 4 else (-1,)
-            stored = os.pread(self._fd, size, at + 4) if size >= 0 else b""
-            if size < 0 or len(stored) != size:
-                raise EngineInputError(f"--bgen: {self._path}: variant {self.variants.ids[v]}: the file ends "
-                                       "inside its genotype block (truncated file?)")
-            if compression == 0:
-                block = stored
-            else:
-                (expected,) = _U32.unpack_from(stored)
-                try:
-                    block = inflate(stored[4:], bufsize=expected) if unzstd is None \
-                        else unzstd.decompress(stored[4:], max_output_size=expected)
-                except Exception as exc:  # zlib.error, zstd.ZstdError: a damaged block
-                    raise EngineInputError(f"--bgen: {self._path}: variant {self.variants.ids[v]}: cannot "
-                                           f"decompress its genotype block ({exc})") from None
-                if len(block) != expected:
-                    raise EngineInputError(f"--bgen: {self._path}: variant {self.variants.ids[v]}: genotype "
-                                           f"block is {len(block)} bytes, its header says {expected}")
-            blocks.append(block)
-            starts[j + 1] = starts[j] + len(block)
-        return np.frombuffer(b"".join(blocks), dtype=np.uint8), starts
+    def _scratch(self) -> _Scratch:
+        """This thread's buffers and decompressor (each thread decodes its own blocks)."""
+        scratch: _Scratch | None = getattr(self._local, "scratch", None)
+        if scratch is None:
+            try:
+                scratch = _Scratch(Inflater(self.header.compression))
+            except ImportError:  # zstandard: a dependency of gwasflow; absent only in a broken installation
+                raise EngineInputError("--bgen: zstd-compressed BGEN needs the zstandard package "
+                                       "(pip install zstandard)") from None
+            self._local.scratch = scratch
+        return scratch
+
+    def _chunks(self, variant_index: NDArray[np.intp]) -> list[tuple[int, int]]:
+        """Runs ``[lo, hi)`` of positions in ``variant_index``: consecutive variants, at most ``_CHUNK_BYTES``
+        of the file each (one read, then decoded while the bytes are still in the cache)."""
+        chunks = []
+        lo = 0
+        index = variant_index.tolist()
+        ends = self._ends[variant_index].tolist()
+        starts = self._offsets[variant_index].tolist()
+        for k in range(1, len(index) + 1):
+            if k == len(index) or index[k] != index[k - 1] + 1 or ends[k] - starts[lo] > _CHUNK_BYTES:
+                chunks.append((lo, k))
+                lo = k
+        return chunks
+
+    def _load(self, scratch: _Scratch, variants: NDArray[np.intp]) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+        """The uncompressed genotype blocks of consecutive ``variants``, end to end, and where each starts.
+
+        Each stored block is ``u32 size`` then (compressed) ``u32 uncompressed size`` and the stream; the
+        sizes of all blocks of the read are taken at once with numpy.
+        """
+        first = int(self._offsets[variants[0]])
+        span = int(self._ends[variants[-1]]) - first
+        stored = scratch.stored(span + 8)
+        got = os.preadv(self._fd, [stored[:span].data], first)
+        stored[got:got + 8] = 0  # the size fields of a block cut short read as 0, caught below
+        heads = self._offsets[variants] - first
+        rooms = np.minimum(self._ends[variants] - first, got)
+        compressed = self.header.compression != 0
+        size = _u32_at(stored, heads)
+        bad = (heads + 8 > rooms) | (size < 4 * compressed) | (heads + 4 + size > rooms)
+        if bad.any():
+            vid = self.variants.ids[variants[int(np.argmax(bad))]]
+            raise EngineInputError(f"--bgen: {self._path}: variant {vid}: the file ends inside its genotype block "
+                                   "(truncated file?)")
+        sizes = _u32_at(stored, heads + 4) if compressed else size
+        starts = np.zeros(variants.shape[0] + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        data = scratch.data(int(starts[-1]))
+        skip = 8 if compressed else 4
+        try:
+            scratch.inflater.inflate_all(stored, heads + skip, heads + 4 + size, data, starts[:-1], sizes)
+        except InflateError as exc:
+            raise EngineInputError(f"--bgen: {self._path}: variant {self.variants.ids[variants[exc.index]]}: cannot "
+                                   f"decompress its genotype block ({exc})") from None
+        return data, starts
 
     def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                  ) -> NDArray[np.float64]:
         return self.read_block(variant_index, sample_index)
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
-                        weights: NDArray[np.float64] | None = None,
+                        weights: NDArray[np.float64] | None = None, *, out: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         from gwasflow.regenie.kernels import bgen_dosages_kernel
 
         rows = np.arange(self.n_samples, dtype=np.intp) if sample_index is None \
             else np.ascontiguousarray(sample_index, dtype=np.intp)
         weights = np.ones((rows.shape[0], 1)) if weights is None else np.asfortranarray(weights, dtype=np.float64)
-        dosage = np.empty((rows.shape[0], variant_index.shape[0]), dtype=np.float64, order="F")
+        dosage = _block_array(out, rows.shape[0], variant_index.shape[0])
         variance_sums = np.zeros((variant_index.shape[0], weights.shape[1]), dtype=np.float64)
-        if variant_index.shape[0] == 0:
-            return dosage, variance_sums
-        blocks, starts = self._probability_blocks(variant_index)
-        bad = bgen_dosages_kernel(blocks, starts, rows, self._tested_first, weights, dosage, variance_sums)
-        if bad:
-            vid = self.variants.ids[variant_index[bad - 1]]
-            raise EngineInputError(f"--bgen: {self._path}: variant {vid}: only biallelic diploid genotype "
-                                   f"blocks with 1-32 bits per probability and {self.n_samples} samples are "
-                                   "supported")
+        scratch = self._scratch()
+        for lo, hi in self._chunks(variant_index):
+            data, starts = self._load(scratch, variant_index[lo:hi])
+            bad = bgen_dosages_kernel(data, starts, rows, self._tested_first, weights, dosage[:, lo:hi],
+                                      variance_sums[lo:hi])
+            if bad:
+                vid = self.variants.ids[variant_index[lo + bad - 1]]
+                raise EngineInputError(f"--bgen: {self._path}: variant {vid}: only biallelic diploid genotype "
+                                       f"blocks with 1-32 bits per probability and {self.n_samples} samples are "
+                                       "supported")
         return dosage, variance_sums
 
     def read_block(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
@@ -241,26 +273,42 @@ class BgenFile:
         return self.read_block_info(variant_index, sample_index)[0]
 
 
-_U32 = struct.Struct("<I")
 
 
-def _inflate() -> Any:
-    """zlib's ``decompress`` from python-isal (Intel ISA-L: about 2.7x zlib's speed on BGEN blocks, measured
-    here), else the standard library's."""
-    try:
-        from isal import isal_zlib
-    except ImportError:  # no isal wheel for this platform
-        return zlib.decompress
-    return isal_zlib.decompress
+def _u32_at(data: NDArray[np.uint8], at: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The little-endian u32 values at byte positions ``at`` of ``data``."""
+    result: NDArray[np.int64] = data[at].astype(np.int64) | (data[at + 1].astype(np.int64) << 8) \
+        | (data[at + 2].astype(np.int64) << 16) | (data[at + 3].astype(np.int64) << 24)
+    return result
+_CHUNK_BYTES = 1 << 21  # of the file per read: about 200 variants of 10,000 samples (8-bit), 20 of 100,000
 
 
-def _zstd_decompressor() -> Any:
-    try:
-        import zstandard
-    except ImportError:  # a dependency of gwasflow; absent only in a broken installation
-        raise EngineInputError("--bgen: zstd-compressed BGEN needs the zstandard package "
-                               "(pip install zstandard)") from None
-    return zstandard.ZstdDecompressor()
+class _Scratch:
+    """One thread's reusable buffers (the blocks as stored, the blocks uncompressed) and its decompressor."""
+
+    def __init__(self, inflater: Inflater):
+        self.inflater = inflater
+        self._stored = np.empty(0, dtype=np.uint8)
+        self._data = np.empty(0, dtype=np.uint8)
+
+    def stored(self, size: int) -> NDArray[np.uint8]:
+        if self._stored.shape[0] < size:
+            self._stored = np.empty(size, dtype=np.uint8)
+        return self._stored
+
+    def data(self, size: int) -> NDArray[np.uint8]:
+        if self._data.shape[0] < size:
+            self._data = np.empty(size, dtype=np.uint8)
+        return self._data
+
+
+def _block_array(out: NDArray[np.float64] | None, n_rows: int, n_block: int) -> NDArray[np.float64]:
+    """The first ``n_block`` columns of ``out`` (Fortran order, ``n_rows`` rows), or a new array."""
+    if out is None:
+        return np.empty((n_rows, n_block), dtype=np.float64, order="F")
+    if out.shape[0] != n_rows or out.shape[1] < n_block or not out.flags.f_contiguous or out.dtype != np.float64:
+        raise ValueError(f"out must be a Fortran-ordered float64 array of {n_rows} rows and >= {n_block} columns")
+    return out[:, :n_block]
 
 
 def info_scores(variance_sum: NDArray[np.float64], dosage_sum: NDArray[np.float64],

@@ -47,11 +47,14 @@ class GenotypeSource(Protocol):
         ...
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
-                        weights: NDArray[np.float64] | None = None,
+                        weights: NDArray[np.float64] | None = None, *, out: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Dosages as :meth:`read_block`, and per variant the sums of each call's variance ``E[g^2] - E[g]^2``
         times each column of ``weights`` (n_rows, n_weights; default one column of ones), over the called samples:
         an (n_block, n_weights) array, zeros for hard calls.
+
+        With ``out`` (a Fortran-ordered float64 array of the block's rows and at least its columns), the
+        dosages are written into its first columns and the result is a view of it.
 
         With the observed-sample masks of the traits as ``weights``, the INFO score of each trait follows
         (:func:`gwasflow.regenie.io.bgen.info_scores`), over its own samples, as in regenie.

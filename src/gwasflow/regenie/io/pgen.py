@@ -99,9 +99,7 @@ class PgenFile:
         self.fid = fid
         self.iid = iid
         self.num_threads = 1
-        self._reader: object | None = None
-        self._subset: bytes | None = None
-        self._lock = threading.Lock()
+        self._local = threading.local()
 
     @property
     def n_samples(self) -> int:
@@ -112,30 +110,44 @@ class PgenFile:
         return int(self.variants.chrom.shape[0])
 
     def _reader_for(self, sample_index: NDArray[np.intp] | None) -> object:
+        """This thread's pgenlib reader for the sample subset (a reader is not safe for concurrent reads,
+        so each thread has its own, and ``--threads`` blocks are read at once)."""
         import pgenlib  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         key = b"" if sample_index is None else np.asarray(sample_index, dtype=np.uint32).tobytes()
-        if self._reader is None or key != self._subset:
+        readers: dict[bytes, object] = self._local.__dict__.setdefault("readers", {})
+        if key not in readers:
             subset = None if sample_index is None else np.asarray(sample_index, dtype=np.uint32)
             if subset is not None and subset.size > 1 and not bool(np.all(np.diff(subset.astype(np.int64)) > 0)):
                 raise ValueError("sample_index must be strictly increasing")
-            if self._reader is not None:
-                self._reader.close()  # type: ignore[attr-defined]
-            self._reader = pgenlib.PgenReader(bytes(self._path), raw_sample_ct=self.n_samples,
+            for reader in readers.values():
+                reader.close()  # type: ignore[attr-defined]
+            readers.clear()
+            readers[key] = pgenlib.PgenReader(bytes(self._path), raw_sample_ct=self.n_samples,
                                               variant_ct=self.n_variants, sample_subset=subset)
-            self._subset = key
-        return self._reader
+        return readers[key]
 
     def read_block(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
-                   ) -> NDArray[np.float64]:
-        """ALT dosages, shape (n_samples, n_block) (Fortran order), NaN where missing."""
+                   *, out: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        """ALT dosages, shape (n_samples, n_block) (Fortran order), NaN where missing; decoded into the first
+        columns of ``out`` (Fortran-ordered) when given.
+
+        pgenlib writes variant after variant, which is the column-major layout
+        of the block: it decodes straight into the block, with no copy.
+        """
         n_rows = self.n_samples if sample_index is None else int(sample_index.shape[0])
-        out = np.empty((variant_index.shape[0], n_rows), dtype=np.float64)
-        with self._lock:  # one pgenlib reader: not safe for concurrent reads
-            reader = self._reader_for(sample_index)
-            reader.read_dosages_list(np.asarray(variant_index, dtype=np.uint32), out)  # type: ignore[attr-defined]
-        out[out == _MISSING_DOSAGE] = np.nan
-        block: NDArray[np.float64] = out.T
+        n_block = variant_index.shape[0]
+        if out is None:
+            block: NDArray[np.float64] = np.empty((n_rows, n_block), dtype=np.float64, order="F")
+        elif out.shape[0] != n_rows or out.shape[1] < n_block or not out.flags.f_contiguous:
+            raise ValueError(f"out must be a Fortran-ordered float64 array of {n_rows} rows and >= {n_block} columns")
+        else:
+            block = out[:, :n_block]
+        reader = self._reader_for(sample_index)
+        reader.read_dosages_list(np.asarray(variant_index, dtype=np.uint32), block.T)  # type: ignore[attr-defined]
+        for lo in range(0, n_block, 64):  # a few variants at a time: no temporary of the block's size
+            part = block[:, lo:lo + 64]
+            part[part == _MISSING_DOSAGE] = np.nan
         return block
 
     def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
@@ -143,9 +155,9 @@ class PgenFile:
         return self.read_block(variant_index, sample_index)
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
-                        weights: NDArray[np.float64] | None = None,
+                        weights: NDArray[np.float64] | None = None, *, out: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        dosage = self.read_block(variant_index, sample_index)
+        dosage = self.read_block(variant_index, sample_index, out=out)
         return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
 
 

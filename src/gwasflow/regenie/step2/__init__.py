@@ -2,7 +2,7 @@
 
 ``run`` reads blocks and writes the result files; ``assoc`` is the linear test of
 quantitative traits, ``assoc_bt`` the score test of binary traits with the
-corrections of :mod:`gwasflow.regenie.binary`.
+corrections of :mod:`gwasflow.regenie.binary`; ``results`` makes the result rows.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_array
 from scipy.special import log_ndtr
 
 from gwasflow.regenie.linalg import check_scales, covariate_basis, masked_residuals
@@ -40,6 +39,7 @@ __all__ = [
     "genotype_block",
     "make_offsets",
     "missing_sums",
+    "observed_sums",
     "sparse_variants",
 ]
 
@@ -162,12 +162,35 @@ class GenoBlock:
         return result
 
 
+_COLUMNS = 64  # variants per pass when scanning a block for missing calls: temporaries stay small at any N
+
+
+def _column_chunks(n_variants: int) -> list[slice]:
+    return [slice(lo, min(lo + _COLUMNS, n_variants)) for lo in range(0, n_variants, _COLUMNS)]
+
+
+def _zero_missing(values: _F64, raw: NDArray[np.int8] | _F64) -> NDArray[np.intp]:
+    """Set ``values`` to 0 where ``raw`` is missing; the missing calls' column-major flat positions."""
+    n_samples = raw.shape[0]
+    found = []
+    for cols in _column_chunks(raw.shape[1]):
+        flat = np.asfortranarray(raw[:, cols]).ravel(order="F")
+        hits = np.flatnonzero(np.less(flat, 0) if raw.dtype == np.int8 else np.isnan(flat))
+        if hits.size:
+            values[:, cols].ravel(order="F")[hits] = 0.0  # ravel of a Fortran-ordered slice of columns is a view
+            found.append(hits + cols.start * n_samples)
+    return np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+
+
 def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None, fill: _F64 | None = None) -> GenoBlock:
-    """Prepare ``raw``: int8 hard calls (negative = missing) or float dosages (NaN = missing); not modified.
+    """Prepare ``raw``: int8 hard calls (negative = missing) or float dosages (NaN = missing).
 
     ``out``, a Fortran-ordered float64 buffer with ``raw``'s number of rows and
     at least its number of columns, is reused for the values: writing into
     pages already mapped is several times faster than a fresh 80 MB array.
+    ``out`` may hold ``raw`` itself (float64 dosages decoded into it): the
+    block is then prepared in place, without a copy, and ``raw``'s missing
+    calls become 0; otherwise ``raw`` is not modified.
     ``fill`` is the value of a missing call per variant (regenie imputes the
     mean over every analysed sample, also when a trait uses fewer of them);
     by default the mean of the observed calls of ``raw``.
@@ -177,20 +200,52 @@ def genotype_block(raw: NDArray[np.int8] | _F64, *, out: _F64 | None = None, fil
         values: _F64 = np.empty((n_samples, n_variants), dtype=np.float64, order="F")
     else:
         values = out[:, :n_variants]
-    np.copyto(values, raw)
-    columns = np.asfortranarray(raw)
-    flat = columns.ravel(order="F")  # a view: column-major like ``values``
-    missing = np.flatnonzero(np.less(flat, 0) if raw.dtype == np.int8 else np.isnan(flat))
-    if missing.size:
-        values.ravel(order="F")[missing] = 0.0  # ravel of a Fortran array is a view
-    miss_cols, miss_rows = np.divmod(missing, n_samples)
-    if columns.dtype == np.int8:
-        calls: NDArray[np.int8] = columns.astype(np.int8, copy=False)
+    in_place = raw.dtype == np.float64 and values.ctypes.data == raw.ctypes.data and values.strides == raw.strides
+    if not in_place:
+        np.copyto(values, raw)
+    if raw.dtype == np.int8:
+        miss_cols, miss_rows = np.divmod(_zero_missing(values, raw), n_samples)
+        calls: NDArray[np.int8] = np.asfortranarray(raw).astype(np.int8, copy=False)
         twos = np.count_nonzero(calls == 2, axis=0)
         return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, twos=np.asarray(twos),
                          hard_calls=calls, fill=fill)
-    return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols,
-                     sumsq=np.einsum("ij,ij->j", values, values), fill=fill)
+    sumsq, missing = _dosage_squares(values)
+    miss_cols, miss_rows = np.divmod(missing, n_samples)
+    return GenoBlock(values=values, miss_rows=miss_rows, miss_cols=miss_cols, sumsq=sumsq, fill=fill)
+
+
+def _dosage_squares(values: _F64) -> tuple[_F64, NDArray[np.intp]]:
+    """Sums of squares of dosages whose missing calls (NaN) are set to 0 here, and those calls' column-major
+    flat positions.
+
+    One pass: the sums of squares are NaN exactly for the variants with a
+    missing call (dosages are finite), so only those columns are searched and
+    summed again; imputed dosages, which seldom miss a call, are read once.
+    """
+    sumsq: _F64 = np.einsum("ij,ij->j", values, values)
+    found = []
+    suspect = np.flatnonzero(np.isnan(sumsq))
+    for j in suspect.tolist():
+        column = values[:, j]
+        hits = np.flatnonzero(np.isnan(column))
+        column[hits] = 0.0
+        found.append(hits + j * values.shape[0])
+    if suspect.size:
+        part = np.asfortranarray(values[:, suspect])
+        sumsq[suspect] = np.einsum("ij,ij->j", part, part)
+    return sumsq, np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+
+
+def observed_sums(raw: NDArray[np.int8] | _F64) -> tuple[NDArray[np.int64], _F64]:
+    """Per variant, the number of observed calls and their sum (int8: negative = missing; float: NaN)."""
+    n_called = np.empty(raw.shape[1], dtype=np.int64)
+    total = np.empty(raw.shape[1], dtype=np.float64)
+    for cols in _column_chunks(raw.shape[1]):
+        part = raw[:, cols]
+        seen = part >= 0 if raw.dtype == np.int8 else ~np.isnan(part)
+        n_called[cols] = seen.sum(axis=0)
+        total[cols] = np.where(seen, part, 0).sum(axis=0, dtype=np.float64)
+    return n_called, total
 
 
 def missing_sums(block: GenoBlock, weights: _F64) -> _F64:
@@ -201,6 +256,8 @@ def missing_sums(block: GenoBlock, weights: _F64) -> _F64:
     by the column-major scan, so the indicator's CSR layout is read off
     directly): about 6x faster than gathering the rows of ``weights``.
     """
+    from scipy.sparse import csr_array  # imported here: about 0.1 s, and blocks of imputed dosages have no gaps
+
     n_samples, n_variants = block.values.shape
     indptr = np.concatenate(([0], np.cumsum(np.bincount(block.miss_cols, minlength=n_variants))))
     indicator = csr_array((np.ones(block.miss_rows.size), block.miss_rows, indptr), shape=(n_variants, n_samples))
@@ -258,19 +315,27 @@ def sparse_variants(raw: NDArray[np.int8] | _F64, n_genotyped: int, *, count_zer
     (binary traits) the genotype is first counted in the minor allele
     (``2 - g`` when the mean is above 1), as regenie does.
     """
-    missing = raw < 0 if raw.dtype == np.int8 else np.isnan(raw)
-    n_miss = missing.sum(axis=0)
+    n_miss = np.empty(raw.shape[1], dtype=np.int64)
+    total = np.empty(raw.shape[1], dtype=np.float64)
+    zeros = np.empty(raw.shape[1], dtype=np.int64)
+    twos = np.empty(raw.shape[1], dtype=np.int64)
+    for cols in _column_chunks(raw.shape[1]):  # a few columns at a time: no temporary of the block's size
+        part = raw[:, cols]
+        missing = part < 0 if raw.dtype == np.int8 else np.isnan(part)
+        n_miss[cols] = missing.sum(axis=0)
+        values = np.where(missing, 0, part).astype(np.float64, copy=False)
+        total[cols] = values.sum(axis=0)
+        zeros[cols] = np.count_nonzero(values == 0.0, axis=0)
+        twos[cols] = np.count_nonzero(values == 2.0, axis=0)
     n_seen = raw.shape[0] - n_miss
-    values = np.where(missing, 0, raw).astype(np.float64, copy=False)
-    mean = values.sum(axis=0) / np.maximum(n_seen, 1)
-    zeros_seen = np.count_nonzero(values == 0.0, axis=0) - n_miss
+    mean = total / np.maximum(n_seen, 1)
+    zeros_seen = zeros - n_miss
     if count_zeros:
         result: NDArray[np.bool_] = zeros_seen >= 0.5 * n_genotyped
         return result
     if flip:
         flipped = mean > 1.0
-        twos_seen = np.count_nonzero(values == 2.0, axis=0)
-        zeros_seen = np.where(flipped, twos_seen, zeros_seen)
+        zeros_seen = np.where(flipped, twos, zeros_seen)
         mean = np.where(flipped, 2.0 - mean, mean)
     nonzero = n_seen - zeros_seen + np.where(mean == 0.0, 0, n_miss)
     result = nonzero <= 0.5 * n_genotyped

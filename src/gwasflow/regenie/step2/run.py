@@ -2,7 +2,8 @@
 
 The statistics are in :mod:`gwasflow.regenie.step2.assoc` (quantitative traits) and
 :mod:`gwasflow.regenie.step2.assoc_bt` (binary traits, ``--bt``: score test with
-Firth or SPA correction below ``--pThresh``). Variants are processed in
+Firth or SPA correction below ``--pThresh``); the result rows are made in
+:mod:`gwasflow.regenie.step2.results`. Variants are processed in
 .bim order, in blocks of ``--bsize`` variants within a chromosome; results for
 all phenotypes of one block come from a few matrix products. Variants with a
 minor allele count below ``--minMAC`` are not written and are counted, per
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -25,26 +25,28 @@ from numpy.typing import NDArray
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.binary.logistic import check_binary
 from gwasflow.regenie.blocks import iter_blocks, select_variants
-from gwasflow.regenie.io.bed import VariantInfo
 from gwasflow.regenie.io.bgen import info_scores
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
 from gwasflow.regenie.linalg import PhenoGroup, covariate_basis, group_by_mask
 from gwasflow.regenie.options import Options
-from gwasflow.regenie.output import RESULT_HEADER, RESULT_HEADER_INFO, PendingFiles, result_lines
+from gwasflow.regenie.output import RESULT_HEADER, RESULT_HEADER_INFO, PendingFiles
 from gwasflow.regenie.runlog import RunLog
 from gwasflow.regenie.samples import Analysis, load_analysis
 from gwasflow.regenie.step2.assoc import (
     BlockStats,
+    GenoBlock,
     NullModel,
     Offsets,
     association_block,
     fit_null,
     genotype_block,
     make_offsets,
+    observed_sums,
     sparse_variants,
 )
-from gwasflow.regenie.step2.assoc_bt import BinaryModel, BinaryStats, Correction, binary_block, fit_binary_model
+from gwasflow.regenie.step2.assoc_bt import BinaryModel, Correction, binary_block, fit_binary_model
+from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_strings
 
 __all__ = ["correction_of", "run_step2"]
 
@@ -110,14 +112,6 @@ class _GroupState:
     outside: NDArray[np.intp] | None = None  # the analysed samples outside the group (regenie's Firth counts them)
     x_masked: NDArray[np.float64] | None = None  # their covariates
     offsets: dict[int, Offsets | BinaryModel] = field(default_factory=dict)
-
-
-@dataclass
-class _BlockResult:
-    texts: list[str]
-    ignored: int = 0
-    corrected: int = 0
-    failed: int = 0
 
 
 class _Context:
@@ -198,125 +192,59 @@ def _group_states(analysis: Analysis, *, binary: bool) -> list[_GroupState]:
     return states
 
 
-def _variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[list[str]]:
-    return [
-        [str(c) for c in variants.chrom[block].tolist()],
-        [str(p) for p in variants.pos[block].tolist()],
-        variants.ids[block].tolist(),
-        variants.allele0[block].tolist(),
-        variants.allele1[block].tolist(),
-    ]
-
-
-def _sequential_mac(values: NDArray[np.float64], masked: NDArray[np.bool_]) -> float:
-    """A trait's minor allele count summed in regenie's order (Geno.cpp: the total over the analysed samples in
-    file order, minus the trait's masked samples one by one), for variants at the ``--minMAC`` boundary, where
-    the order of the floating-point additions decides whether the variant is reported."""
-    seen = values[~np.isnan(values)]
-    total = 0.0
-    for value in seen.tolist():
-        total += value
-    removed = 0.0
-    for value in values[masked & ~np.isnan(values)].tolist():
-        removed -= value
-    count = removed + total
-    n_called = int(seen.size - (masked & ~np.isnan(values)).sum())
-    return min(count, 2.0 * n_called - count)
-
-
-@dataclass
-class _InfoFilter:
-    """``--minINFO`` on dosage input: the threshold and which variants pass it over all analysed samples."""
-
-    min_info: float
-    overall_ok: NDArray[np.bool_]
-
-
-def _format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
-                  variance_sums: NDArray[np.float64] | None, result: _BlockResult,
-                  boundary_mac: Callable[[int, int], float] | None = None,
-                  info_filter: _InfoFilter | None = None) -> None:
-    """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
-
-    Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
-    has them per trait (quantitative traits with different missing samples).
-    ``variance_sums`` (dosage input) gives each trait's INFO score;
-    ``boundary_mac(variant, trait)`` recounts a MAC within rounding of ``min_mac``.
-    With ``info_filter``, a test is ignored (as for a low MAC) when the variant's
-    INFO over all analysed samples, or over the trait's own samples, is below
-    ``--minINFO`` (regenie's ``info1`` and per-trait ``info`` checks).
-    """
-    mac, freq, n_obs = stats.mac, stats.a1freq, stats.n_obs
-    if n_obs.ndim == 1:
-        mac, freq, n_obs = mac[:, None], freq[:, None], n_obs[:, None]
-    for j, col in enumerate(columns):
-        t = j if n_obs.shape[1] > 1 else 0
-        keep = mac[:, t] >= min_mac
-        if boundary_mac is not None:
-            for row in np.flatnonzero(np.abs(mac[:, t] - min_mac) <= 1e-9 * max(min_mac, 1.0)).tolist():
-                keep[row] = boundary_mac(row, col) >= min_mac
-        if info_filter is not None and variance_sums is not None:
-            trait_info = info_scores(variance_sums[:, col], 2.0 * freq[:, t] * n_obs[:, t], n_obs[:, t])
-            keep &= info_filter.overall_ok & (trait_info >= info_filter.min_info)
-        rows = np.flatnonzero(keep)
-        kept = [[column[i] for i in rows.tolist()] for column in strings]
-        values = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
-        extra = None
-        if isinstance(stats, BinaryStats):
-            extra = ["TEST_FAIL" if failed else "NA" for failed in stats.failed[rows, j].tolist()]
-            result.corrected += int(stats.corrected[rows, j].sum())
-            result.failed += int(stats.failed[rows, j].sum())
-        info = None
-        if variance_sums is not None:
-            info = info_scores(variance_sums[rows, col], 2.0 * freq[rows, t] * n_obs[rows, t], n_obs[rows, t])
-        result.texts[col] = result_lines(kept, freq[rows, t], n_obs[rows, t], values, info, extra=extra)
-        result.ignored += int((~keep).sum())
-
-
 def _call_means(raw: NDArray[np.int8] | NDArray[np.float64]) -> NDArray[np.float64]:
     """Mean of the observed calls of each variant (int8: negative = missing; float: NaN = missing)."""
-    if raw.dtype == np.int8:
-        seen = raw >= 0
-        total = np.where(seen, raw, 0).sum(axis=0, dtype=np.float64)
-    else:
-        seen = ~np.isnan(raw)
-        total = np.where(seen, raw, 0.0).sum(axis=0)
-    result: NDArray[np.float64] = total / np.maximum(seen.sum(axis=0), 1)
+    n_called, total = observed_sums(raw)
+    result: NDArray[np.float64] = total / np.maximum(n_called, 1)
     return result
 
 
-def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResult:
-    """Read, test and format one block: the text for each phenotype and the counts for the log."""
+def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResult:
+    """Read, test and format one block: the text for each phenotype and the counts for the log.
+
+    Quantitative traits on dosages (BGEN, PGEN): the block is decoded straight
+    into this thread's genotype buffer and prepared there in place (no second
+    copy of the block; :func:`genotype_block`).
+    """
     variance_sums = None
     raw: NDArray[np.int8] | NDArray[np.float64]
-    if ctx.source.has_info:
+    # quantitative traits (one state, all rows) on dosages (BGEN, PGEN): decoded into the genotype buffer
+    in_place = (ctx.source.has_info or bool(ctx.opts.pgen)) and not ctx.opts.bt
+    if ctx.source.has_info or in_place:
         # per trait, over its observed samples (regenie's per-trait INFO): (n_variants, n_phenotypes)
-        raw, variance_sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.info_weights)
+        out = ctx.buffer(ctx.observed.shape[0]) if in_place else None
+        raw, sums = ctx.source.read_block_info(block, ctx.sample_index, ctx.info_weights, out=out)
+        variance_sums = sums if ctx.source.has_info else None
     else:
         raw = ctx.source.read_raw(block, ctx.sample_index)
     info_filter = None
     if ctx.min_info is not None and variance_sums is not None:
-        called = ~np.isnan(raw)
-        overall = info_scores(variance_sums[:, -1], np.where(called, raw, 0.0).sum(axis=0), called.sum(axis=0))
-        info_filter = _InfoFilter(ctx.min_info, overall >= ctx.min_info)
-    strings = _variant_strings(ctx.source.variants, block)
-    result = _BlockResult(texts=[""] * ctx.n_phenotypes)
+        n_called, dosage_sums = observed_sums(raw)
+        overall = info_scores(variance_sums[:, -1], dosage_sums, n_called)
+        info_filter = InfoFilter(ctx.min_info, overall >= ctx.min_info)
+    strings = variant_strings(ctx.source.variants, block)
+    result = BlockResult(texts=[""] * ctx.n_phenotypes)
     sparse = None  # only binary traits and quantitative traits with missing values read regenie's sparse rule
     if ctx.opts.bt or any(state.null is not None and state.null.gaps for state in ctx.states):
         sparse = sparse_variants(raw, ctx.n_genotyped, count_zeros=bool(ctx.opts.pgen), flip=ctx.opts.bt)
     # regenie imputes a missing call by the mean over all analysed samples, and for binary traits counts the
     # minor allele (its sparse-genotype score depends on the allele counted)
     means = _call_means(raw) if ctx.opts.bt else None
+    whole: GenoBlock | None = None  # the block of all rows, whose missing calls ``boundary`` needs
 
     def boundary(row: int, col: int) -> float:
         calls = raw[:, row]
         values = np.where(calls < 0, np.nan, calls) if calls.dtype == np.int8 else calls.astype(np.float64)
-        return _sequential_mac(values, ctx.observed[:, col] == 0.0)
+        if whole is not None and whole.values.ctypes.data == raw.ctypes.data:  # prepared in place: NaN are 0 now
+            values[whole.miss_rows[whole.miss_cols == row]] = np.nan
+        return sequential_mac(values, ctx.observed[:, col] == 0.0)
 
     for state in ctx.states:
         rows = state.group.rows
         sub = raw if rows is None else raw[rows]
         geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
+        if rows is None:
+            whole = geno
         model = ctx.offsets(state, chrom)
         stats: BlockStats
         if isinstance(model, BinaryModel):
@@ -329,22 +257,22 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> _BlockResu
         else:
             assert state.null is not None
             stats = association_block(geno, state.null, model, sparse)
-        _format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
+        format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
                       info_filter)
     return result
 
 
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
-                handles: list[TextIO], log: RunLog) -> _BlockResult:
+                handles: list[TextIO], log: RunLog) -> BlockResult:
     """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
     source.num_threads = 1  # parallelism is over blocks
     ctx = _Context(source, analysis, opts, locos)
     index = select_variants(source.variants, opts)
     blocks = list(iter_blocks(index, source.variants.chrom, opts.bsize))
-    total = _BlockResult(texts=[])
+    total = BlockResult(texts=[])
     current = -1
     with ThreadPoolExecutor(max_workers=opts.threads) as pool:
-        pending: deque[tuple[int, Future[_BlockResult]]] = deque()
+        pending: deque[tuple[int, Future[BlockResult]]] = deque()
         for position in range(len(blocks) + 1):
             if position < len(blocks):
                 chrom, block = blocks[position]

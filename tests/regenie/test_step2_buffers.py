@@ -1,0 +1,70 @@
+"""Step 2's block preparation in place and in column chunks equals the whole-array computation."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gwasflow.regenie.step2.assoc import genotype_block, observed_sums, sparse_variants
+
+
+def _dosages(n: int, m: int, seed: int) -> NDArray[np.float64]:
+    rng = np.random.default_rng(seed)
+    values = np.asfortranarray(rng.choice([0.0, 0.0, 0.4, 1.0, 1.7, 2.0], size=(n, m)))
+    values[rng.random((n, m)) < 0.05] = np.nan
+    values[:, 3] = np.nan  # a variant with no call
+    return values
+
+
+def test_genotype_block__in_place_equals_the_copy() -> None:
+    raw = _dosages(300, 150, seed=1)  # more than one 64-column chunk
+    copied = genotype_block(raw.copy(order="F"), out=np.empty((300, 200), order="F"))
+    buffer = np.empty((300, 200), order="F")
+    view = buffer[:, :150]
+    view[...] = raw
+    in_place = genotype_block(view, out=buffer)
+    assert np.shares_memory(in_place.values, buffer)
+    np.testing.assert_array_equal(in_place.values, copied.values)
+    np.testing.assert_array_equal(in_place.miss_rows, copied.miss_rows)
+    np.testing.assert_array_equal(in_place.miss_cols, copied.miss_cols)
+    np.testing.assert_array_equal(in_place.sumsq, copied.sumsq)
+    want_rows, want_cols = np.nonzero(np.isnan(raw.T))
+    np.testing.assert_array_equal(in_place.miss_cols, want_rows)
+    np.testing.assert_array_equal(in_place.miss_rows, want_cols)
+    assert not np.isnan(buffer[:, :150]).any(), "missing calls become 0 in place"
+    zeroed = np.where(np.isnan(raw), 0.0, raw)
+    np.testing.assert_array_equal(in_place.sumsq, np.einsum("ij,ij->j", zeroed, zeroed))
+
+
+def test_genotype_block__copy_leaves_raw_alone() -> None:
+    raw = _dosages(50, 70, seed=2)
+    before = raw.copy()
+    genotype_block(raw, out=np.empty((50, 80), order="F"))
+    np.testing.assert_array_equal(raw, before)
+
+
+def test_observed_sums__counts_and_sums_the_calls() -> None:
+    raw = _dosages(200, 130, seed=3)
+    n_called, total = observed_sums(raw)
+    np.testing.assert_array_equal(n_called, (~np.isnan(raw)).sum(axis=0))
+    np.testing.assert_array_equal(total, np.where(np.isnan(raw), 0.0, raw).sum(axis=0))
+    calls = np.asfortranarray(np.random.default_rng(4).integers(-1, 3, size=(90, 70)).astype(np.int8))
+    n_called, total = observed_sums(calls)
+    np.testing.assert_array_equal(n_called, (calls >= 0).sum(axis=0))
+    np.testing.assert_array_equal(total, np.where(calls >= 0, calls, 0).sum(axis=0))
+
+
+def test_sparse_variants__chunked_counts_match_the_rule() -> None:
+    raw = _dosages(120, 140, seed=5)
+    raw[:, 10:20] = 0.0  # all zero: sparse
+    raw[:, 20:30] = 2.0  # all two: dense, and sparse once flipped for binary traits
+    missing = np.isnan(raw)
+    values = np.where(missing, 0.0, raw)
+    n_seen = (~missing).sum(axis=0)
+    mean = values.sum(axis=0) / np.maximum(n_seen, 1)
+    zeros_seen = (values == 0.0).sum(axis=0) - missing.sum(axis=0)
+    nonzero = n_seen - zeros_seen + np.where(mean == 0.0, 0, missing.sum(axis=0))
+    np.testing.assert_array_equal(sparse_variants(raw, 120), nonzero <= 60)
+    np.testing.assert_array_equal(sparse_variants(raw, 120, count_zeros=True), zeros_seen >= 60)
+    flipped = sparse_variants(raw, 120, flip=True)
+    assert flipped[20:30].all() and not sparse_variants(raw, 120)[20:30].any() and flipped[10:20].all()
