@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from gwasflow.demo import write_demo
 from gwasflow.report.sumstats import Skip, SumstatsError, p_value_text, write_ssf_table
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ INFO N TEST BETA SE CHISQ LOG10P EXTRA"
+REPO = Path(__file__).resolve().parents[2]
 SSF_FIRST = ["chromosome", "base_pair_location", "effect_allele", "other_allele", "beta", "standard_error",
              "effect_allele_frequency", "p_value"]
 
@@ -189,3 +191,34 @@ def test_export_sumstats__genome_build_comes_from_the_spec(demo_run: Path, tmp_p
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load((run / "sumstats" / "Y2.tsv.gz-meta.yaml").read_text())["genome_assembly"] == "GRCh38"
     assert sorted(p.name for p in (run / "sumstats").iterdir()) == ["Y2.tsv.gz", "Y2.tsv.gz-meta.yaml"]
+
+
+def _gwaslab_python() -> str:
+    """gwaslab's interpreter: $GWASFLOW_GWASLAB_PYTHON (set by .ci/run), else .ci-venv-gwaslab/ in the clone."""
+    found = os.environ.get("GWASFLOW_GWASLAB_PYTHON") or str(REPO / ".ci-venv-gwaslab" / "bin" / "python")
+    assert Path(found).is_file(), (f"gwaslab not found at {found}: `python3 -m venv .ci-venv-gwaslab && "
+                                   ".ci-venv-gwaslab/bin/pip install gwaslab` (bash .ci/run does it)")
+    return found
+
+
+def test_export_sumstats__gwaslab_reads_the_same_values(demo_run: Path, tmp_path: Path) -> None:
+    """The done-when of issue 16 item 5: a library made for such files reads the export with the same values."""
+    proc = _gwasflow(["export-sumstats", "--genome-build", "GRCh38", "--out", str(tmp_path)], demo_run)
+    assert proc.returncode == 0, proc.stderr
+    files = [str(tmp_path / f"{trait}.tsv.gz") for trait in ("Y1", "Y2")]
+    read = subprocess.run([_gwaslab_python(), str(Path(__file__).with_name("gwaslab_read.py")), *files],
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert read.returncode == 0, read.stderr[-3000:]
+    tables = json.loads(read.stdout)
+    for trait, path in zip(("Y1", "Y2"), files, strict=True):
+        got, merged = tables[path], _regenie(demo_run / "results" / f"{trait}.regenie.gz")
+        assert len(got["POS"]) == len(merged) > 1000
+        assert got["CHR"] == merged["CHROM"].astype(str).tolist()
+        assert [int(p) for p in got["POS"]] == merged["GENPOS"].tolist()
+        assert got["EA"] == merged["ALLELE1"].tolist() and got["NEA"] == merged["ALLELE0"].tolist()
+        assert [float(v) for v in got["BETA"]] == merged["BETA"].tolist()
+        assert [float(v) for v in got["SE"]] == merged["SE"].tolist()
+        assert [float(v) for v in got["EAF"]] == merged["A1FREQ"].tolist()
+        assert [int(v) for v in got["N"]] == merged["N"].tolist()
+        log10p = [-math.log10(float(p)) for p in got["P"]]
+        assert log10p == pytest.approx(merged["LOG10P"].tolist(), abs=1e-5)
