@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from gwasflow.errors import Problem, SpecError
+from gwasflow.report.qccounts import read_qc_table
 from gwasflow.simulate import Cohort, simulate_cohort, write_plink, write_tables
 from gwasflow.simulate_biobank import ArrayFaults, genotyping_array
 from gwasflow.spec import load, validate
@@ -96,6 +97,15 @@ def test_run__dataset_qc_jobs_filter_each_file_as_gwasflow_qc_by_hand(tmp_path: 
     for text in results.values():
         ids = {line.split("\t")[2] for line in text.splitlines()[1:]}
         assert len(ids) == n_variants - len(removed) and not ids & removed
+    tables = {label: read_qc_table(tmp_path / "out" / "qc" / f"{label}.tsv") for label in ("g_1", "g_2")}
+    assert sum(rows[-1].left for rows in tables.values()) == n_variants - len(removed)
+    assert all(rows[0].step == "variants_in" and sum(r.removed for r in rows[2:]) == rows[0].left - rows[-1].left
+               for rows in tables.values())  # fmt: skip
+    events = [json.loads(line) for line in (tmp_path / "out" / ".gwasflow" / "events.jsonl").read_text().splitlines()]
+    counted = {e["dataset"]: e["variants_kept"] for e in events if e["event"] == "dataset_qc_counts"}
+    assert counted == {label: rows[-1].left for label, rows in tables.items()}
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="dataset-qc"' in report and "<h3>g_1</h3>" in report and "<h3>g_2</h3>" in report
 
 
 @pytest.mark.parametrize(("change", "field", "message"), [

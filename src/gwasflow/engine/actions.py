@@ -18,7 +18,7 @@ from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.html import write_report
 from gwasflow.report.loci.stage import loci_for_report
 from gwasflow.report.merge import ignored_low_mac, merge_phenotype
-from gwasflow.report.qccounts import QC_TABLE_NAME, qc_event_fields, qc_rows, write_qc_table
+from gwasflow.report.qccounts import DATASET_QC_DIR, QC_TABLE_NAME, qc_event_fields, qc_rows, write_qc_table
 from gwasflow.report.summary import summarize_results, write_summary
 from gwasflow.storage.ownership import remove_workspace
 
@@ -68,6 +68,24 @@ def _merge(job: Job, ctx: ActionContext) -> str:
     return f"{result.rows} rows ({result.ignored} ignored for low MAC)"
 
 
+def _write_qc_tables(job: Job, ctx: ActionContext, folder: Path) -> None:
+    """``qc.tsv`` (step 1's QC) and ``qc/<file>.tsv`` (each dataset file's QC before step 2), with their events."""
+    qc_json = job.meta.get("qc_json")
+    if qc_json is not None:
+        rows = qc_rows(Path(qc_json))
+        write_qc_table(rows, folder / QC_TABLE_NAME)
+        fields: dict[str, Any] = qc_event_fields(rows)
+        ctx.rundir.event("qc_counts", **fields)
+    for qc_job in ctx.graph.by_step(Step.QC):
+        if qc_job.id == "qc":
+            continue  # step 1's QC, above
+        label = str(qc_job.meta["dataset"])
+        rows = qc_rows(Path(str(qc_job.meta["qc_json"])))
+        write_qc_table(rows, folder / DATASET_QC_DIR / f"{label}.tsv")
+        counts: dict[str, Any] = qc_event_fields(rows)
+        ctx.rundir.event("dataset_qc_counts", dataset=label, **counts)
+
+
 def _report(job: Job, ctx: ActionContext) -> str:
     """``summary.tsv`` and the self-contained ``report.html`` (plots, loci, timeline, failures)."""
     summaries = {
@@ -76,12 +94,7 @@ def _report(job: Job, ctx: ActionContext) -> str:
     }
     summary_path = next((Path(p) for p in job.outputs if p.endswith(".tsv")), ctx.rundir.summary_path)
     write_summary(list(summaries.values()), summary_path)
-    qc_json = job.meta.get("qc_json")
-    if qc_json is not None:
-        rows = qc_rows(Path(qc_json))
-        write_qc_table(rows, summary_path.parent / QC_TABLE_NAME)
-        fields: dict[str, Any] = qc_event_fields(rows)
-        ctx.rundir.event("qc_counts", **fields)
+    _write_qc_tables(job, ctx, summary_path.parent)
     html_path = next((Path(p) for p in job.outputs if p.endswith(".html")), None)
     loci = loci_for_report(ctx.rundir)
     if loci.problem is not None:

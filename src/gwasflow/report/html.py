@@ -35,7 +35,7 @@ from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_dura
 from gwasflow.report.pages import NearestGene, Trait, case_control_counts, write_site
 from gwasflow.report.plots import manhattan_png, qq_png, timeline_png
 from gwasflow.report.progress import ItemProgress, NullItemProgress
-from gwasflow.report.qccounts import QC_TABLE_NAME, read_qc_table
+from gwasflow.report.qccounts import QC_TABLE_NAME, read_dataset_qc_tables, read_qc_table
 from gwasflow.report.summary import Locus, PhenotypeSummary, summarize_results
 
 __all__ = ["REPORT_NAME", "write_report"]
@@ -130,6 +130,7 @@ def _context(
         "phenotypes": phenotypes,
         "index": index,
         "qc": read_qc_table(rundir.root / QC_TABLE_NAME),
+        "dataset_qc": read_dataset_qc_tables(rundir.root),
         "timeline": _data_uri(timeline_png(attempts, job_steps, now=now)),
         "states": sorted({s for step in metrics.steps for s in step.state_counts}, key=_state_order),
         "failed": failed[-MAX_FAILED_SHOWN:],

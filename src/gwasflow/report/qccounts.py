@@ -20,9 +20,11 @@ from pathlib import Path
 from gwasflow.qc.model import QcFilter
 from gwasflow.storage.atomic import write_atomic
 
-__all__ = ["QC_TABLE_NAME", "QcRow", "qc_event_fields", "qc_rows", "read_qc_table", "write_qc_table"]
+__all__ = ["DATASET_QC_DIR", "QC_TABLE_NAME", "QcRow", "qc_event_fields", "qc_rows", "read_dataset_qc_tables",
+           "read_qc_table", "write_qc_table"]
 
 QC_TABLE_NAME = "qc.tsv"
+DATASET_QC_DIR = "qc"  # <outdir>/qc/<file label>.tsv: the per-dataset variant QC before step 2, same columns
 _SAMPLE_FILTERS = frozenset({QcFilter.MIND})
 _LIST = "sample_list"
 
@@ -76,6 +78,14 @@ def write_qc_table(rows: list[QcRow], path: Path) -> None:
     """Write ``qc.tsv`` atomically."""
     text = "step\tremoved\tleft\n" + "".join(f"{r.step}\t{r.removed}\t{r.left}\n" for r in rows)
     write_atomic(path, text)
+
+
+def read_dataset_qc_tables(outdir: Path) -> dict[str, list[QcRow]]:
+    """The per-dataset QC tables of a run (``<outdir>/qc/<label>.tsv``), by file label, in name order."""
+    folder = outdir / DATASET_QC_DIR
+    if not folder.is_dir():
+        return {}
+    return {path.name.removesuffix(".tsv"): read_qc_table(path) for path in sorted(folder.glob("*.tsv"))}
 
 
 def read_qc_table(path: Path) -> list[QcRow]:
