@@ -35,7 +35,7 @@ from gwasflow.storage.atomic import write_atomic
 __all__ = ["RunDir", "write_atomic"]
 
 #: What a finished run leaves at the top of its run folder and in ``.gwasflow/`` (moved aside together).
-_PUBLISHED = ("results", "summary.tsv", "qc.tsv", "qc", "report.html", "index.html", "phenotypes")
+_PUBLISHED = ("results", "summary.tsv", "qc.tsv", "qc", "loci", "report.html", "index.html", "phenotypes")
 _STATE = ("spec.json", "events.jsonl", "SUCCEEDED", "FAILED")
 
 

@@ -51,7 +51,7 @@ def test_main_loci__writes_tables_and_page_with_genes(tmp_path: Path) -> None:
     _finished_run(tmp_path, {"genes": "genes.gtf", "genome_build": "hg38", "clump_p1": 1e-6})
     proc = _gwasflow(["loci", "spec.yaml", "--html", "loci.html"], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    table = (tmp_path / "out" / "results" / "Y1.loci.tsv").read_text().splitlines()
+    table = (tmp_path / "out" / "loci" / "Y1.tsv").read_text().splitlines()
     assert table[0].startswith("PHENO\tLEAD_ID\tCHROM")
     assert len(table) - 1 >= 3
     assert all(row.split("\t")[9] != "NA" for row in table[1:])  # every locus has its nearest gene
@@ -66,7 +66,7 @@ def test_main_loci__without_gene_file_says_so(tmp_path: Path) -> None:
     proc = _gwasflow(["loci", "spec.yaml", "--pheno", "Y1"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "genes: no gene annotation given" in proc.stdout
-    rows = [r.split("\t") for r in (tmp_path / "out" / "results" / "Y1.loci.tsv").read_text().splitlines()[1:]]
+    rows = [r.split("\t") for r in (tmp_path / "out" / "loci" / "Y1.tsv").read_text().splitlines()[1:]]
     assert rows and all(r[9:12] == ["NA", "NA", "NA"] for r in rows)
 
 
@@ -75,7 +75,7 @@ def test_main_loci__unknown_phenotype_exits_2(tmp_path: Path) -> None:
     proc = _gwasflow(["loci", "spec.yaml", "--pheno", "Y9"], tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["error: phenotype 'Y9' is not in this run (its phenotypes: Y1)"]
-    assert not (tmp_path / "out" / "results" / "Y9.loci.tsv").exists()
+    assert not (tmp_path / "out" / "loci" / "Y9.tsv").exists()
 
 
 def test_report_spec__genes_need_a_build() -> None:
@@ -131,8 +131,8 @@ def test_main_loci__on_a_run_folder_uses_its_recorded_spec(tmp_path: Path) -> No
     (run / ".gwasflow" / "spec.json").write_text(spec.model_dump_json())
     proc = _gwasflow(["loci"], run)
     assert proc.returncode == 0, proc.stderr
-    assert f"-> {run / 'results' / 'Y1.loci.tsv'}" in proc.stdout
-    assert (run / "results" / "Y1.loci.tsv").read_text().startswith("PHENO\t")
+    assert f"-> {run / 'loci' / 'Y1.tsv'}" in proc.stdout
+    assert (run / "loci" / "Y1.tsv").read_text().startswith("PHENO\t")
     (run / ".gwasflow" / "spec.json").unlink()
     proc = _gwasflow(["loci"], run)
     assert proc.returncode == 2 and "has no record of its spec" in proc.stderr
@@ -149,7 +149,7 @@ def test_main_loci__demo_run_equals_plink_clump_and_has_genes(tmp_path: Path) ->
     spec_path.write_text(spec_path.read_text() + "report: {genes: genes.gtf, genome_build: hg19}\n")
     proc = _gwasflow(["loci", "spec.yaml", "--pheno", "Y1", "--html", "loci.html"], demo)
     assert proc.returncode == 0, proc.stderr
-    rows = [r.split("\t") for r in (demo / "results" / "Y1.loci.tsv").read_text().splitlines()[1:]]
+    rows = [r.split("\t") for r in (demo / "loci" / "Y1.tsv").read_text().splitlines()[1:]]
     merged = read_results(demo / "results" / "Y1.regenie.gz")
     plink_input = tmp_path / "y1.plink.txt"
     plink_input.write_text("ID\tP\n" + "".join(f"{i}\t{10.0 ** -lp!r}\n" for i, lp in

@@ -26,7 +26,7 @@ def test_loci_for_report__sections_and_genes_from_the_run(tmp_path: Path) -> Non
     rundir = _rundir(tmp_path, with_genes=True)
     loci = loci_for_report(rundir)
     assert loci.problem is None and loci.genes is not None
-    table = (rundir.results_dir / "Y1.loci.tsv").read_text().splitlines()[1:]
+    table = (rundir.root / "loci" / "Y1.tsv").read_text().splitlines()[1:]
     section = loci.sections["Y1"]
     assert len(table) >= 3
     for row in table:

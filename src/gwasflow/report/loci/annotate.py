@@ -2,7 +2,7 @@
 
 :func:`annotate_phenotype` works on one result file and open genotype files (a test or a notebook
 can call it); :func:`annotate_run` does every phenotype of a finished run folder, with the run's own
-step 2 genotypes and the spec's ``report`` settings, writing ``results/<pheno>.loci.tsv``.
+step 2 genotypes and the spec's ``report`` settings, writing ``loci/<pheno>.tsv`` beside ``results/``.
 
 With several genotype files (datasets, per-chromosome ``{chrom}`` files) each file is clumped on its
 own, as ``plink2 --clump`` would be run once per file: a clump never spans two files, which is exact
@@ -31,8 +31,11 @@ from gwasflow.report.loci.table import Locus, loci_from_clumps, write_loci_tsv
 from gwasflow.spec.genotypes import GenoFormat
 from gwasflow.spec.model import DatasetFile, RunSpec
 
-__all__ = ["LdPanel", "LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "annotate_rundir",
+__all__ = ["LOCI_DIR", "LdPanel", "LociError", "PhenotypeLoci", "annotate_phenotype", "annotate_run", "annotate_rundir",
            "clump_options", "load_run_genes", "open_dataset_file", "open_panel"]
+
+
+LOCI_DIR = "loci"  # <outdir>/loci/<pheno>.tsv: beside results/, which holds the merged results only
 
 
 class LociError(GwasflowError):
@@ -122,7 +125,7 @@ def clump_options(spec: RunSpec) -> ClumpOptions:
 
 def annotate_run(spec: RunSpec, results_dir: Path, *, phenotypes: Sequence[str] = ()
                  ) -> list[tuple[PhenotypeLoci, Path]]:
-    """Write ``results_dir/<pheno>.loci.tsv`` for each phenotype (all of the spec's unless ``phenotypes``).
+    """Write ``<results_dir>/../loci/<pheno>.tsv`` for each phenotype (all of the spec's unless ``phenotypes``).
 
     Returns each phenotype's loci (with their regional plots' data) and the table's path.
     """
@@ -141,7 +144,7 @@ def annotate_run(spec: RunSpec, results_dir: Path, *, phenotypes: Sequence[str] 
     written = []
     for pheno, path in paths.items():
         result = annotate_phenotype(pheno, read_results(path), panels, genes, options)
-        written.append((result, write_loci_tsv(result.loci, results_dir / f"{pheno}.loci.tsv")))
+        written.append((result, write_loci_tsv(result.loci, results_dir.parent / LOCI_DIR / f"{pheno}.tsv")))
     return written
 
 

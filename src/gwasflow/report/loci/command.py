@@ -1,7 +1,7 @@
 """``gwasflow loci``: the loci of a finished run, with genes and regional plots, outside the run itself.
 
 Takes the run folder (its recorded spec) or the spec file (its ``outdir``), clumps each phenotype's
-merged result with the run's step 2 genotypes, writes ``results/<pheno>.loci.tsv`` and, with
+merged result with the run's step 2 genotypes, writes ``loci/<pheno>.tsv`` and, with
 ``--html``, one self-contained page holding every phenotype's locus table and regional plots.
 """
 

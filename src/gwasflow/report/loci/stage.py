@@ -1,7 +1,7 @@
 """The loci of a run as the report stage uses them: genes for the pages and each phenotype's locus section.
 
 :func:`loci_for_report` runs :func:`gwasflow.report.loci.annotate.annotate_rundir` (which writes
-``results/<pheno>.loci.tsv``) and turns its result into what :func:`gwasflow.report.html.write_report`
+``loci/<pheno>.tsv``) and turns its result into what :func:`gwasflow.report.html.write_report`
 takes: the gene index (nearest gene in tooltips and the index page) and one HTML section per phenotype
 (locus table and regional plots). Loci are an annotation of finished, verified results: when they cannot
 be computed (a genotype file gone, a gene file unreadable) the report falls back to its distance-clumped

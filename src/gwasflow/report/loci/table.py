@@ -1,4 +1,4 @@
-"""The locus table of a phenotype: one row per clump, as ``<pheno>.loci.tsv`` and as an HTML section.
+"""The locus table of a phenotype: one row per clump, as ``loci/<pheno>.tsv`` and as an HTML section.
 
 A locus is a clump (:mod:`gwasflow.report.loci.clump`): its lead (index) variant, its span (the
 lowest and highest position of the lead and its members with ``p <= p2``), how many variants it
