@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gwasflow.core.rundir import RunDir
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.executors.base import Executor
 from gwasflow.executors.registry import make_executor

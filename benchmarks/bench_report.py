@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 from gwasflow.report.html import write_report

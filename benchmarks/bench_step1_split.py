@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gwasflow.core.rundir import RunDir
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.executors.registry import make_executor
 from gwasflow.plan.build import build_graph

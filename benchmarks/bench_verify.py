@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench_report import write_synthetic
 
+from gwasflow.core.states import JobState
 from gwasflow.engine.outputs import fingerprint
-from gwasflow.engine.states import JobState
 from gwasflow.engine.verify import verify_run
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 

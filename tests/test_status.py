@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import AttemptState, RunState
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import AttemptState, RunState
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.status import INTERRUPTED, live_driver, print_status, shown_state
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gwasflow import __version__
+from gwasflow.core.uri import redact
 from gwasflow.errors import GwasflowError, Problem, SpecError
-from gwasflow.storage.uri import redact
 
 if TYPE_CHECKING:
+    from gwasflow.core.rundir import RunDir
     from gwasflow.engine.driver import RunOutcome
-    from gwasflow.engine.rundir import RunDir
     from gwasflow.spec.model import RunSpec
 
 __all__ = ["main"]
@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return selftest_main(args_list[1:])
     args = _parser().parse_args(args_list)
-    from gwasflow.engine.events import Level, LogFormat, configure_console
+    from gwasflow.core.events import Level, LogFormat, configure_console
 
     configure_console(fmt=LogFormat(args.log_format), level=Level[args.log_level.upper()])
     handler = _HANDLERS[args.command]
@@ -296,9 +296,9 @@ def run_spec_file(path: Path, *, quiet: bool = False, force: bool = False) -> in
 
     An ``outdir`` that holds an earlier run needs ``force`` (see ``engine/launch.py``).
     """
+    from gwasflow.core.states import RunState
     from gwasflow.engine.launch import start_run
     from gwasflow.engine.progress import make_progress
-    from gwasflow.engine.states import RunState
     from gwasflow.spec import load, validate
 
     spec = load(path)
@@ -418,7 +418,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _report_outcome(outcome: RunOutcome) -> int:
-    from gwasflow.engine.states import RunState
+    from gwasflow.core.states import RunState
 
     print(f"run {outcome.run_id}: {outcome.state.value} in {outcome.elapsed_s:.1f} s ({outcome.message})")
     if outcome.state is RunState.SUCCEEDED:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from gwasflow.engine.rundir import write_atomic
+from gwasflow.core.rundir import write_atomic
 from gwasflow.simulate import simulate_cohort, write_cohort
 from gwasflow.simulate_biobank import write_biobank
 

@@ -16,7 +16,7 @@ decides exit codes, and for a submission whether trying again can help::
 
 A job attempt that ends without its outputs is not an exception: it is data.
 The executor reports it as an ``ExecStatus`` with a typed ``ExecCause``
-(``engine/states.py``), ``engine/classify.py`` turns it into an
+(``core/states.py``), ``engine/classify.py`` turns it into an
 ``ErrorType``, the driver records it on the attempt, and ``engine/retry.py``
 decides from the job's history of error types (``interrupted`` has its own
 budget, a job the run cancelled is never retried, ``bad_input`` never is).

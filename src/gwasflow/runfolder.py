@@ -14,9 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import AttemptState
 from gwasflow.engine.recovery import stale_jobs
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import AttemptState
 from gwasflow.engine.store import AttemptRecord, RunRecord, SQLiteStore
 from gwasflow.engine.verify import merge_records, verify_run
 from gwasflow.errors import StoreError

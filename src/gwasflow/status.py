@@ -20,8 +20,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.store import AttemptRecord, SQLiteStore
 from gwasflow.errors import StoreError
 from gwasflow.plan.model import Step

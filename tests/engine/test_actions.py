@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gwasflow.core.rundir import RunDir
 from gwasflow.engine.actions import ActionContext, run_action
-from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import MemoryStore
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 from gwasflow.storage.ownership import claim_workspace

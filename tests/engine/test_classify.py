@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gwasflow.core.states import ExecCause
 from gwasflow.engine.classify import (
     BAD_INPUT_LINE,
     ErrorType,
@@ -16,7 +17,6 @@ from gwasflow.engine.classify import (
     classify,
     program_verdict,
 )
-from gwasflow.engine.states import ExecCause
 from gwasflow.regenie import cli as engine_cli
 
 REGENIE = Path("/work/shared/regenie-bin/regenie")

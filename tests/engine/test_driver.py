@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import AttemptState, JobState, RunState
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import AttemptState, JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step

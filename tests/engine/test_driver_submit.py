@@ -15,12 +15,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from gwasflow.core.events import EventLog
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.classify import ErrorType
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.events import EventLog
 from gwasflow.engine.retry import decide
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Submission

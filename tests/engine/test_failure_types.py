@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.launch import choose_failed
 from gwasflow.engine.machine import Scheduler
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Executor, Submission

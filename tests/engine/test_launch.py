@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.launch import retry_run
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import SpecError
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gwasflow.core.states import FINISHED_JOB_STATES, JobState
 from gwasflow.engine.machine import Scheduler
-from gwasflow.engine.states import FINISHED_JOB_STATES, JobState
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 
 S = JobState

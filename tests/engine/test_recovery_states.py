@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gwasflow.core.states import JobState
 from gwasflow.engine.outputs import fingerprint, unchanged
 from gwasflow.engine.recovery import initial_states
-from gwasflow.engine.states import JobState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.states import AttemptState, JobState, RunState
+from gwasflow.core.states import AttemptState, JobState, RunState
 from gwasflow.engine.store import SCHEMA_VERSION, MemoryStore, OutputRecord, SQLiteStore, Store
 from gwasflow.errors import StoreError
 
@@ -335,7 +335,7 @@ class TestSQLiteStore(StoreConformance):
             "import sys, time\n"
             "from pathlib import Path\n"
             "from gwasflow.engine.store import SQLiteStore\n"
-            "from gwasflow.engine.states import JobState\n"
+            "from gwasflow.core.states import JobState\n"
             "s = SQLiteStore(Path(sys.argv[1]))\n"
             "end = time.monotonic() + 1.0\n"
             "while time.monotonic() < end:\n"

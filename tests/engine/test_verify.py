@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.outputs import fingerprint
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.engine.verify import Defect, Verdict, merge_records, verify_run
 from gwasflow.executors.local import LocalExecutor

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import pytest
 
-from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecState
+from gwasflow.core.states import FINISHED_EXEC_STATES, ExecState
 from gwasflow.executors.base import ExecStatus, Executor, Submission
 from gwasflow.plan.model import Resources
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
+from gwasflow.core.states import ExecCause, ExecState
 from gwasflow.engine.classify import ErrorType, classify
-from gwasflow.engine.states import ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.aws_batch import (
     ARRAY_SCRIPT,
@@ -472,9 +472,9 @@ def test_driver_run__batch_poll_failures_reach_the_runs_events(
 ) -> None:
     from botocore.exceptions import ClientError
 
+    from gwasflow.core.rundir import RunDir
+    from gwasflow.core.states import RunState
     from gwasflow.engine.driver import Driver
-    from gwasflow.engine.rundir import RunDir
-    from gwasflow.engine.states import RunState
     from gwasflow.engine.store import MemoryStore
     from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 

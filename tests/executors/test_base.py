@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.events import EventLog
-from gwasflow.engine.states import ExecCause, ExecState
+from gwasflow.core.events import EventLog
+from gwasflow.core.states import ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors import base
 from gwasflow.executors.base import ExecStatus, Executor, ExecutorBase, Submission

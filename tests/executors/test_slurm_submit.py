@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gwasflow.engine.states import ExecState
+from gwasflow.core.states import ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Submission

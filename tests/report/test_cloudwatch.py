@@ -9,8 +9,8 @@ from pathlib import Path
 import boto3
 import yaml
 
+from gwasflow.core.states import JobState, RunState
 from gwasflow.demo import write_demo
-from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import MemoryStore
 from gwasflow.report.cloudwatch import metric_data, publish_cloudwatch
 from gwasflow.report.metrics import collect_metrics

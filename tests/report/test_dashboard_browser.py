@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.demo import write_demo
 from gwasflow.engine.launch import driver_pid
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.report.server import make_server
 

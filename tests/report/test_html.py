@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.demo import write_demo
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
 from gwasflow.engine.store import MemoryStore, SQLiteStore
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 from gwasflow.report.html import write_report

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.store import AttemptRecord, MemoryStore, SQLiteStore, Store
 from gwasflow.report.metrics import (
     RunMetrics,

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import JobState, RunState
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import JobState, RunState
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import GwasflowError, StoreError
 from gwasflow.report import server as server_mod

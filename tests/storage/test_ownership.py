@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.rundir import RunDir
 from gwasflow.errors import SpecError
 from gwasflow.storage.ownership import (
     LOCK,

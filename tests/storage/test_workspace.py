@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.rundir import RunDir
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage.workspace import is_transient, local_run_root, open_workspace
 

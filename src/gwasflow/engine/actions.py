@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.rundir import RunDir
 from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.html import write_report

@@ -2,7 +2,7 @@
 
 What is read, in this order:
 
-1. the executor's cause (:class:`~gwasflow.engine.states.ExecCause`, typed at
+1. the executor's cause (:class:`~gwasflow.core.states.ExecCause`, typed at
    the executor boundary): its time limit, the cluster's out-of-memory or
    node-failure verdict, a lost attempt, a cancel by someone else;
 2. the output check of an attempt that exited 0 (:class:`OutputProblem`);
@@ -21,7 +21,7 @@ import enum
 import re
 import signal as _signal
 
-from gwasflow.engine.states import ExecCause
+from gwasflow.core.states import ExecCause
 
 __all__ = [
     "BAD_INPUT_EXIT",

@@ -16,8 +16,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from gwasflow.core.rundir import RunDir
 from gwasflow.engine.launch import driver_pid
-from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import StoreError
 

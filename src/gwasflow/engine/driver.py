@@ -27,6 +27,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import (
+    ACTIVE_JOB_STATES,
+    FINISHED_EXEC_STATES,
+    AttemptState,
+    ExecCause,
+    ExecState,
+    JobState,
+    RunState,
+)
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
 from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify
@@ -36,17 +46,7 @@ from gwasflow.engine.outputs import check_outputs, fingerprint
 from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
-from gwasflow.engine.rundir import RunDir
 from gwasflow.engine.signals import interrupts_deferred, sigterm_as_interrupt
-from gwasflow.engine.states import (
-    ACTIVE_JOB_STATES,
-    FINISHED_EXEC_STATES,
-    AttemptState,
-    ExecCause,
-    ExecState,
-    JobState,
-    RunState,
-)
 from gwasflow.engine.store import AttemptRecord, Store
 from gwasflow.engine.verify import verify_recorded
 from gwasflow.errors import SubmitError

@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gwasflow.engine.events import EventLog
+from gwasflow.core.events import EventLog
+from gwasflow.core.states import JobState
 from gwasflow.engine.machine import Scheduler
-from gwasflow.engine.states import JobState
 from gwasflow.engine.store import Store
 from gwasflow.units import parse_memory_mb, parse_seconds
 

@@ -29,13 +29,14 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from gwasflow.core.rundir import RunDir, write_atomic
+from gwasflow.core.states import AttemptState, JobState, RunState
+from gwasflow.core.uri import is_remote
 from gwasflow.engine.driver import Driver, RunOutcome
 from gwasflow.engine.failure_log import make_sink
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.progress import NullProgress, ProgressSink
-from gwasflow.engine.rundir import RunDir, write_atomic
 from gwasflow.engine.signals import sigterm_as_interrupt
-from gwasflow.engine.states import AttemptState, JobState, RunState
 from gwasflow.engine.store import RunRecord, SQLiteStore, Store
 from gwasflow.errors import Problem, SpecError, StagingError, StoreError
 from gwasflow.executors.registry import make_executor
@@ -48,7 +49,6 @@ from gwasflow.storage.progress import make_byte_progress
 from gwasflow.storage.publish import publish_run
 from gwasflow.storage.remote_history import archive_remote, fetch_store, remote_store
 from gwasflow.storage.staging import copy_in, plan_staging
-from gwasflow.storage.uri import is_remote
 from gwasflow.storage.workspace import open_workspace, run_root, workspace_problems
 
 __all__ = ["CONTAINER_PYTHON", "cancel_run", "check_new_run", "driver_pid", "job_python", "new_run_id", "resume_run",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 
-from gwasflow.engine.states import FINISHED_JOB_STATES, JobState
+from gwasflow.core.states import FINISHED_JOB_STATES, JobState
 from gwasflow.plan.model import Job, JobGraph
 
 __all__ = ["Change", "Scheduler"]

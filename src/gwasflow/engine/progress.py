@@ -10,7 +10,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from gwasflow.engine.states import FINISHED_JOB_STATES, JobState
+from gwasflow.core.states import FINISHED_JOB_STATES, JobState
 
 __all__ = ["NullProgress", "PlainProgress", "ProgressSink", "RichProgress", "make_progress"]
 

@@ -35,9 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.core.states import AttemptState, JobState
 from gwasflow.engine.classify import SUBMIT_ERROR_TYPES
 from gwasflow.engine.outputs import unchanged
-from gwasflow.engine.states import AttemptState, JobState
 from gwasflow.engine.store import OutputRecord, Store
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import kill_strays

@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gwasflow.core.states import AttemptState, JobState
 from gwasflow.engine.outputs import fingerprint
-from gwasflow.engine.states import AttemptState, JobState
 from gwasflow.engine.store import AttemptRecord, OutputRecord, Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.merge import MergeError, ResultScan, merge_counts, scan_result

@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gwasflow.engine.states import ExecState
+from gwasflow.core.states import ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.aws_batch_status import CANCEL_REASON, parent_answer, status_from_batch
 from gwasflow.executors.base import ExecStatus, ExecutorBase, Submission

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gwasflow.engine.states import ExecCause, ExecState
+from gwasflow.core.states import ExecCause, ExecState
 from gwasflow.executors.base import ExecStatus
 
 __all__ = ["CANCEL_REASON", "parent_answer", "status_from_batch"]

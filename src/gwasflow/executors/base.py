@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
-from gwasflow.engine.events import EventLog
-from gwasflow.engine.states import FINISHED_EXEC_STATES, ExecCause, ExecState
+from gwasflow.core.atomic import write_atomic
+from gwasflow.core.events import EventLog
+from gwasflow.core.states import FINISHED_EXEC_STATES, ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.plan.model import Resources
-from gwasflow.storage.atomic import write_atomic
 
 __all__ = [
     "ATTEMPT_ENV",

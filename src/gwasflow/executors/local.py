@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from gwasflow.engine.states import ExecCause, ExecState
+from gwasflow.core.states import ExecCause, ExecState
 from gwasflow.executors.base import ATTEMPT_ENV, ExecStatus, ExecutorBase, Submission
 from gwasflow.executors.oom import oom_kill_count
 from gwasflow.executors.settings import LocalSettings

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gwasflow.engine.states import ExecCause, ExecState
+from gwasflow.core.states import ExecCause, ExecState
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, ExecutorBase, Submission, write_atomic
 from gwasflow.executors.settings import SlurmSettings

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gwasflow.engine.states import ExecCause, ExecState
+from gwasflow.core.states import ExecCause, ExecState
 from gwasflow.executors.base import ExecStatus
 
 __all__ = ["is_active", "status_from_slurm"]

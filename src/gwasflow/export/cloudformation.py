@@ -47,8 +47,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from gwasflow.core.atomic import write_atomic
 from gwasflow.export.cfn_iam import BUCKET, job_roles, machine_role, role
-from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["BASE_TEMPLATE", "JobDefinitionUse", "build_template", "job_definitions_of", "main", "render"]
 

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from gwasflow import __version__
-from gwasflow.engine.rundir import RunDir, write_atomic
+from gwasflow.core.rundir import RunDir, write_atomic
 from gwasflow.errors import StoreError
 from gwasflow.report.sumstats import FILE_TYPE, SsfTable, SumstatsError, write_ssf_table
 from gwasflow.spec.model import EngineKind, RunSpec, Trait

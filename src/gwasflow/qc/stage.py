@@ -19,9 +19,9 @@ import dataclasses
 import json
 from pathlib import Path
 
+from gwasflow.core.atomic import write_atomic
 from gwasflow.qc.model import GenotypeFormat, QcConfig, QcEngine, QcResult
 from gwasflow.regenie.io.lists import read_sample_list
-from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["EngineChoice", "SampleList", "apply_sample_list", "output_paths", "run_qc", "run_qc_stage",
            "write_qc_outputs"]

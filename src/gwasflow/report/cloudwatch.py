@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gwasflow.engine.states import JobState
+from gwasflow.core.states import JobState
 from gwasflow.report.metrics import RunMetrics
 
 __all__ = ["NAMESPACE", "metric_data", "publish_cloudwatch"]

@@ -27,8 +27,8 @@ from typing import Any
 import jinja2
 
 from gwasflow import __version__
-from gwasflow.engine.rundir import RunDir, write_atomic
-from gwasflow.engine.states import JobState
+from gwasflow.core.rundir import RunDir, write_atomic
+from gwasflow.core.states import JobState
 from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph, Step
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_duration

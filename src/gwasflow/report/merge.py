@@ -30,9 +30,9 @@ from typing import IO
 
 import pysam
 
+from gwasflow.core.atomic import atomic_path
 from gwasflow.errors import GwasflowError
 from gwasflow.plan.chunking import chrom_sort_key
-from gwasflow.storage.atomic import atomic_path
 
 __all__ = [
     "MergeError",

@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.core.atomic import write_atomic
 from gwasflow.qc.model import QcFilter
-from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["DATASET_QC_DIR", "QC_TABLE_NAME", "QcRow", "qc_event_fields", "qc_rows", "read_dataset_qc_tables",
            "read_qc_table", "write_qc_table"]

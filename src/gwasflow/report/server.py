@@ -33,9 +33,9 @@ from typing import Any
 
 import jinja2
 
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import ACTIVE_JOB_STATES, JobState
 from gwasflow.engine.launch import driver_pid
-from gwasflow.engine.rundir import RunDir
-from gwasflow.engine.states import ACTIVE_JOB_STATES, JobState
 from gwasflow.engine.store import AttemptRecord, JobRecord, SQLiteStore
 from gwasflow.errors import GwasflowError, StoreError
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special, stats
 
-from gwasflow.engine.rundir import write_atomic
+from gwasflow.core.rundir import write_atomic
 from gwasflow.report.details import DetailCollector, PointDetails
 from gwasflow.report.scan import Block, Columns, blocks, number, open_binary, parse_block, sorted_unique
 

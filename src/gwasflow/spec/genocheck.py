@@ -18,6 +18,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.core.uri import is_remote
 from gwasflow.errors import Problem
 from gwasflow.plan import genofiles, meta
 from gwasflow.plan.meta import DatasetMeta, DatasetScan
@@ -25,7 +26,6 @@ from gwasflow.spec import remote_genotypes
 from gwasflow.spec.genotypes import DatasetFile, GenoFormat
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage import probe
-from gwasflow.storage.uri import is_remote
 
 __all__ = ["GenoSamples", "check_genotypes", "check_lists", "check_overlap", "id_file"]
 

@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from gwasflow.core.uri import has_credentials, is_remote, local_path, redact
 from gwasflow.errors import Problem, SpecError
 from gwasflow.spec.model import RunSpec
 from gwasflow.spec.parse import Loc, dotted, parse_json, parse_yaml
-from gwasflow.storage.uri import has_credentials, is_remote, local_path, redact
 
 __all__ = ["dotted", "load", "load_text"]
 

@@ -28,8 +28,8 @@ from typing import Any
 import yaml
 import yaml.constructor
 
+from gwasflow.core.uri import redact
 from gwasflow.errors import Problem, SpecError
-from gwasflow.storage.uri import redact
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "Loc", "dotted", "parse_json", "parse_yaml"]
 

@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gwasflow.core.uri import filesystem, is_remote, redact
 from gwasflow.errors import StagingError
 from gwasflow.plan import genofiles
 from gwasflow.plan.meta import DatasetScan, FileIssue
 from gwasflow.spec.genotypes import DatasetFile, GenoFormat
-from gwasflow.storage.uri import filesystem, is_remote, redact
 
 __all__ = ["scan_remote"]
 

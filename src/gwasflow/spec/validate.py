@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gwasflow.core.uri import has_credentials, is_remote, join, redact, unsupported
 from gwasflow.errors import GwasflowError, Problem, SpecError
 
 # module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
@@ -43,7 +44,6 @@ from gwasflow.spec.model import (
 )
 from gwasflow.storage import probe
 from gwasflow.storage.ownership import overlap_problems
-from gwasflow.storage.uri import has_credentials, is_remote, join, redact, unsupported
 
 __all__ = ["validate"]
 

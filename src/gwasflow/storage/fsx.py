@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gwasflow.core.uri import scheme
 from gwasflow.errors import StagingError
 from gwasflow.spec.model import FsxSpec
 from gwasflow.storage.staging import Mount
-from gwasflow.storage.uri import scheme
 
 __all__ = ["FsxFileSystem", "common_s3_prefix", "fsx_workspace", "mount_argv", "mounted"]
 

@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.atomic import write_atomic
+from gwasflow.core.rundir import RunDir
 from gwasflow.errors import Problem, SpecError
-from gwasflow.storage.atomic import write_atomic
 
 __all__ = [
     "LOCK",

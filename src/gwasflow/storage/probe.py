@@ -21,9 +21,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from gwasflow.core.uri import filesystem, redact, scheme
 from gwasflow.errors import Problem
 from gwasflow.plan import meta
-from gwasflow.storage.uri import filesystem, redact, scheme
 
 __all__ = ["exists", "read_text", "scan_remote_dataset", "unreachable_field"]
 

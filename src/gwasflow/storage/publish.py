@@ -26,10 +26,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gwasflow.core.atomic import atomic_path
+from gwasflow.core.uri import filesystem, is_remote, join, local_path
 from gwasflow.errors import StagingError
-from gwasflow.storage.atomic import atomic_path
 from gwasflow.storage.progress import ByteProgress, NullByteProgress
-from gwasflow.storage.uri import filesystem, is_remote, join, local_path
 
 __all__ = ["PART_BYTES", "SKIPPED", "publish_file", "publish_run", "run_files"]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
+from gwasflow.core.atomic import atomic_path
+from gwasflow.core.uri import filesystem, join
 from gwasflow.errors import StagingError
-from gwasflow.storage.atomic import atomic_path
-from gwasflow.storage.uri import filesystem, join
 
 __all__ = ["archive_remote", "fetch_store", "remote_store"]
 

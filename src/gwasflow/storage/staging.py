@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwasflow.core.atomic import atomic_path
+from gwasflow.core.uri import basename, filesystem, is_remote, join, local_path
 from gwasflow.errors import StagingError
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.spec.model import DatasetSpec, GenoFormat, RunSpec
-from gwasflow.storage.atomic import atomic_path
 from gwasflow.storage.progress import ByteProgress, NullByteProgress
-from gwasflow.storage.uri import basename, filesystem, is_remote, join, local_path
 
 __all__ = ["CHUNK_BYTES", "Mount", "StagingPlan", "Transfer", "copy_in", "measure", "plan_staging"]
 

@@ -30,12 +30,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.rundir import RunDir
+from gwasflow.core.uri import is_remote
 from gwasflow.errors import Problem
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage.ownership import claim_workspace, remove_workspace, workspace_problem
 from gwasflow.storage.staging import Mount
-from gwasflow.storage.uri import is_remote
 
 __all__ = [
     "Workspace", "is_transient", "local_run_root", "open_workspace", "remote_inputs", "run_root", "workspace_problems",

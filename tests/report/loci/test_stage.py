@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.rundir import RunDir
 from gwasflow.report.loci.stage import loci_for_report
 from gwasflow.spec import load
 from tests.report.loci.test_command import GTF, _finished_run

@@ -16,7 +16,7 @@ order, ``list_jobs`` in the order the jobs were added, ``list_attempts`` and
 or attempt ids raise :class:`~gwasflow.errors.StoreError`; a method that
 raises changes nothing.
 
-Attempt states are :class:`~gwasflow.engine.states.AttemptState` values,
+Attempt states are :class:`~gwasflow.core.states.AttemptState` values,
 stored as their strings and read back as the enum; the store itself writes
 the three active ones (``submitting`` -> ``submitted`` -> ``running``, see
 :data:`ACTIVE_ATTEMPT_STATES`), the driver how an attempt ended.

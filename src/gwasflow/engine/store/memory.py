@@ -6,7 +6,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from gwasflow.engine.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
+from gwasflow.core.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
 from gwasflow.engine.store.records import (
     AttemptRecord,
     JobRecord,

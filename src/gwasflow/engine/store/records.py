@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gwasflow.engine.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
+from gwasflow.core.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
 
 __all__ = [
     "ACTIVE_ATTEMPT_STATES",

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gwasflow.engine.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
+from gwasflow.core.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
 from gwasflow.engine.store.records import (
     AttemptRecord,
     JobRecord,

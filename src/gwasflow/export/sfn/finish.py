@@ -98,8 +98,8 @@ def merge_results(graph: JobGraph, shards: Sequence[Job], *, complete: bool) -> 
 
 def write_reports(plan: Plan, ran: Sequence[Job], *, step1_ran: bool) -> list[Path]:
     """``summary.tsv`` and ``report.html`` where the plan's report job writes them (see the module docstring)."""
-    from gwasflow.engine.rundir import RunDir
-    from gwasflow.engine.states import JobState
+    from gwasflow.core.rundir import RunDir
+    from gwasflow.core.states import JobState
     from gwasflow.engine.store.memory import MemoryStore
     from gwasflow.report.html import write_report
     from gwasflow.report.summary import summarize_results, write_summary

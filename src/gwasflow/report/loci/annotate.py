@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.rundir import RunDir
 from gwasflow.errors import GwasflowError
 from gwasflow.regenie.io.genotypes import GenotypeSource
 from gwasflow.regenie.io.remote import localize

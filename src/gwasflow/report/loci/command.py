@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.atomic import write_atomic
+from gwasflow.core.rundir import RunDir
 from gwasflow.report.loci.annotate import PhenotypeLoci, annotate_run, annotate_rundir
 from gwasflow.report.loci.table import NO_GENES, loci_section_html
 from gwasflow.spec.model import RunSpec
-from gwasflow.storage.atomic import write_atomic
 
 __all__ = ["loci_page_html", "main_loci"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gwasflow.engine.rundir import RunDir
+from gwasflow.core.rundir import RunDir
 from gwasflow.errors import GwasflowError
 from gwasflow.report.loci.annotate import annotate_rundir, load_run_genes
 from gwasflow.report.loci.genes import GeneIndex

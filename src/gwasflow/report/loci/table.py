@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from gwasflow.core.atomic import atomic_path
 from gwasflow.report.loci.clump import Clump
 from gwasflow.report.loci.genes import GeneIndex
 from gwasflow.report.loci.results import ResultRows
-from gwasflow.storage.atomic import atomic_path
 
 __all__ = ["LOCI_COLUMNS", "NO_GENES", "Locus", "loci_from_clumps", "loci_section_html", "locus_anchor",
            "write_loci_tsv"]

@@ -21,7 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from gwasflow import __version__
-from gwasflow.engine.rundir import write_atomic
+from gwasflow.core.rundir import write_atomic
 from gwasflow.report.pages.data import NearestGene, embed_json, page_files, phenotype_payload, sparkline_paths
 from gwasflow.report.summary import GWS_LOG10P, PhenotypeSummary
 

@@ -18,7 +18,7 @@ The run folder is ``outdir`` of the spec. Its layout is a contract that
                                    spec.json, events.jsonl, its sentinel), moved aside by ``run --force``
         SUCCEEDED | FAILED         sentinel written when the run ends (its text says why)
 
-Every write is atomic (``gwasflow.storage.atomic``). The transient workspace
+Every write is atomic (``gwasflow.core.atomic``). The transient workspace
 (step 1 and step 2 outputs) is the spec's ``workdir``; who owns it and when it
 may be deleted is ``gwasflow.storage.ownership``.
 """
@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gwasflow.engine.events import EventLog, Level
-from gwasflow.storage.atomic import write_atomic
+from gwasflow.core.atomic import write_atomic
+from gwasflow.core.events import EventLog, Level
 
 __all__ = ["RunDir", "write_atomic"]
 
@@ -125,7 +125,7 @@ class RunDir:
 
     @property
     def events(self) -> EventLog:
-        """The run's event logger (``events.jsonl`` and the console; see ``engine/events.py``)."""
+        """The run's event logger (``events.jsonl`` and the console; see ``core/events.py``)."""
         return EventLog(self.events_path)
 
     def event(self, name: str, *, level: Level = Level.INFO, **fields: Any) -> None:

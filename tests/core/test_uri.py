@@ -6,8 +6,7 @@ import importlib.util
 
 import pytest
 
-from gwasflow.errors import StagingError
-from gwasflow.storage.uri import (
+from gwasflow.core.uri import (
     basename,
     filesystem,
     has_credentials,
@@ -18,6 +17,7 @@ from gwasflow.storage.uri import (
     scheme,
     unsupported,
 )
+from gwasflow.errors import StagingError
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.rundir import RunDir, write_atomic
+from gwasflow.core.rundir import RunDir, write_atomic
 from gwasflow.report.merge import merge_phenotype
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.engine.events import EventLog, Level, LogFormat, configure_console, render
+from gwasflow.core.events import EventLog, Level, LogFormat, configure_console, render
 
 
 @pytest.fixture
