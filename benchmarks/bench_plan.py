@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
+from gwasflow.core.states import Step
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import Step
 from gwasflow.spec.model import RunSpec
 
 

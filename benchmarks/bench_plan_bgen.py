@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from gwasflow.core.states import Step
 from gwasflow.plan.build import build_graph
-from gwasflow.plan.model import Step
 from gwasflow.simulate import simulate_cohort, write_cohort
 from gwasflow.spec import load, validate
 

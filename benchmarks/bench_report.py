@@ -23,9 +23,9 @@ import numpy as np
 from scipy import special
 
 from gwasflow.core.rundir import RunDir
-from gwasflow.core.states import JobState, RunState
+from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.store import MemoryStore
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.report.html import write_report
 from gwasflow.report.plots import manhattan_png, qq_png
 from gwasflow.report.summary import summarize_results

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from bench_report import write_synthetic
 
-from gwasflow.core.states import JobState
+from gwasflow.core.states import JobState, Step
 from gwasflow.engine.outputs import fingerprint
 from gwasflow.engine.verify import verify_run
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind
 
 
 def main() -> None:

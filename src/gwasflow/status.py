@@ -21,10 +21,9 @@ from rich.console import Console
 from rich.table import Table
 
 from gwasflow.core.rundir import RunDir
-from gwasflow.core.states import JobState, RunState
+from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.store import AttemptRecord, SQLiteStore
 from gwasflow.errors import StoreError
-from gwasflow.plan.model import Step
 
 __all__ = ["INTERRUPTED", "find_rundir", "live_driver", "print_status", "shown_state"]
 

@@ -9,14 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.core.states import ExecCause
-from gwasflow.engine.classify import (
-    BAD_INPUT_LINE,
-    ErrorType,
-    OutputProblem,
-    classify,
-    program_verdict,
-)
+from gwasflow.core.states import ErrorType, ExecCause
+from gwasflow.engine.classify import BAD_INPUT_LINE, OutputProblem, classify, program_verdict
 from gwasflow.regenie import cli as engine_cli
 
 REGENIE = Path("/work/shared/regenie-bin/regenie")

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 from gwasflow.core.rundir import RunDir
-from gwasflow.core.states import AttemptState, JobState, RunState
+from gwasflow.core.states import AttemptState, JobState, RunState, Step
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.store import MemoryStore
 from gwasflow.executors.local import LocalExecutor
-from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
 
 PY = sys.executable

@@ -17,15 +17,14 @@ from pathlib import Path
 
 from gwasflow.core.events import EventLog
 from gwasflow.core.rundir import RunDir
-from gwasflow.core.states import JobState, RunState
-from gwasflow.engine.classify import ErrorType
+from gwasflow.core.states import ErrorType, JobState, RunState, Step
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.retry import decide
 from gwasflow.engine.store import MemoryStore
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Submission
 from gwasflow.executors.local import LocalExecutor
-from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
 
 PY = sys.executable

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gwasflow.core.rundir import RunDir
-from gwasflow.core.states import JobState, RunState
+from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.launch import choose_failed
 from gwasflow.engine.machine import Scheduler
@@ -20,7 +20,7 @@ from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Executor, Submission
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.executors.slurm import SlurmExecutor
-from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
 
 PY = sys.executable

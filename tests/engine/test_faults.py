@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from gwasflow.core.states import Step
 from gwasflow.engine.faults import FaultConfig, parse
-from gwasflow.plan.model import Job, JobKind, Step
+from gwasflow.plan.model import Job, JobKind
 
 
 def test_parse__reads_rate_seed_kinds_and_rejects_nonsense() -> None:

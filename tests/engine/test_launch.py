@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from gwasflow.core.rundir import RunDir
-from gwasflow.core.states import JobState, RunState
+from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.launch import retry_run
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import SpecError
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage.ownership import claim_workspace
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gwasflow.core.states import FINISHED_JOB_STATES, JobState
+from gwasflow.core.states import FINISHED_JOB_STATES, JobState, Step
 from gwasflow.engine.machine import Scheduler
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind
 
 S = JobState
 

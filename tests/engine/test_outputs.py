@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gwasflow.engine.classify import ErrorType, OutputProblem, classify
+from gwasflow.core.states import ErrorType, Step
+from gwasflow.engine.classify import OutputProblem, classify
 from gwasflow.engine.outputs import check_outputs
-from gwasflow.plan.model import Job, JobKind, Step
+from gwasflow.plan.model import Job, JobKind
 
 
 def _job(step: Step, *outputs: Path) -> Job:

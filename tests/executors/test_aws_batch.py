@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from gwasflow.core.states import ExecCause, ExecState
-from gwasflow.engine.classify import ErrorType, classify
+from gwasflow.core.states import ErrorType, ExecCause, ExecState
+from gwasflow.engine.classify import classify
 from gwasflow.errors import SubmitError
 from gwasflow.executors.aws_batch import (
     ARRAY_SCRIPT,
@@ -473,10 +473,10 @@ def test_driver_run__batch_poll_failures_reach_the_runs_events(
     from botocore.exceptions import ClientError
 
     from gwasflow.core.rundir import RunDir
-    from gwasflow.core.states import RunState
+    from gwasflow.core.states import RunState, Step
     from gwasflow.engine.driver import Driver
     from gwasflow.engine.store import MemoryStore
-    from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+    from gwasflow.plan.model import Job, JobGraph, JobKind
 
     ex = AwsBatchExecutor(job_queue=job_queue, image=IMAGE, poll_min_s=0, poll_max_s=0)
     real = ex.batch.describe_jobs

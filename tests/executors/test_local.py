@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.core.states import ExecCause, ExecState
-from gwasflow.engine.classify import ErrorType, classify
+from gwasflow.core.states import ErrorType, ExecCause, ExecState
+from gwasflow.engine.classify import classify
 from gwasflow.errors import SubmitError
 from gwasflow.executors import local as local_module
 from gwasflow.executors.base import Executor, Submission

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from gwasflow.core.states import ExecCause, ExecState
-from gwasflow.engine.classify import ErrorType, classify
+from gwasflow.core.states import ErrorType, ExecCause, ExecState
+from gwasflow.engine.classify import classify
 from gwasflow.errors import SubmitError
 from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Executor, Submission

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gwasflow.core.states import Step
 from gwasflow.export.sfn.finish import main
 from gwasflow.export.sfn.manifest import build_manifest
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import JobGraph, Step
+from gwasflow.plan.model import JobGraph
 from tests.export import sfn_fixtures as fx
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA\n"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from gwasflow.core.states import Step
 from gwasflow.engine.failure_log import DynamoDBSink, FailureRecord
 from gwasflow.export.sfn.batch import BATCH_SYNC, DYNAMODB_PUT
 from gwasflow.export.stepfunctions import ExportOptions, main_export
-from gwasflow.plan.model import Step
 from tests.export import sfn_fixtures as fx
 
 

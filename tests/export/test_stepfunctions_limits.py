@@ -12,10 +12,11 @@ import time
 
 import numpy as np
 
+from gwasflow.core.states import Step
 from gwasflow.export.sfn.limits import MAX_DEFINITION_BYTES, MAX_PAYLOAD_BYTES
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import JobGraph, Step
+from gwasflow.plan.model import JobGraph
 from gwasflow.spec.genotypes import STEP1_LABEL, GenoFormat
 from gwasflow.spec.model import RunSpec
 from tests.export import sfn_fixtures as fx

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from gwasflow.core.states import Step
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.commands import FLAGS, flags_for, step1_flags, step2_flags
-from gwasflow.plan.model import Step
 
 from .test_build import _datasets, _spec
 

@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gwasflow.core.states import Step
 from gwasflow.errors import PlanError
 from gwasflow.plan.build import build_graph, summarize
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import JobGraph, JobKind, Step
+from gwasflow.plan.model import JobGraph, JobKind
 from gwasflow.spec.model import RunSpec
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from gwasflow.core.states import Step
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.commands import FLAGS, flags_for, genotype_flags, missing_flags, step2_flags
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import Step
 from gwasflow.spec.model import GenoFormat, RunSpec
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from gwasflow.core.states import Step
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.commands import flags_for, missing_flags
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import Step
 from gwasflow.plan.step1split import count_blocks
 from gwasflow.spec.model import RunSpec
 

@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from gwasflow.core.states import Step
 from gwasflow.plan.build import build_graph, summarize
 from gwasflow.plan.commands import flags_for
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import JobGraph, Step
+from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import GenoFormat, RunSpec
 
 QC = {"maf": 0.01, "geno": 0.1, "mind": 0.2, "hwe": 1e-6, "prune": {"window": 50, "step": 5, "r2": 0.2},

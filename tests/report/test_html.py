@@ -13,10 +13,10 @@ import numpy as np
 from scipy import stats
 
 from gwasflow.core.rundir import RunDir
-from gwasflow.core.states import JobState, RunState
+from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.demo import write_demo
 from gwasflow.engine.store import MemoryStore, SQLiteStore
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.report.html import write_report
 from gwasflow.report.summary import summarize_results
 

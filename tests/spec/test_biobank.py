@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
+from gwasflow.core.states import Step
 from gwasflow.errors import Problem, SpecError
 from gwasflow.plan import genofiles
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import FileIssue
-from gwasflow.plan.model import Step
 from gwasflow.spec import load, validate
 from gwasflow.spec.genotypes import DatasetSpec, GenoFormat, expand_chromosomes
 from tests.biobank_files import make_biobank, write_bgen

@@ -1,4 +1,4 @@
-"""State enums and their named groups.
+"""State enums and their named groups, the steps of a run and the error types of attempts.
 
 Raw executor strings (Slurm's ``OUT_OF_MEMORY``, Batch's ``RUNNABLE``) are
 mapped to :class:`ExecState` and :class:`ExecCause` inside each executor and
@@ -16,11 +16,14 @@ __all__ = [
     "FINISHED_EXEC_STATES",
     "FINISHED_JOB_STATES",
     "FINISHED_RUN_STATES",
+    "SUBMIT_ERROR_TYPES",
     "AttemptState",
+    "ErrorType",
     "ExecCause",
     "ExecState",
     "JobState",
     "RunState",
+    "Step",
 ]
 
 
@@ -103,3 +106,36 @@ class ExecCause(enum.StrEnum):
     TIMEOUT = "timeout"  # the executor stopped the attempt at its time limit
     INTERRUPTED = "interrupted"  # node failure, preemption, spot reclaim, or the attempt is LOST
     CANCELLED_EXTERNALLY = "cancelled_externally"  # cancelled by someone else (scancel, TerminateJob)
+
+
+class ErrorType(enum.StrEnum):
+    """Why an attempt failed, as ``engine/classify.py`` decides it; the retry policy reads only this."""
+
+    OUT_OF_MEMORY = "out_of_memory"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"  # node lost, spot reclaim, preemption: its own retry budget
+    KILLED = "killed"  # ended by a signal nobody explained (a kill from outside, a crash of the host process)
+    CANCELLED_EXTERNALLY = "cancelled_externally"  # scancel / TerminateJob by someone else: never retried by itself
+    BAD_INPUT = "bad_input"
+    MISSING_OUTPUT = "missing_output"
+    TRUNCATED_OUTPUT = "truncated_output"
+    CRASH = "crash"
+    # the executor did not take the attempt (sbatch, SubmitJob failed): it never ran; typed from SubmitError
+    SUBMIT_FAILED = "submit_failed"  # may pass (controller down, timeout): tried again with its own budget
+    SUBMIT_REFUSED = "submit_refused"  # never accepted as it is (invalid partition, memory no node has)
+
+
+#: error types of attempts that never reached the executor
+SUBMIT_ERROR_TYPES = frozenset({ErrorType.SUBMIT_FAILED, ErrorType.SUBMIT_REFUSED})
+
+
+class Step(enum.StrEnum):
+    """The steps of a run, in the order they happen."""
+
+    STAGE_IN = "stage_in"
+    QC = "qc"  # variant and sample QC of the step 1 genotypes (step1.qc)
+    STEP1 = "step1"
+    STEP2 = "step2"
+    MERGE = "merge"
+    REPORT = "report"
+    CLEANUP = "cleanup"

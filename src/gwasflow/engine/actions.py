@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from gwasflow.core.rundir import RunDir
+from gwasflow.core.states import Step
 from gwasflow.engine.store import Store
-from gwasflow.plan.model import Job, JobGraph, Step
+from gwasflow.plan.model import Job, JobGraph
 from gwasflow.report.html import write_report
 from gwasflow.report.loci.stage import loci_for_report
 from gwasflow.report.merge import ignored_low_mac, merge_phenotype

@@ -21,36 +21,15 @@ import enum
 import re
 import signal as _signal
 
-from gwasflow.core.states import ExecCause
+from gwasflow.core.states import ErrorType, ExecCause
 
 __all__ = [
     "BAD_INPUT_EXIT",
     "BAD_INPUT_LINE",
-    "SUBMIT_ERROR_TYPES",
-    "ErrorType",
     "OutputProblem",
     "classify",
     "program_verdict",
 ]
-
-
-class ErrorType(enum.StrEnum):
-    OUT_OF_MEMORY = "out_of_memory"
-    TIMEOUT = "timeout"
-    INTERRUPTED = "interrupted"  # node lost, spot reclaim, preemption: its own retry budget
-    KILLED = "killed"  # ended by a signal nobody explained (a kill from outside, a crash of the host process)
-    CANCELLED_EXTERNALLY = "cancelled_externally"  # scancel / TerminateJob by someone else: never retried by itself
-    BAD_INPUT = "bad_input"
-    MISSING_OUTPUT = "missing_output"
-    TRUNCATED_OUTPUT = "truncated_output"
-    CRASH = "crash"
-    # the executor did not take the attempt (sbatch, SubmitJob failed): it never ran; typed from SubmitError
-    SUBMIT_FAILED = "submit_failed"  # may pass (controller down, timeout): tried again with its own budget
-    SUBMIT_REFUSED = "submit_refused"  # never accepted as it is (invalid partition, memory no node has)
-
-
-#: error types of attempts that never reached the executor
-SUBMIT_ERROR_TYPES = frozenset({ErrorType.SUBMIT_FAILED, ErrorType.SUBMIT_REFUSED})
 
 
 class OutputProblem(enum.StrEnum):

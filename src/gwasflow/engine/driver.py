@@ -31,7 +31,9 @@ from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import (
     ACTIVE_JOB_STATES,
     FINISHED_EXEC_STATES,
+    SUBMIT_ERROR_TYPES,
     AttemptState,
+    ErrorType,
     ExecCause,
     ExecState,
     JobState,
@@ -39,7 +41,7 @@ from gwasflow.core.states import (
 )
 from gwasflow.engine import faults
 from gwasflow.engine.actions import ActionContext, run_action
-from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType, OutputProblem, classify
+from gwasflow.engine.classify import OutputProblem, classify
 from gwasflow.engine.failure_log import FailureRecord, FailureSink, apply_retry_asks, collect_retry_asks, report_failure
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.outputs import check_outputs, fingerprint

@@ -35,13 +35,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gwasflow.core.states import AttemptState, JobState
-from gwasflow.engine.classify import SUBMIT_ERROR_TYPES
+from gwasflow.core.states import SUBMIT_ERROR_TYPES, AttemptState, JobState, Step
 from gwasflow.engine.outputs import unchanged
 from gwasflow.engine.store import OutputRecord, Store
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import kill_strays
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind
 
 __all__ = ["Reattached", "initial_states", "recover_attempts", "stale_jobs"]
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gwasflow.engine.classify import SUBMIT_ERROR_TYPES, ErrorType
+from gwasflow.core.states import SUBMIT_ERROR_TYPES, ErrorType
 from gwasflow.plan.model import Resources
 from gwasflow.spec.model import RetrySpec
 

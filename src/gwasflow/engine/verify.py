@@ -28,10 +28,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gwasflow.core.states import AttemptState, JobState
+from gwasflow.core.states import AttemptState, JobState, Step
 from gwasflow.engine.outputs import fingerprint
 from gwasflow.engine.store import AttemptRecord, OutputRecord, Store
-from gwasflow.plan.model import Job, JobGraph, Step
+from gwasflow.plan.model import Job, JobGraph
 from gwasflow.report.merge import MergeError, ResultScan, merge_counts, scan_result
 
 __all__ = ["Defect", "Finding", "Verdict", "merge_records", "verify_recorded", "verify_run"]

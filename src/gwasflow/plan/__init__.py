@@ -2,7 +2,7 @@
 
 from gwasflow.plan.build import build_graph, summarize
 from gwasflow.plan.meta import DatasetMeta, read_dataset_meta
-from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 
 __all__ = [
     "DatasetMeta",
@@ -10,7 +10,6 @@ __all__ = [
     "JobGraph",
     "JobKind",
     "Resources",
-    "Step",
     "build_graph",
     "read_dataset_meta",
     "summarize",

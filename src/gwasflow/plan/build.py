@@ -35,6 +35,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from gwasflow.core.states import Step
 from gwasflow.errors import PlanError
 from gwasflow.plan.chunking import Chunk, chrom_sort_key, chunk_variants, group_phenotypes
 from gwasflow.plan.commands import (
@@ -47,7 +48,7 @@ from gwasflow.plan.commands import (
     step2_flags,
 )
 from gwasflow.plan.meta import DatasetMeta
-from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, Step, gc_paused
+from gwasflow.plan.model import Job, JobGraph, JobKind, Resources, gc_paused
 from gwasflow.plan.step1split import Step1Feed, count_blocks, split_step1
 from gwasflow.spec.model import ResourceSpec, RunSpec
 

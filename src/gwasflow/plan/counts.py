@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gwasflow.plan.model import JobGraph, Step
+from gwasflow.core.states import Step
+from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import RunSpec
 
 __all__ = ["job_counts", "job_counts_line"]

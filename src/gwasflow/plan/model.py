@@ -14,7 +14,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Job", "JobGraph", "JobKind", "Resources", "Step", "gc_paused"]
+from gwasflow.core.states import Step
+
+__all__ = ["Job", "JobGraph", "JobKind", "Resources", "gc_paused"]
 
 
 @contextlib.contextmanager
@@ -32,18 +34,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class Step(enum.StrEnum):
-    """The steps of a run, in the order they happen."""
-
-    STAGE_IN = "stage_in"
-    QC = "qc"  # variant and sample QC of the step 1 genotypes (step1.qc)
-    STEP1 = "step1"
-    STEP2 = "step2"
-    MERGE = "merge"
-    REPORT = "report"
-    CLEANUP = "cleanup"
 
 
 class JobKind(enum.StrEnum):

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gwasflow.core.states import Step
 from gwasflow.plan.chunking import group_phenotypes
 from gwasflow.plan.commands import Launcher, step1_flags
-from gwasflow.plan.model import Job, JobKind, Resources, Step
+from gwasflow.plan.model import Job, JobKind, Resources
 from gwasflow.spec.model import RunSpec
 
 __all__ = ["Step1Feed", "count_blocks", "split_step1"]

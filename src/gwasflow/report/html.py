@@ -28,9 +28,9 @@ import jinja2
 
 from gwasflow import __version__
 from gwasflow.core.rundir import RunDir, write_atomic
-from gwasflow.core.states import JobState
+from gwasflow.core.states import JobState, Step
 from gwasflow.engine.store import Store
-from gwasflow.plan.model import Job, JobGraph, Step
+from gwasflow.plan.model import Job, JobGraph
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_duration
 from gwasflow.report.pages import NearestGene, Trait, case_control_counts, write_site
 from gwasflow.report.plots import manhattan_png, qq_png, timeline_png

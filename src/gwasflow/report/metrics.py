@@ -32,10 +32,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gwasflow.core.states import FINISHED_RUN_STATES, AttemptState, JobState
-from gwasflow.engine.classify import ErrorType
+from gwasflow.core.states import FINISHED_RUN_STATES, AttemptState, ErrorType, JobState, Step
 from gwasflow.engine.store import AttemptRecord, Store
-from gwasflow.plan.model import Step
 
 __all__ = [
     "AttemptMetrics",

@@ -22,9 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
-from gwasflow.core.states import AttemptState
+from gwasflow.core.states import AttemptState, Step
 from gwasflow.engine.store import AttemptRecord
-from gwasflow.plan.model import Step
 from gwasflow.report.summary import GWS_LOG10P, Locus, ManhattanPoints, QQPoints
 
 __all__ = [

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gwasflow.plan.model import Job, JobGraph, Step
+from gwasflow.core.states import Step
+from gwasflow.plan.model import Job, JobGraph
 
 __all__ = ["check_outputs", "main", "merge_results", "selected_shards", "use_predictions", "write_reports"]
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gwasflow.core.states import Step
 from gwasflow.executors.aws_batch import definition_name
 from gwasflow.plan.commands import image_reference
-from gwasflow.plan.model import JobGraph, Resources, Step
+from gwasflow.plan.model import JobGraph, Resources
 from gwasflow.spec.model import EngineKind, RunSpec
 
 __all__ = ["BUILTIN", "FINISH_RESOURCES", "JobDefinitions", "job_definitions"]

@@ -30,13 +30,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gwasflow.core.states import Step
 from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, intrinsic_str, sdk
 from gwasflow.export.sfn.batch import batch_task, failure_record
 from gwasflow.export.sfn.fsx import FsxLayout, cleanup_states, create_states, export_states
 from gwasflow.export.sfn.jobdefs import FINISH_RESOURCES, JobDefinitions, job_definitions
 from gwasflow.export.sfn.limits import Sizes, check_limits
 from gwasflow.export.sfn.manifest import Manifest, S3Location, build_manifest
-from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.spec.model import RunSpec
 
 __all__ = ["Export", "SfnSettings", "export_stepfunctions"]

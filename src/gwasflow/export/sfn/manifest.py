@@ -24,8 +24,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gwasflow.core.states import Step
 from gwasflow.plan.counts import job_counts
-from gwasflow.plan.model import JobGraph, Step
+from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import RunSpec
 
 __all__ = ["Manifest", "S3Location", "build_manifest", "job_counts", "publish_manifest"]
