@@ -26,10 +26,10 @@ from typing import Any
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import Step
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.store import SQLiteStore
 from gwasflow.executors.base import Executor
 from gwasflow.executors.registry import make_executor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
+from gwasflow.store import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[1]
 

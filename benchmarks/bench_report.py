@@ -24,11 +24,11 @@ from scipy import special
 
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState, Step
-from gwasflow.engine.store import MemoryStore
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.report.html import write_report
 from gwasflow.report.plots import manhattan_png, qq_png
 from gwasflow.report.summary import summarize_results
+from gwasflow.store import MemoryStore
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA\n"
 

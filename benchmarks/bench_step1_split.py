@@ -32,12 +32,12 @@ from pathlib import Path
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import Step
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.store import SQLiteStore
 from gwasflow.executors.registry import make_executor
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import read_dataset_meta
 from gwasflow.plan.model import JobGraph
 from gwasflow.spec.model import RunSpec
+from gwasflow.store import SQLiteStore
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from gwasflow.demo import write_demo
-from gwasflow.engine.store import SQLiteStore
+from gwasflow.store import SQLiteStore
 
 BUCKET = "gwas-e2e"
 DATA_FILES = ["cohort.bed", "cohort.bim", "cohort.fam", "cohort.pheno.txt", "cohort.covar.txt"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from gwasflow.engine.store import SQLiteStore
+from gwasflow.store import SQLiteStore
 from tests.biobank_files import make_biobank
 
 from .executors.test_slurm import slurm_conf_or_skip

@@ -20,7 +20,7 @@ import yaml
 
 from gwasflow.core.states import JobState, RunState
 from gwasflow.demo import write_demo
-from gwasflow.engine.store import SQLiteStore
+from gwasflow.store import SQLiteStore
 
 from .executors.test_slurm import slurm_conf_or_skip
 

@@ -11,8 +11,8 @@ import pytest
 
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import AttemptState, RunState
-from gwasflow.engine.store import SQLiteStore
 from gwasflow.status import INTERRUPTED, live_driver, print_status, shown_state
+from gwasflow.store import SQLiteStore
 
 
 def _run_folder(tmp_path: Path, state: RunState) -> RunDir:

@@ -427,17 +427,17 @@ def _report_outcome(outcome: RunOutcome) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    from gwasflow.core.rundir import find_rundir
     from gwasflow.engine.launch import resume_run
     from gwasflow.engine.progress import make_progress
-    from gwasflow.status import find_rundir
 
     return _report_outcome(resume_run(find_rundir(args.run), progress=make_progress(quiet=args.quiet)))
 
 
 def _cmd_retry(args: argparse.Namespace) -> int:
+    from gwasflow.core.rundir import find_rundir
     from gwasflow.engine.launch import driver_pid, retry_run
     from gwasflow.engine.progress import make_progress
-    from gwasflow.status import find_rundir
 
     rundir = find_rundir(args.run)
     if driver_pid(rundir) is not None:
@@ -471,7 +471,7 @@ def _retry_live(rundir: RunDir, args: argparse.Namespace) -> int:
     """The run is being driven: record retry requests that its driver takes within seconds."""
     from gwasflow.engine.control import request_retry
     from gwasflow.engine.launch import choose_failed
-    from gwasflow.engine.store import SQLiteStore
+    from gwasflow.store import SQLiteStore
 
     store = SQLiteStore(rundir.store_path)
     try:
@@ -487,8 +487,8 @@ def _retry_live(rundir: RunDir, args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    from gwasflow.core.rundir import find_rundir
     from gwasflow.engine.launch import cancel_run
-    from gwasflow.status import find_rundir
 
     print(cancel_run(find_rundir(args.run)))
     return 0

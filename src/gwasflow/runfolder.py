@@ -14,14 +14,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gwasflow.core.rundir import RunDir
+from gwasflow.core.rundir import RunDir, find_rundir
 from gwasflow.core.states import AttemptState
 from gwasflow.engine.recovery import stale_jobs
-from gwasflow.engine.store import AttemptRecord, RunRecord, SQLiteStore
 from gwasflow.engine.verify import merge_records, verify_run
 from gwasflow.errors import StoreError
 from gwasflow.plan.model import JobGraph
-from gwasflow.status import find_rundir
+from gwasflow.store import AttemptRecord, RunRecord, SQLiteStore
 
 __all__ = ["lost_outputs", "print_failures", "print_logs", "print_metrics", "print_verify", "write_run_report"]
 

@@ -20,25 +20,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gwasflow.core.rundir import RunDir
+from gwasflow.core.rundir import RunDir, find_rundir
 from gwasflow.core.states import JobState, RunState, Step
-from gwasflow.engine.store import AttemptRecord, SQLiteStore
 from gwasflow.errors import StoreError
+from gwasflow.store import AttemptRecord, SQLiteStore
 
-__all__ = ["INTERRUPTED", "find_rundir", "live_driver", "print_status", "shown_state"]
+__all__ = ["INTERRUPTED", "live_driver", "print_status", "shown_state"]
 
 #: what ``status`` shows for a run whose store says running but whose driver is gone
 INTERRUPTED = "interrupted"
 _LIVE_STATES = frozenset({RunState.CREATED, RunState.RUNNING})
-
-
-def find_rundir(path: Path | None) -> RunDir:
-    """The run folder given, or the current folder; a clear error when there is no run there."""
-    rundir = RunDir.find(path)
-    if rundir is None:
-        where = path or Path.cwd()
-        raise StoreError(f"no gwasflow run in {where} (expected {RunDir(where).store_path})")
-    return rundir
 
 
 def live_driver(rundir: RunDir) -> int | None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import Step
 from gwasflow.engine.actions import ActionContext, run_action
-from gwasflow.engine.store import MemoryStore
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.storage.ownership import claim_workspace
+from gwasflow.store import MemoryStore
 
 CLEANUP = Job(id="cleanup", step=Step.CLEANUP, kind=JobKind.INTERNAL, action="cleanup")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import AttemptState, JobState, RunState, Step
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.store import MemoryStore
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
+from gwasflow.store import MemoryStore
 
 PY = sys.executable
 

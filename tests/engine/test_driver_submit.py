@@ -20,12 +20,12 @@ from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import ErrorType, JobState, RunState, Step
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.retry import decide
-from gwasflow.engine.store import MemoryStore
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Submission
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
+from gwasflow.store import MemoryStore
 
 PY = sys.executable
 

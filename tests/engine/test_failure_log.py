@@ -14,10 +14,10 @@ from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import RunState, Step
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.failure_log import DynamoDBSink, FailureSink, S3Sink, make_sink
-from gwasflow.engine.store import MemoryStore
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
+from gwasflow.store import MemoryStore
 
 PY = sys.executable
 

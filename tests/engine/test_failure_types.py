@@ -15,13 +15,13 @@ from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.launch import choose_failed
 from gwasflow.engine.machine import Scheduler
-from gwasflow.engine.store import MemoryStore
 from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Executor, Submission
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.executors.slurm import SlurmExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
+from gwasflow.store import MemoryStore
 
 PY = sys.executable
 

@@ -11,11 +11,11 @@ import pytest
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.launch import retry_run
-from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import SpecError
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage.ownership import claim_workspace
+from gwasflow.store import SQLiteStore
 
 
 def _failed_run(tmp_path: Path) -> RunDir:

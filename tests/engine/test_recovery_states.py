@@ -8,8 +8,8 @@ from pathlib import Path
 from gwasflow.core.states import JobState, Step
 from gwasflow.engine.outputs import fingerprint, unchanged
 from gwasflow.engine.recovery import initial_states
-from gwasflow.engine.store import MemoryStore
 from gwasflow.plan.model import Job, JobGraph, JobKind
+from gwasflow.store import MemoryStore
 
 
 def _setup(tmp_path: Path, child_state: JobState) -> tuple[MemoryStore, JobGraph, Path]:

@@ -13,12 +13,12 @@ from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.driver import Driver
 from gwasflow.engine.outputs import fingerprint
-from gwasflow.engine.store import MemoryStore
 from gwasflow.engine.verify import Defect, Verdict, merge_records, verify_run
 from gwasflow.executors.local import LocalExecutor
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.report.merge import merge_phenotype, tabix_path
 from gwasflow.spec.model import RetrySpec
+from gwasflow.store import MemoryStore
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA"
 

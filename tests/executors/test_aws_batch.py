@@ -475,8 +475,8 @@ def test_driver_run__batch_poll_failures_reach_the_runs_events(
     from gwasflow.core.rundir import RunDir
     from gwasflow.core.states import RunState, Step
     from gwasflow.engine.driver import Driver
-    from gwasflow.engine.store import MemoryStore
     from gwasflow.plan.model import Job, JobGraph, JobKind
+    from gwasflow.store import MemoryStore
 
     ex = AwsBatchExecutor(job_queue=job_queue, image=IMAGE, poll_min_s=0, poll_max_s=0)
     real = ex.batch.describe_jobs

@@ -11,9 +11,9 @@ import yaml
 
 from gwasflow.core.states import JobState, RunState
 from gwasflow.demo import write_demo
-from gwasflow.engine.store import MemoryStore
 from gwasflow.report.cloudwatch import metric_data, publish_cloudwatch
 from gwasflow.report.metrics import collect_metrics
+from gwasflow.store import MemoryStore
 
 
 def _store() -> MemoryStore:

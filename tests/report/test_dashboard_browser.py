@@ -27,8 +27,8 @@ from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState
 from gwasflow.demo import write_demo
 from gwasflow.engine.launch import driver_pid
-from gwasflow.engine.store import SQLiteStore
 from gwasflow.report.server import make_server
+from gwasflow.store import SQLiteStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -15,10 +15,10 @@ from scipy import stats
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.demo import write_demo
-from gwasflow.engine.store import MemoryStore, SQLiteStore
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.report.html import write_report
 from gwasflow.report.summary import summarize_results
+from gwasflow.store import MemoryStore, SQLiteStore
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA\n"
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from gwasflow.core.states import JobState, RunState
-from gwasflow.engine.store import AttemptRecord, MemoryStore, SQLiteStore, Store
 from gwasflow.report.metrics import (
     RunMetrics,
     collect_metrics,
@@ -19,6 +18,7 @@ from gwasflow.report.metrics import (
     format_prometheus,
     format_table,
 )
+from gwasflow.store import AttemptRecord, MemoryStore, SQLiteStore, Store
 
 RUN = 'run "a"\\b\nc'  # a run id that needs every Prometheus label escape
 

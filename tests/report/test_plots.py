@@ -11,9 +11,9 @@ from matplotlib import image
 from matplotlib.colors import to_rgb
 from numpy.typing import NDArray
 
-from gwasflow.engine.store import MemoryStore
 from gwasflow.report.plots import ATTEMPT_COLOURS, CHROM_COLOURS, manhattan_png, qq_png, timeline_png
 from gwasflow.report.summary import Hit, Locus, ManhattanPoints, qq_points
+from gwasflow.store import MemoryStore
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

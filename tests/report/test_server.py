@@ -18,10 +18,10 @@ import pytest
 
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState
-from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import GwasflowError, StoreError
 from gwasflow.report import server as server_mod
 from gwasflow.report.server import TOKEN_HEADER, DashboardServer, make_server, run_status, serve
+from gwasflow.store import SQLiteStore
 
 TOKEN = "s3cret-token_for-tests"
 RUN_ID = "demo-20260101T000000Z"

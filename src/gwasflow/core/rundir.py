@@ -31,8 +31,9 @@ from typing import Any
 
 from gwasflow.core.atomic import write_atomic
 from gwasflow.core.events import EventLog, Level
+from gwasflow.errors import StoreError
 
-__all__ = ["RunDir", "write_atomic"]
+__all__ = ["RunDir", "find_rundir", "write_atomic"]
 
 #: What a finished run leaves at the top of its run folder and in ``.gwasflow/`` (moved aside together).
 _PUBLISHED = ("results", "summary.tsv", "qc.tsv", "qc", "loci", "report.html", "index.html", "phenotypes")
@@ -131,3 +132,12 @@ class RunDir:
     def event(self, name: str, *, level: Level = Level.INFO, **fields: Any) -> None:
         """Emit one structured event (``{"t": ..., "event": name, ...}``) through the run's event logger."""
         self.events.emit(name, level=level, **fields)
+
+
+def find_rundir(path: Path | None) -> RunDir:
+    """The run folder given, or the current folder; a clear error when there is no run there."""
+    rundir = RunDir.find(path)
+    if rundir is None:
+        where = path or Path.cwd()
+        raise StoreError(f"no gwasflow run in {where} (expected {RunDir(where).store_path})")
+    return rundir

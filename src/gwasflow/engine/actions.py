@@ -14,7 +14,6 @@ from typing import Any
 
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import Step
-from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph
 from gwasflow.report.html import write_report
 from gwasflow.report.loci.stage import loci_for_report
@@ -22,6 +21,7 @@ from gwasflow.report.merge import ignored_low_mac, merge_phenotype
 from gwasflow.report.qccounts import DATASET_QC_DIR, QC_TABLE_NAME, qc_event_fields, qc_rows, write_qc_table
 from gwasflow.report.summary import summarize_results, write_summary
 from gwasflow.storage.ownership import remove_workspace
+from gwasflow.store import Store
 
 __all__ = ["ACTIONS", "ActionContext", "merge_ignored", "run_action"]
 

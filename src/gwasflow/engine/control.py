@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from gwasflow.core.rundir import RunDir
 from gwasflow.engine.launch import driver_pid
-from gwasflow.engine.store import SQLiteStore
 from gwasflow.errors import StoreError
+from gwasflow.store import SQLiteStore
 
 __all__ = ["request_retry"]
 

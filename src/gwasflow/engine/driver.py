@@ -49,13 +49,13 @@ from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.recovery import initial_states, recover_attempts
 from gwasflow.engine.retry import decide
 from gwasflow.engine.signals import interrupts_deferred, sigterm_as_interrupt
-from gwasflow.engine.store import AttemptRecord, Store
 from gwasflow.engine.verify import verify_recorded
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, Executor, Submission, attempt_env, tail_lines
 from gwasflow.plan.model import Job, JobGraph, JobKind, Resources
 from gwasflow.spec.model import RetrySpec
 from gwasflow.storage.ownership import remove_workspace
+from gwasflow.store import AttemptRecord, Store
 
 __all__ = ["Driver", "RunOutcome"]
 

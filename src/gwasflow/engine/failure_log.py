@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from gwasflow.core.events import EventLog
 from gwasflow.core.states import JobState
 from gwasflow.engine.machine import Scheduler
-from gwasflow.engine.store import Store
+from gwasflow.store import Store
 from gwasflow.units import parse_memory_mb, parse_seconds
 
 __all__ = [

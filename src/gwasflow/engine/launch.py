@@ -37,7 +37,6 @@ from gwasflow.engine.failure_log import make_sink
 from gwasflow.engine.machine import Scheduler
 from gwasflow.engine.progress import NullProgress, ProgressSink
 from gwasflow.engine.signals import sigterm_as_interrupt
-from gwasflow.engine.store import RunRecord, SQLiteStore, Store
 from gwasflow.errors import Problem, SpecError, StagingError, StoreError
 from gwasflow.executors.registry import make_executor
 from gwasflow.plan.build import build_graph
@@ -50,6 +49,7 @@ from gwasflow.storage.publish import publish_run
 from gwasflow.storage.remote_history import archive_remote, fetch_store, remote_store
 from gwasflow.storage.staging import copy_in, plan_staging
 from gwasflow.storage.workspace import open_workspace, run_root, workspace_problems
+from gwasflow.store import RunRecord, SQLiteStore, Store
 
 __all__ = ["CONTAINER_PYTHON", "cancel_run", "check_new_run", "driver_pid", "job_python", "new_run_id", "resume_run",
            "retry_run", "start_run"]

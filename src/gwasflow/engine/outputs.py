@@ -18,10 +18,10 @@ from pathlib import Path
 
 from gwasflow.core.states import Step
 from gwasflow.engine.classify import OutputProblem
-from gwasflow.engine.store import OutputRecord
 from gwasflow.plan.model import Job
 from gwasflow.regenie.io.predictions import parse_pred_line
 from gwasflow.report.merge import ignored_low_mac, open_text
+from gwasflow.store import OutputRecord
 
 __all__ = ["OutputCheck", "check_outputs", "fingerprint", "unchanged"]
 

@@ -37,10 +37,10 @@ from pathlib import Path
 
 from gwasflow.core.states import SUBMIT_ERROR_TYPES, AttemptState, JobState, Step
 from gwasflow.engine.outputs import unchanged
-from gwasflow.engine.store import OutputRecord, Store
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import kill_strays
 from gwasflow.plan.model import Job, JobGraph, JobKind
+from gwasflow.store import OutputRecord, Store
 
 __all__ = ["Reattached", "initial_states", "recover_attempts", "stale_jobs"]
 

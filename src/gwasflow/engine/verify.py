@@ -30,9 +30,9 @@ from pathlib import Path
 
 from gwasflow.core.states import AttemptState, JobState, Step
 from gwasflow.engine.outputs import fingerprint
-from gwasflow.engine.store import AttemptRecord, OutputRecord, Store
 from gwasflow.plan.model import Job, JobGraph
 from gwasflow.report.merge import MergeError, ResultScan, merge_counts, scan_result
+from gwasflow.store import AttemptRecord, OutputRecord, Store
 
 __all__ = ["Defect", "Finding", "Verdict", "merge_records", "verify_recorded", "verify_run"]
 

@@ -23,11 +23,10 @@ from typing import Any
 import yaml
 
 from gwasflow import __version__
-from gwasflow.core.rundir import RunDir, write_atomic
+from gwasflow.core.rundir import RunDir, find_rundir, write_atomic
 from gwasflow.errors import StoreError
 from gwasflow.report.sumstats import FILE_TYPE, SsfTable, SumstatsError, write_ssf_table
 from gwasflow.spec.model import EngineKind, RunSpec, Trait
-from gwasflow.status import find_rundir
 
 __all__ = ["Exported", "export_run", "main_export_sumstats", "metadata"]
 

@@ -29,7 +29,6 @@ import jinja2
 from gwasflow import __version__
 from gwasflow.core.rundir import RunDir, write_atomic
 from gwasflow.core.states import JobState, Step
-from gwasflow.engine.store import Store
 from gwasflow.plan.model import Job, JobGraph
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics, format_duration
 from gwasflow.report.pages import NearestGene, Trait, case_control_counts, write_site
@@ -37,6 +36,7 @@ from gwasflow.report.plots import manhattan_png, qq_png, timeline_png
 from gwasflow.report.progress import ItemProgress, NullItemProgress
 from gwasflow.report.qccounts import QC_TABLE_NAME, read_dataset_qc_tables, read_qc_table
 from gwasflow.report.summary import Locus, PhenotypeSummary, summarize_results
+from gwasflow.store import Store
 
 __all__ = ["REPORT_NAME", "write_report"]
 

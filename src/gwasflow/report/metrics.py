@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gwasflow.core.states import FINISHED_RUN_STATES, AttemptState, ErrorType, JobState, Step
-from gwasflow.engine.store import AttemptRecord, Store
+from gwasflow.store import AttemptRecord, Store
 
 __all__ = [
     "AttemptMetrics",

@@ -23,8 +23,8 @@ from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
 from gwasflow.core.states import AttemptState, Step
-from gwasflow.engine.store import AttemptRecord
 from gwasflow.report.summary import GWS_LOG10P, Locus, ManhattanPoints, QQPoints
+from gwasflow.store import AttemptRecord
 
 __all__ = [
     "ATTEMPT_COLOURS",

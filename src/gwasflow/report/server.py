@@ -33,13 +33,12 @@ from typing import Any
 
 import jinja2
 
-from gwasflow.core.rundir import RunDir
+from gwasflow.core.rundir import RunDir, find_rundir
 from gwasflow.core.states import ACTIVE_JOB_STATES, JobState
 from gwasflow.engine.launch import driver_pid
-from gwasflow.engine.store import AttemptRecord, JobRecord, SQLiteStore
 from gwasflow.errors import GwasflowError, StoreError
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics
-from gwasflow.status import find_rundir
+from gwasflow.store import AttemptRecord, JobRecord, SQLiteStore
 from gwasflow.units import parse_memory_mb, parse_seconds
 
 __all__ = ["TOKEN_HEADER", "DashboardServer", "make_server", "run_status", "serve"]

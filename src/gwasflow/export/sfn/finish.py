@@ -101,9 +101,9 @@ def write_reports(plan: Plan, ran: Sequence[Job], *, step1_ran: bool) -> list[Pa
     """``summary.tsv`` and ``report.html`` where the plan's report job writes them (see the module docstring)."""
     from gwasflow.core.rundir import RunDir
     from gwasflow.core.states import JobState
-    from gwasflow.engine.store.memory import MemoryStore
     from gwasflow.report.html import write_report
     from gwasflow.report.summary import summarize_results, write_summary
+    from gwasflow.store.memory import MemoryStore
 
     graph = plan.graph
     report = graph.by_step(Step.REPORT)[0]

@@ -27,7 +27,7 @@ def _annotate(target: Path | None, phenotypes: Sequence[str]) -> tuple[RunSpec, 
 
         spec = load(target)
         return spec, annotate_run(spec, RunDir(Path(spec.outdir)).results_dir, phenotypes=phenotypes)
-    from gwasflow.status import find_rundir
+    from gwasflow.core.rundir import find_rundir
 
     rundir = find_rundir(target)
     done = annotate_rundir(rundir, phenotypes=phenotypes)

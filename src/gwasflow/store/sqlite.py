@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from gwasflow.core.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
-from gwasflow.engine.store.records import (
+from gwasflow.errors import StoreError
+from gwasflow.store.records import (
     AttemptRecord,
     JobRecord,
     OutputRecord,
     RetryRequest,
     RunRecord,
 )
-from gwasflow.engine.store.schema import ATTEMPT_COLS, init_schema
-from gwasflow.errors import StoreError
+from gwasflow.store.schema import ATTEMPT_COLS, init_schema
 
 __all__ = ["SQLiteStore"]
 

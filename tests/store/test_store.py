@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gwasflow.core.states import AttemptState, JobState, RunState
-from gwasflow.engine.store import SCHEMA_VERSION, MemoryStore, OutputRecord, SQLiteStore, Store
 from gwasflow.errors import StoreError
+from gwasflow.store import SCHEMA_VERSION, MemoryStore, OutputRecord, SQLiteStore, Store
 
 RUN = "run-1"
 
@@ -334,7 +334,7 @@ class TestSQLiteStore(StoreConformance):
         reader_code = (
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from gwasflow.engine.store import SQLiteStore\n"
+            "from gwasflow.store import SQLiteStore\n"
             "from gwasflow.core.states import JobState\n"
             "s = SQLiteStore(Path(sys.argv[1]))\n"
             "end = time.monotonic() + 1.0\n"

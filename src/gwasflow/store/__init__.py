@@ -4,7 +4,7 @@ Every method of a :class:`Store` commits before it returns, so the driver can
 act on a state change knowing it will survive a crash of the orchestrator.
 
 Two implementations behave identically (one conformance suite in
-``tests/engine/test_store.py`` runs against both):
+``tests/store/test_store.py`` runs against both):
 
 * :class:`SQLiteStore` -- the production store, one SQLite file per
   workspace. This is the only module of gwasflow that writes SQL.
@@ -22,8 +22,8 @@ the three active ones (``submitting`` -> ``submitted`` -> ``running``, see
 :data:`ACTIVE_ATTEMPT_STATES`), the driver how an attempt ended.
 """
 
-from gwasflow.engine.store.memory import MemoryStore
-from gwasflow.engine.store.records import (
+from gwasflow.store.memory import MemoryStore
+from gwasflow.store.records import (
     ACTIVE_ATTEMPT_STATES,
     SCHEMA_VERSION,
     AttemptRecord,
@@ -33,7 +33,7 @@ from gwasflow.engine.store.records import (
     RunRecord,
     Store,
 )
-from gwasflow.engine.store.sqlite import SQLiteStore
+from gwasflow.store.sqlite import SQLiteStore
 
 __all__ = [
     "ACTIVE_ATTEMPT_STATES",

@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from gwasflow.engine.store.records import SCHEMA_VERSION
 from gwasflow.errors import StoreError
+from gwasflow.store.records import SCHEMA_VERSION
 
 __all__ = ["ATTEMPT_COLS", "init_schema"]
 
@@ -65,7 +65,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE attempts ADD COLUMN peak_memory_mb REAL", "ALTER TABLE attempts ADD COLUMN cpu_time_s REAL"),
 }
 
-#: the attempts columns, in the order of :class:`~gwasflow.engine.store.records.AttemptRecord`'s fields
+#: the attempts columns, in the order of :class:`~gwasflow.store.records.AttemptRecord`'s fields
 ATTEMPT_COLS = (
     "run_id, job_id, attempt, state, executor, handle, log_path, resources_json, submitted_at, "
     "started_at, ended_at, exit_code, signal, error_type, reason, log_tail, peak_memory_mb, cpu_time_s"

@@ -7,14 +7,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from gwasflow.core.states import ACTIVE_ATTEMPT_STATES, AttemptState, JobState, RunState
-from gwasflow.engine.store.records import (
+from gwasflow.errors import StoreError
+from gwasflow.store.records import (
     AttemptRecord,
     JobRecord,
     OutputRecord,
     RetryRequest,
     RunRecord,
 )
-from gwasflow.errors import StoreError
 
 __all__ = ["MemoryStore"]
 
