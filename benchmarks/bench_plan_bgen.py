@@ -31,7 +31,8 @@ import yaml
 from gwasflow.core.states import Step
 from gwasflow.plan.build import build_graph
 from gwasflow.simulate import simulate_cohort, write_cohort
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
+from gwasflow.validate import validate
 
 # GRCh37 chromosome lengths in Mb, 1-22: variants are shared out in proportion
 _LENGTH_MB = (249, 243, 198, 191, 181, 171, 159, 146, 141, 136, 135, 134, 115, 107, 102, 90, 81, 78, 59, 63, 48, 51)

@@ -1,8 +1,8 @@
-"""Time the per-trait checks of ``gwasflow validate`` (spec/traits.py) on a large synthetic cohort.
+"""Time the per-trait checks of ``gwasflow validate`` (validate/traits.py) on a large synthetic cohort.
 
 Default: 500,000 samples, 22 datasets (one per chromosome, the same samples), 10 quantitative traits with
 1% missing values, 10 covariates. Tables are split once beforehand, as validate does; only
-:func:`gwasflow.spec.traits.check_traits` is timed.
+:func:`gwasflow.validate.traits.check_traits` is timed.
 
     python benchmarks/bench_validate_traits.py [--samples 500000] [--datasets 22] [--traits 10] [--covariates 10]
 """
@@ -18,7 +18,7 @@ import numpy as np
 from gwasflow.errors import Problem
 from gwasflow.regenie.io import tables
 from gwasflow.spec.model import RunSpec
-from gwasflow.spec.traits import check_traits
+from gwasflow.validate.traits import check_traits
 
 
 def _table(path: str, ids: list[str], prefix: str, n_columns: int, rng: np.random.Generator) -> tables.Scan:

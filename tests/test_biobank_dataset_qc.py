@@ -19,7 +19,8 @@ from gwasflow.errors import Problem, SpecError
 from gwasflow.report.qccounts import read_qc_table
 from gwasflow.simulate import Cohort, simulate_cohort, write_plink, write_tables
 from gwasflow.simulate_biobank import ArrayFaults, genotyping_array
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
+from gwasflow.validate import validate
 
 QC_FLAGS = ["--maf", "0.01", "--geno", "0.05", "--hwe", "1e-06", "--engine", "builtin"]
 

@@ -244,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from gwasflow.spec import load, validate
+    from gwasflow.spec import load
+    from gwasflow.validate import validate
 
     spec = load(args.spec)
     metas = validate(spec)
@@ -275,7 +276,8 @@ def _preflight(spec: RunSpec, *, force: bool | None = None) -> None:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from gwasflow.plan.build import build_graph, summarize
     from gwasflow.plan.counts import job_counts_line
-    from gwasflow.spec import load, validate
+    from gwasflow.spec import load
+    from gwasflow.validate import validate
 
     spec = load(args.spec)
     graph = build_graph(spec, validate(spec))
@@ -299,7 +301,8 @@ def run_spec_file(path: Path, *, quiet: bool = False, force: bool = False) -> in
     from gwasflow.core.states import RunState
     from gwasflow.engine.launch import start_run
     from gwasflow.engine.progress import make_progress
-    from gwasflow.spec import load, validate
+    from gwasflow.spec import load
+    from gwasflow.validate import validate
 
     spec = load(path)
     metas = validate(spec)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import stat
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +11,6 @@ from gwasflow.plan.commands import (
     launcher_for,
     missing_flags,
     parse_version,
-    probe_version,
     step1_flags,
     step2_flags,
 )
@@ -82,18 +79,6 @@ def test_missing_flags__version_comparison(version: str, flag: str, missing: boo
 
 def test_missing_flags__unknown_flags_ignored_and_duplicates_once() -> None:
     assert missing_flags("1.0", ["--range", "--made-up", "--range"]) == [("--range", "1.0.6.8")]
-
-
-def test_probe_version__reads_regenie_output(tmp_path: Path) -> None:
-    binary = tmp_path / "regenie"
-    binary.write_text("#!/bin/sh\necho 'v4.1.2.gz'\n")
-    binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
-    assert probe_version(str(binary)) == "4.1.2"
-
-
-def test_probe_version__missing_binary(tmp_path: Path) -> None:
-    with pytest.raises(OSError):
-        probe_version(str(tmp_path / "absent"))
 
 
 def test_launcher_for__three_engines() -> None:

@@ -4,7 +4,7 @@ Each case is a tricky file with header ``FID IID Y1 Y2`` (samples of the example
 twice: by ``validate`` (the file as the spec's phenotype or covariate table) and by the engine's
 :func:`read_table` (``--phenoFile``/``--covarFile``). Either both accept, with the values given here, or
 both reject, naming the same file and line with the same message. What validate's trait checks then say of
-the values read (``spec/traits.py``: too few samples, a constant or all-missing column, 1e308, a trait also
+the values read (``validate/traits.py``: too few samples, a constant or all-missing column, 1e308, a trait also
 listed as covariate; tested in ``tests/spec/test_traits.py``) is not the reader's verdict and is left out here.
 """
 
@@ -21,7 +21,8 @@ import yaml
 
 from gwasflow.errors import EngineInputError, Problem, SpecError
 from gwasflow.regenie.io.tables import parse_number, read_header, read_table, read_text_table, split_fields
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
+from gwasflow.validate import validate
 from tests.spec.conftest import FILES, base_spec
 
 NAN = math.nan

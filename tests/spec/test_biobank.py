@@ -17,8 +17,9 @@ from gwasflow.errors import Problem, SpecError
 from gwasflow.plan import genofiles
 from gwasflow.plan.build import build_graph
 from gwasflow.plan.meta import FileIssue
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
 from gwasflow.spec.genotypes import DatasetSpec, GenoFormat, expand_chromosomes
+from gwasflow.validate import validate
 from tests.biobank_files import make_biobank, write_bgen
 from tests.regenie.differential.compare import require_regenie
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from gwasflow.errors import SpecError
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
 from gwasflow.spec.model import QcEngineKind
+from gwasflow.validate import validate
 
 from .conftest import SpecWriter
 

@@ -1,4 +1,4 @@
-"""Per-trait sanity checks of ``gwasflow validate`` (spec/traits.py): degenerate traits are refused by name."""
+"""Per-trait sanity checks of ``gwasflow validate`` (validate/traits.py): degenerate traits are refused by name."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gwasflow.errors import Problem, SpecError
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
+from gwasflow.validate import validate
 
 from .conftest import SpecWriter
 

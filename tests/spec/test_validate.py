@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gwasflow.errors import Problem, SpecError
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
+from gwasflow.validate import validate
 
 from .conftest import SpecWriter, base_spec
 

@@ -1,4 +1,4 @@
-"""spec.load and spec.validate with inputs on S3: read in place, problems name the URIs."""
+"""spec.load and gwasflow.validate with inputs on S3: read in place, problems name the URIs."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import yaml
 
 from gwasflow.demo import write_demo
 from gwasflow.errors import SpecError
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
 from gwasflow.storage import probe
+from gwasflow.validate import validate
 
 FILES = ["cohort.bed", "cohort.bim", "cohort.fam", "cohort.pheno.txt", "cohort.covar.txt"]
 

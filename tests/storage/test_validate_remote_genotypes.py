@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from gwasflow.errors import SpecError
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
 from gwasflow.storage.staging import plan_staging
+from gwasflow.validate import validate
 from tests.biobank_files import make_biobank
 
 

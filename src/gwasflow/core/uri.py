@@ -33,7 +33,7 @@ __all__ = [
 #: Remote schemes a spec may use, and the Python package that implements each.
 SCHEMES: dict[str, str] = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
 
-#: fsspec options, per scheme, for checks that must answer in seconds (``spec.validate``): each request
+#: fsspec options, per scheme, for checks that must answer in seconds (``gwasflow.validate``): each request
 #: is tried at most twice (botocore "standard" retries: a jittered wait of at most 1 s between the two),
 #: with 5 s to connect and 10 s for each read to start; and s3fs's own retry loop (5 tries of a request
 #: that timed out or lost its connection) is cut to one try. So a request to a closed port fails in

@@ -74,8 +74,8 @@ def settings_for(spec: RunSpec, options: ExportOptions) -> SfnSettings:
 def _plan(spec: RunSpec, settings: SfnSettings) -> tuple[RunSpec, Any]:
     """The spec and graph with every S3 input read at its path on the file system."""
     from gwasflow.plan.build import build_graph
-    from gwasflow.spec import validate
     from gwasflow.storage.staging import Mount, plan_staging
+    from gwasflow.validate import validate
 
     fsx = spec.workspace.fsx
     metas = validate(spec)

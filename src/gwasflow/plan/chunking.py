@@ -64,7 +64,7 @@ def chunk_variants(
     """Cut variants (in ``.bim`` order) into chunks of at most ``variants_per_job``.
 
     Each chromosome must be one contiguous run sorted by position
-    (``spec.validate`` reports it otherwise; here it is a :class:`PlanError`).
+    (``gwasflow.validate`` reports it otherwise; here it is a :class:`PlanError`).
     Chunks come back in ``.bim`` order.
     """
     if variants_per_job <= 0:

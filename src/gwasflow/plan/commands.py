@@ -9,14 +9,13 @@ Three engines run the same flags:
   run images.
 
 :data:`FLAGS` records, for every flag the planner may emit, the regenie
-version that introduced it, so ``spec.validate`` can refuse a plan that an
+version that introduced it, so ``gwasflow.validate`` can refuse a plan that an
 older regenie would reject (:func:`missing_flags`).
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ __all__ = [
     "launcher_for",
     "missing_flags",
     "parse_version",
-    "probe_version",
     "qc_argv",
     "step1_flags",
     "step2_flags",
@@ -125,23 +123,6 @@ def missing_flags(version: str, flags: Iterable[str]) -> list[tuple[str, str]]:
         if introduced is not None and not _at_least(have, parse_version(introduced)):
             out.append((flag, introduced))
     return out
-
-
-def probe_version(binary: str, *, timeout_s: float = 30.0) -> str:
-    """Run ``<binary> --version`` and return its version (``"4.1.2"``).
-
-    Raises ``OSError`` when the program cannot be run and ``ValueError`` when
-    its output holds no version number.
-    """
-    try:
-        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise OSError(f"{binary} --version did not finish in {timeout_s:g} s") from exc
-    text = f"{done.stdout}\n{done.stderr}"
-    match = re.search(r"v(\d+(?:\.\d+)+)", text) or re.search(r"(\d+\.\d+(?:\.\d+)*)", text)
-    if match is None:
-        raise ValueError(f"{binary} --version printed no version: {text.strip()[:200]!r}")
-    return match.group(1)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ and converted with numpy, about a second.
 
 :func:`scan_dataset` does the same and also returns the sample ids and every
 problem it finds (bad field counts, non-numeric positions, unsorted
-positions, a ``.bed`` of the wrong size); ``spec.validate`` turns those
+positions, a ``.bed`` of the wrong size); ``gwasflow.validate`` turns those
 into :class:`~gwasflow.errors.Problem`\\ s naming the spec field.
 """
 

@@ -1,7 +1,6 @@
-"""gwasflow.spec: the run spec model, loading (YAML/JSON) and input validation."""
+"""gwasflow.spec: the run spec model and its loading (YAML/JSON); `gwasflow.validate` checks the inputs it names."""
 
 from gwasflow.spec.load import load
 from gwasflow.spec.model import RunSpec
-from gwasflow.spec.validate import validate
 
-__all__ = ["RunSpec", "load", "validate"]
+__all__ = ["RunSpec", "load"]

@@ -3,7 +3,7 @@
 A source is a PLINK ``bed`` or ``pgen`` prefix or a ``bgen`` file (with ``sample`` and ``ref_first``),
 local or an fsspec URI. A dataset whose path holds ``{chrom}`` names one file per chromosome of its
 ``chromosomes`` (``1-22``, ``[1, 2, X]``, ``X``; ``chrom_prefix`` is put before each name). Files are
-checked by ``spec/validate.py``; :meth:`DatasetSpec.files` lists them.
+checked by ``validate/inputs.py``; :meth:`DatasetSpec.files` lists them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Frozen pydantic v2 models. Field-level rules (a batch size > 0, a known
 engine) live here; checks that read files (does the .bed exist, do the
-columns exist) live in ``validate.py``, which reports every problem at once.
+columns exist) live in ``gwasflow.validate``, which reports every problem at once.
 Relative paths are resolved against the spec file's folder by ``load.py``.
 """
 

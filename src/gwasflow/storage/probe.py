@@ -1,4 +1,4 @@
-"""Read and check inputs that live in object storage, for ``spec.validate``, before any staging.
+"""Read and check inputs that live in object storage, for ``gwasflow.validate``, before any staging.
 
 Validation reads remote inputs through fsspec, without staging them: a run
 that is wrong must fail in seconds, not after copying a biobank. Small files

@@ -91,7 +91,7 @@ def plan_staging(
 ) -> StagingPlan:
     """Where every remote input of ``spec`` goes under ``workspace/inputs``, and the rewritten spec.
 
-    ``datasets`` are the metadata ``spec.validate`` returned, one per genotype file set; the planner
+    ``datasets`` are the metadata ``gwasflow.validate`` returned, one per genotype file set; the planner
     reads genotype paths from them only, so they alone are rewritten. Reads the
     remote prediction list (small) when step 1 is skipped, to learn its ``.loco`` files.
     """
@@ -145,7 +145,7 @@ def _place_dataset(planner: _Planner, index: int, meta: DatasetMeta) -> DatasetM
 def _stage_predictions(uri: str, planner: _Planner, folder: Path) -> str:
     """Queue the ``.loco`` files of a remote prediction list; write the list with their local paths.
 
-    A relative ``.loco`` entry is taken relative to the list's folder (as ``spec.validate`` does).
+    A relative ``.loco`` entry is taken relative to the list's folder (as ``gwasflow.validate`` does).
     """
     fs, inner = filesystem(uri)
     try:

@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from gwasflow.errors import SpecError
 from gwasflow.report.loci.results import read_results
-from gwasflow.spec import load, validate
+from gwasflow.spec import load
 from gwasflow.spec.model import ReportSpec
+from gwasflow.validate import validate
 from tests.report.loci.ldcohort import write_ld_cohort
 from tests.report.loci.plinkref import reference_plink, run_plink_clump
 from tests.spec.conftest import FILES, base_spec

@@ -1,6 +1,6 @@
 """Per-trait sanity checks: a degenerate trait is refused before compute, never analysed into noise.
 
-:func:`gwasflow.spec.validate.validate` runs :func:`check_traits` once the phenotype and covariate
+:func:`gwasflow.validate.inputs.validate` runs :func:`check_traits` once the phenotype and covariate
 tables read cleanly. A trait is judged over the samples the engine will really analyse: listed in a
 genotype file set's ``.fam``, ``.psam``, BGEN ``.sample`` or BGEN-stored ids, with a value for the
 trait and with every listed covariate (regenie drops a

@@ -1,7 +1,7 @@
 """Check every input of a run spec and report every problem at once.
 
 :func:`validate` reads (never writes) the genotype file sets (``.bed``, ``.pgen`` and
-BGEN metadata, ``{chrom}`` templates expanded, sample ids against the tables: ``spec/genocheck.py``),
+BGEN metadata, ``{chrom}`` templates expanded, sample ids against the tables: ``validate/genocheck.py``),
 the sample and variant lists, the phenotype and covariate tables, the step 1
 predictions when step 1 is skipped, and asks the regenie binary its version. Inputs given as URIs (``s3://``, ``gs://``)
 are read through fsspec in place, without staging (``storage/probe.py``); a
@@ -26,12 +26,8 @@ from pathlib import Path
 
 from gwasflow.core.uri import has_credentials, is_remote, join, redact, unsupported
 from gwasflow.errors import GwasflowError, Problem, SpecError
-
-# module imports (not names): gwasflow.plan imports gwasflow.spec.model, so either package may load first
-from gwasflow.plan import commands
 from gwasflow.plan.meta import DatasetMeta
 from gwasflow.regenie.io import predictions, tables
-from gwasflow.spec import genocheck, traits
 from gwasflow.spec.model import (
     CovariateSpec,
     EngineKind,
@@ -44,6 +40,7 @@ from gwasflow.spec.model import (
 )
 from gwasflow.storage import probe
 from gwasflow.storage.ownership import overlap_problems
+from gwasflow.validate import genocheck, traits, version
 
 __all__ = ["validate"]
 
@@ -73,7 +70,7 @@ def validate(spec: RunSpec) -> list[DatasetMeta]:
     _check_options(spec, cov, problems)
     if spec.step1.skip:
         _check_predictions(spec, problems)
-    _check_engine(spec, problems)
+    version.check_engine(spec, problems)
     _check_qc(spec, problems)
     _check_regenie_workdir(spec, problems)
     _check_dirs(spec, problems)
@@ -317,41 +314,6 @@ def _check_regenie_workdir(spec: RunSpec, problems: list[Problem]) -> None:
 
 def _is_file(path: str) -> bool:
     return probe.exists(path) if is_remote(path) else os.path.isfile(path)
-
-
-def _check_engine(spec: RunSpec, problems: list[Problem]) -> None:
-    engine = spec.engine
-    if engine.kind is not EngineKind.REGENIE:
-        return
-    version = engine.version
-    if engine.binary:
-        found = engine.binary if "/" in engine.binary else shutil.which(engine.binary)
-        if found is None or not os.path.isfile(found):
-            problems.append(Problem("engine.binary", f"regenie binary {engine.binary!r} not found"))
-            return
-        if not os.access(found, os.X_OK):
-            problems.append(Problem("engine.binary", f"{found} is not executable"))
-            return
-        if version is None:
-            try:
-                version = commands.probe_version(found)
-            except (OSError, ValueError) as exc:
-                problems.append(Problem("engine.binary", f"cannot read the version of {found}: {exc}"))
-                return
-    if version is None:
-        return
-    try:
-        commands.parse_version(version)
-    except ValueError:
-        problems.append(Problem("engine.version", f"{version!r} is not a version number"))
-        return
-    for flag, introduced in commands.missing_flags(version, commands.flags_for(spec)):
-        problems.append(
-            Problem(
-                "engine.version",
-                f"the plan needs {flag}, introduced in regenie {introduced}; this regenie is {version}",
-            )
-        )
 
 
 def _check_qc(spec: RunSpec, problems: list[Problem]) -> None:

@@ -1,6 +1,6 @@
 """Validate's genotype checks: every genotype file set, its samples against the tables, the sample and variant lists.
 
-Run by :func:`gwasflow.spec.validate.validate`. Each ``datasets`` entry is expanded over its
+Run by :func:`gwasflow.validate.inputs.validate`. Each ``datasets`` entry is expanded over its
 ``chromosomes`` (``{chrom}`` templates) and each file set is scanned without reading genotypes
 (``plan/meta.py`` for ``.bed``, ``plan/genofiles.py`` for ``.pgen`` and BGEN). A problem on one
 chromosome's file names the dataset, the chromosome and the path. Sample ids come from the ``.fam``,
@@ -22,10 +22,10 @@ from gwasflow.core.uri import is_remote
 from gwasflow.errors import Problem
 from gwasflow.plan import genofiles, meta
 from gwasflow.plan.meta import DatasetMeta, DatasetScan
-from gwasflow.spec import remote_genotypes
 from gwasflow.spec.genotypes import DatasetFile, GenoFormat
 from gwasflow.spec.model import RunSpec
 from gwasflow.storage import probe
+from gwasflow.validate import remote_genotypes
 
 __all__ = ["GenoSamples", "check_genotypes", "check_lists", "check_overlap", "id_file"]
 
@@ -126,7 +126,7 @@ def check_lists(
     """``samples.keep/remove`` must exist and name genotyped samples; ``variants.extract/exclude`` must exist.
 
     Returns each genotype file set's samples as the engine analyses them (``keep``/``remove`` applied),
-    named for :func:`gwasflow.spec.traits.check_traits`.
+    named for :func:`gwasflow.validate.traits.check_traits`.
     """
     analysed: list[tuple[str, AbstractSet[SampleId]]] = [(g.id_file, g.ids) for g in genos]
     for name in ("keep", "remove"):
