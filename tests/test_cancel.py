@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 from gwasflow.executors.local import kill_strays
 from tests.conftest import read_events
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 
 _RUNS = 20
 

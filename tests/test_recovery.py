@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 from tests.conftest import read_events
 
 Event = dict[str, object]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 
 
 def _gwasflow(args: list[str], cwd: Path, *, umask: int = -1) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ import boto3
 import pytest
 import yaml
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 from gwasflow.store import SQLiteStore
 
 BUCKET = "gwas-e2e"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow import selftest
+from gwasflow.commands import selftest
 
 
 def test_main__passes_on_shipped_reference_and_prints_table(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from gwasflow.commands.demo import write_demo
 from gwasflow.core.states import JobState, RunState
-from gwasflow.demo import write_demo
 from gwasflow.store import SQLiteStore
 
 from .executors.test_slurm import slurm_conf_or_skip

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from gwasflow.commands.status import INTERRUPTED, live_driver, print_status, shown_state
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import AttemptState, RunState
-from gwasflow.status import INTERRUPTED, live_driver, print_status, shown_state
 from gwasflow.store import SQLiteStore
 
 
@@ -52,7 +52,7 @@ def test_print_status__running_with_the_lock_held_is_running(
     rundir = _run_folder(tmp_path, RunState.RUNNING)
     (rundir.state_dir / "driver.pid").write_text(f"{os.getpid()}\n")
     with (rundir.state_dir / "driver.lock").open("a+") as held:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the driver holds it (engine/launch.py)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the driver holds it (commands/launch.py)
         data = _status_json(rundir, capsys)
         assert (data["state"], data["driver_pid"], data["hint"]) == ("running", os.getpid(), None)
         assert print_status(rundir.root) == 0

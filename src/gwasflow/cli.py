@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return regenie_main(args_list[1:])
     if args_list[:1] == ["selftest"]:
-        from gwasflow.selftest import main as selftest_main
+        from gwasflow.commands.selftest import main as selftest_main
 
         return selftest_main(args_list[1:])
     args = _parser().parse_args(args_list)
@@ -262,7 +262,7 @@ def _preflight(spec: RunSpec, *, force: bool | None = None) -> None:
     ``force`` None: ``validate`` (is the workspace free?); True or False: a run about to start with or
     without ``--force`` (``check_new_run``: also a live or earlier run in ``outdir``).
     """
-    from gwasflow.engine.launch import check_new_run
+    from gwasflow.commands.launch import check_new_run
     from gwasflow.executors.registry import check_settings
     from gwasflow.storage.workspace import workspace_problems
 
@@ -296,10 +296,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def run_spec_file(path: Path, *, quiet: bool = False, force: bool = False) -> int:
     """``gwasflow run``: validate (exit 2 on any problem, nothing written), then run to the end.
 
-    An ``outdir`` that holds an earlier run needs ``force`` (see ``engine/launch.py``).
+    An ``outdir`` that holds an earlier run needs ``force`` (see ``commands/launch.py``).
     """
+    from gwasflow.commands.launch import start_run
     from gwasflow.core.states import RunState
-    from gwasflow.engine.launch import start_run
     from gwasflow.engine.progress import make_progress
     from gwasflow.spec import load
     from gwasflow.validate import validate
@@ -333,7 +333,7 @@ def _print_summary(path: Path) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from gwasflow.demo import write_biobank_demo, write_demo
+    from gwasflow.commands.demo import write_biobank_demo, write_demo
 
     write = write_demo if args.simple else write_biobank_demo
     try:
@@ -358,13 +358,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_failures(args: argparse.Namespace) -> int:
-    from gwasflow.runfolder import print_failures
+    from gwasflow.commands.runfolder import print_failures
 
     return print_failures(args.run, as_json=args.json)
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
-    from gwasflow.runfolder import print_logs
+    from gwasflow.commands.runfolder import print_logs
 
     if len(args.args) > 2:
         raise SpecError([Problem("logs", "give at most a run folder and a job id")])
@@ -396,26 +396,26 @@ def _cmd_loci(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from gwasflow.runfolder import write_run_report
+    from gwasflow.commands.runfolder import write_run_report
 
     return write_run_report(args.run, out=args.out, quiet=args.quiet)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from gwasflow.report.server import serve
+    from gwasflow.commands.server import serve
 
     serve(args.run, host=args.host, port=args.port)
     return 0
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    from gwasflow.runfolder import print_metrics
+    from gwasflow.commands.runfolder import print_metrics
 
     return print_metrics(args.run, fmt=args.format)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from gwasflow.runfolder import print_verify
+    from gwasflow.commands.runfolder import print_verify
 
     return print_verify(args.run)
 
@@ -430,16 +430,16 @@ def _report_outcome(outcome: RunOutcome) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    from gwasflow.commands.launch import resume_run
     from gwasflow.core.rundir import find_rundir
-    from gwasflow.engine.launch import resume_run
     from gwasflow.engine.progress import make_progress
 
     return _report_outcome(resume_run(find_rundir(args.run), progress=make_progress(quiet=args.quiet)))
 
 
 def _cmd_retry(args: argparse.Namespace) -> int:
+    from gwasflow.commands.launch import driver_pid, retry_run
     from gwasflow.core.rundir import find_rundir
-    from gwasflow.engine.launch import driver_pid, retry_run
     from gwasflow.engine.progress import make_progress
 
     rundir = find_rundir(args.run)
@@ -457,9 +457,9 @@ def _cmd_retry(args: argparse.Namespace) -> int:
 
 def _rebuild_lost(rundir: RunDir, args: argparse.Namespace) -> int:
     """No failed job: rebuild lost or damaged results (as ``resume`` does) if there are any."""
-    from gwasflow.engine.launch import resume_run
+    from gwasflow.commands.launch import resume_run
+    from gwasflow.commands.runfolder import lost_outputs
     from gwasflow.engine.progress import make_progress
-    from gwasflow.runfolder import lost_outputs
 
     lost = [] if args.job or args.error_type else lost_outputs(rundir)
     if not lost:
@@ -472,8 +472,8 @@ def _rebuild_lost(rundir: RunDir, args: argparse.Namespace) -> int:
 
 def _retry_live(rundir: RunDir, args: argparse.Namespace) -> int:
     """The run is being driven: record retry requests that its driver takes within seconds."""
-    from gwasflow.engine.control import request_retry
-    from gwasflow.engine.launch import choose_failed
+    from gwasflow.commands.control import request_retry
+    from gwasflow.commands.launch import choose_failed
     from gwasflow.store import SQLiteStore
 
     store = SQLiteStore(rundir.store_path)
@@ -490,8 +490,8 @@ def _retry_live(rundir: RunDir, args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    from gwasflow.commands.launch import cancel_run
     from gwasflow.core.rundir import find_rundir
-    from gwasflow.engine.launch import cancel_run
 
     print(cancel_run(find_rundir(args.run)))
     return 0
@@ -509,7 +509,7 @@ def _cmd_executor_settings(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from gwasflow.status import print_status
+    from gwasflow.commands.status import print_status
 
     return print_status(args.run, as_json=args.json)
 

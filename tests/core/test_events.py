@@ -61,7 +61,7 @@ def test_main__log_format_json_prints_the_runs_events_as_json_lines(tmp_path: Pa
     import subprocess
     import sys
 
-    from gwasflow.demo import write_demo
+    from gwasflow.commands.demo import write_demo
 
     spec = write_demo(tmp_path / "d", n_samples=300, n_variants=600, seed=5)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

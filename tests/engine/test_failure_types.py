@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from gwasflow.commands.launch import choose_failed
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState, Step
 from gwasflow.engine.driver import Driver
-from gwasflow.engine.launch import choose_failed
 from gwasflow.engine.machine import Scheduler
 from gwasflow.executors import slurm as slurm_module
 from gwasflow.executors.base import Executor, Submission

@@ -9,8 +9,8 @@ from pathlib import Path
 import boto3
 import yaml
 
+from gwasflow.commands.demo import write_demo
 from gwasflow.core.states import JobState, RunState
-from gwasflow.demo import write_demo
 from gwasflow.report.cloudwatch import metric_data, publish_cloudwatch
 from gwasflow.report.metrics import collect_metrics
 from gwasflow.store import MemoryStore

@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
+from gwasflow.commands.demo import write_demo
+from gwasflow.commands.launch import driver_pid
+from gwasflow.commands.server import make_server
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState
-from gwasflow.demo import write_demo
-from gwasflow.engine.launch import driver_pid
-from gwasflow.report.server import make_server
 from gwasflow.store import SQLiteStore
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from gwasflow.commands.demo import write_demo
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState, Step
-from gwasflow.demo import write_demo
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.report.html import write_report
 from gwasflow.report.summary import summarize_results

@@ -13,7 +13,7 @@ import pysam
 import pytest
 import yaml
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 from gwasflow.report.merge import MergeError, ignored_low_mac, merge_phenotype, scan_result, tabix_path
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P EXTRA\n"

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from gwasflow import __version__
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 from gwasflow.report.sumstats import Skip, SumstatsError, p_value_text, write_ssf_table
 
 HEADER = "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ INFO N TEST BETA SE CHISQ LOG10P EXTRA"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 
 from .test_load import BILLION_LAUGHS, SECRET
 

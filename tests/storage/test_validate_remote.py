@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gwasflow.demo import write_demo
+from gwasflow.commands.demo import write_demo
 from gwasflow.errors import SpecError
 from gwasflow.spec import load
 from gwasflow.storage import probe

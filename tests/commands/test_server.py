@@ -1,4 +1,4 @@
-"""The dashboard's HTTP layer (``gwasflow.report.server``) on a real SQLite run store: token, routes, JSON, retry."""
+"""The dashboard's HTTP layer (``gwasflow.commands.server``) on a real SQLite run store: token, routes, JSON, retry."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from gwasflow.commands import server as server_mod
+from gwasflow.commands.server import TOKEN_HEADER, DashboardServer, make_server, run_status, serve
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState
 from gwasflow.errors import GwasflowError, StoreError
-from gwasflow.report import server as server_mod
-from gwasflow.report.server import TOKEN_HEADER, DashboardServer, make_server, run_status, serve
 from gwasflow.store import SQLiteStore
 
 TOKEN = "s3cret-token_for-tests"

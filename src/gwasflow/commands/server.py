@@ -8,7 +8,7 @@ blocked) and serves three routes; every request must carry the token, as the
                         the script polls /api/status every 2 s and draws the run from it
     GET  /api/status    the run as JSON (see ``run_status``)
     POST /api/retry     {"job_id": "...", "memory": "16G" | null, "time": "2h" | null}: re-run a failed
-                        job through ``gwasflow.engine.control.request_retry``, the code behind
+                        job through ``gwasflow.commands.control.request_retry``, the code behind
                         ``gwasflow retry`` (a request to the live driver, or a detached retry)
 
 The token is compared in constant time and never logged: the access log
@@ -33,9 +33,9 @@ from typing import Any
 
 import jinja2
 
+from gwasflow.commands.launch import driver_pid
 from gwasflow.core.rundir import RunDir, find_rundir
 from gwasflow.core.states import ACTIVE_JOB_STATES, JobState
-from gwasflow.engine.launch import driver_pid
 from gwasflow.errors import GwasflowError, StoreError
 from gwasflow.report.metrics import FAILED_ATTEMPT, collect_metrics
 from gwasflow.store import AttemptRecord, JobRecord, SQLiteStore
@@ -209,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(HTTPStatus.OK, run_status(self.server.store, self.server.rundir, pending=pending))
 
     def _retry(self) -> None:
-        from gwasflow.engine.control import request_retry
+        from gwasflow.commands.control import request_retry
 
         job_id, memory_mb, time_s = _retry_fields(self._read_json())
         store, rundir = self.server.store, self.server.rundir

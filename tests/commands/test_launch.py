@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gwasflow.commands.launch import retry_run
 from gwasflow.core.rundir import RunDir
 from gwasflow.core.states import JobState, RunState, Step
-from gwasflow.engine.launch import retry_run
 from gwasflow.errors import SpecError
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.spec.model import RunSpec
@@ -66,7 +66,7 @@ def test_retry_run__own_workspace_is_claimed_and_the_job_re_run(tmp_path: Path) 
 
 
 def test_job_python__aws_batch_jobs_name_the_images_interpreter(regenie_example: Path) -> None:
-    from gwasflow.engine.launch import CONTAINER_PYTHON, job_python
+    from gwasflow.commands.launch import CONTAINER_PYTHON, job_python
 
     inputs = regenie_example / "inputs"
     data = {"name": "b", "datasets": [{"bed": str(inputs / "example")}],

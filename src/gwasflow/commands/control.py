@@ -16,8 +16,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from gwasflow.commands.launch import driver_pid
 from gwasflow.core.rundir import RunDir
-from gwasflow.engine.launch import driver_pid
 from gwasflow.errors import StoreError
 from gwasflow.store import SQLiteStore
 

@@ -1,7 +1,7 @@
 """``gwasflow status``: job states per step of a run, read from its store.
 
 A run the store calls ``running`` is only running while a driver holds the run
-folder's lock (``.gwasflow/driver.lock``, taken by ``engine/launch.py``; its
+folder's lock (``.gwasflow/driver.lock``, taken by ``commands/launch.py``; its
 pid in ``driver.pid``). When no process holds it, the driver died (``kill -9``,
 a lost login session, a reboot) and the run is shown as ``interrupted (driver
 not running)``, with the command that carries it on: ``gwasflow resume``.
