@@ -299,8 +299,8 @@ def run_spec_file(path: Path, *, quiet: bool = False, force: bool = False) -> in
     An ``outdir`` that holds an earlier run needs ``force`` (see ``commands/launch.py``).
     """
     from gwasflow.commands.launch import start_run
+    from gwasflow.commands.progress import make_progress
     from gwasflow.core.states import RunState
-    from gwasflow.engine.progress import make_progress
     from gwasflow.spec import load
     from gwasflow.validate import validate
 
@@ -431,16 +431,16 @@ def _report_outcome(outcome: RunOutcome) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     from gwasflow.commands.launch import resume_run
+    from gwasflow.commands.progress import make_progress
     from gwasflow.core.rundir import find_rundir
-    from gwasflow.engine.progress import make_progress
 
     return _report_outcome(resume_run(find_rundir(args.run), progress=make_progress(quiet=args.quiet)))
 
 
 def _cmd_retry(args: argparse.Namespace) -> int:
     from gwasflow.commands.launch import driver_pid, retry_run
+    from gwasflow.commands.progress import make_progress
     from gwasflow.core.rundir import find_rundir
-    from gwasflow.engine.progress import make_progress
 
     rundir = find_rundir(args.run)
     if driver_pid(rundir) is not None:
@@ -458,8 +458,8 @@ def _cmd_retry(args: argparse.Namespace) -> int:
 def _rebuild_lost(rundir: RunDir, args: argparse.Namespace) -> int:
     """No failed job: rebuild lost or damaged results (as ``resume`` does) if there are any."""
     from gwasflow.commands.launch import resume_run
+    from gwasflow.commands.progress import make_progress
     from gwasflow.commands.runfolder import lost_outputs
-    from gwasflow.engine.progress import make_progress
 
     lost = [] if args.job or args.error_type else lost_outputs(rundir)
     if not lost:
