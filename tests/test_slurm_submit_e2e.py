@@ -194,6 +194,10 @@ def test_run__slurm_controller_down_at_submission_and_for_20_s_mid_run_gives_the
         _stop_controller(slurm_conf)
         time.sleep(20)
         assert proc.poll() is None, "the run ended while the controller was down"
+    except BaseException:
+        proc.kill()
+        proc.communicate()  # closes the pipe, so a failure here reports itself and leaves no open file
+        raise
     finally:
         if subprocess.run(["scontrol", "ping"], env=os.environ | {"SLURM_CONF": slurm_conf}, capture_output=True,
                           check=False).returncode != 0:  # fmt: skip
