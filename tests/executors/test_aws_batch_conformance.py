@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
+from gwasflow.engine.classify import ErrorType, classify
 from gwasflow.engine.states import ExecCause, ExecState
 from gwasflow.executors.aws_batch import AwsBatchExecutor
-from gwasflow.executors.base import Executor
+from gwasflow.executors.base import Executor, Submission
+from gwasflow.plan.model import Resources
 
-from .conformance import ExecutorConformance, SubmitFn, wait_finished, wait_state
+from .conformance import ExecutorConformance, SubmitFn, python_argv, wait_finished, wait_state
 from .moto_batch_runner import ContainerHost, batch_compute, moto_batch_mode
 
 IMAGE = "example.org/gwasflow-test:1"
@@ -101,3 +103,73 @@ class TestAwsBatchConformance(ExecutorConformance):
 
 def _describe(executor: AwsBatchExecutor, handle: str) -> dict[str, Any]:
     return dict(executor.batch.describe_jobs(jobs=[handle])["jobs"][0])
+
+
+@pytest.fixture
+def batch(job_queue: str) -> Iterator[AwsBatchExecutor]:
+    ex = _executor(job_queue)
+    yield ex
+    ex.cancel(list(ex._last))
+    ex.close()
+
+
+def _sub(tmp_path: Path, name: str, code: str, *, memory_mb: int = 256, cpus: int = 1) -> Submission:
+    return Submission(name, 1, python_argv(code), tmp_path / "logs" / f"{name}.log",
+                      Resources(cpus=cpus, memory_mb=memory_mb, time_s=600), cwd=tmp_path)  # fmt: skip
+
+
+def test_poll__over_memory_is_out_of_memory(batch: AwsBatchExecutor, tmp_path: Path) -> None:
+    sub = _sub(tmp_path, "greedy", "import time; print('allocating', flush=True); b = b'x' * (200 * 2**20); "
+                                   "time.sleep(60)", memory_mb=64)  # fmt: skip
+    handle = batch.submit(sub)
+    status = wait_finished(batch, [handle], timeout_s=60)[handle]
+    assert (status.state, status.cause, status.exit_code, status.signal) == (
+        ExecState.FAILED, ExecCause.OUT_OF_MEMORY, 137, 9)
+    assert status.reason.startswith("out of memory") and "OutOfMemoryError" in status.reason
+    assert classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause) is ErrorType.OUT_OF_MEMORY
+    assert "allocating" in sub.log_path.read_text()  # the failed attempt's CloudWatch tail, copied for classify
+
+
+def test_poll__terminated_by_someone_else_is_cancelled_externally(batch: AwsBatchExecutor, tmp_path: Path) -> None:
+    handle = batch.submit(_sub(tmp_path, "victim", "import time; print('up', flush=True); time.sleep(60)"))
+    wait_state(batch, handle, ExecState.RUNNING)
+    batch.batch.terminate_job(jobId=handle, reason="ops: runaway job")  # not through gwasflow
+    status = wait_finished(batch, [handle])[handle]
+    assert (status.state, status.cause, status.signal) == (ExecState.FAILED, ExecCause.CANCELLED_EXTERNALLY, 15)
+    assert status.reason == "cancelled outside gwasflow: ops: runaway job; Essential container in task exited"
+    assert classify(exit_code=status.exit_code, signal=status.signal,
+                    cause=status.cause) is ErrorType.CANCELLED_EXTERNALLY  # fmt: skip
+
+
+def test_cancel__job_waiting_for_capacity_never_starts(batch: AwsBatchExecutor, tmp_path: Path) -> None:
+    sleep = "import time; time.sleep(60)"
+    busy = [batch.submit(_sub(tmp_path, f"busy{i}", sleep)) for i in range(MAX_VCPUS)]
+    for handle in busy:
+        wait_state(batch, handle, ExecState.RUNNING)
+    queued = batch.submit(_sub(tmp_path, "queued", "print('never')"))
+    time.sleep(0.5)
+    job = _describe(batch, queued)
+    assert job["status"] == "RUNNABLE"  # no vCPU left in the compute environment
+    assert batch.poll([queued])[queued].state is ExecState.PENDING
+    batch.cancel([queued])
+    assert wait_finished(batch, [queued])[queued].state is ExecState.CANCELLED
+    job = _describe(batch, queued)
+    assert (job["status"], job["statusReason"], job["attempts"]) == ("FAILED", "gwasflow: cancelled", [])
+    batch.cancel(busy)
+    assert {s.state for s in wait_finished(batch, busy).values()} == {ExecState.CANCELLED}
+
+
+def test_submit_batch__array_children_run_their_own_argv_in_cwd(batch: AwsBatchExecutor, tmp_path: Path) -> None:
+    code = ("import os, sys; print('child', sys.argv[1], os.getcwd(), os.environ['AWS_BATCH_JOB_ARRAY_INDEX'], "
+            "os.environ['OWN']); sys.exit(int(sys.argv[1]) == 2 and 4)")  # fmt: skip
+    subs = [Submission(f"c{i}", 1, (*python_argv(code), str(i)), tmp_path / "logs" / f"c{i}.log",
+                       Resources(1, 256, 600), cwd=tmp_path, env={"OWN": f"own-{i}"}) for i in range(4)]  # fmt: skip
+    handles = batch.submit_batch(subs)
+    assert len({h.split(":")[0] for h in handles}) == 1 and all(":" in h for h in handles)
+    statuses = wait_finished(batch, handles)
+    assert [s.state for s in statuses.values()] == [ExecState.SUCCEEDED] * 2 + [ExecState.FAILED, ExecState.SUCCEEDED]
+    assert statuses[handles[2]].exit_code == 4 and statuses[handles[2]].reason.startswith("exit code 4")
+    for i, handle in enumerate(handles):
+        assert f"child {i} {tmp_path} {i} own-{i}" in batch.logs(handle)
+    # Batch measures neither: what the local executor reads from wait4, a Batch status leaves empty
+    assert all(s.peak_memory_mb is None and s.cpu_time_s is None for s in statuses.values())
