@@ -3,8 +3,10 @@
 moto runs Batch jobs in Docker; there is no Docker daemon here, so the module switches moto's Batch to its
 Docker-less mode through the server's own ``/moto-api/config`` endpoint: jobs are accepted, described,
 terminated and listed like on AWS, and finish at once (SUCCEEDED, or FAILED with
-``MOTO_SIMPLE_BATCH_FAIL_AFTER=0``), never RUNNING. The mapping of real Batch reasons (spot reclaim, OOM,
-timeout) is tested as a pure function on ``captured_batch/describe_jobs.json``. The array script that picks
+``MOTO_SIMPLE_BATCH_FAIL_AFTER=0``), never RUNNING: enough for requests, call counts and bookkeeping. Jobs
+that really run (the conformance suite, timeouts, OOM, TerminateJob) are in ``test_aws_batch_conformance.py``,
+on moto's Docker mode with a compute double. The mapping of reasons no test can provoke here (spot reclaim,
+host loss) is tested as a pure function on ``captured_batch/describe_jobs.json``. The array script that picks
 each child's argv is run here with ``/bin/sh``, as a Batch container would run it.
 """
 
