@@ -102,14 +102,15 @@ class ContainerHost:
             self._used[key] -= vcpus
             self._room.notify_all()
 
-    def shutdown(self) -> None:
-        """Kill every container still running and wait for the jobs' threads (test teardown)."""
+    def shutdown(self) -> list[int]:
+        """Kill every container still running, wait for the jobs' threads; the pids of processes that survived."""
         for job in self.jobs:
             job.terminate("compute double shut down")
             job.kill_container()
         for job in self.jobs:
             if job.ident is not None:  # array parents are never started
                 job.join(timeout=10)
+        return [job._proc.pid for job in self.jobs if job._proc is not None and _group_alive(job._proc.pid)]
 
 
 class ProcessJob(batch_models.Job):
@@ -268,6 +269,16 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _group_rss_mb(pgid: int) -> float:
     """Resident memory of every process in the group, MiB (what the container's cgroup would count)."""
     total = 0
@@ -294,7 +305,8 @@ def moto_batch_mode(endpoint: str, *, use_docker: bool) -> None:
 
 @contextlib.contextmanager
 def batch_compute(**host_settings: float) -> Iterator[ContainerHost]:
-    """moto's Batch runs container jobs as local processes while this lasts; every one is killed at the end.
+    """moto's Batch runs container jobs as local processes while this lasts; every one is killed at the end,
+    and a container process that outlives it is an error.
 
     The moto server must be in this process (``ThreadedMotoServer``) with Docker-mode Batch (its default).
     """
@@ -306,4 +318,6 @@ def batch_compute(**host_settings: float) -> Iterator[ContainerHost]:
         yield host
     finally:
         batch_models.Job = original  # type: ignore[misc]
-        host.shutdown()
+        survivors = host.shutdown()
+    if survivors:
+        raise AssertionError(f"compute double: container processes outlived the test: {survivors}")

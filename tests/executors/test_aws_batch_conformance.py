@@ -173,3 +173,53 @@ def test_submit_batch__array_children_run_their_own_argv_in_cwd(batch: AwsBatchE
         assert f"child {i} {tmp_path} {i} own-{i}" in batch.logs(handle)
     # Batch measures neither: what the local executor reads from wait4, a Batch status leaves empty
     assert all(s.peak_memory_mb is None and s.cpu_time_s is None for s in statuses.values())
+
+
+def test_reattach__a_fresh_executor_follows_and_cancels_a_running_job(
+    batch: AwsBatchExecutor, job_queue: str, tmp_path: Path
+) -> None:
+    handle = batch.submit(_sub(tmp_path, "long", "import time; print('up', flush=True); time.sleep(60)"))
+    wait_state(batch, handle, ExecState.RUNNING)
+    fresh = _executor(job_queue)  # as after the orchestrator restarted: knows the handle from the store only
+    try:
+        assert fresh.reattach([handle]) == [handle]
+        assert fresh.poll([handle])[handle].state is ExecState.RUNNING
+        assert "up" in fresh.logs(handle)
+        fresh.cancel([handle])
+        assert wait_finished(fresh, [handle])[handle].state is ExecState.CANCELLED
+    finally:
+        fresh.close()
+    status = wait_finished(batch, [handle])[handle]  # the first executor sees gwasflow's own cancel too
+    assert status.state is ExecState.CANCELLED and status.cause is None
+
+
+def test_driver_run__batch_jobs_run_in_the_workspace_and_a_crash_is_retried(job_queue: str, tmp_path: Path) -> None:
+    from gwasflow.engine.driver import Driver
+    from gwasflow.engine.rundir import RunDir
+    from gwasflow.engine.states import RunState
+    from gwasflow.engine.store import MemoryStore
+    from gwasflow.plan.model import Job, JobGraph, JobKind, Step
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    # relative output paths: found in the workspace only if the container entered it; shard 1 crashes once
+    code = ("import os, sys; attempt = os.environ['GWASFLOW_ATTEMPT'].rsplit(':', 1)[1]; "
+            "sys.exit('shard 1 crashed') if sys.argv[1] == '1' and attempt == '1' else "
+            "open(f'shard{sys.argv[1]}.txt', 'w').write(attempt)")  # fmt: skip
+    jobs = [Job(id=f"s{i}", step=Step.STEP2, kind=JobKind.COMMAND, argv=(*python_argv(code), str(i)),
+                outputs=(str(workspace / f"shard{i}.txt"),), resources=Resources(1, 256, 600)) for i in range(3)]
+    store = MemoryStore()
+    store.create_run("r1", "t", "{}", "{}")
+    store.add_jobs("r1", [(job.id, "step2") for job in jobs])
+    ex = _executor(job_queue)
+    rundir = RunDir(tmp_path / "out")
+    driver = Driver(run_id="r1", graph=JobGraph(jobs), store=store, executor=ex, rundir=rundir, workspace=workspace,
+                    keep_workspace=True, poll_interval_s=0.05)  # fmt: skip
+    try:
+        outcome = driver.run()
+    finally:
+        ex.close()
+    assert outcome.state is RunState.SUCCEEDED
+    assert [(workspace / f"shard{i}.txt").read_text() for i in range(3)] == ["1", "2", "1"]
+    assert store.get_job("r1", "s1").attempts == 2
+    assert "shard 1 crashed" in rundir.for_run("r1").log_path("s1", 1).read_text()  # CloudWatch tail, copied
