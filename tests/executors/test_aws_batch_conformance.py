@@ -159,6 +159,24 @@ def test_cancel__job_waiting_for_capacity_never_starts(batch: AwsBatchExecutor, 
     assert {s.state for s in wait_finished(batch, busy).values()} == {ExecState.CANCELLED}
 
 
+def test_cancel__whole_array_one_terminate_stops_running_and_queued_children(
+    batch: AwsBatchExecutor, tmp_path: Path
+) -> None:
+    subs = [_sub(tmp_path, f"a{i}", "import time; print('up', flush=True); time.sleep(60)") for i in range(3)]
+    handles = batch.submit_batch(subs)
+    for handle in handles[:MAX_VCPUS]:
+        wait_state(batch, handle, ExecState.RUNNING)
+    assert _describe(batch, handles[2])["status"] == "RUNNABLE"  # the third waits for a vCPU
+    calls: list[dict[str, Any]] = []
+    batch.batch.meta.events.register("before-call.batch.TerminateJob", lambda params, **_: calls.append(params))
+    batch.cancel(handles)
+    assert len(calls) == 1  # the parent: Batch terminates its children
+    statuses = wait_finished(batch, handles)
+    assert {s.state for s in statuses.values()} == {ExecState.CANCELLED}
+    assert [_describe(batch, h)["statusReason"] for h in handles] == ["gwasflow: cancelled"] * 3
+    assert [len(_describe(batch, h)["attempts"]) for h in handles] == [1, 1, 0]
+
+
 def test_submit_batch__array_children_run_their_own_argv_in_cwd(batch: AwsBatchExecutor, tmp_path: Path) -> None:
     code = ("import os, sys; print('child', sys.argv[1], os.getcwd(), os.environ['AWS_BATCH_JOB_ARRAY_INDEX'], "
             "os.environ['OWN']); sys.exit(int(sys.argv[1]) == 2 and 4)")  # fmt: skip
