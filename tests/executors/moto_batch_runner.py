@@ -10,7 +10,8 @@ unchanged: boto3, HTTP, moto's server on 127.0.0.1, its request parsing and its 
 What the double does as Batch does:
 
 * states SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED / FAILED; a job waits in RUNNABLE
-  until its vCPUs fit in its queue's MANAGED compute environment's ``maxvCpus`` (an UNMANAGED one has no bound);
+  until it is first in line (jobs are dispatched in the order they were submitted) and its vCPUs fit in its
+  queue's MANAGED compute environment's ``maxvCpus`` (an UNMANAGED one has no bound);
 * the container: the command (moto substitutes ``Ref::`` parameters), an environment of the image's ``PATH``
   and ``HOME``, the job definition's and the overrides' variables, ``AWS_BATCH_JOB_ID``,
   ``AWS_BATCH_JOB_ATTEMPT``, ``AWS_BATCH_JQ_NAME``, ``AWS_BATCH_CE_NAME`` and, in array children,
@@ -73,19 +74,36 @@ class ContainerHost:
         self.stop_timeout_s = stop_timeout_s
         self.tick_s = tick_s
         self._room = threading.Condition()
-        self._used: dict[str, float] = {}  # compute environment ARN -> vCPUs of its RUNNING/STARTING jobs
+        self._used: dict[str, float] = {}  # compute environment ARN -> vCPUs of its STARTING/RUNNING jobs
+        self._line: list[ProcessJob] = []  # RUNNABLE jobs (and jobs on their way there), first submitted first
         self.jobs: list[ProcessJob] = []
         self.logs_lock = threading.Lock()  # moto's log streams are not thread-safe
 
+    def queue(self, job: ProcessJob) -> None:
+        """The job joins the line for vCPUs (at submission, so the line keeps the order of submission)."""
+        with self._room:
+            self._line.append(job)
+
     def take(self, job: ProcessJob) -> bool:
-        """Wait until the job's vCPUs fit in its compute environment; False if it was stopped while waiting."""
-        env = next((e for e in job.job_queue.environments if e.state != "DISABLED"), None)
+        """Wait until the job is first in line for its compute environment and its vCPUs fit there.
+
+        False if it was stopped (TerminateJob/CancelJob) while waiting. A job queue dispatches in order (FIFO).
+        """
+        env = job.compute_environment()
         limit = float((env.compute_resources or {}).get("maxvCpus", 0)) if env and env.env_type == "MANAGED" else 0
         key = env.arn if env else ""
         vcpus = float(job._get_container_property("vcpus", 1))
+
+        def first_in_line() -> bool:
+            return next(j for j in self._line if j.compute_environment() is env) is job
+
         with self._room:
-            while not job.stop and limit and self._used.get(key, 0.0) + vcpus > limit:
+            if job not in self._line:
+                self._line.append(job)
+            while not job.stop and not (first_in_line() and (not limit or self._used.get(key, 0.0) + vcpus <= limit)):
                 self._room.wait(self.tick_s)
+            self._line.remove(job)
+            self._room.notify_all()  # the next in line may fit too
             if job.stop:
                 return False
             self._used[key] = self._used.get(key, 0.0) + vcpus
@@ -139,6 +157,15 @@ class ProcessJob(batch_models.Job):
         merged["AWS_BATCH_JOB_ID"] = self.job_id
         return [{"name": k, "value": v} for k, v in merged.items()]
 
+    def start(self) -> None:
+        if not self.depends_on:
+            self.host.queue(self)  # in line for vCPUs in the order of submission
+        super().start()
+
+    def compute_environment(self) -> batch_models.ComputeEnvironment | None:
+        """Where the job runs: the first enabled compute environment of its queue."""
+        return next((e for e in self.job_queue.environments if e.state != "DISABLED"), None)
+
     def terminate(self, reason: str) -> None:
         with self._lock:
             if self.job_stopped or self.stop:
@@ -176,7 +203,7 @@ class ProcessJob(batch_models.Job):
     def _environment(self) -> dict[str, str]:
         env = dict(IMAGE_ENV)
         env |= {e["name"]: str(e["value"]) for e in self._get_container_property("environment", [])}
-        compute = next(iter(self.job_queue.environments), None)
+        compute = self.compute_environment()
         env |= {"AWS_BATCH_JOB_ATTEMPT": "1", "AWS_BATCH_JQ_NAME": self.job_queue.name,
                 "AWS_BATCH_CE_NAME": compute.name if compute else ""}
         index = self.array_properties.get("index")

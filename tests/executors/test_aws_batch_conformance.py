@@ -105,6 +105,15 @@ def _describe(executor: AwsBatchExecutor, handle: str) -> dict[str, Any]:
     return dict(executor.batch.describe_jobs(jobs=[handle])["jobs"][0])
 
 
+def _wait_batch_status(executor: AwsBatchExecutor, handle: str, status: str, *, timeout_s: float = 20.0) -> None:
+    """Wait until Batch itself says ``status`` of the job (the executor maps all queued states to PENDING)."""
+    deadline = time.monotonic() + timeout_s
+    while _describe(executor, handle)["status"] != status:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{handle} never reached Batch status {status}")
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def batch(job_queue: str) -> Iterator[AwsBatchExecutor]:
     ex = _executor(job_queue)
@@ -147,9 +156,9 @@ def test_cancel__job_waiting_for_capacity_never_starts(batch: AwsBatchExecutor, 
     for handle in busy:
         wait_state(batch, handle, ExecState.RUNNING)
     queued = batch.submit(_sub(tmp_path, "queued", "print('never')"))
+    _wait_batch_status(batch, queued, "RUNNABLE")  # no vCPU left in the compute environment
     time.sleep(0.5)
-    job = _describe(batch, queued)
-    assert job["status"] == "RUNNABLE"  # no vCPU left in the compute environment
+    assert _describe(batch, queued)["status"] == "RUNNABLE"
     assert batch.poll([queued])[queued].state is ExecState.PENDING
     batch.cancel([queued])
     assert wait_finished(batch, [queued])[queued].state is ExecState.CANCELLED
@@ -166,7 +175,7 @@ def test_cancel__whole_array_one_terminate_stops_running_and_queued_children(
     handles = batch.submit_batch(subs)
     for handle in handles[:MAX_VCPUS]:
         wait_state(batch, handle, ExecState.RUNNING)
-    assert _describe(batch, handles[2])["status"] == "RUNNABLE"  # the third waits for a vCPU
+    _wait_batch_status(batch, handles[2], "RUNNABLE")  # the third waits for a vCPU
     calls: list[dict[str, Any]] = []
     batch.batch.meta.events.register("before-call.batch.TerminateJob", lambda params, **_: calls.append(params))
     batch.cancel(handles)
