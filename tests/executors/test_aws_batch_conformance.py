@@ -168,6 +168,26 @@ def test_cancel__job_waiting_for_capacity_never_starts(batch: AwsBatchExecutor, 
     assert {s.state for s in wait_finished(batch, busy).values()} == {ExecState.CANCELLED}
 
 
+def test_poll__CancelJob_by_someone_else_stops_a_queued_job_not_a_running_one(
+    batch: AwsBatchExecutor, tmp_path: Path
+) -> None:
+    busy = [batch.submit(_sub(tmp_path, f"busy{i}", "import time; time.sleep(60)")) for i in range(MAX_VCPUS)]
+    for handle in busy:
+        wait_state(batch, handle, ExecState.RUNNING)
+    queued = batch.submit(_sub(tmp_path, "queued", "print('never')"))
+    _wait_batch_status(batch, queued, "RUNNABLE")
+    for handle in (busy[0], queued):
+        batch.batch.cancel_job(jobId=handle, reason="admin: queue drained")  # not through gwasflow
+    status = wait_finished(batch, [queued])[queued]
+    assert (status.state, status.cause) == (ExecState.FAILED, ExecCause.CANCELLED_EXTERNALLY)
+    assert status.reason == "cancelled outside gwasflow: admin: queue drained" and status.exit_code is None
+    time.sleep(0.5)
+    assert batch.poll([busy[0]])[busy[0]].state is ExecState.RUNNING  # CancelJob leaves a started job alone
+    assert "statusReason" not in _describe(batch, busy[0])
+    batch.cancel(busy)
+    assert {s.state for s in wait_finished(batch, busy).values()} == {ExecState.CANCELLED}
+
+
 def test_cancel__whole_array_one_terminate_stops_running_and_queued_children(
     batch: AwsBatchExecutor, tmp_path: Path
 ) -> None:
