@@ -12,12 +12,12 @@ What the double does as Batch does:
 * states SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED / FAILED; a job waits in RUNNABLE
   until it is first in line (jobs are dispatched in the order they were submitted) and its vCPUs fit in its
   queue's MANAGED compute environment's ``maxvCpus`` (an UNMANAGED one has no bound);
-* the container: the command (moto substitutes ``Ref::`` parameters), an environment of the image's ``PATH``
-  and ``HOME``, the job definition's and the overrides' variables, ``AWS_BATCH_JOB_ID``,
-  ``AWS_BATCH_JOB_ATTEMPT``, ``AWS_BATCH_JQ_NAME``, ``AWS_BATCH_CE_NAME`` and, in array children,
-  ``AWS_BATCH_JOB_ARRAY_INDEX``; the working directory is the image's (:data:`IMAGE_WORKDIR`); stdout and
-  stderr go, line by line as they are written, to CloudWatch Logs ``/aws/batch/job``, stream
-  ``<definition>/default/<job id>``;
+* the container: the command (moto substitutes ``Ref::`` parameters), an environment of the image's
+  (:data:`IMAGE_ENV`: this machine's gwasflow, ``python3`` first on ``PATH``), the job definition's and the
+  overrides' variables, ``AWS_BATCH_JOB_ID``, ``AWS_BATCH_JOB_ATTEMPT``, ``AWS_BATCH_JQ_NAME``,
+  ``AWS_BATCH_CE_NAME`` and, in array children, ``AWS_BATCH_JOB_ARRAY_INDEX``; the working directory is the
+  image's (:data:`IMAGE_WORKDIR`); stdout and stderr go, line by line as they are written, to CloudWatch
+  Logs ``/aws/batch/job``, stream ``<definition>/default/<job id>``;
 * memory: a process group whose resident memory passes the job's ``MEMORY`` is killed with SIGKILL, container
   ``reason`` ``OutOfMemoryError: Container killed due to memory usage`` (the kernel's cgroup limit in Batch);
 * timeout: ``attemptDurationSeconds`` after the attempt started the container is stopped (SIGTERM, SIGKILL
@@ -43,6 +43,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -57,9 +58,14 @@ __all__ = ["IMAGE_WORKDIR", "ContainerHost", "ProcessJob", "batch_compute", "mot
 
 logger = logging.getLogger(__name__)
 
-#: the working directory and environment of the (imaginary) image the commands run in
+#: the working directory and environment of the "image" the commands run in: this machine's gwasflow install,
+#: its interpreter first on PATH as ``python3`` (as deploy/Containerfile puts the image's), PYTHONPATH passed on
 IMAGE_WORKDIR = "/"
-IMAGE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+IMAGE_ENV = {
+    "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
+}
 ESSENTIAL_EXITED = "Essential container in task exited"
 TIMED_OUT = "Job attempt duration exceeded timeout"
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"

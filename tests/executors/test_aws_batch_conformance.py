@@ -8,6 +8,9 @@ process group and reports its end in Batch's words. The job queue sits on a MANA
 
 from __future__ import annotations
 
+import gzip
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from gwasflow.demo import write_demo
 from gwasflow.engine.classify import ErrorType, classify
-from gwasflow.engine.states import ExecCause, ExecState
+from gwasflow.engine.states import ExecCause, ExecState, JobState
+from gwasflow.engine.store import SQLiteStore
 from gwasflow.executors.aws_batch import AwsBatchExecutor
 from gwasflow.executors.base import Executor, Submission
 from gwasflow.plan.model import Resources
@@ -270,3 +276,41 @@ def test_driver_run__batch_jobs_run_in_the_workspace_and_a_crash_is_retried(job_
     assert [(workspace / f"shard{i}.txt").read_text() for i in range(3)] == ["1", "2", "1"]
     assert store.get_job("r1", "s1").attempts == 2
     assert "shard 1 crashed" in rundir.for_run("r1").log_path("s1", 1).read_text()  # CloudWatch tail, copied
+
+
+def _run_spec(spec: Path, name: str, executor: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    """``gwasflow run`` of a copy of the demo spec with its own outdir, workdir and executor."""
+    data = yaml.safe_load(spec.read_text())
+    data.update(executor=executor, outdir=f"out-{name}", workdir=f"work-{name}", retry={"max_attempts": 1})
+    path = spec.with_name(f"spec-{name}.yaml")
+    path.write_text(yaml.safe_dump(data))
+    return subprocess.run([sys.executable, "-m", "gwasflow", "run", str(path), "--quiet"], cwd=spec.parent,
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+
+
+def test_run__batch_results_identical_to_local(job_queue: str, tmp_path: Path) -> None:
+    """The demo through ``gwasflow run`` on Batch (moto on 127.0.0.1, jobs run by the compute double)."""
+    spec = write_demo(tmp_path / "demo", n_samples=600, n_variants=3000)
+    local = _run_spec(spec, "local", {"kind": "local", "max_parallel": 2})
+    assert local.returncode == 0, local.stdout + local.stderr
+    on_batch = _run_spec(spec, "batch", {
+        "kind": "aws_batch", "poll_interval_s": 0.1,
+        "settings": {"job_queue": job_queue, "region": "us-east-1", "image": IMAGE, "poll_min_s": 0.2,
+                     "poll_max_s": 1.0},
+    })  # fmt: skip
+    assert on_batch.returncode == 0, on_batch.stdout + on_batch.stderr
+    local_results = sorted((spec.parent / "out-local" / "results").glob("*.regenie.gz"))
+    assert [p.name for p in local_results] == ["Y1.regenie.gz", "Y2.regenie.gz"]
+    for path in local_results:
+        twin = spec.parent / "out-batch" / "results" / path.name
+        assert gzip.decompress(twin.read_bytes()) == gzip.decompress(path.read_bytes()), path.name
+    store = SQLiteStore(spec.parent / "out-batch" / ".gwasflow" / "gwasflow.sqlite")
+    try:
+        (run,) = store.list_runs()
+        jobs = store.list_jobs(run.run_id)
+        on_batch_attempts = [a for a in store.list_attempts(run.run_id) if a.executor == "aws_batch"]
+    finally:
+        store.close()
+    assert jobs and all(job.state is JobState.SUCCEEDED for job in jobs)
+    assert {a.job_id for a in on_batch_attempts} >= {j.job_id for j in jobs if j.step in ("step1", "step2")}
+    assert any(":" in str(a.handle) for a in on_batch_attempts)  # step 2 shards went in as array jobs
