@@ -22,12 +22,13 @@ import yaml
 
 from gwasflow.demo import write_demo
 from gwasflow.engine.classify import ErrorType, classify
-from gwasflow.engine.states import ExecCause, ExecState, JobState
+from gwasflow.engine.states import AttemptState, ExecCause, ExecState, JobState
 from gwasflow.engine.store import SQLiteStore
 from gwasflow.executors.aws_batch import AwsBatchExecutor
 from gwasflow.executors.base import Executor, Submission
 from gwasflow.plan.model import Resources
 
+from ..conftest import read_events
 from .conformance import ExecutorConformance, SubmitFn, python_argv, wait_finished, wait_state
 from .moto_batch_runner import ContainerHost, batch_compute, moto_batch_mode
 
@@ -314,3 +315,39 @@ def test_run__batch_results_identical_to_local(job_queue: str, tmp_path: Path) -
     assert jobs and all(job.state is JobState.SUCCEEDED for job in jobs)
     assert {a.job_id for a in on_batch_attempts} >= {j.job_id for j in jobs if j.step in ("step1", "step2")}
     assert any(":" in str(a.handle) for a in on_batch_attempts)  # step 2 shards went in as array jobs
+
+
+def test_resume__batch_job_running_when_the_driver_died_is_reattached(job_queue: str, tmp_path: Path) -> None:
+    """kill -9 of gwasflow while step 1 runs on Batch: resume re-attaches to the job, never submits it again."""
+    spec = write_demo(tmp_path / "demo", n_samples=2000, n_variants=20_000, seed=9)
+    data = yaml.safe_load(spec.read_text())
+    data.update(outdir="out-batch", workdir="work-batch", retry={"max_attempts": 1}, executor={
+        "kind": "aws_batch", "poll_interval_s": 0.1,
+        "settings": {"job_queue": job_queue, "region": "us-east-1", "image": IMAGE, "poll_min_s": 0.2,
+                     "poll_max_s": 1.0},
+    })  # fmt: skip
+    path = spec.with_name("spec-batch.yaml")
+    path.write_text(yaml.safe_dump(data))
+    folder = spec.parent / "out-batch"
+    events = folder / ".gwasflow" / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(path), "--quiet"], cwd=spec.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not any(e.get("event") == "submitted" and e.get("job") == "step1" for e in read_events(events)):
+        assert proc.poll() is None and time.monotonic() < deadline, "step 1 was never submitted"
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=30)
+    resumed = subprocess.run([sys.executable, "-m", "gwasflow", "resume"], cwd=folder, capture_output=True,
+                             text=True, timeout=600, check=False)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    store = SQLiteStore(folder / ".gwasflow" / "gwasflow.sqlite")
+    try:
+        (run,) = store.list_runs()
+        step1 = store.list_attempts(run.run_id, "step1")
+        assert all(j.state is JobState.SUCCEEDED for j in store.list_jobs(run.run_id))
+    finally:
+        store.close()
+    assert [(a.attempt, a.state) for a in step1] == [(1, AttemptState.SUCCEEDED)], step1
+    recovered = [e for e in read_events(events) if e.get("event") == "recovered"]
+    assert recovered and recovered[-1]["reattached"] == 1
