@@ -88,14 +88,14 @@ def aws(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         moto_config(aws_endpoint, {"stepfunctions": {"execute_state_machine": False}, "batch": {"use_docker": True}})
 
 
-def _deploy(aws: dict[str, Any], **spec_fields: Any) -> tuple[Export, str]:
+def _deploy(aws: dict[str, Any], settings: dict[str, Any] | None = None, **spec_fields: Any) -> tuple[Export, str]:
     """Export the small plan, publish its manifest, register its job definitions, create the machine."""
     import boto3
 
     fsx = {**fx.FSX, "subnet_ids": [aws["subnet"]], "security_group_ids": [aws["group"]]}
     run = fx.spec(workspace={"kind": "fsx", "fsx": fsx}, **spec_fields)
     export = fx.export(run, failure_table=aws["table"], manifest_uri=f"s3://{aws['bucket']}/biobank/manifest",
-                       instance_profile=aws["profile"], service_role=aws["service_role"])  # fmt: skip
+                       **{"instance_profile": aws["profile"], "service_role": aws["service_role"], **(settings or {})})
     publish_manifest(export.manifest, S3Location.parse(f"s3://{aws['bucket']}/biobank/manifest"), boto3.client("s3"))
     batch = boto3.client("batch")
     for d in export.job_definitions.needed:
@@ -319,3 +319,26 @@ def test_export_stepfunctions__biobank_definition_parses_in_moto(aws: dict[str, 
     with pytest.raises(ClientError, match="ASLParserException"):  # the parser is on: a broken definition is refused
         sfn.create_state_machine(name=f"gwasflow-bad-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
                                  definition=text.replace('"Type": "Choice"', '"Type": "Chose"', 1))  # fmt: skip
+
+
+def test_export_stepfunctions__executed_compute_environment_refused_deletes_template_and_file_system(
+    aws: dict[str, Any],
+) -> None:
+    """A caught error after the launch template exists: CreateComputeEnvironment refused (no such instance
+    profile). The cleanup deletes the launch template, then the association and the file system."""
+    _, arn = _deploy(aws, settings={"instance_profile": "arn:aws:iam::123456789012:instance-profile/missing"})
+    import boto3
+
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="no-profile")
+    assert described["status"] == "FAILED" and described["error"] == "gwasflow.RunFailed"
+    assert "could not find instanceRole" in described["cause"]
+    names = _squash(entered(events))
+    assert names[names.index("CreateComputeEnvironment"):] == [
+        "CreateComputeEnvironment", "Cleanup", "DeleteLaunchTemplate", *_CLEANUP[_CLEANUP.index("CleanupFileSystem"):],
+        "Failed", "RunFailed"]  # fmt: skip
+    name = "gwasflow-no-profile"
+    assert aws["batch"].calls == [("CreateLaunchTemplate", name), ("CreateComputeEnvironment", name),
+                                  ("DeleteLaunchTemplate", name)]  # fmt: skip
+    assert aws["batch"].submitted == [] and _file_systems() == []
+    templates = boto3.client("ec2").describe_launch_templates()["LaunchTemplates"]
+    assert name not in [t["LaunchTemplateName"] for t in templates]
