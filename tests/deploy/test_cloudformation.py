@@ -90,6 +90,7 @@ def test_build_template__embeds_the_exported_machine(machine: dict[str, Any]) ->
             "events:DescribeRule", "dynamodb:PutItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject",
             "s3:ListBucket", "fsx:CreateFileSystem", "fsx:CreateDataRepositoryAssociation",
             "fsx:DescribeFileSystems", "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation",
+            "fsx:CreateDataRepositoryTask", "fsx:DescribeDataRepositoryTasks",  # ExportResults
             "iam:CreateServiceLinkedRole", "states:StartExecution"} <= actions  # fmt: skip
     assert all(s["Resource"] != "*" for s in policy if set(s["Action"]) & {"batch:SubmitJob", "dynamodb:PutItem"})
     by_action = {a: s for s in policy for a in s["Action"]}
@@ -110,6 +111,19 @@ def test_build_template__embeds_the_exported_machine(machine: dict[str, Any]) ->
     assert jobdef["PlatformCapabilities"] == ["EC2"]
     assert jobdef["ContainerProperties"]["Volumes"] == [{"Name": "lustre", "Host": {"SourcePath": "/fsx"}}]
     assert jobdef["ContainerProperties"]["MountPoints"] == [{"SourceVolume": "lustre", "ContainerPath": "/fsx"}]
+
+
+def test_build_template__machine_role_allows_every_sdk_call_of_the_machine(machine: dict[str, Any]) -> None:
+    """Each ``aws-sdk:<service>:<action>`` task of the machine has ``<service>:<Action>`` in the role's policy."""
+    policy = build_template(machine, image=IMAGE)["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]
+    allowed = {a for s in policy["PolicyDocument"]["Statement"] for a in s["Action"]}
+    calls = set()
+    for task in _tasks(machine):
+        service, _, action = task["Resource"].removeprefix("arn:aws:states:::aws-sdk:").partition(":")
+        if task["Resource"].startswith("arn:aws:states:::aws-sdk:"):
+            calls.add(f"{service}:{action[0].upper()}{action[1:]}")
+    assert {"ec2:CreateLaunchTemplate", "batch:CreateJobQueue", "fsx:CreateDataRepositoryTask"} <= calls
+    assert calls - allowed == set()
 
 
 def test_definition_string__escapes_every_other_dollar_brace() -> None:
