@@ -31,7 +31,9 @@ What this module supplies, each where moto falls short of AWS:
   unless it is DISABLED (and, for a compute environment, in no queue). The shim refuses as AWS does,
   records the create and delete calls of queues, compute environments and launch templates in order,
   and at each job submission what the job's queue, its compute environment and the launch template
-  were at that moment. Creation, statuses (VALID at once) and deletion are moto's own.
+  were at that moment. moto reports a new queue or environment VALID at once and forgets a deleted one
+  at once; the shim reports it CREATING at its first describe, and a deleted one once more as
+  DELETED, as AWS may. Creation and deletion are moto's own.
 """
 
 from __future__ import annotations
@@ -113,6 +115,21 @@ class BatchShim:
         #: at each SubmitJob: job name, queue name, its state, its compute environment's name and state, the
         #: launch template the environment names, and that template's user data (decoded)
         self.submitted: list[dict[str, Any]] = []
+        self._described: set[tuple[str, str]] = set()  # (kind, name) described once (CREATING), then as moto says
+        self._deleted: dict[tuple[str, str], str] = {}  # (kind, name) -> ARN: the one DELETED entry still to report
+
+    def _describe(self, found: list[dict[str, Any]], asked: list[str] | None, kind: str) -> list[dict[str, Any]]:
+        """moto's answer with AWS's lifecycle: a new one CREATING at first, a deleted one DELETED once."""
+        out = []
+        for item in found:
+            key = (kind, item[f"{kind}Name"])
+            out.append(item if key in self._described else {**item, "status": "CREATING"})
+            self._described.add(key)
+        for (of, name), arn in list(self._deleted.items()):
+            if of == kind and asked and {name, arn} & set(asked):
+                out.append({f"{kind}Name": name, f"{kind}Arn": arn, "status": "DELETED", "state": "DISABLED"})
+                del self._deleted[(of, name)]
+        return out
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from moto.batch.exceptions import ClientException
@@ -124,6 +141,7 @@ class BatchShim:
         originals = {name: getattr(BatchBackend, name) for name in (
             "create_compute_environment", "create_job_queue", "delete_job_queue", "delete_compute_environment")}
         submit_job = BatchSimpleBackend.submit_job  # Docker-less Batch submits here
+        describe = {"envs": BatchBackend.describe_compute_environments, "queues": BatchBackend.describe_job_queues}
         lt_create = LaunchTemplateBackend.create_launch_template
         lt_delete = LaunchTemplateBackend.delete_launch_template
 
@@ -140,6 +158,8 @@ class BatchShim:
             if queue is not None and queue.state != "DISABLED":
                 raise ClientException(f"Job queue {queue.name} must be DISABLED before it is deleted")
             shim.calls.append(("DeleteJobQueue", queue.name if queue else name))
+            if queue is not None:
+                shim._deleted[("jobQueue", queue.name)] = queue.arn
             originals["delete_job_queue"](backend, name)
 
         def delete_env(backend: Any, name: str) -> None:
@@ -149,7 +169,15 @@ class BatchShim:
             if env is not None and any(env in q.environments for q in backend._job_queues.values()):
                 raise ClientException(f"Compute environment {env.name} is still in a job queue")
             shim.calls.append(("DeleteComputeEnvironment", env.name if env else name))
+            if env is not None:
+                shim._deleted[("computeEnvironment", env.name)] = env.arn
             originals["delete_compute_environment"](backend, name)
+
+        def describe_envs(backend: Any, environments: list[str] | None = None) -> list[dict[str, Any]]:
+            return shim._describe(describe["envs"](backend, environments), environments, "computeEnvironment")
+
+        def describe_queues(backend: Any, job_queues: list[str] | None = None) -> list[dict[str, Any]]:
+            return shim._describe(describe["queues"](backend, job_queues), job_queues, "jobQueue")
 
         def submit(backend: Any, job_name: str, job_def_id: str, job_queue: str, *args: Any, **kwargs: Any) -> Any:
             found = shim._snapshot(backend, job_name, job_queue)
@@ -167,7 +195,8 @@ class BatchShim:
             return template
 
         for name, func in (("create_compute_environment", create_env), ("create_job_queue", create_queue),
-                           ("delete_job_queue", delete_queue), ("delete_compute_environment", delete_env)):
+                           ("delete_job_queue", delete_queue), ("delete_compute_environment", delete_env),
+                           ("describe_compute_environments", describe_envs), ("describe_job_queues", describe_queues)):
             monkeypatch.setattr(BatchBackend, name, func)
         monkeypatch.setattr(BatchSimpleBackend, "submit_job", submit)
         monkeypatch.setattr(LaunchTemplateBackend, "create_launch_template", create_template)

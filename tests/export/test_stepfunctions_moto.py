@@ -20,10 +20,10 @@ Not executed as AWS would: the Batch jobs run nothing (moto marks them SUCCEEDED
 on their own in ``test_sfn_finish.py``; the FSx lifecycles and the association and export-task APIs
 come from :class:`moto_sfn.FsxShim` (AWS-shaped responses; moto has none of them); moto's Batch
 and SDK integrations need their request/response casing wired in
-(:func:`moto_sfn.normalise_batch_integration`, :func:`moto_sfn.normalise_sdk_integration`); moto
-reports a compute environment and a queue VALID at once and deletes them at once (the CREATING and
-DELETING waits run one describe each); no EC2 host boots, so the user data's ``mount`` is checked
-as text, never run;
+(:func:`moto_sfn.normalise_batch_integration`, :func:`moto_sfn.normalise_sdk_integration`); the
+CREATING and DELETED statuses of a compute environment and a queue come from :class:`moto_sfn.BatchShim`
+(moto has them VALID at once and forgets them when deleted); no EC2 host boots, so the user data's
+``mount`` is checked as text, never run;
 ``MaxConcurrency`` and ``ToleratedFailurePercentage`` are parsed but not enforced by moto (moto says
 so when it parses the latter), so their values are checked in the definition
 (``test_stepfunctions.py``), as are IAM permissions, which moto does not evaluate.
@@ -168,6 +168,12 @@ def _assert_run_compute(aws: dict[str, Any], execution: str, events: list[dict[s
         assert job["environment_type"] == "EC2"
         assert job["user_data"].startswith('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="')
         assert "Content-Type: text/cloud-config" in job["user_data"] and mount in job["user_data"]
+    names = entered(events)
+    assert names.count("DescribeComputeEnvironment") == 2 and names.count("DescribeJobQueue") == 2  # CREATING, VALID
+    for loop in ("JobQueueGoneReady", "ComputeEnvironmentGoneReady"):  # described once more, DELETED: gone
+        seen = [json.loads(e["stateEnteredEventDetails"]["input"])["lifecycle"] for e in events
+                if e.get("stateEnteredEventDetails", {}).get("name") == loop]  # fmt: skip
+        assert seen == [{"listed": 1, "deleted": True}], loop
     batch = boto3.client("batch")
     assert batch.describe_job_queues(jobQueues=[name])["jobQueues"] == []
     assert batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"] == []
