@@ -109,7 +109,10 @@ def test_export_stepfunctions__jobs_run_on_the_run_compute_that_mounts_the_file_
     head = states["MountCommand"]["Result"]["head"]
     assert head.startswith('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="==GWASFLOW=="\n')
     assert head.endswith("- mkdir -p /fsx\n- mount -t lustre -o relatime,flock ")
-    assert states["Configure"]["Parameters"]["defaults"]["max_vcpus"] == 50  # max_parallel 50 x the largest job's 1
+    assert states["Configure"]["Parameters"]["defaults"]["max_vcpus"] == 50  # max_parallel 50 x a shard's 1 vCPU
+    big = fx.export(fx.spec(step1={"resources": {"cpus": 64, "memory_mb": 8000, "time_s": 3600}},
+                            executor={"kind": "local", "max_parallel": 8}))  # fmt: skip
+    assert big.definition["States"]["Configure"]["Parameters"]["defaults"]["max_vcpus"] == 64  # step 1 alone
     assert states["Config"]["Parameters"]["names"] == {"compute.$": "States.Format('gwasflow-{}', $$.Execution.Name)"}
 
 

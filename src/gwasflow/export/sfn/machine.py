@@ -28,7 +28,7 @@ Execution input (every key optional; defaults from the spec)::
 
 ``compute`` (default ``{"type": "EC2", "allocation": "BEST_FIT_PROGRESSIVE"}``) is the run's compute
 environment's instance kind and allocation strategy; ``max_vcpus`` (default: ``executor.max_parallel``
-times the largest job's vCPUs) caps it.
+step 2 shards' vCPUs, or the largest job's if more) caps it.
 """
 
 from __future__ import annotations
@@ -115,9 +115,11 @@ def _compute(ctx: _Ctx) -> compute.Compute:
 
 
 def _max_vcpus(spec: RunSpec, graph: JobGraph) -> int:
-    """The most vCPUs the run can use at once: ``executor.max_parallel`` jobs of the largest size."""
+    """The most vCPUs the run uses at once: ``executor.max_parallel`` step 2 shards (the Map's
+    MaxConcurrency), or the largest single job (QC, step 1, the finishing jobs run alone)."""
     largest = max([FINISH_RESOURCES.cpus, *(job.resources.cpus for job in graph)])
-    return max(1, spec.executor.max_parallel) * largest
+    shard = max(job.resources.cpus for job in graph.by_step(Step.STEP2))
+    return max(largest, max(1, spec.executor.max_parallel) * shard)
 
 
 def _check_paths(spec: RunSpec, graph: JobGraph, layout: FsxLayout) -> None:
