@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -164,11 +165,15 @@ def _start_controller(slurm_conf: str) -> None:
         time.sleep(0.5)
 
 
-def test_run__slurm_controller_down_for_20_s_mid_run_gives_the_local_runs_results(tmp_path: Path) -> None:
-    """slurmctld stopped as the run starts (step 1 not yet submitted), started 20 s later: the run ends as a clean one.
+def test_run__slurm_controller_down_at_submission_and_for_20_s_mid_run_gives_the_local_runs_results(
+        tmp_path: Path) -> None:  # fmt: skip
+    """Two real slurmctld outages, each placed by an event of the run (not by the clock); it ends as a clean one.
 
-    sbatch fails while the controller is down (after its own 9 s of trying), the driver tries again after its
-    back-off, and the jobs go in once the controller is back.
+    1. The controller is stopped before the run starts: step 1's sbatch fails (after sbatch's own retries), the
+       driver records ``submit_failed`` and tries again after its back-off; the controller is started again.
+    2. Once step 1 is in Slurm's hands (the driver's ``submitted`` event), the controller is stopped for 20 s
+       while the job runs: the status queries cannot see it finish, the last known states stand, and the run
+       goes on when the controller is back. The run must still be going at that moment (the outage was mid-run).
     """
     slurm_conf = slurm_conf_or_skip()
     spec = _spec(tmp_path, "outage", slurm_conf)
@@ -179,18 +184,20 @@ def test_run__slurm_controller_down_for_20_s_mid_run_gives_the_local_runs_result
     local.write_text(yaml.safe_dump(data | {"executor": {"kind": "local"}, "outdir": "out-local",
                                             "workdir": "work-local"}))
     events = _outdir(spec) / ".gwasflow" / "events.jsonl"
+    _stop_controller(slurm_conf)
     proc = subprocess.Popen([sys.executable, "-m", "gwasflow", "run", str(spec), "--quiet"], cwd=spec.parent,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not (events.exists() and '"run_started"' in events.read_text()):
-            assert proc.poll() is None and time.monotonic() < deadline, "the run never started"
-            time.sleep(0.01)
-        pid = _controller_pid(slurm_conf)
-        os.kill(pid, 15)
-        while Path(f"/proc/{pid}").exists():
-            time.sleep(0.1)
+        _wait_for(proc, lambda: _event(events, "submit_failed", "step1"), "step 1's sbatch never failed")
+        _start_controller(slurm_conf)
+        _wait_for(proc, lambda: _event(events, "submitted", "step1"), "step 1 was never submitted")
+        _stop_controller(slurm_conf)
         time.sleep(20)
+        assert proc.poll() is None, "the run ended while the controller was down"
+    except BaseException:
+        proc.kill()
+        proc.communicate()  # closes the pipe, so a failure here reports itself and leaves no open file
+        raise
     finally:
         if subprocess.run(["scontrol", "ping"], env=os.environ | {"SLURM_CONF": slurm_conf}, capture_output=True,
                           check=False).returncode != 0:  # fmt: skip
@@ -207,4 +214,30 @@ def test_run__slurm_controller_down_for_20_s_mid_run_gives_the_local_runs_result
     state, attempts = _attempt_errors(spec)
     ran = [job for job, _, error in attempts if error is None]
     assert state is RunState.SUCCEEDED and len(ran) == len(set(ran))  # nothing ran twice
-    assert ("step1", "failed", "submit_failed") in attempts  # the outage was met by a submission
+    assert ("step1", "failed", "submit_failed") in attempts  # the first outage was met by a submission
+
+
+def _stop_controller(slurm_conf: str) -> None:
+    """SIGTERM slurmctld and wait until its process is gone (it saves its state for the restart)."""
+    pid = _controller_pid(slurm_conf)
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists():
+        assert time.monotonic() < deadline, "slurmctld did not stop"
+        time.sleep(0.1)
+
+
+def _wait_for(proc: subprocess.Popen[str], done: Callable[[], bool], why: str) -> None:
+    deadline = time.monotonic() + 120
+    while not done():
+        assert proc.poll() is None and time.monotonic() < deadline, why
+        time.sleep(0.01)
+
+
+def _event(events: Path, name: str, job: str) -> bool:
+    """Whether the run's event log has an event of this name for this job."""
+    if not events.exists():
+        return False
+    lines = events.read_text().splitlines()
+    return any(f'"{name}"' in line and json.loads(line).get("event") == name and json.loads(line).get("job") == job
+               for line in lines if line.endswith("}"))  # fmt: skip

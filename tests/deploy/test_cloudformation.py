@@ -20,6 +20,7 @@ import cfnlint.api
 import pytest
 import yaml
 
+from gwasflow.export.cfn_definition import definition_string, mount_path_of
 from gwasflow.export.cloudformation import (
     BASE_TEMPLATE,
     JobDefinitionUse,
@@ -36,8 +37,8 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gwasflow:latest"
 
 
 def _export(**spec_fields: Any) -> Export:
-    """The Step Functions export of the export tests' small FSx plan (queue gwas-queue, table gwas-failures)."""
-    return fx.export(fx.spec(**spec_fields), job_queue="gwas-queue", failure_table="gwas-failures", image=IMAGE)
+    """The Step Functions export of the export tests' small FSx plan (table gwas-failures)."""
+    return fx.export(fx.spec(**spec_fields), failure_table="gwas-failures", image=IMAGE)
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +71,12 @@ def test_build_template__cfn_lint_catches_a_broken_template() -> None:
 def test_build_template__embeds_the_exported_machine(machine: dict[str, Any]) -> None:
     template = build_template(machine, image=IMAGE)
     resources, params = template["Resources"], template["Parameters"]
-    assert json.loads(resources["StateMachine"]["Properties"]["DefinitionString"]) == machine
-    assert params["JobQueueName"]["Default"] == "gwas-queue"
+    text = resources["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
+    assert json.loads(text.replace("${InstanceProfile.Arn}", "${InstanceProfileArn}").replace(
+        "${BatchServiceRole.Arn}", "${BatchServiceRoleArn}")) == machine  # the placeholders: the stack's ARNs
+    assert "${InstanceProfile.Arn}" in text and "${BatchServiceRole.Arn}" in text
+    assert "Condition" not in resources["InstanceProfile"]  # each run's compute environment is EC2
+    assert params["JobQueueName"]["Default"] == "gwasflow"  # the machine names no queue: each run makes its own
     assert params["FailureTableName"]["Default"] == "gwas-failures"
     assert params["ImageUri"]["Default"] == IMAGE
     literal = {t["Parameters"]["JobDefinition"] for t in _tasks(machine) if "JobDefinition" in t.get("Parameters", {})}
@@ -85,8 +90,56 @@ def test_build_template__embeds_the_exported_machine(machine: dict[str, Any]) ->
             "events:DescribeRule", "dynamodb:PutItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject",
             "s3:ListBucket", "fsx:CreateFileSystem", "fsx:CreateDataRepositoryAssociation",
             "fsx:DescribeFileSystems", "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation",
+            "fsx:CreateDataRepositoryTask", "fsx:DescribeDataRepositoryTasks",  # ExportResults
             "iam:CreateServiceLinkedRole", "states:StartExecution"} <= actions  # fmt: skip
     assert all(s["Resource"] != "*" for s in policy if set(s["Action"]) & {"batch:SubmitJob", "dynamodb:PutItem"})
+    by_action = {a: s for s in policy for a in s["Action"]}
+    per_run = [{"Fn::Sub": "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:compute-environment/"
+                           "${JobDefinitionPrefix}-*"},
+               {"Fn::Sub": "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job-queue/"
+                           "${JobDefinitionPrefix}-*"}]  # fmt: skip
+    for action in ("batch:CreateComputeEnvironment", "batch:UpdateComputeEnvironment", "batch:DeleteComputeEnvironment",
+                   "batch:CreateJobQueue", "batch:UpdateJobQueue", "batch:DeleteJobQueue", "batch:TagResource"):
+        assert by_action[action]["Resource"] == per_run, action
+    assert by_action["iam:PassRole"]["Resource"] == [{"Fn::GetAtt": ["InstanceRole", "Arn"]},
+                                                     {"Fn::GetAtt": ["BatchServiceRole", "Arn"]}]
+    tagged = {"Null": {"aws:RequestTag/gwasflow:execution": "false"}}
+    assert by_action["ec2:CreateLaunchTemplate"]["Condition"] == tagged  # only launch templates tagged as a run's
+    assert by_action["ec2:DeleteLaunchTemplate"]["Condition"] == {
+        "Null": {"aws:ResourceTag/gwasflow:execution": "false"}}  # fmt: skip
+    jobdef = next(r for r in resources.values() if r["Type"] == "AWS::Batch::JobDefinition")["Properties"]
+    assert jobdef["PlatformCapabilities"] == ["EC2"]
+    assert jobdef["ContainerProperties"]["Volumes"] == [{"Name": "lustre", "Host": {"SourcePath": "/fsx"}}]
+    assert jobdef["ContainerProperties"]["MountPoints"] == [{"SourceVolume": "lustre", "ContainerPath": "/fsx"}]
+
+
+def test_build_template__machine_role_allows_every_sdk_call_of_the_machine(machine: dict[str, Any]) -> None:
+    """Each ``aws-sdk:<service>:<action>`` task of the machine has ``<service>:<Action>`` in the role's policy."""
+    policy = build_template(machine, image=IMAGE)["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]
+    allowed = {a for s in policy["PolicyDocument"]["Statement"] for a in s["Action"]}
+    calls = set()
+    for task in _tasks(machine):
+        service, _, action = task["Resource"].removeprefix("arn:aws:states:::aws-sdk:").partition(":")
+        if task["Resource"].startswith("arn:aws:states:::aws-sdk:"):
+            calls.add(f"{service}:{action[0].upper()}{action[1:]}")
+    assert {"ec2:CreateLaunchTemplate", "batch:CreateJobQueue", "fsx:CreateDataRepositoryTask"} <= calls
+    assert calls - allowed == set()
+
+
+def test_definition_string__escapes_every_other_dollar_brace() -> None:
+    text = definition_string({"a": "${HOME}/x", "b": "${InstanceProfileArn}", "c": "$$.Execution.Name"})["Fn::Sub"]
+    assert json.loads(text) == {"a": "${!HOME}/x", "b": "${InstanceProfile.Arn}",  # CloudFormation writes ${HOME}
+                                "c": "$$.Execution.Name"}  # fmt: skip
+
+
+def test_mount_path_of__the_machines_user_data(machine: dict[str, Any]) -> None:
+    assert mount_path_of(machine) == "/fsx"  # workspace.fsx.mount_path of the export tests' spec
+    moved = json.loads(json.dumps(machine).replace("- mkdir -p /fsx\\n", "- mkdir -p /lustre\\n"))
+    assert mount_path_of(moved) == "/lustre"
+    volumes = {json.dumps(r["Properties"]["ContainerProperties"]["Volumes"])
+               for r in build_template(moved, image=IMAGE)["Resources"].values()
+               if r["Type"] == "AWS::Batch::JobDefinition"}  # fmt: skip
+    assert volumes == {json.dumps([{"Name": "lustre", "Host": {"SourcePath": "/lustre"}}])}
 
 
 def test_build_template__job_definitions_each_with_its_image() -> None:
@@ -207,6 +260,24 @@ def _deploy(region: str, body: str, params: dict[str, str]) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def _substituted(machine: dict[str, Any], region: str) -> dict[str, Any]:
+    """The machine with the stack's instance profile and Batch service role ARNs in place of the placeholders."""
+    cfn, iam = boto3.client("cloudformation", region_name=region), boto3.client("iam", region_name=region)
+
+    made = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cfn.list_stack_resources(StackName="gwasflow")["StackResourceSummaries"]}  # fmt: skip
+
+    def physical(logical: str) -> str:
+        return str(made[logical])
+
+    # (found through its role: after an update moto lists the instance profile without its logical id)
+    profile = iam.list_instance_profiles_for_role(RoleName=physical("InstanceRole"))["InstanceProfiles"][0]["Arn"]
+    service = iam.get_role(RoleName=physical("BatchServiceRole"))["Role"]["Arn"]
+    text = json.dumps(machine).replace("${InstanceProfileArn}", profile).replace("${BatchServiceRoleArn}", service)
+    assert "${" not in text
+    return dict(json.loads(text))
+
+
 LUSTRE = {"LustreDnsName": "fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com", "LustreMountName": "abcdefgh"}
 
 
@@ -230,25 +301,33 @@ def test_stack__create_complete_on_moto(aws_endpoint: str, machine: dict[str, An
     env = batch.describe_compute_environments(computeEnvironments=[queue["computeEnvironmentOrder"][0]
                                                                    ["computeEnvironment"]])["computeEnvironments"]
     assert env[0]["computeResources"]["type"] == compute
-    definitions = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
-    assert [d["containerProperties"]["image"] for d in definitions] == [IMAGE] * len(job_definitions_of(machine))
+    names = {u.name for u in job_definitions_of(machine)}  # other tests' definitions share moto's us-east-1
+    definitions = [d for d in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+                   if d["jobDefinitionName"] in names or d["jobDefinitionName"].startswith("JobDefinition")]
+    assert [d["containerProperties"]["image"] for d in definitions] == [IMAGE] * len(names)
+    assert all(d["containerProperties"]["mountPoints"] == [{"sourceVolume": "lustre", "containerPath": "/fsx"}]
+               for d in definitions)  # fmt: skip
     if compute == "SPOT":
         template_id = env[0]["computeResources"]["launchTemplate"]["launchTemplateId"]
         data = boto3.client("ec2", region_name=region).describe_launch_template_versions(
             LaunchTemplateId=template_id)["LaunchTemplateVersions"][0]["LaunchTemplateData"]  # fmt: skip
         user_data = base64.b64decode(data["UserData"]).decode()
         assert f"mount -t lustre -o relatime,flock {LUSTRE['LustreDnsName']}@tcp:/abcdefgh /fsx" in user_data
-        assert all(d["containerProperties"]["mountPoints"] == [{"sourceVolume": "lustre", "containerPath": "/fsx"}]
-                   for d in definitions)  # fmt: skip
     else:
         assert "launchTemplate" not in env[0]["computeResources"]
-        assert all(not d["containerProperties"].get("mountPoints") for d in definitions)
     sfn = boto3.client("stepfunctions", region_name=region)
     described = sfn.describe_state_machine(stateMachineArn=outputs["StateMachineArn"])
-    assert json.loads(described["definition"]) == machine
+    assert json.loads(described["definition"]) == _substituted(machine, region)
     role = described["roleArn"].rsplit("/", 1)[-1]
     iam = boto3.client("iam", region_name=region)
     assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["gwasflow"]
+    document = iam.get_role_policy(RoleName=role, PolicyName="gwasflow")["PolicyDocument"]
+    text = document if isinstance(document, str) else json.dumps(document)  # moto keeps it as a Python repr
+    made = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in boto3.client("cloudformation", region_name=region).list_stack_resources(
+                StackName="gwasflow")["StackResourceSummaries"]}  # fmt: skip
+    passed = [iam.get_role(RoleName=made[n])["Role"]["Arn"] for n in ("InstanceRole", "BatchServiceRole")]
+    assert "iam:PassRole" in text and all(arn in text for arn in passed)  # the GetAtts resolved to the two roles
     assert boto3.client("s3", region_name=region).head_bucket(Bucket=outputs["Bucket"])
     repo = boto3.client("ecr", region_name=region).describe_repositories(repositoryNames=["gwasflow"])
     assert repo["repositories"][0]["repositoryUri"] == outputs["ImageRepositoryUri"]
@@ -288,6 +367,6 @@ def test_stack__machine_template_updates_the_base_stack(aws_endpoint: str, machi
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     described = boto3.client("stepfunctions", region_name=region).describe_state_machine(
         stateMachineArn=outputs["StateMachineArn"])  # fmt: skip
-    assert json.loads(described["definition"]) == machine
+    assert json.loads(described["definition"]) == _substituted(machine, region)
     queues = boto3.client("batch", region_name=region).describe_job_queues()["jobQueues"]
     assert len(queues) == 1, "the update kept the one queue"

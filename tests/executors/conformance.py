@@ -1,10 +1,10 @@
-"""The conformance suite every executor passes (local now; Slurm and Batch later).
+"""The conformance suite every executor passes: local, Slurm and AWS Batch (with moto and a compute double).
 
-Subclass :class:`ExecutorConformance`, provide the ``executor`` fixture and,
-if the backend has one, ``parallel_limit`` (the ``max_parallel`` the fixture
-configured). Jobs are ``sys.executable -c ...`` one-liners with short time
-limits, so the suite is backend-neutral as long as the backend's workers
-share the test's Python and file system.
+Subclass :class:`ExecutorConformance`, provide the ``executor`` fixture and ``parallel_limit`` (how many
+attempts the fixture's executor runs at once). A backend that cannot pass a test for a reason of its own
+overrides that test, says why, and asserts what it does instead (never a skip). Jobs are
+``sys.executable -c ...`` one-liners (or a script in ``tmp_path``) with short time limits, so the suite is
+backend-neutral as long as the backend's workers share the test's Python and file system.
 """
 
 from __future__ import annotations
@@ -51,6 +51,35 @@ def wait_state(executor: Executor, handle: str, state: ExecState, *, timeout_s: 
         time.sleep(0.05)
 
 
+# Each job marks its start, then waits (at most 8 s) until as many jobs run as the limit allows (or all have
+# started) before it ends: jobs that share the slots are sure to overlap however slowly a busy machine starts
+# them, and an executor that used fewer slots is caught when the waits run out. No fixed sleep has to overlap:
+# a job counts another as running from its '.started' mark, written after that job's span began, and a span
+# ends only after its own check, so two jobs that saw each other overlap. argv: the stamp file to write.
+OVERLAP_SCRIPT = """import pathlib, sys, time
+p = pathlib.Path(sys.argv[1]); d = p.parent; a = time.time()
+(d / (p.name + '.started')).write_text('')
+def running():
+    started = len(list(d.glob('*.started')))
+    return started == {n} or started - len([f for f in d.iterdir() if '.' not in f.name]) >= {limit}
+while not running() and time.time() < a + 8:
+    time.sleep(0.02)
+time.sleep(0.05)
+p.write_text(f'{{a}} {{time.time()}}')
+"""
+
+
+def peak_overlap(stamps: Path) -> int:
+    """The most spans (``start end`` in each file without a dot in its name) that held at one moment."""
+    spans = [tuple(map(float, f.read_text().split())) for f in stamps.iterdir() if "." not in f.name]
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])  # an end sorts before a start
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
 class SubmitFn(Protocol):
     """Submit a Python one-liner as one attempt; return its handle."""
 
@@ -60,8 +89,8 @@ class SubmitFn(Protocol):
 class ExecutorConformance(ABC):
     """Behaviour every :class:`Executor` must have."""
 
-    #: the max_parallel the ``executor`` fixture configures, or None if the backend has no such limit
-    parallel_limit: int | None = None
+    #: how many attempts the ``executor`` fixture lets run at once (its max_parallel, or the capacity it bounds)
+    parallel_limit: int
 
     @abstractmethod
     @pytest.fixture
@@ -148,36 +177,22 @@ class ExecutorConformance(ABC):
         log = executor.logs(handle)
         assert f"cwd={tmp_path.resolve()}" in log and "flag=on" in log
 
-    def test_poll__max_parallel_respected(self, executor: Executor, submit: SubmitFn, tmp_path: Path) -> None:
-        if self.parallel_limit is None:
-            pytest.skip("backend has no parallelism limit")
+    def test_poll__max_parallel_respected(self, executor: Executor, tmp_path: Path) -> None:
+        """All jobs go in one batch (Slurm throttles each array to max_parallel; Batch arrays share the capacity)."""
         stamps = tmp_path / "stamps"
         stamps.mkdir()
         n = 3 * self.parallel_limit
-        # Each job marks its start, then waits (at most 8 s) until as many jobs run as the limit allows (or all
-        # have started) before it ends: jobs that share the slots are sure to overlap however slowly a busy
-        # machine starts them, and an executor that used fewer slots is caught when the waits run out.
-        code = (
-            "import time, pathlib, sys; p = pathlib.Path(sys.argv[1]); d = p.parent; a = time.time()\n"
-            "(d / (p.name + '.started')).write_text('')\n"
-            "def running():\n"
-            "    started = len(list(d.glob('*.started')))\n"
-            f"    return started == {n} or started - len([f for f in d.iterdir() if '.' not in f.name]) "
-            f">= {self.parallel_limit}\n"
-            "while not running() and time.time() < a + 8:\n"
-            "    time.sleep(0.02)\n"
-            "time.sleep(0.05)\n"
-            "p.write_text(f'{a} {time.time()}')"
-        )
-        handles = [submit(f"import sys; sys.argv = ['', r'{stamps}/{i}']\n{code}") for i in range(n)]
+        script = tmp_path / "overlap.py"
+        script.write_text(OVERLAP_SCRIPT.format(n=n, limit=self.parallel_limit))
+        subs = [
+            Submission(f"p{i}", 1, (sys.executable, str(script), str(stamps / str(i))),
+                       tmp_path / "logs" / f"p{i}.log", Resources(cpus=1, memory_mb=256, time_s=60), cwd=tmp_path)
+            for i in range(n)
+        ]  # fmt: skip
+        handles = executor.submit_batch(subs)
         statuses = wait_finished(executor, handles, timeout_s=60)
         assert all(s.state is ExecState.SUCCEEDED for s in statuses.values())
-        spans = [tuple(map(float, f.read_text().split())) for f in stamps.iterdir() if "." not in f.name]
-        assert len(spans) == n
-        events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda e: (e[0], e[1]))
-        running = peak = 0
-        for _, delta in events:
-            running += delta
-            peak = max(peak, running)
+        assert len([f for f in stamps.iterdir() if "." not in f.name]) == n
+        peak = peak_overlap(stamps)
         assert peak <= self.parallel_limit
         assert peak == self.parallel_limit  # and the slots were actually used

@@ -3,8 +3,10 @@
 moto runs Batch jobs in Docker; there is no Docker daemon here, so the module switches moto's Batch to its
 Docker-less mode through the server's own ``/moto-api/config`` endpoint: jobs are accepted, described,
 terminated and listed like on AWS, and finish at once (SUCCEEDED, or FAILED with
-``MOTO_SIMPLE_BATCH_FAIL_AFTER=0``), never RUNNING. The mapping of real Batch reasons (spot reclaim, OOM,
-timeout) is tested as a pure function on ``captured_batch/describe_jobs.json``. The array script that picks
+``MOTO_SIMPLE_BATCH_FAIL_AFTER=0``), never RUNNING: enough for requests, call counts and bookkeeping. Jobs
+that really run (the conformance suite, timeouts, OOM, TerminateJob) are in ``test_aws_batch_conformance.py``,
+on moto's Docker mode with a compute double. The mapping of reasons no test can provoke here (spot reclaim,
+host loss) is tested as a pure function on ``captured_batch/describe_jobs.json``. The array script that picks
 each child's argv is run here with ``/bin/sh``, as a Batch container would run it.
 """
 
@@ -17,7 +19,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from gwasflow.engine.classify import classify
 from gwasflow.errors import SubmitError
 from gwasflow.executors.aws_batch import (
     ARRAY_SCRIPT,
+    CWD_SCRIPT,
     AwsBatchExecutor,
     AwsBatchSettings,
     definition_name,
@@ -39,6 +41,8 @@ from gwasflow.executors.base import Executor, Submission
 from gwasflow.executors.registry import check_settings, make_executor
 from gwasflow.plan.model import Resources
 
+from .moto_batch_runner import moto_batch_mode
+
 CAPTURED = Path(__file__).parent / "captured_batch" / "describe_jobs.json"
 IMAGE = "ghcr.io/rgcgithub/regenie/regenie:v4.1.2"
 
@@ -46,19 +50,12 @@ IMAGE = "ghcr.io/rgcgithub/regenie/regenie:v4.1.2"
 # -- fixtures -------------------------------------------------------------------------------------
 
 
-def _moto_config(endpoint: str, use_docker: bool) -> None:
-    body = json.dumps({"batch": {"use_docker": use_docker}}).encode()
-    request = urllib.request.Request(f"{endpoint}/moto-api/config", data=body, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
-
-
 @pytest.fixture(scope="module")
 def job_queue(aws_endpoint: str) -> Iterator[str]:
     """A job queue on an UNMANAGED compute environment in moto, with Docker-less Batch for this module."""
     import boto3
 
-    _moto_config(aws_endpoint, use_docker=False)
+    moto_batch_mode(aws_endpoint, use_docker=False)
     suffix = uuid.uuid4().hex[:8]
     iam = boto3.client("iam")
     role = iam.create_role(RoleName=f"gwasflow-batch-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -74,7 +71,7 @@ def job_queue(aws_endpoint: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        _moto_config(aws_endpoint, use_docker=True)
+        moto_batch_mode(aws_endpoint, use_docker=True)
 
 
 @pytest.fixture
@@ -229,6 +226,34 @@ def test_ARRAY_SCRIPT__runs_the_argv_of_its_index_without_a_shell(tmp_path: Path
     out = subprocess.run(["/bin/sh", "-c", ARRAY_SCRIPT], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"{[tricky, '--x']!r} one"
+
+
+def test_ARRAY_SCRIPT__enters_GWASFLOW_CWD(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "AWS_BATCH_JOB_ARRAY_INDEX": "0", "GWASFLOW_CWD": str(tmp_path),
+           "GWASFLOW_ARGV_0": "\n".join([sys.executable, "-c", "import os; print(os.getcwd())"])}
+    out = subprocess.run(["/bin/sh", "-c", ARRAY_SCRIPT], env=env, cwd="/", capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path)
+
+
+@pytest.mark.parametrize("cwd", ["with space; `id` $HOME", "-dash"])
+def test_CWD_SCRIPT__enters_the_directory_and_runs_argv_without_a_shell(tmp_path: Path, cwd: str) -> None:
+    where = tmp_path / cwd
+    where.mkdir()
+    argv = [sys.executable, "-c", "import os, sys; print(os.getcwd(), sys.argv[1:])", "a b; $HOME", "*"]
+    env = {"PATH": os.environ["PATH"], "GWASFLOW_CWD": str(where)}
+    out = subprocess.run(["/bin/sh", "-c", CWD_SCRIPT, "gwasflow", *argv], env=env, cwd="/", capture_output=True,
+                         text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{where} {['a b; $HOME', '*']!r}"
+
+
+def test_CWD_SCRIPT__missing_directory_fails_with_exit_2_and_one_line(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "GWASFLOW_CWD": str(tmp_path / "not-mounted")}
+    out = subprocess.run(["/bin/sh", "-c", CWD_SCRIPT, "gwasflow", "true"], env=env, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        f"gwasflow: cannot enter working directory {tmp_path / 'not-mounted'} (is it mounted in the container?)"]
 
 
 def test_ARRAY_SCRIPT__missing_index_variable_fails() -> None:

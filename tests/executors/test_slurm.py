@@ -27,7 +27,7 @@ from gwasflow.executors.registry import check_settings, executor_kinds, make_exe
 from gwasflow.executors.slurm import SlurmExecutor, SlurmSettings, status_from_slurm
 from gwasflow.plan.model import Resources
 
-from .conformance import ExecutorConformance, python_argv, wait_finished, wait_state
+from .conformance import ExecutorConformance, peak_overlap, python_argv, wait_finished, wait_state
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,16 +73,6 @@ def _sub(tmp_path: Path, code: str, name: str = "j", *, time_s: int = 60, memory
     )
 
 
-def _peak_overlap(stamps: Path) -> int:
-    spans = [tuple(map(float, f.read_text().split())) for f in stamps.iterdir()]
-    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
-
-
 _STAMP = (
     "import sys, time, pathlib; a = time.time(); time.sleep(0.5);"
     "pathlib.Path(sys.argv[1]).write_text(f'{a} {time.time()}')"
@@ -98,20 +88,6 @@ class TestSlurmConformance(ExecutorConformance):
         yield ex
         ex.cancel(list(ex._last))  # whatever a failed test left running (finished ones are skipped)
         ex.close()
-
-    def test_poll__max_parallel_respected(self, executor: Executor, submit: Any, tmp_path: Path) -> None:
-        """On Slurm ``max_parallel`` is each array's throttle, so the jobs go in as one batch (one array)."""
-        stamps = tmp_path / "stamps"
-        stamps.mkdir()
-        subs = [
-            Submission(f"p{i}", 1, (sys.executable, "-c", _STAMP, str(stamps / str(i))), tmp_path / f"p{i}.log",
-                       Resources(1, 256, 60))
-            for i in range(6)
-        ]  # fmt: skip
-        handles = executor.submit_batch(subs)
-        statuses = wait_finished(executor, handles, timeout_s=60)
-        assert all(s.state is ExecState.SUCCEEDED for s in statuses.values())
-        assert _peak_overlap(stamps) == self.parallel_limit
 
 
 @pytest.fixture
@@ -176,7 +152,7 @@ def test_submit_batch__throttle_below_node_cpus(slurm_conf: str, tmp_path: Path)
     handles = ex.submit_batch(subs)
     assert len({h.split("_")[0] for h in handles}) == 1
     wait_finished(ex, handles, timeout_s=60)
-    assert _peak_overlap(stamps) == 1  # the node has 2 CPUs: the %1 throttle, not the node, held it to one
+    assert peak_overlap(stamps) == 1  # the node has 2 CPUs: the %1 throttle, not the node, held it to one
     ex.close()
 
 

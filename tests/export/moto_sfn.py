@@ -14,7 +14,8 @@ What this module supplies, each where moto falls short of AWS:
   (``_normalise_parameters``/``_normalise_response`` are no-ops there, so every ``submitJob`` fails
   with ``States.Runtime: 'JobName'``). We wire in the two conversions moto's class already has
   (``_to_boto_request``/``_from_boto_response``), driven by botocore's Batch model, as AWS does.
-* :class:`FsxShim`: moto's FSx backend has no ``Lifecycle`` in ``DescribeFileSystems`` and no data
+* :class:`FsxShim`: moto's FSx backend has no ``Lifecycle`` and no Lustre ``MountName`` in
+  ``DescribeFileSystems`` and no data
   repository association or task APIs. The shim adds them with AWS's response shapes: a file system
   is CREATING at creation and at the first describe, then AVAILABLE; an association CREATING then
   AVAILABLE, DELETING after ``DeleteDataRepositoryAssociation``, then
@@ -22,6 +23,17 @@ What this module supplies, each where moto falls short of AWS:
   creation and deletion are moto's own.
 * :func:`fail_jobs`: moto's Docker-less Batch marks every job SUCCEEDED; this makes the named jobs
   FAILED instead (the injected failure), every attempt.
+* :func:`normalise_sdk_integration`: the same casing for the ``aws-sdk:*`` integrations (AWS takes
+  their parameters in PascalCase and answers in PascalCase, ``DNSName`` as ``DnsName``; moto's port
+  passes them to boto3 as they are, so ``aws-sdk:batch:*``, whose API is camelCase, fails), and the
+  AWS spelling of their error names (``Batch.ClientException``, not ``batch.ClientException``).
+* :class:`BatchShim`: moto deletes a job queue or a compute environment in any state; AWS refuses
+  unless it is DISABLED (and, for a compute environment, in no queue). The shim refuses as AWS does,
+  records the create and delete calls of queues, compute environments and launch templates in order,
+  and at each job submission what the job's queue, its compute environment and the launch template
+  were at that moment. moto reports a new queue or environment VALID at once and forgets a deleted one
+  at once; the shim reports it CREATING at its first describe, and a deleted one once more as
+  DELETED, as AWS may. Creation and deletion are moto's own.
 """
 
 from __future__ import annotations
@@ -35,7 +47,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["FsxShim", "fail_jobs", "history", "moto_config", "normalise_batch_integration", "run_execution"]
+__all__ = ["BatchShim", "FsxShim", "fail_jobs", "history", "moto_config", "normalise_batch_integration",
+           "normalise_sdk_integration", "run_execution"]
 
 
 def moto_config(endpoint: str, config: dict[str, Any]) -> None:
@@ -66,6 +79,145 @@ def normalise_batch_integration(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(StateTaskServiceBatch, "_normalise_parameters", parameters)
     monkeypatch.setattr(StateTaskServiceBatch, "_normalise_response", response)
+
+
+def normalise_sdk_integration(monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk as sdk
+
+    session = botocore.session.get_session()
+
+    def operation(service: Any, action: str | None) -> Any:
+        model = session.get_service_model(service._get_boto_service_name())
+        by_lower = {name.lower(): name for name in model.operation_names}
+        return model.operation_model(by_lower[(action or service.resource.api_action).replace("_", "").lower()])
+
+    def parameters(self: Any, params: dict[str, Any], boto_service_name: str | None = None,
+                   service_action_name: str | None = None) -> None:  # fmt: skip
+        self._to_boto_request(params, operation(self, service_action_name).input_shape)
+
+    def response(self: Any, response: Any, boto_service_name: str | None = None,
+                 service_action_name: str | None = None) -> None:  # fmt: skip
+        self._from_boto_response(response, operation(self, service_action_name).output_shape)
+
+    monkeypatch.setattr(sdk.StateTaskServiceAwsSdk, "_normalise_parameters", parameters)
+    monkeypatch.setattr(sdk.StateTaskServiceAwsSdk, "_normalise_response", response)
+    for name, spelled in (("batch", "Batch"), ("ec2", "Ec2"), ("fsx", "Fsx")):
+        monkeypatch.setitem(sdk._SERVICE_ERROR_NAMES, name, spelled)
+
+
+class BatchShim:
+    """AWS's delete rules for Batch queues and compute environments, and a record (see the module docstring)."""
+
+    def __init__(self) -> None:
+        #: (call, name) in order: CreateLaunchTemplate, CreateComputeEnvironment, DeleteJobQueue, ...
+        self.calls: list[tuple[str, str]] = []
+        #: at each SubmitJob: job name, queue name, its state, its compute environment's name and state, the
+        #: launch template the environment names, and that template's user data (decoded)
+        self.submitted: list[dict[str, Any]] = []
+        self._described: set[tuple[str, str]] = set()  # (kind, name) described once (CREATING), then as moto says
+        self._deleted: dict[tuple[str, str], str] = {}  # (kind, name) -> ARN: the one DELETED entry still to report
+
+    def _describe(self, found: list[dict[str, Any]], asked: list[str] | None, kind: str) -> list[dict[str, Any]]:
+        """moto's answer with AWS's lifecycle: a new one CREATING at first, a deleted one DELETED once."""
+        out = []
+        for item in found:
+            key = (kind, item[f"{kind}Name"])
+            out.append(item if key in self._described else {**item, "status": "CREATING"})
+            self._described.add(key)
+        for (of, name), arn in list(self._deleted.items()):
+            if of == kind and asked and {name, arn} & set(asked):
+                out.append({f"{kind}Name": name, f"{kind}Arn": arn, "status": "DELETED", "state": "DISABLED"})
+                del self._deleted[(of, name)]
+        return out
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto.batch.exceptions import ClientException
+        from moto.batch.models import BatchBackend
+        from moto.batch_simple.models import BatchSimpleBackend
+        from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+        shim = self
+        originals = {name: getattr(BatchBackend, name) for name in (
+            "create_compute_environment", "create_job_queue", "delete_job_queue", "delete_compute_environment")}
+        submit_job = BatchSimpleBackend.submit_job  # Docker-less Batch submits here
+        describe = {"envs": BatchBackend.describe_compute_environments, "queues": BatchBackend.describe_job_queues}
+        lt_create = LaunchTemplateBackend.create_launch_template
+        lt_delete = LaunchTemplateBackend.delete_launch_template
+
+        def create_env(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            shim.calls.append(("CreateComputeEnvironment", kwargs.get("compute_environment_name", args[:1])))
+            return originals["create_compute_environment"](backend, *args, **kwargs)
+
+        def create_queue(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            shim.calls.append(("CreateJobQueue", kwargs.get("queue_name", args[:1])))
+            return originals["create_job_queue"](backend, *args, **kwargs)
+
+        def delete_queue(backend: Any, name: str) -> None:
+            queue = backend.get_job_queue(name)
+            if queue is not None and queue.state != "DISABLED":
+                raise ClientException(f"Job queue {queue.name} must be DISABLED before it is deleted")
+            shim.calls.append(("DeleteJobQueue", queue.name if queue else name))
+            if queue is not None:
+                shim._deleted[("jobQueue", queue.name)] = queue.arn
+            originals["delete_job_queue"](backend, name)
+
+        def delete_env(backend: Any, name: str) -> None:
+            env = backend.get_compute_environment(name)
+            if env is not None and env.state != "DISABLED":
+                raise ClientException(f"Compute environment {env.name} must be DISABLED before it is deleted")
+            if env is not None and any(env in q.environments for q in backend._job_queues.values()):
+                raise ClientException(f"Compute environment {env.name} is still in a job queue")
+            shim.calls.append(("DeleteComputeEnvironment", env.name if env else name))
+            if env is not None:
+                shim._deleted[("computeEnvironment", env.name)] = env.arn
+            originals["delete_compute_environment"](backend, name)
+
+        def describe_envs(backend: Any, environments: list[str] | None = None) -> list[dict[str, Any]]:
+            return shim._describe(describe["envs"](backend, environments), environments, "computeEnvironment")
+
+        def describe_queues(backend: Any, job_queues: list[str] | None = None) -> list[dict[str, Any]]:
+            return shim._describe(describe["queues"](backend, job_queues), job_queues, "jobQueue")
+
+        def submit(backend: Any, job_name: str, job_def_id: str, job_queue: str, *args: Any, **kwargs: Any) -> Any:
+            found = shim._snapshot(backend, job_name, job_queue)
+            found["command"] = (kwargs.get("container_overrides") or {}).get("command")
+            shim.submitted.append(found)
+            return submit_job(backend, job_name, job_def_id, job_queue, *args, **kwargs)
+
+        def create_template(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+            shim.calls.append(("CreateLaunchTemplate", name))
+            return lt_create(backend, name, *args, **kwargs)
+
+        def delete_template(backend: Any, name: str, tid: str | None) -> Any:
+            template = lt_delete(backend, name, tid)
+            shim.calls.append(("DeleteLaunchTemplate", template.name))
+            return template
+
+        for name, func in (("create_compute_environment", create_env), ("create_job_queue", create_queue),
+                           ("delete_job_queue", delete_queue), ("delete_compute_environment", delete_env),
+                           ("describe_compute_environments", describe_envs), ("describe_job_queues", describe_queues)):
+            monkeypatch.setattr(BatchBackend, name, func)
+        monkeypatch.setattr(BatchSimpleBackend, "submit_job", submit)
+        monkeypatch.setattr(LaunchTemplateBackend, "create_launch_template", create_template)
+        monkeypatch.setattr(LaunchTemplateBackend, "delete_launch_template", delete_template)
+
+    @staticmethod
+    def _snapshot(backend: Any, job_name: str, job_queue: str) -> dict[str, Any]:
+        import base64
+
+        queue = backend.get_job_queue(job_queue)
+        found: dict[str, Any] = {"job": job_name, "queue": queue.name if queue else None}
+        if queue is None:
+            return found
+        env = queue.environments[0]
+        template_id = env.compute_resources.get("launchTemplate", {}).get("launchTemplateId")
+        template = backend.ec2_backend.launch_templates.get(template_id)
+        data = template.latest_version().data if template else {}
+        found.update(queue_state=queue.state, environment=env.name, environment_state=env.state,
+                     environment_type=env.compute_resources.get("type"), template=template.name if template else None,
+                     user_data=base64.b64decode(str(data.get("UserData", ""))).decode())  # fmt: skip
+        return found
 
 
 def fail_jobs(monkeypatch: pytest.MonkeyPatch, failing: Callable[[str], bool]) -> list[str]:
@@ -110,7 +262,10 @@ class FsxShim:
         shim, to_dict = self, FileSystem.to_dict
 
         def fs_dict(fs: Any) -> dict[str, Any]:
-            return {**to_dict(fs), "Lifecycle": shim._step(fs.file_system_id, shim.fs_lifecycle)}
+            found = to_dict(fs)
+            lustre = {**found.get("LustreConfiguration", {}), "MountName": fs.file_system_id[-8:]}
+            return {**found, "LustreConfiguration": lustre,
+                    "Lifecycle": shim._step(fs.file_system_id, shim.fs_lifecycle)}  # fmt: skip
 
         def create_association(resp: Any) -> str:
             params = json.loads(resp.body)

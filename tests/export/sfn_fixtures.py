@@ -45,7 +45,7 @@ def graph(run: RunSpec) -> JobGraph:
 
 
 def settings(**fields: Any) -> SfnSettings:
-    data: dict[str, Any] = {"job_queue": "gwas-spot", "failure_table": "gwas-failures",
+    data: dict[str, Any] = {"failure_table": "gwas-failures",
                             "manifest_uri": "s3://gwas-runs/biobank/manifest", "image": GWASFLOW_IMAGE}  # fmt: skip
     data.update(fields)
     return SfnSettings(**data)

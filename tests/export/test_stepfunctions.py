@@ -48,22 +48,72 @@ def test_export_stepfunctions__every_next_is_defined_and_every_state_reached() -
     assert set(definition["States"]) <= reached
 
 
-def test_export_stepfunctions__every_path_after_creation_deletes_the_file_system() -> None:
-    states = fx.export().definition["States"]
+def _before(states: Mapping[str, Any], start: str, stop: str, made: set[str]) -> set[str]:
+    """States reachable from ``start`` without entering ``stop``. ``Cleanup`` chooses by what exists at run
+    time; here it follows the first of its choices whose variable is in ``made`` (``$.queue.arn`` ...)."""
     seen: set[str] = set()
-    todo = ["WaitFileSystem"]  # CreateFileSystem succeeded: from here on the file system exists
-    ends = []
+    todo = [start]
     while todo:
         name = todo.pop()
-        if name in seen or name == "DeleteFileSystem":
+        if name in seen or name == stop:
             continue
         seen.add(name)
-        if states[name]["Type"] in ("Succeed", "Fail"):
-            ends.append(name)
-        todo += sorted(_targets(states[name]))
-    assert ends == []  # no Succeed or Fail is reachable without passing DeleteFileSystem
+        state = states[name]
+        if name == "Cleanup":
+            todo.append(next((c["Next"] for c in state["Choices"] if c["Variable"] in made), state["Default"]))
+        else:
+            todo += sorted(_targets(state))
+    return seen
+
+
+def test_export_stepfunctions__every_path_after_creation_deletes_the_file_system() -> None:
+    states = fx.export().definition["States"]
+    seen = _before(states, "WaitFileSystem", "DeleteFileSystem", set())  # from here on the file system exists
+    assert not [n for n in seen if states[n]["Type"] in ("Succeed", "Fail")]  # no end without DeleteFileSystem
     assert {"Step1", "Step2", "Merge", "Report", "ShardsFailed", "FileSystemTimedOut", "ExportResults"} <= seen
     assert states["CreateFileSystem"]["Catch"][0]["Next"] == "Finish"  # nothing created, nothing to delete
+
+
+@pytest.mark.parametrize(("start", "made", "delete", "before"), [
+    ("CreateComputeEnvironment", {"$.lt.id"}, "DeleteLaunchTemplate", "CleanupFileSystem"),
+    ("WaitComputeEnvironment", {"$.lt.id", "$.ce.arn"}, "DeleteComputeEnvironment", "DeleteLaunchTemplate"),
+    ("WaitJobQueue", {"$.lt.id", "$.ce.arn", "$.queue.arn"}, "DeleteJobQueue", "DisableComputeEnvironment"),
+])  # fmt: skip
+def test_export_stepfunctions__every_path_after_creation_deletes_the_run_compute(
+    start: str, made: set[str], delete: str, before: str
+) -> None:
+    """Once the launch template, compute environment or queue exists (``start`` follows its creation), every
+    path deletes it, and does so before the cleanup of what it depends on (queue, then environment, then
+    launch template, then the file system)."""
+    states = fx.export().definition["States"]
+    seen = _before(states, start, delete, made)
+    assert not [n for n in seen if states[n]["Type"] in ("Succeed", "Fail")], start
+    assert before not in seen and "DeleteFileSystem" not in seen
+    assert "Cleanup" in seen
+    after = _before(states, delete, "DeleteFileSystem", made)
+    assert before in after  # the chain goes on to the next resource, then the file system
+    for name in ("DeleteJobQueue", "DeleteComputeEnvironment"):  # Batch refuses while the disable is under way
+        assert {"ErrorEquals": ["Batch.ClientException"], "IntervalSeconds": 10, "BackoffRate": 1.5,
+                "MaxAttempts": 8} in states[name]["Retry"]  # fmt: skip
+
+
+def test_export_stepfunctions__jobs_run_on_the_run_compute_that_mounts_the_file_system() -> None:
+    states = fx.export().definition["States"]
+    assert states["Step1"]["Parameters"]["JobQueue.$"] == "$.queue.arn"
+    assert states["Step2"]["ItemSelector"]["queue.$"] == "$.queue.arn"
+    assert states["Step2"]["ItemProcessor"]["States"]["Shard"]["Parameters"]["JobQueue.$"] == "$.queue"
+    resources = states["CreateComputeEnvironment"]["Parameters"]["ComputeResources"]
+    assert resources["Subnets"] == fx.FSX["subnet_ids"] and resources["SecurityGroupIds"] == ["sg-0abc"]
+    assert resources["LaunchTemplate"] == {"LaunchTemplateId.$": "$.lt.id"}
+    assert resources["InstanceRole"] == "${InstanceProfileArn}"  # the template substitutes its instance profile
+    head = states["MountCommand"]["Result"]["head"]
+    assert head.startswith('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="==GWASFLOW=="\n')
+    assert head.endswith("- mkdir -p /fsx\n- mount -t lustre -o relatime,flock ")
+    assert states["Configure"]["Parameters"]["defaults"]["max_vcpus"] == 50  # max_parallel 50 x a shard's 1 vCPU
+    big = fx.export(fx.spec(step1={"resources": {"cpus": 64, "memory_mb": 8000, "time_s": 3600}},
+                            executor={"kind": "local", "max_parallel": 8}))  # fmt: skip
+    assert big.definition["States"]["Configure"]["Parameters"]["defaults"]["max_vcpus"] == 64  # step 1 alone
+    assert states["Config"]["Parameters"]["names"] == {"compute.$": "States.Format('gwasflow-{}', $$.Execution.Name)"}
 
 
 def test_export_stepfunctions__step2_is_a_distributed_map_over_the_manifest_in_s3() -> None:
@@ -161,13 +211,16 @@ def test_export_stepfunctions__spec_step1_skip_starts_at_step2() -> None:
     other = states["CheckInput"]["Choices"][0]  # the commands read the spec's list: no other one is accepted
     assert other == {"Not": {"Variable": "$.config.predictions", "StringEquals": "/fsx/data/fit/pred.list"},
                      "Next": "BadInput"}  # fmt: skip
-    assert states["AssociationReady"]["Choices"][0]["Next"] == "Step2"
+    assert states["AssociationReady"]["Choices"][0]["Next"] == "MountCommand"
+    assert states["JobQueueReady"]["Choices"][0]["Next"] == "Step2"
     assert states["Configure"]["Parameters"]["defaults"]["predictions"] == "/fsx/data/fit/pred.list"
 
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"workspace": {"kind": "local"}}, r"^workspace: the Step Functions export runs on a transient FSx"),
     ({"outdir": "/fsx/out"}, r"^outdir: /fsx/out is not under /fsx/data"),
+    ({"workspace": {"kind": "fsx", "fsx": {**fx.FSX, "security_group_ids": []}}},
+     r"^workspace.fsx.security_group_ids: the run's Batch hosts and its file system need a security group"),
     ({"phenotypes": {"file": "/home/me/p.txt", "columns": ["Y1"]}}, r"^job step1: /home/me/p.txt is not on the FSx"),
 ])  # fmt: skip
 def test_export_stepfunctions__refuses_paths_off_the_file_system(fields: dict[str, Any], message: str) -> None:
@@ -239,8 +292,8 @@ def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Pat
                                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
     assert main_export(path, "stepfunctions", out, ExportOptions(manifest="s3://b/p")) == 2
-    assert capsys.readouterr().err.strip() == ("gwasflow export: no job queue: pass --job-queue or set "
-                                               "executor.settings.job_queue")  # fmt: skip
+    assert capsys.readouterr().err.strip() == ("gwasflow export: no gwasflow container image: pass --image or set "
+                                               "executor.settings.image (it runs the check, merge and report jobs)")
     assert main_export(path, "stepfunctions", out, ExportOptions(job_queue="q")) == 2
     assert "no manifest location" in capsys.readouterr().err
     assert main_export(path, "airflow", out, ExportOptions(job_queue="q")) == 2
@@ -260,7 +313,7 @@ def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_exampl
     states = json.loads(out.read_text())["States"]
     assert [c["StringEquals"] for c in states["ChooseVersion"]["Choices"]] == ["4.1.2", "3.6"]
     assert states["CountFailures"]["Parameters"]["TableName"] == "other-table"  # the option beats failure_log
-    assert states["Step1"]["Parameters"]["JobQueue"] == "gwas-spot"
+    assert states["Step1"]["Parameters"]["JobQueue.$"] == "$.queue.arn"  # --job-queue: the run makes its own
     assert states["CreateAssociation"]["Parameters"]["DataRepositoryPath"] == fx.FSX["data_repository"]
 
 

@@ -8,13 +8,22 @@ results manifest (``ResultWriter``; moto writes the manifest only, not the items
 item processor in child executions; ``batch:submitJob.sync`` against
 moto's Docker-less Batch (SubmitJob, then DescribeJobs until the job ends); the failure record
 (DynamoDB ``putItem``) and the final check's ``aws-sdk:dynamodb:query``; ``aws-sdk:fsx``
-CreateFileSystem, DescribeFileSystems and DeleteFileSystem against moto's FSx.
+CreateFileSystem, DescribeFileSystems and DeleteFileSystem against moto's FSx; the run's own compute:
+``aws-sdk:ec2`` CreateLaunchTemplate / DeleteLaunchTemplate (the user data, built with the
+``States.Format`` and ``States.Base64Encode`` intrinsics, decoded and checked at each job's
+submission) and ``aws-sdk:batch`` Create/Update/Delete/DescribeComputeEnvironment(s) and JobQueue(s)
+against moto's EC2 and Batch, with AWS's delete rules (DISABLED first, no queue left) enforced by
+:class:`moto_sfn.BatchShim`; every job is submitted to the run's queue.
 
 Not executed as AWS would: the Batch jobs run nothing (moto marks them SUCCEEDED, or FAILED where
 :func:`moto_sfn.fail_jobs` injects a failure), so the check, merge and report commands are tested
 on their own in ``test_sfn_finish.py``; the FSx lifecycles and the association and export-task APIs
 come from :class:`moto_sfn.FsxShim` (AWS-shaped responses; moto has none of them); moto's Batch
-integration needs its request/response casing wired in (:func:`moto_sfn.normalise_batch_integration`);
+and SDK integrations need their request/response casing wired in
+(:func:`moto_sfn.normalise_batch_integration`, :func:`moto_sfn.normalise_sdk_integration`); the
+CREATING and DELETED statuses of a compute environment and a queue come from :class:`moto_sfn.BatchShim`
+(moto has them VALID at once and forgets them when deleted); no EC2 host boots, so the user data's
+``mount`` is checked as text, never run;
 ``MaxConcurrency`` and ``ToleratedFailurePercentage`` are parsed but not enforced by moto (moto says
 so when it parses the latter), so their values are checked in the definition
 (``test_stepfunctions.py``), as are IAM permissions, which moto does not evaluate.
@@ -33,44 +42,60 @@ from gwasflow.engine.failure_log import DynamoDBSink
 from gwasflow.export.sfn import Export
 from gwasflow.export.sfn.manifest import S3Location, publish_manifest
 from tests.export import sfn_fixtures as fx
-from tests.export.moto_sfn import FsxShim, entered, fail_jobs, moto_config, normalise_batch_integration, run_execution
+from tests.export.moto_sfn import (
+    BatchShim,
+    FsxShim,
+    entered,
+    fail_jobs,
+    moto_config,
+    normalise_batch_integration,
+    normalise_sdk_integration,
+    run_execution,
+)
 
 
 @pytest.fixture
 def aws(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """moto executing state machines with Docker-less Batch, a job queue, buckets and the failure table."""
+    """moto executing state machines with Docker-less Batch: a subnet, a security group, the Batch service
+    role and the hosts' instance profile (as the stack makes them), buckets and the failure table."""
     import boto3
 
     monkeypatch.setenv("MOTO_PORT", aws_endpoint.rsplit(":", 1)[1])  # where moto's interpreter calls AWS
     moto_config(aws_endpoint, {"stepfunctions": {"execute_state_machine": True}, "batch": {"use_docker": False}})
     normalise_batch_integration(monkeypatch)
-    shim = FsxShim()
+    normalise_sdk_integration(monkeypatch)
+    shim, batch = FsxShim(), BatchShim()
     shim.install(monkeypatch)
+    batch.install(monkeypatch)
     suffix = uuid.uuid4().hex[:8]
-    role = boto3.client("iam").create_role(RoleName=f"gwasflow-sfn-{suffix}", AssumeRolePolicyDocument="{}")
-    batch = boto3.client("batch")
-    env = batch.create_compute_environment(computeEnvironmentName=f"gwasflow-ce-{suffix}", type="UNMANAGED",
-                                           state="ENABLED", serviceRole=role["Role"]["Arn"])  # fmt: skip
-    queue = f"gwasflow-q-{suffix}"
-    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1,
-                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}])
+    iam, ec2 = boto3.client("iam"), boto3.client("ec2")
+    role = iam.create_role(RoleName=f"gwasflow-sfn-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    service = iam.create_role(RoleName=f"gwasflow-batch-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.create_role(RoleName=f"gwasflow-host-{suffix}", AssumeRolePolicyDocument="{}")
+    profile = iam.create_instance_profile(InstanceProfileName=f"gwasflow-host-{suffix}")["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName=f"gwasflow-host-{suffix}", RoleName=f"gwasflow-host-{suffix}")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=f"gwasflow-{suffix}", Description="Lustre", VpcId=vpc)["GroupId"]
     bucket = f"gwas-runs-{suffix}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     table = f"gwas-failures-{suffix}"
     DynamoDBSink(table)  # creates the table with failure_log.py's keys
     try:
-        yield {"role": role["Role"]["Arn"], "queue": queue, "bucket": bucket, "table": table, "fsx": shim}
+        yield {"role": role, "service_role": service, "profile": profile, "subnet": subnet, "group": group,
+               "bucket": bucket, "table": table, "fsx": shim, "batch": batch}  # fmt: skip
     finally:
         moto_config(aws_endpoint, {"stepfunctions": {"execute_state_machine": False}, "batch": {"use_docker": True}})
 
 
-def _deploy(aws: dict[str, Any], **spec_fields: Any) -> tuple[Export, str]:
+def _deploy(aws: dict[str, Any], settings: dict[str, Any] | None = None, **spec_fields: Any) -> tuple[Export, str]:
     """Export the small plan, publish its manifest, register its job definitions, create the machine."""
     import boto3
 
-    run = fx.spec(**spec_fields)
-    export = fx.export(run, job_queue=aws["queue"], failure_table=aws["table"],
-                       manifest_uri=f"s3://{aws['bucket']}/biobank/manifest")  # fmt: skip
+    fsx = {**fx.FSX, "subnet_ids": [aws["subnet"]], "security_group_ids": [aws["group"]]}
+    run = fx.spec(workspace={"kind": "fsx", "fsx": fsx}, **spec_fields)
+    export = fx.export(run, failure_table=aws["table"], manifest_uri=f"s3://{aws['bucket']}/biobank/manifest",
+                       **{"instance_profile": aws["profile"], "service_role": aws["service_role"], **(settings or {})})
     publish_manifest(export.manifest, S3Location.parse(f"s3://{aws['bucket']}/biobank/manifest"), boto3.client("s3"))
     batch = boto3.client("batch")
     for d in export.job_definitions.needed:
@@ -106,10 +131,54 @@ def _squash(names: list[str]) -> list[str]:
 
 
 _CREATE = ["Configure", "Config", "CheckInput", "ChooseVersion", "Use_4_1_2", "CreateFileSystem",
-           "WaitFileSystem", "DescribeFileSystem", "CountFileSystem", "FileSystemReady",
-           "CreateAssociation", "WaitAssociation", "DescribeAssociation", "CountAssociation", "AssociationReady"]
-_CLEANUP = ["Cleanup", "DeleteAssociation", "WaitAssociationGone", "DescribeAssociationGone", "CountAssociationGone",
-            "AssociationGoneReady", "DeleteFileSystem", "Finish"]  # fmt: skip
+           "WaitFileSystem", "DescribeFileSystem", "CountFileSystem", "FileSystemReady", "KeepMountNames",
+           "CreateAssociation", "WaitAssociation", "DescribeAssociation", "CountAssociation", "AssociationReady",
+           "MountCommand", "CreateLaunchTemplate", "CreateComputeEnvironment", "WaitComputeEnvironment",
+           "DescribeComputeEnvironment", "CountComputeEnvironment", "ComputeEnvironmentReady", "CreateJobQueue",
+           "WaitJobQueue", "DescribeJobQueue", "CountJobQueue", "JobQueueReady"]  # fmt: skip
+_CLEANUP = ["Cleanup", "DisableJobQueue", "DeleteJobQueue", "WaitJobQueueGone", "DescribeJobQueueGone",
+            "CountJobQueueGone", "JobQueueGoneReady", "DisableComputeEnvironment", "DeleteComputeEnvironment",
+            "WaitComputeEnvironmentGone", "DescribeComputeEnvironmentGone", "CountComputeEnvironmentGone",
+            "ComputeEnvironmentGoneReady", "DeleteLaunchTemplate", "CleanupFileSystem", "DeleteAssociation",
+            "WaitAssociationGone", "DescribeAssociationGone", "CountAssociationGone", "AssociationGoneReady",
+            "DeleteFileSystem", "Finish"]  # fmt: skip
+_MADE_AND_DELETED = ["CreateLaunchTemplate", "CreateComputeEnvironment", "CreateJobQueue", "DeleteJobQueue",
+                     "DeleteComputeEnvironment", "DeleteLaunchTemplate"]  # fmt: skip
+
+
+def _file_system_id(events: list[dict[str, Any]]) -> str:
+    made = next(e for e in events if e.get("stateExitedEventDetails", {}).get("name") == "CreateFileSystem")
+    return str(json.loads(made["stateExitedEventDetails"]["output"])["fsx"]["id"])
+
+
+def _assert_run_compute(aws: dict[str, Any], execution: str, events: list[dict[str, Any]]) -> None:
+    """Every job went to the run's own queue while it, its compute environment and the launch template that
+    mounts the run's file system existed; at the end all three are deleted, queue first."""
+    import boto3
+
+    name = f"gwasflow-{execution}"
+    assert aws["batch"].calls == [(call, name) for call in _MADE_AND_DELETED]
+    fs = _file_system_id(events)
+    mount = f"- mount -t lustre -o relatime,flock {fs}.fsx.us-east-1.amazonaws.com@tcp:/{fs[-8:]} /fsx\n"
+    submitted = aws["batch"].submitted
+    assert submitted
+    for job in submitted:
+        assert (job["queue"], job["queue_state"], job["environment"], job["environment_state"], job["template"]) == (
+            name, "ENABLED", name, "ENABLED", name), job["job"]  # fmt: skip
+        assert job["environment_type"] == "EC2"
+        assert job["user_data"].startswith('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="')
+        assert "Content-Type: text/cloud-config" in job["user_data"] and mount in job["user_data"]
+    names = entered(events)
+    assert names.count("DescribeComputeEnvironment") == 2 and names.count("DescribeJobQueue") == 2  # CREATING, VALID
+    for loop in ("JobQueueGoneReady", "ComputeEnvironmentGoneReady"):  # described once more, DELETED: gone
+        seen = [json.loads(e["stateEnteredEventDetails"]["input"])["lifecycle"] for e in events
+                if e.get("stateEnteredEventDetails", {}).get("name") == loop]  # fmt: skip
+        assert seen == [{"listed": 1, "deleted": True}], loop
+    batch = boto3.client("batch")
+    assert batch.describe_job_queues(jobQueues=[name])["jobQueues"] == []
+    assert batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"] == []
+    templates = boto3.client("ec2").describe_launch_templates()["LaunchTemplates"]
+    assert name not in [t["LaunchTemplateName"] for t in templates]
 
 
 def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system(
@@ -134,6 +203,7 @@ def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system
     assert calls == ["CreateDataRepositoryAssociation", "CreateDataRepositoryTask", "DeleteDataRepositoryAssociation"]
     assert aws["fsx"].calls[1][1] == '["data/out"]'  # the outdir, relative to the file system root
     assert _file_systems() == []
+    _assert_run_compute(aws, "ok-run", events)
     step2 = next(e for e in events if e.get("stateExitedEventDetails", {}).get("name") == "Step2")
     written = json.loads(step2["stateExitedEventDetails"]["output"])["step2"]["ResultWriterDetails"]
     assert written["Bucket"] == aws["bucket"] and written["Key"].startswith("biobank/manifest/results/")
@@ -163,6 +233,7 @@ def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_
     assert item["error_type"] == {"S": "States.TaskFailed"} and item["action"] == {"S": "none"}
     assert json.loads(item["reason"]["S"])["JobName"] == bad["job_name"]  # the cause: the failed job, described
     assert _file_systems() == []
+    _assert_run_compute(aws, "bad-run", events)
     assert ("DeleteDataRepositoryAssociation" in [c for c, _ in aws["fsx"].calls])
     payloads = [d.get("input") or d.get("output") or "" for e in events
                 for d in (e.get("stateEnteredEventDetails"), e.get("stateExitedEventDetails")) if d]  # fmt: skip
@@ -184,6 +255,7 @@ def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(
     assert not [n for n in finished if "step2" in n]
     assert [i["job_id"]["S"] for i in _failure_items(aws["table"], "step1-run")] == ["step1"]
     assert _file_systems() == []
+    _assert_run_compute(aws, "step1-run", events)
 
 
 def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
@@ -201,10 +273,7 @@ def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
     b_shards = {s["job_name"] for s in export.manifest.shards if s["dataset"] == "b"}
     assert b_shards and {n for n in finished if "step2" in n} == b_shards
     assert names[names.index("Step1OrSkip") + 1:names.index("Step2")] == ["UsePredictions"]
-    batch = boto3.client("batch")
-    jobs = batch.list_jobs(jobQueue=aws["queue"], jobStatus="SUCCEEDED")["jobSummaryList"]
-    copy = next(j for j in jobs if j["jobName"] == "biobank-use-predictions")
-    command = batch.describe_jobs(jobs=[copy["jobId"]])["jobs"][0]["container"]["command"]
+    command = next(j["command"] for j in aws["batch"].submitted if j["job"] == "biobank-use-predictions")
     assert command[3:] == ["predictions", "--from", "/fsx/data/old/fit_pred.list", "--to",
                            "/fsx/work/step1/biobank_pred.list"]  # fmt: skip
     check = next(e for e in events if e.get("stateEnteredEventDetails", {}).get("name") == "CheckOutputs")
@@ -234,9 +303,9 @@ def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws
     assert described["cause"].startswith("gwasflow.Timeout: the FSx file system was not AVAILABLE")
     names = entered(events)
     assert names.count("DescribeFileSystem") == 2 and "CreateAssociation" not in names
-    assert names[names.index("FileSystemTimedOut"):] == ["FileSystemTimedOut", "Cleanup", "DeleteFileSystem", "Finish",
-                                                         "Failed", "RunFailed"]  # fmt: skip
-    assert _file_systems() == []
+    assert names[names.index("FileSystemTimedOut"):] == ["FileSystemTimedOut", "Cleanup", "CleanupFileSystem",
+                                                         "DeleteFileSystem", "Finish", "Failed", "RunFailed"]
+    assert _file_systems() == [] and aws["batch"].calls == []  # nothing of Batch was made, nor deleted
 
 
 def test_export_stepfunctions__biobank_definition_parses_in_moto(aws: dict[str, Any]) -> None:
@@ -256,3 +325,26 @@ def test_export_stepfunctions__biobank_definition_parses_in_moto(aws: dict[str, 
     with pytest.raises(ClientError, match="ASLParserException"):  # the parser is on: a broken definition is refused
         sfn.create_state_machine(name=f"gwasflow-bad-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
                                  definition=text.replace('"Type": "Choice"', '"Type": "Chose"', 1))  # fmt: skip
+
+
+def test_export_stepfunctions__executed_compute_environment_refused_deletes_template_and_file_system(
+    aws: dict[str, Any],
+) -> None:
+    """A caught error after the launch template exists: CreateComputeEnvironment refused (no such instance
+    profile). The cleanup deletes the launch template, then the association and the file system."""
+    _, arn = _deploy(aws, settings={"instance_profile": "arn:aws:iam::123456789012:instance-profile/missing"})
+    import boto3
+
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="no-profile")
+    assert described["status"] == "FAILED" and described["error"] == "gwasflow.RunFailed"
+    assert "could not find instanceRole" in described["cause"]
+    names = _squash(entered(events))
+    assert names[names.index("CreateComputeEnvironment"):] == [
+        "CreateComputeEnvironment", "Cleanup", "DeleteLaunchTemplate", *_CLEANUP[_CLEANUP.index("CleanupFileSystem"):],
+        "Failed", "RunFailed"]  # fmt: skip
+    name = "gwasflow-no-profile"
+    assert aws["batch"].calls == [("CreateLaunchTemplate", name), ("CreateComputeEnvironment", name),
+                                  ("DeleteLaunchTemplate", name)]  # fmt: skip
+    assert aws["batch"].submitted == [] and _file_systems() == []
+    templates = boto3.client("ec2").describe_launch_templates()["LaunchTemplates"]
+    assert name not in [t["LaunchTemplateName"] for t in templates]

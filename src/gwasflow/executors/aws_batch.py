@@ -6,20 +6,26 @@ otherwise one is registered, once per executor. Each submission overrides the co
 its argv list (never a shell string) and sets ``timeout.attemptDurationSeconds`` to its time limit
 (at least 60 s, Batch's minimum).
 
+Working directory: a container starts in its image's WORKDIR and Batch has no override for it, so a
+submission with a ``cwd`` (the driver's workspace, mounted at the same path in the containers) carries it
+in ``GWASFLOW_CWD`` and its command is the fixed script :data:`CWD_SCRIPT` (``/bin/sh -c``), which enters
+it and runs (``exec``) the argv given as its arguments; a directory the container cannot enter fails the
+job with exit 2 and a one-line message in its log.
+
 Images: a submission runs in ``Submission.image`` when the driver sets it (the planner puts
 ``<image>:v<version>`` in ``Job.meta["image"]`` for ``engine: regenie``), else in the ``image`` setting.
 
-Array jobs: ``submit_batch`` groups submissions with the same image and resources; a group of at least
-``array_min`` becomes array jobs (``arrayProperties.size``), handles ``<jobId>:<index>``; other
-submissions are single jobs, handles ``<jobId>``. Batch containers cannot read the orchestrator's disk,
-so each child's argv travels in the array's own SubmitJob request: environment variable
+Array jobs: ``submit_batch`` groups submissions with the same image, resources and working directory; a
+group of at least ``array_min`` becomes array jobs (``arrayProperties.size``), handles ``<jobId>:<index>``;
+other submissions are single jobs, handles ``<jobId>``. Batch containers cannot read the orchestrator's
+disk, so each child's argv travels in the array's own SubmitJob request: environment variable
 ``GWASFLOW_ARGV_<index>`` holds that child's arguments one per line (environment entries that differ
 between children come first as ``NAME=VALUE``; entries common to all are plain overrides), and the
 command is the fixed script :data:`ARRAY_SCRIPT`, which splits that variable on newlines with globbing
-off and ``exec env -- "$@"``. Job data is never evaluated as shell code. Batch caps a SubmitJob payload
-at 30 KiB, so an array holds as many children as fit in :data:`PAYLOAD_BUDGET` bytes (step 2 regenie
-argv: ~30-60 children per array). A submission whose arguments or environment contain a newline or an
-empty string is submitted as a single job.
+off, enters ``GWASFLOW_CWD`` (common to the array) and ``exec env -- "$@"``. Job data is never evaluated
+as shell code. Batch caps a SubmitJob payload at 30 KiB, so an array holds as many children as fit in
+:data:`PAYLOAD_BUDGET` bytes (step 2 regenie argv: ~30-60 children per array). A submission whose
+arguments or environment contain a newline or an empty string is submitted as a single job.
 
 Polling: ``DescribeJobs`` with at most 100 ids per call, for all active handles at once. Array children
 are first answered through their parent: a SUCCEEDED parent means every child succeeded; a parent whose
@@ -50,20 +56,30 @@ from gwasflow.executors.aws_batch_status import CANCEL_REASON, parent_answer, st
 from gwasflow.executors.base import ExecStatus, ExecutorBase, Submission
 from gwasflow.executors.settings import AwsBatchSettings
 
-__all__ = ["ARRAY_SCRIPT", "PAYLOAD_BUDGET", "AwsBatchExecutor", "AwsBatchSettings", "status_from_batch"]
+__all__ = ["ARRAY_SCRIPT", "CWD_SCRIPT", "PAYLOAD_BUDGET", "AwsBatchExecutor", "AwsBatchSettings", "status_from_batch"]
 
 DESCRIBE_MAX = 100  # ids per DescribeJobs call (API limit)
 ARRAY_MAX = 10_000  # children per array job (API limit)
 PAYLOAD_BUDGET = 24_000  # bytes of per-child argv per SubmitJob (API limit: 30 KiB for the whole request)
 ARGV_VAR = "GWASFLOW_ARGV_"
 
+CWD_VAR = "GWASFLOW_CWD"
+
+# Enter the submission's working directory, when it has one (a container starts in its image's WORKDIR).
+_ENTER = """if [ -n "${GWASFLOW_CWD:-}" ] && ! cd -- "$GWASFLOW_CWD" 2>/dev/null; then
+  printf 'gwasflow: cannot enter working directory %s (is it mounted in the container?)\\n' "$GWASFLOW_CWD" >&2
+  exit 2
+fi
+"""
+# Run by /bin/sh for a single job with a working directory: its arguments are the job's argv.
+CWD_SCRIPT = _ENTER + 'exec "$@"\n'
 # Run by /bin/sh in each array child: its arguments are the lines of GWASFLOW_ARGV_<index>.
 ARRAY_SCRIPT = """set -f
 IFS='
 '
 set -- $(printenv "GWASFLOW_ARGV_${AWS_BATCH_JOB_ARRAY_INDEX:?}")
 if [ "$#" -eq 0 ]; then echo "gwasflow: no command for array index $AWS_BATCH_JOB_ARRAY_INDEX" >&2; exit 2; fi
-exec env -- "$@"
+""" + _ENTER + """exec env -- "$@"
 """
 
 _THROTTLED = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"})
@@ -99,12 +115,13 @@ def _lines_ok(items: Sequence[str]) -> bool:
 
 @dataclass(frozen=True)
 class _Group:
-    """Submissions that can share one array job: same image and resources."""
+    """Submissions that can share one array job: same image, resources and working directory."""
 
     image: str
     cpus: int
     memory_mb: int
     time_s: int
+    cwd: str | None
 
 
 class AwsBatchExecutor(ExecutorBase):
@@ -137,7 +154,8 @@ class AwsBatchExecutor(ExecutorBase):
         groups: dict[_Group, list[int]] = {}
         for i, sub in enumerate(submissions):
             res = sub.resources
-            groups.setdefault(_Group(self._image(sub), res.cpus, res.memory_mb, res.time_s), []).append(i)
+            cwd = str(sub.cwd) if sub.cwd else None
+            groups.setdefault(_Group(self._image(sub), res.cpus, res.memory_mb, res.time_s, cwd), []).append(i)
         for group, indices in groups.items():
             self._submit_group(group, indices, submissions, handles)
 
@@ -286,12 +304,19 @@ class AwsBatchExecutor(ExecutorBase):
         return str(response["jobId"])
 
     def _submit_single(self, definition: str, group: _Group, sub: Submission) -> str:
-        env = [{"name": k, "value": v} for k, v in sub.env.items()]
-        overrides = {"command": list(sub.argv), "environment": env}
+        variables = dict(sub.env)
+        command = list(sub.argv)
+        if group.cwd:  # Batch has no working-directory override: a fixed script enters it, then execs argv
+            variables[CWD_VAR] = group.cwd
+            command = ["/bin/sh", "-c", CWD_SCRIPT, "gwasflow", *command]
+        env = [{"name": k, "value": v} for k, v in variables.items()]
+        overrides = {"command": command, "environment": env}
         return self._submit_job(f"{sub.job_id}-a{sub.attempt}", definition, group, overrides)
 
     def _submit_array(self, definition: str, group: _Group, subs: Sequence[Submission]) -> str:
         common = {k: v for k, v in subs[0].env.items() if all(s.env.get(k) == v for s in subs)}
+        if group.cwd:
+            common[CWD_VAR] = group.cwd
         env = [{"name": k, "value": v} for k, v in common.items()]
         for index, sub in enumerate(subs):
             own = [f"{k}={v}" for k, v in sub.env.items() if k not in common]

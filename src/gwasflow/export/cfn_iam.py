@@ -2,9 +2,11 @@
 
 Each role holds only what its principal calls; the README section "Run it on AWS" says why each permission
 is there. Resources are scoped to the stack's bucket, table, queue, job definitions named ``<prefix>-*``
-and the state machine's own executions; ``*`` only where the API has no resource-level permissions
-(``batch:DescribeJobs``, ``fsx:Describe*``, ``ec2:Describe*``) or where a condition narrows it
-(``iam:CreateServiceLinkedRole`` for the two FSx service names).
+and the state machine's own executions, the per-run compute environments and job queues named
+``<prefix>-*``, launch templates tagged ``gwasflow:execution``, and the stack's instance and Batch service
+roles (``iam:PassRole``); ``*`` only where the API has no resource-level permissions
+(``batch:DescribeJobs``, ``batch:Describe*``, ``fsx:Describe*``, ``ec2:Describe*``) or where a condition
+narrows it (``iam:CreateServiceLinkedRole`` for the two FSx service names).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["BUCKET", "BUCKET_ARN", "OBJECTS_ARN", "TABLE_ARN", "allow", "arn", "job_roles", "machine_policy",
+__all__ = ["BUCKET", "BUCKET_ARN", "OBJECTS_ARN", "TABLE_ARN", "allow", "arn", "compute_policy", "job_roles",
+           "machine_policy",
            "machine_role", "role", "sub"]
 
 Json = dict[str, Any]
@@ -69,14 +72,38 @@ def job_roles() -> Json:
     }
 
 
+def compute_policy() -> list[Json]:
+    """What the machine calls to make and delete a run's own Batch capacity: a launch template (tagged on
+    creation, deleted only when tagged), a compute environment and a job queue named ``<prefix>-*``, and
+    the instance and service roles that compute environment hands to EC2 and Batch."""
+    envs = arn("batch", "compute-environment/${JobDefinitionPrefix}-*")
+    queues = arn("batch", "job-queue/${JobDefinitionPrefix}-*")
+    templates = arn("ec2", "launch-template/*")
+    tagged = {"Null": {"aws:RequestTag/gwasflow:execution": "false"}}
+    return [
+        allow(["ec2:CreateLaunchTemplate"], templates, Condition=tagged),
+        allow(["ec2:CreateTags"], templates, Condition={"StringEquals": {"ec2:CreateAction": "CreateLaunchTemplate"}}),
+        allow(["ec2:DeleteLaunchTemplate"], templates,
+              Condition={"Null": {"aws:ResourceTag/gwasflow:execution": "false"}}),
+        allow(["ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"], "*"),
+        allow(["batch:CreateComputeEnvironment", "batch:UpdateComputeEnvironment", "batch:DeleteComputeEnvironment",
+               "batch:CreateJobQueue", "batch:UpdateJobQueue", "batch:DeleteJobQueue", "batch:TagResource"],
+              [envs, queues]),
+        allow(["batch:DescribeComputeEnvironments", "batch:DescribeJobQueues"], "*"),
+        allow(["iam:PassRole"], [{"Fn::GetAtt": ["InstanceRole", "Arn"]}, {"Fn::GetAtt": ["BatchServiceRole", "Arn"]}]),
+    ]  # fmt: skip
+
+
 def machine_policy() -> list[Json]:
-    """What the state machine calls: Batch ``.sync`` jobs, failure records, manifests and results in S3,
-    the FSx file system and its association (and the service-linked roles FSx creates for them), and the
-    child executions of a Distributed Map."""
+    """What the state machine calls: Batch ``.sync`` jobs on the run's own queue (:func:`compute_policy`),
+    failure records, manifests and results in S3, the FSx file system and its association (and the
+    service-linked roles FSx creates for them), and the child executions of a Distributed Map."""
     machine = "stateMachine:${StateMachineName}"
     fsx_slr = {"StringEquals": {"iam:AWSServiceName": ["fsx.amazonaws.com", "s3.data-source.lustre.fsx.amazonaws.com"]}}
     return [
-        allow(["batch:SubmitJob"], [{"Ref": "JobQueue"}, arn("batch", "job-definition/${JobDefinitionPrefix}-*")]),
+        *compute_policy(),
+        allow(["batch:SubmitJob"], [arn("batch", "job-queue/${JobDefinitionPrefix}-*"),
+                                    arn("batch", "job-definition/${JobDefinitionPrefix}-*")]),
         allow(["batch:DescribeJobs"], "*"),  # DescribeJobs has no resource-level permissions
         allow(["batch:TerminateJob"], arn("batch", "job/*")),
         allow(["events:PutTargets", "events:PutRule", "events:DescribeRule"], arn("events", _BATCH_EVENTS_RULE)),
@@ -84,10 +111,11 @@ def machine_policy() -> list[Json]:
         allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
               OBJECTS_ARN),
         allow(["s3:ListBucket"], BUCKET_ARN),
-        allow(["fsx:CreateFileSystem", "fsx:CreateDataRepositoryAssociation", "fsx:TagResource",
-                "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation"],
-               [arn("fsx", "file-system/*"), arn("fsx", "association/*/*")]),
-        allow(["fsx:DescribeFileSystems", "fsx:DescribeDataRepositoryAssociations"], "*"),
+        allow(["fsx:CreateFileSystem", "fsx:CreateDataRepositoryAssociation", "fsx:CreateDataRepositoryTask",
+                "fsx:TagResource", "fsx:DeleteFileSystem", "fsx:DeleteDataRepositoryAssociation"],
+               [arn("fsx", "file-system/*"), arn("fsx", "association/*/*"), arn("fsx", "task/*")]),
+        allow(["fsx:DescribeFileSystems", "fsx:DescribeDataRepositoryAssociations", "fsx:DescribeDataRepositoryTasks"],
+              "*"),
         allow(["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
                 "ec2:DescribeNetworkInterfaces"], "*"),
         allow(["iam:CreateServiceLinkedRole"], "*", Condition=fsx_slr),

@@ -6,24 +6,30 @@ One stack holds what a run on AWS needs::
     FailureTable (DynamoDB)              failure records: key run_id (HASH) + failure_id (RANGE), as in
                                          engine/failure_log.py and the export's putItem
     ImageRepository (ECR)                the gwasflow image (deploy/Containerfile)
-    BatchServiceRole, ComputeEnvironment (FARGATE, FARGATE_SPOT, EC2 or SPOT), JobQueue
-    InstanceRole + InstanceProfile       EC2 and SPOT only: the Batch hosts' ECS agent
+    BatchServiceRole, ComputeEnvironment (FARGATE, FARGATE_SPOT, EC2 or SPOT), JobQueue: for the
+                                         aws_batch executor (gwasflow run); the machine makes its own
+    InstanceRole + InstanceProfile       the Batch hosts' ECS agent (EC2 and SPOT; always with a machine,
+                                         whose per-run compute environments use them)
     LaunchTemplate                       EC2 and SPOT with LustreDnsName: hosts mount an FSx for Lustre file
-                                         system at LustreMountPath, which the job definitions map into the
-                                         containers (Fargate cannot mount Lustre)
+                                         system at LustreMountPath (Fargate cannot mount Lustre)
     JobRole, ExecutionRole               the containers' S3/DynamoDB access; image pull and logs
-    JobDefinitions                       one per definition the machine names, in the image given
+    JobDefinitions                       one per definition the machine names, in the image given, EC2,
+                                         with the machine's Lustre mount path as a host volume
     StateMachineRole, StateMachine       only when a definition is given
 
 :func:`build_template` without a definition gives the base stack (no state machine, no job definitions):
 ``deploy/gwasflow.cfn.yaml`` is that template, written by :func:`main` and kept equal to it by a test.
 With the JSON written by ``gwasflow export --format stepfunctions``, the template embeds it as the
-machine's ``DefinitionString``, registers the Batch job definitions its tasks name (with ``image``), and
+machine's ``DefinitionString`` (an ``Fn::Sub`` that puts the stack's InstanceProfile and
+BatchServiceRole ARNs where the export left ``${InstanceProfileArn}`` and ``${BatchServiceRoleArn}``:
+each run's compute environment uses them), registers the Batch job definitions its tasks name (with ``image``), and
 takes as parameter defaults the job queue and failure table the definition names, so a stack deployed
 from it matches the export. Deploying that template over the base stack adds the machine.
 
-The state machine's role holds only what the machine calls: Batch on the queue and on job definitions
-named ``<prefix>-*`` (``.sync`` through the ``StepFunctionsGetEventsForBatchJobsRule`` rule), DynamoDB
+The state machine's role holds only what the machine calls: a run's launch template (tagged), compute
+environment and job queue named ``<prefix>-*`` and ``iam:PassRole`` of the two roles they use, Batch
+jobs on those queues and on job definitions named ``<prefix>-*`` (``.sync`` through the
+``StepFunctionsGetEventsForBatchJobsRule`` rule), DynamoDB
 ``PutItem``/``Query`` on the table, S3 on the bucket, FSx for Lustre file systems and data repository
 associations (with the service-linked roles FSx needs to create), and its own executions (Distributed
 Map child workflows); the roles are built in ``cfn_iam.py``. The README section "Run it on AWS" explains
@@ -41,102 +47,30 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 
 from gwasflow.core.atomic import write_atomic
+from gwasflow.export.cfn_definition import (
+    BATCH_SUBMIT,
+    DYNAMODB_PREFIX,
+    JobDefinitionUse,
+    definition_string,
+    job_definitions_of,
+    mount_path_of,
+    named,
+)
 from gwasflow.export.cfn_iam import BUCKET, job_roles, machine_role, role
 
-__all__ = ["BASE_TEMPLATE", "JobDefinitionUse", "build_template", "job_definitions_of", "main", "render"]
+__all__ = ["BASE_TEMPLATE", "JobDefinitionUse", "build_template", "job_definitions_of", "main", "mount_path_of",
+           "render"]
 
 BASE_TEMPLATE = "deploy/gwasflow.cfn.yaml"
-_BATCH_SUBMIT = "arn:aws:states:::batch:submitJob"
-_DYNAMODB_PREFIX = "arn:aws:states:::dynamodb:"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-_SIZED = re.compile(r"-(\d+)c-(\d+)m-[0-9a-f]{10}$")  # the tail of executors.aws_batch.definition_name
 _LOGICAL_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 Json = dict[str, Any]
-
-
-class JobDefinitionUse(NamedTuple):
-    """A job definition a machine names, with its vCPUs and memory; ``image`` None means the ImageUri parameter."""
-
-    name: str
-    vcpus: int
-    memory_mb: int
-    image: str | None = None
-
-
-def _walk(node: Any) -> Iterator[Mapping[str, Any]]:
-    """Every mapping in a JSON document, depth first (Map and Parallel branches included)."""
-    if isinstance(node, Mapping):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
-def _batch_tasks(definition: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for node in _walk(definition):
-        if node.get("Type") == "Task" and str(node.get("Resource", "")).startswith(_BATCH_SUBMIT):
-            yield node
-
-
-def _selected_names(definition: Mapping[str, Any]) -> set[str]:
-    """Job definition names a machine picks at run time: the Results of its Pass states into ``$.jobdefs``."""
-    return {str(name) for node in _walk(definition)
-            if node.get("Type") == "Pass" and node.get("ResultPath") == "$.jobdefs"
-            for name in (node.get("Result") or {}).values()}  # fmt: skip
-
-
-def _use_from_name(name: str) -> JobDefinitionUse:
-    """vCPUs and memory from a name of :func:`gwasflow.executors.aws_batch.definition_name` (``...-<n>c-<m>m-...``)."""
-    found = _SIZED.search(name)
-    if found is None:
-        raise ValueError(f"job definition {name}: its vCPUs and memory are not in its name; pass --job-definitions")
-    return JobDefinitionUse(name, int(found.group(1)), int(found.group(2)))
-
-
-def job_definitions_of(definition: Mapping[str, Any]) -> list[JobDefinitionUse]:
-    """The Batch job definitions the machine's tasks name, with the vCPUs and memory they ask for.
-
-    Names are literal in a task, or chosen at run time from a Pass state's Result (``$.jobdefs``, one set
-    per regenie version). ValueError when a literal task lacks its VCPU/MEMORY resource requirements
-    (the template could not register it).
-    """
-    found: dict[str, JobDefinitionUse] = {}
-    for task in _batch_tasks(definition):
-        params = task.get("Parameters") or {}
-        if "JobDefinition.$" in params:
-            if not _selected_names(definition):
-                raise ValueError(f"a Batch task's JobDefinition is chosen at run time ({params['JobDefinition.$']}) "
-                                 "but no Pass state into $.jobdefs names the candidates")
-            continue  # a run-time choice among the names of _selected_names
-        name = params.get("JobDefinition")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(f"a Batch task's JobDefinition is not a literal name: {name!r}")
-        reqs = {r.get("Type"): r.get("Value") for r in (params.get("ContainerOverrides") or {})
-                .get("ResourceRequirements", [])}  # fmt: skip
-        try:
-            use = JobDefinitionUse(name, int(reqs["VCPU"]), int(reqs["MEMORY"]))
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"job definition {name}: the task has no integer VCPU and MEMORY requirements") from None
-        found.setdefault(name, use)
-    for name in sorted(_selected_names(definition) - set(found)):
-        found[name] = _use_from_name(name)
-    return list(found.values())
-
-
-def _named(definition: Mapping[str, Any], key: str, resource_prefix: str) -> set[str]:
-    """Literal values of ``Parameters[key]`` over the definition's tasks whose resource starts so."""
-    return {str(n["Parameters"][key]) for n in _walk(definition)
-            if n.get("Type") == "Task" and str(n.get("Resource", "")).startswith(resource_prefix)
-            and isinstance((n.get("Parameters") or {}).get(key), str)}  # fmt: skip
 
 
 def _parameters(queue: str, table: str) -> Json:
@@ -169,11 +103,10 @@ def _parameters(queue: str, table: str) -> Json:
 
 # Parameters of the machine and its job definitions (in the template only with a definition).
 _MACHINE_PARAMETERS: Json = {
-    "AssignPublicIp": {"Type": "String", "Description": "Fargate: give tasks a public IP (subnets without a NAT)",
-                       "Default": "DISABLED", "AllowedValues": ["ENABLED", "DISABLED"]},
     "JobDefinitionPrefix": {"Type": "String", "Default": "gwasflow",
                             "AllowedPattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",
-                            "Description": "prefix of the Batch job definition names (export --job-definition-prefix)"},
+                            "Description": "prefix of the Batch job definition names and of each run's compute "
+                                           "environment and job queue (export --job-definition-prefix)"},
     "StateMachineName": {"Type": "String", "Description": "name of the state machine", "Default": "gwasflow",
                          "AllowedPattern": "^[A-Za-z0-9_-]{1,80}$"},
 }  # fmt: skip
@@ -232,7 +165,7 @@ runcmd:
 """
 
 
-def _compute() -> Json:
+def _compute(with_machine: bool) -> Json:
     no = {"Ref": "AWS::NoValue"}
     template = {"LaunchTemplateId": {"Ref": "LaunchTemplate"},
                 "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]}}  # fmt: skip
@@ -243,9 +176,10 @@ def _compute() -> Json:
     strategy = {"Fn::If": ["IsSpot", "SPOT_PRICE_CAPACITY_OPTIMIZED", "BEST_FIT_PROGRESSIVE"]}
     return {
         "BatchServiceRole": role("batch.amazonaws.com", managed=["service-role/AWSBatchServiceRole"]),
+        # the machine's per-run compute environments are EC2 whatever ComputeType says: their hosts mount Lustre
         "InstanceRole": {**role("ec2.amazonaws.com", managed=["service-role/AmazonEC2ContainerServiceforEC2Role"]),
-                         "Condition": "IsEc2"},
-        "InstanceProfile": {"Type": "AWS::IAM::InstanceProfile", "Condition": "IsEc2",
+                         **({} if with_machine else {"Condition": "IsEc2"})},
+        "InstanceProfile": {"Type": "AWS::IAM::InstanceProfile", **({} if with_machine else {"Condition": "IsEc2"}),
                             "Properties": {"Roles": [{"Ref": "InstanceRole"}]}},
         "LaunchTemplate": {"Type": "AWS::EC2::LaunchTemplate", "Condition": "MountLustre", "Properties": {
             "LaunchTemplateData": {"UserData": {"Fn::Base64": {"Fn::Sub": _LUSTRE_USER_DATA}}}}},
@@ -272,12 +206,12 @@ def _compute() -> Json:
     }  # fmt: skip
 
 
-def _job_definition(use: JobDefinitionUse) -> Json:
-    no = {"Ref": "AWS::NoValue"}
+def _job_definition(use: JobDefinitionUse, mount_path: str) -> Json:
+    """A job definition of the machine: EC2 (the run's compute environment), the host's Lustre mount as a volume."""
     return {"Type": "AWS::Batch::JobDefinition", "Properties": {
         "JobDefinitionName": use.name,
         "Type": "container",
-        "PlatformCapabilities": [{"Fn::If": ["IsFargate", "FARGATE", "EC2"]}],
+        "PlatformCapabilities": ["EC2"],
         "RetryStrategy": {"Attempts": 1},
         "ContainerProperties": {
             "Image": use.image or {"Ref": "ImageUri"},
@@ -286,12 +220,8 @@ def _job_definition(use: JobDefinitionUse) -> Json:
             "ExecutionRoleArn": {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
             "ResourceRequirements": [{"Type": "VCPU", "Value": str(use.vcpus)},
                                      {"Type": "MEMORY", "Value": str(use.memory_mb)}],
-            "NetworkConfiguration": {"Fn::If": ["IsFargate", {"AssignPublicIp": {"Ref": "AssignPublicIp"}}, no]},
-            "FargatePlatformConfiguration": {"Fn::If": ["IsFargate", {"PlatformVersion": "LATEST"}, no]},
-            "Volumes": {"Fn::If": ["MountLustre", [{"Name": "lustre",
-                                                    "Host": {"SourcePath": {"Ref": "LustreMountPath"}}}], no]},
-            "MountPoints": {"Fn::If": ["MountLustre", [{"SourceVolume": "lustre",
-                                                        "ContainerPath": {"Ref": "LustreMountPath"}}], no]},
+            "Volumes": [{"Name": "lustre", "Host": {"SourcePath": mount_path}}],
+            "MountPoints": [{"SourceVolume": "lustre", "ContainerPath": mount_path}],
         },
     }}  # fmt: skip
 
@@ -303,7 +233,7 @@ def _state_machine(definition: Mapping[str, Any]) -> Json:
             "StateMachineName": {"Ref": "StateMachineName"},
             "StateMachineType": "STANDARD",
             "RoleArn": {"Fn::GetAtt": ["StateMachineRole", "Arn"]},
-            "DefinitionString": json.dumps(definition, separators=(",", ":")),
+            "DefinitionString": definition_string(definition),
         }},
     }  # fmt: skip
 
@@ -331,13 +261,13 @@ def build_template(definition: Mapping[str, Any] | None = None, *, image: str | 
     definitions that neither covers, or more than one job queue or failure table (one stack holds one of each).
     """
     queue, table = "gwasflow", "gwasflow-failures"
-    resources: Json = {**_storage(), **_compute(), **job_roles()}
+    resources: Json = {**_storage(), **_compute(definition is not None), **job_roles()}
     params: Json
     if definition is None:
         params = _parameters(queue, table)
     else:
-        queues = _named(definition, "JobQueue", _BATCH_SUBMIT)
-        tables = _named(definition, "TableName", _DYNAMODB_PREFIX)
+        queues = named(definition, "JobQueue", BATCH_SUBMIT)
+        tables = named(definition, "TableName", DYNAMODB_PREFIX)
         for what, names in (("job queue", queues), ("failure table", tables)):
             if len(names) > 1:
                 raise ValueError(f"the definition names more than one {what}: {sorted(names)}")
@@ -347,8 +277,9 @@ def build_template(definition: Mapping[str, Any] | None = None, *, image: str | 
         if any(use.image is None for use in uses) or not uses:
             params["ImageUri"] = {"Type": "String", "Description": "container image of the jobs (deploy/Containerfile)",
                                   "Default": image or ""}  # fmt: skip
+        mount_path = mount_path_of(definition)
         for use in uses:
-            resources[f"JobDefinition{_LOGICAL_UNSAFE.sub('', use.name.title())}"] = _job_definition(use)
+            resources[f"JobDefinition{_LOGICAL_UNSAFE.sub('', use.name.title())}"] = _job_definition(use, mount_path)
         resources.update(_state_machine(definition))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",

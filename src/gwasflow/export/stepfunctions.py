@@ -1,11 +1,13 @@
 """``gwasflow export --format stepfunctions``: the whole run as one AWS Step Functions state machine.
 
 The machine (built by :mod:`gwasflow.export.sfn`, one module per part) creates a transient FSx for
-Lustre file system linked to the inputs' S3 prefix, runs the QC job, step 1 (or skips it when the
-execution input says so) and the step 2 shards (a Distributed Map over a manifest in S3) on AWS
-Batch, records every failed job in DynamoDB, checks that no failure is recorded and every output
-exists, merges and reports in the gwasflow container, exports the results to S3 and deletes the
-association and the file system on every path. AWS runs the whole GWAS; no gwasflow process waits.
+Lustre file system linked to the inputs' S3 prefix and a Batch compute environment and job queue of
+its own whose hosts mount that file system, runs the QC job, step 1 (or skips it when the execution
+input says so) and the step 2 shards (a Distributed Map over a manifest in S3) on them, records
+every failed job in DynamoDB, checks that no failure is recorded and every output exists, merges
+and reports in the gwasflow container, exports the results to S3 and deletes the queue, the compute
+environment, its launch template, the association and the file system on every path. AWS runs the
+whole GWAS; no gwasflow process waits.
 
 The export writes the manifest (``shards.json``, ``plan.json``, ``manifest.json``) to the
 ``--manifest`` S3 prefix and the definition to ``--out`` (or stdout); it prints the Batch job
@@ -41,7 +43,7 @@ __all__ = [
 class ExportOptions:
     """The command line's options; None falls back to the spec (``executor.settings``, ``failure_log``)."""
 
-    job_queue: str | None = None
+    job_queue: str | None = None  # not used: the machine makes a job queue per run (kept for --job-queue)
     job_definition_prefix: str = "gwasflow"
     failure_table: str | None = None
     image: str | None = None
@@ -57,15 +59,13 @@ def settings_for(spec: RunSpec, options: ExportOptions) -> SfnSettings:
     failure_table = options.failure_table
     if failure_table is None and (spec.failure_log or "").startswith("dynamodb:"):
         failure_table = str(spec.failure_log).removeprefix("dynamodb:")
-    job_queue = options.job_queue or given.get("job_queue")
     manifest = options.manifest or given.get("manifest")
-    for value, what in ((job_queue, "no job queue: pass --job-queue or set executor.settings.job_queue"),
-                        (failure_table, "no failure table: pass --failure-table or set failure_log: dynamodb:TABLE"),
+    for value, what in ((failure_table, "no failure table: pass --failure-table or set failure_log: dynamodb:TABLE"),
                         (manifest, "no manifest location: pass --manifest s3://bucket/prefix")):  # fmt: skip
         if not value:
             raise ValueError(what)
     return SfnSettings(
-        job_queue=str(job_queue), failure_table=str(failure_table), manifest_uri=str(manifest),
+        failure_table=str(failure_table), manifest_uri=str(manifest),
         image=options.image or given.get("image"), data_repository=options.data_repository,
         job_definition_prefix=options.job_definition_prefix, regenie_versions=options.regenie_versions,
     )  # fmt: skip

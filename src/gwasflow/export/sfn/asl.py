@@ -22,6 +22,7 @@ __all__ = [
     "State",
     "api_retry",
     "fail_outcome",
+    "gone_loop",
     "intrinsic_str",
     "poll_loop",
     "sdk",
@@ -31,9 +32,9 @@ State = dict[str, Any]
 
 #: Errors of an AWS API call itself (throttling, a 5xx), retried with back-off wherever a call is made.
 BATCH_API_ERRORS = ["Batch.AWSBatchException", "Batch.TooManyRequestsException", "Batch.ServerException"]
-_SDK_TRANSIENT = ["States.Timeout", "Fsx.InternalServerErrorException", "Fsx.ServiceLimitExceededException",
-                  "DynamoDb.ProvisionedThroughputExceededException", "DynamoDb.ThrottlingException",
-                  "DynamoDb.InternalServerErrorException"]  # fmt: skip
+_SDK_TRANSIENT = ["States.Timeout", *BATCH_API_ERRORS, "Fsx.InternalServerErrorException",
+                  "Fsx.ServiceLimitExceededException", "DynamoDb.ProvisionedThroughputExceededException",
+                  "DynamoDb.ThrottlingException", "DynamoDb.InternalServerErrorException"]  # fmt: skip
 _SPECIAL = re.compile(r"([\\'{}])")
 
 
@@ -58,13 +59,15 @@ def fail_outcome(error: str, cause: str, next_state: str) -> State:
 
 
 def poll_loop(name: str, *, describe: State, item: str, ready: dict[str, str], failed: tuple[str, ...],
-              on_failed: str, on_timeout: str, on_error: str) -> dict[str, State]:  # fmt: skip
+              on_failed: str, on_timeout: str, on_error: str,
+              field: str = "Lifecycle") -> dict[str, State]:  # fmt: skip
     """A Wait / Describe / count / Choice loop until a resource's lifecycle is one of ``ready``.
 
     ``describe`` is the Describe Task (Resource and Parameters); ``item`` the JSONPath of the
-    described resource in its response (``$.FileSystems[0]``), whose ``Lifecycle`` is tested: a path
-    that ends at the array index, as a path with an index inside (``$.FileSystems[0].Lifecycle``)
-    is a list in some interpreters (moto 5.2) and a string in others. ``ready`` maps a lifecycle to
+    described resource in its response (``$.FileSystems[0]``), whose ``field`` (FSx's ``Lifecycle``,
+    Batch's ``Status``) is tested: a path that ends at the array index, as a path with an index
+    inside (``$.FileSystems[0].Lifecycle``) is a list in some interpreters (moto 5.2) and a string
+    in others. ``ready`` maps a lifecycle to
     the state that follows; a lifecycle in ``failed`` goes to ``on_failed``; after
     ``$.config.max_polls`` describes the loop goes to ``on_timeout`` (so the timeout is
     ``poll_seconds * max_polls``); an error of the Describe call itself (after its retries) goes
@@ -72,15 +75,40 @@ def poll_loop(name: str, *, describe: State, item: str, ready: dict[str, str], f
     ``Count<name>``, ``<name>Ready``.
     """
     counter = f"$.polls.{name}.n"
-    choices: list[State] = [{"Variable": "$.lifecycle.item.Lifecycle", "StringEquals": value, "Next": target}
+    variable = f"$.lifecycle.item.{field}"
+    choices: list[State] = [{"Variable": variable, "StringEquals": value, "Next": target}
                             for value, target in ready.items()]  # fmt: skip
-    choices += [{"Variable": "$.lifecycle.item.Lifecycle", "StringEquals": value, "Next": on_failed}
-                for value in failed]
+    choices += [{"Variable": variable, "StringEquals": value, "Next": on_failed} for value in failed]
     choices.append({"Variable": counter, "NumericGreaterThanEqualsPath": "$.config.max_polls", "Next": on_timeout})
+    return _loop(name, describe, {"item.$": item}, choices, on_error=on_error, error_path="$.outcome")
+
+
+def gone_loop(name: str, *, describe: State, items: str, then: str) -> dict[str, State]:
+    """A Wait / Describe / count / Choice loop until a deleted resource is no longer listed, then ``then``.
+
+    ``items`` is the JSONPath of the response's list (``$.JobQueues``): the resource is gone when the
+    list is empty or its one entry's ``Status`` is ``DELETED``. A timeout or an error of the Describe
+    call also goes on to ``then`` (the cleanup goes on; the error is kept in ``$.cleanup_error``,
+    never in the run's ``$.outcome``). States as :func:`poll_loop`'s.
+    """
+    counter = f"$.polls.{name}.n"
+    choices: list[State] = [
+        {"Variable": "$.lifecycle.listed", "NumericEquals": 0, "Next": then},
+        {"Variable": "$.lifecycle.deleted", "BooleanEquals": True, "Next": then},
+        {"Variable": counter, "NumericGreaterThanEqualsPath": "$.config.max_polls", "Next": then},
+    ]
+    selector = {"listed.$": f"States.ArrayLength({items})",
+                "deleted.$": f"States.ArrayContains({items}[*].Status, 'DELETED')"}  # fmt: skip
+    return _loop(name, describe, selector, choices, on_error=then, error_path="$.cleanup_error")
+
+
+def _loop(name: str, describe: State, selector: State, choices: list[State], *, on_error: str,
+          error_path: str) -> dict[str, State]:  # fmt: skip
+    counter = f"$.polls.{name}.n"
     task = dict(describe)
     task.update(
-        Type="Task", ResultSelector={"item.$": item}, ResultPath="$.lifecycle", Retry=api_retry(),
-        Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.outcome", "Next": on_error}], Next=f"Count{name}",
+        Type="Task", ResultSelector=selector, ResultPath="$.lifecycle", Retry=api_retry(),
+        Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": error_path, "Next": on_error}], Next=f"Count{name}",
     )
     return {
         f"Wait{name}": {"Type": "Wait", "SecondsPath": "$.config.poll_seconds", "Next": f"Describe{name}"},

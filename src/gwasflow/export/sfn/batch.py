@@ -57,7 +57,7 @@ def _value(key: str, value: Any) -> dict[str, Any]:
 
 def batch_task(spec: RunSpec, *, queue: str, definition: str, job_name: str, command: list[str] | str,
                resources: Resources) -> State:  # fmt: skip
-    """A ``submitJob.sync`` Task. ``definition``, ``job_name`` and ``command`` are values, or paths and
+    """A ``submitJob.sync`` Task. ``queue``, ``definition``, ``job_name`` and ``command`` are values, or paths and
     intrinsic calls (strings starting with ``$`` or ``States.``) evaluated on the state input."""
     overrides: dict[str, Any] = {
         "ResourceRequirements": [
@@ -69,7 +69,7 @@ def batch_task(spec: RunSpec, *, queue: str, definition: str, job_name: str, com
     }
     params: dict[str, Any] = {
         **_value("JobName", job_name),
-        "JobQueue": queue,
+        **_value("JobQueue", queue),
         **_value("JobDefinition", definition),
         "ContainerOverrides": overrides,
         "Timeout": {"AttemptDurationSeconds": max(60, resources.time_s)},

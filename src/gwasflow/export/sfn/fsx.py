@@ -3,16 +3,18 @@ results, and delete both on every path.
 
 Creation (each wait a :func:`~gwasflow.export.sfn.asl.poll_loop`, bounded by ``max_polls``)::
 
-    CreateFileSystem -> [Wait/Describe]FileSystem until AVAILABLE
-    -> CreateAssociation (FileSystemPath <-> DataRepositoryPath, metadata imported on creation)
-    -> [Wait/Describe]Association until AVAILABLE -> (the jobs)
+    CreateFileSystem -> [Wait/Describe]FileSystem until AVAILABLE -> KeepMountNames ($.mount: its
+    DNSName and MountName, which the hosts mount) -> CreateAssociation (FileSystemPath <->
+    DataRepositoryPath, metadata imported on creation) -> [Wait/Describe]Association until AVAILABLE
+    -> (the run's Batch compute, compute.py)
 
 After the report: ``ExportResults`` (a data repository task ``EXPORT_TO_REPOSITORY`` of the outdir,
 and of the workdir with ``keep_workspace``), waited for until SUCCEEDED, then the cleanup.
 
-Cleanup, entered from every path (success, a failed job, a caught error, a timeout)::
+Cleanup, entered from every path (success, a failed job, a caught error, a timeout) once the run's
+Batch resources are deleted (``compute.py``)::
 
-    Cleanup (Choice: an association?) -> DeleteAssociation -> [Wait/Describe]AssociationGone
+    CleanupFileSystem (Choice: an association?) -> DeleteAssociation -> [Wait/Describe]AssociationGone
     -> DeleteFileSystem -> Finish (Choice on $.outcome) -> RunSucceeded | Failed -> RunFailed
 
 A failed or timed-out deletion of the association still deletes the file system (which takes its
@@ -98,11 +100,16 @@ def create_states(layout: FsxLayout, *, then: str) -> dict[str, State]:
         "FileSystem",
         describe={"Resource": sdk("fsx", "describeFileSystems"),
                   "Parameters": {"FileSystemIds.$": "States.Array($.fsx.id)"}},
-        item="$.FileSystems[0]", ready={"AVAILABLE": "CreateAssociation"}, failed=_FS_FAILED,
+        item="$.FileSystems[0]", ready={"AVAILABLE": "KeepMountNames"}, failed=_FS_FAILED,
         on_failed="FileSystemFailed", on_timeout="FileSystemTimedOut", on_error="Cleanup",
     )  # fmt: skip
     states["FileSystemFailed"] = fail_outcome("gwasflow.FileSystemFailed", f"the file system {_NOT_READY}", "Cleanup")
     states["FileSystemTimedOut"] = fail_outcome("gwasflow.Timeout", f"the FSx file system {_TOO_LONG}", "Cleanup")
+    # SDK integrations answer in PascalCase with acronyms folded: the API's DNSName is DnsName
+    states["KeepMountNames"] = {
+        "Type": "Pass", "ResultPath": "$.mount", "Next": "CreateAssociation",
+        "Parameters": {"dns.$": "$.lifecycle.item.DnsName", "name.$": "$.lifecycle.item.LustreConfiguration.MountName"},
+    }  # fmt: skip
     states["CreateAssociation"] = associate
     states |= poll_loop(
         "Association",
@@ -141,9 +148,9 @@ def export_states(layout: FsxLayout, paths: list[str]) -> dict[str, State]:
 
 
 def cleanup_states() -> dict[str, State]:
-    """``Cleanup`` to ``RunSucceeded`` / ``RunFailed`` (see the module docstring)."""
+    """``CleanupFileSystem`` to ``RunSucceeded`` / ``RunFailed`` (see the module docstring)."""
     states: dict[str, State] = {
-        "Cleanup": {"Type": "Choice", "Default": "DeleteFileSystem",
+        "CleanupFileSystem": {"Type": "Choice", "Default": "DeleteFileSystem",
                     "Choices": [{"Variable": "$.dra.id", "IsPresent": True, "Next": "DeleteAssociation"}]},
         "DeleteAssociation": {
             "Type": "Task", "Resource": sdk("fsx", "deleteDataRepositoryAssociation"),

@@ -5,6 +5,8 @@
     Configure, Config          execution input merged over the export's defaults -> $.config
     CheckInput, ChooseVersion  skip_step1 needs predictions; regenie_version -> its job definitions
     CreateFileSystem ... AssociationReady            (fsx.py: FSx for Lustre + S3 association)
+    MountCommand ... JobQueueReady                    (compute.py: a launch template that mounts it, a
+                                                       compute environment and a job queue of this run)
     Step1OrSkip -> QC -> Step1                        (Batch .sync; with skip_step1: UsePredictions,
                                                        the given list copied where step 2 reads it)
     Step2                      Distributed Map over shards.json in S3 (ItemReader), MaxConcurrency
@@ -15,12 +17,18 @@
     CheckOutputs               the final check, part 2: every selected shard's outputs exist
     Merge, Report              gwasflow in its container (python -m gwasflow.export.sfn.finish)
     ExportResults ...          outdir (and workdir with keep_workspace) exported to S3
-    Cleanup ... Finish         association and file system deleted on every path -> Succeed | Fail
+    Cleanup ... Finish         queue, compute environment, launch template, association and file
+                               system deleted on every path -> Succeed | Fail
 
 Execution input (every key optional; defaults from the spec)::
 
     {"regenie_version": "4.1.2", "datasets": ["a", "b"], "skip_step1": false,
-     "predictions": "/fsx/data/earlier/step1_pred.list", "poll_seconds": 15, "max_polls": 120}
+     "predictions": "/fsx/data/earlier/step1_pred.list", "poll_seconds": 15, "max_polls": 120,
+     "max_vcpus": 256, "compute": {"type": "SPOT", "allocation": "SPOT_PRICE_CAPACITY_OPTIMIZED"}}
+
+``compute`` (default ``{"type": "EC2", "allocation": "BEST_FIT_PROGRESSIVE"}``) is the run's compute
+environment's instance kind and allocation strategy; ``max_vcpus`` (default: ``executor.max_parallel``
+step 2 shards' vCPUs, or the largest job's if more) caps it.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gwasflow.core.states import Step
+from gwasflow.export.sfn import compute
 from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, intrinsic_str, sdk
 from gwasflow.export.sfn.batch import batch_task, failure_record
 from gwasflow.export.sfn.fsx import FsxLayout, cleanup_states, create_states, export_states
@@ -42,7 +51,8 @@ from gwasflow.spec.model import RunSpec
 
 __all__ = ["Export", "SfnSettings", "export_stepfunctions"]
 
-_LOOPS = ("FileSystem", "Association", "Export", "AssociationGone")
+_LOOPS = ("FileSystem", "Association", "Export", "AssociationGone", *compute.LOOPS)
+_QUEUE = "$.queue.arn"  # the run's own job queue (compute.py)
 FINISH_MODULE = "gwasflow.export.sfn.finish"
 
 
@@ -50,7 +60,6 @@ FINISH_MODULE = "gwasflow.export.sfn.finish"
 class SfnSettings:
     """What the export needs beyond the spec."""
 
-    job_queue: str  # the Batch job queue of every job
     failure_table: str  # DynamoDB table of failure records (run_id, failure_id keys, as failure_log.py)
     manifest_uri: str  # s3://bucket/prefix for shards.json, plan.json, manifest.json and the Map's results
     image: str | None = None  # the gwasflow image (QC, check, merge, report; both steps with the built-in engine)
@@ -58,6 +67,10 @@ class SfnSettings:
     job_definition_prefix: str = "gwasflow"
     regenie_versions: tuple[str, ...] = ()  # more versions the execution input may choose
     python: str = "python3"  # the interpreter in the gwasflow image
+    # ARNs of the hosts' instance profile and of Batch's service role; the defaults are placeholders that the
+    # CloudFormation template substitutes with its InstanceProfile and BatchServiceRole (cloudformation.py)
+    instance_profile: str = "${InstanceProfileArn}"
+    service_role: str = "${BatchServiceRoleArn}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,27 @@ def _layout(spec: RunSpec, settings: SfnSettings) -> FsxLayout:
     repository = settings.data_repository or fsx.data_repository
     if not repository or not repository.startswith("s3://"):
         raise ValueError("workspace.fsx.data_repository: the s3:// prefix to link to the file system is needed")
+    if not fsx.security_group_ids:
+        raise ValueError("workspace.fsx.security_group_ids: the run's Batch hosts and its file system need a "
+                         "security group that lets them talk Lustre (TCP 988 and 1018-1023 within the group)")
     return FsxLayout(fsx, repository, spec.name)
+
+
+def _compute(ctx: _Ctx) -> compute.Compute:
+    fsx = ctx.layout.fsx
+    return compute.Compute(
+        prefix=ctx.settings.job_definition_prefix, instance_profile=ctx.settings.instance_profile,
+        service_role=ctx.settings.service_role, subnet_ids=tuple(fsx.subnet_ids),
+        security_group_ids=tuple(fsx.security_group_ids), mount_path=fsx.mount_path, run_name=ctx.spec.name,
+    )  # fmt: skip
+
+
+def _max_vcpus(spec: RunSpec, graph: JobGraph) -> int:
+    """The most vCPUs the run uses at once: ``executor.max_parallel`` step 2 shards (the Map's
+    MaxConcurrency), or the largest single job (QC, step 1, the finishing jobs run alone)."""
+    largest = max([FINISH_RESOURCES.cpus, *(job.resources.cpus for job in graph)])
+    shard = max(job.resources.cpus for job in graph.by_step(Step.STEP2))
+    return max(largest, max(1, spec.executor.max_parallel) * shard)
 
 
 def _check_paths(spec: RunSpec, graph: JobGraph, layout: FsxLayout) -> None:
@@ -111,12 +144,15 @@ def _configure(ctx: _Ctx, *, has_step1: bool) -> dict[str, State]:
         "regenie_version": ctx.defs.default_version, "datasets": ctx.spec.dataset_labels(),
         "skip_step1": not has_step1, "predictions": ctx.pred,
         "poll_seconds": poll, "max_polls": max(1, math.ceil(fsx.timeout_s / poll)),
+        "max_vcpus": _max_vcpus(ctx.spec, ctx.graph),
+        "compute": {"type": "EC2", "allocation": "BEST_FIT_PROGRESSIVE"},
     }  # fmt: skip
     states: dict[str, State] = {
         "Configure": {"Type": "Pass", "Parameters": {"defaults": defaults, "input.$": "$"}, "Next": "Config"},
         "Config": {
             "Type": "Pass",
             "Parameters": {"config.$": "States.JsonMerge($.defaults, $.input, false)", "run_id.$": "$$.Execution.Name",
+                           "names": {"compute.$": compute.name_parameter(ctx.settings.job_definition_prefix)},
                            "polls": {name: {"n": 0} for name in _LOOPS}},
             "Next": "CheckInput",
         },
@@ -155,7 +191,7 @@ def _job(ctx: _Ctx, name: str, job: Job, *, definition: str, next_state: str,
          command: list[str] | str | None = None) -> dict[str, State]:  # fmt: skip
     """A one-job Batch state ``name``; a failure is recorded, then the run goes to the cleanup."""
     argv = list(job.argv) if command is None else command
-    task = batch_task(ctx.spec, queue=ctx.settings.job_queue, definition=definition, command=argv,
+    task = batch_task(ctx.spec, queue=_QUEUE, definition=definition, command=argv,
                       job_name=f"{ctx.spec.name}-{job.id}"[:128], resources=job.resources)
     task.update(ResultPath=None, Next=next_state,
                 Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.outcome", "Next": f"Record{name}Failure"}])
@@ -183,7 +219,7 @@ def _step1_states(ctx: _Ctx) -> dict[str, State]:
 
 
 def _shard_processor(ctx: _Ctx, like: Job) -> State:
-    task = batch_task(ctx.spec, queue=ctx.settings.job_queue, definition="$.jobdef", job_name="$.item.job_name",
+    task = batch_task(ctx.spec, queue="$.queue", definition="$.jobdef", job_name="$.item.job_name",
                       command="$.item.command", resources=like.resources)  # fmt: skip
     task.update(ResultPath=None, Next="ShardSucceeded",
                 Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordShardFailure"}])
@@ -214,7 +250,7 @@ def _step2_map(ctx: _Ctx) -> State:
         "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
                        "Parameters": {"Bucket": ctx.where.bucket, "Key": ctx.where.key("shards.json")}},
         "ItemSelector": {"item.$": "$$.Map.Item.Value", "run_id.$": "$.run_id", "datasets.$": "$.config.datasets",
-                         "jobdef.$": "$.jobdefs.step2"},
+                         "jobdef.$": "$.jobdefs.step2", "queue.$": _QUEUE},
         "ItemProcessor": _shard_processor(ctx, shards[0]),
         "MaxConcurrency": ctx.spec.executor.max_parallel,
         "ToleratedFailurePercentage": 0.0,  # written 0.0: some ASL parsers read a bare 0 as an integer token
@@ -281,18 +317,20 @@ def export_stepfunctions(spec: RunSpec, graph: JobGraph, settings: SfnSettings) 
                            versions=settings.regenie_versions)  # fmt: skip
     ctx = _Ctx(spec, graph, settings, defs, S3Location.parse(settings.manifest_uri), layout, pred)
     states = _configure(ctx, has_step1=bool(step1))
-    states |= create_states(layout, then="Step1OrSkip" if step1 else "Step2")
+    states |= create_states(layout, then="MountCommand")
+    states |= compute.create_states(_compute(ctx), then="Step1OrSkip" if step1 else "Step2")
     if step1:
         states |= _step1_states(ctx)
     states["Step2"] = _step2_map(ctx)
     states |= _final_states(ctx)
     states |= export_states(layout, [spec.outdir, *([spec.workdir] if spec.keep_workspace else [])])
+    states |= compute.cleanup_states(then="CleanupFileSystem")
     states |= cleanup_states()
     manifest = build_manifest(spec, graph)
     n = manifest.summary["jobs"]
     definition = {
-        "Comment": f"gwasflow run {spec.name}: {n.get('step2', 0)} step 2 shards on AWS Batch queue "
-                   f"{settings.job_queue}, manifest {ctx.where.uri('manifest.json')}",
+        "Comment": f"gwasflow run {spec.name}: {n.get('step2', 0)} step 2 shards on the run's own AWS Batch "
+                   f"queue, manifest {ctx.where.uri('manifest.json')}",
         "StartAt": "Configure",
         "States": states,
     }  # fmt: skip
