@@ -10,8 +10,7 @@ import pytest
 from gwasflow.errors import Problem, SpecError
 from gwasflow.spec import load
 from gwasflow.validate import validate
-
-from .conftest import SpecWriter
+from tests.spec.conftest import SpecWriter
 
 N_SAMPLES = 500  # rows of the example phenotype.txt, all in example_3chr.fam
 

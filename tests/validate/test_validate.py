@@ -9,8 +9,7 @@ import pytest
 from gwasflow.errors import Problem, SpecError
 from gwasflow.spec import load
 from gwasflow.validate import validate
-
-from .conftest import SpecWriter, base_spec
+from tests.spec.conftest import SpecWriter, base_spec
 
 
 def _problems(path: Path) -> list[Problem]:
