@@ -321,7 +321,7 @@ def retry_run(
 ) -> tuple[list[str], RunOutcome | None]:
     """Re-open the chosen failed jobs (with new resources if given) and drive the run to its end.
 
-    For a run that a live driver is driving, use ``engine.control.request_retry`` instead. The store
+    For a run that a live driver is driving, use ``commands.control.request_retry`` instead. The store
     changes only once the run's driver lock and workspace are held.
 
     With no ``job_ids`` and no ``error_types``, every failed job is chosen. Returns the re-opened
