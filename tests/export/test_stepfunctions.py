@@ -273,7 +273,7 @@ def test_main_export__writes_definition_and_manifest(aws_endpoint: str, regenie_
 
     boto3.client("s3").create_bucket(Bucket="gwas-export-test")
     path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
-    options = ExportOptions(job_queue="gwas-spot", image=fx.GWASFLOW_IMAGE, manifest="s3://gwas-export-test/run1")
+    options = ExportOptions(image=fx.GWASFLOW_IMAGE, manifest="s3://gwas-export-test/run1")
     assert main_export(path, "stepfunctions", out, options) == 0
     definition = json.loads(out.read_text())
     assert definition["States"]["Step2"]["ItemReader"]["Parameters"]["Key"] == "run1/shards.json"
@@ -286,6 +286,8 @@ def test_main_export__writes_definition_and_manifest(aws_endpoint: str, regenie_
     err = capsys.readouterr().err
     assert "job definition gwasflow-regenie-v4-1-2-1c-2048m-" in err and "step2 4" in err
     assert "4 variant chunks of <= 250 variants x 1 phenotype groups" in err
+    assert ("placeholders: ${InstanceProfileArn} (--instance-profile-arn) and ${BatchServiceRoleArn} "
+            "(--batch-service-role-arn): python -m gwasflow.export.cloudformation fills them") in err
 
 
 def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Path, tmp_path: Path,
@@ -294,10 +296,35 @@ def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Pat
     assert main_export(path, "stepfunctions", out, ExportOptions(manifest="s3://b/p")) == 2
     assert capsys.readouterr().err.strip() == ("gwasflow export: no gwasflow container image: pass --image or set "
                                                "executor.settings.image (it runs the check, merge and report jobs)")
-    assert main_export(path, "stepfunctions", out, ExportOptions(job_queue="q")) == 2
+    assert main_export(path, "stepfunctions", out, ExportOptions()) == 2
     assert "no manifest location" in capsys.readouterr().err
-    assert main_export(path, "airflow", out, ExportOptions(job_queue="q")) == 2
+    assert main_export(path, "airflow", out, ExportOptions()) == 2
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"job_queue": "gwas-spot"}, "gwasflow export: --job-queue: each execution makes its own job queue "
+                                 "(<job-definition-prefix>-<execution name>); drop the option "
+                                 "(--job-definition-prefix names the queue)"),
+    ({"instance_profile_arn": "arn:aws:iam::123456789012:role/host"},
+     "gwasflow export: --instance-profile-arn: 'arn:aws:iam::123456789012:role/host' is not an IAM instance-profile "
+     "ARN (arn:aws:iam::<account>:instance-profile/<name>)"),
+    ({"batch_service_role_arn": "AWSBatchServiceRole"},
+     "gwasflow export: --batch-service-role-arn: 'AWSBatchServiceRole' is not an IAM role ARN "
+     "(arn:aws:iam::<account>:role/<name>)"),
+    ({"batch_service_role_arn": "arn:aws:iam::123456789012:role/batch\n"},
+     "gwasflow export: --batch-service-role-arn: "),
+    ({"job_definition_prefix": "gwas.flow"}, "gwasflow export: --job-definition-prefix: 'gwas.flow' is not 1-40 "
+                                             "letters, digits, - or _ starting with a letter or digit"),
+])  # fmt: skip
+def test_main_export__refused_option_exits_2_in_one_line_and_writes_nothing(
+    options: dict[str, Any], message: str, regenie_example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    given = ExportOptions(image=fx.GWASFLOW_IMAGE, manifest="s3://b/p", **options)
+    assert main_export(path, "stepfunctions", out, given) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(message) and not out.exists()
 
 
 def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_example: Path, tmp_path: Path) -> None:
@@ -307,13 +334,19 @@ def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_exampl
 
     boto3.client("s3").create_bucket(Bucket="gwas-export-cli")
     path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
-    argv = ["export", str(path), "--job-queue", "gwas-spot", "--image", fx.GWASFLOW_IMAGE, "--manifest",
-            "s3://gwas-export-cli/run2", "--regenie-version", "3.6", "--failure-table", "other-table", "-o", str(out)]
+    profile, role = "arn:aws:iam::123456789012:instance-profile/gwas-host", "arn:aws:iam::123456789012:role/batch"
+    argv = ["export", str(path), "--image", fx.GWASFLOW_IMAGE, "--manifest", "s3://gwas-export-cli/run2",
+            "--regenie-version", "3.6", "--failure-table", "other-table", "-o", str(out),
+            "--instance-profile-arn", profile, "--batch-service-role-arn", role]
     assert cli_main(argv) == 0
     states = json.loads(out.read_text())["States"]
     assert [c["StringEquals"] for c in states["ChooseVersion"]["Choices"]] == ["4.1.2", "3.6"]
     assert states["CountFailures"]["Parameters"]["TableName"] == "other-table"  # the option beats failure_log
-    assert states["Step1"]["Parameters"]["JobQueue.$"] == "$.queue.arn"  # --job-queue: the run makes its own
+    assert states["Step1"]["Parameters"]["JobQueue.$"] == "$.queue.arn"  # the run makes its own queue
+    created = states["CreateComputeEnvironment"]["Parameters"]
+    assert (created["ComputeResources"]["InstanceRole"], created["ServiceRole"]) == (profile, role)
+    assert "${" not in out.read_text().replace("${!", "")  # no placeholder left: usable without the template
+    assert cli_main([*argv, "--job-queue", "gwas-spot"]) == 2
     assert states["CreateAssociation"]["Parameters"]["DataRepositoryPath"] == fx.FSX["data_repository"]
 
 
@@ -321,7 +354,7 @@ def test_main_export__manifest_refused_by_s3_writes_no_definition(aws_endpoint: 
                                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                                                   ) -> None:  # fmt: skip
     path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
-    options = ExportOptions(job_queue="q", image=fx.GWASFLOW_IMAGE, manifest="s3://no-such-bucket-here/run")
+    options = ExportOptions(image=fx.GWASFLOW_IMAGE, manifest="s3://no-such-bucket-here/run")
     assert main_export(path, "stepfunctions", out, options) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
