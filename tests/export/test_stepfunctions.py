@@ -17,6 +17,7 @@ import pytest
 
 from gwasflow.engine.failure_log import DynamoDBSink, FailureRecord
 from gwasflow.export.sfn.batch import BATCH_SYNC, DYNAMODB_PUT
+from gwasflow.export.sfn.names import execution_name_problem
 from gwasflow.export.stepfunctions import ExportOptions, main_export
 from gwasflow.plan.model import Step
 from tests.export import sfn_fixtures as fx
@@ -49,8 +50,9 @@ def test_export_stepfunctions__every_next_is_defined_and_every_state_reached() -
 
 
 def _before(states: Mapping[str, Any], start: str, stop: str, made: set[str]) -> set[str]:
-    """States reachable from ``start`` without entering ``stop``. ``Cleanup`` chooses by what exists at run
-    time; here it follows the first of its choices whose variable is in ``made`` (``$.queue.arn`` ...)."""
+    """States reachable from ``start`` without entering ``stop``. ``Cleanup`` and the guards after it choose by
+    what exists at run time; here each follows the first of its choices whose variable is in ``made``
+    (``$.queue.arn`` ...); the status branches (``And``) are the cleanup machine's, never taken by a run."""
     seen: set[str] = set()
     todo = [start]
     while todo:
@@ -59,8 +61,10 @@ def _before(states: Mapping[str, Any], start: str, stop: str, made: set[str]) ->
             continue
         seen.add(name)
         state = states[name]
-        if name == "Cleanup":
-            todo.append(next((c["Next"] for c in state["Choices"] if c["Variable"] in made), state["Default"]))
+        if name in ("Cleanup", "CleanupComputeEnvironment", "CleanupLaunchTemplate"):
+            todo.append(next((c["Next"] for c in state["Choices"] if c.get("Variable") in made), state["Default"]))
+        elif name == "CleanupFileSystem":  # the file system exists; the DELETING (And) branches serve cleanup.py
+            todo += sorted({c["Next"] for c in state["Choices"] if "Variable" in c} | {state["Default"]})
         else:
             todo += sorted(_targets(state))
     return seen
@@ -362,3 +366,22 @@ def test_main_export__manifest_refused_by_s3_writes_no_definition(aws_endpoint: 
     assert "NoSuchBucket" in err[0] and not out.exists()
     assert main_export(path, "stepfunctions", tmp_path / "nowhere" / "m.json", options) == 2
     assert capsys.readouterr().err.strip() == f"gwasflow export: --out: no folder {tmp_path / 'nowhere'}"
+
+
+@pytest.mark.parametrize(("name", "usable"), [
+    ("height-1700000000", True), ("Run_2-b9", True), ("a", True), ("x" * 80, True), ("x" * 81, False),
+    ("run.1", False), ("run-", False), ("run_", False), ("h\u00f6he", False), ("", False), ("a b", False),
+])  # fmt: skip
+def test_execution_name_problem__batch_safe_names_only(name: str, usable: bool) -> None:
+    problem = execution_name_problem(name)
+    assert (problem is None) == usable
+    if problem is not None:
+        assert problem.startswith(f"execution name {name!r}: use letters, digits, - and _ only, ending in a letter")
+
+
+def test_export_stepfunctions__name_is_checked_before_anything_is_made() -> None:
+    states = fx.export().definition["States"]
+    assert states["Config"]["Next"] == "CheckName" and states["NameUsable"]["Default"] == "CheckInput"
+    split = states["CheckName"]["Parameters"]["other.$"]
+    assert split.startswith("States.ArrayLength(States.StringSplit($.run_id, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ")
+    assert states["BadName"]["Type"] == "Fail" and states["BadName"]["Error"] == "gwasflow.BadInput"

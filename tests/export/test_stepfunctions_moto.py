@@ -41,6 +41,7 @@ import pytest
 from gwasflow.engine.failure_log import DynamoDBSink
 from gwasflow.export.sfn import Export
 from gwasflow.export.sfn.manifest import S3Location, publish_manifest
+from gwasflow.export.sfn.names import execution_name_problem
 from tests.export import sfn_fixtures as fx
 from tests.export.moto_sfn import (
     BatchShim,
@@ -130,16 +131,17 @@ def _squash(names: list[str]) -> list[str]:
     return out
 
 
-_CREATE = ["Configure", "Config", "CheckInput", "ChooseVersion", "Use_4_1_2", "CreateFileSystem",
-           "WaitFileSystem", "DescribeFileSystem", "CountFileSystem", "FileSystemReady", "KeepMountNames",
-           "CreateAssociation", "WaitAssociation", "DescribeAssociation", "CountAssociation", "AssociationReady",
+_CREATE = ["Configure", "Config", "CheckName", "NameUsable", "CheckInput", "ChooseVersion", "Use_4_1_2",
+           "CreateFileSystem", "WaitFileSystem", "DescribeFileSystem", "CountFileSystem", "FileSystemReady",
+           "KeepMountNames", "CreateAssociation", "WaitAssociation", "DescribeAssociation", "CountAssociation", "AssociationReady",
            "MountCommand", "CreateLaunchTemplate", "CreateComputeEnvironment", "WaitComputeEnvironment",
            "DescribeComputeEnvironment", "CountComputeEnvironment", "ComputeEnvironmentReady", "CreateJobQueue",
            "WaitJobQueue", "DescribeJobQueue", "CountJobQueue", "JobQueueReady"]  # fmt: skip
 _CLEANUP = ["Cleanup", "DisableJobQueue", "DeleteJobQueue", "WaitJobQueueGone", "DescribeJobQueueGone",
-            "CountJobQueueGone", "JobQueueGoneReady", "DisableComputeEnvironment", "DeleteComputeEnvironment",
-            "WaitComputeEnvironmentGone", "DescribeComputeEnvironmentGone", "CountComputeEnvironmentGone",
-            "ComputeEnvironmentGoneReady", "DeleteLaunchTemplate", "CleanupFileSystem", "DeleteAssociation",
+            "CountJobQueueGone", "JobQueueGoneReady", "CleanupComputeEnvironment", "DisableComputeEnvironment",
+            "DeleteComputeEnvironment", "WaitComputeEnvironmentGone", "DescribeComputeEnvironmentGone",
+            "CountComputeEnvironmentGone", "ComputeEnvironmentGoneReady", "CleanupLaunchTemplate",
+            "DeleteLaunchTemplate", "CleanupFileSystem", "DeleteAssociation",
             "WaitAssociationGone", "DescribeAssociationGone", "CountAssociationGone", "AssociationGoneReady",
             "DeleteFileSystem", "Finish"]  # fmt: skip
 _MADE_AND_DELETED = ["CreateLaunchTemplate", "CreateComputeEnvironment", "CreateJobQueue", "DeleteJobQueue",
@@ -292,6 +294,23 @@ def test_export_stepfunctions__executed_bad_input_stops_before_any_resource(aws:
     assert "CreateFileSystem" not in entered(events) and _file_systems() == []
 
 
+@pytest.mark.parametrize("name", ["run.1", "run+1", "a=b", "me@lab", "h\u00f6he", "run-", "run_", "Run_2-b9"])
+def test_check_states__executed_name_check_agrees_with_execution_name_problem(aws: dict[str, Any], name: str) -> None:
+    """Step Functions accepts each of these names; the machine refuses exactly those Batch cannot take, before
+    anything is made (the valid one goes on, and stops at the bad version given with it)."""
+    _, arn = _deploy(aws)
+    import boto3
+
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"regenie_version": "9.9"}, name=name)
+    names = entered(events)
+    assert described["status"] == "FAILED" and described["error"] == "gwasflow.BadInput"
+    assert ("BadName" in names) == (execution_name_problem(name) is not None), names
+    assert ("UnknownVersion" in names) == (execution_name_problem(name) is None), names
+    if "BadName" in names:
+        assert described["cause"].startswith("execution name: use letters, digits, - and _ only")
+    assert "CreateFileSystem" not in names and _file_systems() == [] and aws["batch"].calls == []
+
+
 def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws: dict[str, Any]) -> None:
     _, arn = _deploy(aws)
     aws["fsx"].fs_lifecycle = ["CREATING"]  # never AVAILABLE
@@ -303,8 +322,9 @@ def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws
     assert described["cause"].startswith("gwasflow.Timeout: the FSx file system was not AVAILABLE")
     names = entered(events)
     assert names.count("DescribeFileSystem") == 2 and "CreateAssociation" not in names
-    assert names[names.index("FileSystemTimedOut"):] == ["FileSystemTimedOut", "Cleanup", "CleanupFileSystem",
-                                                         "DeleteFileSystem", "Finish", "Failed", "RunFailed"]
+    assert names[names.index("FileSystemTimedOut"):] == [
+        "FileSystemTimedOut", "Cleanup", "CleanupComputeEnvironment", "CleanupLaunchTemplate", "CleanupFileSystem",
+        "DeleteFileSystem", "Finish", "Failed", "RunFailed"]  # fmt: skip
     assert _file_systems() == [] and aws["batch"].calls == []  # nothing of Batch was made, nor deleted
 
 
@@ -340,7 +360,8 @@ def test_export_stepfunctions__executed_compute_environment_refused_deletes_temp
     assert "could not find instanceRole" in described["cause"]
     names = _squash(entered(events))
     assert names[names.index("CreateComputeEnvironment"):] == [
-        "CreateComputeEnvironment", "Cleanup", "DeleteLaunchTemplate", *_CLEANUP[_CLEANUP.index("CleanupFileSystem"):],
+        "CreateComputeEnvironment", "Cleanup", "CleanupComputeEnvironment", "CleanupLaunchTemplate",
+        "DeleteLaunchTemplate", *_CLEANUP[_CLEANUP.index("CleanupFileSystem"):],
         "Failed", "RunFailed"]  # fmt: skip
     name = "gwasflow-no-profile"
     assert aws["batch"].calls == [("CreateLaunchTemplate", name), ("CreateComputeEnvironment", name),

@@ -3,6 +3,7 @@
 ::
 
     Configure, Config          execution input merged over the export's defaults -> $.config
+    CheckName, NameUsable      the execution name names Batch resources: letters, digits, -, _ (names.py)
     CheckInput, ChooseVersion  skip_step1 needs predictions; regenie_version -> its job definitions
     CreateFileSystem ... AssociationReady            (fsx.py: FSx for Lustre + S3 association)
     MountCommand ... JobQueueReady                    (compute.py: a launch template that mounts it, a
@@ -39,8 +40,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gwasflow.export.sfn import compute
+from gwasflow.export.sfn.names import check_states as name_check_states
 from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, intrinsic_str, sdk
 from gwasflow.export.sfn.batch import batch_task, failure_record
+from gwasflow.export.sfn.fsx import LOOPS as FSX_LOOPS
 from gwasflow.export.sfn.fsx import FsxLayout, cleanup_states, create_states, export_states
 from gwasflow.export.sfn.jobdefs import FINISH_RESOURCES, JobDefinitions, job_definitions
 from gwasflow.export.sfn.limits import Sizes, check_limits
@@ -50,7 +53,7 @@ from gwasflow.spec.model import RunSpec
 
 __all__ = ["Export", "SfnSettings", "export_stepfunctions"]
 
-_LOOPS = ("FileSystem", "Association", "Export", "AssociationGone", *compute.LOOPS)
+_LOOPS = (*FSX_LOOPS, *compute.LOOPS)
 _QUEUE = "$.queue.arn"  # the run's own job queue (compute.py)
 FINISH_MODULE = "gwasflow.export.sfn.finish"
 
@@ -153,8 +156,9 @@ def _configure(ctx: _Ctx, *, has_step1: bool) -> dict[str, State]:
             "Parameters": {"config.$": "States.JsonMerge($.defaults, $.input, false)", "run_id.$": "$$.Execution.Name",
                            "names": {"compute.$": compute.name_parameter(ctx.settings.job_definition_prefix)},
                            "polls": {name: {"n": 0} for name in _LOOPS}},
-            "Next": "CheckInput",
+            "Next": "CheckName",
         },
+        **name_check_states(then="CheckInput"),
     }  # fmt: skip
     if not has_step1:  # the spec skips step 1: its commands read spec.step1.predictions, nothing else
         other = {"Not": {"Variable": "$.config.predictions", "StringEquals": ctx.pred}, "Next": "BadInput"}
