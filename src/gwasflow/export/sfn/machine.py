@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gwasflow.export.sfn import compute
-from gwasflow.export.sfn.names import check_states as name_check_states
 from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, intrinsic_str, sdk
 from gwasflow.export.sfn.batch import batch_task, failure_record
 from gwasflow.export.sfn.fsx import LOOPS as FSX_LOOPS
@@ -48,6 +47,7 @@ from gwasflow.export.sfn.fsx import FsxLayout, cleanup_states, create_states, ex
 from gwasflow.export.sfn.jobdefs import FINISH_RESOURCES, JobDefinitions, job_definitions
 from gwasflow.export.sfn.limits import Sizes, check_limits
 from gwasflow.export.sfn.manifest import Manifest, S3Location, build_manifest
+from gwasflow.export.sfn.names import check_states as name_check_states
 from gwasflow.plan.model import Job, JobGraph, JobKind, Step
 from gwasflow.spec.model import RunSpec
 
