@@ -140,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-service-role-arn", default=None, metavar="ARN",
                    help="Batch's service role for the run's compute environment (default: a placeholder the "
                         "CloudFormation template fills)")
+    p.add_argument("--cleanup-out", type=Path, default=None, metavar="FILE",
+                   help="also write the cleanup state machine, which deletes what a stopped, timed-out or failed "
+                        "execution left (the CloudFormation template includes it)")
 
     p = sub.add_parser("export-sumstats", help="a finished run's results as GWAS-SSF (GWAS Catalog) files")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
@@ -384,7 +387,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                             data_repository=args.data_repository, regenie_versions=tuple(args.regenie_version),
                             job_definitions_out=args.job_definitions_out,
                             instance_profile_arn=args.instance_profile_arn,
-                            batch_service_role_arn=args.batch_service_role_arn)
+                            batch_service_role_arn=args.batch_service_role_arn, cleanup_out=args.cleanup_out)
     return main_export(args.spec, args.format, args.out, options)
 
 

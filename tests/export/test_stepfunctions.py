@@ -341,8 +341,13 @@ def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_exampl
     profile, role = "arn:aws:iam::123456789012:instance-profile/gwas-host", "arn:aws:iam::123456789012:role/batch"
     argv = ["export", str(path), "--image", fx.GWASFLOW_IMAGE, "--manifest", "s3://gwas-export-cli/run2",
             "--regenie-version", "3.6", "--failure-table", "other-table", "-o", str(out),
-            "--instance-profile-arn", profile, "--batch-service-role-arn", role]
+            "--instance-profile-arn", profile, "--batch-service-role-arn", role,
+            "--cleanup-out", str(tmp_path / "cleanup.json")]
     assert cli_main(argv) == 0
+    cleanup = json.loads((tmp_path / "cleanup.json").read_text())
+    assert cleanup["StartAt"] == "Configure" and "FindFileSystem" in cleanup["States"]
+    assert cleanup["States"]["Configure"]["Parameters"]["names"] == {
+        "compute.$": "States.Format('gwasflow-{}', $.detail.name)"}  # the run machine's names, from the event
     states = json.loads(out.read_text())["States"]
     assert [c["StringEquals"] for c in states["ChooseVersion"]["Choices"]] == ["4.1.2", "3.6"]
     assert states["CountFailures"]["Parameters"]["TableName"] == "other-table"  # the option beats failure_log

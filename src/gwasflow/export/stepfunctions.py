@@ -10,8 +10,9 @@ environment, its launch template, the association and the file system on every p
 whole GWAS; no gwasflow process waits.
 
 The export writes the manifest (``shards.json``, ``plan.json``, ``manifest.json``) to the
-``--manifest`` S3 prefix and the definition to ``--out`` (or stdout); it prints the Batch job
-definitions to register and the job counts to stderr.
+``--manifest`` S3 prefix and the definition to ``--out`` (or stdout), and with ``--cleanup-out`` the
+cleanup machine (``sfn/cleanup.py``: deletes what a stopped, timed-out or failed execution left); it
+prints the Batch job definitions to register and the job counts to stderr.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class ExportOptions:
     job_definitions_out: Path | None = None
     instance_profile_arn: str | None = None  # None: the ${InstanceProfileArn} placeholder the template fills
     batch_service_role_arn: str | None = None  # None: the ${BatchServiceRoleArn} placeholder the template fills
+    cleanup_out: Path | None = None  # where to write the cleanup machine's definition (sfn/cleanup.py)
 
 
 #: The ARN shapes the two role options take (the partition may be aws, aws-cn, aws-us-gov).
@@ -161,7 +163,8 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
     options = options or ExportOptions()
     try:
         _check_options(options)
-        for flag, path in (("--out", out), ("--job-definitions-out", options.job_definitions_out)):
+        for flag, path in (("--out", out), ("--job-definitions-out", options.job_definitions_out),
+                           ("--cleanup-out", options.cleanup_out)):  # fmt: skip
             if path is not None and not path.parent.is_dir():
                 raise ValueError(f"{flag}: no folder {path.parent}")
         spec = load(spec_path)
@@ -182,6 +185,8 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
     _write(json.dumps(export.definition, indent=1) + "\n", out)
     if options.job_definitions_out is not None:
         _write(json.dumps(export.job_definitions.needed, indent=1) + "\n", options.job_definitions_out)
+    if options.cleanup_out is not None:
+        _write(json.dumps(export.cleanup, indent=1) + "\n", options.cleanup_out)
     print(f"manifest: {', '.join(written)}", file=sys.stderr)
     _report(export)
     _report_placeholders(settings)

@@ -42,6 +42,7 @@ from typing import Any
 from gwasflow.export.sfn import compute
 from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, intrinsic_str, sdk
 from gwasflow.export.sfn.batch import batch_task, failure_record
+from gwasflow.export.sfn.cleanup import cleanup_definition
 from gwasflow.export.sfn.fsx import LOOPS as FSX_LOOPS
 from gwasflow.export.sfn.fsx import FsxLayout, cleanup_states, create_states, export_states
 from gwasflow.export.sfn.jobdefs import FINISH_RESOURCES, JobDefinitions, job_definitions
@@ -81,6 +82,7 @@ class Export:
     manifest: Manifest
     job_definitions: JobDefinitions
     sizes: Sizes
+    cleanup: dict[str, Any]  # the cleanup machine (cleanup.py): what a stopped execution left, deleted
 
 
 @dataclass(frozen=True)
@@ -139,13 +141,18 @@ def _check_paths(spec: RunSpec, graph: JobGraph, layout: FsxLayout) -> None:
                                  f"{layout.fsx.mount_path}); put inputs under {layout.repository}")  # fmt: skip
 
 
+def _polls(layout: FsxLayout) -> tuple[int, int]:
+    """``poll_seconds`` and ``max_polls`` from ``workspace.fsx`` (``poll_interval_s``, ``timeout_s``)."""
+    poll = max(1, round(layout.fsx.poll_interval_s))
+    return poll, max(1, math.ceil(layout.fsx.timeout_s / poll))
+
+
 def _configure(ctx: _Ctx, *, has_step1: bool) -> dict[str, State]:
-    fsx = ctx.layout.fsx
-    poll = max(1, round(fsx.poll_interval_s))
+    poll, max_polls = _polls(ctx.layout)
     defaults = {
         "regenie_version": ctx.defs.default_version, "datasets": ctx.spec.dataset_labels(),
         "skip_step1": not has_step1, "predictions": ctx.pred,
-        "poll_seconds": poll, "max_polls": max(1, math.ceil(fsx.timeout_s / poll)),
+        "poll_seconds": poll, "max_polls": max_polls,
         "max_vcpus": _max_vcpus(ctx.spec, ctx.graph),
         "compute": {"type": "EC2", "allocation": "BEST_FIT_PROGRESSIVE"},
     }  # fmt: skip
@@ -338,4 +345,6 @@ def export_stepfunctions(spec: RunSpec, graph: JobGraph, settings: SfnSettings) 
         "States": states,
     }  # fmt: skip
     sizes = check_limits(definition, manifest.shards)
-    return Export(definition, manifest, defs, sizes)
+    poll, max_polls = _polls(layout)
+    cleanup = cleanup_definition(prefix=settings.job_definition_prefix, poll_seconds=poll, max_polls=max_polls)
+    return Export(definition, manifest, defs, sizes, cleanup)
