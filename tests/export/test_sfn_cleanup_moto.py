@@ -166,3 +166,23 @@ def _clean_nothing(aws: dict[str, Any], export: Any, other: str) -> None:
     event["detail"]["name"] = "bad.name"  # the run machine refuses such a name before it makes anything
     described, events = run_execution(sfn, cleanup, event, name="clean-bad-name")
     assert described["status"] == "SUCCEEDED" and entered(events)[-1] == "NothingMade"
+
+
+def test_cleanup_definition__executed_waits_for_an_association_already_deleting(
+    aws: dict[str, Any], hold: threading.Event
+) -> None:
+    """Someone began deleting the association by hand: the cleanup waits for it instead of deleting it again."""
+    import boto3
+
+    export, arn = deploy(aws)
+    stopped = _stop_mid_run(aws, arn, "half-clean", hold)
+    (association,) = aws["fsx"].associations
+    boto3.client("fsx").delete_data_repository_association(AssociationId=association, DeleteDataInFileSystem=False)
+    sfn = boto3.client("stepfunctions")
+    described, events = run_execution(sfn, _cleanup_machine(aws, export), _event(stopped), name="clean-half")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    names = entered(events)
+    assert "WaitAssociationGone" in names and "DeleteAssociation" not in names
+    assert names.index("DescribeAssociationGone") < names.index("DeleteFileSystem")  # then not found: gone
+    assert [c for c, _ in aws["fsx"].calls].count("DeleteDataRepositoryAssociation") == 1  # the hand's only
+    assert _left("half-clean") == {"queue": [], "environment": [], "template": [], "file system": []}
