@@ -292,6 +292,7 @@ def test_main_export__writes_definition_and_manifest(aws_endpoint: str, regenie_
     assert "4 variant chunks of <= 250 variants x 1 phenotype groups" in err
     assert ("placeholders: ${InstanceProfileArn} (--instance-profile-arn) and ${BatchServiceRoleArn} "
             "(--batch-service-role-arn): python -m gwasflow.export.cloudformation fills them") in err
+    assert "cleanup machine (deletes what a stopped, timed-out or failed execution left): not written; " in err
 
 
 def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Path, tmp_path: Path,

@@ -187,6 +187,10 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
         _write(json.dumps(export.job_definitions.needed, indent=1) + "\n", options.job_definitions_out)
     if options.cleanup_out is not None:
         _write(json.dumps(export.cleanup, indent=1) + "\n", options.cleanup_out)
+        print(f"cleanup machine: {options.cleanup_out}", file=sys.stderr)
+    else:
+        print("cleanup machine (deletes what a stopped, timed-out or failed execution left): not written; "
+              "--cleanup-out FILE writes it, python -m gwasflow.export.cloudformation includes it", file=sys.stderr)
     print(f"manifest: {', '.join(written)}", file=sys.stderr)
     _report(export)
     _report_placeholders(settings)
