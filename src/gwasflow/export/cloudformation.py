@@ -89,7 +89,8 @@ def _parameters(queue: str, table: str) -> Json:
         "SubnetIds": param("List<AWS::EC2::Subnet::Id>", "subnets of the Batch jobs (and of FSx file systems)"),
         "SecurityGroupIds": param("List<AWS::EC2::SecurityGroup::Id>",
                                   "security groups of the jobs: outbound HTTPS (ECR, S3), Lustre TCP 988 for FSx"),
-        "JobQueueName": param("String", "Batch job queue; the export's --job-queue / executor.settings.job_queue",
+        "JobQueueName": param("String", "the stack's Batch job queue (executor.settings.job_queue of gwasflow run); "
+                              "the exported machine makes its own per execution",
                               Default=queue, AllowedPattern=name_pattern),
         "FailureTableName": param("String", "DynamoDB failure table; the spec's failure_log: dynamodb:<name>",
                                   Default=table, AllowedPattern="^[A-Za-z0-9_.-]{3,255}$"),
