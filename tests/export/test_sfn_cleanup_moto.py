@@ -186,3 +186,29 @@ def test_cleanup_definition__executed_waits_for_an_association_already_deleting(
     assert names.index("DescribeAssociationGone") < names.index("DeleteFileSystem")  # then not found: gone
     assert [c for c, _ in aws["fsx"].calls].count("DeleteDataRepositoryAssociation") == 1  # the hand's only
     assert _left("half-clean") == {"queue": [], "environment": [], "template": [], "file system": []}
+
+
+def test_cleanup_definition__executed_describe_refused_goes_on_then_fails(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A describe that fails (here Batch refuses DescribeComputeEnvironments) does not stop the search for the
+    rest, and the cleanup ends failed naming it, so a cleanup that could not look is seen."""
+    import boto3
+    from moto.batch.exceptions import ClientException
+    from moto.batch.models import BatchBackend
+
+    export, _ = deploy(aws)
+
+    def refuse(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ClientException("not authorized to describe compute environments")
+
+    monkeypatch.setattr(BatchBackend, "describe_compute_environments", refuse)
+    event = _event({"executionArn": "arn:aws:states:us-east-1:123456789012:execution:gwasflow:refused",
+                    "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:gwasflow",
+                    "name": "refused", "status": "ABORTED", "startDate": datetime.now(UTC)})  # fmt: skip
+    sfn = boto3.client("stepfunctions")
+    described, events = run_execution(sfn, _cleanup_machine(aws, export), event, name="clean-refused")
+    assert described["status"] == "FAILED" and described["error"] == "gwasflow.RunFailed"
+    assert described["cause"].startswith("Batch.ClientException: ") and "not authorized" in described["cause"]
+    names = entered(events)
+    assert names.index("FindComputeEnvironment") < names.index("FindLaunchTemplate") < names.index("FindFileSystem")
