@@ -131,7 +131,7 @@ def test_export_stepfunctions__a_plan_with_dataset_qc_is_refused_naming_the_data
     spec, _, _ = _files(tmp_path)
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     proc = subprocess.run([sys.executable, "-m", "gwasflow", "export", "spec.yaml", "--format", "stepfunctions",
-                           "--out", "m.json", "--job-queue", "q", "--failure-table", "t",
+                           "--out", "m.json", "--failure-table", "t",
                            "--manifest", "s3://bucket/run"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec", type=Path)
     p.add_argument("--format", choices=["stepfunctions"], default="stepfunctions")
     p.add_argument("-o", "--out", type=Path, default=None, help="output file (default: stdout)")
-    p.add_argument("--job-queue", default=None, help="Batch job queue (default: executor.settings.job_queue)")
+    p.add_argument("--job-queue", default=None, help="refused: each execution makes its own job queue, named "
+                   "<job-definition-prefix>-<execution name>")
     p.add_argument("--job-definition-prefix", default="gwasflow")
     p.add_argument("--failure-table", default=None, help="DynamoDB table (default: from failure_log)")
     p.add_argument("--image", default=None, help="gwasflow container image (default: executor.settings.image)")
@@ -133,6 +134,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--job-definitions-out", type=Path, default=None, metavar="FILE",
                    help="also write the Batch job definitions the machine names (name, image, vCPUs, memory) as "
                         "JSON, for python -m gwasflow.export.cloudformation --job-definitions")
+    p.add_argument("--instance-profile-arn", default=None, metavar="ARN",
+                   help="the run's Batch hosts' instance profile (default: a placeholder the CloudFormation "
+                        "template fills)")
+    p.add_argument("--batch-service-role-arn", default=None, metavar="ARN",
+                   help="Batch's service role for the run's compute environment (default: a placeholder the "
+                        "CloudFormation template fills)")
+    p.add_argument("--cleanup-out", type=Path, default=None, metavar="FILE",
+                   help="also write the cleanup state machine, which deletes what a stopped, timed-out or failed "
+                        "execution left (the CloudFormation template includes it)")
 
     p = sub.add_parser("export-sumstats", help="a finished run's results as GWAS-SSF (GWAS Catalog) files")
     p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: this folder)")
@@ -378,7 +388,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     options = ExportOptions(job_queue=args.job_queue, job_definition_prefix=args.job_definition_prefix,
                             failure_table=args.failure_table, image=args.image, manifest=args.manifest,
                             data_repository=args.data_repository, regenie_versions=tuple(args.regenie_version),
-                            job_definitions_out=args.job_definitions_out)
+                            job_definitions_out=args.job_definitions_out,
+                            instance_profile_arn=args.instance_profile_arn,
+                            batch_service_role_arn=args.batch_service_role_arn, cleanup_out=args.cleanup_out)
     return main_export(args.spec, args.format, args.out, options)
 
 

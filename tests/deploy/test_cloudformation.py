@@ -278,6 +278,19 @@ def _substituted(machine: dict[str, Any], region: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def _assert_cleanup_rule(region: str, outputs: dict[str, str], made: dict[str, str]) -> None:
+    """The deployed rule matches the run machine's stopped executions and targets the cleanup machine."""
+    events = boto3.client("events", region_name=region)
+    rule = events.describe_rule(Name=made["CleanupRule"])
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern["detail"] == {"stateMachineArn": [outputs["StateMachineArn"]],
+                                 "status": ["ABORTED", "TIMED_OUT", "FAILED"]}  # fmt: skip
+    targets = events.list_targets_by_rule(Rule=made["CleanupRule"])["Targets"]
+    assert [t["Arn"] for t in targets] == [outputs["CleanupStateMachineArn"]]
+    role = boto3.client("iam", region_name=region).get_role(RoleName=made["CleanupRuleRole"])["Role"]["Arn"]
+    assert targets[0]["RoleArn"] == role
+
+
 LUSTRE = {"LustreDnsName": "fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com", "LustreMountName": "abcdefgh"}
 
 
@@ -328,6 +341,7 @@ def test_stack__create_complete_on_moto(aws_endpoint: str, machine: dict[str, An
                 StackName="gwasflow")["StackResourceSummaries"]}  # fmt: skip
     passed = [iam.get_role(RoleName=made[n])["Role"]["Arn"] for n in ("InstanceRole", "BatchServiceRole")]
     assert "iam:PassRole" in text and all(arn in text for arn in passed)  # the GetAtts resolved to the two roles
+    _assert_cleanup_rule(region, outputs, made)
     assert boto3.client("s3", region_name=region).head_bucket(Bucket=outputs["Bucket"])
     repo = boto3.client("ecr", region_name=region).describe_repositories(repositoryNames=["gwasflow"])
     assert repo["repositories"][0]["repositoryUri"] == outputs["ImageRepositoryUri"]

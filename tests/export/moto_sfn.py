@@ -19,8 +19,9 @@ What this module supplies, each where moto falls short of AWS:
   repository association or task APIs. The shim adds them with AWS's response shapes: a file system
   is CREATING at creation and at the first describe, then AVAILABLE; an association CREATING then
   AVAILABLE, DELETING after ``DeleteDataRepositoryAssociation``, then
-  ``DataRepositoryAssociationNotFound``; a data repository task EXECUTING then SUCCEEDED. File system
-  creation and deletion are moto's own.
+  ``DataRepositoryAssociationNotFound`` (described by id; by a ``file-system-id`` filter, no longer
+  listed); a data repository task EXECUTING then SUCCEEDED. File system creation and deletion are
+  moto's own.
 * :func:`fail_jobs`: moto's Docker-less Batch marks every job SUCCEEDED; this makes the named jobs
   FAILED instead (the injected failure), every attempt.
 * :func:`normalise_sdk_integration`: the same casing for the ``aws-sdk:*`` integrations (AWS takes
@@ -47,8 +48,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["BatchShim", "FsxShim", "fail_jobs", "history", "moto_config", "normalise_batch_integration",
-           "normalise_sdk_integration", "run_execution"]
+__all__ = ["BatchShim", "FsxShim", "deploy", "fail_jobs", "file_systems", "history", "moto_config",
+           "normalise_batch_integration", "normalise_sdk_integration", "run_execution"]
 
 
 def moto_config(endpoint: str, config: dict[str, Any]) -> None:
@@ -277,14 +278,21 @@ class FsxShim:
             return json.dumps({"Association": {**assoc, "Lifecycle": "CREATING"}})
 
         def describe_associations(resp: Any) -> str:
+            asked = json.loads(resp.body)
+            ids = asked.get("AssociationIds")
+            if ids is None:  # Filters: [{"Name": "file-system-id", "Values": [...]}], AWS's one filter we use
+                wanted = {v for f in asked.get("Filters", []) if f["Name"] == "file-system-id" for v in f["Values"]}
+                ids = [i for i, a in shim.associations.items() if a["FileSystemId"] in wanted]
             found = []
-            for assoc_id in json.loads(resp.body).get("AssociationIds", []):
+            for assoc_id in ids:
                 assoc = shim.associations.get(assoc_id)
                 if assoc is None:
                     raise JsonRESTError("DataRepositoryAssociationNotFound", f"No association {assoc_id}")
                 if assoc.get("deleting"):
                     if shim._step(assoc_id + "/delete", ["DELETING", "GONE"]) == "GONE":
                         del shim.associations[assoc_id]
+                        if "AssociationIds" not in asked:  # a filter lists what exists, and this is gone
+                            continue
                         raise JsonRESTError("DataRepositoryAssociationNotFound", f"No association {assoc_id}")
                     found.append({**assoc, "Lifecycle": "DELETING"})
                 else:
@@ -345,3 +353,32 @@ def run_execution(sfn: Any, machine_arn: str, payload: dict[str, Any], *, name: 
 def entered(events: Iterable[dict[str, Any]]) -> list[str]:
     """Names of the states entered, in order (top level: a Map's items run in child executions)."""
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def deploy(aws: dict[str, Any], settings: dict[str, Any] | None = None, **spec_fields: Any) -> tuple[Any, str]:
+    """Export the small plan, publish its manifest, register its job definitions, create the machine:
+    (the export, the machine's ARN). ``aws`` is the ``aws`` fixture (``conftest.py``)."""
+    import boto3
+
+    from gwasflow.export.sfn.manifest import S3Location, publish_manifest
+    from tests.export import sfn_fixtures as fx
+
+    fsx = {**fx.FSX, "subnet_ids": [aws["subnet"]], "security_group_ids": [aws["group"]]}
+    run = fx.spec(workspace={"kind": "fsx", "fsx": fsx}, **spec_fields)
+    export = fx.export(run, failure_table=aws["table"], manifest_uri=f"s3://{aws['bucket']}/biobank/manifest",
+                       **{"instance_profile": aws["profile"], "service_role": aws["service_role"], **(settings or {})})
+    publish_manifest(export.manifest, S3Location.parse(f"s3://{aws['bucket']}/biobank/manifest"), boto3.client("s3"))
+    batch = boto3.client("batch")
+    for d in export.job_definitions.needed:
+        batch.register_job_definition(jobDefinitionName=d["name"], type="container", containerProperties={
+            "image": d["image"], "vcpus": d["vcpus"], "memory": d["memory_mb"], "command": ["true"]})  # fmt: skip
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(name=f"gwasflow-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
+                                   definition=json.dumps(export.definition))["stateMachineArn"]  # fmt: skip
+    return export, arn
+
+
+def file_systems() -> list[dict[str, Any]]:
+    import boto3
+
+    return list(boto3.client("fsx").describe_file_systems()["FileSystems"])

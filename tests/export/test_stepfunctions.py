@@ -18,6 +18,7 @@ import pytest
 from gwasflow.core.states import Step
 from gwasflow.engine.failure_log import DynamoDBSink, FailureRecord
 from gwasflow.export.sfn.batch import BATCH_SYNC, DYNAMODB_PUT
+from gwasflow.export.sfn.names import execution_name_problem
 from gwasflow.export.stepfunctions import ExportOptions, main_export
 from tests.export import sfn_fixtures as fx
 
@@ -49,8 +50,9 @@ def test_export_stepfunctions__every_next_is_defined_and_every_state_reached() -
 
 
 def _before(states: Mapping[str, Any], start: str, stop: str, made: set[str]) -> set[str]:
-    """States reachable from ``start`` without entering ``stop``. ``Cleanup`` chooses by what exists at run
-    time; here it follows the first of its choices whose variable is in ``made`` (``$.queue.arn`` ...)."""
+    """States reachable from ``start`` without entering ``stop``. ``Cleanup`` and the guards after it choose by
+    what exists at run time; here each follows the first of its choices whose variable is in ``made``
+    (``$.queue.arn`` ...); the status branches (``And``) are the cleanup machine's, never taken by a run."""
     seen: set[str] = set()
     todo = [start]
     while todo:
@@ -59,8 +61,10 @@ def _before(states: Mapping[str, Any], start: str, stop: str, made: set[str]) ->
             continue
         seen.add(name)
         state = states[name]
-        if name == "Cleanup":
-            todo.append(next((c["Next"] for c in state["Choices"] if c["Variable"] in made), state["Default"]))
+        if name in ("Cleanup", "CleanupComputeEnvironment", "CleanupLaunchTemplate"):
+            todo.append(next((c["Next"] for c in state["Choices"] if c.get("Variable") in made), state["Default"]))
+        elif name == "CleanupFileSystem":  # the file system exists; the DELETING (And) branches serve cleanup.py
+            todo += sorted({c["Next"] for c in state["Choices"] if "Variable" in c} | {state["Default"]})
         else:
             todo += sorted(_targets(state))
     return seen
@@ -273,7 +277,7 @@ def test_main_export__writes_definition_and_manifest(aws_endpoint: str, regenie_
 
     boto3.client("s3").create_bucket(Bucket="gwas-export-test")
     path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
-    options = ExportOptions(job_queue="gwas-spot", image=fx.GWASFLOW_IMAGE, manifest="s3://gwas-export-test/run1")
+    options = ExportOptions(image=fx.GWASFLOW_IMAGE, manifest="s3://gwas-export-test/run1")
     assert main_export(path, "stepfunctions", out, options) == 0
     definition = json.loads(out.read_text())
     assert definition["States"]["Step2"]["ItemReader"]["Parameters"]["Key"] == "run1/shards.json"
@@ -286,6 +290,9 @@ def test_main_export__writes_definition_and_manifest(aws_endpoint: str, regenie_
     err = capsys.readouterr().err
     assert "job definition gwasflow-regenie-v4-1-2-1c-2048m-" in err and "step2 4" in err
     assert "4 variant chunks of <= 250 variants x 1 phenotype groups" in err
+    assert ("placeholders: ${InstanceProfileArn} (--instance-profile-arn) and ${BatchServiceRoleArn} "
+            "(--batch-service-role-arn): python -m gwasflow.export.cloudformation fills them") in err
+    assert "cleanup machine (deletes what a stopped, timed-out or failed execution left): not written; " in err
 
 
 def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Path, tmp_path: Path,
@@ -294,10 +301,35 @@ def test_main_export__bad_settings_exit_2_and_write_nothing(regenie_example: Pat
     assert main_export(path, "stepfunctions", out, ExportOptions(manifest="s3://b/p")) == 2
     assert capsys.readouterr().err.strip() == ("gwasflow export: no gwasflow container image: pass --image or set "
                                                "executor.settings.image (it runs the check, merge and report jobs)")
-    assert main_export(path, "stepfunctions", out, ExportOptions(job_queue="q")) == 2
+    assert main_export(path, "stepfunctions", out, ExportOptions()) == 2
     assert "no manifest location" in capsys.readouterr().err
-    assert main_export(path, "airflow", out, ExportOptions(job_queue="q")) == 2
+    assert main_export(path, "airflow", out, ExportOptions()) == 2
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"job_queue": "gwas-spot"}, "gwasflow export: --job-queue: each execution makes its own job queue "
+                                 "(<job-definition-prefix>-<execution name>); drop the option "
+                                 "(--job-definition-prefix names the queue)"),
+    ({"instance_profile_arn": "arn:aws:iam::123456789012:role/host"},
+     "gwasflow export: --instance-profile-arn: 'arn:aws:iam::123456789012:role/host' is not an IAM instance-profile "
+     "ARN (arn:aws:iam::<account>:instance-profile/<name>)"),
+    ({"batch_service_role_arn": "AWSBatchServiceRole"},
+     "gwasflow export: --batch-service-role-arn: 'AWSBatchServiceRole' is not an IAM role ARN "
+     "(arn:aws:iam::<account>:role/<name>)"),
+    ({"batch_service_role_arn": "arn:aws:iam::123456789012:role/batch\n"},
+     "gwasflow export: --batch-service-role-arn: "),
+    ({"job_definition_prefix": "gwas.flow"}, "gwasflow export: --job-definition-prefix: 'gwas.flow' is not 1-40 "
+                                             "letters, digits, - or _ starting with a letter or digit"),
+])  # fmt: skip
+def test_main_export__refused_option_exits_2_in_one_line_and_writes_nothing(
+    options: dict[str, Any], message: str, regenie_example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
+    given = ExportOptions(image=fx.GWASFLOW_IMAGE, manifest="s3://b/p", **options)
+    assert main_export(path, "stepfunctions", out, given) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(message) and not out.exists()
 
 
 def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_example: Path, tmp_path: Path) -> None:
@@ -307,13 +339,24 @@ def test_cli_export__options_reach_the_machine(aws_endpoint: str, regenie_exampl
 
     boto3.client("s3").create_bucket(Bucket="gwas-export-cli")
     path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
-    argv = ["export", str(path), "--job-queue", "gwas-spot", "--image", fx.GWASFLOW_IMAGE, "--manifest",
-            "s3://gwas-export-cli/run2", "--regenie-version", "3.6", "--failure-table", "other-table", "-o", str(out)]
+    profile, role = "arn:aws:iam::123456789012:instance-profile/gwas-host", "arn:aws:iam::123456789012:role/batch"
+    argv = ["export", str(path), "--image", fx.GWASFLOW_IMAGE, "--manifest", "s3://gwas-export-cli/run2",
+            "--regenie-version", "3.6", "--failure-table", "other-table", "-o", str(out),
+            "--instance-profile-arn", profile, "--batch-service-role-arn", role,
+            "--cleanup-out", str(tmp_path / "cleanup.json")]
     assert cli_main(argv) == 0
+    cleanup = json.loads((tmp_path / "cleanup.json").read_text())
+    assert cleanup["StartAt"] == "Configure" and "FindFileSystem" in cleanup["States"]
+    assert cleanup["States"]["Configure"]["Parameters"]["names"] == {
+        "compute.$": "States.Format('gwasflow-{}', $.detail.name)"}  # the run machine's names, from the event
     states = json.loads(out.read_text())["States"]
     assert [c["StringEquals"] for c in states["ChooseVersion"]["Choices"]] == ["4.1.2", "3.6"]
     assert states["CountFailures"]["Parameters"]["TableName"] == "other-table"  # the option beats failure_log
-    assert states["Step1"]["Parameters"]["JobQueue.$"] == "$.queue.arn"  # --job-queue: the run makes its own
+    assert states["Step1"]["Parameters"]["JobQueue.$"] == "$.queue.arn"  # the run makes its own queue
+    created = states["CreateComputeEnvironment"]["Parameters"]
+    assert (created["ComputeResources"]["InstanceRole"], created["ServiceRole"]) == (profile, role)
+    assert "${" not in out.read_text().replace("${!", "")  # no placeholder left: usable without the template
+    assert cli_main([*argv, "--job-queue", "gwas-spot"]) == 2
     assert states["CreateAssociation"]["Parameters"]["DataRepositoryPath"] == fx.FSX["data_repository"]
 
 
@@ -321,7 +364,7 @@ def test_main_export__manifest_refused_by_s3_writes_no_definition(aws_endpoint: 
                                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                                                   ) -> None:  # fmt: skip
     path, out = _spec_file(tmp_path, regenie_example), tmp_path / "machine.json"
-    options = ExportOptions(job_queue="q", image=fx.GWASFLOW_IMAGE, manifest="s3://no-such-bucket-here/run")
+    options = ExportOptions(image=fx.GWASFLOW_IMAGE, manifest="s3://no-such-bucket-here/run")
     assert main_export(path, "stepfunctions", out, options) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
@@ -329,3 +372,22 @@ def test_main_export__manifest_refused_by_s3_writes_no_definition(aws_endpoint: 
     assert "NoSuchBucket" in err[0] and not out.exists()
     assert main_export(path, "stepfunctions", tmp_path / "nowhere" / "m.json", options) == 2
     assert capsys.readouterr().err.strip() == f"gwasflow export: --out: no folder {tmp_path / 'nowhere'}"
+
+
+@pytest.mark.parametrize(("name", "usable"), [
+    ("height-1700000000", True), ("Run_2-b9", True), ("a", True), ("x" * 80, True), ("x" * 81, False),
+    ("run.1", False), ("run-", False), ("run_", False), ("h\u00f6he", False), ("", False), ("a b", False),
+])  # fmt: skip
+def test_execution_name_problem__batch_safe_names_only(name: str, usable: bool) -> None:
+    problem = execution_name_problem(name)
+    assert (problem is None) == usable
+    if problem is not None:
+        assert problem.startswith(f"execution name {name!r}: use letters, digits, - and _ only, ending in a letter")
+
+
+def test_export_stepfunctions__name_is_checked_before_anything_is_made() -> None:
+    states = fx.export().definition["States"]
+    assert states["Config"]["Next"] == "CheckName" and states["NameUsable"]["Default"] == "CheckInput"
+    split = states["CheckName"]["Parameters"]["other.$"]
+    assert split.startswith("States.ArrayLength(States.StringSplit($.run_id, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ")
+    assert states["BadName"]["Type"] == "Fail" and states["BadName"]["Error"] == "gwasflow.BadInput"

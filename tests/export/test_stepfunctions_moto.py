@@ -33,84 +33,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gwasflow.engine.failure_log import DynamoDBSink
-from gwasflow.export.sfn import Export
-from gwasflow.export.sfn.manifest import S3Location, publish_manifest
+from gwasflow.export.sfn.names import execution_name_problem
 from tests.export import sfn_fixtures as fx
-from tests.export.moto_sfn import (
-    BatchShim,
-    FsxShim,
-    entered,
-    fail_jobs,
-    moto_config,
-    normalise_batch_integration,
-    normalise_sdk_integration,
-    run_execution,
-)
-
-
-@pytest.fixture
-def aws(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """moto executing state machines with Docker-less Batch: a subnet, a security group, the Batch service
-    role and the hosts' instance profile (as the stack makes them), buckets and the failure table."""
-    import boto3
-
-    monkeypatch.setenv("MOTO_PORT", aws_endpoint.rsplit(":", 1)[1])  # where moto's interpreter calls AWS
-    moto_config(aws_endpoint, {"stepfunctions": {"execute_state_machine": True}, "batch": {"use_docker": False}})
-    normalise_batch_integration(monkeypatch)
-    normalise_sdk_integration(monkeypatch)
-    shim, batch = FsxShim(), BatchShim()
-    shim.install(monkeypatch)
-    batch.install(monkeypatch)
-    suffix = uuid.uuid4().hex[:8]
-    iam, ec2 = boto3.client("iam"), boto3.client("ec2")
-    role = iam.create_role(RoleName=f"gwasflow-sfn-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    service = iam.create_role(RoleName=f"gwasflow-batch-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    iam.create_role(RoleName=f"gwasflow-host-{suffix}", AssumeRolePolicyDocument="{}")
-    profile = iam.create_instance_profile(InstanceProfileName=f"gwasflow-host-{suffix}")["InstanceProfile"]["Arn"]
-    iam.add_role_to_instance_profile(InstanceProfileName=f"gwasflow-host-{suffix}", RoleName=f"gwasflow-host-{suffix}")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=f"gwasflow-{suffix}", Description="Lustre", VpcId=vpc)["GroupId"]
-    bucket = f"gwas-runs-{suffix}"
-    boto3.client("s3").create_bucket(Bucket=bucket)
-    table = f"gwas-failures-{suffix}"
-    DynamoDBSink(table)  # creates the table with failure_log.py's keys
-    try:
-        yield {"role": role, "service_role": service, "profile": profile, "subnet": subnet, "group": group,
-               "bucket": bucket, "table": table, "fsx": shim, "batch": batch}  # fmt: skip
-    finally:
-        moto_config(aws_endpoint, {"stepfunctions": {"execute_state_machine": False}, "batch": {"use_docker": True}})
-
-
-def _deploy(aws: dict[str, Any], settings: dict[str, Any] | None = None, **spec_fields: Any) -> tuple[Export, str]:
-    """Export the small plan, publish its manifest, register its job definitions, create the machine."""
-    import boto3
-
-    fsx = {**fx.FSX, "subnet_ids": [aws["subnet"]], "security_group_ids": [aws["group"]]}
-    run = fx.spec(workspace={"kind": "fsx", "fsx": fsx}, **spec_fields)
-    export = fx.export(run, failure_table=aws["table"], manifest_uri=f"s3://{aws['bucket']}/biobank/manifest",
-                       **{"instance_profile": aws["profile"], "service_role": aws["service_role"], **(settings or {})})
-    publish_manifest(export.manifest, S3Location.parse(f"s3://{aws['bucket']}/biobank/manifest"), boto3.client("s3"))
-    batch = boto3.client("batch")
-    for d in export.job_definitions.needed:
-        batch.register_job_definition(jobDefinitionName=d["name"], type="container", containerProperties={
-            "image": d["image"], "vcpus": d["vcpus"], "memory": d["memory_mb"], "command": ["true"]})  # fmt: skip
-    sfn = boto3.client("stepfunctions")
-    arn = sfn.create_state_machine(name=f"gwasflow-{uuid.uuid4().hex[:8]}", roleArn=aws["role"],
-                                   definition=json.dumps(export.definition))["stateMachineArn"]  # fmt: skip
-    return export, arn
-
-
-def _file_systems() -> list[dict[str, Any]]:
-    import boto3
-
-    return list(boto3.client("fsx").describe_file_systems()["FileSystems"])
+from tests.export.moto_sfn import deploy, entered, fail_jobs, file_systems, run_execution
 
 
 def _failure_items(table: str, run_id: str) -> list[dict[str, Any]]:
@@ -130,16 +59,18 @@ def _squash(names: list[str]) -> list[str]:
     return out
 
 
-_CREATE = ["Configure", "Config", "CheckInput", "ChooseVersion", "Use_4_1_2", "CreateFileSystem",
-           "WaitFileSystem", "DescribeFileSystem", "CountFileSystem", "FileSystemReady", "KeepMountNames",
-           "CreateAssociation", "WaitAssociation", "DescribeAssociation", "CountAssociation", "AssociationReady",
-           "MountCommand", "CreateLaunchTemplate", "CreateComputeEnvironment", "WaitComputeEnvironment",
-           "DescribeComputeEnvironment", "CountComputeEnvironment", "ComputeEnvironmentReady", "CreateJobQueue",
-           "WaitJobQueue", "DescribeJobQueue", "CountJobQueue", "JobQueueReady"]  # fmt: skip
+_CREATE = ["Configure", "Config", "CheckName", "NameUsable", "CheckInput", "ChooseVersion", "Use_4_1_2",
+           "CreateFileSystem", "WaitFileSystem", "DescribeFileSystem", "CountFileSystem", "FileSystemReady",
+           "KeepMountNames", "CreateAssociation", "WaitAssociation", "DescribeAssociation", "CountAssociation",
+           "AssociationReady", "MountCommand", "CreateLaunchTemplate", "CreateComputeEnvironment",
+           "WaitComputeEnvironment", "DescribeComputeEnvironment", "CountComputeEnvironment",
+           "ComputeEnvironmentReady", "CreateJobQueue", "WaitJobQueue", "DescribeJobQueue", "CountJobQueue",
+           "JobQueueReady"]  # fmt: skip
 _CLEANUP = ["Cleanup", "DisableJobQueue", "DeleteJobQueue", "WaitJobQueueGone", "DescribeJobQueueGone",
-            "CountJobQueueGone", "JobQueueGoneReady", "DisableComputeEnvironment", "DeleteComputeEnvironment",
-            "WaitComputeEnvironmentGone", "DescribeComputeEnvironmentGone", "CountComputeEnvironmentGone",
-            "ComputeEnvironmentGoneReady", "DeleteLaunchTemplate", "CleanupFileSystem", "DeleteAssociation",
+            "CountJobQueueGone", "JobQueueGoneReady", "CleanupComputeEnvironment", "DisableComputeEnvironment",
+            "DeleteComputeEnvironment", "WaitComputeEnvironmentGone", "DescribeComputeEnvironmentGone",
+            "CountComputeEnvironmentGone", "ComputeEnvironmentGoneReady", "CleanupLaunchTemplate",
+            "DeleteLaunchTemplate", "CleanupFileSystem", "DeleteAssociation",
             "WaitAssociationGone", "DescribeAssociationGone", "CountAssociationGone", "AssociationGoneReady",
             "DeleteFileSystem", "Finish"]  # fmt: skip
 _MADE_AND_DELETED = ["CreateLaunchTemplate", "CreateComputeEnvironment", "CreateJobQueue", "DeleteJobQueue",
@@ -184,7 +115,7 @@ def _assert_run_compute(aws: dict[str, Any], execution: str, events: list[dict[s
 def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    export, arn = _deploy(aws)
+    export, arn = deploy(aws)
     finished = fail_jobs(monkeypatch, lambda name: False)
     import boto3
 
@@ -202,7 +133,7 @@ def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system
     calls = [c for c, _ in aws["fsx"].calls]
     assert calls == ["CreateDataRepositoryAssociation", "CreateDataRepositoryTask", "DeleteDataRepositoryAssociation"]
     assert aws["fsx"].calls[1][1] == '["data/out"]'  # the outdir, relative to the file system root
-    assert _file_systems() == []
+    assert file_systems() == []
     _assert_run_compute(aws, "ok-run", events)
     step2 = next(e for e in events if e.get("stateExitedEventDetails", {}).get("name") == "Step2")
     written = json.loads(step2["stateExitedEventDetails"]["output"])["step2"]["ResultWriterDetails"]
@@ -213,7 +144,7 @@ def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system
 def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_run(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    export, arn = _deploy(aws, retry={"max_attempts": 2, "backoff_s": 1, "max_backoff_s": 1})
+    export, arn = deploy(aws, retry={"max_attempts": 2, "backoff_s": 1, "max_backoff_s": 1})
     bad = export.manifest.shards[1]
     finished = fail_jobs(monkeypatch, lambda name: name == bad["job_name"])
     import boto3
@@ -232,7 +163,7 @@ def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_
     assert item["job_id"] == {"S": bad["job_id"]} and item["failure_id"] == {"S": f"{bad['job_id']}#2"}
     assert item["error_type"] == {"S": "States.TaskFailed"} and item["action"] == {"S": "none"}
     assert json.loads(item["reason"]["S"])["JobName"] == bad["job_name"]  # the cause: the failed job, described
-    assert _file_systems() == []
+    assert file_systems() == []
     _assert_run_compute(aws, "bad-run", events)
     assert ("DeleteDataRepositoryAssociation" in [c for c, _ in aws["fsx"].calls])
     payloads = [d.get("input") or d.get("output") or "" for e in events
@@ -243,7 +174,7 @@ def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_
 def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, arn = _deploy(aws, retry={"max_attempts": 1})
+    _, arn = deploy(aws, retry={"max_attempts": 1})
     finished = fail_jobs(monkeypatch, lambda name: name == "biobank-step1")
     import boto3
 
@@ -254,14 +185,14 @@ def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(
                                         "Failed", "RunFailed"]  # fmt: skip
     assert not [n for n in finished if "step2" in n]
     assert [i["job_id"]["S"] for i in _failure_items(aws["table"], "step1-run")] == ["step1"]
-    assert _file_systems() == []
+    assert file_systems() == []
     _assert_run_compute(aws, "step1-run", events)
 
 
 def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    export, arn = _deploy(aws)
+    export, arn = deploy(aws)
     finished = fail_jobs(monkeypatch, lambda name: False)
     import boto3
 
@@ -281,7 +212,7 @@ def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
 
 
 def test_export_stepfunctions__executed_bad_input_stops_before_any_resource(aws: dict[str, Any]) -> None:
-    _, arn = _deploy(aws)
+    _, arn = deploy(aws)
     import boto3
 
     sfn = boto3.client("stepfunctions")
@@ -289,11 +220,28 @@ def test_export_stepfunctions__executed_bad_input_stops_before_any_resource(aws:
     assert described["status"] == "FAILED" and described["error"] == "gwasflow.BadInput"
     described, events = run_execution(sfn, arn, {"regenie_version": "9.9"}, name="bad-version")
     assert described["status"] == "FAILED" and "known: 4.1.2" in described["cause"]
-    assert "CreateFileSystem" not in entered(events) and _file_systems() == []
+    assert "CreateFileSystem" not in entered(events) and file_systems() == []
+
+
+@pytest.mark.parametrize("name", ["run.1", "run+1", "a=b", "me@lab", "h\u00f6he", "run-", "run_", "Run_2-b9"])
+def test_check_states__executed_name_check_agrees_with_execution_name_problem(aws: dict[str, Any], name: str) -> None:
+    """Step Functions accepts each of these names; the machine refuses exactly those Batch cannot take, before
+    anything is made (the valid one goes on, and stops at the bad version given with it)."""
+    _, arn = deploy(aws)
+    import boto3
+
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"regenie_version": "9.9"}, name=name)
+    names = entered(events)
+    assert described["status"] == "FAILED" and described["error"] == "gwasflow.BadInput"
+    assert ("BadName" in names) == (execution_name_problem(name) is not None), names
+    assert ("UnknownVersion" in names) == (execution_name_problem(name) is None), names
+    if "BadName" in names:
+        assert described["cause"].startswith("execution name: use letters, digits, - and _ only")
+    assert "CreateFileSystem" not in names and file_systems() == [] and aws["batch"].calls == []
 
 
 def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws: dict[str, Any]) -> None:
-    _, arn = _deploy(aws)
+    _, arn = deploy(aws)
     aws["fsx"].fs_lifecycle = ["CREATING"]  # never AVAILABLE
     import boto3
 
@@ -303,9 +251,10 @@ def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws
     assert described["cause"].startswith("gwasflow.Timeout: the FSx file system was not AVAILABLE")
     names = entered(events)
     assert names.count("DescribeFileSystem") == 2 and "CreateAssociation" not in names
-    assert names[names.index("FileSystemTimedOut"):] == ["FileSystemTimedOut", "Cleanup", "CleanupFileSystem",
-                                                         "DeleteFileSystem", "Finish", "Failed", "RunFailed"]
-    assert _file_systems() == [] and aws["batch"].calls == []  # nothing of Batch was made, nor deleted
+    assert names[names.index("FileSystemTimedOut"):] == [
+        "FileSystemTimedOut", "Cleanup", "CleanupComputeEnvironment", "CleanupLaunchTemplate", "CleanupFileSystem",
+        "DeleteFileSystem", "Finish", "Failed", "RunFailed"]  # fmt: skip
+    assert file_systems() == [] and aws["batch"].calls == []  # nothing of Batch was made, nor deleted
 
 
 def test_export_stepfunctions__biobank_definition_parses_in_moto(aws: dict[str, Any]) -> None:
@@ -332,7 +281,7 @@ def test_export_stepfunctions__executed_compute_environment_refused_deletes_temp
 ) -> None:
     """A caught error after the launch template exists: CreateComputeEnvironment refused (no such instance
     profile). The cleanup deletes the launch template, then the association and the file system."""
-    _, arn = _deploy(aws, settings={"instance_profile": "arn:aws:iam::123456789012:instance-profile/missing"})
+    _, arn = deploy(aws, settings={"instance_profile": "arn:aws:iam::123456789012:instance-profile/missing"})
     import boto3
 
     described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="no-profile")
@@ -340,11 +289,12 @@ def test_export_stepfunctions__executed_compute_environment_refused_deletes_temp
     assert "could not find instanceRole" in described["cause"]
     names = _squash(entered(events))
     assert names[names.index("CreateComputeEnvironment"):] == [
-        "CreateComputeEnvironment", "Cleanup", "DeleteLaunchTemplate", *_CLEANUP[_CLEANUP.index("CleanupFileSystem"):],
+        "CreateComputeEnvironment", "Cleanup", "CleanupComputeEnvironment", "CleanupLaunchTemplate",
+        "DeleteLaunchTemplate", *_CLEANUP[_CLEANUP.index("CleanupFileSystem"):],
         "Failed", "RunFailed"]  # fmt: skip
     name = "gwasflow-no-profile"
     assert aws["batch"].calls == [("CreateLaunchTemplate", name), ("CreateComputeEnvironment", name),
                                   ("DeleteLaunchTemplate", name)]  # fmt: skip
-    assert aws["batch"].submitted == [] and _file_systems() == []
+    assert aws["batch"].submitted == [] and file_systems() == []
     templates = boto3.client("ec2").describe_launch_templates()["LaunchTemplates"]
     assert name not in [t["LaunchTemplateName"] for t in templates]

@@ -16,6 +16,9 @@ One stack holds what a run on AWS needs::
     JobDefinitions                       one per definition the machine names, in the image given, EC2,
                                          with the machine's Lustre mount path as a host volume
     StateMachineRole, StateMachine       only when a definition is given
+    CleanupRule (+ role), CleanupStateMachine (+ role)    with a definition: an execution stopped by hand,
+                                         timed out or failed by Step Functions starts the cleanup machine,
+                                         which deletes what it left (cfn_cleanup.py)
 
 :func:`build_template` without a definition gives the base stack (no state machine, no job definitions):
 ``deploy/gwasflow.cfn.yaml`` is that template, written by :func:`main` and kept equal to it by a test.
@@ -54,6 +57,7 @@ from typing import Any
 import yaml
 
 from gwasflow.core.atomic import write_atomic
+from gwasflow.export.cfn_cleanup import cleanup_for, cleanup_resources
 from gwasflow.export.cfn_definition import (
     BATCH_SUBMIT,
     DYNAMODB_PREFIX,
@@ -85,7 +89,8 @@ def _parameters(queue: str, table: str) -> Json:
         "SubnetIds": param("List<AWS::EC2::Subnet::Id>", "subnets of the Batch jobs (and of FSx file systems)"),
         "SecurityGroupIds": param("List<AWS::EC2::SecurityGroup::Id>",
                                   "security groups of the jobs: outbound HTTPS (ECR, S3), Lustre TCP 988 for FSx"),
-        "JobQueueName": param("String", "Batch job queue; the export's --job-queue / executor.settings.job_queue",
+        "JobQueueName": param("String", "the stack's Batch job queue (executor.settings.job_queue of gwasflow run); "
+                              "the exported machine makes its own per execution",
                               Default=queue, AllowedPattern=name_pattern),
         "FailureTableName": param("String", "DynamoDB failure table; the spec's failure_log: dynamodb:<name>",
                                   Default=table, AllowedPattern="^[A-Za-z0-9_.-]{3,255}$"),
@@ -107,8 +112,9 @@ _MACHINE_PARAMETERS: Json = {
                             "AllowedPattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",
                             "Description": "prefix of the Batch job definition names and of each run's compute "
                                            "environment and job queue (export --job-definition-prefix)"},
-    "StateMachineName": {"Type": "String", "Description": "name of the state machine", "Default": "gwasflow",
-                         "AllowedPattern": "^[A-Za-z0-9_-]{1,80}$"},
+    "StateMachineName": {"Type": "String", "Description": "name of the state machine (the cleanup machine: "
+                                                          "<name>-cleanup)", "Default": "gwasflow",
+                         "AllowedPattern": "^[A-Za-z0-9_-]{1,72}$"},
 }  # fmt: skip
 
 
@@ -248,11 +254,13 @@ def _outputs(with_machine: bool) -> Json:
     }
     if with_machine:
         out["StateMachineArn"] = {"Value": {"Ref": "StateMachine"}}
+        out["CleanupStateMachineArn"] = {"Value": {"Ref": "CleanupStateMachine"}}
     return out
 
 
 def build_template(definition: Mapping[str, Any] | None = None, *, image: str | None = None,
-                   job_definitions: Sequence[Mapping[str, Any]] | None = None) -> Json:
+                   job_definitions: Sequence[Mapping[str, Any]] | None = None,
+                   cleanup: Mapping[str, Any] | None = None) -> Json:
     """The stack as a CloudFormation document; with ``definition``, the machine and its job definitions.
 
     ``job_definitions`` (``gwasflow export --job-definitions-out``: name, image, vcpus, memory_mb each)
@@ -281,6 +289,7 @@ def build_template(definition: Mapping[str, Any] | None = None, *, image: str | 
         for use in uses:
             resources[f"JobDefinition{_LOGICAL_UNSAFE.sub('', use.name.title())}"] = _job_definition(use, mount_path)
         resources.update(_state_machine(definition))
+        resources.update(cleanup_resources(cleanup_for(definition) if cleanup is None else cleanup))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "gwasflow: regenie GWAS runs on AWS Batch driven by AWS Step Functions",
@@ -347,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--definition", type=Path, default=None,
                         help="state machine JSON from `gwasflow export --format stepfunctions`")  # fmt: skip
     parser.add_argument("--image", default=None, help="container image of the job definitions (with --definition)")
+    parser.add_argument("--cleanup-definition", type=Path, default=None,
+                        help="JSON from `gwasflow export --cleanup-out` (default: built from --definition)")
     parser.add_argument("--job-definitions", type=Path, default=None,
                         help="JSON from `gwasflow export --job-definitions-out`: each definition with its own image")
     parser.add_argument("-o", "--out", type=Path, default=None, help="output file (default: stdout)")
@@ -354,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         definition = None if args.definition is None else _load_definition(args.definition)
         jobdefs = None if args.job_definitions is None else _load_job_definitions(args.job_definitions)
-        text = render(build_template(definition, image=args.image, job_definitions=jobdefs))
+        cleanup = None if args.cleanup_definition is None else _load_definition(args.cleanup_definition)
+        text = render(build_template(definition, image=args.image, job_definitions=jobdefs, cleanup=cleanup))
     except (ValueError, OSError) as exc:
         where = f"{args.definition}: " if args.definition and not str(exc).startswith(str(args.definition)) else ""
         print(f"gwasflow cloudformation: {where}{exc}", file=sys.stderr)

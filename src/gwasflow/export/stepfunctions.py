@@ -10,14 +10,16 @@ environment, its launch template, the association and the file system on every p
 whole GWAS; no gwasflow process waits.
 
 The export writes the manifest (``shards.json``, ``plan.json``, ``manifest.json``) to the
-``--manifest`` S3 prefix and the definition to ``--out`` (or stdout); it prints the Batch job
-definitions to register and the job counts to stderr.
+``--manifest`` S3 prefix and the definition to ``--out`` (or stdout), and with ``--cleanup-out`` the
+cleanup machine (``sfn/cleanup.py``: deletes what a stopped, timed-out or failed execution left); it
+prints the Batch job definitions to register and the job counts to stderr.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ __all__ = [
 class ExportOptions:
     """The command line's options; None falls back to the spec (``executor.settings``, ``failure_log``)."""
 
-    job_queue: str | None = None  # not used: the machine makes a job queue per run (kept for --job-queue)
+    job_queue: str | None = None  # refused (exit 2): each execution makes its own job queue
     job_definition_prefix: str = "gwasflow"
     failure_table: str | None = None
     image: str | None = None
@@ -51,6 +53,33 @@ class ExportOptions:
     data_repository: str | None = None
     regenie_versions: tuple[str, ...] = ()
     job_definitions_out: Path | None = None
+    instance_profile_arn: str | None = None  # None: the ${InstanceProfileArn} placeholder the template fills
+    batch_service_role_arn: str | None = None  # None: the ${BatchServiceRoleArn} placeholder the template fills
+    cleanup_out: Path | None = None  # where to write the cleanup machine's definition (sfn/cleanup.py)
+
+
+#: The ARN shapes the two role options take (the partition may be aws, aws-cn, aws-us-gov).
+_ARNS = {
+    "--instance-profile-arn": re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]{1,128}$"),
+    "--batch-service-role-arn": re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,64}$"),
+}
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+def _check_options(options: ExportOptions) -> None:
+    """ValueError naming the first option that cannot be used."""
+    if options.job_queue is not None:
+        raise ValueError("--job-queue: each execution makes its own job queue (<job-definition-prefix>-<execution "
+                         "name>); drop the option (--job-definition-prefix names the queue)")  # fmt: skip
+    if not _PREFIX.fullmatch(options.job_definition_prefix):
+        raise ValueError(f"--job-definition-prefix: {options.job_definition_prefix!r} is not 1-40 letters, digits, "
+                         "- or _ starting with a letter or digit")  # fmt: skip
+    given = (("--instance-profile-arn", options.instance_profile_arn),
+             ("--batch-service-role-arn", options.batch_service_role_arn))  # fmt: skip
+    for flag, value in given:
+        if value is not None and not _ARNS[flag].fullmatch(value):
+            what = "instance-profile" if flag == "--instance-profile-arn" else "role"
+            raise ValueError(f"{flag}: {value!r} is not an IAM {what} ARN (arn:aws:iam::<account>:{what}/<name>)")
 
 
 def settings_for(spec: RunSpec, options: ExportOptions) -> SfnSettings:
@@ -68,6 +97,8 @@ def settings_for(spec: RunSpec, options: ExportOptions) -> SfnSettings:
         failure_table=str(failure_table), manifest_uri=str(manifest),
         image=options.image or given.get("image"), data_repository=options.data_repository,
         job_definition_prefix=options.job_definition_prefix, regenie_versions=options.regenie_versions,
+        **({"instance_profile": options.instance_profile_arn} if options.instance_profile_arn else {}),
+        **({"service_role": options.batch_service_role_arn} if options.batch_service_role_arn else {}),
     )  # fmt: skip
 
 
@@ -129,12 +160,15 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
     if fmt != "stepfunctions":
         print(f"gwasflow export: unknown format {fmt!r}; known: stepfunctions", file=sys.stderr)
         return 2
+    options = options or ExportOptions()
     try:
-        for flag, path in (("--out", out), ("--job-definitions-out", (options or ExportOptions()).job_definitions_out)):
+        _check_options(options)
+        for flag, path in (("--out", out), ("--job-definitions-out", options.job_definitions_out),
+                           ("--cleanup-out", options.cleanup_out)):  # fmt: skip
             if path is not None and not path.parent.is_dir():
                 raise ValueError(f"{flag}: no folder {path.parent}")
         spec = load(spec_path)
-        settings = settings_for(spec, options or ExportOptions())
+        settings = settings_for(spec, options)
         staged, graph = _plan(spec, settings)
         export = export_stepfunctions(staged, graph, settings)
     except (GwasflowError, ValueError, OSError) as exc:
@@ -149,8 +183,26 @@ def main_export(spec_path: Path, fmt: str, out: Path | None, options: ExportOpti
         print(f"gwasflow export: writing the manifest to {settings.manifest_uri}: {exc}", file=sys.stderr)
         return 1
     _write(json.dumps(export.definition, indent=1) + "\n", out)
-    if options is not None and options.job_definitions_out is not None:
+    if options.job_definitions_out is not None:
         _write(json.dumps(export.job_definitions.needed, indent=1) + "\n", options.job_definitions_out)
+    if options.cleanup_out is not None:
+        _write(json.dumps(export.cleanup, indent=1) + "\n", options.cleanup_out)
+        print(f"cleanup machine: {options.cleanup_out}", file=sys.stderr)
+    else:
+        print("cleanup machine (deletes what a stopped, timed-out or failed execution left): not written; "
+              "--cleanup-out FILE writes it, python -m gwasflow.export.cloudformation includes it", file=sys.stderr)
     print(f"manifest: {', '.join(written)}", file=sys.stderr)
     _report(export)
+    _report_placeholders(settings)
     return 0
+
+
+def _report_placeholders(settings: SfnSettings) -> None:
+    """Say which role ARNs the definition leaves to the CloudFormation template."""
+    left = [f"{value} (--{flag})" for value, flag in ((settings.instance_profile, "instance-profile-arn"),
+                                                      (settings.service_role, "batch-service-role-arn"))
+            if value.startswith("${")]  # fmt: skip
+    if left:
+        print(f"placeholders: {' and '.join(left)}: python -m gwasflow.export.cloudformation fills them with the "
+              "stack's roles; to create the machine without the template, export again with those options",
+              file=sys.stderr)  # fmt: skip

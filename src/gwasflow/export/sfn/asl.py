@@ -83,11 +83,12 @@ def poll_loop(name: str, *, describe: State, item: str, ready: dict[str, str], f
     return _loop(name, describe, {"item.$": item}, choices, on_error=on_error, error_path="$.outcome")
 
 
-def gone_loop(name: str, *, describe: State, items: str, then: str) -> dict[str, State]:
+def gone_loop(name: str, *, describe: State, items: str, then: str, field: str = "Status") -> dict[str, State]:
     """A Wait / Describe / count / Choice loop until a deleted resource is no longer listed, then ``then``.
 
     ``items`` is the JSONPath of the response's list (``$.JobQueues``): the resource is gone when the
-    list is empty or its one entry's ``Status`` is ``DELETED``. A timeout or an error of the Describe
+    list is empty or its one entry's ``field`` is ``DELETED`` (FSx's ``Lifecycle`` never is: a deleted
+    file system is not found, an error, which also ends the loop). A timeout or an error of the Describe
     call also goes on to ``then`` (the cleanup goes on; the error is kept in ``$.cleanup_error``,
     never in the run's ``$.outcome``). States as :func:`poll_loop`'s.
     """
@@ -98,7 +99,7 @@ def gone_loop(name: str, *, describe: State, items: str, then: str) -> dict[str,
         {"Variable": counter, "NumericGreaterThanEqualsPath": "$.config.max_polls", "Next": then},
     ]
     selector = {"listed.$": f"States.ArrayLength({items})",
-                "deleted.$": f"States.ArrayContains({items}[*].Status, 'DELETED')"}  # fmt: skip
+                "deleted.$": f"States.ArrayContains({items}[*].{field}, 'DELETED')"}  # fmt: skip
     return _loop(name, describe, selector, choices, on_error=then, error_path="$.cleanup_error")
 
 

@@ -17,11 +17,14 @@ kept by ``fsx.py`` when it became AVAILABLE)::
     subnets and security groups) -> [Wait/Describe]ComputeEnvironment until VALID
     -> CreateJobQueue -> [Wait/Describe]JobQueue until VALID -> (the jobs, on $.queue.arn)
 
-Cleanup, the machine's ``Cleanup`` (entered from every path; it starts at the last resource made)::
+Cleanup, the machine's ``Cleanup`` (entered from every path; each resource is deleted only if it exists,
+waited for if it is already DELETING, skipped if DELETED; the cleanup machine, ``cleanup.py``, enters here
+too with what it found)::
 
-    DisableJobQueue -> DeleteJobQueue -> [Wait/Describe]JobQueueGone
-    -> DisableComputeEnvironment -> DeleteComputeEnvironment -> [Wait/Describe]ComputeEnvironmentGone
-    -> DeleteLaunchTemplate -> CleanupFileSystem (fsx.py)
+    Cleanup -> DisableJobQueue -> DeleteJobQueue -> [Wait/Describe]JobQueueGone
+    -> CleanupComputeEnvironment -> DisableComputeEnvironment -> DeleteComputeEnvironment
+    -> [Wait/Describe]ComputeEnvironmentGone -> CleanupLaunchTemplate -> DeleteLaunchTemplate
+    -> CleanupFileSystem (fsx.py)
 
 Deleting the queue terminates the jobs still in it (a failed run leaves none running); a compute
 environment can only be deleted once DISABLED and in no queue, and its instances are terminated
@@ -154,24 +157,39 @@ def create_states(compute: Compute, *, then: str) -> dict[str, State]:
     return states
 
 
+def _guard(name: str, path: str, *, deleting: str, present: str, then: str) -> State:
+    """A Choice before deleting ``path`` (``$.queue``...): gone (DELETED) or absent -> ``then``; already
+    DELETING -> ``deleting`` (its gone-loop); else ``present``. The status is there only when the cleanup
+    machine found the resource (``cleanup.py``); the run's own resources have only their id."""
+    def status(value: str) -> State:
+        return {"And": [{"Variable": f"{path}.status", "IsPresent": True},
+                        {"Variable": f"{path}.status", "StringEquals": value}]}  # fmt: skip
+
+    return {"Type": "Choice", "Default": then, "Choices": [
+        {**status("DELETED"), "Next": then}, {**status("DELETING"), "Next": deleting},
+        {"Variable": f"{path}.{name}", "IsPresent": True, "Next": present}]}  # fmt: skip
+
+
 def cleanup_states(*, then: str) -> dict[str, State]:
-    """``Cleanup``: delete what was made of the queue, compute environment and launch template, then ``then``."""
+    """``Cleanup``: delete what exists of the queue, compute environment and launch template, then ``then``."""
     err = "$.cleanup_error"
     states: dict[str, State] = {
-        "Cleanup": {"Type": "Choice", "Default": then, "Choices": [
-            {"Variable": "$.queue.arn", "IsPresent": True, "Next": "DisableJobQueue"},
-            {"Variable": "$.ce.arn", "IsPresent": True, "Next": "DisableComputeEnvironment"},
-            {"Variable": "$.lt.id", "IsPresent": True, "Next": "DeleteLaunchTemplate"}]},
+        "Cleanup": _guard("arn", "$.queue", deleting="WaitJobQueueGone", present="DisableJobQueue",
+                          then="CleanupComputeEnvironment"),
         "DisableJobQueue": _task("batch", "updateJobQueue", {"JobQueue.$": "$.queue.arn", "State": "DISABLED"},
                                  next_state="DeleteJobQueue", catch="DeleteJobQueue", path=err),
         "DeleteJobQueue": _task("batch", "deleteJobQueue", {"JobQueue.$": "$.queue.arn"},
-                                next_state="WaitJobQueueGone", catch="DisableComputeEnvironment", path=err),
+                                next_state="WaitJobQueueGone", catch="CleanupComputeEnvironment", path=err),
+        "CleanupComputeEnvironment": _guard("arn", "$.ce", deleting="WaitComputeEnvironmentGone",
+                                            present="DisableComputeEnvironment", then="CleanupLaunchTemplate"),
         "DisableComputeEnvironment": _task(
             "batch", "updateComputeEnvironment", {"ComputeEnvironment.$": "$.ce.arn", "State": "DISABLED"},
             next_state="DeleteComputeEnvironment", catch="DeleteComputeEnvironment", path=err),
         "DeleteComputeEnvironment": _task(
             "batch", "deleteComputeEnvironment", {"ComputeEnvironment.$": "$.ce.arn"},
-            next_state="WaitComputeEnvironmentGone", catch="DeleteLaunchTemplate", path=err),
+            next_state="WaitComputeEnvironmentGone", catch="CleanupLaunchTemplate", path=err),
+        "CleanupLaunchTemplate": {"Type": "Choice", "Default": then, "Choices": [
+            {"Variable": "$.lt.id", "IsPresent": True, "Next": "DeleteLaunchTemplate"}]},
         "DeleteLaunchTemplate": _task("ec2", "deleteLaunchTemplate", {"LaunchTemplateId.$": "$.lt.id"},
                                       next_state=then, catch=then, path=err),
     }  # fmt: skip
@@ -180,11 +198,11 @@ def cleanup_states(*, then: str) -> dict[str, State]:
     states |= gone_loop(
         "JobQueueGone", describe={"Resource": sdk("batch", "describeJobQueues"),
                                   "Parameters": {"JobQueues.$": "States.Array($.queue.arn)"}},
-        items="$.JobQueues", then="DisableComputeEnvironment",
+        items="$.JobQueues", then="CleanupComputeEnvironment",
     )  # fmt: skip
     states |= gone_loop(
         "ComputeEnvironmentGone", describe={"Resource": sdk("batch", "describeComputeEnvironments"),
                                             "Parameters": {"ComputeEnvironments.$": "States.Array($.ce.arn)"}},
-        items="$.ComputeEnvironments", then="DeleteLaunchTemplate",
+        items="$.ComputeEnvironments", then="CleanupLaunchTemplate",
     )  # fmt: skip
     return states

@@ -17,6 +17,10 @@ Batch resources are deleted (``compute.py``)::
     CleanupFileSystem (Choice: an association?) -> DeleteAssociation -> [Wait/Describe]AssociationGone
     -> DeleteFileSystem -> Finish (Choice on $.outcome) -> RunSucceeded | Failed -> RunFailed
 
+``CleanupFileSystem`` also serves the cleanup machine (``cleanup.py``), which enters it with what it
+found: no file system goes straight to ``Finish``; a file system (or association) already DELETING is
+waited for ([Wait/Describe]FileSystemGone, AssociationGone) instead of deleted again.
+
 A failed or timed-out deletion of the association still deletes the file system (which takes its
 associations with it); a file system that cannot be deleted ends the execution in
 ``gwasflow.CleanupFailed`` so the bill is noticed. Errors met while cleaning up go to
@@ -28,10 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, poll_loop, sdk
+from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, gone_loop, poll_loop, sdk
 from gwasflow.spec.model import FsxSpec
 
-__all__ = ["FsxLayout", "cleanup_states", "create_states", "export_states"]
+__all__ = ["LOOPS", "FsxLayout", "cleanup_states", "create_states", "export_states"]
+
+#: The poll loops of this module, whose counters the machine starts at 0.
+LOOPS = ("FileSystem", "Association", "Export", "AssociationGone", "FileSystemGone")
 
 _FS_FAILED = ("FAILED", "MISCONFIGURED", "MISCONFIGURED_UNAVAILABLE", "DELETING")
 _DRA_FAILED = ("FAILED", "MISCONFIGURED", "DELETING")
@@ -149,9 +156,16 @@ def export_states(layout: FsxLayout, paths: list[str]) -> dict[str, State]:
 
 def cleanup_states() -> dict[str, State]:
     """``CleanupFileSystem`` to ``RunSucceeded`` / ``RunFailed`` (see the module docstring)."""
+    def lifecycle(path: str, value: str) -> State:
+        return {"And": [{"Variable": f"{path}.lifecycle", "IsPresent": True},
+                        {"Variable": f"{path}.lifecycle", "StringEquals": value}]}  # fmt: skip
+
     states: dict[str, State] = {
-        "CleanupFileSystem": {"Type": "Choice", "Default": "DeleteFileSystem",
-                    "Choices": [{"Variable": "$.dra.id", "IsPresent": True, "Next": "DeleteAssociation"}]},
+        "CleanupFileSystem": {"Type": "Choice", "Default": "DeleteFileSystem", "Choices": [
+            {"Not": {"Variable": "$.fsx.id", "IsPresent": True}, "Next": "Finish"},
+            {**lifecycle("$.fsx", "DELETING"), "Next": "WaitFileSystemGone"},
+            {**lifecycle("$.dra", "DELETING"), "Next": "WaitAssociationGone"},
+            {"Variable": "$.dra.id", "IsPresent": True, "Next": "DeleteAssociation"}]},
         "DeleteAssociation": {
             "Type": "Task", "Resource": sdk("fsx", "deleteDataRepositoryAssociation"),
             "Parameters": {"AssociationId.$": "$.dra.id", "DeleteDataInFileSystem": False},
@@ -177,6 +191,11 @@ def cleanup_states() -> dict[str, State]:
                    "MaxAttempts": 8}],
         "Catch": _catch("CleanupFailed", "$.cleanup_error"), "Next": "Finish",
     }  # fmt: skip
+    states |= gone_loop(
+        "FileSystemGone", describe={"Resource": sdk("fsx", "describeFileSystems"),
+                                    "Parameters": {"FileSystemIds.$": "States.Array($.fsx.id)"}},
+        items="$.FileSystems", then="Finish", field="Lifecycle",
+    )  # fmt: skip
     states["CleanupFailed"] = {
         "Type": "Fail", "Error": "gwasflow.CleanupFailed",
         "Cause": "the FSx file system was not deleted (see DeleteFileSystem in the history); delete it by hand: "

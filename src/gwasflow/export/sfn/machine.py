@@ -3,6 +3,7 @@
 ::
 
     Configure, Config          execution input merged over the export's defaults -> $.config
+    CheckName, NameUsable      the execution name names Batch resources: letters, digits, -, _ (names.py)
     CheckInput, ChooseVersion  skip_step1 needs predictions; regenie_version -> its job definitions
     CreateFileSystem ... AssociationReady            (fsx.py: FSx for Lustre + S3 association)
     MountCommand ... JobQueueReady                    (compute.py: a launch template that mounts it, a
@@ -42,16 +43,19 @@ from gwasflow.core.states import Step
 from gwasflow.export.sfn import compute
 from gwasflow.export.sfn.asl import State, api_retry, fail_outcome, intrinsic_str, sdk
 from gwasflow.export.sfn.batch import batch_task, failure_record
+from gwasflow.export.sfn.cleanup import cleanup_definition
+from gwasflow.export.sfn.fsx import LOOPS as FSX_LOOPS
 from gwasflow.export.sfn.fsx import FsxLayout, cleanup_states, create_states, export_states
 from gwasflow.export.sfn.jobdefs import FINISH_RESOURCES, JobDefinitions, job_definitions
 from gwasflow.export.sfn.limits import Sizes, check_limits
 from gwasflow.export.sfn.manifest import Manifest, S3Location, build_manifest
+from gwasflow.export.sfn.names import check_states as name_check_states
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.spec.model import RunSpec
 
 __all__ = ["Export", "SfnSettings", "export_stepfunctions"]
 
-_LOOPS = ("FileSystem", "Association", "Export", "AssociationGone", *compute.LOOPS)
+_LOOPS = (*FSX_LOOPS, *compute.LOOPS)
 _QUEUE = "$.queue.arn"  # the run's own job queue (compute.py)
 FINISH_MODULE = "gwasflow.export.sfn.finish"
 
@@ -79,6 +83,7 @@ class Export:
     manifest: Manifest
     job_definitions: JobDefinitions
     sizes: Sizes
+    cleanup: dict[str, Any]  # the cleanup machine (cleanup.py): what a stopped execution left, deleted
 
 
 @dataclass(frozen=True)
@@ -137,13 +142,18 @@ def _check_paths(spec: RunSpec, graph: JobGraph, layout: FsxLayout) -> None:
                                  f"{layout.fsx.mount_path}); put inputs under {layout.repository}")  # fmt: skip
 
 
+def _polls(layout: FsxLayout) -> tuple[int, int]:
+    """``poll_seconds`` and ``max_polls`` from ``workspace.fsx`` (``poll_interval_s``, ``timeout_s``)."""
+    poll = max(1, round(layout.fsx.poll_interval_s))
+    return poll, max(1, math.ceil(layout.fsx.timeout_s / poll))
+
+
 def _configure(ctx: _Ctx, *, has_step1: bool) -> dict[str, State]:
-    fsx = ctx.layout.fsx
-    poll = max(1, round(fsx.poll_interval_s))
+    poll, max_polls = _polls(ctx.layout)
     defaults = {
         "regenie_version": ctx.defs.default_version, "datasets": ctx.spec.dataset_labels(),
         "skip_step1": not has_step1, "predictions": ctx.pred,
-        "poll_seconds": poll, "max_polls": max(1, math.ceil(fsx.timeout_s / poll)),
+        "poll_seconds": poll, "max_polls": max_polls,
         "max_vcpus": _max_vcpus(ctx.spec, ctx.graph),
         "compute": {"type": "EC2", "allocation": "BEST_FIT_PROGRESSIVE"},
     }  # fmt: skip
@@ -154,8 +164,9 @@ def _configure(ctx: _Ctx, *, has_step1: bool) -> dict[str, State]:
             "Parameters": {"config.$": "States.JsonMerge($.defaults, $.input, false)", "run_id.$": "$$.Execution.Name",
                            "names": {"compute.$": compute.name_parameter(ctx.settings.job_definition_prefix)},
                            "polls": {name: {"n": 0} for name in _LOOPS}},
-            "Next": "CheckInput",
+            "Next": "CheckName",
         },
+        **name_check_states(then="CheckInput"),
     }  # fmt: skip
     if not has_step1:  # the spec skips step 1: its commands read spec.step1.predictions, nothing else
         other = {"Not": {"Variable": "$.config.predictions", "StringEquals": ctx.pred}, "Next": "BadInput"}
@@ -335,4 +346,6 @@ def export_stepfunctions(spec: RunSpec, graph: JobGraph, settings: SfnSettings) 
         "States": states,
     }  # fmt: skip
     sizes = check_limits(definition, manifest.shards)
-    return Export(definition, manifest, defs, sizes)
+    poll, max_polls = _polls(layout)
+    cleanup = cleanup_definition(prefix=settings.job_definition_prefix, poll_seconds=poll, max_polls=max_polls)
+    return Export(definition, manifest, defs, sizes, cleanup)
