@@ -13,6 +13,7 @@ phenotype, in the log line ``Number of ignored tests due to low MAC : <n>``
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -267,6 +268,9 @@ def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos
     """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
     source.num_threads = 1  # parallelism is over blocks
     ctx = _Context(source, analysis, opts, locos)
+    # the objects made so far (modules, numba's compiler state) are never garbage: the collections that the
+    # blocks' many small objects set off no longer walk them (about 5% of a run's time before)
+    gc.freeze()
     index = select_variants(source.variants, opts)
     blocks = list(iter_blocks(index, source.variants.chrom, opts.bsize))
     total = BlockResult(texts=[])
