@@ -100,6 +100,12 @@ class BedFile:
             dosage = out[:, :dosage.shape[1]]
         return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
 
+    @staticmethod
+    def info_score(variance_sums: NDArray[np.float64], dosage_sums: NDArray[np.float64],
+                   n_called: NDArray[np.float64] | NDArray[np.int64]) -> NDArray[np.float64]:
+        """Hard calls are certain: 1 where a sample is called (regenie prints no INFO for .bed input)."""
+        return np.where(np.asarray(n_called) > 0, 1.0, np.nan)
+
 
 def _read_fam(path: Path) -> tuple[list[str], list[str]]:
     fid: list[str] = []

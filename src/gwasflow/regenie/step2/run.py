@@ -26,7 +26,6 @@ from numpy.typing import NDArray
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.binary.logistic import check_binary
 from gwasflow.regenie.blocks import iter_blocks, select_variants
-from gwasflow.regenie.io.bgen import info_scores
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
 from gwasflow.regenie.linalg import PhenoGroup, covariate_basis, group_by_mask
@@ -221,7 +220,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
     info_filter = None
     if ctx.min_info is not None and variance_sums is not None:
         n_called, dosage_sums = observed_sums(raw)
-        overall = info_scores(variance_sums[:, -1], dosage_sums, n_called)
+        overall = ctx.source.info_score(variance_sums[:, -1], dosage_sums, n_called)
         info_filter = InfoFilter(ctx.min_info, overall >= ctx.min_info)
     strings = variant_strings(ctx.source.variants, block)
     result = BlockResult(texts=[""] * ctx.n_phenotypes)
@@ -259,7 +258,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
             assert state.null is not None
             stats = association_block(geno, state.null, model, sparse)
         format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
-                      info_filter)
+                      info_filter, info_score=ctx.source.info_score)
     return result
 
 
