@@ -80,3 +80,41 @@ def test_chi2_1_logsf__matches_scipy_and_does_not_underflow() -> None:
     x = np.array([0.0, 0.1, 3.84, 30.0, 300.0])
     np.testing.assert_allclose(chi2_1_logsf(x), chi2.logsf(x, 1), rtol=1e-12, atol=1e-300)
     assert -chi2_1_logsf(np.array([1e5]))[0] / np.log(10) == pytest.approx(21717.4, rel=1e-4)
+
+
+def test_chi2_1_logsf__equals_scipys_log_ndtr_form_over_the_whole_range() -> None:
+    from scipy.special import log_ndtr
+
+    x = np.concatenate([np.logspace(-3, 6.5, 300_001), [799.99, 800.0, 800.01]])  # the series takes over at 800
+    got = chi2_1_logsf(x)
+    want = np.log(2.0) + log_ndtr(-np.sqrt(x))
+    np.testing.assert_allclose(got, want, rtol=2e-13, atol=0)
+    tiny = np.array([1e-12, 1e-8])  # log(1 - p) for p near 0: scipy's ln 2 + log_ndtr loses digits there
+    np.testing.assert_allclose(chi2_1_logsf(tiny), np.log1p(-chi2.cdf(tiny, 1)), rtol=1e-14)
+    edge = chi2_1_logsf(np.array([0.0, np.nan, np.inf]))
+    assert edge[0] == 0.0 and np.isnan(edge[1]) and edge[2] == -np.inf
+    assert chi2_1_logsf(np.zeros((3, 2))).shape == (3, 2)
+
+
+def test_missing_sums__is_the_missing_indicator_times_the_weights() -> None:
+    from gwasflow.regenie.step2.assoc import genotype_block, missing_sums
+
+    rng = np.random.default_rng(4)
+    raw = rng.integers(0, 3, (300, 50)).astype(np.int8)
+    raw[rng.random(raw.shape) < 0.04] = -127
+    raw[:, [0, 7, 49]] = 1  # no missing call in the first, a middle and the last variant
+    weights = rng.normal(size=(300, 6))
+    got = missing_sums(genotype_block(raw), weights)
+    np.testing.assert_allclose(got, (raw < 0).astype(float).T @ weights, rtol=1e-13, atol=1e-13)
+    assert (got[[0, 7, 49]] == 0.0).all()
+
+
+def test_run_step2__quantitative_traits_import_no_scipy_special() -> None:
+    """scipy.special costs 0.1 s of every run's start; only binary traits' corrections need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import gwasflow.regenie.step2.run, gwasflow.regenie.step2.assoc; "
+            "print('scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

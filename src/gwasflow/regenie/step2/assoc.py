@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import log_ndtr
 
 from gwasflow.regenie.linalg import check_scales, covariate_basis, masked_residuals
+from gwasflow.regenie.step2.tails import chi2_1_logsf
 
 __all__ = [
+    "BinaryStats",
     "BlockStats",
     "GenoBlock",
     "NullModel",
@@ -44,16 +45,6 @@ __all__ = [
 ]
 
 _LN10 = float(np.log(10.0))
-_LN2 = float(np.log(2.0))
-
-
-def chi2_1_logsf(chisq: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Natural log of the chi-square(1) upper tail, ``log(2 Phi(-sqrt(x)))``, without underflow."""
-    with np.errstate(invalid="ignore"):
-        result: NDArray[np.float64] = _LN2 + log_ndtr(-np.sqrt(chisq))
-    return result
-
-
 @dataclass(frozen=True)
 class NullModel:
     """Covariate basis and scaled phenotype residuals of the phenotypes, with their missing samples.
@@ -133,6 +124,14 @@ class BlockStats:
 
 
 _F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class BinaryStats(BlockStats):
+    """:class:`BlockStats` plus, per (variant, phenotype), whether a correction ran and whether it failed."""
+
+    corrected: NDArray[np.bool_]
+    failed: NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -252,16 +251,17 @@ def missing_sums(block: GenoBlock, weights: _F64) -> _F64:
     """For each variant, the sum of the rows of ``weights`` at its missing samples: (n_variants, n_weights).
 
     That is ``M' weights`` with ``M`` the (n_samples x n_variants) indicator of
-    the missing calls, computed as a sparse product (``miss_cols`` is sorted
-    by the column-major scan, so the indicator's CSR layout is read off
-    directly): about 6x faster than gathering the rows of ``weights``.
+    the missing calls, summed run by run (``miss_cols`` is sorted by the
+    column-major scan, so each variant's missing calls are one run).
     """
-    from scipy.sparse import csr_array  # imported here: about 0.1 s, and blocks of imputed dosages have no gaps
-
-    n_samples, n_variants = block.values.shape
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(block.miss_cols, minlength=n_variants))))
-    indicator = csr_array((np.ones(block.miss_rows.size), block.miss_rows, indptr), shape=(n_variants, n_samples))
-    return np.asarray(indicator @ np.ascontiguousarray(weights), dtype=np.float64)
+    n_variants = block.values.shape[1]
+    # the missing calls' rows of weights, a few percent of the calls, and a row of zeros after them
+    rows = np.zeros((block.miss_rows.size + 1, weights.shape[1]))
+    np.take(weights, block.miss_rows, axis=0, out=rows[:-1])
+    starts = np.searchsorted(block.miss_cols, np.arange(n_variants))  # each variant's run of missing calls
+    sums: _F64 = np.add.reduceat(rows, starts, axis=0)
+    sums[np.bincount(block.miss_cols, minlength=n_variants) == 0] = 0.0  # reduceat gives a row for an empty run
+    return sums
 
 
 def cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:

@@ -17,8 +17,7 @@ from numpy.typing import NDArray
 
 from gwasflow.regenie.io.bed import VariantInfo
 from gwasflow.regenie.output import result_lines
-from gwasflow.regenie.step2.assoc import BlockStats
-from gwasflow.regenie.step2.assoc_bt import BinaryStats
+from gwasflow.regenie.step2.assoc import BinaryStats, BlockStats
 
 __all__ = ["BlockResult", "InfoFilter", "format_group", "sequential_mac", "variant_strings"]
 

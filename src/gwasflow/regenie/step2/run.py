@@ -18,13 +18,12 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.binary.logistic import check_binary
 from gwasflow.regenie.blocks import iter_blocks, select_variants
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
@@ -45,8 +44,11 @@ from gwasflow.regenie.step2.assoc import (
     observed_sums,
     sparse_variants,
 )
-from gwasflow.regenie.step2.assoc_bt import BinaryModel, Correction, binary_block, fit_binary_model
+from gwasflow.regenie.step2.correction import Correction
 from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_strings
+
+if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
+    from gwasflow.regenie.step2.assoc_bt import BinaryModel
 
 __all__ = ["correction_of", "run_step2"]
 
@@ -152,6 +154,8 @@ class _Context:
                 elif state.null is not None:
                     state.offsets[chrom] = make_offsets(state.null, loco)
                 else:
+                    from gwasflow.regenie.step2.assoc_bt import fit_binary_model
+
                     assert state.x is not None and state.y is not None
                     offset = np.zeros(state.y.shape) if loco is None else loco
                     state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction,
@@ -247,7 +251,9 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
             whole = geno
         model = ctx.offsets(state, chrom)
         stats: BlockStats
-        if isinstance(model, BinaryModel):
+        if not isinstance(model, Offsets):
+            from gwasflow.regenie.step2.assoc_bt import binary_block
+
             assert means is not None
             masked = None
             if ctx.correction is Correction.FIRTH and state.outside is not None and state.outside.size:
@@ -314,6 +320,8 @@ def _describe(analysis: Analysis, source: GenotypeSource, opts: Options, log: Ru
 
 def _describe_binary(analysis: Analysis, log: RunLog) -> None:
     """Check the 0/1 coding and log the case-control counts, as regenie does."""
+    from gwasflow.regenie.binary.logistic import check_binary
+
     log.add(" * case-control counts for each trait:")
     for j, name in enumerate(analysis.phenotype_names):
         values = analysis.phenotypes[:, j]
