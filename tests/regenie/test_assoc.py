@@ -118,3 +118,37 @@ def test_run_step2__quantitative_traits_import_no_scipy_special() -> None:
             "print('scipy.special' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_association_calls__equals_association_block_on_the_same_hard_calls() -> None:
+    from gwasflow.regenie.step2.assoc import genotype_block
+    from gwasflow.regenie.step2.hardcalls import association_calls
+
+    rng = np.random.default_rng(12)
+    n = 500
+    calls = rng.integers(0, 3, (n, 40)).astype(np.int8)
+    calls[rng.random(calls.shape) < 0.05] = -127
+    calls[:, 3] = 1  # constant: NA
+    calls[:, 4] = -127  # every call missing: NA
+    calls[:, 5] = np.where(rng.random(n) < 0.5, -127, 2)  # missing calls and a constant otherwise
+    calls = np.asfortranarray(calls)
+    covariates = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    null = fit_null(covariates, rng.normal(size=(n, 3)), ["a", "b", "c"])
+    offsets = make_offsets(null, 0.1 * rng.normal(size=(n, 3)))
+    want = association_block(genotype_block(calls), null, offsets)
+    got = association_calls(calls, null, offsets)
+    np.testing.assert_array_equal(got.n_obs, want.n_obs)
+    for name in ("dosage_sum", "beta", "se", "chisq", "log10p"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=1e-12, err_msg=name)
+    assert np.isnan(got.beta[[3, 4, 5]]).all() and np.isfinite(got.beta[[0, 1, 2, 6]]).all()
+
+
+def test_association_calls__refuses_traits_with_missing_samples() -> None:
+    from gwasflow.regenie.step2.hardcalls import association_calls
+
+    rng = np.random.default_rng(2)
+    phenotypes = rng.normal(size=(50, 2))
+    phenotypes[3, 1] = np.nan
+    null = fit_null(np.ones((50, 1)), phenotypes, ["a", "b"])
+    with pytest.raises(ValueError, match="missing samples"):
+        association_calls(np.ones((50, 4), dtype=np.int8, order="F"), null, make_offsets(null, None))

@@ -1,8 +1,9 @@
-"""Compiled (numba) loops: binary-trait step 2's weighted sums over the samples, and BGEN dosage decoding.
+"""Compiled (numba) loops: step 2's weighted sums over the samples, and BGEN dosage decoding.
 
-Imported only by binary-trait step 2 (:func:`gwasflow.regenie.binary.logistic.logistic_sums`,
-:func:`~gwasflow.regenie.binary.logistic.power_moments` and ``g'Wg`` of hard calls) and by the BGEN
-reader: importing numba costs about 0.25 s, which quantitative-trait runs on PLINK files do not pay.
+Imported only by step 2 (binary traits: :func:`gwasflow.regenie.binary.logistic.logistic_sums`,
+:func:`~gwasflow.regenie.binary.logistic.power_moments` and ``g'Wg`` of hard calls; quantitative
+traits on hard calls: ``G'W`` straight from the int8 calls) and by the BGEN reader: importing numba
+costs about 0.2 s, which step 1 does not pay.
 
 Every kernel is compiled with exact IEEE arithmetic (no fastmath, so a kernel
 rounds as its source reads; one reassociates its sums, see
@@ -32,8 +33,8 @@ from llvmlite import ir  # type: ignore[import-untyped]
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["EXP_FLOOR", "bgen_dosages_kernel", "compile_kernel", "exp_nonpositive", "logistic_sums_kernel",
-           "power_moments_kernel", "squared_calls_weighted_kernel"]
+__all__ = ["EXP_FLOOR", "bgen_dosages_kernel", "calls_weighted_kernel", "compile_kernel", "exp_nonpositive",
+           "hard_call_scan_kernel", "logistic_sums_kernel", "power_moments_kernel", "squared_calls_weighted_kernel"]
 
 _OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy", "nogil": True}
 
@@ -385,6 +386,62 @@ def _logistic_sums(gr: Any, offset: Any, coef: Any, out: Any) -> None:
         out[4, j] = k4[j]
 
 
+def _hard_call_scan(calls: Any, n_missing: Any, twos: Any) -> Any:
+    """Per variant of the int8 calls (F order; negative = missing), the numbers of missing calls and of 2s into
+    ``n_missing`` and ``twos``; returns the missing calls' column-major flat positions, in increasing order."""
+    n_rows, n_cols = calls.shape
+    total = np.int64(0)
+    for j in range(n_cols):
+        missing = np.int64(0)
+        two = np.int64(0)
+        for i in range(n_rows):
+            call = calls[i, j]
+            missing += np.int64(call < 0)
+            two += np.int64(call == 2)
+        n_missing[j] = missing
+        twos[j] = two
+        total += missing
+    positions = np.empty(total, dtype=np.int64)
+    at = 0
+    for j in range(n_cols):
+        if n_missing[j]:
+            for i in range(n_rows):
+                if calls[i, j] < 0:
+                    positions[at] = j * n_rows + i
+                    at += 1
+    return positions
+
+
+def _calls_weighted(calls: Any, weights_t: Any, out: Any) -> None:
+    """``out[j, k] = sum_i g_ij weights_t[k, i]`` for int8 hard calls (F order; a negative, missing, call is 0).
+
+    As :func:`_squared_calls_weighted` with ``g`` for ``g^2``: ``weights_t``
+    has a multiple of 4 rows, each variant's calls are read once per 4 of
+    them, and the sums are reassociated (compiled with ``reassociate``): the
+    products ``G'W`` of step 2 without the block's float64 copy.
+    """
+    n_rows, n_cols = calls.shape
+    for j in range(n_cols):
+        for k in range(0, weights_t.shape[0], 4):
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for i in range(n_rows):
+                call = np.float64(calls[i, j])
+                g = call if call >= 0.0 else 0.0
+                s0 += g * weights_t[k, i]
+                s1 += g * weights_t[k + 1, i]
+                s2 += g * weights_t[k + 2, i]
+                s3 += g * weights_t[k + 3, i]
+            out[j, k] = s0
+            out[j, k + 1] = s1
+            out[j, k + 2] = s2
+            out[j, k + 3] = s3
+
+
+calls_weighted_kernel = compile_kernel(_calls_weighted, reassociate=True)
+hard_call_scan_kernel = compile_kernel(_hard_call_scan)
 power_moments_kernel = compile_kernel(_power_moments)
 logistic_sums_kernel = compile_kernel(_logistic_sums)
 squared_calls_weighted_kernel = compile_kernel(_squared_calls_weighted, reassociate=True)

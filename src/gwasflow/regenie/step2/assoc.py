@@ -36,11 +36,13 @@ __all__ = [
     "association_block",
     "chi2_1_logsf",
     "cross_products",
+    "finish_stats",
     "fit_null",
     "genotype_block",
     "make_offsets",
     "missing_sums",
     "observed_sums",
+    "run_sums",
     "sparse_variants",
 ]
 
@@ -248,19 +250,23 @@ def observed_sums(raw: NDArray[np.int8] | _F64) -> tuple[NDArray[np.int64], _F64
 
 
 def missing_sums(block: GenoBlock, weights: _F64) -> _F64:
+    """:func:`run_sums` of the block's missing calls."""
+    return run_sums(block.miss_rows, block.miss_cols, block.values.shape[1], weights)
+
+
+def run_sums(miss_rows: NDArray[np.intp], miss_cols: NDArray[np.intp], n_variants: int, weights: _F64) -> _F64:
     """For each variant, the sum of the rows of ``weights`` at its missing samples: (n_variants, n_weights).
 
     That is ``M' weights`` with ``M`` the (n_samples x n_variants) indicator of
     the missing calls, summed run by run (``miss_cols`` is sorted by the
     column-major scan, so each variant's missing calls are one run).
     """
-    n_variants = block.values.shape[1]
     # the missing calls' rows of weights, a few percent of the calls, and a row of zeros after them
-    rows = np.zeros((block.miss_rows.size + 1, weights.shape[1]))
-    np.take(weights, block.miss_rows, axis=0, out=rows[:-1])
-    starts = np.searchsorted(block.miss_cols, np.arange(n_variants))  # each variant's run of missing calls
+    rows = np.zeros((miss_rows.size + 1, weights.shape[1]))
+    np.take(weights, miss_rows, axis=0, out=rows[:-1])
+    starts = np.searchsorted(miss_cols, np.arange(n_variants))  # each variant's run of missing calls
     sums: _F64 = np.add.reduceat(rows, starts, axis=0)
-    sums[np.bincount(block.miss_cols, minlength=n_variants) == 0] = 0.0  # reduceat gives a row for an empty run
+    sums[np.bincount(miss_cols, minlength=n_variants) == 0] = 0.0  # reduceat gives a row for an empty run
     return sums
 
 
@@ -372,6 +378,13 @@ def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, 
                 denom[:, col] -= removed
                 calls[:, col] -= gap_calls.astype(np.int64)
                 sums[:, col] -= gap_sum
+    return finish_stats(gg, sumsq, numer, denom, calls, sums, null, offsets)
+
+
+def finish_stats(gg: _F64, sumsq: _F64, numer: _F64, denom: _F64, calls: NDArray[np.int64], sums: _F64,
+                 null: NullModel, offsets: Offsets) -> BlockStats:
+    """BETA, SE, CHISQ and LOG10P from ``g_r'e`` (``numer``) and ``g_r'g_r`` (``denom``, per phenotype); a
+    variant whose residual ``gg`` is 0 against its sum of squares (a constant) is NA."""
     ok = (gg > 1e-10 * np.maximum(sumsq, 1.0))[:, None] & (denom > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         denom_safe = np.where(ok, denom, np.nan)

@@ -45,6 +45,7 @@ from gwasflow.regenie.step2.assoc import (
     sparse_variants,
 )
 from gwasflow.regenie.step2.correction import Correction
+from gwasflow.regenie.step2.hardcalls import association_calls
 from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_strings
 
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
@@ -244,28 +245,37 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
         return sequential_mac(values, ctx.observed[:, col] == 0.0)
 
     for state in ctx.states:
-        rows = state.group.rows
-        sub = raw if rows is None else raw[rows]
-        geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
-        if rows is None:
+        stats, geno = _test_group(ctx, state, chrom, raw, means, sparse)
+        if state.group.rows is None and geno is not None:
             whole = geno
-        model = ctx.offsets(state, chrom)
-        stats: BlockStats
-        if not isinstance(model, Offsets):
-            from gwasflow.regenie.step2.assoc_bt import binary_block
-
-            assert means is not None
-            masked = None
-            if ctx.correction is Correction.FIRTH and state.outside is not None and state.outside.size:
-                masked = genotype_block(raw[state.outside], fill=means)
-            stats = binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh,
-                                 min_mac=ctx.opts.min_mac, sparse=sparse, flipped=means > 1.0, masked=masked)
-        else:
-            assert state.null is not None
-            stats = association_block(geno, state.null, model, sparse)
         format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
-                      info_filter, info_score=ctx.source.info_score)
+                     info_filter, info_score=ctx.source.info_score)
     return result
+
+
+def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.int8] | NDArray[np.float64],
+                means: NDArray[np.float64] | None, sparse: NDArray[np.bool_] | None,
+                ) -> tuple[BlockStats, GenoBlock | None]:
+    """The tests of one group of phenotypes on the block ``raw`` (all analysed samples), and the prepared
+    block they read (None when the tests read the int8 calls themselves)."""
+    model = ctx.offsets(state, chrom)
+    if raw.dtype == np.int8 and state.null is not None and not state.null.gaps and isinstance(model, Offsets):
+        # quantitative traits missing no sample, on hard calls: the products straight from the int8 calls
+        return association_calls(raw.view(np.int8), state.null, model), None
+    rows = state.group.rows
+    sub = raw if rows is None else raw[rows]
+    geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
+    if isinstance(model, Offsets):
+        assert state.null is not None
+        return association_block(geno, state.null, model, sparse), geno
+    from gwasflow.regenie.step2.assoc_bt import binary_block
+
+    assert means is not None
+    masked = None
+    if ctx.correction is Correction.FIRTH and state.outside is not None and state.outside.size:
+        masked = genotype_block(raw[state.outside], fill=means)
+    return binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh, min_mac=ctx.opts.min_mac,
+                        sparse=sparse, flipped=means > 1.0, masked=masked), geno
 
 
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
