@@ -11,7 +11,9 @@ import). The prefix may be an fsspec URI.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +86,9 @@ class BedFile:
         self.fid = fid
         self.iid = iid
         self.num_threads = 1
-        n_bytes = (len(iid) + 3) // 4
-        self._bytes = np.memmap(path, dtype=np.uint8, mode="r", offset=len(_MAGIC),
-                                shape=(self.n_variants, n_bytes)) if self.n_variants and n_bytes else \
-            np.zeros((self.n_variants, n_bytes), dtype=np.uint8)
+        self._n_bytes = (len(iid) + 3) // 4
+        self._fd = os.open(path, os.O_RDONLY)  # read with pread: no shared file position between threads
+        weakref.finalize(self, os.close, self._fd)
         self._calls = byte_calls(count_first=count_first)
 
     @property
@@ -125,7 +126,7 @@ class BedFile:
         gather of 4 calls a byte); the (n_block, n_samples) rows of calls are
         the Fortran-ordered block, transposed.
         """
-        packed = self._bytes[np.asarray(variant_index, dtype=np.intp)]
+        packed = self._packed(np.asarray(variant_index, dtype=np.intp))
         calls = self._calls[packed].view(np.int8)  # (n_block, 4 * n_bytes); np.take is 5x slower on uint8
         if sample_index is not None:
             calls = np.take(calls, sample_index, axis=1)
@@ -133,6 +134,19 @@ class BedFile:
             calls = np.ascontiguousarray(calls[:, :self.n_samples])
         block: NDArray[np.int8] = calls.T
         return block
+
+    def _packed(self, variant_index: NDArray[np.intp]) -> NDArray[np.uint8]:
+        """The variants' bytes, (n_block, bytes per variant): one read per run of consecutive variants (not a
+        memory map, whose pages would count in the process's resident memory)."""
+        packed = np.empty((variant_index.shape[0], self._n_bytes), dtype=np.uint8)
+        breaks = np.flatnonzero(np.diff(variant_index) != 1) + 1
+        for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), variant_index.shape[0]], strict=True):
+            if hi > lo:
+                start = len(_MAGIC) + int(variant_index[lo]) * self._n_bytes
+                got = os.preadv(self._fd, [packed[lo:hi].data], start)
+                if got != (hi - lo) * self._n_bytes:
+                    raise EngineInputError(f"{self._path}: the file ends early (truncated?)")
+        return packed
 
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         weights: NDArray[np.float64] | None = None, *, out: NDArray[np.float64] | None = None,

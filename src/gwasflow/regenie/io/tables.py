@@ -39,6 +39,7 @@ __all__ = [
     "SampleTable",
     "Scan",
     "TextTable",
+    "forget_scans",
     "parse_number",
     "read_header",
     "read_table",
@@ -270,6 +271,11 @@ def _no_collection() -> Iterator[None]:
 
 
 _SCANS: dict[tuple[str, bytes], Scan] = {}  # the last table scanned, by path and content
+
+
+def forget_scans() -> None:
+    """Drop the table kept for a second read (a large table's rows are tens of MB of Python objects)."""
+    _SCANS.clear()
 
 
 def _scan(path: str, flag: str) -> Scan:
