@@ -33,8 +33,18 @@ from llvmlite import ir  # type: ignore[import-untyped]
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["EXP_FLOOR", "bgen_dosages_kernel", "calls_weighted_kernel", "compile_kernel", "exp_nonpositive",
-           "hard_call_scan_kernel", "logistic_sums_kernel", "power_moments_kernel", "squared_calls_weighted_kernel"]
+__all__ = [
+    "EXP_FLOOR",
+    "bgen_dosages_kernel",
+    "calls_weighted_kernel",
+    "compile_kernel",
+    "exp_nonpositive",
+    "hard_call_scan_kernel",
+    "logistic_sums_kernel",
+    "missing_weighted_kernel",
+    "power_moments_kernel",
+    "squared_calls_weighted_kernel",
+]
 
 _OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy", "nogil": True}
 
@@ -440,7 +450,21 @@ def _calls_weighted(calls: Any, weights_t: Any, out: Any) -> None:
             out[j, k + 3] = s3
 
 
+def _missing_weighted(positions: Any, n_rows: int, weights_t: Any, out: Any) -> None:
+    """``out[j, k] = sum of weights_t[k, i]`` over the missing calls ``j * n_rows + i`` of ``positions``: the
+    product ``M'W`` of the missing-call indicator, a few percent of the calls."""
+    for k in range(weights_t.shape[0]):
+        for j in range(out.shape[0]):
+            out[j, k] = 0.0
+    for p in range(positions.shape[0]):
+        j = positions[p] // n_rows
+        i = positions[p] - j * n_rows
+        for k in range(weights_t.shape[0]):
+            out[j, k] += weights_t[k, i]
+
+
 calls_weighted_kernel = compile_kernel(_calls_weighted, reassociate=True)
+missing_weighted_kernel = compile_kernel(_missing_weighted)
 hard_call_scan_kernel = compile_kernel(_hard_call_scan)
 power_moments_kernel = compile_kernel(_power_moments)
 logistic_sums_kernel = compile_kernel(_logistic_sums)

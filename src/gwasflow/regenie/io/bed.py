@@ -127,7 +127,9 @@ class BedFile:
         the Fortran-ordered block, transposed.
         """
         packed = self._packed(np.asarray(variant_index, dtype=np.intp))
-        calls = self._calls[packed].view(np.int8)  # (n_block, 4 * n_bytes); np.take is 5x slower on uint8
+        index = np.empty(packed.shape, dtype=np.intp)
+        np.copyto(index, packed)  # np.take reads intp indices at twice the speed of indexing by the bytes
+        calls = np.take(self._calls, index).view(np.int8)  # (n_block, 4 * n_bytes)
         if sample_index is not None:
             calls = np.take(calls, sample_index, axis=1)
         elif calls.shape[1] != self.n_samples:

@@ -5,7 +5,8 @@ products ``G'[1 | Q | E]`` are summed by a compiled loop over the 1-byte calls
 (:func:`gwasflow.regenie.kernels.calls_weighted_kernel`), which runs without the GIL and without the
 block's float64 copy (80 MB for 10,000 samples x 1,000 variants, written and read again): missing calls
 count 0 and mean imputation is applied afterwards as a correction of the products, exactly as
-:func:`~gwasflow.regenie.step2.assoc.cross_products` does. Sums of squares are ``sum g + 2 (number of
+:func:`~gwasflow.regenie.step2.assoc.cross_products` does (its ``M'W`` by a compiled loop too: the GIL
+is held only to set the work up). Sums of squares are ``sum g + 2 (number of
 2s)``. Used when no trait has missing samples (the per-trait sums of regenie's masked samples need the
 block's values: :func:`~gwasflow.regenie.step2.assoc.association_block` does those).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from gwasflow.regenie.step2.assoc import BlockStats, NullModel, Offsets, finish_stats, run_sums
+from gwasflow.regenie.step2.assoc import BlockStats, NullModel, Offsets, finish_stats
 
 __all__ = ["association_calls"]
 
@@ -34,7 +35,7 @@ def call_products(calls: NDArray[np.int8], weights: _F64) -> tuple[_F64, _F64, N
     """``G_imp'weights``, sums of squares of ``G_imp``, calls and dosage sums (as :func:`cross_products`) of
     the int8 ``calls`` (F order, negative = missing), ``G_imp`` the calls with each missing one at its
     variant's mean."""
-    from gwasflow.regenie.kernels import calls_weighted_kernel, hard_call_scan_kernel
+    from gwasflow.regenie.kernels import calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel
 
     calls = np.asfortranarray(calls)
     n_samples, n_variants = calls.shape
@@ -49,9 +50,10 @@ def call_products(calls: NDArray[np.int8], weights: _F64) -> tuple[_F64, _F64, N
     n_obs = n_samples - n_missing
     sumsq = dosage + 2.0 * twos
     if positions.size:
-        miss_cols, miss_rows = np.divmod(positions, n_samples)
+        missing = np.empty((n_variants, padded.shape[0]))
+        missing_weighted_kernel(positions, n_samples, padded, missing)
         mean = dosage / np.maximum(n_obs, 1)
-        cross += mean[:, None] * run_sums(miss_rows, miss_cols, n_variants, weights)
+        cross += mean[:, None] * missing[:, :weights.shape[1]]
         sumsq = sumsq + n_missing * mean**2
     return cross, sumsq, n_obs, dosage
 
