@@ -152,3 +152,19 @@ def test_association_calls__refuses_traits_with_missing_samples() -> None:
     null = fit_null(np.ones((50, 1)), phenotypes, ["a", "b"])
     with pytest.raises(ValueError, match="missing samples"):
         association_calls(np.ones((50, 4), dtype=np.int8, order="F"), null, make_offsets(null, None))
+
+
+def test_warm_kernels__loads_the_signatures_a_real_block_uses() -> None:
+    """The warm-up is worth its thread only if a block's call then finds its compiled loop already loaded."""
+    from gwasflow.regenie.kernels import calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel
+    from gwasflow.regenie.step2.hardcalls import association_calls, warm_kernels
+
+    warm_kernels()
+    loaded = [len(k.signatures) for k in (calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel)]
+    rng = np.random.default_rng(3)
+    calls = rng.integers(0, 3, (200, 30)).astype(np.int8)
+    calls[rng.random(calls.shape) < 0.05] = -127
+    null = fit_null(np.column_stack([np.ones(200), rng.normal(size=200)]), rng.normal(size=(200, 3)), ["a", "b", "c"])
+    association_calls(np.asfortranarray(calls), null, make_offsets(null, None))
+    after = [len(k.signatures) for k in (calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel)]
+    assert after == loaded and min(loaded) >= 1

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from gwasflow.regenie.step2.assoc import BlockStats, NullModel, Offsets, finish_stats
 
-__all__ = ["association_calls"]
+__all__ = ["association_calls", "warm_kernels"]
 
 _F64 = NDArray[np.float64]
 
@@ -56,6 +56,16 @@ def call_products(calls: NDArray[np.int8], weights: _F64) -> tuple[_F64, _F64, N
         cross += mean[:, None] * missing[:, :weights.shape[1]]
         sumsq = sumsq + n_missing * mean**2
     return cross, sumsq, n_obs, dosage
+
+
+def warm_kernels() -> None:
+    """Import numba and load this module's compiled loops (about 0.3 s, mostly numba's start), on arrays of the
+    types :func:`call_products` passes: run in a thread while the inputs are read, the blocks find them ready."""
+    calls = np.zeros((4, 2), dtype=np.int8, order="F")
+    weights = np.zeros((4, 4))
+    call_products(calls, weights)
+    calls[0, 0] = -127
+    call_products(calls, weights)
 
 
 def association_calls(calls: NDArray[np.int8], null: NullModel, offsets: Offsets) -> BlockStats:

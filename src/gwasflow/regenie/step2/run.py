@@ -45,7 +45,7 @@ from gwasflow.regenie.step2.assoc import (
     sparse_variants,
 )
 from gwasflow.regenie.step2.correction import Correction
-from gwasflow.regenie.step2.hardcalls import association_calls
+from gwasflow.regenie.step2.hardcalls import association_calls, warm_kernels
 from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_strings
 
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
@@ -348,6 +348,10 @@ _CORRECTION_LOG = {
 
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
+    warming = None
+    if opts.bed and not opts.bt:  # hard calls: the compiled loops load while the inputs are read
+        warming = threading.Thread(target=warm_kernels, name="warm-kernels", daemon=True)
+        warming.start()
     source = open_genotypes(opts)
     analysis, locos = _load_locos(opts, load_analysis(opts, source), log)
     _describe(analysis, source, opts, log)
@@ -370,6 +374,8 @@ def run_step2(opts: Options, log: RunLog) -> None:
         handles = [pending.open(name, gz=opts.gz) for name in names]
         for handle in handles:
             handle.write(RESULT_HEADER_INFO if source.has_info else RESULT_HEADER)
+        if warming is not None:
+            warming.join()
         counts = _run_blocks(source, analysis, opts, locos, handles, log)
         pending.commit()
     except BaseException:
