@@ -40,6 +40,7 @@ __all__ = [
     "compile_kernel",
     "exp_nonpositive",
     "hard_call_scan_kernel",
+    "inflate_blocks_kernel",
     "logistic_sums_kernel",
     "missing_weighted_kernel",
     "power_moments_kernel",
@@ -77,6 +78,56 @@ def _bitcast(to: str) -> Callable[[Any, Any], tuple[Any, Callable[..., Any]]]:
     return typing
 
 
+def _native(result_bits: int) -> Callable[..., tuple[Any, Callable[..., Any]]]:
+    """The typing function of a numba intrinsic that calls the C function at address ``fn`` with 5 arguments,
+    each an int64 that is a pointer (the 1st, 2nd and 4th) or a size (C's ``size_t``), returning an int of
+    ``result_bits``
+    (sign-extended to int64); a ``None`` (NULL) is passed as a last extra pointer when ``result_bits`` is 32
+    (libdeflate's ``actual_out_nbytes_ret``). Calling a native function from compiled code keeps the GIL
+    released across a loop of calls, where each :mod:`ctypes` call takes it back."""
+    def typing(typingctx: Any, fn: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any,
+               ) -> tuple[Any, Callable[..., Any]]:
+        def codegen(context: Any, builder: Any, signature: Any, values: Any) -> Any:
+            i64 = ir.IntType(64)
+            pointer = ir.IntType(8).as_pointer()
+            kinds = [pointer if n in pointers else i64 for n in range(5)]
+            extra = [pointer] if result_bits == 32 else []
+            fnty = ir.FunctionType(ir.IntType(result_bits), kinds + extra)
+            target = builder.inttoptr(values[0], fnty.as_pointer())
+            passed = [builder.inttoptr(v, t) if t == pointer else v for v, t in zip(values[1:], kinds, strict=True)]
+            result = builder.call(target, passed + [ir.Constant(pointer, None)] * len(extra))
+            return builder.sext(result, i64) if result_bits < 64 else result
+        return types.int64(*([types.int64] * 6)), codegen
+    # libdeflate_zlib_decompress(d, in, in_nbytes, out, out_nbytes_avail, NULL): pointers at 0, 1, 3
+    # ZSTD_decompressDCtx(dctx, dst, dst_capacity, src, src_size): pointers at 0, 1, 3
+    pointers = (0, 1, 3)
+    return typing
+
+
+_libdeflate_zlib: Any = intrinsic(_native(32))  # libdeflate_zlib_decompress, 0 on success
+_zstd_dctx: Any = intrinsic(_native(64))  # ZSTD_decompressDCtx, the bytes written or an error code
+
+
+def _inflate_blocks(zstd: bool, fn: int, state: int, src: Any, src_starts: Any, src_stops: Any, dst: Any,
+                    dst_starts: Any, sizes: Any) -> int:
+    """Decompress block k, ``src[src_starts[k]:src_stops[k]]``, into ``dst[dst_starts[k]:]`` (``sizes[k]``
+    bytes) with libdeflate's zlib or libzstd's function at address ``fn`` and its decompressor ``state``;
+    returns 0, or k + 1 for the first block that does not give exactly its size (the caller checked that
+    every range lies inside its buffer). One call for a run of blocks: no GIL between them."""
+    src_at = src.ctypes.data
+    dst_at = dst.ctypes.data
+    for k in range(sizes.shape[0]):
+        length = src_stops[k] - src_starts[k]
+        if zstd:
+            got = _zstd_dctx(fn, state, dst_at + dst_starts[k], sizes[k], src_at + src_starts[k], length)
+            if got != sizes[k]:
+                return k + 1
+        elif _libdeflate_zlib(fn, state, src_at + src_starts[k], length, dst_at + dst_starts[k], sizes[k]) != 0:
+            return k + 1
+    return 0
+
+
+inflate_blocks_kernel = compile_kernel(_inflate_blocks)
 _bits_to_float: Any = intrinsic(_bitcast("float"))  # the float64 whose IEEE 754 bit pattern is an int64
 _float_to_bits: Any = intrinsic(_bitcast("int"))  # the IEEE 754 bit pattern of a float64, as an int64
 
