@@ -348,12 +348,15 @@ _CORRECTION_LOG = {
 
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
+    source = open_genotypes(opts)
+    analysis = load_analysis(opts, source)
     warming = None
-    if opts.bed and not opts.bt:  # hard calls: the compiled loops load while the inputs are read
+    if opts.bed and not opts.bt:
+        # hard calls: the compiled loops load while the LOCO predictions are read (not during the tables, whose
+        # transient Python objects would then add to numba's memory in the peak)
         warming = threading.Thread(target=warm_kernels, name="warm-kernels", daemon=True)
         warming.start()
-    source = open_genotypes(opts)
-    analysis, locos = _load_locos(opts, load_analysis(opts, source), log)
+    analysis, locos = _load_locos(opts, analysis, log)
     _describe(analysis, source, opts, log)
     log.add(f" * # threads        : [{opts.threads}]")
     log.add(f" * block size       : [{opts.bsize}]")
