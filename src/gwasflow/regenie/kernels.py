@@ -45,6 +45,7 @@ __all__ = [
     "missing_weighted_kernel",
     "power_moments_kernel",
     "squared_calls_weighted_kernel",
+    "warm_numba",
 ]
 
 _OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy", "nogil": True}
@@ -212,6 +213,12 @@ def _dot_loop(a: Any, b: Any) -> float:
 
 
 _dot = compile_kernel(_dot_loop, reassociate=True)
+
+
+def warm_numba() -> None:
+    """Pay numba's start here (about 0.4 s: its first call builds its typing and target contexts, importing
+    scipy.linalg for BLAS): run in a thread while step 2 reads other inputs, the first block starts sooner."""
+    _dot(np.ones(2), np.ones(2))
 
 
 @numba.njit(inline="always", **_OPTIONS)  # type: ignore[untyped-decorator]

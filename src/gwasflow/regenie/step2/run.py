@@ -346,15 +346,22 @@ _CORRECTION_LOG = {
 }
 
 
+def _warm_numba() -> None:
+    from gwasflow.regenie.kernels import warm_numba
+
+    warm_numba()
+
+
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
     source = open_genotypes(opts)
     analysis = load_analysis(opts, source)
+    # the compiled loops load while the LOCO predictions are read (not during the tables, whose transient Python
+    # objects would then add to numba's memory in the peak): .bed quantitative traits' own loops, BGEN's decoder
     warming = None
-    if opts.bed and not opts.bt:
-        # hard calls: the compiled loops load while the LOCO predictions are read (not during the tables, whose
-        # transient Python objects would then add to numba's memory in the peak)
-        warming = threading.Thread(target=warm_kernels, name="warm-kernels", daemon=True)
+    if (opts.bed and not opts.bt) or opts.bgen:
+        warming = threading.Thread(target=warm_kernels if opts.bed else _warm_numba, name="warm-kernels",
+                                   daemon=True)
         warming.start()
     analysis, locos = _load_locos(opts, analysis, log)
     _describe(analysis, source, opts, log)
