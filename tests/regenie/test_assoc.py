@@ -143,15 +143,34 @@ def test_association_calls__equals_association_block_on_the_same_hard_calls() ->
     assert np.isnan(got.beta[[3, 4, 5]]).all() and np.isfinite(got.beta[[0, 1, 2, 6]]).all()
 
 
-def test_association_calls__refuses_traits_with_missing_samples() -> None:
-    from gwasflow.regenie.step2.hardcalls import association_calls
+def test_association_calls__traits_with_missing_samples_as_association_block() -> None:
+    """Per-trait missing phenotypes (two patterns) and regenie's sparse branch for some variants."""
+    from gwasflow.regenie.step2.assoc import genotype_block, sparse_variants
+    from gwasflow.regenie.step2.hardcalls import association_calls, call_products, sparse_calls
 
-    rng = np.random.default_rng(2)
-    phenotypes = rng.normal(size=(50, 2))
-    phenotypes[3, 1] = np.nan
-    null = fit_null(np.ones((50, 1)), phenotypes, ["a", "b"])
-    with pytest.raises(ValueError, match="missing samples"):
-        association_calls(np.ones((50, 4), dtype=np.int8, order="F"), null, make_offsets(null, None))
+    rng = np.random.default_rng(21)
+    n = 400
+    calls = rng.integers(0, 3, (n, 25)).astype(np.int8)
+    calls[rng.random(calls.shape) < 0.05] = -127
+    calls = np.asfortranarray(calls)
+    phenotypes = rng.normal(size=(n, 3))
+    phenotypes[rng.random(n) < 0.1, 1] = np.nan
+    phenotypes[rng.random(n) < 0.05, 2] = np.nan
+    null = fit_null(np.column_stack([np.ones(n), rng.normal(size=n)]), phenotypes, ["a", "b", "c"])
+    assert len(null.gaps) == 2
+    offsets = make_offsets(null, 0.1 * rng.normal(size=(n, 3)))
+    calls[:, :6] = np.where(rng.random((n, 6)) < 0.9, 0, calls[:, :6])  # rare variants: regenie keeps them sparse
+    calls[:, 6] = 0  # every call 0: mean 0
+    sparse = sparse_variants(calls, n + 20)  # 20 genotyped samples not analysed
+    assert 6 <= sparse.sum() < 25
+    want = association_block(genotype_block(calls), null, offsets, sparse)
+    got = association_calls(calls, null, offsets, n_genotyped=n + 20)
+    np.testing.assert_array_equal(got.n_obs, want.n_obs)
+    for name in ("dosage_sum", "beta", "se", "chisq", "log10p"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=1e-12, err_msg=name)
+    assert not np.array_equal(got.n_obs[:, 0], got.n_obs[:, 1]), "the traits' counts differ"
+    _, _, n_obs, dosage, twos = call_products(calls, np.ones((n, 1)))
+    np.testing.assert_array_equal(sparse_calls(n, n_obs, dosage, twos, n + 20), sparse)
 
 
 def test_warm_kernels__loads_the_signatures_a_real_block_uses() -> None:

@@ -19,6 +19,7 @@ replaced by the variant's mean dosage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "make_offsets",
     "missing_sums",
     "observed_sums",
+    "remove_gaps",
     "run_sums",
     "sparse_variants",
 ]
@@ -285,28 +287,49 @@ def cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray
     return cross, sumsq, n_obs, dosage
 
 
-def _gap_terms(block: GenoBlock, rows: NDArray[np.intp], q_rows: _F64, gtq: _F64, dosage: _F64,
-               n_obs: NDArray[np.int64]) -> tuple[_F64, _F64, _F64, _F64]:
-    """For the samples ``rows`` a trait misses: the two forms of their share of ``g_r'g_r``, calls and dosage.
+#: For the samples ``rows`` a trait misses: their genotypes (n_rows, n_variants), missing calls imputed, and per
+#: variant their missing calls and the sum of their observed calls.
+GapRows = Callable[[NDArray[np.intp]], tuple[_F64, NDArray[np.int64], _F64]]
 
-    ``dense`` is ``sum (g - Q Q'g)^2`` over ``rows``, what regenie removes for a
-    variant it keeps dense; ``sparse`` is ``sum g (g - 2 Q Q'g)``, what its
-    sparse-genotype branch removes (it takes ``Q'MQ = I``).
+
+def _block_gap_rows(block: GenoBlock, dosage: _F64, n_obs: NDArray[np.int64]) -> GapRows:
+    """:data:`GapRows` of a prepared block."""
+    def gap_rows(rows: NDArray[np.intp]) -> tuple[_F64, NDArray[np.int64], _F64]:
+        n_samples = block.values.shape[0]
+        g = block.values[rows]
+        position = np.full(n_samples, -1, dtype=np.intp)
+        position[rows] = np.arange(rows.size)
+        hit = position[block.miss_rows] >= 0
+        n_missing = np.bincount(block.miss_cols[hit], minlength=g.shape[1])
+        seen_sum = g.sum(axis=0)
+        if hit.any():
+            cols = block.miss_cols[hit]
+            g[position[block.miss_rows[hit]], cols] = block.imputed(dosage, n_obs)[cols]
+        return g, n_missing, seen_sum
+    return gap_rows
+
+
+def remove_gaps(null: NullModel, sparse: NDArray[np.bool_] | None, gtq: _F64, denom: _F64,
+                calls: NDArray[np.int64], sums: _F64, gap_rows: GapRows) -> None:
+    """Take out of each trait's ``g_r'g_r`` (``denom``), calls and dosage sums its missing samples' share, in place.
+
+    For the samples a trait misses, ``dense`` is ``sum (g - Q Q'g)^2`` over
+    them, what regenie removes for a variant it keeps dense; ``sparse`` is
+    ``sum g (g - 2 Q Q'g)``, what its sparse-genotype branch removes (it takes
+    ``Q'MQ = I``), for the variants flagged in ``sparse``.
     """
-    n_samples = block.values.shape[0]
-    g = block.values[rows]
-    position = np.full(n_samples, -1, dtype=np.intp)
-    position[rows] = np.arange(rows.size)
-    hit = position[block.miss_rows] >= 0
-    n_missing = np.bincount(block.miss_cols[hit], minlength=g.shape[1])
-    seen_sum = g.sum(axis=0)
-    if hit.any():
-        cols = block.miss_cols[hit]
-        g[position[block.miss_rows[hit]], cols] = block.imputed(dosage, n_obs)[cols]
-    fitted = q_rows @ gtq.T
-    dense = np.einsum("ij,ij->j", g - fitted, g - fitted)
-    sparse = np.einsum("ij,ij->j", g, g - 2.0 * fitted)
-    return dense, sparse, (rows.size - n_missing).astype(np.float64), seen_sum
+    flagged = np.zeros(gtq.shape[0], dtype=bool) if sparse is None else sparse
+    for rows, columns in null.gaps:
+        g, n_missing, seen_sum = gap_rows(rows)
+        fitted = null.q[rows] @ gtq.T
+        dense = np.einsum("ij,ij->j", g - fitted, g - fitted)
+        sparse_part = np.einsum("ij,ij->j", g, g - 2.0 * fitted)
+        removed = np.where(flagged, sparse_part, dense)
+        gap_calls = (rows.size - n_missing).astype(np.float64)
+        for col in columns:
+            denom[:, col] -= removed
+            calls[:, col] -= gap_calls.astype(np.int64)
+            sums[:, col] -= seen_sum
 
 
 def sparse_variants(raw: NDArray[np.int8] | _F64, n_genotyped: int, *, count_zeros: bool = False,
@@ -369,15 +392,7 @@ def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, 
     calls = np.repeat(n_obs[:, None], n_pheno, axis=1)
     sums = np.repeat(dosage[:, None], n_pheno, axis=1)
     if null.gaps:
-        if sparse is None:
-            sparse = np.zeros(gg.shape[0], dtype=bool)
-        for rows, columns in null.gaps:
-            dense_part, sparse_part, gap_calls, gap_sum = _gap_terms(block, rows, null.q[rows], gtq, dosage, n_obs)
-            removed = np.where(sparse, sparse_part, dense_part)
-            for col in columns:
-                denom[:, col] -= removed
-                calls[:, col] -= gap_calls.astype(np.int64)
-                sums[:, col] -= gap_sum
+        remove_gaps(null, sparse, gtq, denom, calls, sums, _block_gap_rows(block, dosage, n_obs))
     return finish_stats(gg, sumsq, numer, denom, calls, sums, null, offsets)
 
 

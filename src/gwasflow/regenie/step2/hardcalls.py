@@ -7,18 +7,21 @@ block's float64 copy (80 MB for 10,000 samples x 1,000 variants, written and rea
 count 0 and mean imputation is applied afterwards as a correction of the products, exactly as
 :func:`~gwasflow.regenie.step2.assoc.cross_products` does (its ``M'W`` by a compiled loop too: the GIL
 is held only to set the work up). Sums of squares are ``sum g + 2 (number of
-2s)``. Used when no trait has missing samples (the per-trait sums of regenie's masked samples need the
-block's values: :func:`~gwasflow.regenie.step2.assoc.association_block` does those).
+2s)``. A trait's missing samples are taken out of its sums as there
+(:func:`~gwasflow.regenie.step2.assoc.remove_gaps`), which needs the genotypes only at those samples:
+those few rows are made float.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
-from gwasflow.regenie.step2.assoc import BlockStats, NullModel, Offsets, finish_stats
+from gwasflow.regenie.step2.assoc import BlockStats, NullModel, Offsets, finish_stats, remove_gaps
 
-__all__ = ["association_calls", "warm_kernels"]
+__all__ = ["association_calls", "call_products", "sparse_calls", "warm_kernels"]
 
 _F64 = NDArray[np.float64]
 
@@ -31,10 +34,11 @@ def _padded_weights(weights: _F64) -> _F64:
     return padded
 
 
-def call_products(calls: NDArray[np.int8], weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
+def call_products(calls: NDArray[np.int8], weights: _F64,
+                  ) -> tuple[_F64, _F64, NDArray[np.int64], _F64, NDArray[np.int64]]:
     """``G_imp'weights``, sums of squares of ``G_imp``, calls and dosage sums (as :func:`cross_products`) of
     the int8 ``calls`` (F order, negative = missing), ``G_imp`` the calls with each missing one at its
-    variant's mean."""
+    variant's mean; and the number of 2s of each variant."""
     from gwasflow.regenie.kernels import calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel
 
     calls = np.asfortranarray(calls)
@@ -55,7 +59,7 @@ def call_products(calls: NDArray[np.int8], weights: _F64) -> tuple[_F64, _F64, N
         mean = dosage / np.maximum(n_obs, 1)
         cross += mean[:, None] * missing[:, :weights.shape[1]]
         sumsq = sumsq + n_missing * mean**2
-    return cross, sumsq, n_obs, dosage
+    return cross, sumsq, n_obs, dosage, twos
 
 
 def warm_kernels() -> None:
@@ -68,17 +72,49 @@ def warm_kernels() -> None:
     call_products(calls, weights)
 
 
-def association_calls(calls: NDArray[np.int8], null: NullModel, offsets: Offsets) -> BlockStats:
-    """:func:`~gwasflow.regenie.step2.assoc.association_block` of int8 hard calls, for a null model whose
-    traits miss no sample (``null.gaps`` empty)."""
-    if null.gaps:
-        raise ValueError("association_calls: the traits have missing samples; use association_block")
+def _call_gap_rows(calls: NDArray[np.int8], dosage: _F64, n_obs: NDArray[np.int64],
+                   ) -> Callable[[NDArray[np.intp]], tuple[_F64, NDArray[np.int64], _F64]]:
+    """:data:`~gwasflow.regenie.step2.assoc.GapRows` of int8 calls: the few rows a trait misses, made float."""
+    def gap_rows(rows: NDArray[np.intp]) -> tuple[_F64, NDArray[np.int64], _F64]:
+        sub = calls[rows]
+        missing = sub < 0
+        g: _F64 = np.where(missing, 0.0, sub.astype(np.float64))
+        seen_sum: _F64 = g.sum(axis=0)
+        n_missing = missing.sum(axis=0).astype(np.int64)
+        if missing.any():
+            g = np.where(missing, (dosage / np.maximum(n_obs, 1))[None, :], g)
+        return g, n_missing, seen_sum
+    return gap_rows
+
+
+def sparse_calls(n_samples: int, n_obs: NDArray[np.int64], dosage: _F64, twos: NDArray[np.int64],
+                 n_genotyped: int) -> NDArray[np.bool_]:
+    """:func:`~gwasflow.regenie.step2.assoc.sparse_variants` of hard calls from their counts: a variant is
+    sparse when at most half of the ``n_genotyped`` samples have a non-zero mean-imputed genotype: its 1s and
+    2s, and its missing calls (of ``n_samples`` rows, ``n_obs`` called) unless its mean is 0."""
+    ones = dosage - 2.0 * twos  # exact: sums of small integers
+    nonzero = ones + twos + np.where(dosage == 0.0, 0, n_samples - n_obs)
+    result: NDArray[np.bool_] = nonzero <= 0.5 * n_genotyped
+    return result
+
+
+def association_calls(calls: NDArray[np.int8], null: NullModel, offsets: Offsets, *,
+                      n_genotyped: int | None = None) -> BlockStats:
+    """:func:`~gwasflow.regenie.step2.assoc.association_block` of int8 hard calls (F order, negative =
+    missing); for traits with missing samples, their share is taken out as there, regenie's sparse branch
+    (:func:`sparse_calls`, over ``n_genotyped`` samples) chosen from the counts of the calls."""
     k = null.q.shape[1]
     n_pheno = null.y.shape[1]
-    cross, sumsq, n_obs, dosage = call_products(calls, offsets.weights)
+    cross, sumsq, n_obs, dosage, twos = call_products(calls, offsets.weights)
     gtq = cross[:, 1:1 + k]
     gg = sumsq - np.einsum("ij,ij->i", gtq, gtq)
     numer = cross[:, 1 + k:] - gtq @ offsets.qte
-    return finish_stats(gg, sumsq, numer, np.repeat(gg[:, None], n_pheno, axis=1),
-                        np.repeat(n_obs[:, None], n_pheno, axis=1), np.repeat(dosage[:, None], n_pheno, axis=1),
-                        null, offsets)
+    denom = np.repeat(gg[:, None], n_pheno, axis=1)
+    counts = np.repeat(n_obs[:, None], n_pheno, axis=1)
+    sums = np.repeat(dosage[:, None], n_pheno, axis=1)
+    if null.gaps:
+        if n_genotyped is None:
+            raise ValueError("association_calls: traits with missing samples need n_genotyped")
+        sparse = sparse_calls(calls.shape[0], n_obs, dosage, twos, n_genotyped)
+        remove_gaps(null, sparse, gtq, denom, counts, sums, _call_gap_rows(calls, dosage, n_obs))
+    return finish_stats(gg, sumsq, numer, denom, counts, sums, null, offsets)

@@ -230,7 +230,8 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
     strings = variant_strings(ctx.source.variants, block)
     result = BlockResult(texts=[""] * ctx.n_phenotypes)
     sparse = None  # only binary traits and quantitative traits with missing values read regenie's sparse rule
-    if ctx.opts.bt or any(state.null is not None and state.null.gaps for state in ctx.states):
+    hard_qt = raw.dtype == np.int8 and not ctx.opts.bt  # association_calls flags them from its own counts
+    if ctx.opts.bt or (not hard_qt and any(state.null is not None and state.null.gaps for state in ctx.states)):
         sparse = sparse_variants(raw, ctx.n_genotyped, count_zeros=bool(ctx.opts.pgen), flip=ctx.opts.bt)
     # regenie imputes a missing call by the mean over all analysed samples, and for binary traits counts the
     # minor allele (its sparse-genotype score depends on the allele counted)
@@ -259,9 +260,9 @@ def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.i
     """The tests of one group of phenotypes on the block ``raw`` (all analysed samples), and the prepared
     block they read (None when the tests read the int8 calls themselves)."""
     model = ctx.offsets(state, chrom)
-    if raw.dtype == np.int8 and state.null is not None and not state.null.gaps and isinstance(model, Offsets):
-        # quantitative traits missing no sample, on hard calls: the products straight from the int8 calls
-        return association_calls(raw.view(np.int8), state.null, model), None
+    if raw.dtype == np.int8 and state.null is not None and isinstance(model, Offsets):
+        # quantitative traits on hard calls: the products straight from the int8 calls
+        return association_calls(raw.view(np.int8), state.null, model, n_genotyped=ctx.n_genotyped), None
     rows = state.group.rows
     sub = raw if rows is None else raw[rows]
     geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
