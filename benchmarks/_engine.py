@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Measured", "PairedRound", "find_regenie", "paired_round", "report_rounds", "run_engine",
-           "run_regenie"]
+__all__ = ["Measured", "PairedRound", "block_phase", "find_regenie", "paired_round", "report_rounds",
+           "run_engine", "run_regenie"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,22 @@ def paired_round(flags: list[str], out: Path, threads: int, regenie: Path | None
     ours = Measured(*run_engine([*flags, "--out", f"{out}_ours"], threads))
     theirs = run_regenie(regenie, [*flags, "--out", f"{out}_regenie"], threads) if regenie else None
     return PairedRound(ours, theirs)
+
+
+def block_phase(label: str, flags: list[str], out: Path, threads: int, rounds: list[PairedRound], first_id: str,
+                n_variants: int) -> float:
+    """The built-in engine's block phase: the median wall time of ``rounds`` less the median of 3 runs testing one
+    variant (``--extract`` of ``first_id``: start-up, inputs, numba's first call, the result files); prints it
+    with the variants per second it gives, and returns it. Thread counts are compared on this: the start-up
+    runs on one core whatever ``--threads`` says."""
+    listed = out.with_name(f"{out.name}_first.txt")
+    listed.write_text(first_id + "\n")
+    fixed = statistics.median(run_engine([*flags, "--extract", str(listed), "--out", f"{out}_first"], threads)[0]
+                              for _ in range(3))
+    phase = statistics.median(r.ours.wall for r in rounds) - fixed
+    print(f"{label} block phase: {phase:.2f} s ({n_variants / phase:,.0f} variants/s; start-up and one variant "
+          f"{fixed:.2f} s)", flush=True)
+    return phase
 
 
 def _line(label: str, run: PairedRound) -> str:

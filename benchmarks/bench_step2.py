@@ -15,6 +15,7 @@ phenotype tests per second.
     python benchmarks/bench_step2.py --keep /tmp/b50k --repeat 3     # simulate once into /tmp/b50k, 3 runs each
     python benchmarks/bench_step2.py --keep /tmp/b50k --reuse        # reuse a simulated folder
     python benchmarks/bench_step2.py --variants 200000 --threads 2    # peak RSS stays flat in the variants
+    python benchmarks/bench_step2.py --keep /tmp/b20k --reuse --repeat 3 --block-phase   # thread scaling of the blocks
 
 With ``--repeat N`` each thread count runs N paired rounds and the medians are
 printed: the machine is shared, so single runs are noisy.
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _engine import find_regenie, paired_round, report_rounds
+from _engine import block_phase, find_regenie, paired_round, report_rounds
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +45,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
     parser.add_argument("--reuse", action="store_true", help="with --keep: use the cohort already there")
     parser.add_argument("--repeat", type=int, default=1, help="runs per thread count (best and spread printed)")
+    parser.add_argument("--block-phase", action="store_true",
+                        help="also time one variant, and print the block phase (median wall - that) per thread count")
     parser.add_argument("--simulate-only", type=Path, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -99,6 +102,14 @@ def step2_flags(folder: Path, threads: int, bsize: int) -> list[str]:
             "--threads", str(threads)]
 
 
+def print_scaling(phases: dict[int, float]) -> None:
+    """The block phase's throughput with N threads against 1 thread, for each N measured."""
+    if 1 in phases:
+        for threads, phase in sorted(phases.items()):
+            if threads > 1:
+                print(f"block phase with {threads} threads: {phases[1] / phase:.2f}x the 1-thread throughput")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.simulate_only is not None:
@@ -123,12 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         regenie = find_regenie()
         if regenie is None:
             print("(no real regenie binary found: built-in engine only)")
+        phases = {}
+        first_id = (folder / "cohort.bim").open().readline().split()[1]
         for threads in (int(t) for t in args.threads.split(",")):
             flags = step2_flags(folder, threads, args.bsize)
             rounds = [paired_round(flags, folder / f"t{threads}", threads, regenie) for _ in range(args.repeat)]
             report_rounds(f"bed threads {threads}", rounds)
             best = min(r.ours.wall for r in rounds)
             print(f"bed threads {threads}: built-in best {best:.2f} s, tests/s={tests / best:,.0f}")
+            if args.block_phase:
+                phases[threads] = block_phase(f"bed threads {threads}", flags, folder / f"t{threads}", threads,
+                                              rounds, first_id, n_variants)
+        print_scaling(phases)
     finally:
         if context is not None:
             context.cleanup()

@@ -11,6 +11,8 @@ rounds (this machine's speed drifts by 10-25%).
     python benchmarks/bench_step2_bgen.py                                   # 10,000 x 50,000, 4 files
     python benchmarks/bench_step2_bgen.py --bits 8 --compression zlib --rounds 3
     python benchmarks/bench_step2_bgen.py --keep /tmp/bgen50k --reuse --threads 1,2
+    python benchmarks/bench_step2_bgen.py --keep /tmp/bgen50k --reuse --bits 8 --compression zlib --threads 1,2 \
+        --rounds 3 --block-phase                                         # thread scaling of the blocks
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from _engine import find_regenie, paired_round, report_rounds
+from _engine import block_phase, find_regenie, paired_round, report_rounds
+from bench_step2 import print_scaling
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -39,6 +42,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
     parser.add_argument("--reuse", action="store_true", help="with --keep: use the files already there")
+    parser.add_argument("--block-phase", action="store_true",
+                        help="also time one variant, and print the block phase (median wall - that) per thread count")
     parser.add_argument("--simulate-only", type=Path, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 simulate_in_child(folder, args, bits, compression)
                 print(f"simulated {args.samples} x {args.variants} BGEN ({bits}-bit, {compression}) "
                       f"in {time.perf_counter() - start:.1f} s ({folder})")
+            phases = {}
             for threads in (int(t) for t in args.threads.split(",")):
                 flags = ["--step", "2", "--bgen", str(path), "--sample", str(folder / "cohort.sample"),
                          "--phenoFile", str(folder / "pheno.txt"), "--covarFile", str(folder / "covar.txt"),
@@ -130,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                 out = folder / f"{path.stem}_t{threads}"
                 rounds = [paired_round(flags, out, threads, regenie) for _ in range(args.rounds)]
                 report_rounds(f"{bits}-bit {compression} threads {threads}", rounds)
+                if args.block_phase:  # the simulated variants are named v0, v1, ...
+                    phases[threads] = block_phase(f"{bits}-bit {compression} threads {threads}", flags, out, threads,
+                                                  rounds, "v0", args.variants)
+            print_scaling(phases)
     if context is not None:
         context.cleanup()
     return 0

@@ -9,6 +9,7 @@ Prints both programs' wall and CPU times, peak RSS and the ratios, per round and
     python benchmarks/bench_step2_pgen.py                                   # 10,000 x 50,000
     python benchmarks/bench_step2_pgen.py --variants 20000 --rounds 3 --threads 1,2
     python benchmarks/bench_step2_pgen.py --keep /tmp/pgen50k --reuse
+    python benchmarks/bench_step2_pgen.py --keep /tmp/pgen20k --reuse --threads 1,2 --rounds 3 --block-phase
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _engine import find_regenie, paired_round, report_rounds
+from _engine import block_phase, find_regenie, paired_round, report_rounds
+from bench_step2 import print_scaling
 from bench_step2_bgen import simulate_in_child
 
 
@@ -34,6 +36,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--keep", type=Path, default=None, help="simulate into this folder and keep it")
     parser.add_argument("--reuse", action="store_true", help="with --keep: use the files already there")
+    parser.add_argument("--block-phase", action="store_true",
+                        help="also time one variant, and print the block phase (median wall - that) per thread count")
     return parser.parse_args(argv)
 
 
@@ -63,12 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     regenie = find_regenie()
     if regenie is None:
         print("(no real regenie binary found: built-in engine only)")
+    phases = {}
+    n_variants = sum(1 for line in prefix.with_suffix(".pvar").open() if not line.startswith("#"))
     for threads in (int(t) for t in args.threads.split(",")):
         flags = ["--step", "2", "--pgen", str(prefix), "--phenoFile", str(folder / "pheno.txt"),
                  "--covarFile", str(folder / "covar.txt"), "--ignore-pred", "--bsize", "1000",
                  "--threads", str(threads)]
         rounds = [paired_round(flags, folder / f"pgen_t{threads}", threads, regenie) for _ in range(args.rounds)]
         report_rounds(f"pgen dosages threads {threads}", rounds)
+        if args.block_phase:  # the simulated variants are named v0, v1, ...
+            phases[threads] = block_phase(f"pgen dosages threads {threads}", flags, folder / f"pgen_t{threads}",
+                                          threads, rounds, "v0", n_variants)
+    print_scaling(phases)
     if context is not None:
         context.cleanup()
     return 0

@@ -80,3 +80,110 @@ def test_chi2_1_logsf__matches_scipy_and_does_not_underflow() -> None:
     x = np.array([0.0, 0.1, 3.84, 30.0, 300.0])
     np.testing.assert_allclose(chi2_1_logsf(x), chi2.logsf(x, 1), rtol=1e-12, atol=1e-300)
     assert -chi2_1_logsf(np.array([1e5]))[0] / np.log(10) == pytest.approx(21717.4, rel=1e-4)
+
+
+def test_chi2_1_logsf__equals_scipys_log_ndtr_form_over_the_whole_range() -> None:
+    from scipy.special import log_ndtr
+
+    x = np.concatenate([np.logspace(-3, 6.5, 300_001), [799.99, 800.0, 800.01]])  # the series takes over at 800
+    got = chi2_1_logsf(x)
+    want = np.log(2.0) + log_ndtr(-np.sqrt(x))
+    np.testing.assert_allclose(got, want, rtol=2e-13, atol=0)
+    tiny = np.array([1e-12, 1e-8])  # log(1 - p) for p near 0: scipy's ln 2 + log_ndtr loses digits there
+    np.testing.assert_allclose(chi2_1_logsf(tiny), np.log1p(-chi2.cdf(tiny, 1)), rtol=1e-14)
+    edge = chi2_1_logsf(np.array([0.0, np.nan, np.inf]))
+    assert edge[0] == 0.0 and np.isnan(edge[1]) and edge[2] == -np.inf
+    assert chi2_1_logsf(np.zeros((3, 2))).shape == (3, 2)
+
+
+def test_missing_sums__is_the_missing_indicator_times_the_weights() -> None:
+    from gwasflow.regenie.step2.assoc import genotype_block, missing_sums
+
+    rng = np.random.default_rng(4)
+    raw = rng.integers(0, 3, (300, 50)).astype(np.int8)
+    raw[rng.random(raw.shape) < 0.04] = -127
+    raw[:, [0, 7, 49]] = 1  # no missing call in the first, a middle and the last variant
+    weights = rng.normal(size=(300, 6))
+    got = missing_sums(genotype_block(raw), weights)
+    np.testing.assert_allclose(got, (raw < 0).astype(float).T @ weights, rtol=1e-13, atol=1e-13)
+    assert (got[[0, 7, 49]] == 0.0).all()
+
+
+def test_run_step2__quantitative_traits_import_no_scipy_special() -> None:
+    """scipy.special costs 0.1 s of every run's start; only binary traits' corrections need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import gwasflow.regenie.step2.run, gwasflow.regenie.step2.assoc; "
+            "print('scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_association_calls__equals_association_block_on_the_same_hard_calls() -> None:
+    from gwasflow.regenie.step2.assoc import genotype_block
+    from gwasflow.regenie.step2.hardcalls import association_calls
+
+    rng = np.random.default_rng(12)
+    n = 500
+    calls = rng.integers(0, 3, (n, 41)).astype(np.int8)  # an odd number: the last variant is tested alone
+    calls[rng.random(calls.shape) < 0.05] = -127
+    calls[:, 3] = 1  # constant: NA
+    calls[:, 4] = -127  # every call missing: NA
+    calls[:, 5] = np.where(rng.random(n) < 0.5, -127, 2)  # missing calls and a constant otherwise
+    calls = np.asfortranarray(calls)
+    covariates = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    null = fit_null(covariates, rng.normal(size=(n, 3)), ["a", "b", "c"])
+    offsets = make_offsets(null, 0.1 * rng.normal(size=(n, 3)))
+    want = association_block(genotype_block(calls), null, offsets)
+    got = association_calls(calls, null, offsets)
+    np.testing.assert_array_equal(got.n_obs, want.n_obs)
+    for name in ("dosage_sum", "beta", "se", "chisq", "log10p"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=1e-12, err_msg=name)
+    assert np.isnan(got.beta[[3, 4, 5]]).all() and np.isfinite(got.beta[[0, 1, 2, 6]]).all()
+
+
+def test_association_calls__traits_with_missing_samples_as_association_block() -> None:
+    """Per-trait missing phenotypes (two patterns) and regenie's sparse branch for some variants."""
+    from gwasflow.regenie.step2.assoc import genotype_block, sparse_variants
+    from gwasflow.regenie.step2.hardcalls import association_calls, call_products, sparse_calls
+
+    rng = np.random.default_rng(21)
+    n = 400
+    calls = rng.integers(0, 3, (n, 25)).astype(np.int8)
+    calls[rng.random(calls.shape) < 0.05] = -127
+    calls = np.asfortranarray(calls)
+    phenotypes = rng.normal(size=(n, 3))
+    phenotypes[rng.random(n) < 0.1, 1] = np.nan
+    phenotypes[rng.random(n) < 0.05, 2] = np.nan
+    null = fit_null(np.column_stack([np.ones(n), rng.normal(size=n)]), phenotypes, ["a", "b", "c"])
+    assert len(null.gaps) == 2
+    offsets = make_offsets(null, 0.1 * rng.normal(size=(n, 3)))
+    calls[:, :6] = np.where(rng.random((n, 6)) < 0.9, 0, calls[:, :6])  # rare variants: regenie keeps them sparse
+    calls[:, 6] = 0  # every call 0: mean 0
+    sparse = sparse_variants(calls, n + 20)  # 20 genotyped samples not analysed
+    assert 6 <= sparse.sum() < 25
+    want = association_block(genotype_block(calls), null, offsets, sparse)
+    got = association_calls(calls, null, offsets, n_genotyped=n + 20)
+    np.testing.assert_array_equal(got.n_obs, want.n_obs)
+    for name in ("dosage_sum", "beta", "se", "chisq", "log10p"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=1e-12, err_msg=name)
+    assert not np.array_equal(got.n_obs[:, 0], got.n_obs[:, 1]), "the traits' counts differ"
+    _, _, n_obs, dosage, twos = call_products(calls, np.ones((n, 1)))
+    np.testing.assert_array_equal(sparse_calls(n, n_obs, dosage, twos, n + 20), sparse)
+
+
+def test_warm_kernels__loads_the_signatures_a_real_block_uses() -> None:
+    """The warm-up is worth its thread only if a block's call then finds its compiled loop already loaded."""
+    from gwasflow.regenie.kernels import calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel
+    from gwasflow.regenie.step2.hardcalls import association_calls, warm_kernels
+
+    warm_kernels()
+    loaded = [len(k.signatures) for k in (calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel)]
+    rng = np.random.default_rng(3)
+    calls = rng.integers(0, 3, (200, 30)).astype(np.int8)
+    calls[rng.random(calls.shape) < 0.05] = -127
+    null = fit_null(np.column_stack([np.ones(200), rng.normal(size=200)]), rng.normal(size=(200, 3)), ["a", "b", "c"])
+    association_calls(np.asfortranarray(calls), null, make_offsets(null, None))
+    after = [len(k.signatures) for k in (calls_weighted_kernel, hard_call_scan_kernel, missing_weighted_kernel)]
+    assert after == loaded and min(loaded) >= 1

@@ -80,3 +80,28 @@ def test_read_block_info__truncated_file_names_the_variant(tmp_path: Path) -> No
     np.testing.assert_array_equal(bgen.read_block(np.arange(4, dtype=np.intp)), whole)
     with pytest.raises(EngineInputError, match=r"variant v4: the file ends inside its genotype block"):
         bgen.read_block(np.arange(6, dtype=np.intp))
+
+
+@pytest.mark.parametrize("compression", [1, 2])
+def test_inflate_all__the_compiled_loop_gives_ctypes_bytes_and_names_the_bad_block(compression: int) -> None:
+    rng = np.random.default_rng(7)
+    payloads = [rng.integers(0, 3, int(size)).astype(np.uint8).tobytes() for size in rng.integers(1, 4000, 40)]
+    packed = [_COMPRESS[compression](p) for p in payloads]
+    src = np.frombuffer(b"".join(packed), dtype=np.uint8).copy()
+    src_stops = np.cumsum([len(p) for p in packed]).astype(np.int64)
+    src_starts = src_stops - np.array([len(p) for p in packed], dtype=np.int64)
+    sizes = np.array([len(p) for p in payloads], dtype=np.int64)
+    dst_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    out = {}
+    for compiled in (True, False):
+        inflater = Inflater(compression, compiled=compiled)
+        dst = np.zeros(int(sizes.sum()), dtype=np.uint8)
+        inflater.inflate_all(src, src_starts, src_stops, dst, dst_starts, sizes)
+        out[compiled] = dst.tobytes()
+    assert out[True] == out[False] == b"".join(payloads)
+    wrong = sizes.copy()
+    wrong[23] += 1  # block 23 says one byte more than it holds
+    dst = np.zeros(int(wrong.sum()) + 1, dtype=np.uint8)
+    with pytest.raises(InflateError) as caught:
+        Inflater(compression).inflate_all(src, src_starts, src_stops, dst, dst_starts, wrong)
+    assert caught.value.index == 23

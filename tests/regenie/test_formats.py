@@ -146,3 +146,36 @@ def test_info_score__one_for_hard_calls_and_impute_formula_otherwise() -> None:
     assert got[0] == pytest.approx(1 - 1.0 / (2 * 4 * 0.5 * 0.5))
     assert got[1] == 1.0  # monomorphic
     assert np.isnan(got[2])  # nobody called
+
+
+@pytest.mark.parametrize("ref_first", [False, True])
+@pytest.mark.parametrize("n_samples", [8, 13])  # whole bytes, and a last byte with 1 sample
+def test_read_raw__bed_calls_equal_bed_readers(tmp_path: Path, ref_first: bool, n_samples: int) -> None:
+    from bed_reader import open_bed
+
+    from gwasflow.regenie.io.bed import open_bed_file
+
+    rng = np.random.default_rng(n_samples)
+    dosage = rng.integers(0, 3, (n_samples, 30)).astype(float)
+    dosage[rng.random(dosage.shape) < 0.1] = np.nan
+    write_bed(tmp_path / "g", dosage, ["1"] * 30, list(range(1, 31)))
+    ours = open_bed_file(str(tmp_path / "g"), ref_first=ref_first)
+    theirs = open_bed(tmp_path / "g.bed", count_A1=not ref_first)
+    for variants, samples in [(np.arange(30), None), (np.array([29, 0, 4, 4]), np.array([1, 2, n_samples - 1]))]:
+        got = ours.read_raw(variants, samples)
+        want = theirs.read((slice(None) if samples is None else samples, variants), dtype="int8", order="F")
+        assert got.flags.f_contiguous and got.dtype == np.int8
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.where(got < 0, np.nan, got), ours.read_block(variants, samples))
+
+
+def test_open_bed_file__refuses_a_sample_major_bed(tmp_path: Path) -> None:
+    from gwasflow.errors import EngineInputError
+    from gwasflow.regenie.io.bed import open_bed_file
+
+    write_bed(tmp_path / "g", np.ones((4, 2)), ["1", "1"], [1, 2])
+    data = bytearray((tmp_path / "g.bed").read_bytes())
+    data[2] = 0  # PLINK 1's individual-major mode
+    (tmp_path / "g.bed").write_bytes(bytes(data))
+    with pytest.raises(EngineInputError, match=r"g\.bed: not a variant-major PLINK \.bed"):
+        open_bed_file(str(tmp_path / "g"))

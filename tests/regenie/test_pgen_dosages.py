@@ -80,18 +80,6 @@ def test_read_block__threads_read_at_once_with_their_own_readers(dosage_pgen: Pa
     np.testing.assert_array_equal(np.hstack([got[0], got[1], got[2]]), want)
 
 
-def _drop_info(prefix: Path, names: list[str]) -> Path:
-    """A copy of regenie's result files without their INFO column (regenie v4.1.2 prints MaCH's Rsq for PGEN
-    dosages; the built-in engine prints INFO for BGEN only), under a new prefix."""
-    out = Path(f"{prefix}_noinfo")
-    for name in names:
-        rows = [line.split() for line in Path(f"{prefix}_{name}.regenie").read_text().splitlines()]
-        at = rows[0].index("INFO")
-        Path(f"{out}_{name}.regenie").write_text("".join(" ".join(r[:at] + r[at + 1:]) + "\n" for r in rows))
-    Path(f"{out}.log").write_text(Path(f"{prefix}.log").read_text())
-    return out
-
-
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_step2__pgen_dosages_match_the_real_regenie(dosage_pgen: Path, tmp_path: Path, threads: str) -> None:
     from tests.regenie.differential.compare import compare_step2, run_both
@@ -99,7 +87,63 @@ def test_step2__pgen_dosages_match_the_real_regenie(dosage_pgen: Path, tmp_path:
     flags = ["--step", "2", "--pgen", str(dosage_pgen / "g"), "--phenoFile", str(dosage_pgen / "pheno.txt"),
              "--bsize", "16", "--ignore-pred", "--minMAC", "1", "--threads", threads]
     ours, theirs = run_both(flags, tmp_path, "pgen")
-    diff = compare_step2(ours, _drop_info(theirs, ["y1", "y2"]), ["y1", "y2"])
+    diff = compare_step2(ours, theirs, ["y1", "y2"])
     assert not diff.mismatches, diff.mismatches[:5]
     assert diff.rows == 120 and diff.last_digit <= 2
     assert diff.beta_rel <= 1e-5 and diff.se_rel <= 1e-5 and diff.log10p_abs <= 1e-4
+
+
+def test_step2__pgen_info_per_trait_and_min_info_match_the_real_regenie(dosage_pgen: Path, tmp_path: Path) -> None:
+    """MaCH's Rsq over each trait's own samples (y2 misses a fifth of them) and ``--minINFO`` on it."""
+    from tests.regenie.differential.compare import compare_step2, run_both
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(0, 1, (300, 2))
+    rows = "".join(f"F{i} S{i} {a:.6f} {'NA' if i % 5 == 2 else f'{b:.6f}'}\n" for i, (a, b) in enumerate(values))
+    (tmp_path / "pheno.txt").write_text("FID IID y1 y2\n" + rows)
+    flags = ["--step", "2", "--pgen", str(dosage_pgen / "g"), "--phenoFile", str(tmp_path / "pheno.txt"),
+             "--bsize", "16", "--ignore-pred", "--minMAC", "1", "--minINFO", "0.455"]
+    ours, theirs = run_both(flags, tmp_path, "pgen_info")
+    diff = compare_step2(ours, theirs, ["y1", "y2"])
+    assert not diff.mismatches, diff.mismatches[:5]
+    assert 20 <= diff.rows < 120, "--minINFO 0.455 (about the median INFO) leaves some tests out, not all"
+    assert diff.last_digit <= 2 and diff.beta_rel <= 1e-5 and diff.log10p_abs <= 1e-4
+    header = Path(f"{ours}_y2.regenie").read_text().splitlines()[0].split()
+    assert header[5:8] == ["A1FREQ", "INFO", "N"]
+
+
+@pytest.mark.parametrize(("dosages", "want"), [("dosage-freq=0.3", True), ("", False)])
+def test_pgen_has_dosages__reads_the_header_over_two_variant_blocks(tmp_path: Path, dosages: str,
+                                                                    want: bool) -> None:
+    """plink2's dummy files of 70,000 variants: the header lists record types in two blocks of 2^16."""
+    from gwasflow.regenie.io.pgen import pgen_has_dosages
+
+    plink2 = shutil.which("plink2")
+    if plink2 is None:
+        raise FileNotFoundError("plink2 not on PATH: .ci/run installs it (apt-get install plink2)")
+    subprocess.run([plink2, "--dummy", "20", "70000", *([dosages] if dosages else []), "--make-pgen",
+                    "--out", str(tmp_path / "d")], check=True, capture_output=True)
+    assert pgen_has_dosages(tmp_path / "d.pgen") is want
+    assert open_pgen_file(str(tmp_path / "d")).has_info is want
+
+
+def test_step2__hard_call_pgen_has_no_info_column_as_in_regenie(tmp_path: Path) -> None:
+    from tests.regenie.differential.compare import compare_step2, run_both
+
+    plink2 = shutil.which("plink2")
+    if plink2 is None:
+        raise FileNotFoundError("plink2 not on PATH: .ci/run installs it (apt-get install plink2)")
+    subprocess.run([plink2, "--dummy", "200", "40", "--make-pgen", "--out", str(tmp_path / "h")], check=True,
+                   capture_output=True)
+    ids = [line.split()[0] for line in (tmp_path / "h.psam").read_text().splitlines()[1:]]
+    # regenie v4.1.2 wants a #FID column in the .psam
+    (tmp_path / "h.psam").write_text("#FID\tIID\tSEX\n" + "".join(f"{s}\t{s}\tNA\n" for s in ids))
+    rng = np.random.default_rng(8)
+    (tmp_path / "pheno.txt").write_text("FID IID y1\n" + "".join(f"{s} {s} {v:.6f}\n" for s, v in
+                                                                 zip(ids, rng.normal(size=len(ids)), strict=True)))
+    flags = ["--step", "2", "--pgen", str(tmp_path / "h"), "--phenoFile", str(tmp_path / "pheno.txt"),
+             "--bsize", "8", "--ignore-pred", "--minMAC", "1"]
+    ours, theirs = run_both(flags, tmp_path, "pgen_hard")
+    diff = compare_step2(ours, theirs, ["y1"])
+    assert not diff.mismatches, diff.mismatches[:5]
+    assert diff.rows > 0 and "INFO" not in Path(f"{ours}_y1.regenie").read_text().splitlines()[0].split()

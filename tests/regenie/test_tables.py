@@ -11,6 +11,7 @@ listed as covariate; tested in ``tests/spec/test_traits.py``) is not the reader'
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,44 @@ def test_validate__reads_a_remote_table_as_the_engine_reads_a_local_copy(aws_end
             assert problems == [] and error is None
         else:
             assert problems[0].line == want[0] and error == f"{local}: line {want[0]}: {problems[0].message}"
+
+
+_CELLS = ["1", "-0", "+.5", "5.", "1E5", ".5e-1", "2e-3", "1e", "e5", "--1", "1.2.3", "+-1", "1-2", ".", "NA",
+          "1e309", "inf", "1_0", "0x1"]
+
+
+def _column_verdict(texts: list[str]) -> tuple[list[float], list[str]]:
+    from gwasflow.regenie.io.tables import Scan, numeric_column
+
+    scan = Scan("t.txt", ["FID", "IID", "Y"], [(k + 2, [str(k), str(k), t]) for k, t in enumerate(texts)], [])
+    values, issues = numeric_column(scan, 2)
+    return values, [issue.text("t.txt") for issue in issues]
+
+
+@pytest.mark.parametrize("cell", _CELLS)
+def test_numeric_column__reads_each_cell_as_parse_number_does(cell: str) -> None:
+    plain = ["0.25", "-3", "1e-2"] * 50  # the column's fast path takes these; one other cell decides
+    values, issues = _column_verdict([*plain, cell])
+    try:
+        want = parse_number(cell)
+    except ValueError as exc:
+        message = f"t.txt: line {len(plain) + 2}: column 'Y' value '{cell}' {exc}"
+        assert values[-1] != values[-1] and issues == [message]
+    else:
+        assert issues == [] and (values[-1] == want or (want != want and values[-1] != values[-1]))
+    assert values[:-1] == [parse_number(t) for t in plain]
+
+
+def test_read_table__a_file_rewritten_is_read_again(tmp_path: Path) -> None:
+    table = tmp_path / "p.txt"
+    table.write_text(H + "1 1 0.5 1\n")
+    assert read_table(str(table), None, flag="--phenoFile").values.tolist() == [[0.5, 1.0]]
+    table.write_text(H + "1 1 0.7 1\n")  # the same size: only the bytes say it changed
+    assert read_table(str(table), None, flag="--phenoFile").values.tolist() == [[0.7, 1.0]]
+    assert read_header(str(table), flag="--phenoFile") == ["Y1", "Y2"]
+
+
+def test_split_fields__tabs_and_spaces_mixed_or_alone() -> None:
+    for line in ["a b c", "a\tb\tc", "a\tb c", "a  b", "a\t\tb", "a b\t", "\ta", "a", ""]:
+        trimmed = line[:-1] if line and line[-1] in "\t " else line
+        assert split_fields(line) == re.split(r"[\t ]", trimmed)

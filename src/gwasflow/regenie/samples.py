@@ -26,7 +26,14 @@ from numpy.typing import NDArray
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.io.genotypes import GenotypeSource
 from gwasflow.regenie.io.lists import read_sample_list
-from gwasflow.regenie.io.tables import SampleTable, TextTable, read_header, read_table, read_text_table
+from gwasflow.regenie.io.tables import (
+    SampleTable,
+    TextTable,
+    forget_scans,
+    read_header,
+    read_table,
+    read_text_table,
+)
 from gwasflow.regenie.options import Options
 
 __all__ = ["Analysis", "load_analysis"]
@@ -175,6 +182,7 @@ def load_analysis(opts: Options, source: GenotypeSource) -> Analysis:
             + (f" and {opts.covar_file}" if opts.covar_file else "")
             + " with complete covariates" + (" (after --keep/--remove)" if opts.keep or opts.remove else "")
         )
+    forget_scans()
     prow = _rows(pheno, [fam_keys[i] for i in fam_index])
     dummies, dummy_names = _dummies(cov, fam_index, opts.max_cat_levels)
     intercept = np.ones((fam_index.size, 1))

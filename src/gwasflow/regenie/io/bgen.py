@@ -272,6 +272,12 @@ class BgenFile:
                    ) -> NDArray[np.float64]:
         return self.read_block_info(variant_index, sample_index)[0]
 
+    @staticmethod
+    def info_score(variance_sums: NDArray[np.float64], dosage_sums: NDArray[np.float64],
+                   n_called: NDArray[np.float64] | NDArray[np.int64]) -> NDArray[np.float64]:
+        """IMPUTE's information score (:func:`info_scores`)."""
+        return info_scores(variance_sums, dosage_sums, n_called)
+
 
 
 

@@ -57,8 +57,14 @@ class GenotypeSource(Protocol):
         dosages are written into its first columns and the result is a view of it.
 
         With the observed-sample masks of the traits as ``weights``, the INFO score of each trait follows
-        (:func:`gwasflow.regenie.io.bgen.info_scores`), over its own samples, as in regenie.
+        (:meth:`info_score`), over its own samples, as in regenie.
         """
+        ...
+
+    def info_score(self, sums: NDArray[np.float64], dosage_sums: NDArray[np.float64],
+                   n_called: NDArray[np.float64] | NDArray[np.int64]) -> NDArray[np.float64]:
+        """The INFO score regenie prints for this format from :meth:`read_block_info`'s sums, the dosage sums
+        and the numbers of called samples: IMPUTE's info for BGEN, MaCH's Rsq for PGEN dosages."""
         ...
 
 

@@ -107,13 +107,17 @@ class Inflater:
     """Decompresses blocks of one BGEN compression (0 none, 1 zlib, 2 zstd) into numpy buffers.
 
     ``native=False`` uses the Python packages' own functions even where the
-    native libraries are there (the two paths give the same bytes).
+    native libraries are there (the two paths give the same bytes). With a
+    native library, :meth:`inflate_all` calls it from a compiled loop
+    (:func:`gwasflow.regenie.kernels.inflate_blocks_kernel`), or through
+    :mod:`ctypes` block by block with ``compiled=False``.
     """
 
-    def __init__(self, compression: int, *, native: bool = True):
+    def __init__(self, compression: int, *, native: bool = True, compiled: bool = True):
         self.compression = compression
         self._lib = _library(compression) if native else None
         self._state: int | None = None
+        self._function: int | None = None  # the library function's address, for the compiled loop
         self._python: Callable[[memoryview, int], bytes] | None = None
         if self._lib is not None and compression == 1:
             self._state = self._lib.libdeflate_alloc_decompressor()
@@ -127,6 +131,9 @@ class Inflater:
             self._python = _python_zstd()
         if self._lib is not None and not self._state:
             raise MemoryError("cannot allocate a decompressor")
+        if self._lib is not None and compiled:
+            name = "libdeflate_zlib_decompress" if compression == 1 else "ZSTD_decompressDCtx"
+            self._function = ctypes.cast(getattr(self._lib, name), ctypes.c_void_p).value
 
     @property
     def native(self) -> bool:
@@ -178,6 +185,9 @@ class Inflater:
                 except InflateError as exc:
                     raise InflateError(str(exc), k) from None
             return
+        if self._function is not None:
+            self._inflate_compiled(src, src_starts, src_stops, dst, dst_starts, sizes)
+            return
         src_addr = src.ctypes.data
         dst_addr = dst.ctypes.data
         state = self._state
@@ -196,6 +206,26 @@ class Inflater:
                 message = lib.ZSTD_getErrorName(got).decode(errors="replace") if lib.ZSTD_isError(got) \
                     else f"block is {got} bytes, its header says {size}"
                 raise InflateError(message, k)
+
+    def _inflate_compiled(self, src: _U8, src_starts: NDArray[np.int64], src_stops: NDArray[np.int64], dst: _U8,
+                          dst_starts: NDArray[np.int64], sizes: NDArray[np.int64]) -> None:
+        """:meth:`inflate_all` by one compiled loop that calls the library itself (the GIL released once for
+        all the blocks); a block that fails is decompressed again by :meth:`inflate`, for its message."""
+        from gwasflow.regenie.kernels import inflate_blocks_kernel
+
+        assert self._function is not None and self._state is not None
+        bad = inflate_blocks_kernel(self.compression == 2, self._function, self._state, src,
+                                    np.ascontiguousarray(src_starts, dtype=np.int64),
+                                    np.ascontiguousarray(src_stops, dtype=np.int64), dst,
+                                    np.ascontiguousarray(dst_starts, dtype=np.int64),
+                                    np.ascontiguousarray(sizes, dtype=np.int64))
+        if bad:
+            k = bad - 1
+            try:
+                self.inflate(src, int(src_starts[k]), int(src_stops[k]), dst, int(dst_starts[k]), int(sizes[k]))
+            except InflateError as exc:
+                raise InflateError(str(exc), k) from None
+            raise InflateError("decompression failed", k)
 
     def _inflate_python(self, src: _U8, start: int, stop: int, dst: _U8, at: int, size: int) -> None:
         assert self._python is not None

@@ -3,7 +3,11 @@
 regenie tests the ALT allele of a .pgen: ALLELE0 is the .pvar's REF and
 ALLELE1 its ALT, and the dosage read is the ALT dosage (pgenlib
 ``read_dosages_list`` with ``allele_idx=1``; -9 marks a missing call, returned
-as NaN). ``.psam`` files with a ``#FID IID`` or ``#IID`` header are read (FID
+as NaN). When the file stores dosages (its header says so, as pgenlib's
+``DosagePresent`` reads it), regenie v4.1.2 prints an INFO column: MaCH's Rsq,
+``(sum g^2 / n - (2f)^2) / (2f (1 - f))`` over each trait's called samples
+(Geno.cpp ``compute_aaf_info``); so does this reader's :meth:`PgenFile.info_score`.
+``.psam`` files with a ``#FID IID`` or ``#IID`` header are read (FID
 defaults to IID), as are header-less .fam-style files; ``.pvar`` files need
 their ``#CHROM`` header (or a header-less .bim-style layout).
 """
@@ -20,9 +24,47 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie.io.bed import VariantInfo, chrom_code
 from gwasflow.regenie.io.remote import localize
 
-__all__ = ["PgenFile", "open_pgen_file", "read_psam", "read_pvar"]
+__all__ = ["PgenFile", "open_pgen_file", "pgen_has_dosages", "read_psam", "read_pvar"]
 
 _MISSING_DOSAGE = -9.0
+_VARIANT_BLOCK = 1 << 16  # a .pgen header lists its variants' record types in blocks of 2^16
+
+
+def pgen_has_dosages(path: Path) -> bool:
+    """Whether the .pgen at ``path`` stores dosages (PLINK 2's .pgen layout, "Header" section).
+
+    Storage modes 0x02 and 0x03 are fixed-width dosage files, 0x01 hard calls.
+    Mode 0x10 lists a record type per variant after a 12-byte header and one
+    8-byte offset per block of 2^16 variants; byte 11's low 4 bits are 0-3
+    when the types take 4 bits (no dosage bit), else the types take a byte
+    and are followed, per block, by the record lengths ((low bits) - 3 bytes
+    each), the allele counts ((bits 4-5) bytes each) and, when bits 6-7 are
+    3, a bit per variant of provisional-reference flags. A variant carries
+    dosages when its type has bit 5 or 6 set.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        if len(head) < 3 or head[:2] != b"\x6c\x1b":
+            raise EngineInputError(f"{path}: not a .pgen file (bad magic number)")
+        if head[2] in (0x02, 0x03):
+            return True
+        if head[2] != 0x10 or len(head) < 12 or head[11] & 15 < 4:
+            return False
+        n_variants = int.from_bytes(head[3:7], "little")
+        n_blocks = -(-n_variants // _VARIANT_BLOCK)
+        widths = 1 + (head[11] & 15) - 3 + ((head[11] >> 4) & 3)
+        flags = (head[11] >> 6) == 3
+        position = 12 + 8 * n_blocks
+        for block in range(n_blocks):
+            count = min(_VARIANT_BLOCK, n_variants - block * _VARIANT_BLOCK)
+            handle.seek(position)
+            types = np.frombuffer(handle.read(count), dtype=np.uint8)
+            if types.size < count:
+                raise EngineInputError(f"{path}: the header ends early (truncated file?)")
+            if (types & 0x60).any():
+                return True
+            position += count * widths + (-(-count // 8) if flags else 0)
+    return False
 
 
 def read_psam(path: Path) -> tuple[list[str], list[str]]:
@@ -88,11 +130,15 @@ def read_pvar(path: Path) -> VariantInfo:
 
 
 class PgenFile:
-    """An open .pgen with its .pvar/.psam metadata; dosages are read per block."""
+    """An open .pgen with its .pvar/.psam metadata; dosages are read per block.
 
-    has_info = False
+    ``has_info`` when the file stores dosages: :meth:`read_block_info` then sums
+    the squares of the called dosages (MaCH's Rsq needs them), else zeros.
+    """
 
-    def __init__(self, prefix: str, path: Path, variants: VariantInfo, fid: list[str], iid: list[str]):
+    def __init__(self, prefix: str, path: Path, variants: VariantInfo, fid: list[str], iid: list[str], *,
+                 has_info: bool = False):
+        self.has_info = has_info
         self.label = f"pgen : [{prefix}.pgen]"
         self._path = path
         self.variants = variants
@@ -135,20 +181,36 @@ class PgenFile:
         pgenlib writes variant after variant, which is the column-major layout
         of the block: it decodes straight into the block, with no copy.
         """
+        block = self._block_for(variant_index, sample_index, out)
+        self._decode(variant_index, sample_index, block)
+        return block
+
+    def _block_for(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None,
+                   out: NDArray[np.float64] | None) -> NDArray[np.float64]:
         n_rows = self.n_samples if sample_index is None else int(sample_index.shape[0])
         n_block = variant_index.shape[0]
         if out is None:
-            block: NDArray[np.float64] = np.empty((n_rows, n_block), dtype=np.float64, order="F")
-        elif out.shape[0] != n_rows or out.shape[1] < n_block or not out.flags.f_contiguous:
+            return np.empty((n_rows, n_block), dtype=np.float64, order="F")
+        if out.shape[0] != n_rows or out.shape[1] < n_block or not out.flags.f_contiguous:
             raise ValueError(f"out must be a Fortran-ordered float64 array of {n_rows} rows and >= {n_block} columns")
-        else:
-            block = out[:, :n_block]
+        return out[:, :n_block]
+
+    def _decode(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None,
+                block: NDArray[np.float64], weights: NDArray[np.float64] | None = None,
+                squares: NDArray[np.float64] | None = None) -> None:
+        """Decode into ``block``, missing calls NaN; with ``weights``, ``squares[j, p]`` gets the sum of the
+        squared called dosages of variant j times ``weights[:, p]``, a few variants at a time (no temporary of
+        the block's size, and the columns are still in the cache)."""
         reader = self._reader_for(sample_index)
         reader.read_dosages_list(np.asarray(variant_index, dtype=np.uint32), block.T)  # type: ignore[attr-defined]
-        for lo in range(0, n_block, 64):  # a few variants at a time: no temporary of the block's size
+        for lo in range(0, block.shape[1], 64):
             part = block[:, lo:lo + 64]
-            part[part == _MISSING_DOSAGE] = np.nan
-        return block
+            missing = part == _MISSING_DOSAGE
+            part[missing] = np.nan
+            if weights is not None and squares is not None:
+                square = np.square(part)
+                square[missing] = 0.0
+                squares[lo:lo + 64] = square.T @ weights
 
     def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                  ) -> NDArray[np.float64]:
@@ -157,8 +219,28 @@ class PgenFile:
     def read_block_info(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                         weights: NDArray[np.float64] | None = None, *, out: NDArray[np.float64] | None = None,
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        dosage = self.read_block(variant_index, sample_index, out=out)
-        return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
+        """Dosages as :meth:`read_block`; with dosages in the file, the sums of squares of the called dosages
+        per column of ``weights`` (default one of ones), which :meth:`info_score` reads; else zeros."""
+        if not self.has_info:
+            dosage = self.read_block(variant_index, sample_index, out=out)
+            return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
+        block = self._block_for(variant_index, sample_index, out)
+        weights = np.ones((block.shape[0], 1)) if weights is None else np.asarray(weights, dtype=np.float64)
+        squares = np.zeros((variant_index.shape[0], weights.shape[1]))
+        self._decode(variant_index, sample_index, block, weights, squares)
+        return block, squares
+
+    @staticmethod
+    def info_score(square_sums: NDArray[np.float64], dosage_sums: NDArray[np.float64],
+                   n_called: NDArray[np.float64] | NDArray[np.int64]) -> NDArray[np.float64]:
+        """MaCH's Rsq ``(sum g^2 / n - (2f)^2) / (2f (1 - f))``, ``f = sum g / 2n``, as regenie v4.1.2 prints
+        it for PGEN dosages (Geno.cpp ``compute_aaf_info``): 1 where f is 0 or 1, NaN with no call."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            freq = dosage_sums / (2.0 * n_called)
+            result = (square_sums / n_called - 4.0 * freq * freq) / (2.0 * freq * (1.0 - freq))
+        result = np.where((freq == 0.0) | (freq == 1.0), 1.0, result)
+        scores: NDArray[np.float64] = np.where(n_called > 0, result, np.nan)
+        return scores
 
 
 def open_pgen_file(prefix: str) -> PgenFile:
@@ -172,7 +254,7 @@ def open_pgen_file(prefix: str) -> PgenFile:
         paths[ext] = path
     fid, iid = read_psam(paths["psam"])
     variants = read_pvar(paths["pvar"])
-    source = PgenFile(prefix, paths["pgen"], variants, fid, iid)
+    source = PgenFile(prefix, paths["pgen"], variants, fid, iid, has_info=pgen_has_dosages(paths["pgen"]))
     try:
         source._reader_for(None)
     except RuntimeError as exc:

@@ -26,7 +26,6 @@ quantitative traits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,7 +36,14 @@ from gwasflow.regenie.binary.firth_approx import FirthNull, approx_firth_block, 
 from gwasflow.regenie.binary.firth_exact import exact_firth_block
 from gwasflow.regenie.binary.logistic import NullLogistic, fit_null_logistic
 from gwasflow.regenie.binary.spa import SpaNull, spa_logp
-from gwasflow.regenie.step2.assoc import BlockStats, GenoBlock, chi2_1_logsf, cross_products, missing_sums
+from gwasflow.regenie.step2.assoc import (
+    BinaryStats,
+    GenoBlock,
+    chi2_1_logsf,
+    cross_products,
+    missing_sums,
+)
+from gwasflow.regenie.step2.correction import Correction
 
 __all__ = ["BinaryModel", "BinaryStats", "Correction", "binary_block", "fit_binary_model"]
 
@@ -47,15 +53,6 @@ _LN2 = float(np.log(2.0))
 _SQUARE_COLS = 16  # columns squared at once for g'Wg
 _FAST_FIRTH_MAC = 50.0  # regenie fits sparse variants below this minor allele count on their carriers only
 _CHUNK = 32  # corrected variants handled at once: n_samples x 32 temporaries stay in cache (2x faster than 256)
-
-
-class Correction(Enum):
-    """Which correction step 2 applies below ``--pThresh``."""
-
-    NONE = "none"
-    SPA = "spa"
-    FIRTH = "firth"
-    FIRTH_APPROX = "firth_approx"
 
 
 @dataclass(frozen=True)
@@ -122,14 +119,6 @@ def fit_binary_model(x: F64, y: F64, offset: F64, names: list[str], correction: 
         residual_sums=np.asarray([float(np.sum(y[:, j] - null.p)) for j, null in enumerate(nulls)]),
         firth_coef=firth_coef, x_masked=covariates_masked, spa_nulls=spa_nulls, firth_nulls=firth_nulls,
     )
-
-
-@dataclass(frozen=True)
-class BinaryStats(BlockStats):
-    """:class:`BlockStats` plus, per (variant, phenotype), whether a correction ran and whether it failed."""
-
-    corrected: NDArray[np.bool_]
-    failed: NDArray[np.bool_]
 
 
 def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int64]) -> F64:

@@ -16,10 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.regenie.io.bed import VariantInfo
-from gwasflow.regenie.io.bgen import info_scores
 from gwasflow.regenie.output import result_lines
-from gwasflow.regenie.step2.assoc import BlockStats
-from gwasflow.regenie.step2.assoc_bt import BinaryStats
+from gwasflow.regenie.step2.assoc import BinaryStats, BlockStats
 
 __all__ = ["BlockResult", "InfoFilter", "format_group", "sequential_mac", "variant_strings"]
 
@@ -69,15 +67,19 @@ class InfoFilter:
     overall_ok: NDArray[np.bool_]
 
 
+InfoScore = Callable[[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]], NDArray[np.float64]]
+
+
 def format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
                   variance_sums: NDArray[np.float64] | None, result: BlockResult,
                   boundary_mac: Callable[[int, int], float] | None = None,
-                  info_filter: InfoFilter | None = None) -> None:
+                  info_filter: InfoFilter | None = None, *, info_score: InfoScore | None = None) -> None:
     """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
 
     Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
     has them per trait (quantitative traits with different missing samples).
-    ``variance_sums`` (dosage input) gives each trait's INFO score;
+    ``variance_sums`` (dosage input: the sums :meth:`GenotypeSource.read_block_info` gives) give each trait's
+    INFO score through ``info_score`` (the source's, :meth:`GenotypeSource.info_score`);
     ``boundary_mac(variant, trait)`` recounts a MAC within rounding of ``min_mac``.
     With ``info_filter``, a test is ignored (as for a low MAC) when the variant's
     INFO over all analysed samples, or over the trait's own samples, is below
@@ -92,8 +94,8 @@ def format_group(stats: BlockStats, columns: list[int], strings: list[list[str]]
         if boundary_mac is not None:
             for row in np.flatnonzero(np.abs(mac[:, t] - min_mac) <= 1e-9 * max(min_mac, 1.0)).tolist():
                 keep[row] = boundary_mac(row, col) >= min_mac
-        if info_filter is not None and variance_sums is not None:
-            trait_info = info_scores(variance_sums[:, col], 2.0 * freq[:, t] * n_obs[:, t], n_obs[:, t])
+        if info_filter is not None and variance_sums is not None and info_score is not None:
+            trait_info = info_score(variance_sums[:, col], 2.0 * freq[:, t] * n_obs[:, t], n_obs[:, t])
             keep &= info_filter.overall_ok & (trait_info >= info_filter.min_info)
         rows = np.flatnonzero(keep)
         kept = [[column[i] for i in rows.tolist()] for column in strings]
@@ -104,7 +106,7 @@ def format_group(stats: BlockStats, columns: list[int], strings: list[list[str]]
             result.corrected += int(stats.corrected[rows, j].sum())
             result.failed += int(stats.failed[rows, j].sum())
         info = None
-        if variance_sums is not None:
-            info = info_scores(variance_sums[rows, col], 2.0 * freq[rows, t] * n_obs[rows, t], n_obs[rows, t])
+        if variance_sums is not None and info_score is not None:
+            info = info_score(variance_sums[rows, col], 2.0 * freq[rows, t] * n_obs[rows, t], n_obs[rows, t])
         result.texts[col] = result_lines(kept, freq[rows, t], n_obs[rows, t], values, info, extra=extra)
         result.ignored += int((~keep).sum())

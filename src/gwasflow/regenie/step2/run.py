@@ -13,19 +13,18 @@ phenotype, in the log line ``Number of ignored tests due to low MAC : <n>``
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
-from gwasflow.regenie.binary.logistic import check_binary
 from gwasflow.regenie.blocks import iter_blocks, select_variants
-from gwasflow.regenie.io.bgen import info_scores
 from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
 from gwasflow.regenie.linalg import PhenoGroup, covariate_basis, group_by_mask
@@ -45,8 +44,12 @@ from gwasflow.regenie.step2.assoc import (
     observed_sums,
     sparse_variants,
 )
-from gwasflow.regenie.step2.assoc_bt import BinaryModel, Correction, binary_block, fit_binary_model
+from gwasflow.regenie.step2.correction import Correction
+from gwasflow.regenie.step2.hardcalls import association_calls, warm_kernels
 from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_strings
+
+if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
+    from gwasflow.regenie.step2.assoc_bt import BinaryModel
 
 __all__ = ["correction_of", "run_step2"]
 
@@ -152,6 +155,8 @@ class _Context:
                 elif state.null is not None:
                     state.offsets[chrom] = make_offsets(state.null, loco)
                 else:
+                    from gwasflow.regenie.step2.assoc_bt import fit_binary_model
+
                     assert state.x is not None and state.y is not None
                     offset = np.zeros(state.y.shape) if loco is None else loco
                     state.offsets[chrom] = fit_binary_model(state.x, state.y, offset, state.names, self.correction,
@@ -220,12 +225,13 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
     info_filter = None
     if ctx.min_info is not None and variance_sums is not None:
         n_called, dosage_sums = observed_sums(raw)
-        overall = info_scores(variance_sums[:, -1], dosage_sums, n_called)
+        overall = ctx.source.info_score(variance_sums[:, -1], dosage_sums, n_called)
         info_filter = InfoFilter(ctx.min_info, overall >= ctx.min_info)
     strings = variant_strings(ctx.source.variants, block)
     result = BlockResult(texts=[""] * ctx.n_phenotypes)
     sparse = None  # only binary traits and quantitative traits with missing values read regenie's sparse rule
-    if ctx.opts.bt or any(state.null is not None and state.null.gaps for state in ctx.states):
+    hard_qt = raw.dtype == np.int8 and not ctx.opts.bt  # association_calls flags them from its own counts
+    if ctx.opts.bt or (not hard_qt and any(state.null is not None and state.null.gaps for state in ctx.states)):
         sparse = sparse_variants(raw, ctx.n_genotyped, count_zeros=bool(ctx.opts.pgen), flip=ctx.opts.bt)
     # regenie imputes a missing call by the mean over all analysed samples, and for binary traits counts the
     # minor allele (its sparse-genotype score depends on the allele counted)
@@ -240,26 +246,37 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
         return sequential_mac(values, ctx.observed[:, col] == 0.0)
 
     for state in ctx.states:
-        rows = state.group.rows
-        sub = raw if rows is None else raw[rows]
-        geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
-        if rows is None:
+        stats, geno = _test_group(ctx, state, chrom, raw, means, sparse)
+        if state.group.rows is None and geno is not None:
             whole = geno
-        model = ctx.offsets(state, chrom)
-        stats: BlockStats
-        if isinstance(model, BinaryModel):
-            assert means is not None
-            masked = None
-            if ctx.correction is Correction.FIRTH and state.outside is not None and state.outside.size:
-                masked = genotype_block(raw[state.outside], fill=means)
-            stats = binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh,
-                                 min_mac=ctx.opts.min_mac, sparse=sparse, flipped=means > 1.0, masked=masked)
-        else:
-            assert state.null is not None
-            stats = association_block(geno, state.null, model, sparse)
         format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
-                      info_filter)
+                     info_filter, info_score=ctx.source.info_score)
     return result
+
+
+def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.int8] | NDArray[np.float64],
+                means: NDArray[np.float64] | None, sparse: NDArray[np.bool_] | None,
+                ) -> tuple[BlockStats, GenoBlock | None]:
+    """The tests of one group of phenotypes on the block ``raw`` (all analysed samples), and the prepared
+    block they read (None when the tests read the int8 calls themselves)."""
+    model = ctx.offsets(state, chrom)
+    if raw.dtype == np.int8 and state.null is not None and isinstance(model, Offsets):
+        # quantitative traits on hard calls: the products straight from the int8 calls
+        return association_calls(raw.view(np.int8), state.null, model, n_genotyped=ctx.n_genotyped), None
+    rows = state.group.rows
+    sub = raw if rows is None else raw[rows]
+    geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
+    if isinstance(model, Offsets):
+        assert state.null is not None
+        return association_block(geno, state.null, model, sparse), geno
+    from gwasflow.regenie.step2.assoc_bt import binary_block
+
+    assert means is not None
+    masked = None
+    if ctx.correction is Correction.FIRTH and state.outside is not None and state.outside.size:
+        masked = genotype_block(raw[state.outside], fill=means)
+    return binary_block(geno, model, correction=ctx.correction, pthresh=ctx.opts.pthresh, min_mac=ctx.opts.min_mac,
+                        sparse=sparse, flipped=means > 1.0, masked=masked), geno
 
 
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
@@ -267,6 +284,9 @@ def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos
     """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
     source.num_threads = 1  # parallelism is over blocks
     ctx = _Context(source, analysis, opts, locos)
+    # the objects made so far (modules, numba's compiler state) are never garbage: the collections that the
+    # blocks' many small objects set off no longer walk them (about 5% of a run's time before)
+    gc.freeze()
     index = select_variants(source.variants, opts)
     blocks = list(iter_blocks(index, source.variants.chrom, opts.bsize))
     total = BlockResult(texts=[])
@@ -311,6 +331,8 @@ def _describe(analysis: Analysis, source: GenotypeSource, opts: Options, log: Ru
 
 def _describe_binary(analysis: Analysis, log: RunLog) -> None:
     """Check the 0/1 coding and log the case-control counts, as regenie does."""
+    from gwasflow.regenie.binary.logistic import check_binary
+
     log.add(" * case-control counts for each trait:")
     for j, name in enumerate(analysis.phenotype_names):
         values = analysis.phenotypes[:, j]
@@ -325,10 +347,24 @@ _CORRECTION_LOG = {
 }
 
 
+def _warm_numba() -> None:
+    from gwasflow.regenie.kernels import warm_numba
+
+    warm_numba()
+
+
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
     source = open_genotypes(opts)
-    analysis, locos = _load_locos(opts, load_analysis(opts, source), log)
+    analysis = load_analysis(opts, source)
+    # the compiled loops load while the LOCO predictions are read (not during the tables, whose transient Python
+    # objects would then add to numba's memory in the peak): .bed quantitative traits' own loops, BGEN's decoder
+    warming = None
+    if (opts.bed and not opts.bt) or opts.bgen:
+        warming = threading.Thread(target=warm_kernels if opts.bed else _warm_numba, name="warm-kernels",
+                                   daemon=True)
+        warming.start()
+    analysis, locos = _load_locos(opts, analysis, log)
     _describe(analysis, source, opts, log)
     log.add(f" * # threads        : [{opts.threads}]")
     log.add(f" * block size       : [{opts.bsize}]")
@@ -349,6 +385,8 @@ def run_step2(opts: Options, log: RunLog) -> None:
         handles = [pending.open(name, gz=opts.gz) for name in names]
         for handle in handles:
             handle.write(RESULT_HEADER_INFO if source.has_info else RESULT_HEADER)
+        if warming is not None:
+            warming.join()
         counts = _run_blocks(source, analysis, opts, locos, handles, log)
         pending.commit()
     except BaseException:
