@@ -176,7 +176,9 @@ def test_resume__deleted_result_and_shards_rerun_the_step2_jobs_not_other_merges
     assert {p.name: p.read_bytes() for p in sorted((folder / "results").glob("*.regenie.gz"))} == before
     attempts = _attempts(folder)
     assert len(attempts["merge-Y1"]) == 1 and len(attempts["merge-Y2"]) == 2
-    assert all(len(s) == 2 for job, s in attempts.items() if job.startswith("step2"))
+    # every step 2 shard ran once in each run (a retried attempt of a loaded machine is told apart by its state)
+    step2 = {job: states for job, states in attempts.items() if job.startswith("step2")}
+    assert step2 and all(states.count("succeeded") == 2 for states in step2.values()), step2
     assert not (folder / "work").exists()
 
 
