@@ -92,7 +92,7 @@ def _stop_mid_run(aws: dict[str, Any], arn: str, name: str, hold: threading.Even
     import boto3
 
     sfn = boto3.client("stepfunctions")
-    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"poll_seconds": 1}))
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"poll_seconds": 0}))
     deadline = time.monotonic() + 60
     while "DescribeJobQueue" not in entered(history(sfn, execution["executionArn"])):
         assert time.monotonic() < deadline, "the run never reached DescribeJobQueue"

@@ -119,7 +119,7 @@ def test_export_stepfunctions__executed_run_succeeds_and_deletes_the_file_system
     finished = fail_jobs(monkeypatch, lambda name: False)
     import boto3
 
-    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="ok-run")
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 0}, name="ok-run")
     assert described["status"] == "SUCCEEDED", described.get("cause")
     names = entered(events)
     assert _squash(names) == [*_CREATE, "Step1OrSkip", "Step1", "Step2", "CountFailures", "FailuresPending",
@@ -149,7 +149,7 @@ def test_export_stepfunctions__executed_shard_failure_is_recorded_and_fails_the_
     finished = fail_jobs(monkeypatch, lambda name: name == bad["job_name"])
     import boto3
 
-    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="bad-run")
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 0}, name="bad-run")
     assert described["status"] == "FAILED"
     assert described["error"] == "gwasflow.RunFailed"
     assert described["cause"].startswith("gwasflow.ShardsFailed: ") and aws["table"] in described["cause"]
@@ -178,7 +178,7 @@ def test_export_stepfunctions__executed_step1_failure_is_caught_and_cleans_up(
     finished = fail_jobs(monkeypatch, lambda name: name == "biobank-step1")
     import boto3
 
-    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="step1-run")
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 0}, name="step1-run")
     assert described["status"] == "FAILED" and described["error"] == "gwasflow.RunFailed"
     assert described["cause"].startswith("States.TaskFailed: ")
     assert _squash(entered(events)) == [*_CREATE, "Step1OrSkip", "Step1", "RecordStep1Failure", *_CLEANUP,
@@ -196,7 +196,7 @@ def test_export_stepfunctions__executed_with_skip_step1_and_one_dataset(
     finished = fail_jobs(monkeypatch, lambda name: False)
     import boto3
 
-    payload = {"poll_seconds": 1, "skip_step1": True, "predictions": "/fsx/data/old/fit_pred.list", "datasets": ["b"]}
+    payload = {"poll_seconds": 0, "skip_step1": True, "predictions": "/fsx/data/old/fit_pred.list", "datasets": ["b"]}
     described, events = run_execution(boto3.client("stepfunctions"), arn, payload, name="skip-run")
     assert described["status"] == "SUCCEEDED", described.get("cause")
     names = entered(events)
@@ -245,7 +245,7 @@ def test_export_stepfunctions__executed_file_system_timeout_still_deletes_it(aws
     aws["fsx"].fs_lifecycle = ["CREATING"]  # never AVAILABLE
     import boto3
 
-    payload = {"poll_seconds": 1, "max_polls": 2}
+    payload = {"poll_seconds": 0, "max_polls": 2}
     described, events = run_execution(boto3.client("stepfunctions"), arn, payload, name="slow-fs")
     assert described["status"] == "FAILED"
     assert described["cause"].startswith("gwasflow.Timeout: the FSx file system was not AVAILABLE")
@@ -284,7 +284,7 @@ def test_export_stepfunctions__executed_compute_environment_refused_deletes_temp
     _, arn = deploy(aws, settings={"instance_profile": "arn:aws:iam::123456789012:instance-profile/missing"})
     import boto3
 
-    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 1}, name="no-profile")
+    described, events = run_execution(boto3.client("stepfunctions"), arn, {"poll_seconds": 0}, name="no-profile")
     assert described["status"] == "FAILED" and described["error"] == "gwasflow.RunFailed"
     assert "could not find instanceRole" in described["cause"]
     names = _squash(entered(events))
