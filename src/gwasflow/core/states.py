@@ -16,11 +16,13 @@ __all__ = [
     "FINISHED_EXEC_STATES",
     "FINISHED_JOB_STATES",
     "FINISHED_RUN_STATES",
+    "HOST_PROCESS_EXECUTORS",
     "SUBMIT_ERROR_TYPES",
     "AttemptState",
     "ErrorType",
     "ExecCause",
     "ExecState",
+    "ExecutorKind",
     "JobState",
     "RunState",
     "Step",
@@ -93,6 +95,19 @@ ACTIVE_EXEC_STATES = frozenset({ExecState.PENDING, ExecState.RUNNING})
 FINISHED_EXEC_STATES = frozenset(
     {ExecState.SUCCEEDED, ExecState.FAILED, ExecState.CANCELLED, ExecState.LOST}
 )
+
+
+class ExecutorKind(enum.StrEnum):
+    """Who ran an attempt (persisted in the store as its value): an executor backend, or the driver itself."""
+
+    LOCAL = "local"  # a child process of the driver
+    SLURM = "slurm"
+    AWS_BATCH = "aws_batch"
+    DRIVER = "driver"  # the driver's in-process jobs (stage-in, merge, report, cleanup)
+
+
+#: attempts that ran as processes on the driver's machine: what a dead driver left of them is found there
+HOST_PROCESS_EXECUTORS = frozenset({ExecutorKind.LOCAL, ExecutorKind.DRIVER})
 
 
 class ExecCause(enum.StrEnum):

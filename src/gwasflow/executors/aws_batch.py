@@ -50,7 +50,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gwasflow.core.states import ExecState
+from gwasflow.core.states import ExecState, ExecutorKind
 from gwasflow.errors import SubmitError
 from gwasflow.executors.aws_batch_status import CANCEL_REASON, parent_answer, status_from_batch
 from gwasflow.executors.base import ExecStatus, ExecutorBase, Submission
@@ -127,7 +127,7 @@ class _Group:
 class AwsBatchExecutor(ExecutorBase):
     """Runs attempts as AWS Batch jobs; see the module docstring for guarantees."""
 
-    name = "aws_batch"
+    name = ExecutorKind.AWS_BATCH
     lost_words = "unknown to AWS Batch"
 
     def __init__(self, **settings: Any) -> None:
