@@ -121,6 +121,8 @@ class ExecCause(enum.StrEnum):
     TIMEOUT = "timeout"  # the executor stopped the attempt at its time limit
     INTERRUPTED = "interrupted"  # node failure, preemption, spot reclaim, or the attempt is LOST
     CANCELLED_EXTERNALLY = "cancelled_externally"  # cancelled by someone else (scancel, TerminateJob)
+    # the executor's setup cannot start the command: its image is not found, its working directory not mounted
+    BAD_CONFIG = "bad_config"
 
 
 class ErrorType(enum.StrEnum):
@@ -132,6 +134,7 @@ class ErrorType(enum.StrEnum):
     KILLED = "killed"  # ended by a signal nobody explained (a kill from outside, a crash of the host process)
     CANCELLED_EXTERNALLY = "cancelled_externally"  # scancel / TerminateJob by someone else: never retried by itself
     BAD_INPUT = "bad_input"
+    BAD_CONFIG = "bad_config"  # the executor's setup cannot start it (image not found, workdir not mounted)
     MISSING_OUTPUT = "missing_output"
     TRUNCATED_OUTPUT = "truncated_output"
     CRASH = "crash"
