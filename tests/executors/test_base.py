@@ -173,17 +173,27 @@ def test_logs__tail_of_the_submissions_log(tmp_path: Path) -> None:
     assert ex.logs(handle, tail=0) == "" and ex.logs("unknown") == ""
 
 
-@pytest.fixture
-def marked_sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    """A process in its own session carrying attempt 2 of job ``j`` of run ``stray-run``'s marker, as a dead
-    driver's child would; killed at the end if the test left it running."""
-    env = {**os.environ, base.ATTEMPT_ENV: "stray-run:j:2"}
+def _sleeper(marker: str) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, base.ATTEMPT_ENV: marker}
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env, start_new_session=True)
     try:
         yield proc
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def marked_sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process in its own session carrying attempt 2 of job ``j`` of run ``stray-run``'s marker, as a dead
+    driver's child would; killed at the end if the test left it running."""
+    yield from _sleeper("stray-run:j:2")
+
+
+@pytest.fixture
+def attempt_21_sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """The same for attempt 21, whose marker starts with attempt 2's."""
+    yield from _sleeper("stray-run:j:21")
 
 
 @pytest.mark.parametrize("ran_on", [ExecutorKind.LOCAL, ExecutorKind.DRIVER])
@@ -205,3 +215,9 @@ def test_stop_strays__leaves_cluster_attempts_and_other_attempts_alone(
     _Scripted().stop_strays("stray-run", job_id, attempt, ran_on.value)
     with pytest.raises(subprocess.TimeoutExpired):
         marked_sleeper.wait(timeout=0.5)
+
+
+def test_stop_strays__attempt_2_is_not_attempt_21(attempt_21_sleeper: subprocess.Popen[bytes]) -> None:
+    _Scripted().stop_strays("stray-run", "j", 2, ExecutorKind.LOCAL.value)
+    with pytest.raises(subprocess.TimeoutExpired):
+        attempt_21_sleeper.wait(timeout=0.5)

@@ -230,7 +230,7 @@ class ExecutorBase(ABC):
         machine whatever the backend). A Slurm or Batch attempt the cluster no longer knows left nothing here.
         """
         if ran_on in HOST_PROCESS_EXECUTORS:
-            kill_strays(f"{run_id}:{job_id}:{attempt}")
+            kill_strays(f"{run_id}:{job_id}:{attempt}", exact=True)
 
     # hooks ----------------------------------------------------------------------------------------
     @abstractmethod
@@ -329,8 +329,9 @@ def tail_lines(path: Path, n: int) -> str:
     return ""
 
 
-def kill_strays(marker_prefix: str) -> list[int]:
-    """SIGKILL the process groups of processes whose ``GWASFLOW_ATTEMPT`` starts with ``marker_prefix``.
+def kill_strays(marker_prefix: str, *, exact: bool = False) -> list[int]:
+    """SIGKILL the process groups of processes whose ``GWASFLOW_ATTEMPT`` starts with ``marker_prefix`` (is it,
+    with ``exact``: attempt 1's marker is a prefix of attempt 12's).
 
     Used on resume: attempts started by a driver that was killed keep running in their own sessions;
     they are stopped before their jobs are run again. Returns the pids found. Linux only (``/proc``).
@@ -347,7 +348,7 @@ def kill_strays(marker_prefix: str) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if any(item.startswith(needle) for item in environ.split(b"\0")):
+        if any(item == needle if exact else item.startswith(needle) for item in environ.split(b"\0")):
             pid = int(entry.name)
             found.append(pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
