@@ -78,6 +78,9 @@ class _FlakySubmit:
     def close(self) -> None:
         self.inner.close()
 
+    def stop_strays(self, run_id: str, job_id: str, attempt: int, ran_on: str) -> None:
+        self.inner.stop_strays(run_id, job_id, attempt, ran_on)
+
 
 def _jobs(tmp_path: Path, n: int) -> list[Job]:
     """``n`` independent jobs (same resources: one batch), each appending its id to ``runs.txt`` once per run."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gwasflow.core.states import Step
-from gwasflow.engine.faults import FaultConfig, parse
+from gwasflow.engine.faults import Fault, FaultConfig, parse
 from gwasflow.plan.model import Job, JobKind
 
 
@@ -36,7 +36,7 @@ def _wrapped(kind: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[byt
     out = tmp_path / "out.txt"
     job = Job(id="j", step=Step.STEP2, kind=JobKind.COMMAND, outputs=(str(out),))
     code = f"open({str(out)!r}, 'w').write('line one\\nline two\\nline three\\n')"
-    cfg = FaultConfig(1.0, 0, (kind,))
+    cfg = FaultConfig(1.0, 0, (Fault(kind),))
     argv = cfg.wrap(job, 1, (sys.executable, "-c", code))
     return subprocess.run(argv, capture_output=True, timeout=30, check=False), out
 
@@ -60,4 +60,4 @@ def test_fault_wrapper__truncate_runs_then_cuts_mid_line_and_exits_0(tmp_path: P
 
 def test_fault_config_wrap__rate_zero_leaves_argv_alone() -> None:
     job = Job(id="j", step=Step.STEP2, kind=JobKind.COMMAND)
-    assert FaultConfig(0.0, 1, ("crash",)).wrap(job, 1, ("a", "b")) == ("a", "b")
+    assert FaultConfig(0.0, 1, (Fault.CRASH,)).wrap(job, 1, ("a", "b")) == ("a", "b")

@@ -28,6 +28,7 @@ import pytest
 
 from gwasflow.core.states import ErrorType, ExecCause, ExecState
 from gwasflow.engine.classify import classify
+from gwasflow.engine.retry import decide
 from gwasflow.errors import SubmitError
 from gwasflow.executors.aws_batch import (
     ARRAY_SCRIPT,
@@ -37,9 +38,11 @@ from gwasflow.executors.aws_batch import (
     definition_name,
     status_from_batch,
 )
+from gwasflow.executors.aws_batch_status import WORKDIR_EXIT
 from gwasflow.executors.base import Executor, Submission
 from gwasflow.executors.registry import check_settings, make_executor
 from gwasflow.plan.model import Resources
+from gwasflow.spec.model import RetrySpec
 
 from .moto_batch_runner import moto_batch_mode
 
@@ -161,6 +164,12 @@ def test_check_settings__aws_batch_reports_problems() -> None:
         ("cancelled_by_gwasflow", ExecState.CANCELLED, None),
         ("killed_sigkill", ExecState.FAILED, ErrorType.KILLED),
         ("array_child_failed", ExecState.FAILED, ErrorType.CRASH),
+        ("pull_image_not_found", ExecState.FAILED, ErrorType.BAD_CONFIG),
+        ("pull_access_denied", ExecState.FAILED, ErrorType.BAD_CONFIG),
+        ("pull_timed_out", ExecState.FAILED, ErrorType.INTERRUPTED),
+        ("task_failed_to_start", ExecState.FAILED, ErrorType.INTERRUPTED),
+        ("resource_initialization", ExecState.FAILED, ErrorType.INTERRUPTED),
+        ("workdir_not_mounted", ExecState.FAILED, ErrorType.BAD_CONFIG),
     ],
 )
 def test_status_from_batch__captured_cases(case: str, state: ExecState, error: ErrorType | None) -> None:
@@ -206,6 +215,39 @@ def test_status_from_batch__reasons_keep_batch_words_exit_code_and_signal() -> N
     assert status_from_batch(jobs["succeeded"]).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [("pull_image_not_found", "manifest unknown"), ("pull_access_denied", "pull access denied"),
+     ("workdir_not_mounted", "working directory")],
+)
+def test_status_from_batch__a_bad_config_is_one_line_and_never_retried(case: str, words: str) -> None:
+    status = status_from_batch(_captured()[case])
+    assert status.cause is ExecCause.BAD_CONFIG
+    assert status.reason.startswith("bad config") and words in status.reason and "\n" not in status.reason
+    error = classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause)
+    decision = decide(RetrySpec(max_attempts=5), [error], Resources(time_s=60))
+    assert not decision.retry and "bad_config is never retried" in decision.why
+
+
+@pytest.mark.parametrize("case", ["pull_timed_out", "task_failed_to_start", "resource_initialization"])
+def test_status_from_batch__a_start_failure_spends_the_interruption_budget(case: str) -> None:
+    status = status_from_batch(_captured()[case])
+    assert status.cause is ExecCause.INTERRUPTED and status.reason.startswith("interrupted (the host could not")
+    error = classify(exit_code=status.exit_code, signal=status.signal, cause=status.cause)
+    policy = RetrySpec(max_attempts=1, max_interruptions=2)
+    assert decide(policy, [error, error], Resources(time_s=60)).retry  # max_attempts 1 does not stop it
+    assert not decide(policy, [error, error, error], Resources(time_s=60)).retry
+
+
+def test_status_from_batch__the_engines_bad_input_exit_2_is_not_a_bad_config() -> None:
+    job = copy.deepcopy(_captured()["failed_exit"])
+    job["container"]["exitCode"] = job["attempts"][0]["container"]["exitCode"] = 2
+    status = status_from_batch(job)
+    assert status.cause is None and status.exit_code == 2
+    tail = "gwasflow-error: bad_input\n"
+    assert classify(exit_code=2, signal=None, cause=status.cause, log_tail=tail) is ErrorType.BAD_INPUT
+
+
 def test_status_from_batch__unknown_status_is_pending_with_reason() -> None:
     status = status_from_batch({"jobId": "x", "status": "HIBERNATING"})
     assert status.state is ExecState.PENDING and "HIBERNATING" in status.reason
@@ -248,10 +290,16 @@ def test_CWD_SCRIPT__enters_the_directory_and_runs_argv_without_a_shell(tmp_path
     assert out.stdout.strip() == f"{where} {['a b; $HOME', '*']!r}"
 
 
-def test_CWD_SCRIPT__missing_directory_fails_with_exit_2_and_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("script", ["cwd", "array"])
+def test_CWD_SCRIPT__missing_directory_fails_with_the_workdir_exit_and_one_line(tmp_path: Path, script: str) -> None:
     env = {"PATH": os.environ["PATH"], "GWASFLOW_CWD": str(tmp_path / "not-mounted")}
-    out = subprocess.run(["/bin/sh", "-c", CWD_SCRIPT, "gwasflow", "true"], env=env, capture_output=True, text=True)
-    assert out.returncode == 2
+    if script == "cwd":
+        argv = ["/bin/sh", "-c", CWD_SCRIPT, "gwasflow", "true"]
+    else:
+        argv = ["/bin/sh", "-c", ARRAY_SCRIPT]
+        env |= {"AWS_BATCH_JOB_ARRAY_INDEX": "0", "GWASFLOW_ARGV_0": "true"}
+    out = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert out.returncode == WORKDIR_EXIT == 78
     assert out.stderr.splitlines() == [
         f"gwasflow: cannot enter working directory {tmp_path / 'not-mounted'} (is it mounted in the container?)"]
 

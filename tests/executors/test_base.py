@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from gwasflow.core.events import EventLog
-from gwasflow.core.states import ExecCause, ExecState
+from gwasflow.core.states import ExecCause, ExecState, ExecutorKind
 from gwasflow.errors import SubmitError
 from gwasflow.executors import base
 from gwasflow.executors.base import ExecStatus, Executor, ExecutorBase, Submission
@@ -27,7 +30,7 @@ class _Clock:
 class _Scripted(ExecutorBase):
     """A backend whose queries answer from ``answers`` (handle -> status; absent: not shown)."""
 
-    name = "scripted"
+    name = ExecutorKind.SLURM  # a cluster backend: its attempts run elsewhere
     lost_words = "unknown to the script"
 
     def __init__(self, *, fail_after: int | None = None, raise_in_query: Exception | None = None) -> None:
@@ -145,7 +148,7 @@ def test_submit_batch__a_partial_batch_is_tracked_and_on_record(clock: _Clock, t
     assert ex.poll(["h1"])["h1"].state is ExecState.RUNNING
     (record,) = [json.loads(line) for line in events.read_text().splitlines()]
     assert (record["event"], record["level"], record["executor"], record["submitted"], record["batch"]) == (
-        "executor_submit_failed", "warning", "scripted", 2, 3)
+        "executor_submit_failed", "warning", "slurm", 2, 3)
     assert record["error"] == "the queue said no"
 
 
@@ -168,3 +171,53 @@ def test_logs__tail_of_the_submissions_log(tmp_path: Path) -> None:
     (tmp_path / "j.log").write_text("".join(f"line {i}\n" for i in range(100)))
     assert ex.logs(handle, tail=2) == "line 98\nline 99"
     assert ex.logs(handle, tail=0) == "" and ex.logs("unknown") == ""
+
+
+def _sleeper(marker: str) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, base.ATTEMPT_ENV: marker}
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def marked_sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process in its own session carrying attempt 2 of job ``j`` of run ``stray-run``'s marker, as a dead
+    driver's child would; killed at the end if the test left it running."""
+    yield from _sleeper("stray-run:j:2")
+
+
+@pytest.fixture
+def attempt_21_sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """The same for attempt 21, whose marker starts with attempt 2's."""
+    yield from _sleeper("stray-run:j:21")
+
+
+@pytest.mark.parametrize("ran_on", [ExecutorKind.LOCAL, ExecutorKind.DRIVER])
+def test_stop_strays__kills_what_a_local_or_driver_attempt_left_on_this_machine(
+    marked_sleeper: subprocess.Popen[bytes], ran_on: ExecutorKind
+) -> None:
+    _Scripted().stop_strays("stray-run", "j", 2, ran_on.value)
+    assert marked_sleeper.wait(timeout=10) == -9
+
+
+@pytest.mark.parametrize(
+    ("ran_on", "job_id", "attempt"),
+    [(ExecutorKind.SLURM, "j", 2), (ExecutorKind.AWS_BATCH, "j", 2), (ExecutorKind.LOCAL, "j", 1),
+     (ExecutorKind.LOCAL, "k", 2)],
+)
+def test_stop_strays__leaves_cluster_attempts_and_other_attempts_alone(
+    marked_sleeper: subprocess.Popen[bytes], ran_on: ExecutorKind, job_id: str, attempt: int
+) -> None:
+    _Scripted().stop_strays("stray-run", job_id, attempt, ran_on.value)
+    with pytest.raises(subprocess.TimeoutExpired):
+        marked_sleeper.wait(timeout=0.5)
+
+
+def test_stop_strays__attempt_2_is_not_attempt_21(attempt_21_sleeper: subprocess.Popen[bytes]) -> None:
+    _Scripted().stop_strays("stray-run", "j", 2, ExecutorKind.LOCAL.value)
+    with pytest.raises(subprocess.TimeoutExpired):
+        attempt_21_sleeper.wait(timeout=0.5)

@@ -20,8 +20,8 @@ import pytest
 
 from gwasflow.report.pages import Trait, write_site
 from gwasflow.report.summary import summarize_results
+from tests.commands.test_server_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, _missing_browser
 from tests.report.sitedata import Genes, read_rows, write_trait
-from tests.report.test_dashboard_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, _missing_browser
 
 LOAD_BOUND_S = 2.0
 GENES = Genes((("1", 300_000, 420_000, "GENE1"), ("2", 4_990_000, 5_100_000, "PEAK<2>"), ("3", 20_000, 90_000, "G3")))

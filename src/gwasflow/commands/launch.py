@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gwasflow.core.rundir import RunDir, write_atomic
-from gwasflow.core.states import AttemptState, JobState, RunState
+from gwasflow.core.states import AttemptState, ExecutorKind, JobState, RunState
 from gwasflow.core.uri import is_remote
 from gwasflow.engine.driver import Driver, RunOutcome
 from gwasflow.engine.failure_log import make_sink
@@ -187,7 +187,7 @@ def _unique_run_id(name: str, taken: set[str]) -> str:
 def job_python(spec: RunSpec, python: str) -> str:
     """The interpreter jobs' commands name: ours, except on AWS Batch, whose jobs run in the gwasflow image,
     where this interpreter's path means nothing (``python`` given explicitly is kept)."""
-    if spec.executor.kind == "aws_batch" and python == sys.executable:
+    if ExecutorKind(spec.executor.kind) is ExecutorKind.AWS_BATCH and python == sys.executable:
         return CONTAINER_PYTHON
     return python
 

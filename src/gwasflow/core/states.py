@@ -16,11 +16,13 @@ __all__ = [
     "FINISHED_EXEC_STATES",
     "FINISHED_JOB_STATES",
     "FINISHED_RUN_STATES",
+    "HOST_PROCESS_EXECUTORS",
     "SUBMIT_ERROR_TYPES",
     "AttemptState",
     "ErrorType",
     "ExecCause",
     "ExecState",
+    "ExecutorKind",
     "JobState",
     "RunState",
     "Step",
@@ -95,6 +97,19 @@ FINISHED_EXEC_STATES = frozenset(
 )
 
 
+class ExecutorKind(enum.StrEnum):
+    """Who ran an attempt (persisted in the store as its value): an executor backend, or the driver itself."""
+
+    LOCAL = "local"  # a child process of the driver
+    SLURM = "slurm"
+    AWS_BATCH = "aws_batch"
+    DRIVER = "driver"  # the driver's in-process jobs (stage-in, merge, report, cleanup)
+
+
+#: attempts that ran as processes on the driver's machine: what a dead driver left of them is found there
+HOST_PROCESS_EXECUTORS = frozenset({ExecutorKind.LOCAL, ExecutorKind.DRIVER})
+
+
 class ExecCause(enum.StrEnum):
     """Why an attempt ended, when the executor itself knows (set at the executor boundary, else None).
 
@@ -106,6 +121,8 @@ class ExecCause(enum.StrEnum):
     TIMEOUT = "timeout"  # the executor stopped the attempt at its time limit
     INTERRUPTED = "interrupted"  # node failure, preemption, spot reclaim, or the attempt is LOST
     CANCELLED_EXTERNALLY = "cancelled_externally"  # cancelled by someone else (scancel, TerminateJob)
+    # the executor's setup cannot start the command: its image is not found, its working directory not mounted
+    BAD_CONFIG = "bad_config"
 
 
 class ErrorType(enum.StrEnum):
@@ -117,6 +134,7 @@ class ErrorType(enum.StrEnum):
     KILLED = "killed"  # ended by a signal nobody explained (a kill from outside, a crash of the host process)
     CANCELLED_EXTERNALLY = "cancelled_externally"  # scancel / TerminateJob by someone else: never retried by itself
     BAD_INPUT = "bad_input"
+    BAD_CONFIG = "bad_config"  # the executor's setup cannot start it (image not found, workdir not mounted)
     MISSING_OUTPUT = "missing_output"
     TRUNCATED_OUTPUT = "truncated_output"
     CRASH = "crash"

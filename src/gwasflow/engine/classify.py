@@ -4,7 +4,8 @@ What is read, in this order:
 
 1. the executor's cause (:class:`~gwasflow.core.states.ExecCause`, typed at
    the executor boundary): its time limit, the cluster's out-of-memory or
-   node-failure verdict, a lost attempt, a cancel by someone else;
+   node-failure verdict, a lost attempt, a cancel by someone else, a setup that
+   cannot start the command (image not found, working directory not mounted);
 2. the output check of an attempt that exited 0 (:class:`OutputProblem`);
 3. what the program itself printed last, as whole lines at the end of its
    log, together with its exit status (:func:`program_verdict`);
@@ -58,6 +59,7 @@ _BY_CAUSE = {
     ExecCause.TIMEOUT: ErrorType.TIMEOUT,
     ExecCause.INTERRUPTED: ErrorType.INTERRUPTED,
     ExecCause.CANCELLED_EXTERNALLY: ErrorType.CANCELLED_EXTERNALLY,
+    ExecCause.BAD_CONFIG: ErrorType.BAD_CONFIG,
 }
 _BY_OUTPUT = {OutputProblem.MISSING: ErrorType.MISSING_OUTPUT, OutputProblem.TRUNCATED: ErrorType.TRUNCATED_OUTPUT}
 

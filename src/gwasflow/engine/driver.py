@@ -36,6 +36,7 @@ from gwasflow.core.states import (
     ErrorType,
     ExecCause,
     ExecState,
+    ExecutorKind,
     JobState,
     RunState,
 )
@@ -324,7 +325,7 @@ class Driver:
         record = self.store.get_job(self.run_id, job.id)
         log_path = self.rundir.log_path(job.id, record.attempts + 1)
         attempt = self.store.new_attempt(
-            self.run_id, job.id, executor="driver", log_path=str(log_path), resources_json="{}"
+            self.run_id, job.id, executor=ExecutorKind.DRIVER, log_path=str(log_path), resources_json="{}"
         )
         self._set(job.id, JobState.RUNNING)
         self.store.mark_attempt_running(self.run_id, job.id, attempt, time.time())

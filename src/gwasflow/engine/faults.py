@@ -19,6 +19,7 @@ faults are.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import os
 import signal
@@ -31,20 +32,32 @@ from pathlib import Path
 
 from gwasflow.plan.model import Job, JobKind
 
-__all__ = ["ENV", "KINDS", "FaultConfig", "from_env", "parse"]
+__all__ = ["ENV", "KINDS", "Fault", "FaultConfig", "from_env", "parse"]
 
 ENV = "GWASFLOW_FAULTS"
-KINDS = ("crash", "kill", "hang", "truncate", "oom")
-DEFAULT_KINDS = ("crash", "kill", "hang", "truncate")
+
+
+class Fault(enum.StrEnum):
+    """What an injected fault does to an attempt (see the module docstring); its value is its name in ``kinds=``."""
+
+    CRASH = "crash"
+    KILL = "kill"
+    HANG = "hang"
+    TRUNCATE = "truncate"
+    OOM = "oom"
+
+
+KINDS = tuple(Fault)
+DEFAULT_KINDS = (Fault.CRASH, Fault.KILL, Fault.HANG, Fault.TRUNCATE)
 
 
 @dataclass(frozen=True)
 class FaultConfig:
     rate: float
     seed: int
-    kinds: tuple[str, ...]
+    kinds: tuple[Fault, ...]
 
-    def draw(self, job_id: str, attempt: int) -> str | None:
+    def draw(self, job_id: str, attempt: int) -> Fault | None:
         """The fault for this attempt, or None. Same config, job and attempt: same answer."""
         digest = hashlib.sha256(f"{self.seed}:{job_id}:{attempt}".encode()).digest()
         u = int.from_bytes(digest[:8], "big") / 2**64
@@ -58,7 +71,7 @@ class FaultConfig:
         if kind is None:
             return tuple(argv)
         outputs = [arg for out in job.outputs for arg in ("--output", out)]
-        return (sys.executable, "-m", "gwasflow.engine.faults", kind, *outputs, "--", *argv)
+        return (sys.executable, "-m", "gwasflow.engine.faults", kind.value, *outputs, "--", *argv)
 
 
 def parse(text: str) -> FaultConfig:
@@ -72,11 +85,12 @@ def parse(text: str) -> FaultConfig:
     rate = float(fields.get("rate", "0.1"))
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"{ENV}: rate must be within [0, 1], got {rate}")
-    kinds = tuple(k for k in fields.get("kinds", "+".join(DEFAULT_KINDS)).split("+") if k)
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown or not kinds:
-        raise ValueError(f"{ENV}: unknown fault kinds {unknown}; known: {'+'.join(KINDS)}")
-    return FaultConfig(rate=rate, seed=int(fields.get("seed", "0")), kinds=kinds)
+    names = [k for k in fields.get("kinds", "+".join(DEFAULT_KINDS)).split("+") if k]
+    known = [fault.value for fault in Fault]
+    unknown = [k for k in names if k not in known]
+    if unknown or not names:
+        raise ValueError(f"{ENV}: unknown fault kinds {unknown}; known: {'+'.join(known)}")
+    return FaultConfig(rate=rate, seed=int(fields.get("seed", "0")), kinds=tuple(Fault(k) for k in names))
 
 
 def from_env() -> FaultConfig | None:
@@ -96,19 +110,19 @@ def _truncate(path: Path) -> None:
 
 
 def _main(args: list[str]) -> int:
-    kind, rest = args[0], args[1:]
+    kind, rest = Fault(args[0]), args[1:]
     split = rest.index("--")
     outputs = [Path(rest[i + 1]) for i in range(0, split, 2)]
     argv = rest[split + 1 :]
     print(f"gwasflow fault injection: {kind}", file=sys.stderr, flush=True)
-    if kind == "crash":
+    if kind is Fault.CRASH:
         return 3
-    if kind == "oom":
+    if kind is Fault.OOM:
         print("MemoryError: Unable to allocate 12.0 GiB for an array", file=sys.stderr, flush=True)
         return 1
-    if kind == "kill":
+    if kind is Fault.KILL:
         os.kill(os.getpid(), signal.SIGKILL)
-    if kind == "hang":
+    if kind is Fault.HANG:
         time.sleep(10**7)
         return 0
     code = subprocess.run(argv, check=False).returncode

@@ -38,7 +38,6 @@ from pathlib import Path
 from gwasflow.core.states import SUBMIT_ERROR_TYPES, AttemptState, JobState, Step
 from gwasflow.engine.outputs import unchanged
 from gwasflow.executors.base import Executor
-from gwasflow.executors.local import kill_strays
 from gwasflow.plan.model import Job, JobGraph, JobKind
 from gwasflow.store import OutputRecord, Store
 
@@ -141,8 +140,7 @@ def recover_attempts(store: Store, run_id: str, executor: Executor) -> tuple[lis
                 Reattached(str(att.handle), att.job_id, att.attempt, Path(att.log_path), att.started_at is not None)
             )
             continue
-        if att.executor in ("local", "driver"):
-            kill_strays(f"{run_id}:{att.job_id}:{att.attempt}")
+        executor.stop_strays(run_id, att.job_id, att.attempt, att.executor)
         store.finish_attempt(
             run_id, att.job_id, att.attempt, state=AttemptState.LOST, exit_code=None, signal=None,
             error_type=None, reason="orchestrator stopped while the attempt was in flight", log_tail="",

@@ -3,7 +3,9 @@
 The decision depends only on the job's history of error types (from the
 store) and the spec's :class:`~gwasflow.spec.model.RetrySpec`:
 
-* ``bad_input`` is never retried (the same input fails the same way);
+* ``bad_input`` is never retried (the same input fails the same way), nor
+  ``bad_config`` (the executor cannot start the command: an image that is not
+  found, a working directory not mounted in the container);
   a job the run cancelled never reaches the policy, and one that someone
   cancelled outside gwasflow (``cancelled_externally``: ``scancel``, Batch
   TerminateJob) is not retried by itself: it ends failed, so that
@@ -36,7 +38,9 @@ from gwasflow.spec.model import RetrySpec
 
 __all__ = ["RetryDecision", "decide"]
 
-_NEVER = frozenset({ErrorType.BAD_INPUT, ErrorType.CANCELLED_EXTERNALLY, ErrorType.SUBMIT_REFUSED})
+_NEVER = frozenset(
+    {ErrorType.BAD_INPUT, ErrorType.BAD_CONFIG, ErrorType.CANCELLED_EXTERNALLY, ErrorType.SUBMIT_REFUSED}
+)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ Working directory: a container starts in its image's WORKDIR and Batch has no ov
 submission with a ``cwd`` (the driver's workspace, mounted at the same path in the containers) carries it
 in ``GWASFLOW_CWD`` and its command is the fixed script :data:`CWD_SCRIPT` (``/bin/sh -c``), which enters
 it and runs (``exec``) the argv given as its arguments; a directory the container cannot enter fails the
-job with exit 2 and a one-line message in its log.
+job with exit 78 (``aws_batch_status.WORKDIR_EXIT``: a configuration error, not retried) and a one-line
+message in its log.
 
 Images: a submission runs in ``Submission.image`` when the driver sets it (the planner puts
 ``<image>:v<version>`` in ``Job.meta["image"]`` for ``engine: regenie``), else in the ``image`` setting.
@@ -50,9 +51,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gwasflow.core.states import ExecState
+from gwasflow.core.states import ExecState, ExecutorKind
 from gwasflow.errors import SubmitError
-from gwasflow.executors.aws_batch_status import CANCEL_REASON, parent_answer, status_from_batch
+from gwasflow.executors.aws_batch_status import CANCEL_REASON, WORKDIR_EXIT, parent_answer, status_from_batch
 from gwasflow.executors.base import ExecStatus, ExecutorBase, Submission
 from gwasflow.executors.settings import AwsBatchSettings
 
@@ -66,9 +67,9 @@ ARGV_VAR = "GWASFLOW_ARGV_"
 CWD_VAR = "GWASFLOW_CWD"
 
 # Enter the submission's working directory, when it has one (a container starts in its image's WORKDIR).
-_ENTER = """if [ -n "${GWASFLOW_CWD:-}" ] && ! cd -- "$GWASFLOW_CWD" 2>/dev/null; then
+_ENTER = f"""if [ -n "${{GWASFLOW_CWD:-}}" ] && ! cd -- "$GWASFLOW_CWD" 2>/dev/null; then
   printf 'gwasflow: cannot enter working directory %s (is it mounted in the container?)\\n' "$GWASFLOW_CWD" >&2
-  exit 2
+  exit {WORKDIR_EXIT}
 fi
 """
 # Run by /bin/sh for a single job with a working directory: its arguments are the job's argv.
@@ -127,7 +128,7 @@ class _Group:
 class AwsBatchExecutor(ExecutorBase):
     """Runs attempts as AWS Batch jobs; see the module docstring for guarantees."""
 
-    name = "aws_batch"
+    name = ExecutorKind.AWS_BATCH
     lost_words = "unknown to AWS Batch"
 
     def __init__(self, **settings: Any) -> None:

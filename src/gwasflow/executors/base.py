@@ -21,6 +21,8 @@ only narrow hooks (``_submit``, ``_query``, ``_cancel``, optionally
 * a handle this executor cancelled reports CANCELLED once it ends, whatever
   its exit; finished statuses are final;
 * log tails (:func:`tail_lines`), atomic manifest writes (:func:`write_atomic`);
+* what a dead driver left running on this machine (:meth:`stop_strays`, on ``resume``: processes of
+  ``local`` and ``driver`` attempts carry their marker, :data:`ATTEMPT_ENV`);
 * events: the driver hands over the run's event logger (:meth:`use_events`);
   a query that fails, or raises, is an event in ``events.jsonl``.
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -38,7 +41,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from gwasflow.core.atomic import write_atomic
 from gwasflow.core.events import EventLog
-from gwasflow.core.states import FINISHED_EXEC_STATES, ExecCause, ExecState
+from gwasflow.core.states import FINISHED_EXEC_STATES, HOST_PROCESS_EXECUTORS, ExecCause, ExecState, ExecutorKind
 from gwasflow.errors import SubmitError
 from gwasflow.plan.model import Resources
 
@@ -49,12 +52,13 @@ __all__ = [
     "ExecutorBase",
     "Submission",
     "attempt_env",
+    "kill_strays",
     "tail_lines",
     "write_atomic",
 ]
 
 # Every attempt's environment names its run, job and attempt, so that children left running by an
-# orchestrator that died can be found and stopped when the run is resumed (``local.kill_strays``).
+# orchestrator that died can be found and stopped when the run is resumed (:func:`kill_strays`).
 ATTEMPT_ENV = "GWASFLOW_ATTEMPT"
 
 
@@ -104,7 +108,7 @@ class ExecStatus:
 class Executor(Protocol):
     """What the driver needs from a backend."""
 
-    name: str
+    name: ExecutorKind
 
     def use_events(self, events: EventLog) -> None:
         """Report through this event logger from now on (the driver hands over the run's)."""
@@ -141,6 +145,10 @@ class Executor(Protocol):
         """Release resources (reap children, close clients)."""
         ...
 
+    def stop_strays(self, run_id: str, job_id: str, attempt: int, ran_on: str) -> None:
+        """Stop what is left of an attempt that an earlier driver ran on ``ran_on`` and no executor tracks."""
+        ...
+
 
 _PENDING = ExecStatus(ExecState.PENDING)
 
@@ -148,7 +156,7 @@ _PENDING = ExecStatus(ExecState.PENDING)
 class ExecutorBase(ABC):
     """The lifecycle every executor shares (see the module docstring); backends fill the hooks."""
 
-    name: str
+    name: ExecutorKind
     #: the words of a LOST status, before the handle
     lost_words: ClassVar[str] = "unknown to the executor"
 
@@ -214,6 +222,15 @@ class ExecutorBase(ABC):
     def close(self) -> None:
         """Nothing held by default."""
         return
+
+    def stop_strays(self, run_id: str, job_id: str, attempt: int, ran_on: str) -> None:
+        """Kill the processes left on this machine by an untracked ``local`` or ``driver`` attempt.
+
+        ``ran_on`` is the executor kind the store recorded for the attempt (the driver's own jobs run on its
+        machine whatever the backend). A Slurm or Batch attempt the cluster no longer knows left nothing here.
+        """
+        if ran_on in HOST_PROCESS_EXECUTORS:
+            kill_strays(f"{run_id}:{job_id}:{attempt}", exact=True)
 
     # hooks ----------------------------------------------------------------------------------------
     @abstractmethod
@@ -310,3 +327,30 @@ def tail_lines(path: Path, n: int) -> str:
             data = f.read(step) + data
         return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-n:])
     return ""
+
+
+def kill_strays(marker_prefix: str, *, exact: bool = False) -> list[int]:
+    """SIGKILL the process groups of processes whose ``GWASFLOW_ATTEMPT`` starts with ``marker_prefix`` (is it,
+    with ``exact``: attempt 1's marker is a prefix of attempt 12's).
+
+    Used on resume: attempts started by a driver that was killed keep running in their own sessions;
+    they are stopped before their jobs are run again. Returns the pids found. Linux only (``/proc``).
+    """
+    needle = f"{ATTEMPT_ENV}={marker_prefix}".encode()
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item == needle if exact else item.startswith(needle) for item in environ.split(b"\0")):
+            pid = int(entry.name)
+            found.append(pid)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+    return found

@@ -50,8 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from gwasflow.core.states import ExecCause, ExecState
-from gwasflow.executors.base import ATTEMPT_ENV, ExecStatus, ExecutorBase, Submission
+from gwasflow.core.states import ExecCause, ExecState, ExecutorKind
+from gwasflow.executors.base import ATTEMPT_ENV, ExecStatus, ExecutorBase, Submission, kill_strays
 from gwasflow.executors.oom import oom_kill_count
 from gwasflow.executors.settings import LocalSettings
 
@@ -93,7 +93,7 @@ class _Attempt:
 class LocalExecutor(ExecutorBase):
     """Runs attempts as local child processes; see the module docstring for guarantees."""
 
-    name = "local"
+    name = ExecutorKind.LOCAL
     lost_words = "unknown to this local executor"
 
     def __init__(self, max_parallel: int = 2, *, kill_grace_s: float = 5.0) -> None:
@@ -307,29 +307,3 @@ def _usage(usage: resource.struct_rusage | None) -> tuple[float | None, float | 
     maxrss = float(usage.ru_maxrss)
     peak = maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024  # bytes vs KiB
     return cpu, peak
-
-
-def kill_strays(marker_prefix: str) -> list[int]:
-    """SIGKILL the process groups of processes whose ``GWASFLOW_ATTEMPT`` starts with ``marker_prefix``.
-
-    Used on resume: attempts started by a driver that was killed keep running in their own sessions;
-    they are stopped before their jobs are run again. Returns the pids found. Linux only (``/proc``).
-    """
-    needle = f"{ATTEMPT_ENV}={marker_prefix}".encode()
-    found: list[int] = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if any(item.startswith(needle) for item in environ.split(b"\0")):
-            pid = int(entry.name)
-            found.append(pid)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(os.getpgid(pid), signal.SIGKILL)
-    return found

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gwasflow.core.states import ExecutorKind
 from gwasflow.executors.aws_batch import AwsBatchExecutor
 from gwasflow.executors.base import Executor
 from gwasflow.executors.local import LocalExecutor
@@ -21,24 +22,28 @@ from gwasflow.executors.slurm import SlurmExecutor
 __all__ = ["check_settings", "executor_kinds", "format_settings", "make_executor", "settings_model"]
 
 # kind -> (factory, settings model listing the accepted keyword settings)
-_BACKENDS: dict[str, tuple[Callable[..., Executor], type[ExecutorSettings]]] = {
-    "aws_batch": (AwsBatchExecutor, AwsBatchSettings),
-    "local": (LocalExecutor, LocalSettings),
-    "slurm": (SlurmExecutor, SlurmSettings),
+_BACKENDS: dict[ExecutorKind, tuple[Callable[..., Executor], type[ExecutorSettings]]] = {
+    ExecutorKind.AWS_BATCH: (AwsBatchExecutor, AwsBatchSettings),
+    ExecutorKind.LOCAL: (LocalExecutor, LocalSettings),
+    ExecutorKind.SLURM: (SlurmExecutor, SlurmSettings),
 }
 
 
 def executor_kinds() -> list[str]:
     """The executor kinds this installation can make."""
-    return sorted(_BACKENDS)
+    return sorted(kind.value for kind in _BACKENDS)
+
+
+def _backend(kind: str) -> tuple[Callable[..., Executor], type[ExecutorSettings]]:
+    """The factory and settings model of the kind named by a spec or an argument (``ValueError`` if none)."""
+    if kind not in executor_kinds():
+        raise ValueError(f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}")
+    return _BACKENDS[ExecutorKind(kind)]
 
 
 def settings_model(kind: str) -> type[ExecutorSettings]:
     """The settings model of an executor kind (``ValueError`` for an unknown kind)."""
-    try:
-        return _BACKENDS[kind][1]
-    except KeyError:
-        raise ValueError(f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}") from None
+    return _backend(kind)[1]
 
 
 def format_settings(kind: str) -> str:
@@ -52,10 +57,7 @@ def format_settings(kind: str) -> str:
 
 def make_executor(kind: str, **settings: Any) -> Executor:
     """A new executor of ``kind`` configured with ``settings`` (validated by the backend)."""
-    try:
-        factory, settings_type = _BACKENDS[kind]
-    except KeyError:
-        raise ValueError(f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}") from None
+    factory, settings_type = _backend(kind)
     accepted = set(settings_type.model_fields)
     unknown = sorted(set(settings) - accepted)
     if unknown:
@@ -67,9 +69,10 @@ def make_executor(kind: str, **settings: Any) -> Executor:
 
 def check_settings(kind: str, settings: dict[str, Any]) -> list[str]:
     """Problems with an executor kind and its settings, without making the executor (for validation)."""
-    if kind not in _BACKENDS:
-        return [f"unknown executor kind {kind!r}; known: {', '.join(executor_kinds())}"]
-    _, settings_type = _BACKENDS[kind]
+    try:
+        _, settings_type = _backend(kind)
+    except ValueError as exc:
+        return [str(exc)]
     accepted = set(settings_type.model_fields)
     unknown = sorted(set(settings) - accepted)
     if unknown:

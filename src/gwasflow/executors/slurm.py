@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gwasflow.core.states import ExecCause, ExecState
+from gwasflow.core.states import ExecCause, ExecState, ExecutorKind
 from gwasflow.errors import SubmitError
 from gwasflow.executors.base import ExecStatus, ExecutorBase, Submission, write_atomic
 from gwasflow.executors.settings import SlurmSettings
@@ -88,7 +88,7 @@ class _Array:
 class SlurmExecutor(ExecutorBase):
     """Runs attempts as Slurm job array tasks; see the module docstring for how."""
 
-    name = "slurm"
+    name = ExecutorKind.SLURM
     lost_words = "Slurm does not know job"
 
     def __init__(self, max_parallel: int = 2, **settings: Any) -> None:

@@ -1,4 +1,5 @@
-"""Failure types as the driver records them, from real executors: what is retried, on which budget, and what not."""
+"""Failure types as the driver records them, from real executors: what is retried, on which budget, and what not;
+and ``gwasflow retry`` (``commands.launch.choose_failed``) re-running what failed."""
 
 from __future__ import annotations
 
