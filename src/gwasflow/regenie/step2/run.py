@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +46,7 @@ from gwasflow.regenie.step2.assoc import (
 )
 from gwasflow.regenie.step2.correction import Correction
 from gwasflow.regenie.step2.hardcalls import association_calls, warm_kernels
-from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_strings
+from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_text
 
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
     from gwasflow.regenie.step2.assoc_bt import BinaryModel
@@ -227,8 +227,8 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
         n_called, dosage_sums = observed_sums(raw)
         overall = ctx.source.info_score(variance_sums[:, -1], dosage_sums, n_called)
         info_filter = InfoFilter(ctx.min_info, overall >= ctx.min_info)
-    strings = variant_strings(ctx.source.variants, block)
-    result = BlockResult(texts=[""] * ctx.n_phenotypes)
+    strings = variant_text(ctx.source.variants, block)
+    result = BlockResult(texts=[b""] * ctx.n_phenotypes)
     sparse = None  # only binary traits and quantitative traits with missing values read regenie's sparse rule
     hard_qt = raw.dtype == np.int8 and not ctx.opts.bt  # association_calls flags them from its own counts
     if ctx.opts.bt or (not hard_qt and any(state.null is not None and state.null.gaps for state in ctx.states)):
@@ -280,7 +280,7 @@ def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.i
 
 
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
-                handles: list[TextIO], log: RunLog) -> BlockResult:
+                handles: list[BinaryIO], log: RunLog) -> BlockResult:
     """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
     source.num_threads = 1  # parallelism is over blocks
     ctx = _Context(source, analysis, opts, locos)
@@ -382,9 +382,9 @@ def run_step2(opts: Options, log: RunLog) -> None:
     names = [f"{opts.out}_{name}{suffix}" for name in analysis.phenotype_names]
     pending = PendingFiles()
     try:
-        handles = [pending.open(name, gz=opts.gz) for name in names]
+        handles = [pending.open_bytes(name, gz=opts.gz) for name in names]
         for handle in handles:
-            handle.write(RESULT_HEADER_INFO if source.has_info else RESULT_HEADER)
+            handle.write((RESULT_HEADER_INFO if source.has_info else RESULT_HEADER).encode())
         if warming is not None:
             warming.join()
         counts = _run_blocks(source, analysis, opts, locos, handles, log)
