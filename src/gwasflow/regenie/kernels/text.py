@@ -24,7 +24,7 @@ import numpy as np
 
 from gwasflow.regenie.kernels.base import OPTIONS, compile_kernel
 
-__all__ = ["MAX_NUMBER_BYTES", "put_g", "result_rows_kernel"]
+__all__ = ["MAX_NUMBER_BYTES", "put_g", "result_rows_kernel", "warm_result_rows"]
 
 MAX_NUMBER_BYTES = 13  # "-1.23457e-308"
 _TIE_MARGIN = 1e-8
@@ -191,3 +191,13 @@ def _result_rows(prefix: Any, starts: Any, rows: Any, head: Any, n_obs: Any, tai
 
 
 result_rows_kernel = compile_kernel(_result_rows)
+
+
+def warm_result_rows() -> None:
+    """Load :func:`result_rows_kernel` for the argument types step 2 passes (numba's start included when it is
+    the first kernel): run in a thread while step 2 reads its inputs, the first block finds it ready."""
+    out = np.empty(256, dtype=np.uint8)
+    for n_head in (1, 2):
+        result_rows_kernel(np.frombuffer(b"1 1 a A C ", dtype=np.uint8), np.array([0, 10], dtype=np.int64),
+                           np.zeros(1, dtype=np.intp), np.full((1, n_head), 0.5), np.ones(1, dtype=np.int64),
+                           np.ones((1, 4)), np.zeros(1, dtype=np.bool_), out)

@@ -347,23 +347,27 @@ _CORRECTION_LOG = {
 }
 
 
-def _warm_numba() -> None:
-    from gwasflow.regenie.kernels import warm_numba
+def _warm(opts: Options) -> None:
+    """Load the compiled loops the blocks call first: the result rows' (every run), and .bed quantitative traits'
+    own loops or BGEN's decoder."""
+    from gwasflow.regenie.kernels.text import warm_result_rows
 
-    warm_numba()
+    if opts.bed and not opts.bt:
+        warm_kernels()
+    elif opts.bgen:
+        from gwasflow.regenie.kernels import warm_numba
+
+        warm_numba()
+    warm_result_rows()
 
 
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
+    # the compiled loops load (numba's start: about 0.5 s of one core) while the inputs are read
+    warming = threading.Thread(target=_warm, args=(opts,), name="warm-kernels", daemon=True)
+    warming.start()
     source = open_genotypes(opts)
     analysis = load_analysis(opts, source)
-    # the compiled loops load while the LOCO predictions are read (not during the tables, whose transient Python
-    # objects would then add to numba's memory in the peak): .bed quantitative traits' own loops, BGEN's decoder
-    warming = None
-    if (opts.bed and not opts.bt) or opts.bgen:
-        warming = threading.Thread(target=warm_kernels if opts.bed else _warm_numba, name="warm-kernels",
-                                   daemon=True)
-        warming.start()
     analysis, locos = _load_locos(opts, analysis, log)
     _describe(analysis, source, opts, log)
     log.add(f" * # threads        : [{opts.threads}]")
@@ -385,8 +389,7 @@ def run_step2(opts: Options, log: RunLog) -> None:
         handles = [pending.open_bytes(name, gz=opts.gz) for name in names]
         for handle in handles:
             handle.write((RESULT_HEADER_INFO if source.has_info else RESULT_HEADER).encode())
-        if warming is not None:
-            warming.join()
+        warming.join()
         counts = _run_blocks(source, analysis, opts, locos, handles, log)
         pending.commit()
     except BaseException:
