@@ -15,7 +15,6 @@ their ``#CHROM`` header (or a header-less .bim-style layout).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from gwasflow.errors import EngineInputError
 from gwasflow.regenie.io.bed import VariantInfo, chrom_code
 from gwasflow.regenie.io.remote import localize
 
-__all__ = ["PgenFile", "RecordIndex", "open_pgen_file", "pgen_has_dosages", "read_psam", "read_pvar", "record_index"]
+__all__ = ["PgenFile", "open_pgen_file", "pgen_has_dosages", "read_psam", "read_pvar"]
 
 _MISSING_DOSAGE = -9.0
 _VARIANT_BLOCK = 1 << 16  # a .pgen header lists its variants' record types in blocks of 2^16
@@ -130,46 +129,6 @@ def read_pvar(path: Path) -> VariantInfo:
                        allele0=np.asarray(ref, dtype=np.str_))
 
 
-@dataclass
-class RecordIndex:
-    """Where each variant's record lies in a .pgen (storage mode 0x10 with a byte per record type), and its
-    type: what :func:`gwasflow.regenie.kernels.pgen.pgen_dosages_kernel` decodes from the mapped file."""
-
-    data: NDArray[np.uint8]
-    starts: NDArray[np.int64]
-    lengths: NDArray[np.int64]
-    types: NDArray[np.uint8]
-
-
-def record_index(path: Path) -> RecordIndex | None:
-    """The records of the .pgen at ``path`` (its header, laid out as :func:`pgen_has_dosages` reads it), or None
-    for the other storage modes and for headers whose tables do not add up to the file's size."""
-    data = np.memmap(path, dtype=np.uint8, mode="r")
-    if data.size < 12 or data[2] != 0x10 or data[11] & 15 < 4:
-        return None
-    n_variants = int.from_bytes(data[3:7].tobytes(), "little")
-    fmt = int(data[11])
-    length_bytes, count_bytes, flags = (fmt & 15) - 3, (fmt >> 4) & 3, (fmt >> 6) == 3
-    n_blocks = -(-n_variants // _VARIANT_BLOCK)
-    offsets = np.frombuffer(data[12:12 + 8 * n_blocks].tobytes(), dtype="<u8").astype(np.int64)
-    position = 12 + 8 * n_blocks
-    types, starts, lengths = [], [], []
-    for block in range(n_blocks):
-        count = min(_VARIANT_BLOCK, n_variants - block * _VARIANT_BLOCK)
-        types.append(np.array(data[position:position + count]))
-        position += count
-        raw = np.array(data[position:position + count * length_bytes]).reshape(count, length_bytes)
-        position += count * (length_bytes + count_bytes) + (-(-count // 8) if flags else 0)
-        size = np.zeros(count, dtype=np.int64)
-        for byte in range(length_bytes):
-            size |= raw[:, byte].astype(np.int64) << (8 * byte)
-        lengths.append(size)
-        starts.append(offsets[block] + np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64))
-    if n_variants == 0 or offsets[0] != position or int(starts[-1][-1] + lengths[-1][-1]) != data.size:
-        return None
-    return RecordIndex(data, np.concatenate(starts), np.concatenate(lengths), np.concatenate(types))
-
-
 class PgenFile:
     """An open .pgen with its .pvar/.psam metadata; dosages are read per block.
 
@@ -187,7 +146,6 @@ class PgenFile:
         self.iid = iid
         self.num_threads = 1
         self._local = threading.local()
-        self.records: RecordIndex | None = None  # set for dosage files: their common records decoded by a kernel
 
     @property
     def n_samples(self) -> int:
@@ -243,43 +201,16 @@ class PgenFile:
         """Decode into ``block``, missing calls NaN; with ``weights``, ``squares[j, p]`` gets the sum of the
         squared called dosages of variant j times ``weights[:, p]``, a few variants at a time (no temporary of
         the block's size, and the columns are still in the cache)."""
-        if self.records is None:
-            self._decode_pgenlib(variant_index, sample_index, block)
-        else:
-            self._decode_records(self.records, variant_index, sample_index, block)
-        if weights is not None and squares is not None:
-            for lo in range(0, block.shape[1], 64):
-                part = block[:, lo:lo + 64]
-                square = np.square(np.where(np.isnan(part), 0.0, part))
-                squares[lo:lo + 64] = square.T @ weights
-
-    def _decode_pgenlib(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None,
-                        block: NDArray[np.float64]) -> None:
-        """pgenlib's ALT dosages into the columns of ``block`` (it holds the GIL), missing calls NaN."""
         reader = self._reader_for(sample_index)
         reader.read_dosages_list(np.asarray(variant_index, dtype=np.uint32), block.T)  # type: ignore[attr-defined]
         for lo in range(0, block.shape[1], 64):
             part = block[:, lo:lo + 64]
-            part[part == _MISSING_DOSAGE] = np.nan
-
-    def _decode_records(self, records: RecordIndex, variant_index: NDArray[np.intp],
-                        sample_index: NDArray[np.intp] | None, block: NDArray[np.float64]) -> None:
-        """The records the compiled decoder reads (plink2's usual dosage records) decoded without the GIL, the
-        others by pgenlib."""
-        from gwasflow.regenie.kernels.pgen import pgen_dosages_kernel
-
-        samples = np.arange(self.n_samples, dtype=np.int64) if sample_index is None \
-            else np.asarray(sample_index, dtype=np.int64)
-        if samples.size > 1 and not bool(np.all(np.diff(samples) > 0)):
-            raise ValueError("sample_index must be strictly increasing")
-        decoded = np.zeros(variant_index.shape[0], dtype=np.bool_)
-        pgen_dosages_kernel(records.data, records.starts, records.lengths, records.types,
-                            np.asarray(variant_index, dtype=np.int64), samples, self.n_samples, block, decoded)
-        rest = np.flatnonzero(~decoded)
-        if rest.size:
-            others = np.empty((block.shape[0], rest.size), dtype=np.float64, order="F")
-            self._decode_pgenlib(np.asarray(variant_index)[rest], sample_index, others)
-            block[:, rest] = others
+            missing = part == _MISSING_DOSAGE
+            part[missing] = np.nan
+            if weights is not None and squares is not None:
+                square = np.square(part)
+                square[missing] = 0.0
+                squares[lo:lo + 64] = square.T @ weights
 
     def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                  ) -> NDArray[np.float64]:
@@ -323,10 +254,7 @@ def open_pgen_file(prefix: str) -> PgenFile:
         paths[ext] = path
     fid, iid = read_psam(paths["psam"])
     variants = read_pvar(paths["pvar"])
-    has_info = pgen_has_dosages(paths["pgen"])
-    source = PgenFile(prefix, paths["pgen"], variants, fid, iid, has_info=has_info)
-    if has_info:
-        source.records = record_index(paths["pgen"])
+    source = PgenFile(prefix, paths["pgen"], variants, fid, iid, has_info=pgen_has_dosages(paths["pgen"]))
     try:
         source._reader_for(None)
     except RuntimeError as exc:
