@@ -130,3 +130,18 @@ def test_put_g__equals_format_g_or_declines_only_near_a_tie() -> None:
         else:
             assert out[:end].tobytes().decode() == format_g(value), value
     assert 0 < declined < 0.05 * values.size
+
+
+def test_result_bytes__python_rows_when_not_compiled_are_the_same_bytes() -> None:
+    rng = np.random.default_rng(12)
+    n = 200
+    variants = _variants(n, rng)
+    text = variant_text(variants, np.arange(n, dtype=np.intp))
+    rows = np.flatnonzero(rng.random(n) < 0.7).astype(np.intp)
+    head = np.column_stack([rng.random(rows.size), rng.uniform(-0.3, 1.0, rows.size)])
+    tail = np.column_stack([_random_values(rng, rows.size) for _ in range(4)])
+    n_obs = rng.integers(1, 10**6, rows.size)
+    failed = rng.random(rows.size) < 0.2
+    compiled = result_bytes(text.data, text.starts, rows, head, n_obs, tail, failed)
+    assert result_bytes(text.data, text.starts, rows, head, n_obs, tail, failed, compiled=False) == compiled
+    assert compiled == _python_rows(variants, rows, head, n_obs, tail, failed)

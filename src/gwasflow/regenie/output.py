@@ -166,8 +166,9 @@ def result_lines(
 
 def result_bytes(prefix: NDArray[np.uint8], starts: NDArray[np.int64], rows: NDArray[np.intp],
                  head: NDArray[np.float64], n_obs: NDArray[np.int64], tail: NDArray[np.float64],
-                 failed: NDArray[np.bool_] | None = None) -> bytes:
-    """The bytes of :func:`result_lines`, written by a compiled loop that holds no GIL.
+                 failed: NDArray[np.bool_] | None = None, *, compiled: bool = True) -> bytes:
+    """The bytes of :func:`result_lines`, written by a compiled loop that holds no GIL (by Python with
+    ``compiled`` False: for runs that would load numba for this alone).
 
     ``prefix[starts[r]:starts[r + 1]]`` is block variant ``r``'s text ``CHROM GENPOS ID ALLELE0 ALLELE1 ``
     (UTF-8, ending with a space); ``rows`` the block positions of the rows written; ``head`` their A1FREQ
@@ -175,18 +176,19 @@ def result_bytes(prefix: NDArray[np.uint8], starts: NDArray[np.int64], rows: NDA
     ``TEST_FAIL`` in EXTRA (else ``NA``). When the kernel cannot decide a number's rounding (within 1e-8
     of a tie), the rows are printed by :func:`result_lines` instead: the bytes are the same either way.
     """
-    from gwasflow.regenie.kernels.text import MAX_NUMBER_BYTES, result_rows_kernel
-
-    n_rows = rows.shape[0]
     if head.shape[1] > 1:
         head = np.column_stack([head[:, 0], np.where(head[:, 1] >= 0.0, head[:, 1], np.nan)])
-    flags = np.zeros(n_rows, dtype=np.bool_) if failed is None else failed
-    size = int((starts[rows + 1] - starts[rows]).sum()) + n_rows * ((MAX_NUMBER_BYTES + 1) * 6 + 36)
-    out = np.empty(size, dtype=np.uint8)
-    head, tail = np.ascontiguousarray(head), np.ascontiguousarray(tail)
-    written = result_rows_kernel(prefix, starts, rows, head, n_obs, tail, flags, out)
-    if written >= 0:
-        return out[:written].tobytes()
+    if compiled:
+        from gwasflow.regenie.kernels.text import MAX_NUMBER_BYTES, result_rows_kernel
+
+        n_rows = rows.shape[0]
+        flags = np.zeros(n_rows, dtype=np.bool_) if failed is None else failed
+        size = int((starts[rows + 1] - starts[rows]).sum()) + n_rows * ((MAX_NUMBER_BYTES + 1) * 6 + 36)
+        out = np.empty(size, dtype=np.uint8)
+        head, tail = np.ascontiguousarray(head), np.ascontiguousarray(tail)
+        written = result_rows_kernel(prefix, starts, rows, head, n_obs, tail, flags, out)
+        if written >= 0:
+            return out[:written].tobytes()
     texts = [prefix[starts[r]:starts[r + 1] - 1].tobytes().decode("utf-8") for r in rows.tolist()]
     extra = None if failed is None else ["TEST_FAIL" if f else "NA" for f in failed.tolist()]
     info = None if head.shape[1] < 2 else head[:, 1]

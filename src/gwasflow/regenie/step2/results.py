@@ -81,7 +81,8 @@ InfoScore = Callable[[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64
 def format_group(stats: BlockStats, columns: list[int], strings: VariantText, min_mac: float,
                   variance_sums: NDArray[np.float64] | None, result: BlockResult,
                   boundary_mac: Callable[[int, int], float] | None = None,
-                  info_filter: InfoFilter | None = None, *, info_score: InfoScore | None = None) -> None:
+                  info_filter: InfoFilter | None = None, *, info_score: InfoScore | None = None,
+                  compiled: bool = True) -> None:
     """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
 
     Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
@@ -91,7 +92,8 @@ def format_group(stats: BlockStats, columns: list[int], strings: VariantText, mi
     ``boundary_mac(variant, trait)`` recounts a MAC within rounding of ``min_mac``.
     With ``info_filter``, a test is ignored (as for a low MAC) when the variant's
     INFO over all analysed samples, or over the trait's own samples, is below
-    ``--minINFO`` (regenie's ``info1`` and per-trait ``info`` checks).
+    ``--minINFO`` (regenie's ``info1`` and per-trait ``info`` checks). ``compiled``: the rows are written by
+    the compiled loop (else by Python; the same bytes).
     """
     mac, freq, n_obs = stats.mac, stats.a1freq, stats.n_obs
     if n_obs.ndim == 1:
@@ -118,5 +120,6 @@ def format_group(stats: BlockStats, columns: list[int], strings: VariantText, mi
             info = info_score(variance_sums[rows, col], 2.0 * freq[rows, t] * n_obs[rows, t], n_obs[rows, t])
             head = np.column_stack([freq[rows, t], info])
         result.texts[col] = result_bytes(strings.data, strings.starts, rows, head,
-                                         np.ascontiguousarray(n_obs[rows, t], dtype=np.int64), tail, failed)
+                                         np.ascontiguousarray(n_obs[rows, t], dtype=np.int64), tail, failed,
+                                         compiled=compiled)
         result.ignored += int((~keep).sum())

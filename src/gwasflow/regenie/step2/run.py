@@ -51,7 +51,7 @@ from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
     from gwasflow.regenie.step2.assoc_bt import BinaryModel
 
-__all__ = ["correction_of", "run_step2"]
+__all__ = ["compiled_rows", "correction_of", "run_step2"]
 
 Loco = dict[int, NDArray[np.float64]]
 
@@ -133,6 +133,7 @@ class _Context:
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
+        self.compiled_rows = compiled_rows(opts)
         self.n_phenotypes = len(analysis.phenotype_names)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -250,7 +251,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
         if state.group.rows is None and geno is not None:
             whole = geno
         format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
-                     info_filter, info_score=ctx.source.info_score)
+                     info_filter, info_score=ctx.source.info_score, compiled=ctx.compiled_rows)
     return result
 
 
@@ -347,18 +348,27 @@ _CORRECTION_LOG = {
 }
 
 
-def _warm(opts: Options) -> None:
-    """Load the compiled loops the blocks call first: the result rows' (every run), and .bed quantitative traits'
-    own loops or BGEN's decoder."""
-    from gwasflow.regenie.kernels.text import warm_result_rows
+def compiled_rows(opts: Options) -> bool:
+    """Whether the result rows are written by the compiled loop (off the GIL). Not for quantitative traits on
+    a .pgen with one thread: nothing else there loads numba, whose start (0.5 s of CPU, about 120 MiB of peak
+    RSS) costs more than the rows' formatting saves on 20,000 variants (measured with
+    ``benchmarks/bench_step2_pgen.py``); with ``--threads 2`` the blocks need it to run at once."""
+    return not (opts.pgen and not opts.bt and opts.threads == 1)
 
+
+def _warm(opts: Options) -> None:
+    """Load the compiled loops the blocks call first: the result rows' (see :func:`compiled_rows`), and .bed
+    quantitative traits' own loops or BGEN's decoder."""
     if opts.bed and not opts.bt:
         warm_kernels()
     elif opts.bgen:
         from gwasflow.regenie.kernels import warm_numba
 
         warm_numba()
-    warm_result_rows()
+    if compiled_rows(opts):
+        from gwasflow.regenie.kernels.text import warm_result_rows
+
+        warm_result_rows()
 
 
 def run_step2(opts: Options, log: RunLog) -> None:
