@@ -75,7 +75,7 @@ def test_sparse_variants__chunked_counts_match_the_rule() -> None:
 def test_compiled_rows__python_only_for_one_thread_quantitative_pgen(tmp_path: Path) -> None:
     """The result rows skip numba only where nothing else loads it: quantitative traits on a .pgen, one thread."""
     from gwasflow.regenie.options import parse_args
-    from gwasflow.regenie.step2.run import compiled_rows
+    from gwasflow.regenie.step2.startup import compiled_rows
 
     base = ["--step", "2", "--phenoFile", "p.txt", "--out", str(tmp_path / "o"), "--ignore-pred", "--bsize", "10"]
     assert not compiled_rows(parse_args([*base, "--pgen", "g"]))

@@ -45,13 +45,14 @@ from gwasflow.regenie.step2.assoc import (
     sparse_variants,
 )
 from gwasflow.regenie.step2.correction import Correction
-from gwasflow.regenie.step2.hardcalls import association_calls, warm_kernels
+from gwasflow.regenie.step2.hardcalls import association_calls
 from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_text
+from gwasflow.regenie.step2.startup import compiled_rows, warm_compiled
 
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
     from gwasflow.regenie.step2.assoc_bt import BinaryModel
 
-__all__ = ["compiled_rows", "correction_of", "run_step2"]
+__all__ = ["correction_of", "run_step2"]
 
 Loco = dict[int, NDArray[np.float64]]
 
@@ -348,33 +349,10 @@ _CORRECTION_LOG = {
 }
 
 
-def compiled_rows(opts: Options) -> bool:
-    """Whether the result rows are written by the compiled loop (off the GIL). Not for quantitative traits on
-    a .pgen with one thread: nothing else there loads numba, whose start (0.5 s of CPU, about 120 MiB of peak
-    RSS) costs more than the rows' formatting saves on 20,000 variants (measured with
-    ``benchmarks/bench_step2_pgen.py``); with ``--threads 2`` the blocks need it to run at once."""
-    return not (opts.pgen and not opts.bt and opts.threads == 1)
-
-
-def _warm(opts: Options) -> None:
-    """Load the compiled loops the blocks call first: the result rows' (see :func:`compiled_rows`), and .bed
-    quantitative traits' own loops or BGEN's decoder."""
-    if opts.bed and not opts.bt:
-        warm_kernels()
-    elif opts.bgen:
-        from gwasflow.regenie.kernels import warm_numba
-
-        warm_numba()
-    if compiled_rows(opts):
-        from gwasflow.regenie.kernels.text import warm_result_rows
-
-        warm_result_rows()
-
-
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
     # the compiled loops load (numba's start: about 0.5 s of one core) while the inputs are read
-    warming = threading.Thread(target=_warm, args=(opts,), name="warm-kernels", daemon=True)
+    warming = threading.Thread(target=warm_compiled, args=(opts,), name="warm-kernels", daemon=True)
     warming.start()
     source = open_genotypes(opts)
     analysis = load_analysis(opts, source)
