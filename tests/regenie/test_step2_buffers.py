@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -68,3 +70,16 @@ def test_sparse_variants__chunked_counts_match_the_rule() -> None:
     np.testing.assert_array_equal(sparse_variants(raw, 120, count_zeros=True), zeros_seen >= 60)
     flipped = sparse_variants(raw, 120, flip=True)
     assert flipped[20:30].all() and not sparse_variants(raw, 120)[20:30].any() and flipped[10:20].all()
+
+
+def test_compiled_rows__python_only_for_one_thread_quantitative_pgen(tmp_path: Path) -> None:
+    """The result rows skip numba only where nothing else loads it: quantitative traits on a .pgen, one thread."""
+    from gwasflow.regenie.options import parse_args
+    from gwasflow.regenie.step2.startup import compiled_rows
+
+    base = ["--step", "2", "--phenoFile", "p.txt", "--out", str(tmp_path / "o"), "--ignore-pred", "--bsize", "10"]
+    assert not compiled_rows(parse_args([*base, "--pgen", "g"]))
+    assert compiled_rows(parse_args([*base, "--pgen", "g", "--threads", "2"]))
+    assert compiled_rows(parse_args([*base, "--pgen", "g", "--bt"]))
+    assert compiled_rows(parse_args([*base, "--bed", "g"]))
+    assert compiled_rows(parse_args([*base, "--bgen", "g.bgen"]))

@@ -15,7 +15,7 @@ import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +26,7 @@ __all__ = [
     "PendingFiles",
     "format_g",
     "loco_text",
+    "result_bytes",
     "result_lines",
 ]
 
@@ -48,15 +49,26 @@ class PendingFiles:
     """
 
     def __init__(self) -> None:
-        self._open: list[tuple[Path, Path, TextIO]] = []
+        self._open: list[tuple[Path, Path, IO[Any]]] = []
+
+    def _temp(self, path: str | os.PathLike[str]) -> tuple[Path, Path]:
+        final = Path(path)
+        return final, final.with_name(f"{final.name}.tmp-{os.getpid()}")
 
     def open(self, path: str | os.PathLike[str], *, gz: bool = False) -> TextIO:
-        final = Path(path)
-        temp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+        final, temp = self._temp(path)
         if gz:
             handle: TextIO = gzip.open(temp, "wt", compresslevel=6, newline="\n")  # noqa: SIM115
         else:
             handle = open(temp, "w", newline="\n")  # noqa: SIM115 - closed by commit/discard
+        self._open.append((final, temp, handle))
+        return handle
+
+    def open_bytes(self, path: str | os.PathLike[str], *, gz: bool = False) -> BinaryIO:
+        """As :meth:`open`, for bytes (whose writes, and gzip's compression, release the GIL)."""
+        final, temp = self._temp(path)
+        # closed by commit/discard
+        handle = cast(BinaryIO, gzip.open(temp, "wb", compresslevel=6)) if gz else open(temp, "wb")  # noqa: SIM115
         self._open.append((final, temp, handle))
         return handle
 
@@ -114,7 +126,8 @@ def result_lines(
 ) -> str:
     """Result rows for one block and phenotype.
 
-    ``variant_cols`` holds the CHROM, GENPOS, ID, ALLELE0, ALLELE1 strings;
+    ``variant_cols`` holds the CHROM, GENPOS, ID, ALLELE0, ALLELE1 strings (or fewer columns of them
+    already joined by spaces);
     ``stats`` holds BETA, SE, CHISQ, LOG10P. With ``info`` (BGEN input), an
     INFO value follows A1FREQ, as regenie writes it (``NA`` where the score is
     negative: regenie's ``print_sum_stats_all`` prints only ``info >= 0``,
@@ -127,7 +140,7 @@ def result_lines(
     formatting value by value (``%g`` prints as ``format(v, 'g')``).
     """
     numbers = [freq] if info is None else [freq, np.where(info >= 0.0, info, np.nan)]
-    conversions = ["%s"] * 5
+    conversions = ["%s"] * len(variant_cols)
     columns: list[Sequence[object]] = list(variant_cols)
     for values in numbers:
         conversion, column = _number_column(values)
@@ -149,6 +162,37 @@ def result_lines(
         raise ValueError("result columns differ in length")
     row = " ".join(conversions) + "\n"
     return (row * n_rows) % tuple(itertools.chain.from_iterable(zip(*columns, strict=True)))
+
+
+def result_bytes(prefix: NDArray[np.uint8], starts: NDArray[np.int64], rows: NDArray[np.intp],
+                 head: NDArray[np.float64], n_obs: NDArray[np.int64], tail: NDArray[np.float64],
+                 failed: NDArray[np.bool_] | None = None, *, compiled: bool = True) -> bytes:
+    """The bytes of :func:`result_lines`, written by a compiled loop that holds no GIL (by Python with
+    ``compiled`` False: for runs that would load numba for this alone).
+
+    ``prefix[starts[r]:starts[r + 1]]`` is block variant ``r``'s text ``CHROM GENPOS ID ALLELE0 ALLELE1 ``
+    (UTF-8, ending with a space); ``rows`` the block positions of the rows written; ``head`` their A1FREQ
+    (and INFO, negative printed ``NA``) columns, ``tail`` their BETA SE CHISQ LOG10P; ``failed`` marks
+    ``TEST_FAIL`` in EXTRA (else ``NA``). When the kernel cannot decide a number's rounding (within 1e-8
+    of a tie), the rows are printed by :func:`result_lines` instead: the bytes are the same either way.
+    """
+    if head.shape[1] > 1:
+        head = np.column_stack([head[:, 0], np.where(head[:, 1] >= 0.0, head[:, 1], np.nan)])
+    if compiled:
+        from gwasflow.regenie.kernels.text import MAX_NUMBER_BYTES, result_rows_kernel
+
+        n_rows = rows.shape[0]
+        flags = np.zeros(n_rows, dtype=np.bool_) if failed is None else failed
+        size = int((starts[rows + 1] - starts[rows]).sum()) + n_rows * ((MAX_NUMBER_BYTES + 1) * 6 + 36)
+        out = np.empty(size, dtype=np.uint8)
+        head, tail = np.ascontiguousarray(head), np.ascontiguousarray(tail)
+        written = result_rows_kernel(prefix, starts, rows, head, n_obs, tail, flags, out)
+        if written >= 0:
+            return out[:written].tobytes()
+    texts = [prefix[starts[r]:starts[r + 1] - 1].tobytes().decode("utf-8") for r in rows.tolist()]
+    extra = None if failed is None else ["TEST_FAIL" if f else "NA" for f in failed.tolist()]
+    info = None if head.shape[1] < 2 else head[:, 1]
+    return result_lines([texts], head[:, 0], n_obs, list(tail.T), info, extra=extra).encode("utf-8")
 
 
 def loco_text(sample_ids: Sequence[str], rows: Sequence[tuple[int, NDArray[np.float64]]]) -> str:

@@ -16,31 +16,39 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gwasflow.regenie.io.bed import VariantInfo
-from gwasflow.regenie.output import result_lines
+from gwasflow.regenie.output import result_bytes
 from gwasflow.regenie.step2.assoc import BinaryStats, BlockStats
 
-__all__ = ["BlockResult", "InfoFilter", "format_group", "sequential_mac", "variant_strings"]
+__all__ = ["BlockResult", "InfoFilter", "VariantText", "format_group", "sequential_mac", "variant_text"]
 
 
 @dataclass
 class BlockResult:
-    """One block's result text per phenotype and its counts for the log."""
+    """One block's result rows per phenotype (UTF-8 bytes) and its counts for the log."""
 
-    texts: list[str]
+    texts: list[bytes]
     ignored: int = 0
     corrected: int = 0
     failed: int = 0
 
 
-def variant_strings(variants: VariantInfo, block: NDArray[np.intp]) -> list[list[str]]:
-    """The CHROM, GENPOS, ID, ALLELE0 and ALLELE1 columns of the block's variants, as text."""
-    return [
-        [str(c) for c in variants.chrom[block].tolist()],
-        [str(p) for p in variants.pos[block].tolist()],
-        variants.ids[block].tolist(),
-        variants.allele0[block].tolist(),
-        variants.allele1[block].tolist(),
-    ]
+@dataclass
+class VariantText:
+    """The block's variants' first columns as bytes: variant ``r``'s ``CHROM GENPOS ID ALLELE0 ALLELE1 `` is
+    ``data[starts[r]:starts[r + 1]]`` (what :func:`gwasflow.regenie.output.result_bytes` reads)."""
+
+    data: NDArray[np.uint8]
+    starts: NDArray[np.int64]
+
+
+def variant_text(variants: VariantInfo, block: NDArray[np.intp]) -> VariantText:
+    """The CHROM, GENPOS, ID, ALLELE0 and ALLELE1 columns of the block's variants, as one buffer of bytes."""
+    lines = [f"{c} {p} {i} {a0} {a1} ".encode() for c, p, i, a0, a1 in zip(
+        variants.chrom[block].tolist(), variants.pos[block].tolist(), variants.ids[block].tolist(),
+        variants.allele0[block].tolist(), variants.allele1[block].tolist(), strict=True)]
+    starts = np.zeros(len(lines) + 1, dtype=np.int64)
+    np.cumsum([len(line) for line in lines], out=starts[1:])
+    return VariantText(np.frombuffer(b"".join(lines), dtype=np.uint8), starts)
 
 
 def sequential_mac(values: NDArray[np.float64], masked: NDArray[np.bool_]) -> float:
@@ -70,10 +78,11 @@ class InfoFilter:
 InfoScore = Callable[[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]], NDArray[np.float64]]
 
 
-def format_group(stats: BlockStats, columns: list[int], strings: list[list[str]], min_mac: float,
+def format_group(stats: BlockStats, columns: list[int], strings: VariantText, min_mac: float,
                   variance_sums: NDArray[np.float64] | None, result: BlockResult,
                   boundary_mac: Callable[[int, int], float] | None = None,
-                  info_filter: InfoFilter | None = None, *, info_score: InfoScore | None = None) -> None:
+                  info_filter: InfoFilter | None = None, *, info_score: InfoScore | None = None,
+                  compiled: bool = True) -> None:
     """Result lines of one phenotype group into ``result.texts``, and its counts of ignored/corrected tests.
 
     Counts (``N``, ``A1FREQ``, the MAC filter) are per trait when ``stats``
@@ -83,7 +92,8 @@ def format_group(stats: BlockStats, columns: list[int], strings: list[list[str]]
     ``boundary_mac(variant, trait)`` recounts a MAC within rounding of ``min_mac``.
     With ``info_filter``, a test is ignored (as for a low MAC) when the variant's
     INFO over all analysed samples, or over the trait's own samples, is below
-    ``--minINFO`` (regenie's ``info1`` and per-trait ``info`` checks).
+    ``--minINFO`` (regenie's ``info1`` and per-trait ``info`` checks). ``compiled``: the rows are written by
+    the compiled loop (else by Python; the same bytes).
     """
     mac, freq, n_obs = stats.mac, stats.a1freq, stats.n_obs
     if n_obs.ndim == 1:
@@ -98,15 +108,18 @@ def format_group(stats: BlockStats, columns: list[int], strings: list[list[str]]
             trait_info = info_score(variance_sums[:, col], 2.0 * freq[:, t] * n_obs[:, t], n_obs[:, t])
             keep &= info_filter.overall_ok & (trait_info >= info_filter.min_info)
         rows = np.flatnonzero(keep)
-        kept = [[column[i] for i in rows.tolist()] for column in strings]
-        values = [stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j], stats.log10p[rows, j]]
-        extra = None
+        tail = np.column_stack([stats.beta[rows, j], stats.se[rows, j], stats.chisq[rows, j],
+                                stats.log10p[rows, j]])
+        failed = None
         if isinstance(stats, BinaryStats):
-            extra = ["TEST_FAIL" if failed else "NA" for failed in stats.failed[rows, j].tolist()]
+            failed = stats.failed[rows, j]
             result.corrected += int(stats.corrected[rows, j].sum())
-            result.failed += int(stats.failed[rows, j].sum())
-        info = None
+            result.failed += int(failed.sum())
+        head = freq[rows, t][:, None]
         if variance_sums is not None and info_score is not None:
             info = info_score(variance_sums[rows, col], 2.0 * freq[rows, t] * n_obs[rows, t], n_obs[rows, t])
-        result.texts[col] = result_lines(kept, freq[rows, t], n_obs[rows, t], values, info, extra=extra)
+            head = np.column_stack([freq[rows, t], info])
+        result.texts[col] = result_bytes(strings.data, strings.starts, rows, head,
+                                         np.ascontiguousarray(n_obs[rows, t], dtype=np.int64), tail, failed,
+                                         compiled=compiled)
         result.ignored += int((~keep).sum())

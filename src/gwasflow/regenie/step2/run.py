@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,8 +45,9 @@ from gwasflow.regenie.step2.assoc import (
     sparse_variants,
 )
 from gwasflow.regenie.step2.correction import Correction
-from gwasflow.regenie.step2.hardcalls import association_calls, warm_kernels
-from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_strings
+from gwasflow.regenie.step2.hardcalls import association_calls
+from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_text
+from gwasflow.regenie.step2.startup import compiled_rows, warm_compiled
 
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
     from gwasflow.regenie.step2.assoc_bt import BinaryModel
@@ -133,6 +134,7 @@ class _Context:
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
+        self.compiled_rows = compiled_rows(opts)
         self.n_phenotypes = len(analysis.phenotype_names)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -227,8 +229,8 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
         n_called, dosage_sums = observed_sums(raw)
         overall = ctx.source.info_score(variance_sums[:, -1], dosage_sums, n_called)
         info_filter = InfoFilter(ctx.min_info, overall >= ctx.min_info)
-    strings = variant_strings(ctx.source.variants, block)
-    result = BlockResult(texts=[""] * ctx.n_phenotypes)
+    strings = variant_text(ctx.source.variants, block)
+    result = BlockResult(texts=[b""] * ctx.n_phenotypes)
     sparse = None  # only binary traits and quantitative traits with missing values read regenie's sparse rule
     hard_qt = raw.dtype == np.int8 and not ctx.opts.bt  # association_calls flags them from its own counts
     if ctx.opts.bt or (not hard_qt and any(state.null is not None and state.null.gaps for state in ctx.states)):
@@ -250,7 +252,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
         if state.group.rows is None and geno is not None:
             whole = geno
         format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
-                     info_filter, info_score=ctx.source.info_score)
+                     info_filter, info_score=ctx.source.info_score, compiled=ctx.compiled_rows)
     return result
 
 
@@ -280,7 +282,7 @@ def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.i
 
 
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
-                handles: list[TextIO], log: RunLog) -> BlockResult:
+                handles: list[BinaryIO], log: RunLog) -> BlockResult:
     """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
     source.num_threads = 1  # parallelism is over blocks
     ctx = _Context(source, analysis, opts, locos)
@@ -347,23 +349,13 @@ _CORRECTION_LOG = {
 }
 
 
-def _warm_numba() -> None:
-    from gwasflow.regenie.kernels import warm_numba
-
-    warm_numba()
-
-
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
+    # the compiled loops load (numba's start: about 0.5 s of one core) while the inputs are read
+    warming = threading.Thread(target=warm_compiled, args=(opts,), name="warm-kernels", daemon=True)
+    warming.start()
     source = open_genotypes(opts)
     analysis = load_analysis(opts, source)
-    # the compiled loops load while the LOCO predictions are read (not during the tables, whose transient Python
-    # objects would then add to numba's memory in the peak): .bed quantitative traits' own loops, BGEN's decoder
-    warming = None
-    if (opts.bed and not opts.bt) or opts.bgen:
-        warming = threading.Thread(target=warm_kernels if opts.bed else _warm_numba, name="warm-kernels",
-                                   daemon=True)
-        warming.start()
     analysis, locos = _load_locos(opts, analysis, log)
     _describe(analysis, source, opts, log)
     log.add(f" * # threads        : [{opts.threads}]")
@@ -382,11 +374,10 @@ def run_step2(opts: Options, log: RunLog) -> None:
     names = [f"{opts.out}_{name}{suffix}" for name in analysis.phenotype_names]
     pending = PendingFiles()
     try:
-        handles = [pending.open(name, gz=opts.gz) for name in names]
+        handles = [pending.open_bytes(name, gz=opts.gz) for name in names]
         for handle in handles:
-            handle.write(RESULT_HEADER_INFO if source.has_info else RESULT_HEADER)
-        if warming is not None:
-            warming.join()
+            handle.write((RESULT_HEADER_INFO if source.has_info else RESULT_HEADER).encode())
+        warming.join()
         counts = _run_blocks(source, analysis, opts, locos, handles, log)
         pending.commit()
     except BaseException:
