@@ -9,7 +9,6 @@ and ``selenium``, as the dashboard's browser test (missing pieces skip outside C
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 
 from gwasflow.report.pages import Trait, write_site
 from gwasflow.report.summary import summarize_results
-from tests.commands.test_server_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, _missing_browser
+from tests.browser import chromium
 from tests.report.sitedata import Genes, read_rows, write_trait
 
 LOAD_BOUND_S = 2.0
@@ -30,28 +29,10 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNOR
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    why = _missing_browser()
-    if why is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test must run in CI: {why}")
-        pytest.skip(why)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(20)
-    driver.get("about:blank")
-    try:
+    for driver in chromium(tmp_path_factory.mktemp("chromium-profile"), page_timeout_s=20,
+                           logs={"browser": "ALL", "performance": "ALL"}):  # fmt: skip
+        driver.get("about:blank")
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
