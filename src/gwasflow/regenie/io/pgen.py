@@ -27,6 +27,7 @@ from gwasflow.regenie.io.remote import localize
 __all__ = ["PgenFile", "open_pgen_file", "pgen_has_dosages", "read_psam", "read_pvar"]
 
 _MISSING_DOSAGE = -9.0
+_PART_BYTES = 1 << 20  # of the block decoded and finished at a time (in the cache)
 _VARIANT_BLOCK = 1 << 16  # a .pgen header lists its variants' record types in blocks of 2^16
 
 
@@ -199,18 +200,39 @@ class PgenFile:
                 block: NDArray[np.float64], weights: NDArray[np.float64] | None = None,
                 squares: NDArray[np.float64] | None = None) -> None:
         """Decode into ``block``, missing calls NaN; with ``weights``, ``squares[j, p]`` gets the sum of the
-        squared called dosages of variant j times ``weights[:, p]``, a few variants at a time (no temporary of
-        the block's size, and the columns are still in the cache)."""
+        squared called dosages of variant j times ``weights[:, p]``.
+
+        A few variants at a time (about 1 MiB of the block): each part is decoded, its missing calls set and
+        its squares summed while it is still in the cache, in this thread's reused buffers (a new temporary
+        per part cost page faults, which the kernel serializes between threads). pgenlib and every numpy
+        call here run without the GIL, so ``--threads`` blocks decode at once.
+        """
         reader = self._reader_for(sample_index)
-        reader.read_dosages_list(np.asarray(variant_index, dtype=np.uint32), block.T)  # type: ignore[attr-defined]
-        for lo in range(0, block.shape[1], 64):
-            part = block[:, lo:lo + 64]
-            missing = part == _MISSING_DOSAGE
-            part[missing] = np.nan
+        indices = np.asarray(variant_index, dtype=np.uint32)
+        n_rows = block.shape[0]
+        width = max(1, _PART_BYTES // (8 * max(n_rows, 1)))
+        missing_buffer, square_buffer = self._part_buffers(n_rows, width)
+        for lo in range(0, block.shape[1], width):
+            hi = min(lo + width, block.shape[1])
+            part = block[:, lo:hi]
+            reader.read_dosages_list(indices[lo:hi], part.T)  # type: ignore[attr-defined]
+            missing = missing_buffer[:, :hi - lo]
+            np.equal(part, _MISSING_DOSAGE, out=missing)
+            np.copyto(part, np.nan, where=missing)
             if weights is not None and squares is not None:
-                square = np.square(part)
-                square[missing] = 0.0
-                squares[lo:lo + 64] = square.T @ weights
+                square = square_buffer[:, :hi - lo]
+                np.multiply(part, part, out=square)
+                np.copyto(square, 0.0, where=missing)
+                np.matmul(square.T, weights, out=squares[lo:hi])
+
+    def _part_buffers(self, n_rows: int, width: int) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+        """This thread's reused (n_rows, width) buffers of :meth:`_decode`: a part's missing calls, its squares."""
+        buffers: tuple[NDArray[np.bool_], NDArray[np.float64]] | None = getattr(self._local, "parts", None)
+        if buffers is None or buffers[0].shape != (n_rows, width):
+            buffers = (np.empty((n_rows, width), dtype=np.bool_, order="F"),
+                       np.empty((n_rows, width), dtype=np.float64, order="F"))
+            self._local.parts = buffers
+        return buffers
 
     def read_raw(self, variant_index: NDArray[np.intp], sample_index: NDArray[np.intp] | None = None,
                  ) -> NDArray[np.float64]:
