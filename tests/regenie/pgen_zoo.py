@@ -33,8 +33,8 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FULL_PLAN", "REQUIRED_TYPES", "SMALL_PLAN", "Zoo", "ZooPlan", "build_zoo", "record_types",
-           "variant_record_types", "write_vcf"]
+__all__ = ["FULL_PLAN", "HARDCALL_PLAN", "LONG_ZOO_FIRST", "LONG_ZOO_VARIANTS", "REQUIRED_TYPES", "SMALL_PLAN",
+           "Zoo", "ZooPlan", "build_zoo", "record_types", "variant_record_types", "write_vcf"]
 
 MISSING = 3  # the main track's category of a missing call
 _VARIANT_BLOCK = 1 << 16
@@ -56,7 +56,8 @@ FULL_PLAN: ZooPlan = [
     ("rare", "half", "all"), ("onebit", "none", "some"), ("dense", "none", "some"),
     ("dense", "half", "some"), ("ld", "none", "all"), ("ld", "half", "some"), ("hom_alt", "none", "all"),
     ("dense", "half", "dosage_phase"), ("ld", "half", "dosage_phase"), ("ld_inverted", "all", "dosage_phase"),
-    # chromosome 2 starts here (see _CHROM2_FROM)
+    ("het", "far", "all"), ("het", "none", "none"), ("het", "far", "none"),
+    # chromosome 2 starts here (the last sixth of the variants)
     ("dense", "half", "none"), ("ld", "few", "none"), ("ld", "none", "none"), ("rare", "none", "none"),
     ("ld_inverted", "half", "all"), ("dense", "none", "none"), ("missing", "few", "none"),
 ]
@@ -66,11 +67,14 @@ SMALL_PLAN: ZooPlan = [
     ("complete", "all", "none"), ("ld_complete", "all", "some"), ("dense", "half", "all"),
     ("rare", "none", "none"), ("dense", "none", "none"),
 ]
-_CHROM2_FROM = {len(FULL_PLAN): 39, len(SMALL_PLAN): 10}
 
-# The record types every full zoo must hold (main track | phase bit | dosage storage).
+HARDCALL_PLAN: ZooPlan = [(main, "none", "none") for main, _, _ in FULL_PLAN]
+LONG_ZOO_VARIANTS = (1 << 16) + 64  # two variant blocks (of 2^16 variants)
+LONG_ZOO_FIRST = 29  # FULL_PLAN's entry of the long zoo's first variant: variant 2^16 is then an "ld" entry
+
+# The record types every full zoo must hold (main track | phase bit | dosage storage | phased dosage bit).
 REQUIRED_TYPES = frozenset({0x00, 0x01, 0x02, 0x03, 0x04, 0x06, 0x07, 0x20, 0x40, 0x60, 0x61, 0x62, 0x64,
-                            0x22, 0x42, 0x10, 0x70, 0x72})
+                            0x22, 0x42, 0x10, 0x70, 0x72, 0x47, 0xF0, 0xF2, 0xC7})
 
 
 @dataclass
@@ -82,8 +86,9 @@ class ZooBuilder:
     others), ``rare`` / ``hom_alt`` / ``missing`` (all but ~7 % of samples hom-REF,
     hom-ALT or missing), ``ld`` / ``ld_inverted`` (the previous non-LD variant with ~1 %
     of calls changed, the latter with 0 and 2 swapped) and ``ld_complete*`` (the same,
-    changing only to called genotypes). Dosage kinds: ``none`` (DS equal to the call),
-    ``few`` (3 % fractional), ``half`` and ``all``. Phase kinds: ``none``, ``all`` (every
+    changing only to called genotypes), ``het`` (every call heterozygous). Dosage kinds:
+    ``none`` (DS equal to the call), ``few`` (3 % fractional), ``half``, ``all`` and ``far``
+    (every dosage 0.11-0.45 from the call, so plink2 stores every call missing). Phase kinds: ``none``, ``all`` (every
     GT written with ``|``), ``some`` (half the samples) and ``dosage_phase`` (``all``, with
     more dosages far from the call, which plink2 stores with explicit phased dosages).
     """
@@ -96,7 +101,9 @@ class ZooBuilder:
         n, rng = self.n_samples, self.rng
         if kind.startswith("ld"):
             return self._ld_copy(inverted=kind.endswith("inverted"), complete="complete" in kind)
-        if kind in ("dense", "complete"):
+        if kind == "het":
+            calls = np.ones(n, dtype=np.int8)
+        elif kind in ("dense", "complete"):
             calls = rng.binomial(2, 0.35, n).astype(np.int8)
             if kind == "dense":
                 calls[rng.random(n) < 0.02] = MISSING
@@ -135,13 +142,14 @@ class ZooBuilder:
         """
         n, rng = self.n_samples, self.rng
         ds = np.where(calls == MISSING, np.nan, calls.astype(np.float64))
-        share = {"none": 0.0, "few": 0.03, "half": 0.5, "all": 1.1}[kind]
-        eligible = np.ones(n, dtype=bool) if kind == "all" else calls != MISSING
+        share = {"none": 0.0, "few": 0.03, "half": 0.5, "all": 1.1, "far": 1.1}[kind]
+        eligible = np.ones(n, dtype=bool) if kind in ("all", "far") else calls != MISSING
         if kind == "few":  # 3 % of all samples, also when few are called
             share = min(0.5, 0.03 * n / max(1, int(eligible.sum())))
         fractional = (rng.random(n) < share) & eligible
         centre = np.where(calls == MISSING, rng.integers(0, 3, n), calls).astype(np.float64)
         far = (rng.random(n) < 0.05) if dosage_phase else (rng.random(n) < 0.01) & ~phased
+        far |= kind == "far"
         size = np.where(far, rng.uniform(0.11, 0.45, n), rng.uniform(0.01, 0.09, n))
         sign = np.where(centre == 0, 1.0, np.where(centre == 2, -1.0, rng.choice([-1.0, 1.0], n)))
         ds[fractional] = (centre + sign * np.round(size, 3))[fractional]
@@ -154,7 +162,7 @@ class ZooBuilder:
 
 @dataclass(frozen=True, eq=False)
 class Zoo:
-    """A zoo on disk: ``prefix`` + .pgen/.pvar/.psam, the plan it was built from and the DS values
+    """A zoo on disk: ``prefix`` + .pgen/.pvar/.psam, each variant's plan entry and the DS values
     written (``dosages[j, i]`` of variant j, sample i; NaN for ``.``)."""
 
     prefix: Path
@@ -168,65 +176,76 @@ class Zoo:
 
     @property
     def n_variants(self) -> int:
-        return len(self.plan)
+        return int(self.dosages.shape[0])
 
 
-def _gt_table() -> NDArray[np.object_]:
-    """GT text by ``call + 4 * phased + 8 * swapped`` (swapped only matters for a phased het)."""
-    unphased = ["0/0", "0/1", "1/1", "./."]
-    table = [*unphased, "0|0", "0|1", "1|1", "./.", *unphased, "0|0", "1|0", "1|1", "./."]
-    return np.array(table, dtype=object)
-
-
-def _ds_table() -> NDArray[np.object_]:
-    """DS text by round(1000 * DS), the last entry for a missing dosage."""
-    text = [f"{k / _DS_STEPS:.3f}".rstrip("0").rstrip(".") for k in range(2 * _DS_STEPS + 1)]
-    return np.array([*text, "."], dtype=object)
+_GT_TEXT = np.array(["0/0", "0/1", "1/1", "./.", "0|0", "0|1", "1|1", "./.",
+                     "0/0", "0/1", "1/1", "./.", "0|0", "1|0", "1|1", "./."], dtype=object)
+"""GT text by ``call + 4 * phased + 8 * swapped`` (swapped only matters for a phased het)."""
+_DS_TEXT = np.array([*(f"{k / _DS_STEPS:.3f}".rstrip("0").rstrip(".") for k in range(2 * _DS_STEPS + 1)), "."],
+                    dtype=object)
+"""DS text by round(1000 * DS), the last entry for a missing dosage."""
 
 
 def _sample_fields(calls: NDArray[np.int8], ds: NDArray[np.float64], phased: NDArray[np.bool_],
                    swapped: NDArray[np.bool_]) -> str:
-    gt = _gt_table()[calls + 4 * phased + 8 * swapped]
+    gt = _GT_TEXT[calls + 4 * phased + 8 * swapped]
     ds_index = np.where(np.isnan(ds), 2 * _DS_STEPS + 1, np.rint(np.nan_to_num(ds) * _DS_STEPS)).astype(np.intp)
-    fields: NDArray[np.object_] = gt + ":" + _ds_table()[ds_index]
+    fields: NDArray[np.object_] = gt + ":" + _DS_TEXT[ds_index]
     return "\t".join(fields.tolist())
 
 
-def write_vcf(path: Path, n_samples: int, plan: ZooPlan, seed: int) -> NDArray[np.float64]:
-    """A VCF of GT:DS fields, one variant per plan entry (REF A, ALT G; IDs v0, v1, ...); returns the DS
-    values written, shape (n_variants, n_samples), NaN for ``.``."""
+def _planned_variants(n_samples: int, plan: ZooPlan, seed: int) -> tuple[list[str], NDArray[np.float64]]:
+    """The sample fields of each plan entry, and its DS values (NaN for ``.``)."""
     rng = np.random.default_rng(seed)
     builder = ZooBuilder(n_samples, rng)
-    chrom2_from = _CHROM2_FROM.get(len(plan), len(plan))
-    samples = "\t".join(f"s{i}" for i in range(n_samples))
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=1>", "##contig=<ID=2>",
-             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-             '##FORMAT=<ID=DS,Number=A,Type=Float,Description="ALT allele dosage">',
-             f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}"]
+    fields: list[str] = []
     written = np.empty((len(plan), n_samples))
     for j, (main, dosage, phase) in enumerate(plan):
         calls = builder.genotypes(main)
         phased = builder.phased(phase)
         ds = builder.dosages(calls, dosage, phased, dosage_phase=phase == "dosage_phase")
-        chrom = 1 if j < chrom2_from else 2
-        head = f"{chrom}\t{1000 * (j + 1)}\tv{j}\tA\tG\t.\t.\t.\tGT:DS\t"
-        lines.append(head + _sample_fields(calls, ds, phased, rng.random(n_samples) < 0.5))
+        fields.append(_sample_fields(calls, ds, phased, rng.random(n_samples) < 0.5))
         written[j] = np.rint(ds * _DS_STEPS) / _DS_STEPS
+    return fields, written
+
+
+def write_vcf(path: Path, n_samples: int, plan: ZooPlan, seed: int, *, n_variants: int | None = None,
+              first: int = 0) -> tuple[ZooPlan, NDArray[np.float64]]:
+    """A VCF of GT:DS fields (REF A, ALT G; IDs v0, v1, ...; the last sixth on chromosome 2).
+
+    Variant j is plan entry ``(first + j) % len(plan)`` (the plan repeats, to the same
+    calls, when ``n_variants`` exceeds it). Returns each variant's plan entry and the DS
+    values written, shape (n_variants, n_samples), NaN for ``.``.
+    """
+    n_variants = len(plan) if n_variants is None else n_variants
+    fields, dosages = _planned_variants(n_samples, plan, seed)
+    entries = (first + np.arange(n_variants)) % len(plan)
+    chrom2_from = n_variants - max(2, n_variants // 6)
+    samples = "\t".join(f"s{i}" for i in range(n_samples))
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=1>", "##contig=<ID=2>",
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             '##FORMAT=<ID=DS,Number=A,Type=Float,Description="ALT allele dosage">',
+             f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}"]
+    lines.extend(f"{1 if j < chrom2_from else 2}\t{1000 * (j + 1)}\tv{j}\tA\tG\t.\t.\t.\tGT:DS\t{fields[entry]}"
+                 for j, entry in enumerate(entries.tolist()))
     path.write_text("\n".join(lines) + "\n")
-    return written
+    return [plan[entry] for entry in entries.tolist()], dosages[entries]
 
 
-def build_zoo(folder: Path, n_samples: int, plan: ZooPlan, seed: int) -> Zoo:
-    """Write ``folder/zoo.vcf`` and convert it with plink2 into ``folder/zoo.{pgen,pvar,psam}``."""
+def build_zoo(folder: Path, n_samples: int, plan: ZooPlan, seed: int, *, n_variants: int | None = None,
+              first: int = 0) -> Zoo:
+    """Write ``folder/zoo.vcf`` (see :func:`write_vcf`) and convert it with plink2 into
+    ``folder/zoo.{pgen,pvar,psam}``."""
     plink2 = shutil.which("plink2")
     if plink2 is None:
         raise FileNotFoundError("plink2 not on PATH: .ci/run installs it (apt-get install plink2)")
     vcf = folder / "zoo.vcf"
-    dosages = write_vcf(vcf, n_samples, plan, seed)
+    variants, dosages = write_vcf(vcf, n_samples, plan, seed, n_variants=n_variants, first=first)
     prefix = folder / "zoo"
     subprocess.run([plink2, "--vcf", str(vcf), "dosage=DS", "--make-pgen", "--out", str(prefix)],
                    check=True, capture_output=True)
-    return Zoo(prefix, n_samples, plan, dosages)
+    return Zoo(prefix, n_samples, variants, dosages)
 
 
 def _read_exact(handle: BinaryIO, size: int, path: Path) -> bytes:

@@ -18,6 +18,9 @@ from numpy.typing import NDArray
 from gwasflow.regenie.io.pgen import PgenFile, open_pgen_file
 from tests.regenie.pgen_zoo import (
     FULL_PLAN,
+    HARDCALL_PLAN,
+    LONG_ZOO_FIRST,
+    LONG_ZOO_VARIANTS,
     REQUIRED_TYPES,
     SMALL_PLAN,
     Zoo,
@@ -27,7 +30,8 @@ from tests.regenie.pgen_zoo import (
 )
 
 _LD_TYPES = (2, 3)
-_ZOOS = ("zoo", "small_zoo", "wide_zoo", "huge_zoo")
+_DOSAGE_ZOOS = ("zoo", "small_zoo", "wide_zoo", "huge_zoo", "long_zoo")
+_ZOOS = (*_DOSAGE_ZOOS, "hardcall_zoo")
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +52,19 @@ def wide_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
 @pytest.fixture(scope="module")
 def huge_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     return build_zoo(tmp_path_factory.mktemp("zoo70003"), 70_003, SMALL_PLAN, seed=14)
+
+
+@pytest.fixture(scope="module")
+def hardcall_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """No dosage and no phase: the header stores 4-bit record types."""
+    return build_zoo(tmp_path_factory.mktemp("zoo_hardcalls"), 300, HARDCALL_PLAN, seed=15)
+
+
+@pytest.fixture(scope="module")
+def long_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """65,600 variants of 40 samples: two variant blocks, the first variant of the second one planned LD-compressed."""
+    return build_zoo(tmp_path_factory.mktemp("zoo_long"), 40, FULL_PLAN, seed=16, n_variants=LONG_ZOO_VARIANTS,
+                     first=LONG_ZOO_FIRST)
 
 
 def _indices(values: NDArray[np.integer] | list[int]) -> NDArray[np.intp]:
@@ -105,6 +122,20 @@ def test_record_types__the_huge_zoo_holds_every_main_track_and_dosage_storage(hu
     assert any(int(t) & 0x10 for t in types)
 
 
+def test_record_types__the_hardcall_zoo_has_4_bit_types_and_every_main_track(hardcall_zoo: Zoo) -> None:
+    assert hardcall_zoo.pgen.read_bytes()[11] & 15 < 4, "4 bits per record type"
+    assert set(record_types(hardcall_zoo.pgen)) == {0, 1, 2, 3, 4, 6, 7}
+
+
+def test_record_types__the_long_zoo_has_ld_compressed_variants_in_both_blocks(long_zoo: Zoo) -> None:
+    types = variant_record_types(long_zoo.pgen) & 7
+    assert types.shape[0] == LONG_ZOO_VARIANTS
+    first, second = np.isin(types[:1 << 16], _LD_TYPES), np.isin(types[1 << 16:], _LD_TYPES)
+    assert first.sum() > 1000 and second.sum() > 10
+    assert long_zoo.plan[1 << 16][0].startswith("ld") and not first[0] and not second[0], "a block starts unLD"
+    assert second[1], "the variant after a block's first is LD-compressed against it"
+
+
 def test_record_types__reads_4_bit_types_and_rejects_other_files(tmp_path: Path) -> None:
     # A hand-made header: 3 variants, 4 samples, 4-bit types and 1-byte lengths, provisional-REF bits.
     head = b"\x6c\x1b\x10" + (3).to_bytes(4, "little") + (4).to_bytes(4, "little") + b"\xc0"
@@ -127,7 +158,10 @@ def test_build_zoo__pgenlib_reads_back_the_written_dosages(name: str, request: p
     assert np.array_equal(np.isnan(got), np.isnan(zoo.dosages))
     fractional = ~np.isin(got, [0.0, 1.0, 2.0]) & ~np.isnan(got)
     with_missing_and_dosages = np.isnan(got).any(axis=1) & fractional.any(axis=1)
-    assert with_missing_and_dosages.sum() >= 3, "several variants hold both missing calls and dosages"
+    if name == "hardcall_zoo":
+        assert not fractional.any() and np.isnan(got).any()
+    else:
+        assert with_missing_and_dosages.sum() >= 3, "several variants hold both missing calls and dosages"
 
 
 @pytest.mark.parametrize("name", _ZOOS)
@@ -153,9 +187,10 @@ def test_read_block__ld_compressed_variants_without_their_base_equal_pgenlib(nam
                                                                              request: pytest.FixtureRequest) -> None:
     zoo: Zoo = request.getfixturevalue(name)
     runs = _ld_runs(zoo)
-    assert len(runs) >= (5 if zoo.plan is FULL_PLAN else 2) and any(len(run) >= 2 for _, run, _ in runs)
+    assert len(runs) >= (5 if zoo.n_variants >= len(FULL_PLAN) else 2) and any(len(run) >= 2 for _, run, _ in runs)
     pgen = _open(zoo)
-    for base, run, after in runs:
+    near_a_block_start = [r for r in runs[12:] if abs(r[0] - (1 << 16)) < 100]  # the long zoo's
+    for base, run, after in runs[:12] + near_a_block_start:
         wanted = [[run[-1]], run[1:], [run[0], after], [base - 1, *run[::2]], [run[-1], after, after + 1]]
         for variants in (_indices([j for j in v if 0 <= j < zoo.n_variants]) for v in wanted):
             if variants.size:
@@ -164,7 +199,7 @@ def test_read_block__ld_compressed_variants_without_their_base_equal_pgenlib(nam
                                               err_msg=f"{variants}")
 
 
-@pytest.mark.parametrize("name", ["zoo", "small_zoo", "wide_zoo"])
+@pytest.mark.parametrize("name", ["zoo", "small_zoo", "wide_zoo", "hardcall_zoo"])
 def test_read_block__one_variant_at_a_time_equals_pgenlib(name: str, request: pytest.FixtureRequest) -> None:
     zoo: Zoo = request.getfixturevalue(name)
     pgen = _open(zoo)
@@ -188,6 +223,16 @@ def test_read_block__sample_subsets_equal_pgenlib(name: str, request: pytest.Fix
                                           err_msg=f"{size} samples")
 
 
+def test_read_block__across_the_variant_block_boundary_equals_pgenlib(long_zoo: Zoo) -> None:
+    pgen = _open(long_zoo)
+    samples = _indices([0, 3, 4, 5, 17, 38, 39])
+    for variants in (np.arange(65_500, 65_600), [65_535, 65_537], [65_537], [65_534, 65_538, 65_599],
+                     np.arange(100, 65_536, 997)):
+        wanted = _indices(variants)
+        np.testing.assert_array_equal(pgen.read_block(wanted), _reference(long_zoo, wanted), err_msg=f"{wanted}")
+        np.testing.assert_array_equal(pgen.read_block(wanted, samples), _reference(long_zoo, wanted, samples))
+
+
 def test_read_block__into_a_larger_fortran_buffer_equals_pgenlib(zoo: Zoo) -> None:
     pgen = _open(zoo)
     variants = _indices([0, 2, 3, 7, 8, 12, 20, 21, 30, zoo.n_variants - 1])
@@ -200,7 +245,7 @@ def test_read_block__into_a_larger_fortran_buffer_equals_pgenlib(zoo: Zoo) -> No
         np.testing.assert_array_equal(buffer[:, :variants.shape[0]], want)
 
 
-@pytest.mark.parametrize("name", _ZOOS)
+@pytest.mark.parametrize("name", _DOSAGE_ZOOS)
 def test_read_block_info__square_sums_equal_numpy_on_pgenlib(name: str, request: pytest.FixtureRequest) -> None:
     zoo: Zoo = request.getfixturevalue(name)
     pgen = _open(zoo)
