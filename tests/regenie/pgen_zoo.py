@@ -18,7 +18,14 @@ experiment on this module's files):
   integer and missing otherwise (GT only supplies the phase); a dosage equal
   to its hard call is not stored; dosages of < N/9 samples are a difflist
   (0x20), of every sample fixed-width (0x40), else a bitarray (0x60);
-- phased heterozygous calls (GT ``0|1``) set bit 4 (0x10).
+- phased heterozygous calls (GT ``0|1``) set bit 4 (0x10); a phased call whose
+  dosage lies farther than 0.1 from it gets an explicit phased dosage (bit 7,
+  0x80), fixed-width when every sample has one (0xc0, with dosages 0x40).
+
+Not written here: main track 5 (reserved), bit 3 (multiallelic; the zoo is
+biallelic), storage modes other than 0x10 (plink2 v2.00a3.5 writes none).
+``python -m tests.regenie.pgen_zoo FOLDER`` builds the zoos of
+tests/regenie/test_pgen_zoo.py into FOLDER and prints their record types.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import collections
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -291,3 +299,22 @@ def variant_record_types(pgen_path: Path) -> NDArray[np.uint8]:
             blocks.append(raw if wide else np.stack([raw & 15, raw >> 4], axis=1).ravel()[:n])
             _read_exact(handle, n * (length_bytes + allele_bytes) + (-(-n // 8) if flags else 0), pgen_path)
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.uint8)
+
+
+def main(folder: Path) -> None:
+    """Build the test module's zoos under ``folder`` and print each one's record types (hex: count)."""
+    zoos = {"300 samples": (300, FULL_PLAN, 11, None, 0), "250 samples": (250, FULL_PLAN, 12, None, 0),
+            "4000 samples": (4000, FULL_PLAN, 13, None, 0), "70003 samples": (70_003, SMALL_PLAN, 14, None, 0),
+            "hard calls": (300, HARDCALL_PLAN, 15, None, 0),
+            "long": (40, FULL_PLAN, 16, LONG_ZOO_VARIANTS, LONG_ZOO_FIRST)}
+    for name, (n_samples, plan, seed, n_variants, first) in zoos.items():
+        where = folder / name.replace(" ", "_")
+        where.mkdir(parents=True, exist_ok=True)
+        zoo = build_zoo(where, n_samples, plan, seed, n_variants=n_variants, first=first)
+        counts = record_types(zoo.pgen)
+        print(f"{name}: {zoo.n_variants} variants,", ", ".join(f"{t:#04x}: {counts[t]}" for t in sorted(counts)))
+        print(f"  lacks of the required types: {sorted(hex(t) for t in REQUIRED_TYPES - set(counts))}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
