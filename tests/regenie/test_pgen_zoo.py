@@ -216,11 +216,11 @@ def test_read_block__sample_subsets_equal_pgenlib(name: str, request: pytest.Fix
     n = zoo.n_samples
     variants = _indices(np.arange(zoo.n_variants))
     part = _indices(np.sort(rng.choice(zoo.n_variants, zoo.n_variants // 3, replace=False)))
-    for size in (1, 7, n // 10, n // 2, n - 1):
-        samples = _indices(np.sort(rng.choice(n, size, replace=False)))
+    subsets = [_indices(np.sort(rng.choice(n, size, replace=False))) for size in (1, 7, n // 10, n // 2, n - 1)]
+    for samples in [*subsets, _indices([0]), _indices([n - 1]), _indices(np.arange(n))]:
         for wanted in (variants, part):
             np.testing.assert_array_equal(pgen.read_block(wanted, samples), _reference(zoo, wanted, samples),
-                                          err_msg=f"{size} samples")
+                                          err_msg=f"{samples.shape[0]} samples")
 
 
 def test_read_block__across_the_variant_block_boundary_equals_pgenlib(long_zoo: Zoo) -> None:
