@@ -245,10 +245,14 @@ def test_read_block__into_a_larger_fortran_buffer_equals_pgenlib(zoo: Zoo) -> No
         np.testing.assert_array_equal(buffer[:, :variants.shape[0]], want)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("name", _DOSAGE_ZOOS)
-def test_read_block_info__square_sums_equal_numpy_on_pgenlib(name: str, request: pytest.FixtureRequest) -> None:
+def test_read_block_info__square_sums_equal_numpy_on_pgenlib(name: str, compiled: bool,
+                                                             request: pytest.FixtureRequest) -> None:
+    """Both ways of setting the missing calls and summing the squares: numpy's, and step 2's compiled loop."""
     zoo: Zoo = request.getfixturevalue(name)
     pgen = _open(zoo)
+    pgen.compiled = compiled
     assert pgen.has_info
     rng = np.random.default_rng(8)
     variants = _indices(np.arange(zoo.n_variants))

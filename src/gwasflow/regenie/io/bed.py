@@ -86,6 +86,7 @@ class BedFile:
         self.fid = fid
         self.iid = iid
         self.num_threads = 1
+        self.compiled = False  # step 2 reads the calls themselves (read_raw): nothing here to compile
         self._n_bytes = (len(iid) + 3) // 4
         self._fd = os.open(path, os.O_RDONLY)  # read with pread: no shared file position between threads
         weakref.finalize(self, os.close, self._fd)

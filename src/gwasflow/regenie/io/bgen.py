@@ -166,6 +166,7 @@ class BgenFile:
         self.fid = fid
         self.iid = iid
         self.num_threads = 1
+        self.compiled = True  # the blocks are always decoded by a compiled loop
         self._tested_first = not ref_first
         self._path = path
         self._fd = os.open(data, os.O_RDONLY)  # read with pread: no shared file position between threads

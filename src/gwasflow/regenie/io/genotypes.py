@@ -28,6 +28,7 @@ class GenotypeSource(Protocol):
     fid: list[str]
     iid: list[str]
     num_threads: int
+    compiled: bool  # whether reads may call compiled (numba) loops; False leaves numba unloaded
     has_info: bool
 
     @property

@@ -146,6 +146,7 @@ class PgenFile:
         self.fid = fid
         self.iid = iid
         self.num_threads = 1
+        self.compiled = False  # missing calls and squares by numpy; True: by a compiled loop (see _decode)
         self._local = threading.local()
 
     @property
@@ -205,7 +206,10 @@ class PgenFile:
         A few variants at a time (about 1 MiB of the block): each part is decoded, its missing calls set and
         its squares summed while it is still in the cache, in this thread's reused buffers (a new temporary
         per part cost page faults, which the kernel serializes between threads). pgenlib and every numpy
-        call here run without the GIL, so ``--threads`` blocks decode at once.
+        call here run without the GIL, so ``--threads`` blocks decode at once; but the squares' product is
+        BLAS's, which serializes threads, so with ``compiled`` (step 2 sets it when numba is loaded anyway) the
+        missing calls and the squares are done by one compiled loop instead
+        (:func:`gwasflow.regenie.kernels.products.missing_squares_kernel`).
         """
         reader = self._reader_for(sample_index)
         indices = np.asarray(variant_index, dtype=np.uint32)
@@ -216,6 +220,11 @@ class PgenFile:
             hi = min(lo + width, block.shape[1])
             part = block[:, lo:hi]
             reader.read_dosages_list(indices[lo:hi], part.T)  # type: ignore[attr-defined]
+            if self.compiled and weights is not None and squares is not None:
+                from gwasflow.regenie.kernels.products import missing_squares_kernel
+
+                missing_squares_kernel(part, _MISSING_DOSAGE, weights, square_buffer[:, 0], squares[lo:hi])
+                continue
             missing = missing_buffer[:, :hi - lo]
             np.equal(part, _MISSING_DOSAGE, out=missing)
             np.copyto(part, np.nan, where=missing)
@@ -247,7 +256,7 @@ class PgenFile:
             dosage = self.read_block(variant_index, sample_index, out=out)
             return dosage, np.zeros((dosage.shape[1], 1 if weights is None else weights.shape[1]))
         block = self._block_for(variant_index, sample_index, out)
-        weights = np.ones((block.shape[0], 1)) if weights is None else np.asarray(weights, dtype=np.float64)
+        weights = np.ones((block.shape[0], 1)) if weights is None else np.asfortranarray(weights, dtype=np.float64)
         squares = np.zeros((variant_index.shape[0], weights.shape[1]))
         self._decode(variant_index, sample_index, block, weights, squares)
         return block, squares

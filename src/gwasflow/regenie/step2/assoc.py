@@ -272,10 +272,21 @@ def run_sums(miss_rows: NDArray[np.intp], miss_cols: NDArray[np.intp], n_variant
     return sums
 
 
-def cross_products(block: GenoBlock, weights: _F64) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
-    """G_imp'[1|Q|E], sums of squares of G_imp, non-missing counts and dosage sums of observed calls."""
+def cross_products(block: GenoBlock, weights: _F64, *, compiled: bool = False,
+                   ) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
+    """G_imp'[1|Q|E], sums of squares of G_imp, non-missing counts and dosage sums of observed calls.
+
+    ``compiled``: ``G'W`` by a compiled loop, not BLAS, which serializes the threads that call it at once
+    (:mod:`gwasflow.regenie.kernels.products`); for step 2 with numba loaded anyway.
+    """
     n_samples, n_variants = block.values.shape
-    cross = block.values.T @ weights
+    if compiled:
+        from gwasflow.regenie.kernels.products import columns_cross_kernel
+
+        cross = np.empty((n_variants, weights.shape[1]))
+        columns_cross_kernel(block.values, np.asfortranarray(weights), cross)
+    else:
+        cross = block.values.T @ weights
     dosage = cross[:, 0].copy()
     n_miss = np.bincount(block.miss_cols, minlength=n_variants)
     n_obs = (n_samples - n_miss).astype(np.int64)
@@ -372,19 +383,20 @@ def sparse_variants(raw: NDArray[np.int8] | _F64, n_genotyped: int, *, count_zer
 
 
 def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, null: NullModel,
-                      offsets: Offsets, sparse: NDArray[np.bool_] | None = None) -> BlockStats:
+                      offsets: Offsets, sparse: NDArray[np.bool_] | None = None, *, compiled: bool = False,
+                      ) -> BlockStats:
     """Test every variant of ``geno`` (n_samples, n_variants) against every phenotype.
 
     ``geno`` is a :class:`GenoBlock`, or raw dosages as :func:`genotype_block`
     takes them. For a trait with missing samples, ``g_r'g_r`` is summed over
     its observed samples (regenie's ``masked_indivs' G^2``); regenie computes
     it approximately for the variants it keeps sparse (:func:`sparse_variants`),
-    and so does this function for the variants flagged in ``sparse``.
+    and so does this function for the variants flagged in ``sparse``. ``compiled``: as :func:`cross_products`.
     """
     block = geno if isinstance(geno, GenoBlock) else genotype_block(geno)
     k = null.q.shape[1]
     n_pheno = null.y.shape[1]
-    cross, sumsq, n_obs, dosage = cross_products(block, offsets.weights)
+    cross, sumsq, n_obs, dosage = cross_products(block, offsets.weights, compiled=compiled)
     gtq = cross[:, 1:1 + k]
     gg = sumsq - np.einsum("ij,ij->i", gtq, gtq)
     numer = cross[:, 1 + k:] - gtq @ offsets.qte

@@ -139,15 +139,19 @@ def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int
         squared_calls_weighted_kernel(block.hard_calls, weights_t, sums)
         result: F64 = sums[:, :w.shape[1]]
         return _with_imputed(result, block, w, dosage, n_obs)
+    from gwasflow.regenie.kernels.products import columns_cross_kernel
+
     result = np.empty((n_variants, w.shape[1]))
     # squares of _SQUARE_COLS columns at a time into one small buffer that stays in cache: half the time of
-    # squaring the whole block (a fresh n_samples x n_variants array) before one product
+    # squaring the whole block (a fresh n_samples x n_variants array) before one product; the product by a
+    # compiled loop, not BLAS, which serializes the --threads blocks calling it at once
     buffer = np.empty((n_samples, min(_SQUARE_COLS, n_variants)), order="F")
+    weights = np.asfortranarray(w)
     for start in range(0, n_variants, _SQUARE_COLS):
         part = values[:, start:start + _SQUARE_COLS]
         squares = buffer[:, :part.shape[1]]
         np.square(part, out=squares)
-        result[start:start + part.shape[1]] = squares.T @ w
+        columns_cross_kernel(squares, weights, result[start:start + part.shape[1]])
     return _with_imputed(result, block, w, dosage, n_obs)
 
 
@@ -281,7 +285,7 @@ def binary_block(block: GenoBlock, model: BinaryModel, *, correction: Correction
     ``pthresh``. ``masked`` holds the genotypes of the analysed samples
     outside ``block`` (with ``fill`` set), which exact Firth needs.
     """
-    cross, _, n_obs, dosage = cross_products(block, model.weights)
+    cross, _, n_obs, dosage = cross_products(block, model.weights, compiled=True)
     gwg = _weighted_sumsq(block, model.w, dosage, n_obs)
     testable = np.minimum(dosage, 2.0 * n_obs - dosage) >= min_mac
     none = np.zeros(block.values.shape[1], dtype=bool)

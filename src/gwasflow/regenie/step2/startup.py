@@ -9,27 +9,21 @@ from __future__ import annotations
 from gwasflow.regenie.options import Options
 from gwasflow.regenie.step2.hardcalls import warm_kernels
 
-__all__ = ["compiled_rows", "warm_compiled"]
-
-
-def compiled_rows(opts: Options) -> bool:
-    """Whether the result rows are written by the compiled loop (off the GIL). Not for quantitative traits on
-    a .pgen with one thread: nothing else there loads numba, whose start (0.5 s of CPU, about 120 MiB of peak
-    RSS) costs more than the rows' formatting saves on 20,000 variants (measured with
-    ``benchmarks/bench_step2_pgen.py``); with ``--threads 2`` the blocks need it to run at once."""
-    return not (opts.pgen and not opts.bt and opts.threads == 1)
+__all__ = ["warm_compiled"]
 
 
 def warm_compiled(opts: Options) -> None:
-    """Load the compiled loops the blocks call first: the result rows' (see :func:`compiled_rows`), and .bed
-    quantitative traits' own loops or BGEN's decoder."""
+    """Load the compiled loops the blocks call: .bed quantitative traits' own loops or BGEN's decoder, the
+    result rows' and the ``G'W`` products' (every step 2 run, at every ``--threads``: the same loops give the
+    same bytes whatever the thread count)."""
     if opts.bed and not opts.bt:
         warm_kernels()
     elif opts.bgen:
         from gwasflow.regenie.kernels import warm_numba
 
         warm_numba()
-    if compiled_rows(opts):
-        from gwasflow.regenie.kernels.text import warm_result_rows
+    from gwasflow.regenie.kernels.products import warm_products
+    from gwasflow.regenie.kernels.text import warm_result_rows
 
-        warm_result_rows()
+    warm_result_rows()
+    warm_products()
