@@ -148,9 +148,11 @@ def test_info_score__one_for_hard_calls_and_impute_formula_otherwise() -> None:
     assert np.isnan(got[2])  # nobody called
 
 
+@pytest.mark.parametrize("compiled", [False, True])  # numpy's gather (qc), or step 2's compiled loop
 @pytest.mark.parametrize("ref_first", [False, True])
-@pytest.mark.parametrize("n_samples", [8, 13])  # whole bytes, and a last byte with 1 sample
-def test_read_raw__bed_calls_equal_bed_readers(tmp_path: Path, ref_first: bool, n_samples: int) -> None:
+@pytest.mark.parametrize("n_samples", [8, 13, 14, 15])  # whole bytes, and a last byte with 1, 2 or 3 samples
+def test_read_raw__bed_calls_equal_bed_readers(tmp_path: Path, ref_first: bool, n_samples: int,
+                                               compiled: bool) -> None:
     from bed_reader import open_bed
 
     from gwasflow.regenie.io.bed import open_bed_file
@@ -160,8 +162,10 @@ def test_read_raw__bed_calls_equal_bed_readers(tmp_path: Path, ref_first: bool, 
     dosage[rng.random(dosage.shape) < 0.1] = np.nan
     write_bed(tmp_path / "g", dosage, ["1"] * 30, list(range(1, 31)))
     ours = open_bed_file(str(tmp_path / "g"), ref_first=ref_first)
+    ours.compiled = compiled
     theirs = open_bed(tmp_path / "g.bed", count_A1=not ref_first)
-    for variants, samples in [(np.arange(30), None), (np.array([29, 0, 4, 4]), np.array([1, 2, n_samples - 1]))]:
+    for variants, samples in [(np.arange(30), None), (np.array([29, 0, 4, 4]), np.array([1, 2, n_samples - 1])),
+                              (np.array([7]), None), (np.arange(3, 9), np.array([n_samples - 1, 0, 5]))]:
         got = ours.read_raw(variants, samples)
         want = theirs.read((slice(None) if samples is None else samples, variants), dtype="int8", order="F")
         assert got.flags.f_contiguous and got.dtype == np.int8

@@ -86,7 +86,7 @@ class BedFile:
         self.fid = fid
         self.iid = iid
         self.num_threads = 1
-        self.compiled = False  # step 2 reads the calls themselves (read_raw): nothing here to compile
+        self.compiled = False  # True (step 2): read_raw decodes the bytes by a compiled loop, without the GIL
         self._n_bytes = (len(iid) + 3) // 4
         self._fd = os.open(path, os.O_RDONLY)  # read with pread: no shared file position between threads
         weakref.finalize(self, os.close, self._fd)
@@ -128,6 +128,8 @@ class BedFile:
         the Fortran-ordered block, transposed.
         """
         packed = self._packed(np.asarray(variant_index, dtype=np.intp))
+        if self.compiled:
+            return self._compiled_calls(packed, sample_index)
         words: NDArray[np.uint32] = np.empty(packed.shape, dtype=np.uint32)  # each byte's 4 calls
         for lo in range(0, packed.shape[0], 16):  # np.take reads intp indices at twice the speed of the bytes:
             index = packed[lo:lo + 16].astype(np.intp)  # made for 16 variants at a time (8 bytes a byte: 3 MiB
@@ -138,6 +140,16 @@ class BedFile:
         elif calls.shape[1] != self.n_samples:
             calls = np.ascontiguousarray(calls[:, :self.n_samples])
         block: NDArray[np.int8] = calls.T
+        return block
+
+    def _compiled_calls(self, packed: NDArray[np.uint8], sample_index: NDArray[np.intp] | None) -> NDArray[np.int8]:
+        """:meth:`read_raw`'s calls by one compiled loop (no GIL, no temporaries: the calls are written once)."""
+        from gwasflow.regenie.kernels.calls import bed_calls_kernel
+
+        everyone = sample_index is None
+        rows = np.empty(0, dtype=np.intp) if sample_index is None else np.ascontiguousarray(sample_index, dtype=np.intp)
+        block = np.empty((self.n_samples if everyone else rows.shape[0], packed.shape[0]), dtype=np.int8, order="F")
+        bed_calls_kernel(packed, self._calls.view(np.int8).reshape(256, 4), everyone, rows, block)
         return block
 
     def _packed(self, variant_index: NDArray[np.intp]) -> NDArray[np.uint8]:

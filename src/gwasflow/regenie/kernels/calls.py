@@ -1,5 +1,6 @@
 """Compiled loops of quantitative-trait step 2 on hard calls (:mod:`gwasflow.regenie.step2.hardcalls`): the
-products ``G'W`` straight from the int8 calls, their counts, and the missing calls' share."""
+products ``G'W`` straight from the int8 calls, their counts, and the missing calls' share; and the .bed
+bytes' decoding into those calls."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from gwasflow.regenie.kernels.base import OPTIONS, compile_kernel
 
-__all__ = ["calls_weighted_kernel", "hard_call_scan_kernel", "missing_weighted_kernel"]
+__all__ = ["bed_calls_kernel", "warm_bed_calls", "calls_weighted_kernel", "hard_call_scan_kernel", "missing_weighted_kernel"]
 
 
 def _hard_call_scan(calls: Any, n_missing: Any, twos: Any) -> Any:
@@ -136,3 +137,36 @@ missing_weighted_kernel = compile_kernel(_missing_weighted)
 
 hard_call_scan_kernel = compile_kernel(_hard_call_scan)
 
+
+
+def _bed_calls(packed: Any, table: Any, everyone: bool, rows: Any, out: Any) -> None:
+    """The int8 calls of a .bed's variant records ``packed`` (n_block, bytes per variant) into ``out``
+    (n_rows, n_block), F order: ``table[byte, k]`` is the call of the k-th sample of a byte; every sample
+    (``everyone``, ``out`` then has the file's samples) or the samples ``rows`` (increasing or not)."""
+    n_rows = out.shape[0]
+    for j in range(packed.shape[0]):
+        if everyone:
+            full = n_rows >> 2
+            for b in range(full):
+                byte = packed[j, b]
+                out[4 * b, j] = table[byte, 0]
+                out[4 * b + 1, j] = table[byte, 1]
+                out[4 * b + 2, j] = table[byte, 2]
+                out[4 * b + 3, j] = table[byte, 3]
+            for s in range(4 * full, n_rows):
+                out[s, j] = table[packed[j, s >> 2], s & 3]
+        else:
+            for i in range(n_rows):
+                s = rows[i]
+                out[i, j] = table[packed[j, s >> 2], s & 3]
+
+
+bed_calls_kernel = compile_kernel(_bed_calls)
+
+
+def warm_bed_calls() -> None:
+    """Load :func:`bed_calls_kernel` for the layouts step 2 passes (a block of several variants, and of one)."""
+    table = np.zeros((256, 4), dtype=np.int8)
+    for n_block in (1, 2):
+        bed_calls_kernel(np.zeros((n_block, 1), dtype=np.uint8), table, True, np.empty(0, dtype=np.intp),
+                         np.empty((4, n_block), dtype=np.int8, order="F"))

@@ -134,7 +134,7 @@ class _Context:
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
-        source.compiled = True  # numba is loaded (warm_compiled): PGEN's squares by its loop too
+        source.compiled = True  # numba is loaded (warm_compiled): .bed bytes and PGEN squares by its loops
         self.n_phenotypes = len(analysis.phenotype_names)
         self._lock = threading.Lock()
         self._local = threading.local()

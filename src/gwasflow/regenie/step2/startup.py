@@ -16,6 +16,10 @@ def warm_compiled(opts: Options) -> None:
     """Load the compiled loops the blocks call: .bed quantitative traits' own loops or BGEN's decoder, the
     result rows' and the ``G'W`` products' (every step 2 run, at every ``--threads``: the same loops give the
     same bytes whatever the thread count)."""
+    if opts.bed:
+        from gwasflow.regenie.kernels.calls import warm_bed_calls
+
+        warm_bed_calls()
     if opts.bed and not opts.bt:
         warm_kernels()
     elif opts.bgen:
