@@ -11,7 +11,13 @@ import numpy as np
 
 from gwasflow.regenie.kernels.base import OPTIONS, compile_kernel
 
-__all__ = ["bed_calls_kernel", "warm_bed_calls", "calls_weighted_kernel", "hard_call_scan_kernel", "missing_weighted_kernel"]
+__all__ = [
+    "bed_calls_kernel",
+    "calls_weighted_kernel",
+    "hard_call_scan_kernel",
+    "missing_weighted_kernel",
+    "warm_bed_calls",
+]
 
 
 def _hard_call_scan(calls: Any, n_missing: Any, twos: Any) -> Any:
