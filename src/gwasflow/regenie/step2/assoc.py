@@ -405,20 +405,21 @@ def association_block(geno: NDArray[np.float64] | NDArray[np.int8] | GenoBlock, 
     sums = np.repeat(dosage[:, None], n_pheno, axis=1)
     if null.gaps:
         remove_gaps(null, sparse, gtq, denom, calls, sums, _block_gap_rows(block, dosage, n_obs))
-    return finish_stats(gg, sumsq, numer, denom, calls, sums, null, offsets)
+    return finish_stats(gg, sumsq, numer, denom, calls, sums, null, offsets, compiled=compiled)
 
 
 def finish_stats(gg: _F64, sumsq: _F64, numer: _F64, denom: _F64, calls: NDArray[np.int64], sums: _F64,
-                 null: NullModel, offsets: Offsets) -> BlockStats:
+                 null: NullModel, offsets: Offsets, *, compiled: bool = False) -> BlockStats:
     """BETA, SE, CHISQ and LOG10P from ``g_r'e`` (``numer``) and ``g_r'g_r`` (``denom``, per phenotype); a
-    variant whose residual ``gg`` is 0 against its sum of squares (a constant) is NA."""
+    variant whose residual ``gg`` is 0 against its sum of squares (a constant) is NA. ``compiled``: LOG10P's
+    tail by the compiled loop (:func:`chi2_1_logsf`)."""
     ok = (gg > 1e-10 * np.maximum(sumsq, 1.0))[:, None] & (denom > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         denom_safe = np.where(ok, denom, np.nan)
         beta = numer / denom_safe
         se = np.sqrt(offsets.sigma2[None, :] / denom_safe)
         chisq = (beta / se) ** 2
-    log10p = -chi2_1_logsf(chisq) / _LN10
+    log10p = -chi2_1_logsf(chisq, compiled=compiled) / _LN10
     return BlockStats(
         n_obs=calls,
         dosage_sum=sums,

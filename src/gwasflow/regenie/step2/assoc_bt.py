@@ -222,7 +222,7 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, var: 
         result.beta[rows] = np.where(ok, fit.beta, np.nan)
         result.se[rows] = np.where(ok, fit.se, np.nan)
         result.chisq[rows] = np.where(ok, fit.lrt, np.nan)
-        result.logp[rows] = np.where(ok, chi2_1_logsf(fit.lrt), np.nan)
+        result.logp[rows] = np.where(ok, chi2_1_logsf(fit.lrt, compiled=True), np.nan)
     else:
         assert model.firth_coef is not None
         # fitted in regenie's coding of the minor allele: its stopping rule is not invariant to the flip
@@ -234,7 +234,7 @@ def _correct(result: _Result, rows: NDArray[np.intp], gr: F64, score: F64, var: 
         result.beta[rows] = np.where(ok, np.where(flipped, -exact.beta, exact.beta), np.nan)
         result.se[rows] = np.where(ok, exact.se, np.nan)
         result.chisq[rows] = np.where(ok, exact.lrt, np.nan)
-        result.logp[rows] = np.where(ok, chi2_1_logsf(exact.lrt), np.nan)
+        result.logp[rows] = np.where(ok, chi2_1_logsf(exact.lrt, compiled=True), np.nan)
     result.corrected[rows] = True
     result.failed[rows] = ~ok
 
@@ -256,7 +256,7 @@ def _phenotype(block: GenoBlock, model: BinaryModel, j: int, cross: F64, gwg: F6
         var_safe = np.where(ok, var, np.nan)
         chisq = score**2 / var_safe
         result = _Result(beta=score / var_safe, se=1.0 / np.sqrt(var_safe), chisq=chisq,
-                         logp=chi2_1_logsf(chisq), corrected=np.zeros(var.shape, dtype=bool),
+                         logp=chi2_1_logsf(chisq, compiled=True), corrected=np.zeros(var.shape, dtype=bool),
                          failed=np.zeros(var.shape, dtype=bool))
     if correction is Correction.NONE:
         return result

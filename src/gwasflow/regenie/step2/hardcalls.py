@@ -117,4 +117,4 @@ def association_calls(calls: NDArray[np.int8], null: NullModel, offsets: Offsets
             raise ValueError("association_calls: traits with missing samples need n_genotyped")
         sparse = sparse_calls(calls.shape[0], n_obs, dosage, twos, n_genotyped)
         remove_gaps(null, sparse, gtq, denom, counts, sums, _call_gap_rows(calls, dosage, n_obs))
-    return finish_stats(gg, sumsq, numer, denom, counts, sums, null, offsets)
+    return finish_stats(gg, sumsq, numer, denom, counts, sums, null, offsets, compiled=True)

@@ -47,7 +47,7 @@ from gwasflow.regenie.step2.assoc import (
 from gwasflow.regenie.step2.correction import Correction
 from gwasflow.regenie.step2.hardcalls import association_calls
 from gwasflow.regenie.step2.results import BlockResult, InfoFilter, format_group, sequential_mac, variant_text
-from gwasflow.regenie.step2.startup import warm_compiled
+from gwasflow.regenie.step2.startup import compiled_loops, warm_compiled
 
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
     from gwasflow.regenie.step2.assoc_bt import BinaryModel
@@ -134,7 +134,8 @@ class _Context:
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
-        source.compiled = True  # numba is loaded (warm_compiled): .bed bytes and PGEN squares by its loops
+        self.compiled = compiled_loops(opts)  # numba loaded: rows, products, tails, .bed bytes, PGEN squares
+        source.compiled = self.compiled
         self.n_phenotypes = len(analysis.phenotype_names)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -252,7 +253,7 @@ def _block_job(ctx: _Context, chrom: int, block: NDArray[np.intp]) -> BlockResul
         if state.group.rows is None and geno is not None:
             whole = geno
         format_group(stats, state.group.columns, strings, ctx.opts.min_mac, variance_sums, result, boundary,
-                     info_filter, info_score=ctx.source.info_score, compiled=True)
+                     info_filter, info_score=ctx.source.info_score, compiled=ctx.compiled)
     return result
 
 
@@ -270,7 +271,7 @@ def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.i
     geno = genotype_block(sub, out=ctx.buffer(sub.shape[0]), fill=None if rows is None else means)
     if isinstance(model, Offsets):
         assert state.null is not None
-        return association_block(geno, state.null, model, sparse, compiled=True), geno
+        return association_block(geno, state.null, model, sparse, compiled=ctx.compiled), geno
     from gwasflow.regenie.step2.assoc_bt import binary_block
 
     assert means is not None

@@ -19,7 +19,7 @@ _LOG_SQRT_PI = 0.5 * math.log(math.pi)
 _ERF_BELOW = 0.4769362762044699  # erf(z) = 1/2 there
 
 
-def chi2_1_logsf(chisq: NDArray[np.float64]) -> NDArray[np.float64]:
+def chi2_1_logsf(chisq: NDArray[np.float64], *, compiled: bool = False) -> NDArray[np.float64]:
     """Natural log of the chi-square(1) upper tail, ``log P(X > x) = log erfc(z)``, ``z = sqrt(x / 2)``, without
     underflow.
 
@@ -28,9 +28,17 @@ def chi2_1_logsf(chisq: NDArray[np.float64]) -> NDArray[np.float64]:
     log(z sqrt(pi)) + log(1 - 1/(2z^2) + 3/(4z^4) - ...)``, the asymptotic series of erfc (Abramowitz and
     Stegun 7.1.23), whose error is below its first omitted term. The same values as ``ln 2 + log_ndtr(-sqrt
     x)`` of scipy (which this replaces, so quantitative-trait runs do not import scipy.special: 0.1 s) to
-    within a few units in the last place. NaN stays NaN.
+    within a few units in the last place. NaN stays NaN. ``compiled``: the same formulas by a compiled loop,
+    without the GIL (:mod:`gwasflow.regenie.kernels.tails`; step 2 has numba loaded).
     """
     values = np.asarray(chisq, dtype=np.float64)
+    if compiled:
+        from gwasflow.regenie.kernels.tails import chi2_1_logsf_kernel
+
+        flat = np.ascontiguousarray(values).ravel()
+        out = np.empty_like(flat)
+        chi2_1_logsf_kernel(flat, out)
+        return out.reshape(values.shape)
     with np.errstate(invalid="ignore"):
         z = np.sqrt(values.ravel() * 0.5)
     tail = z > _TAIL_FROM
