@@ -133,3 +133,31 @@ def test_run_step2__same_bytes_at_one_and_two_threads(dosage_pgen: Path, tmp_pat
         texts.append([Path(f"{out}_{trait}.regenie").read_bytes() for trait in ("y1", "y2")])
     assert texts[0][0].count(b"\n") > 50
     assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize("case", ["bed", "bed_bt_missing", "bgen"])
+def test_block_width__results_do_not_depend_on_it(reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  case: str) -> None:
+    """Blocks narrower than --bsize (step 2's memory cap) give the same bytes: each variant is tested alone."""
+    from gwasflow.regenie.cli import main
+    from gwasflow.regenie.options import parse_args
+    from gwasflow.regenie.step2 import run as step2_run
+
+    inputs = reference / "inputs"
+    genotypes = ["--bgen", str(inputs / "example_3chr.bgen"), "--sample", str(inputs / "example_3chr.sample")] \
+        if case == "bgen" else ["--bed", str(inputs / "example_3chr")]
+    traits = ["--phenoFile", str(inputs / "phenotype_bin_wNA.txt"), "--bt", "--spa"] if case == "bed_bt_missing" \
+        else ["--phenoFile", str(inputs / "phenotype.txt")]
+    outputs = []
+    for cap in (None, 1):
+        if cap is not None:
+            monkeypatch.setattr(step2_run, "_BLOCK_BYTES", cap)
+        out = tmp_path / f"cap{cap}"
+        assert main(["--step", "2", *genotypes, *traits, "--covarFile", str(inputs / "covariates.txt"),
+                     "--ignore-pred", "--bsize", "100", "--minMAC", "1", "--out", str(out)]) == 0
+        outputs.append(sorted((path.name.removeprefix(out.name), path.read_bytes())
+                              for path in tmp_path.glob(f"{out.name}_*.regenie")))
+    opts = parse_args([*genotypes, "--step", "2", "--phenoFile", "p", "--out", "o", "--bsize", "100", "--ignore-pred"])
+    assert step2_run.block_width(opts, 500) == 16  # the cap of 1 byte: the smallest block
+    assert len(outputs[0]) >= 2 and outputs[0][0][1].count(b"\n") > 100
+    assert outputs[0] == outputs[1]

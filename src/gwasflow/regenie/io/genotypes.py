@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from gwasflow.regenie.io.bed import VariantInfo, open_bed_file
 from gwasflow.regenie.options import Options
 
-__all__ = ["GenotypeSource", "open_genotypes"]
+__all__ = ["GenotypeSource", "bgen_sample_count", "open_genotypes"]
 
 
 class GenotypeSource(Protocol):
@@ -84,3 +84,22 @@ def open_genotypes(opts: Options) -> GenotypeSource:
         source = open_bed_file(opts.bed, ref_first=opts.ref_first)
     source.num_threads = opts.threads
     return source
+
+
+def bgen_sample_count(opts: Options) -> int | None:
+    """The samples a local ``--bgen`` file's header states (before anything else is read); None for other
+    inputs, a remote or unreadable file (:func:`open_genotypes` then says what is wrong)."""
+    if not opts.bgen:
+        return None
+    from pathlib import Path
+
+    from gwasflow.errors import EngineInputError
+    from gwasflow.regenie.io.bgen import read_bgen_header
+
+    path = Path(opts.bgen)
+    if not path.is_file():
+        return None
+    try:
+        return read_bgen_header(path).n_samples
+    except (EngineInputError, OSError):
+        return None

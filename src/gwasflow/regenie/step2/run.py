@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from gwasflow.errors import EngineInputError
 from gwasflow.regenie.blocks import iter_blocks, select_variants
-from gwasflow.regenie.io.genotypes import GenotypeSource, open_genotypes
+from gwasflow.regenie.io.genotypes import GenotypeSource, bgen_sample_count, open_genotypes
 from gwasflow.regenie.io.predictions import read_loco, read_pred_list
 from gwasflow.regenie.linalg import PhenoGroup, covariate_basis, group_by_mask
 from gwasflow.regenie.options import Options
@@ -52,7 +52,7 @@ from gwasflow.regenie.step2.startup import compiled_loops, warm_compiled
 if TYPE_CHECKING:  # binary traits' modules (and scipy.special) are imported by --bt runs only
     from gwasflow.regenie.step2.assoc_bt import BinaryModel
 
-__all__ = ["correction_of", "run_step2"]
+__all__ = ["block_width", "correction_of", "run_step2"]
 
 Loco = dict[int, NDArray[np.float64]]
 
@@ -134,6 +134,7 @@ class _Context:
         self.sample_index = analysis.sample_index
         self.locos = locos
         self.opts = opts
+        self.width = block_width(opts, analysis.n_samples)  # variants per block
         self.compiled = compiled_loops(opts)  # numba loaded: rows, products, tails, .bed bytes, PGEN squares
         source.compiled = self.compiled
         self.n_phenotypes = len(analysis.phenotype_names)
@@ -141,10 +142,10 @@ class _Context:
         self._local = threading.local()
 
     def buffer(self, n_rows: int) -> NDArray[np.float64]:
-        """This thread's reusable (n_rows, bsize) float64 buffer for a block's genotypes."""
+        """This thread's reusable (n_rows, width) float64 buffer for a block's genotypes."""
         buffers: dict[int, NDArray[np.float64]] = self._local.__dict__.setdefault("buffers", {})
         if n_rows not in buffers:
-            buffers[n_rows] = np.empty((n_rows, self.opts.bsize), dtype=np.float64, order="F")
+            buffers[n_rows] = np.empty((n_rows, self.width), dtype=np.float64, order="F")
         return buffers[n_rows]
 
     def offsets(self, state: _GroupState, chrom: int) -> Offsets | BinaryModel:
@@ -282,6 +283,18 @@ def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.i
                         sparse=sparse, flipped=means > 1.0, masked=masked), geno
 
 
+_WARM_AFTER_TABLES = 50_000  # samples from which numba loads after the tables (see run_step2)
+_BLOCK_BYTES = 32 << 20  # a block's genotypes in memory (float64 dosages, or .bed's int8 calls), per thread
+
+
+def block_width(opts: Options, n_samples: int) -> int:
+    """The variants a block holds: ``--bsize``, fewer where that many would take more than ``_BLOCK_BYTES``
+    (1,000 float64 dosages of 100,000 samples are 800 MB; regenie's whole step 2 there peaks near 230 MiB).
+    The results do not depend on it (each variant is tested on its own); the log still names ``--bsize``."""
+    per_variant = n_samples * (1 if opts.bed and not opts.bt else 8)
+    return max(16, min(opts.bsize, _BLOCK_BYTES // max(per_variant, 1)))
+
+
 def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos: list[Loco] | None,
                 handles: list[BinaryIO], log: RunLog) -> BlockResult:
     """Test all selected variants; with ``--threads N > 1``, N blocks are processed at once, written in order."""
@@ -291,7 +304,7 @@ def _run_blocks(source: GenotypeSource, analysis: Analysis, opts: Options, locos
     # blocks' many small objects set off no longer walk them (about 5% of a run's time before)
     gc.freeze()
     index = select_variants(source.variants, opts)
-    blocks = list(iter_blocks(index, source.variants.chrom, opts.bsize))
+    blocks = list(iter_blocks(index, source.variants.chrom, ctx.width))
     total = BlockResult(texts=[])
     current = -1
     with ThreadPoolExecutor(max_workers=opts.threads) as pool:
@@ -352,11 +365,19 @@ _CORRECTION_LOG = {
 
 def run_step2(opts: Options, log: RunLog) -> None:
     """Run step 2 end to end; every result file appears only when complete."""
-    # the compiled loops load (numba's start: about 0.5 s of one core) while the inputs are read
+    # the compiled loops load (numba's start: about 0.4 s of one core, 130 MiB) while the phenotype and
+    # covariate tables are read; at biobank sample counts after them, whose transient objects (about 25 MiB at
+    # 100,000 samples) would otherwise add to numba's in the peak RSS (measured: 258 against 282 MiB there)
     warming = threading.Thread(target=warm_compiled, args=(opts,), name="warm-kernels", daemon=True)
-    warming.start()
+    hint = bgen_sample_count(opts)  # a BGEN header says it before the index is read (with the GIL released)
+    if hint is not None and hint < _WARM_AFTER_TABLES:
+        warming.start()
     source = open_genotypes(opts)
+    if warming.ident is None and hint is None and source.n_samples < _WARM_AFTER_TABLES:
+        warming.start()
     analysis = load_analysis(opts, source)
+    if warming.ident is None:
+        warming.start()
     analysis, locos = _load_locos(opts, analysis, log)
     _describe(analysis, source, opts, log)
     log.add(f" * # threads        : [{opts.threads}]")
