@@ -175,12 +175,15 @@ def test_logs__tail_of_the_submissions_log(tmp_path: Path) -> None:
 
 def _sleeper(marker: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, base.ATTEMPT_ENV: marker}
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+                            env=env, start_new_session=True, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"  # running, its marker in place
     try:
         yield proc
     finally:
         proc.kill()
         proc.wait()
+        proc.stdout.close()
 
 
 @pytest.fixture
