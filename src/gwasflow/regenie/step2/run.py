@@ -284,7 +284,7 @@ def _test_group(ctx: _Context, state: _GroupState, chrom: int, raw: NDArray[np.i
 
 
 _WARM_AFTER_TABLES = 50_000  # samples from which numba loads after the tables (see run_step2)
-_BLOCK_BYTES = 32 << 20  # a block's genotypes in memory (float64 dosages, or .bed's int8 calls), per thread
+_BLOCK_BYTES = 32 << 20  # a block's float64 genotypes in memory, per thread (see block_width)
 
 
 def block_width(opts: Options, n_samples: int) -> int:

@@ -1,7 +1,8 @@
 """What step 2 compiles and loads before its first block: which loops, and in which thread.
 
-numba's start (about 0.5 s of one core: its import, and its first call, which imports scipy.linalg) is paid
-in a thread while step 2 reads its inputs, so the first block finds the loops ready.
+numba's start (about 0.4 s of one core: its import, and its first call, which imports scipy.linalg) is paid
+in a thread while step 2 reads its inputs, so the first block finds the loops ready (from 50,000 samples,
+after the phenotype and covariate tables: ``run_step2``).
 """
 
 from __future__ import annotations
