@@ -207,9 +207,9 @@ class PgenFile:
         its squares summed while it is still in the cache, in this thread's reused buffers (a new temporary
         per part cost page faults, which the kernel serializes between threads). pgenlib and every numpy
         call here run without the GIL, so ``--threads`` blocks decode at once; but the squares' product is
-        BLAS's, which serializes threads, so with ``compiled`` (step 2 sets it when numba is loaded anyway) the
-        missing calls and the squares are done by one compiled loop instead
-        (:func:`gwasflow.regenie.kernels.products.missing_squares_kernel`).
+        BLAS's, whose calls from several threads ran one at a time, so with ``compiled`` (step 2 sets it
+        when numba is loaded anyway) the missing calls and the squares are done by one compiled loop
+        instead (:func:`gwasflow.regenie.kernels.products.missing_squares_kernel`).
         """
         reader = self._reader_for(sample_index)
         indices = np.asarray(variant_index, dtype=np.uint32)

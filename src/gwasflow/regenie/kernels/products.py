@@ -2,8 +2,8 @@
 
 Step 2 runs ``--threads`` blocks at once, and each block's largest product is
 ``G'W``: its (n_samples, n_variants) genotypes against ``W = [1 | Q | E]``,
-a few columns. OpenBLAS serializes calls made at the same time from several
-threads: measured here (10,000 samples, ``benchmarks``-sized parts), two
+a few columns. BLAS calls made at the same time from several threads ran one at a
+time (OpenBLAS or its wrappers: not told apart): measured here (10,000 samples, ``benchmarks``-sized parts), two
 threads each computing ``G'W`` on their own arrays ran 0.96x as fast as one
 thread, in cache or not. These loops run at the speed of the single-threaded
 BLAS call on such thin products (9.6 ms against 10.6 ms for 1,000 variants x

@@ -276,7 +276,7 @@ def cross_products(block: GenoBlock, weights: _F64, *, compiled: bool = False,
                    ) -> tuple[_F64, _F64, NDArray[np.int64], _F64]:
     """G_imp'[1|Q|E], sums of squares of G_imp, non-missing counts and dosage sums of observed calls.
 
-    ``compiled``: ``G'W`` by a compiled loop, not BLAS, which serializes the threads that call it at once
+    ``compiled``: ``G'W`` by a compiled loop, not BLAS, whose calls from several threads at once ran one at a time
     (:mod:`gwasflow.regenie.kernels.products`); for step 2 with numba loaded anyway.
     """
     n_samples, n_variants = block.values.shape

@@ -144,7 +144,7 @@ def _weighted_sumsq(block: GenoBlock, w: F64, dosage: F64, n_obs: NDArray[np.int
     result = np.empty((n_variants, w.shape[1]))
     # squares of _SQUARE_COLS columns at a time into one small buffer that stays in cache: half the time of
     # squaring the whole block (a fresh n_samples x n_variants array) before one product; the product by a
-    # compiled loop, not BLAS, which serializes the --threads blocks calling it at once
+    # compiled loop, not BLAS, whose calls from the --threads blocks at once ran one at a time
     buffer = np.empty((n_samples, min(_SQUARE_COLS, n_variants)), order="F")
     weights = np.asfortranarray(w)
     for start in range(0, n_variants, _SQUARE_COLS):
